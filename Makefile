@@ -1,0 +1,168 @@
+# strata: one non-recursive Makefile for the whole stack.
+#
+# The five layers are built bottom-up, each into its own static library, and all of
+# them into one shared library. A layer is compiled with only its own and lower
+# layers' include paths, so an upward #include cannot compile (see LAYER_INC below).
+#
+#   make            build the libraries, tests, examples
+#   make test       install missing Debian packages, build, run every graded suite
+#   make grade      score the suites (WEEK=N for one week), write results.json
+#   make memcheck   every suite under valgrind, failing on any leak or invalid access
+#   make handout WEEK=N DEST=dir   cut a student tree from this reference
+#   make handout-check             cut, build and grade every week's handout
+#   make docs       the API site and the handouts (doc/html), failing on warnings
+#   make bench      optimized build, then every benchmark (bench/results.csv)
+#   make install PREFIX=/usr/local
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+OPT      ?= -O2 -g
+WERROR   ?= -Werror
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC \
+               -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
+CFLAGS   += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDFLAGS  += $(EXTRA_LDFLAGS)
+
+CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+SYS_LIBS     := -lopenblas -lcjson -lz -lm -lpthread
+
+# MPI (issue 11) is built only where mpicc exists.
+MPICC := $(shell command -v mpicc 2>/dev/null)
+
+LAYERS := tensor autograd nn optim modular
+
+# Include path of each layer: itself and everything below it, nothing above.
+LAYER_INC_tensor   := -Itensor
+LAYER_INC_autograd := $(LAYER_INC_tensor) -Iautograd
+LAYER_INC_nn       := $(LAYER_INC_autograd) -Inn
+LAYER_INC_optim    := $(LAYER_INC_nn) -Ioptim
+LAYER_INC_modular  := $(LAYER_INC_optim) -Imodular
+
+# Libraries a layer links, top first (the order static linking needs).
+LAYER_LIBS_tensor   := $(BUILD)/lib/libstrata_tensor.a
+LAYER_LIBS_autograd := $(BUILD)/lib/libstrata_autograd.a $(LAYER_LIBS_tensor)
+LAYER_LIBS_nn       := $(BUILD)/lib/libstrata_nn.a $(LAYER_LIBS_autograd)
+LAYER_LIBS_optim    := $(BUILD)/lib/libstrata_optim.a $(LAYER_LIBS_nn)
+LAYER_LIBS_modular  := $(BUILD)/lib/libstrata_modular.a $(LAYER_LIBS_optim)
+
+# ------------------------------------------------------------------------ libraries --
+define layer_rules
+$(1)_SRC := $$(wildcard $(1)/*.c)
+$(1)_OBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
+$(BUILD)/obj/$(1)/%.o: $(1)/%.c | $(BUILD)/obj/$(1)
+	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$(1)) -MMD -MP -c $$< -o $$@
+$(BUILD)/obj/$(1):
+	mkdir -p $$@
+$(BUILD)/lib/libstrata_$(1).a: $$($(1)_OBJ) | $(BUILD)/lib
+	rm -f $$@ && ar rcs $$@ $$($(1)_OBJ)
+lib-$(1): $(BUILD)/lib/libstrata_$(1).a
+.PHONY: lib-$(1)
+endef
+$(foreach L,$(LAYERS),$(eval $(call layer_rules,$(L))))
+
+ALL_OBJ    := $(foreach L,$(LAYERS),$($(L)_OBJ))
+STATIC_LIBS := $(foreach L,$(LAYERS),$(BUILD)/lib/libstrata_$(L).a)
+SHARED_LIB := $(BUILD)/lib/libstrata.so
+
+$(BUILD)/lib:
+	mkdir -p $@
+
+$(SHARED_LIB): $(ALL_OBJ) | $(BUILD)/lib
+	$(CC) -shared -o $@ $(ALL_OBJ) $(LDFLAGS) $(SYS_LIBS)
+
+# --------------------------------------------------------------------------- suites --
+# tests/weekN_<layer>/*.c plus the harness make one Check binary per week. A week's
+# suite sees only the headers of its own layer and those below.
+WEEK_DIRS := $(sort $(wildcard tests/week[0-9]_*))
+HARNESS_SRC := tests/harness/runner.c
+define suite_rules
+$(1)_NAME  := $(notdir $(1))
+$(1)_LAYER := $$(word 2,$$(subst _, ,$$($(1)_NAME)))
+$(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(1)/../harness/runner.c \
+                              $$(wildcard $(1)/*.h) tests/harness/harness.h \
+                              $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
+	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
+	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \
+	    $$(LDFLAGS) $(CHECK_LIBS) $(SYS_LIBS)
+SUITES += $(BUILD)/tests/$$($(1)_NAME)
+endef
+$(foreach D,$(WEEK_DIRS),$(eval $(call suite_rules,$(D))))
+
+$(BUILD)/tests $(BUILD)/examples $(BUILD)/bench $(BUILD)/tools:
+	mkdir -p $@
+
+# Course tools (the grader that writes results.json).
+$(BUILD)/tools/grade: tests/harness/grade.c | $(BUILD)/tools
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) -o $@ $< -lcjson
+
+# --------------------------------------------------------------- examples and bench --
+ALL_INC := $(LAYER_INC_modular)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+$(BUILD)/examples/%: examples/%.c $(STATIC_LIBS) | $(BUILD)/examples
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -Iexamples -o $@ $< \
+	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
+
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+$(BUILD)/bench/%: bench/%.c $(STATIC_LIBS) | $(BUILD)/bench
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -o $@ $< \
+	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
+
+# ------------------------------------------------------------------------- targets --
+all: $(STATIC_LIBS) $(SHARED_LIB) $(SUITES) $(EXAMPLES) $(BUILD)/tools/grade
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): .ci/deps
+	sh .ci/deps
+	mkdir -p $(BUILD) && touch $@
+
+# Run every suite (fork mode, per-test time limits); each prints Check's summary line.
+test: deps all layering-check
+	@sh tests/harness/run-suites.sh $(SUITES)
+
+layering-check: $(STATIC_LIBS)
+	@sh tests/harness/layering-check.sh $(BUILD)/lib
+
+memcheck: deps all
+	@sh tests/harness/memcheck.sh $(SUITES)
+
+grade: deps all
+	@sh tests/harness/grade.sh "$(BUILD)" "$(WEEK)"
+
+handout:
+	@test -n "$(WEEK)" -a -n "$(DEST)" || { echo "usage: make handout WEEK=N DEST=dir"; exit 2; }
+	@sh weeks/cut-handout.sh "$(WEEK)" "$(DEST)"
+
+handout-check: deps
+	@sh weeks/handout-check.sh
+
+docs: deps
+	@sh docs/build-docs.sh
+
+bench:
+	@$(MAKE) --no-print-directory BUILD=build/release OPT="-O3 -march=native -DNDEBUG" \
+	    build/release/lib/libstrata_modular.a \
+	    $(patsubst $(BUILD)/%,build/release/%,$(BENCHES)) \
+	    $(patsubst $(BUILD)/%,build/release/%,$(EXAMPLES))
+	@sh bench/run.sh build/release
+
+# The main job: train the MLP on Fashion-MNIST.
+train: deps all
+	$(BUILD)/examples/fashion_mlp
+
+install: $(STATIC_LIBS) $(SHARED_LIB)
+	mkdir -p $(DESTDIR)$(PREFIX)/include/strata $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	cp tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h modular/modular.h \
+	    strata.h $(DESTDIR)$(PREFIX)/include/strata/
+	cp $(STATIC_LIBS) $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' strata.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/strata.pc
+
+clean:
+	rm -rf $(BUILD) build/release doc results.json
+
+.PHONY: all deps test layering-check memcheck grade handout handout-check docs bench \
+        train install clean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,628 @@
+/**
+ * @file tensor.h
+ * @brief Week 1: strided float32 tensors, the error slot, the memory model.
+ *
+ * This is the bottom layer of strata. It knows nothing of gradients.
+ * Everything above (autograd, nn, optim, modular) is built from these calls.
+ *
+ * Conventions used by every function in this file:
+ * - **Errors.** A function that fails returns NULL (or a negative status) and records
+ *   a message in the thread-local error slot, readable with strata_last_error().
+ *   A function given a NULL tensor returns NULL and keeps the message already in the
+ *   slot, so a nested expression reports its root cause.
+ * - **Ownership.** Every function that returns a `Tensor *` returns a fresh object (a
+ *   view is a fresh object sharing storage). If a scope is open (scope_begin()) the
+ *   scope holds that reference and releases it at scope_end(); otherwise the caller
+ *   owns it and calls tensor_release(). tensor_retain() keeps an object alive past its
+ *   scope. See docs/memory-and-errors.md.
+ * - **Dims.** A negative dim counts from the end, as in PyTorch (-1 is the last dim).
+ * - **Indices** (index_select, gather, argmax, ...) are float32 tensors holding integers
+ *   (exact up to 2^24), because strata stores float32 only.
+ */
+#ifndef STRATA_TENSOR_H
+#define STRATA_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup tensor Week 1: tensor
+ * @brief Strided float32 arrays, views, broadcasting, BLAS-backed kernels, and the
+ *        runtime every layer shares (errors, objects, scopes, the counting allocator).
+ * @{
+ */
+
+/** Largest number of dimensions a tensor may have. */
+#define TENSOR_MAX_DIMS 8
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Errors
+ *  One thread-local slot holds the last error message.
+ *  @{ */
+
+/**
+ * @brief The last error message recorded on this thread.
+ * @return A borrowed string, empty ("") when no error has been recorded. Valid until
+ *         the next error is recorded or strata_clear_error() is called.
+ */
+const char *strata_last_error(void);
+
+/** @brief Empty the error slot, so the next failure's message is the one reported. */
+void strata_clear_error(void);
+
+/**
+ * @brief Record an error message (printf-style), replacing the slot's content.
+ * @param[in] fmt printf format; by convention "function: what went wrong".
+ */
+void strata_set_error(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/**
+ * @brief Record "function: argument 'name' is NULL" unless a message is already in
+ *        the slot (the NULL is then most likely the result of that earlier failure).
+ * @param[in] function the name of the function that got the NULL.
+ * @param[in] argument the parameter's name.
+ */
+void strata_error_null(const char *function, const char *argument);
+
+/**
+ * @brief Record "<function>: not implemented yet (week N)". Used by handout stubs.
+ * @param[in] function the unimplemented function's name (pass `__func__`).
+ * @param[in] week the week whose handout asks for it.
+ */
+void strata_not_implemented(const char *function, int week);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name The counting allocator
+ *  Every byte strata allocates goes through these, so tests can check that a training
+ *  step inside a scope leaves nothing behind, and the L2L trainer can measure its
+ *  working set.
+ *  @{ */
+
+/** Allocation statistics, see strata_mem_stats(). */
+typedef struct StrataMemStats {
+    size_t bytes_live;  /**< bytes currently allocated and not freed */
+    size_t bytes_peak;  /**< high-water mark of bytes_live since the last reset */
+    size_t allocs;      /**< number of allocations since the program started */
+    size_t frees;       /**< number of frees since the program started */
+} StrataMemStats;
+
+/**
+ * @brief Allocate counted memory (like malloc).
+ * @param[in] size bytes wanted; 0 gives a valid unique pointer.
+ * @return Memory the caller frees with strata_free(), or NULL with an error recorded.
+ */
+void *strata_malloc(size_t size);
+
+/** @brief Like strata_malloc() but zero-filled; NULL on overflow of n * size. */
+void *strata_calloc(size_t n, size_t size);
+
+/**
+ * @brief Resize counted memory (like realloc).
+ * @param[in] ptr memory from strata_malloc() or NULL.
+ * @param[in] size new size in bytes.
+ * @return The new block (the old one is freed), or NULL with @p ptr left untouched.
+ */
+void *strata_realloc(void *ptr, size_t size);
+
+/** @brief Free memory from strata_malloc()/strata_calloc(); NULL is ignored. */
+void strata_free(void *ptr);
+
+/** @brief The current allocation statistics (totals over all threads). */
+StrataMemStats strata_mem_stats(void);
+
+/** @brief Set bytes_peak to bytes_live, to measure the peak of what follows. */
+void strata_mem_reset_peak(void);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Objects and scopes
+ *  Tensors (and autograd's Vars) are reference counted. A scope collects the objects
+ *  created while it is open and releases them when it ends (an autorelease pool).
+ *  @{ */
+
+/**
+ * @brief The header every reference-counted object starts with.
+ * Upper layers embed it as their first field and give a destroy function.
+ */
+typedef struct StrataObject {
+    int refcount;                                 /**< live references */
+    long scope_slot;                              /**< slot in the scope stack, or -1 */
+    void (*destroy)(struct StrataObject *object); /**< frees the object at refcount 0 */
+} StrataObject;
+
+/**
+ * @brief Initialise an object's header with one reference and hand that reference to
+ *        the innermost open scope, if any.
+ * @param[out] object the header to fill.
+ * @param[in] destroy called when the last reference goes.
+ */
+void strata_object_init(StrataObject *object, void (*destroy)(StrataObject *object));
+
+/** @brief Add a reference. NULL is ignored. */
+void strata_object_retain(StrataObject *object);
+
+/**
+ * @brief Drop a reference; at zero, take the object out of its scope and destroy it.
+ * NULL is ignored.
+ */
+void strata_object_release(StrataObject *object);
+
+/** An open scope (autorelease pool); see scope_begin(). */
+typedef struct Scope Scope;
+
+/**
+ * @brief Open a scope: objects created until scope_end() are owned by it.
+ * @return A handle to pass to scope_end(). Never NULL (a sentinel on allocation failure).
+ */
+Scope *scope_begin(void);
+
+/**
+ * @brief Close @p scope (and any scope opened inside it and not yet closed), releasing
+ *        the reference each collected object still holds. Objects retained elsewhere
+ *        survive. NULL, or a scope already closed, is ignored.
+ * @param[in] scope the handle scope_begin() returned.
+ */
+void scope_end(Scope *scope);
+
+/** @brief Number of objects currently held by open scopes on this thread. */
+size_t scope_depth_objects(void);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name The random generator
+ *  One thread-local generator (PCG32 core, Box-Muller normals in double): the same seed
+ *  gives the same stream on every platform.
+ *  @{ */
+
+/** @brief Seed the generator of this thread (default seed 0 at program start). */
+void strata_manual_seed(uint64_t seed);
+
+/** @brief The generator's state (to replay a random stream later). */
+uint64_t strata_rng_get_state(void);
+
+/** @brief Restore a state returned by strata_rng_get_state(). */
+void strata_rng_set_state(uint64_t state);
+
+/** @brief A uniform integer in [0, 2^32). */
+uint32_t strata_rng_u32(void);
+
+/** @brief A uniform float in [0, 1). */
+double strata_rng_uniform(void);
+
+/** @brief A standard normal sample. */
+double strata_rng_normal(void);
+
+/**
+ * @brief Fill @p perm with a uniformly random permutation of 0..n-1 (Fisher-Yates).
+ * @param[out] perm array of @p n entries.
+ * @param[in] n length.
+ */
+void strata_randperm(int64_t *perm, int64_t n);
+/** @} */
+
+/**
+ * @brief Set the number of threads strata's kernels and OpenBLAS may use.
+ * @param[in] n threads (>= 1); values < 1 are taken as 1.
+ */
+void strata_set_num_threads(int n);
+
+/** @brief The thread count set by strata_set_num_threads() (default: OpenBLAS's, which
+ *         is every core unless OPENBLAS_NUM_THREADS says otherwise). */
+int strata_get_num_threads(void);
+
+/* ------------------------------------------------------------------------------------ */
+/** @name The Tensor type
+ *  @{ */
+
+/** Reference-counted float32 buffer shared by a tensor and its views. */
+typedef struct TensorStorage {
+    StrataObject base; /**< reference count and scope slot (storages are never scoped) */
+    float *data;       /**< the elements */
+    size_t numel;      /**< number of floats in @ref data */
+} TensorStorage;
+
+/**
+ * @brief A strided view of float32 storage.
+ * Element (i0, ..., ik) lives at `data[i0*strides[0] + ... + ik*strides[k]]`.
+ */
+typedef struct Tensor {
+    StrataObject base;               /**< reference count and scope slot */
+    float *data;                     /**< first element: storage->data + offset */
+    int ndim;                        /**< number of dims, 0 for a scalar */
+    int64_t shape[TENSOR_MAX_DIMS];  /**< size of each dim */
+    int64_t strides[TENSOR_MAX_DIMS];/**< elements to skip to step one along each dim */
+    int64_t offset;                  /**< index of data[0] within storage->data */
+    TensorStorage *storage;          /**< the shared buffer (retained) */
+} Tensor;
+
+/** @brief Add a reference to @p t (to keep it past its scope). NULL is ignored. */
+void tensor_retain(Tensor *t);
+
+/** @brief Drop a reference; the tensor is freed when none remain. NULL is ignored. */
+void tensor_release(Tensor *t);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Creation
+ *  Every function here returns a new contiguous tensor (see the ownership rule at the
+ *  top of this file), or NULL with an error: negative sizes, more than TENSOR_MAX_DIMS
+ *  dims, or a total size that overflows.
+ *  @{ */
+
+/** @brief Uninitialised tensor of the given @p shape (@p ndim dims, 0 for a scalar). */
+Tensor *tensor_empty(const int64_t *shape, int ndim);
+/** @brief Tensor of zeros. */
+Tensor *tensor_zeros(const int64_t *shape, int ndim);
+/** @brief Tensor of ones. */
+Tensor *tensor_ones(const int64_t *shape, int ndim);
+/** @brief Tensor filled with @p value. */
+Tensor *tensor_full(const int64_t *shape, int ndim, float value);
+/** @brief A 0-d tensor holding @p value. */
+Tensor *tensor_scalar(float value);
+/**
+ * @brief 1-D tensor start, start+step, ... stopping before @p end (as torch.arange).
+ * @return NULL if @p step is 0 or has the wrong sign for the range.
+ */
+Tensor *tensor_arange(double start, double end, double step);
+/** @brief 1-D tensor of @p steps evenly spaced values from @p start to @p end inclusive. */
+Tensor *tensor_linspace(double start, double end, int64_t steps);
+/**
+ * @brief Copy @p data (row-major, tensor_numel elements) into a new tensor of @p shape.
+ * @param[in] data the values; NULL is an error.
+ */
+Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim);
+/** @brief Uniform samples in [0, 1) from the seeded generator. */
+Tensor *tensor_rand(const int64_t *shape, int ndim);
+/** @brief Standard normal samples from the seeded generator. */
+Tensor *tensor_randn(const int64_t *shape, int ndim);
+/** @brief 1 with probability @p p, else 0 (p in [0, 1]). */
+Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p);
+/** @brief A contiguous copy of @p t with its own storage (torch.clone). */
+Tensor *tensor_clone(const Tensor *t);
+/** @brief Zeros with the shape of @p t. */
+Tensor *tensor_zeros_like(const Tensor *t);
+/** @brief Ones with the shape of @p t. */
+Tensor *tensor_ones_like(const Tensor *t);
+/** @brief @p value everywhere, with the shape of @p t. */
+Tensor *tensor_full_like(const Tensor *t, float value);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Shape and element access
+ *  @{ */
+
+/** @brief Number of elements (1 for a scalar); 0 for NULL. */
+int64_t tensor_numel(const Tensor *t);
+/**
+ * @brief Size of dim @p dim (negative counts from the end).
+ * @return The size, or -1 with an error if @p dim is out of range.
+ */
+int64_t tensor_size(const Tensor *t, int dim);
+/** @brief Whether the elements are laid out row-major without gaps. */
+bool tensor_is_contiguous(const Tensor *t);
+/** @brief Whether @p a and @p b have the same shape. */
+bool tensor_same_shape(const Tensor *a, const Tensor *b);
+/**
+ * @brief The single value of a one-element tensor.
+ * @return The value, or NAN with an error if @p t has more than one element.
+ */
+float tensor_item(const Tensor *t);
+/**
+ * @brief Element at the multi-index @p index (one entry per dim).
+ * @return The value, or NAN with an error if an index is out of range.
+ */
+float tensor_get(const Tensor *t, const int64_t *index);
+/**
+ * @brief Store @p value at the multi-index @p index.
+ * @return 0, or -1 with an error if an index is out of range.
+ */
+int tensor_set(Tensor *t, const int64_t *index, float value);
+/**
+ * @brief Copy the elements, in row-major order, into @p out.
+ * @param[out] out room for tensor_numel(t) floats.
+ * @return 0, or -1 with an error.
+ */
+int tensor_to_array(const Tensor *t, float *out);
+/**
+ * @brief Whether |a - b| <= atol + rtol * |b| elementwise (shapes must match; NaNs differ).
+ */
+bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol);
+/**
+ * @brief Write the shape as "[2, 3]" into @p buf (at most @p size bytes, NUL-terminated).
+ * @return @p buf, for use in messages.
+ */
+char *tensor_shape_str(const Tensor *t, char *buf, size_t size);
+/**
+ * @brief The shape two shapes broadcast to (NumPy rules).
+ * @param[out] out room for TENSOR_MAX_DIMS sizes.
+ * @param[out] out_ndim number of dims of the result.
+ * @return 0, or -1 with an error naming both shapes when they do not broadcast.
+ */
+int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
+                           int64_t *out, int *out_ndim);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Views
+ *  These share @p t's storage (no copy), except tensor_reshape() and
+ *  tensor_contiguous() when the strides demand one, as in PyTorch.
+ *  @{ */
+
+/** @brief View with a new shape; one size may be -1. NULL if the strides do not allow a view. */
+Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim);
+/** @brief Like tensor_view(), copying only when a view is impossible. */
+Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim);
+/** @brief @p t itself if contiguous (as a new view object), else a contiguous copy. */
+Tensor *tensor_contiguous(const Tensor *t);
+/** @brief Swap dims @p dim0 and @p dim1. */
+Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1);
+/** @brief Reorder dims: result dim i is @p t's dim @p dims[i] (a permutation of ndim dims). */
+Tensor *tensor_permute(const Tensor *t, const int *dims);
+/** @brief Remove dim @p dim if its size is 1 (otherwise an unchanged view, as PyTorch). */
+Tensor *tensor_squeeze(const Tensor *t, int dim);
+/** @brief Remove every dim of size 1. */
+Tensor *tensor_squeeze_all(const Tensor *t);
+/** @brief Insert a dim of size 1 at @p dim (in [-ndim-1, ndim]). */
+Tensor *tensor_unsqueeze(const Tensor *t, int dim);
+/** @brief Elements @p start .. @p start + @p length - 1 along @p dim. */
+Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length);
+/**
+ * @brief Python's t[..., start:end:step, ...] along @p dim (step > 0; start/end are
+ *        clamped to the dim and may be negative, as in Python).
+ */
+Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64_t step);
+/** @brief Index @p index along @p dim, removing that dim (t[..., index, ...]). */
+Tensor *tensor_select(const Tensor *t, int dim, int64_t index);
+/**
+ * @brief Broadcast @p t to @p shape without copying (stride 0 on expanded dims);
+ *        a size of -1 keeps the existing size.
+ */
+Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim);
+/** @brief Merge dims @p start_dim .. @p end_dim into one (a view when possible). */
+Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Elementwise
+ *  Binary ops broadcast their operands (NumPy rules) and return a new contiguous
+ *  tensor; comparisons return 1.0 or 0.0.
+ *  @{ */
+
+Tensor *tensor_add(const Tensor *a, const Tensor *b);     /**< @brief a + b */
+Tensor *tensor_sub(const Tensor *a, const Tensor *b);     /**< @brief a - b */
+Tensor *tensor_mul(const Tensor *a, const Tensor *b);     /**< @brief a * b */
+Tensor *tensor_div(const Tensor *a, const Tensor *b);     /**< @brief a / b */
+Tensor *tensor_pow(const Tensor *a, const Tensor *b);     /**< @brief a ^ b (powf) */
+Tensor *tensor_maximum(const Tensor *a, const Tensor *b); /**< @brief max(a, b); NaN wins */
+Tensor *tensor_minimum(const Tensor *a, const Tensor *b); /**< @brief min(a, b); NaN wins */
+Tensor *tensor_eq(const Tensor *a, const Tensor *b);      /**< @brief a == b */
+Tensor *tensor_ne(const Tensor *a, const Tensor *b);      /**< @brief a != b */
+Tensor *tensor_lt(const Tensor *a, const Tensor *b);      /**< @brief a < b */
+Tensor *tensor_le(const Tensor *a, const Tensor *b);      /**< @brief a <= b */
+Tensor *tensor_gt(const Tensor *a, const Tensor *b);      /**< @brief a > b */
+Tensor *tensor_ge(const Tensor *a, const Tensor *b);      /**< @brief a >= b */
+/** @brief cond != 0 ? a : b, all three broadcast together. */
+Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b);
+
+Tensor *tensor_add_scalar(const Tensor *t, float s);      /**< @brief t + s */
+Tensor *tensor_mul_scalar(const Tensor *t, float s);      /**< @brief t * s */
+Tensor *tensor_pow_scalar(const Tensor *t, float e);      /**< @brief t ^ e */
+
+Tensor *tensor_neg(const Tensor *t);     /**< @brief -t */
+Tensor *tensor_abs(const Tensor *t);     /**< @brief |t| */
+Tensor *tensor_sign(const Tensor *t);    /**< @brief -1, 0 or 1 */
+Tensor *tensor_exp(const Tensor *t);     /**< @brief e^t */
+Tensor *tensor_log(const Tensor *t);     /**< @brief natural log (-inf at 0, NaN below) */
+Tensor *tensor_sqrt(const Tensor *t);    /**< @brief square root */
+Tensor *tensor_rsqrt(const Tensor *t);   /**< @brief 1 / sqrt(t) */
+Tensor *tensor_sin(const Tensor *t);     /**< @brief sine */
+Tensor *tensor_cos(const Tensor *t);     /**< @brief cosine */
+Tensor *tensor_tanh(const Tensor *t);    /**< @brief hyperbolic tangent */
+Tensor *tensor_sigmoid(const Tensor *t); /**< @brief 1 / (1 + e^-t), stable for large |t| */
+Tensor *tensor_relu(const Tensor *t);    /**< @brief max(t, 0) */
+/** @brief GELU, exact form t * Phi(t) with the normal CDF via erf (PyTorch's default). */
+Tensor *tensor_gelu(const Tensor *t);
+/** @brief t if t > 0 else slope * t. */
+Tensor *tensor_leaky_relu(const Tensor *t, float slope);
+/** @brief min(max(t, lo), hi); pass -INFINITY / INFINITY for no bound. NULL if lo > hi. */
+Tensor *tensor_clamp(const Tensor *t, float lo, float hi);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name In-place updates (what optimizers and accumulators need)
+ *  @p other broadcasts to @p t's shape; @p t's shape never changes.
+ *  @return 0, or -1 with an error and @p t unchanged.
+ *  @{ */
+
+int tensor_add_(Tensor *t, const Tensor *other);      /**< @brief t += other */
+int tensor_sub_(Tensor *t, const Tensor *other);      /**< @brief t -= other */
+int tensor_mul_(Tensor *t, const Tensor *other);      /**< @brief t *= other */
+int tensor_div_(Tensor *t, const Tensor *other);      /**< @brief t /= other */
+int tensor_axpy_(Tensor *t, float alpha, const Tensor *x); /**< @brief t += alpha * x */
+int tensor_add_scalar_(Tensor *t, float s);           /**< @brief t += s */
+int tensor_mul_scalar_(Tensor *t, float s);           /**< @brief t *= s */
+int tensor_clamp_(Tensor *t, float lo, float hi);     /**< @brief t = clamp(t, lo, hi) */
+int tensor_fill_(Tensor *t, float value);             /**< @brief t = value everywhere */
+int tensor_zero_(Tensor *t);                          /**< @brief t = 0 */
+int tensor_copy_(Tensor *t, const Tensor *src);       /**< @brief t = src (broadcast) */
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Reductions
+ *  @p dims lists the dims to reduce (@p ndims of them, negative allowed, no repeats);
+ *  @p ndims == 0 reduces every dim. With @p keepdim the reduced dims stay with size 1.
+ *  Sums accumulate in double.
+ *  @{ */
+
+Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim);  /**< @brief sum */
+Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim); /**< @brief mean */
+/** @brief Variance; @p unbiased divides by n-1 (torch's default), else by n. */
+Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim);
+/** @brief Standard deviation, sqrt of tensor_var(). */
+Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim);
+/** @brief log(sum(exp(t))) computed stably (the max is subtracted first). */
+Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepdim);
+/**
+ * @brief Max along @p dim, and where it is.
+ * @param[out] indices if not NULL, receives the argmax (the first one on ties, as
+ *             PyTorch's CPU kernel), a new tensor under the usual ownership rule.
+ * @return The max values. NaN propagates (a NaN is the max).
+ */
+Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices);
+/** @brief Min along @p dim (first index on ties); see tensor_max(). */
+Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices);
+/** @brief Max of all elements as a 0-d tensor. */
+Tensor *tensor_max_all(const Tensor *t);
+/** @brief Min of all elements as a 0-d tensor. */
+Tensor *tensor_min_all(const Tensor *t);
+/** @brief Index of the max along @p dim (first on ties). */
+Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim);
+/** @brief Index of the min along @p dim (first on ties). */
+Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim);
+/** @brief Softmax along @p dim, stable (exp(t - max) / sum). */
+Tensor *tensor_softmax(const Tensor *t, int dim);
+/** @brief log(softmax(t)) along @p dim, computed as t - logsumexp(t). */
+Tensor *tensor_log_softmax(const Tensor *t, int dim);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Matrix products
+ *  @{ */
+
+/**
+ * @brief Matrix product with torch.matmul's rules: 1-D x 1-D is a dot product; 2-D x 2-D
+ *        a matrix product; a 1-D operand is promoted (and the added dim removed after);
+ *        batch dims broadcast. Runs on cblas_sgemm; an operand that is a transposed or
+ *        otherwise BLAS-compatible strided view is passed without copying.
+ * @return A new tensor, or NULL with "tensor_matmul: shapes [..] and [..] do not align".
+ */
+Tensor *tensor_matmul(const Tensor *a, const Tensor *b);
+
+/**
+ * @brief The naive triple loop (double accumulation) for 2-D operands: the reference
+ *        the tests compare tensor_matmul() against. Slow; not for training.
+ */
+Tensor *tensor_matmul_naive(const Tensor *a, const Tensor *b);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Indexing, joining
+ *  @{ */
+
+/** @brief Rows of @p t along @p dim picked by the 1-D @p index (torch.index_select). */
+Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index);
+/** @brief out[i][j] = t[index[i][j]][j] for dim 0, and so on (torch.gather). */
+Tensor *tensor_gather(const Tensor *t, int dim, const Tensor *index);
+/**
+ * @brief A copy of @p t with @p src added at @p index along @p dim
+ *        (out-of-place torch.scatter_add: out[index[i][j]][j] += src[i][j] for dim 0).
+ */
+Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const Tensor *src);
+/**
+ * @brief One-hot encoding: shape of @p index plus a last dim of @p num_classes
+ *        (-1: max index + 1). Indices outside [0, num_classes) are an error.
+ */
+Tensor *tensor_one_hot(const Tensor *index, int64_t num_classes);
+/** @brief A copy of @p t with @p value where @p mask (broadcast to t) is nonzero. */
+Tensor *tensor_masked_fill(const Tensor *t, const Tensor *mask, float value);
+/** @brief Join @p n tensors along existing dim @p dim (other sizes must match). */
+Tensor *tensor_cat(Tensor *const *tensors, int n, int dim);
+/** @brief Join @p n same-shaped tensors along a new dim @p dim. */
+Tensor *tensor_stack(Tensor *const *tensors, int n, int dim);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Convolution and pooling helpers
+ *  Inputs are [N, C, H, W]. Output size along H is
+ *  floor((H + 2*padding - dilation*(kernel-1) - 1) / stride) + 1, likewise for W.
+ *  @{ */
+
+/** The geometry of a 2-D sliding window. */
+typedef struct Window2d {
+    int kernel_h, kernel_w;     /**< window size */
+    int stride_h, stride_w;     /**< step between windows (>= 1) */
+    int padding_h, padding_w;   /**< zeros added on each side (>= 0) */
+    int dilation_h, dilation_w; /**< spacing between window taps (>= 1) */
+} Window2d;
+
+/** @brief A square window: kernel k, the given stride and padding, dilation 1. */
+Window2d window2d(int kernel, int stride, int padding);
+
+/**
+ * @brief Unfold sliding windows into columns (torch.nn.functional.unfold).
+ * @return [N, C*kh*kw, L] where L = out_h * out_w; row c*kh*kw + i*kw + j holds tap (i, j)
+ *         of channel c. NULL if the window does not fit.
+ */
+Tensor *tensor_im2col(const Tensor *input, Window2d w);
+/**
+ * @brief The adjoint of tensor_im2col(): sum columns back into an image
+ *        (torch.nn.functional.fold) of [N, C, height, width].
+ */
+Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int64_t width,
+                      Window2d w);
+/**
+ * @brief 2-D convolution (cross-correlation, as PyTorch) by im2col and one GEMM.
+ * @param[in] input [N, C_in, H, W]
+ * @param[in] weight [C_out, C_in, kh, kw] (kh, kw must match @p w)
+ * @param[in] bias [C_out] or NULL
+ * @return [N, C_out, out_h, out_w]
+ */
+Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
+                      Window2d w);
+/**
+ * @brief Max pooling; padding counts as -inf.
+ * @param[out] indices if not NULL, receives for each output the flat index h*W + w of
+ *             the chosen input element within its [H, W] plane (as PyTorch).
+ * @return [N, C, out_h, out_w]
+ */
+Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices);
+/**
+ * @brief Gradient of max pooling: route each @p grad_output element to the input
+ *        position @p indices names. @p input_shape is [N, C, H, W].
+ */
+Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
+                                   const int64_t *input_shape);
+/**
+ * @brief Average pooling; the divisor counts padded zeros (PyTorch's default
+ *        count_include_pad=True).
+ */
+Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w);
+/** @brief Gradient of average pooling for an input of @p input_shape [N, C, H, W]. */
+Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *input_shape,
+                                   Window2d w);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Printing
+ *  @{ */
+
+/**
+ * @brief PyTorch-style text, e.g. "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])".
+ *        Tensors over 1000 elements are elided with "..." (3 items at each edge).
+ * @return A string the caller frees with free(), or NULL with an error.
+ */
+char *tensor_repr(const Tensor *t);
+/** @brief Write tensor_repr() and a newline to @p stream. @return 0 or -1. */
+int tensor_fprint(FILE *stream, const Tensor *t);
+/** @brief tensor_fprint() to stdout. */
+int tensor_print(const Tensor *t);
+/** @} */
+
+/** @} */ /* end of group tensor */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_TENSOR_H */
