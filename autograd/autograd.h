@@ -1,0 +1,228 @@
+/**
+ * @file autograd.h
+ * @brief Week 2: reverse-mode automatic differentiation over tensors.
+ *
+ * A Var holds a Tensor, whether it requires a gradient, its accumulated gradient, and
+ * the graph node that produced it. Every differentiable op below records a node (when
+ * grad mode is on and an input requires grad); var_backward() walks the graph in
+ * reverse topological order and accumulates vector-Jacobian products into the leaves.
+ *
+ * Ownership follows tensor.h: every `Var *` returned is a fresh object held by the open
+ * scope, or by the caller when no scope is open (var_release()). A Var retains its data
+ * and gradient tensors; a graph node retains the Vars it reads. Errors follow tensor.h:
+ * NULL with a message in strata_last_error(), NULL inputs propagate the first message.
+ */
+#ifndef STRATA_AUTOGRAD_H
+#define STRATA_AUTOGRAD_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup autograd Week 2: autograd
+ * @brief Var, the recorded graph, backward, no-grad mode and gradcheck.
+ * @{
+ */
+
+/** A recorded operation (private to autograd/). */
+typedef struct VarNode VarNode;
+
+/** A tensor that takes part in differentiation. */
+typedef struct Var {
+    StrataObject base;  /**< reference count and scope slot */
+    Tensor *data;       /**< the value (retained) */
+    Tensor *grad;       /**< accumulated gradient (retained), NULL until backward reaches it */
+    bool requires_grad; /**< whether gradients flow to (and through) this Var */
+    bool retains_grad;  /**< keep .grad on this non-leaf too (var_retain_grad()) */
+    VarNode *node;      /**< the operation that produced it; NULL for a leaf */
+} Var;
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Vars
+ *  @{ */
+
+/**
+ * @brief A leaf Var around @p data (retained, not copied).
+ * @param[in] data the value; NULL propagates.
+ * @param[in] requires_grad whether backward should compute its gradient.
+ * @return A new Var (ownership as in tensor.h) or NULL.
+ */
+Var *var_new(Tensor *data, bool requires_grad);
+/** @brief Add a reference; NULL is ignored. */
+void var_retain(Var *v);
+/** @brief Drop a reference (freeing the Var, and its node, at zero); NULL is ignored. */
+void var_release(Var *v);
+/** @brief The value, borrowed while @p v lives. */
+Tensor *var_data(const Var *v);
+/** @brief The accumulated gradient, borrowed; NULL when none has been computed. */
+Tensor *var_grad(const Var *v);
+/** @brief Whether @p v was made by the user rather than by an op (node == NULL). */
+bool var_is_leaf(const Var *v);
+/**
+ * @brief Set requires_grad on a leaf.
+ * @return 0, or -1 with an error for a non-leaf (as PyTorch).
+ */
+int var_requires_grad_(Var *v, bool requires_grad);
+/** @brief Ask backward to keep the gradient of this non-leaf as well. */
+void var_retain_grad(Var *v);
+/** @brief A new leaf sharing @p v's data, cut from the graph, requires_grad false. */
+Var *var_detach(const Var *v);
+/**
+ * @brief Drop the gradient (@p set_to_none, PyTorch's default) or fill it with zeros.
+ */
+void var_zero_grad(Var *v, bool set_to_none);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Backward and grad mode
+ *  @{ */
+
+/**
+ * @brief Backpropagate from a one-element @p root with gradient 1, then free the graph.
+ * @return 0, or -1 with an error (non-scalar root, root without grad, graph freed).
+ */
+int var_backward(Var *root);
+/**
+ * @brief Backpropagate @p grad_output (same shape as @p root) from @p root.
+ * @param[in] grad_output the gradient of the final objective w.r.t. @p root; NULL means
+ *            ones for a one-element root.
+ * @param[in] retain_graph keep saved tensors so backward can run again; otherwise the
+ *            graph is freed and a second backward through it is an error.
+ * @return 0, or -1 with an error. Iterative (a 10 000-op chain does not overflow the
+ *         C stack). Gradients accumulate (+=) into leaves until zeroed.
+ */
+int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph);
+/** @brief Enter no-grad mode (nestable): ops record no graph until the matching end. */
+void autograd_no_grad_begin(void);
+/** @brief Leave one level of no-grad mode. */
+void autograd_no_grad_end(void);
+/** @brief Whether ops currently record a graph (thread-local). */
+bool autograd_is_grad_enabled(void);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Differentiable ops
+ *  Same semantics, broadcasting and errors as their tensor_* namesakes; backward reduces
+ *  each gradient back to its input's shape.
+ *  @{ */
+
+Var *var_add(Var *a, Var *b);     /**< @brief a + b */
+Var *var_sub(Var *a, Var *b);     /**< @brief a - b */
+Var *var_mul(Var *a, Var *b);     /**< @brief a * b */
+Var *var_div(Var *a, Var *b);     /**< @brief a / b */
+Var *var_pow(Var *a, Var *b);     /**< @brief a ^ b */
+Var *var_maximum(Var *a, Var *b); /**< @brief max(a, b); ties share the gradient equally */
+Var *var_minimum(Var *a, Var *b); /**< @brief min(a, b); ties share the gradient equally */
+Var *var_add_scalar(Var *v, float s); /**< @brief v + s */
+Var *var_mul_scalar(Var *v, float s); /**< @brief v * s */
+Var *var_pow_scalar(Var *v, float e); /**< @brief v ^ e */
+Var *var_neg(Var *v);     /**< @brief -v */
+Var *var_abs(Var *v);     /**< @brief |v| (gradient 0 at 0, as PyTorch) */
+Var *var_exp(Var *v);     /**< @brief e^v */
+Var *var_log(Var *v);     /**< @brief log v */
+Var *var_sqrt(Var *v);    /**< @brief sqrt v */
+Var *var_rsqrt(Var *v);   /**< @brief 1 / sqrt v */
+Var *var_sin(Var *v);     /**< @brief sin v */
+Var *var_cos(Var *v);     /**< @brief cos v */
+Var *var_tanh(Var *v);    /**< @brief tanh v */
+Var *var_sigmoid(Var *v); /**< @brief sigmoid v */
+Var *var_relu(Var *v);    /**< @brief relu v (gradient 0 at 0) */
+Var *var_gelu(Var *v);    /**< @brief exact GELU */
+Var *var_leaky_relu(Var *v, float slope); /**< @brief leaky relu */
+Var *var_clamp(Var *v, float lo, float hi); /**< @brief clamp (gradient 1 inside [lo, hi]) */
+/** @brief cond != 0 ? a : b (cond is not differentiated). */
+Var *var_where(const Tensor *cond, Var *a, Var *b);
+/** @brief @p value where @p mask is nonzero (no gradient there). */
+Var *var_masked_fill(Var *v, const Tensor *mask, float value);
+
+Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim);  /**< @brief sum */
+Var *var_mean(Var *v, const int *dims, int ndims, bool keepdim); /**< @brief mean */
+/** @brief variance (unbiased divides by n - 1) */
+Var *var_var(Var *v, const int *dims, int ndims, bool unbiased, bool keepdim);
+/** @brief log-sum-exp */
+Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim);
+/** @brief Max along @p dim; the gradient goes to the index tensor_max() picks. */
+Var *var_max(Var *v, int dim, bool keepdim);
+/** @brief Min along @p dim; the gradient goes to the index tensor_min() picks. */
+Var *var_min(Var *v, int dim, bool keepdim);
+/** @brief Max of all elements; ties share the gradient equally (as PyTorch's max()). */
+Var *var_max_all(Var *v);
+Var *var_softmax(Var *v, int dim);     /**< @brief softmax along @p dim */
+Var *var_log_softmax(Var *v, int dim); /**< @brief log-softmax along @p dim */
+
+Var *var_reshape(Var *v, const int64_t *shape, int ndim); /**< @brief reshape */
+Var *var_transpose(Var *v, int dim0, int dim1);           /**< @brief transpose */
+Var *var_permute(Var *v, const int *dims);                /**< @brief permute */
+Var *var_squeeze(Var *v, int dim);                        /**< @brief squeeze one dim */
+Var *var_unsqueeze(Var *v, int dim);                      /**< @brief unsqueeze */
+Var *var_narrow(Var *v, int dim, int64_t start, int64_t length); /**< @brief narrow */
+/** @brief slice with step */
+Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step);
+Var *var_select(Var *v, int dim, int64_t index);          /**< @brief select */
+Var *var_expand(Var *v, const int64_t *shape, int ndim);  /**< @brief expand */
+Var *var_flatten(Var *v, int start_dim, int end_dim);     /**< @brief flatten */
+
+Var *var_matmul(Var *a, Var *b); /**< @brief torch.matmul, batched and broadcast */
+/**
+ * @brief y = x W^T + b (torch.nn.functional.linear) in one GEMM.
+ * @param[in] x [..., in_features]
+ * @param[in] weight [out_features, in_features]
+ * @param[in] bias [out_features] or NULL
+ */
+Var *var_linear(Var *x, Var *weight, Var *bias);
+
+Var *var_index_select(Var *v, int dim, const Tensor *index); /**< @brief index_select */
+Var *var_gather(Var *v, int dim, const Tensor *index);       /**< @brief gather */
+Var *var_cat(Var *const *vars, int n, int dim);              /**< @brief cat */
+Var *var_stack(Var *const *vars, int n, int dim);            /**< @brief stack */
+
+Var *var_im2col(Var *input, Window2d w); /**< @brief unfold; backward is col2im */
+/** @brief 2-D convolution: input [N,C,H,W], weight [O,C,kh,kw], bias [O] or NULL. */
+Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w);
+Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling */
+Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name In-place updates
+ *  Refused (-1, with an error) on a leaf that requires grad while grad mode is on, as in
+ *  PyTorch; optimizers update parameters through var_data() under no-grad instead.
+ *  @{ */
+
+int var_add_(Var *v, const Tensor *other);  /**< @brief v += other */
+int var_mul_scalar_(Var *v, float s);       /**< @brief v *= s */
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Gradient checking
+ *  @{ */
+
+/** A function of Vars to check: returns a new Var (any shape). */
+typedef Var *(*VarFunction)(Var *const *inputs, int n, void *ctx);
+
+#define GRADCHECK_EPS 1e-3   /**< finite-difference step of var_gradcheck() defaults */
+#define GRADCHECK_ATOL 1e-2  /**< absolute tolerance of var_gradcheck() defaults */
+#define GRADCHECK_RTOL 1e-2  /**< relative tolerance of var_gradcheck() defaults */
+
+/**
+ * @brief Compare backward's gradients of @p fn with central finite differences.
+ *
+ * The output is reduced to a scalar by a fixed random projection (seeded), and each
+ * input element that requires grad is perturbed by +/- @p eps (computed in double).
+ * @return true if |analytic - numeric| <= atol + rtol * |numeric| everywhere; false
+ *         with an error naming the input, element, and both values otherwise.
+ */
+bool var_gradcheck(VarFunction fn, Var *const *inputs, int n, void *ctx, double eps,
+                   double atol, double rtol);
+/** @} */
+
+/** @} */ /* end of group autograd */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_AUTOGRAD_H */
