@@ -1,0 +1,1049 @@
+/*
+ * tensor.c - the Tensor object: storage, lifetime, creation, element access, and the
+ * views (reshape, transpose, slicing, expand, ...) that share storage without copying.
+ *
+ * A tensor is a header (shape, strides, offset) over a refcounted TensorStorage.
+ * Element (i0, ..., ik) lives at data[i0*strides[0] + ... + ik*strides[k]], where
+ * data = storage->data + offset. A view is just another header over the same storage:
+ * changing the header is O(ndim), whatever the tensor's size.
+ */
+#include "tensor_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------- storage --- */
+
+/* The floats start one cache line after the header, so they stay 64-byte aligned. */
+#define STORAGE_HEADER 64
+
+static void storage_destroy(StrataObject *object)
+{
+    strata_free(object);
+}
+
+TensorStorage *tensor_storage_new(size_t numel)
+{
+    _Static_assert(sizeof(TensorStorage) <= STORAGE_HEADER, "storage header too big");
+    if (numel > (SIZE_MAX - STORAGE_HEADER) / sizeof(float)) {
+        strata_set_error("tensor_storage_new: %zu elements is too large", numel);
+        return NULL;
+    }
+    /* Header and data in one block: one allocation per storage. */
+    TensorStorage *s = strata_malloc(STORAGE_HEADER + numel * sizeof(float));
+    if (!s)
+        return NULL;
+    /* Storages are never scoped: only tensors hold them, so no strata_object_init. */
+    s->base.refcount = 1;
+    s->base.scope_slot = -1;
+    s->base.destroy = storage_destroy;
+    s->data = (float *)((unsigned char *)s + STORAGE_HEADER);
+    s->numel = numel;
+    return s;
+}
+
+/* ------------------------------------------------------------ tensor lifetime --- */
+
+static void tensor_destroy(StrataObject *object)
+{
+    Tensor *t = (Tensor *)object;
+    strata_object_release(&t->storage->base);
+    strata_free(t);
+}
+
+void tensor_retain(Tensor *t)
+{
+    if (t)
+        strata_object_retain(&t->base);
+}
+
+void tensor_release(Tensor *t)
+{
+    if (t)
+        strata_object_release(&t->base);
+}
+
+/* A header over @p storage (which the new tensor takes over), registered with scopes. */
+static Tensor *tensor_header(TensorStorage *storage, const int64_t *shape,
+                             const int64_t *strides, int ndim, int64_t offset)
+{
+    Tensor *t = strata_malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->ndim = ndim;
+    for (int d = 0; d < ndim; d++) {
+        t->shape[d] = shape[d];
+        t->strides[d] = strides[d];
+    }
+    for (int d = ndim; d < TENSOR_MAX_DIMS; d++) {
+        t->shape[d] = 1;
+        t->strides[d] = 1;
+    }
+    t->offset = offset;
+    t->storage = storage;
+    t->data = storage->data + offset;
+    strata_object_init(&t->base, tensor_destroy);
+    return t;
+}
+
+/* ----------------------------------------------------------------- shape helpers --- */
+
+int64_t tensor_shape_numel(const int64_t *shape, int ndim)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        n *= shape[d];
+    return n;
+}
+
+void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= shape[d] > 1 ? shape[d] : 1;
+    }
+}
+
+char *tensor_format_shape(const int64_t *shape, int ndim, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return buf;
+    size_t used = 0;
+    buf[0] = '\0';
+    used += (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "",
+                                 (long long)shape[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+char *tensor_shape_str(const Tensor *t, char *buf, size_t size)
+{
+    if (!t) {
+        if (buf && size)
+            snprintf(buf, size, "(null)");
+        return buf;
+    }
+    return tensor_format_shape(t->shape, t->ndim, buf, size);
+}
+
+int tensor_wrap_dim(int dim, int ndim, const char *fn)
+{
+    int n = ndim > 0 ? ndim : 1; /* a scalar accepts dim 0 and -1, as in PyTorch */
+    if (dim < -n || dim >= n) {
+        strata_set_error("%s: dim %d out of range for a tensor of %d dims (expected "
+                         "[%d, %d])", fn, dim, ndim, -n, n - 1);
+        return -1;
+    }
+    return dim < 0 ? dim + n : dim;
+}
+
+int tensor_dim_mask(const int *dims, int ndims, int tensor_ndim, bool *mask,
+                    const char *fn)
+{
+    for (int d = 0; d < TENSOR_MAX_DIMS; d++)
+        mask[d] = ndims == 0;
+    if (ndims < 0 || (ndims > 0 && !dims)) {
+        strata_set_error("%s: bad dim list (%d dims)", fn, ndims);
+        return -1;
+    }
+    for (int i = 0; i < ndims; i++) {
+        int d = tensor_wrap_dim(dims[i], tensor_ndim, fn);
+        if (d < 0)
+            return -1;
+        if (tensor_ndim > 0 && mask[d]) {
+            strata_set_error("%s: dim %d appears twice in the dim list", fn, d);
+            return -1;
+        }
+        mask[d] = true;
+    }
+    return 0;
+}
+
+/* Check a shape for creation: ndim in range, sizes >= 0, total size that fits. */
+static int check_shape(const int64_t *shape, int ndim, const char *fn)
+{
+    if (ndim < 0 || ndim > TENSOR_MAX_DIMS) {
+        strata_set_error("%s: %d dims requested, at most %d are supported", fn, ndim,
+                         TENSOR_MAX_DIMS);
+        return -1;
+    }
+    if (ndim > 0 && !shape) {
+        strata_error_null(fn, "shape");
+        return -1;
+    }
+    char buf[SHAPE_STR_SIZE];
+    int64_t limit = (int64_t)((SIZE_MAX - STORAGE_HEADER) / sizeof(float));
+    if (limit < 0 || (uint64_t)limit > (uint64_t)INT64_MAX / 2)
+        limit = INT64_MAX / 2;
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0) {
+            strata_set_error("%s: negative size %lld in shape %s", fn,
+                             (long long)shape[d], tensor_format_shape(shape, ndim, buf,
+                                                                      sizeof buf));
+            return -1;
+        }
+        if (shape[d] > 0 && n > limit / shape[d]) {
+            strata_set_error("%s: shape %s has too many elements", fn,
+                             tensor_format_shape(shape, ndim, buf, sizeof buf));
+            return -1;
+        }
+        n *= shape[d];
+    }
+    /* A 0 anywhere makes the product 0, but the other sizes must still be sane. */
+    return 0;
+}
+
+Tensor *tensor_new(const int64_t *shape, int ndim, const char *fn)
+{
+    if (check_shape(shape, ndim, fn) < 0)
+        return NULL;
+    int64_t strides[TENSOR_MAX_DIMS];
+    tensor_contiguous_strides(shape, ndim, strides);
+    TensorStorage *s = tensor_storage_new((size_t)tensor_shape_numel(shape, ndim));
+    if (!s)
+        return NULL;
+    Tensor *t = tensor_header(s, shape, strides, ndim, 0);
+    if (!t)
+        strata_object_release(&s->base);
+    return t;
+}
+
+Tensor *tensor_new_like(const Tensor *t, const char *fn)
+{
+    return tensor_new(t->shape, t->ndim, fn);
+}
+
+Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *strides,
+                         int ndim, int64_t offset)
+{
+    strata_object_retain(&t->storage->base);
+    Tensor *v = tensor_header(t->storage, shape, strides, ndim, offset);
+    if (!v)
+        strata_object_release(&t->storage->base);
+    return v;
+}
+
+/* ------------------------------------------------------------------ creation --- */
+
+static void fill_floats(float *data, int64_t n, float value)
+{
+    for (int64_t i = 0; i < n; i++)
+        data[i] = value;
+}
+
+Tensor *tensor_empty(const int64_t *shape, int ndim)
+{
+    return tensor_new(shape, ndim, __func__);
+}
+
+Tensor *tensor_zeros(const int64_t *shape, int ndim)
+{
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t)
+        memset(t->data, 0, (size_t)tensor_numel(t) * sizeof(float));
+    return t;
+}
+
+Tensor *tensor_ones(const int64_t *shape, int ndim)
+{
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t)
+        fill_floats(t->data, tensor_numel(t), 1.0f);
+    return t;
+}
+
+Tensor *tensor_full(const int64_t *shape, int ndim, float value)
+{
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t)
+        fill_floats(t->data, tensor_numel(t), value);
+    return t;
+}
+
+Tensor *tensor_scalar(float value)
+{
+    Tensor *t = tensor_new(NULL, 0, __func__);
+    if (t)
+        t->data[0] = value;
+    return t;
+}
+
+Tensor *tensor_arange(double start, double end, double step)
+{
+    if (step == 0 || isnan(step) || isnan(start) || isnan(end) || isinf(start) ||
+        isinf(end)) {
+        strata_set_error("tensor_arange: bad range start=%g end=%g step=%g", start, end,
+                         step);
+        return NULL;
+    }
+    if ((step > 0 && end < start) || (step < 0 && end > start)) {
+        strata_set_error("tensor_arange: upper bound and larger bound inconsistent with "
+                         "step sign (start=%g end=%g step=%g)", start, end, step);
+        return NULL;
+    }
+    double count = ceil((end - start) / step);
+    if (!(count < 1e15)) {
+        strata_set_error("tensor_arange: too many elements (start=%g end=%g step=%g)",
+                         start, end, step);
+        return NULL;
+    }
+    int64_t n = (int64_t)count;
+    Tensor *t = tensor_new(&n, 1, __func__);
+    if (t)
+        for (int64_t i = 0; i < n; i++)
+            t->data[i] = (float)(start + (double)i * step);
+    return t;
+}
+
+Tensor *tensor_linspace(double start, double end, int64_t steps)
+{
+    if (steps < 0) {
+        strata_set_error("tensor_linspace: number of steps must be non-negative (got "
+                         "%lld)", (long long)steps);
+        return NULL;
+    }
+    Tensor *t = tensor_new(&steps, 1, __func__);
+    if (!t)
+        return NULL;
+    if (steps == 1)
+        t->data[0] = (float)start;
+    /* Fill from both ends, as PyTorch does, so the last value is exactly end. */
+    double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
+    int64_t half = steps / 2;
+    for (int64_t i = 0; i < steps && steps > 1; i++)
+        t->data[i] = (float)(i < half ? start + step * (double)i
+                                      : end - step * (double)(steps - 1 - i));
+    return t;
+}
+
+Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim)
+{
+    if (!data) {
+        strata_error_null(__func__, "data");
+        return NULL;
+    }
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t && tensor_numel(t) > 0)
+        memcpy(t->data, data, (size_t)tensor_numel(t) * sizeof(float));
+    return t;
+}
+
+Tensor *tensor_rand(const int64_t *shape, int ndim)
+{
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t)
+        for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
+            t->data[i] = (float)strata_rng_uniform();
+    return t;
+}
+
+Tensor *tensor_randn(const int64_t *shape, int ndim)
+{
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t)
+        for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
+            t->data[i] = (float)strata_rng_normal();
+    return t;
+}
+
+Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p)
+{
+    if (!(p >= 0.0f && p <= 1.0f)) {
+        strata_set_error("tensor_bernoulli: p must be in [0, 1] (got %g)", (double)p);
+        return NULL;
+    }
+    Tensor *t = tensor_new(shape, ndim, __func__);
+    if (t)
+        for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
+            t->data[i] = strata_rng_uniform() < (double)p ? 1.0f : 0.0f;
+    return t;
+}
+
+Tensor *tensor_zeros_like(const Tensor *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    return tensor_zeros(t->shape, t->ndim);
+}
+
+Tensor *tensor_ones_like(const Tensor *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    return tensor_ones(t->shape, t->ndim);
+}
+
+Tensor *tensor_full_like(const Tensor *t, float value)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    return tensor_full(t->shape, t->ndim, value);
+}
+
+/* --------------------------------------------------------------- element access --- */
+
+int64_t tensor_numel(const Tensor *t)
+{
+    return t ? tensor_shape_numel(t->shape, t->ndim) : 0;
+}
+
+int64_t tensor_size(const Tensor *t, int dim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return -1;
+    }
+    int d = tensor_wrap_dim(dim, t->ndim, __func__);
+    if (d < 0)
+        return -1;
+    return t->ndim == 0 ? 1 : t->shape[d];
+}
+
+bool tensor_same_shape(const Tensor *a, const Tensor *b)
+{
+    if (!a || !b || a->ndim != b->ndim)
+        return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d])
+            return false;
+    return true;
+}
+
+/* Offset of the multi-index @p index, or -1 with an error when one is out of range. */
+static int64_t index_offset(const Tensor *t, const int64_t *index, const char *fn)
+{
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (index[d] < 0 || index[d] >= t->shape[d]) {
+            char buf[SHAPE_STR_SIZE];
+            strata_set_error("%s: index %lld out of range for dim %d of a tensor of "
+                             "shape %s", fn, (long long)index[d], d,
+                             tensor_shape_str(t, buf, sizeof buf));
+            return -1;
+        }
+        off += index[d] * t->strides[d];
+    }
+    return off;
+}
+
+float tensor_item(const Tensor *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NAN;
+    }
+    if (tensor_numel(t) != 1) {
+        char buf[SHAPE_STR_SIZE];
+        strata_set_error("tensor_item: a tensor with %lld elements (shape %s) cannot be "
+                         "converted to a scalar", (long long)tensor_numel(t),
+                         tensor_shape_str(t, buf, sizeof buf));
+        return NAN;
+    }
+    return t->data[0];
+}
+
+float tensor_get(const Tensor *t, const int64_t *index)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NAN;
+    }
+    if (!index && t->ndim > 0) {
+        strata_error_null(__func__, "index");
+        return NAN;
+    }
+    int64_t off = index_offset(t, index, __func__);
+    return off < 0 ? NAN : t->data[off];
+}
+
+int tensor_set(Tensor *t, const int64_t *index, float value)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return -1;
+    }
+    if (!index && t->ndim > 0) {
+        strata_error_null(__func__, "index");
+        return -1;
+    }
+    int64_t off = index_offset(t, index, __func__);
+    if (off < 0)
+        return -1;
+    t->data[off] = value;
+    return 0;
+}
+
+/*
+ * Copy the elements into @p out in row-major order: a plain odometer over the
+ * multi-index, moving the offset by one stride per step (used by the solved accessors).
+ */
+static void walk_elements(const Tensor *t, float *out)
+{
+    int64_t n = tensor_numel(t);
+    if (n == 0)
+        return;
+    int64_t idx[TENSOR_MAX_DIMS] = {0};
+    int64_t off = 0;
+    for (int64_t i = 0; i < n; i++) {
+        out[i] = t->data[off];
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < t->shape[d]) {
+                off += t->strides[d];
+                break;
+            }
+            off -= (idx[d] - 1) * t->strides[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static bool is_row_major(const Tensor *t)
+{
+    int64_t expected = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] == 0)
+            return true;
+        if (t->shape[d] != 1 && t->strides[d] != expected)
+            return false;
+        expected *= t->shape[d];
+    }
+    return true;
+}
+
+int tensor_to_array(const Tensor *t, float *out)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return -1;
+    }
+    if (!out) {
+        strata_error_null(__func__, "out");
+        return -1;
+    }
+    if (is_row_major(t)) {
+        if (tensor_numel(t) > 0)
+            memcpy(out, t->data, (size_t)tensor_numel(t) * sizeof(float));
+    } else {
+        walk_elements(t, out);
+    }
+    return 0;
+}
+
+bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol)
+{
+    if (!a || !b || !tensor_same_shape(a, b))
+        return false;
+    int64_t n = tensor_numel(a);
+    float *buf = strata_malloc(2 * (size_t)n * sizeof(float) + 1);
+    if (!buf)
+        return false;
+    walk_elements(a, buf);
+    walk_elements(b, buf + n);
+    bool close = true;
+    for (int64_t i = 0; i < n && close; i++) {
+        float x = buf[i], y = buf[n + i];
+        if (x == y)
+            continue; /* equal infinities */
+        close = fabsf(x - y) <= atol + rtol * fabsf(y);
+    }
+    strata_free(buf);
+    return close;
+}
+
+/* ------------------------------------------------------------------------ views --- */
+
+bool tensor_is_contiguous(const Tensor *t)
+{
+    if (!t)
+        return false;
+    /* SOLUTION BEGIN week=1 fail=false */
+    /* Sizes 1 and 0 never step, so their strides do not matter (PyTorch's rule). */
+    return is_row_major(t);
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=1 */
+/*
+ * Complete a requested shape: at most one -1, inferred from the element count, and
+ * the total must match. Fills @p out. Messages follow PyTorch's.
+ */
+static int infer_shape(const Tensor *t, const int64_t *shape, int ndim, int64_t *out,
+                       const char *fn)
+{
+    char buf[SHAPE_STR_SIZE];
+    if (ndim < 0 || ndim > TENSOR_MAX_DIMS) {
+        strata_set_error("%s: %d dims requested, at most %d are supported", fn, ndim,
+                         TENSOR_MAX_DIMS);
+        return -1;
+    }
+    if (ndim > 0 && !shape) {
+        strata_error_null(fn, "shape");
+        return -1;
+    }
+    int infer = -1;
+    int64_t known = 1;
+    for (int d = 0; d < ndim; d++) {
+        out[d] = shape[d];
+        if (shape[d] == -1) {
+            if (infer >= 0) {
+                strata_set_error("%s: only one dimension can be inferred (shape %s)", fn,
+                                 tensor_format_shape(shape, ndim, buf, sizeof buf));
+                return -1;
+            }
+            infer = d;
+        } else if (shape[d] < 0) {
+            strata_set_error("%s: invalid shape dimension %lld in %s", fn,
+                             (long long)shape[d],
+                             tensor_format_shape(shape, ndim, buf, sizeof buf));
+            return -1;
+        } else if (known > 0 && shape[d] > INT64_MAX / known) {
+            strata_set_error("%s: shape %s has too many elements", fn,
+                             tensor_format_shape(shape, ndim, buf, sizeof buf));
+            return -1;
+        } else {
+            known *= shape[d];
+        }
+    }
+    int64_t numel = tensor_numel(t);
+    if (infer >= 0) {
+        if (known == 0 || numel % known != 0) {
+            strata_set_error("%s: shape %s is invalid for input of size %lld", fn,
+                             tensor_format_shape(shape, ndim, buf, sizeof buf),
+                             (long long)numel);
+            return -1;
+        }
+        out[infer] = numel / known;
+    } else if (known != numel) {
+        strata_set_error("%s: shape %s is invalid for input of size %lld", fn,
+                         tensor_format_shape(shape, ndim, buf, sizeof buf),
+                         (long long)numel);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Strides for viewing @p t as @p shape without copying, or false when the memory
+ * layout does not allow it (PyTorch's computeStride). The old dims are split into
+ * chunks that are each contiguous in memory; every chunk must map onto whole new dims.
+ */
+static bool view_strides(const Tensor *t, const int64_t *shape, int ndim,
+                         int64_t *strides)
+{
+    if (tensor_numel(t) == 0 || t->ndim == 0) {
+        tensor_contiguous_strides(shape, ndim, strides);
+        return true;
+    }
+    int view_d = ndim - 1;
+    int64_t chunk_stride = t->strides[t->ndim - 1];
+    int64_t tensor_numel_chunk = 1, view_numel = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        tensor_numel_chunk *= t->shape[d];
+        /* A chunk ends where the next (outer) dim does not continue it in memory. */
+        if (d == 0 || (t->shape[d - 1] != 1 &&
+                       t->strides[d - 1] != tensor_numel_chunk * chunk_stride)) {
+            while (view_d >= 0 && (view_numel < tensor_numel_chunk || shape[view_d] == 1)) {
+                strides[view_d] = view_numel * chunk_stride;
+                view_numel *= shape[view_d];
+                view_d--;
+            }
+            if (view_numel != tensor_numel_chunk)
+                return false;
+            if (d > 0) {
+                chunk_stride = t->strides[d - 1];
+                tensor_numel_chunk = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+/* SOLUTION END */
+
+Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t full[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    if (infer_shape(t, shape, ndim, full, __func__) < 0)
+        return NULL;
+    if (!view_strides(t, full, ndim, strides)) {
+        char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
+        strata_set_error("tensor_view: view size %s is not compatible with input tensor's "
+                         "size %s and strides (at least one dimension spans across two "
+                         "contiguous subspaces); use tensor_reshape instead",
+                         tensor_format_shape(full, ndim, a, sizeof a),
+                         tensor_shape_str(t, b, sizeof b));
+        return NULL;
+    }
+    return tensor_make_view(t, full, strides, ndim, t->offset);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t full[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    if (infer_shape(t, shape, ndim, full, __func__) < 0)
+        return NULL;
+    if (view_strides(t, full, ndim, strides))
+        return tensor_make_view(t, full, strides, ndim, t->offset);
+    /* The layout forbids a view: copy to row-major, which always can be viewed. */
+    Tensor *c = tensor_copy_contiguous(t, __func__);
+    if (!c)
+        return NULL;
+    tensor_contiguous_strides(full, ndim, strides);
+    Tensor *v = tensor_make_view(c, full, strides, ndim, 0);
+    tensor_release(c);
+    return v;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_contiguous(const Tensor *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    if (is_row_major(t))
+        return tensor_make_view(t, t->shape, t->strides, t->ndim, t->offset);
+    return tensor_copy_contiguous(t, __func__);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_clone(const Tensor *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    return tensor_copy_contiguous(t, __func__);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int d0 = tensor_wrap_dim(dim0, t->ndim, __func__);
+    int d1 = d0 < 0 ? -1 : tensor_wrap_dim(dim1, t->ndim, __func__);
+    if (d1 < 0)
+        return NULL;
+    Tensor *v = tensor_make_view(t, t->shape, t->strides, t->ndim, t->offset);
+    if (v && t->ndim > 0) {
+        /* Swapping sizes and strides is the whole transpose: no element moves. */
+        v->shape[d0] = t->shape[d1];
+        v->shape[d1] = t->shape[d0];
+        v->strides[d0] = t->strides[d1];
+        v->strides[d1] = t->strides[d0];
+    }
+    return v;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_permute(const Tensor *t, const int *dims)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    if (!dims && t->ndim > 0) {
+        strata_error_null(__func__, "dims");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    bool seen[TENSOR_MAX_DIMS] = {false};
+    for (int i = 0; i < t->ndim; i++) {
+        int d = tensor_wrap_dim(dims[i], t->ndim, __func__);
+        if (d < 0)
+            return NULL;
+        if (seen[d]) {
+            strata_set_error("tensor_permute: dim %d repeats in the permutation", d);
+            return NULL;
+        }
+        seen[d] = true;
+        shape[i] = t->shape[d];
+        strides[i] = t->strides[d];
+    }
+    return tensor_make_view(t, shape, strides, t->ndim, t->offset);
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=1 */
+/* A view of @p t without dim @p dim (which the caller has checked). */
+static Tensor *drop_dim(const Tensor *t, int dim, int64_t extra_offset)
+{
+    int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    int n = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (d == dim)
+            continue;
+        shape[n] = t->shape[d];
+        strides[n++] = t->strides[d];
+    }
+    return tensor_make_view(t, shape, strides, n, t->offset + extra_offset);
+}
+/* SOLUTION END */
+
+Tensor *tensor_squeeze(const Tensor *t, int dim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int d = tensor_wrap_dim(dim, t->ndim, __func__);
+    if (d < 0)
+        return NULL;
+    if (t->ndim == 0 || t->shape[d] != 1)
+        return tensor_make_view(t, t->shape, t->strides, t->ndim, t->offset);
+    return drop_dim(t, d, 0);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_squeeze_all(const Tensor *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    int n = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] == 1)
+            continue;
+        shape[n] = t->shape[d];
+        strides[n++] = t->strides[d];
+    }
+    return tensor_make_view(t, shape, strides, n, t->offset);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_unsqueeze(const Tensor *t, int dim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    if (t->ndim == TENSOR_MAX_DIMS) {
+        strata_set_error("tensor_unsqueeze: the tensor already has %d dims, the most "
+                         "supported", TENSOR_MAX_DIMS);
+        return NULL;
+    }
+    if (dim < -t->ndim - 1 || dim > t->ndim) {
+        strata_set_error("tensor_unsqueeze: dim %d out of range (expected [%d, %d])", dim,
+                         -t->ndim - 1, t->ndim);
+        return NULL;
+    }
+    int at = dim < 0 ? dim + t->ndim + 1 : dim;
+    int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    for (int d = 0, n = 0; d <= t->ndim; d++) {
+        if (d == at) {
+            /* Any stride works for a size-1 dim; this one keeps the view contiguous. */
+            shape[d] = 1;
+            strides[d] = at < t->ndim ? t->shape[at] * t->strides[at] : 1;
+        } else {
+            shape[d] = t->shape[n];
+            strides[d] = t->strides[n++];
+        }
+    }
+    return tensor_make_view(t, shape, strides, t->ndim + 1, t->offset);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    if (t->ndim == 0) {
+        strata_set_error("tensor_narrow: cannot be applied to a 0-dim tensor");
+        return NULL;
+    }
+    int d = tensor_wrap_dim(dim, t->ndim, __func__);
+    if (d < 0)
+        return NULL;
+    int64_t size = t->shape[d];
+    if (start < -size || start > size) {
+        strata_set_error("tensor_narrow: start %lld out of range for dim %d of size %lld",
+                         (long long)start, d, (long long)size);
+        return NULL;
+    }
+    if (start < 0)
+        start += size;
+    if (length < 0 || start + length > size) {
+        strata_set_error("tensor_narrow: start (%lld) + length (%lld) exceeds dimension "
+                         "size (%lld)", (long long)start, (long long)length,
+                         (long long)size);
+        return NULL;
+    }
+    Tensor *v = tensor_make_view(t, t->shape, t->strides, t->ndim,
+                                 t->offset + start * t->strides[d]);
+    if (v)
+        v->shape[d] = length;
+    return v;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64_t step)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    if (t->ndim == 0) {
+        strata_set_error("tensor_slice: cannot slice a 0-dim tensor");
+        return NULL;
+    }
+    int d = tensor_wrap_dim(dim, t->ndim, __func__);
+    if (d < 0)
+        return NULL;
+    if (step <= 0) {
+        strata_set_error("tensor_slice: step must be positive (got %lld)", (long long)step);
+        return NULL;
+    }
+    /* Python's rules: negative bounds count from the end, then clamp into [0, size]. */
+    int64_t size = t->shape[d];
+    if (start < 0)
+        start += size;
+    if (end < 0)
+        end += size;
+    start = start < 0 ? 0 : start > size ? size : start;
+    end = end < start ? start : end > size ? size : end;
+    int64_t length = (end - start + step - 1) / step;
+    Tensor *v = tensor_make_view(t, t->shape, t->strides, t->ndim,
+                                 t->offset + start * t->strides[d]);
+    if (v) {
+        v->shape[d] = length;
+        v->strides[d] = t->strides[d] * step;
+    }
+    return v;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_select(const Tensor *t, int dim, int64_t index)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    if (t->ndim == 0) {
+        strata_set_error("tensor_select: cannot be applied to a 0-dim tensor");
+        return NULL;
+    }
+    int d = tensor_wrap_dim(dim, t->ndim, __func__);
+    if (d < 0)
+        return NULL;
+    int64_t size = t->shape[d];
+    if (index < -size || index >= size) {
+        strata_set_error("tensor_select: index %lld out of range for dim %d of size %lld",
+                         (long long)index, d, (long long)size);
+        return NULL;
+    }
+    if (index < 0)
+        index += size;
+    return drop_dim(t, d, index * t->strides[d]);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    if (!shape && ndim > 0) {
+        strata_error_null(__func__, "shape");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
+    if (ndim < t->ndim || ndim > TENSOR_MAX_DIMS) {
+        strata_set_error("tensor_expand: cannot expand %s to %d dims (need %d to %d)",
+                         tensor_shape_str(t, a, sizeof a), ndim, t->ndim, TENSOR_MAX_DIMS);
+        return NULL;
+    }
+    int64_t out[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
+    int lead = ndim - t->ndim; /* new dims are added in front */
+    for (int d = 0; d < ndim; d++) {
+        int64_t want = shape[d];
+        int64_t have = d >= lead ? t->shape[d - lead] : -2;
+        if (want == -1 && have != -2)
+            want = have;
+        if (want < 0 || (have >= 0 && have != 1 && have != want)) {
+            strata_set_error("tensor_expand: the expanded size %lld must match the "
+                             "existing size %lld at dim %d (shape %s to %s)",
+                             (long long)shape[d], (long long)have, d,
+                             tensor_shape_str(t, a, sizeof a),
+                             tensor_format_shape(shape, ndim, b, sizeof b));
+            return NULL;
+        }
+        out[d] = want;
+        /* Stride 0: every index along an expanded dim reads the same element. */
+        strides[d] = have == want ? t->strides[d - lead] : 0;
+    }
+    return tensor_make_view(t, out, strides, ndim, t->offset);
+    /* SOLUTION END */
+}
+
+Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int s = tensor_wrap_dim(start_dim, t->ndim, __func__);
+    int e = s < 0 ? -1 : tensor_wrap_dim(end_dim, t->ndim, __func__);
+    if (e < 0)
+        return NULL;
+    if (s > e) {
+        strata_set_error("tensor_flatten: start_dim (%d) cannot come after end_dim (%d)",
+                         s, e);
+        return NULL;
+    }
+    if (t->ndim == 0) {
+        int64_t one = 1;
+        return tensor_reshape(t, &one, 1);
+    }
+    int64_t shape[TENSOR_MAX_DIMS];
+    int n = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (d > s && d <= e)
+            shape[n - 1] *= t->shape[d];
+        else
+            shape[n++] = t->shape[d];
+    }
+    return tensor_reshape(t, shape, n);
+    /* SOLUTION END */
+}

@@ -1,0 +1,128 @@
+/*
+ * tensor_internal.h - helpers shared by the files of tensor/ and never installed.
+ *
+ * Two groups live here:
+ *  - the plumbing every file needs (making tensors and views, checking dims, shape
+ *    strings for messages), which stays solved in every handout;
+ *  - the strided loop (StridedLoop), the engine behind broadcasting, elementwise ops
+ *    and reductions. Its definition in elementwise.c is a week-1 solution region.
+ */
+#ifndef STRATA_TENSOR_INTERNAL_H
+#define STRATA_TENSOR_INTERNAL_H
+
+#include "tensor.h"
+
+/* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
+#define CHECK_ARG(x, fail)                                                              \
+    do {                                                                                \
+        if (!(x)) {                                                                     \
+            strata_error_null(__func__, #x);                                            \
+            return fail;                                                                \
+        }                                                                               \
+    } while (0)
+
+/* Room for "[a, b, ...]" with TENSOR_MAX_DIMS 20-digit sizes. */
+#define SHAPE_STR_SIZE 200
+
+/*
+ * The one place tensor storage comes from: a refcounted block holding @p numel floats
+ * (uninitialised). A caching allocator can be swapped in here without touching
+ * anything else. Returns NULL with an error on failure.
+ */
+TensorStorage *tensor_storage_new(size_t numel);
+
+/*
+ * A fresh contiguous tensor of @p shape, uninitialised. Validates the shape (ndim in
+ * [0, TENSOR_MAX_DIMS], sizes >= 0, no overflow) and names @p fn in the error.
+ */
+Tensor *tensor_new(const int64_t *shape, int ndim, const char *fn);
+
+/* A fresh contiguous tensor with @p t's shape (t must be non-NULL). */
+Tensor *tensor_new_like(const Tensor *t, const char *fn);
+
+/*
+ * A new Tensor object sharing @p t's storage with the given geometry; @p offset is
+ * the index of element 0 within the storage. Retains the storage.
+ */
+Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *strides,
+                         int ndim, int64_t offset);
+
+/* Row-major strides for @p shape. */
+void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
+
+/* Product of the sizes (1 for ndim 0). The caller has validated the shape. */
+int64_t tensor_shape_numel(const int64_t *shape, int ndim);
+
+/* "[2, 3]" into @p buf. */
+char *tensor_format_shape(const int64_t *shape, int ndim, char *buf, size_t size);
+
+/*
+ * Map a possibly negative @p dim into [0, ndim). An @p ndim of 0 accepts dims -1 and 0
+ * (as PyTorch does for scalars) and maps them to 0. Returns -1 with an error naming
+ * @p fn when out of range.
+ */
+int tensor_wrap_dim(int dim, int ndim, const char *fn);
+
+/*
+ * Validate a dim list for reductions: fills @p mask[d] = true for each reduced dim
+ * (every dim when @p ndims == 0). Returns 0, or -1 with an error (range, repeats).
+ */
+int tensor_dim_mask(const int *dims, int ndims, int tensor_ndim, bool *mask,
+                    const char *fn);
+
+/* ------------------------------------------------------------- the strided loop --- */
+
+/* Up to four operands: an output and three inputs (tensor_where). */
+#define LOOP_MAX_OPS 4
+
+/*
+ * Walks @p nops strided arrays over one common shape. Dims of size 1 are dropped and
+ * neighbouring dims that are contiguous in every operand are merged, so that the
+ * innermost dim (inner, with stride inner_strides[k] for operand k) is as long as
+ * possible: a kernel runs once per inner row and its loop is what the compiler
+ * vectorizes. Offsets are in elements of each operand's own type.
+ */
+typedef struct StridedLoop {
+    int ndim;                                      /* merged dims, outer ones first */
+    int nops;                                      /* operands */
+    int64_t shape[TENSOR_MAX_DIMS];                /* merged sizes */
+    int64_t strides[LOOP_MAX_OPS][TENSOR_MAX_DIMS];/* merged strides per operand */
+    int64_t inner;                                 /* length of the inner row */
+    int64_t inner_strides[LOOP_MAX_OPS];           /* stride of each operand in it */
+    int64_t rows;                                  /* number of inner rows (0: empty) */
+    int64_t index[TENSOR_MAX_DIMS];                /* odometer over the outer dims */
+    int64_t offset[LOOP_MAX_OPS];                  /* current row start per operand */
+} StridedLoop;
+
+/*
+ * Prepare a loop over @p shape (@p ndim dims) for @p nops operands whose strides (one
+ * array of ndim entries each, 0 on broadcast dims) are @p strides[k].
+ */
+void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
+               const int64_t *const *strides);
+
+/* Advance loop->offset to the next inner row (call rows - 1 times after init). */
+void loop_next(StridedLoop *loop);
+
+/*
+ * Strides of @p t seen through @p shape (NumPy broadcasting, aligned on the right):
+ * 0 on dims @p t lacks or has of size 1. The caller has checked that they broadcast.
+ */
+void tensor_broadcast_strides(const Tensor *t, const int64_t *shape, int ndim,
+                              int64_t *strides);
+
+/* A contiguous copy of @p t (always a new storage). */
+Tensor *tensor_copy_contiguous(const Tensor *t, const char *fn);
+
+/* Copy @p src into @p dst elementwise; @p src broadcasts to @p dst's shape. */
+void tensor_copy_into(Tensor *dst, const Tensor *src);
+
+/*
+ * Read an index tensor element as an integer and check it against [-size, size) (when
+ * @p allow_negative) or [0, size). Stores the wrapped index in @p out. Returns 0, or -1
+ * with an error naming @p fn when the value is not an integer or out of range.
+ */
+int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
+                       const char *fn);
+
+#endif /* STRATA_TENSOR_INTERNAL_H */
