@@ -1,0 +1,742 @@
+/**
+ * @file optim.h
+ * @brief Week 4: optimizers, learning-rate schedules, gradient clipping, data loading
+ *        and the training loop.
+ *
+ * This layer turns gradients (autograd) of a model's parameters (nn) into training:
+ *
+ * - **Optimizer**: parameter groups, each with its own hyperparameters (lr, weight
+ *   decay, momentum, betas, ...), per-parameter state (momentum buffers, Adam moments,
+ *   step counts), step() and zero_grad(). SGD, Adam, AdamW and RMSprop follow the update
+ *   rules of PyTorch's documentation exactly. A new optimizer is a table of functions
+ *   (OptimizerOps) given to optim_new(): week 5's dualized optimizer is one.
+ * - **Schedulers** (LRScheduler): StepLR, CosineAnnealingLR, LinearLR (warm-up),
+ *   ExponentialLR, LambdaLR and SequentialLR, in PyTorch's closed forms.
+ * - **Clipping**: optim_clip_grad_norm() and optim_clip_grad_value().
+ * - **State**: OptimStateDict (named tensors plus string metadata) saved to and loaded
+ *   from safetensors files, so that training resumes bit-identically.
+ * - **Data**: the IDX reader (MNIST, Fashion-MNIST; gzip or raw), Dataset, DataLoader
+ *   with batching, seeded shuffling and drop_last.
+ * - **Training**: train_epoch() (micro-batch gradient accumulation, clipping, progress
+ *   bar), train_evaluate() (accuracy and mean loss), the per-epoch metrics CSV and plot,
+ *   checkpoints.
+ *
+ * Conventions (as in tensor.h): failures return NULL, -1, NAN or false with a message in
+ * strata_last_error() naming the function and the values; a NULL argument keeps the
+ * first message; functions validate everything before changing anything. Long-lived
+ * objects (Optimizer, LRScheduler, Dataset, DataLoader, OptimStateDict, TrainLog) are not
+ * scoped: the constructor gives the caller the object and `*_free` (which accepts NULL)
+ * destroys it.
+ */
+#ifndef STRATA_OPTIM_H
+#define STRATA_OPTIM_H
+
+#include "nn.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup optim Week 4: optim
+ * @brief Optimizers, schedulers, clipping, optimizer state, data loading and training.
+ * @{
+ */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Hyperparameters and parameter groups
+ *  @{ */
+
+/**
+ * @brief Every hyperparameter the built-in optimizers read. Each optimizer reads the
+ *        fields it documents and ignores the others; a custom optimizer may use them
+ *        as it likes (and keep more in its own context).
+ */
+typedef struct OptimHparams {
+    float lr;           /**< learning rate (>= 0) */
+    float weight_decay; /**< L2 penalty added to the gradient (SGD, Adam, RMSprop) or
+                             decoupled decay (AdamW); >= 0 */
+    float momentum;     /**< SGD and RMSprop momentum (>= 0); 0 disables the buffer */
+    float dampening;    /**< SGD dampening of the momentum update */
+    bool nesterov;      /**< SGD Nesterov momentum (needs momentum > 0, dampening 0) */
+    bool maximize;      /**< ascend instead of descend (negates the gradient) */
+    float beta1;        /**< Adam/AdamW first-moment decay, in [0, 1) */
+    float beta2;        /**< Adam/AdamW second-moment decay, in [0, 1) */
+    float eps;          /**< Adam/AdamW/RMSprop denominator term (> 0) */
+    bool amsgrad;       /**< Adam/AdamW: keep the running max of the second moment */
+    float alpha;        /**< RMSprop smoothing constant, in [0, 1) */
+    bool centered;      /**< RMSprop: normalise by the centred variance estimate */
+} OptimHparams;
+
+/** Most named buffers one parameter's state may hold. */
+#define OPTIM_MAX_BUFFERS 6
+/** Longest buffer name, including the terminating NUL. */
+#define OPTIM_BUFFER_NAME 32
+
+/**
+ * @brief The state an optimizer keeps for one parameter: a step count and up to
+ *        OPTIM_MAX_BUFFERS named tensors shaped like the parameter (for example SGD's
+ *        "momentum_buffer", Adam's "exp_avg" and "exp_avg_sq"). Buffers are created on
+ *        first use with optim_state_buffer(); the state owns them.
+ */
+typedef struct OptimParamState {
+    int64_t step;                                     /**< updates applied so far */
+    int num_buffers;                                  /**< buffers in use */
+    char names[OPTIM_MAX_BUFFERS][OPTIM_BUFFER_NAME]; /**< their names */
+    Tensor *buffers[OPTIM_MAX_BUFFERS];               /**< their tensors (owned) */
+} OptimParamState;
+
+/** A set of parameters sharing hyperparameters (PyTorch's param_groups[i]). */
+typedef struct OptimParamGroup {
+    Var **params;           /**< the parameters (each retained by the optimizer) */
+    int num_params;         /**< how many */
+    OptimHparams hp;        /**< the group's hyperparameters; hp.lr is what schedulers set */
+    float initial_lr;       /**< hp.lr when the group was added: schedulers' base lr */
+    OptimParamState *state; /**< one state per parameter, in order (owned) */
+} OptimParamGroup;
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Optimizers
+ *  @{ */
+
+typedef struct Optimizer Optimizer;
+
+/**
+ * @brief What makes an optimizer: its name and its update. A built-in or user-written
+ *        optimizer fills one (usually a static const table) and passes it to optim_new().
+ *
+ * optim_step() enters no-grad mode and then calls @ref step if it is set (an update that
+ * needs every gradient at once, as a dualized optimizer does); otherwise it calls
+ * @ref update once per parameter whose gradient is not NULL, in group order.
+ */
+typedef struct OptimizerOps {
+    const char *name; /**< e.g. "sgd", "adam"; stored in the state dict and checked on load */
+    /**
+     * Update one parameter in place (optional if @ref step is set).
+     * @param opt the optimizer
+     * @param group the parameter's group (read its hp)
+     * @param param the parameter; write var_data(param) in place
+     * @param grad its gradient (never NULL), not to be modified
+     * @param state its state (step count, buffers), to update
+     * @return 0, or -1 with an error (the step stops there)
+     */
+    int (*update)(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                  OptimParamState *state);
+    /** The whole step (optional): replaces the per-parameter loop. 0 or -1. */
+    int (*step)(Optimizer *opt);
+    /** Free the context given to optim_new() (optional; called by optim_free()). */
+    void (*free_ctx)(void *ctx);
+} OptimizerOps;
+
+/** An optimizer: parameter groups, their state, and the update that drives them. */
+struct Optimizer {
+    const OptimizerOps *ops;  /**< the update rule (borrowed, usually static) */
+    void *ctx;                /**< the rule's own data, freed by ops->free_ctx */
+    OptimHparams defaults;    /**< hyperparameters of groups added without their own */
+    OptimParamGroup *groups;  /**< the parameter groups (owned) */
+    int num_groups;           /**< how many */
+    int64_t steps;            /**< optim_step() calls that succeeded */
+};
+
+/**
+ * @brief Create an optimizer with one parameter group.
+ * @param[in] ops the update rule (borrowed: must outlive the optimizer); NULL is an error,
+ *            as is a table with neither update nor step.
+ * @param[in] ctx the rule's data; ownership passes to the optimizer when ops->free_ctx
+ *            is set (it is then freed even if this call fails).
+ * @param[in] params @p n parameters (each retained); NULL entries, duplicates and
+ *            @p n < 1 are errors.
+ * @param[in] n number of parameters.
+ * @param[in] defaults hyperparameters of the first group and of groups added later with
+ *            NULL hyperparameters; NULL is an error. Negative lr, weight decay, momentum
+ *            or eps, and betas/alpha outside [0, 1), are errors naming the field.
+ * @return A new optimizer the caller frees with optim_free(), or NULL with an error.
+ */
+Optimizer *optim_new(const OptimizerOps *ops, void *ctx, Var *const *params, int n,
+                     const OptimHparams *defaults);
+
+/** @brief Destroy @p opt: release its parameters and state, free its context. NULL is ignored. */
+void optim_free(Optimizer *opt);
+
+/**
+ * @brief Add a parameter group (torch.optim.Optimizer.add_param_group).
+ * @param[in,out] opt the optimizer.
+ * @param[in] params @p n parameters (retained); one already in some group is an error.
+ * @param[in] n number of parameters (>= 1).
+ * @param[in] hp the group's hyperparameters, or NULL for the optimizer's defaults.
+ * @return The new group's index, or -1 with an error (and @p opt unchanged).
+ */
+int optim_add_param_group(Optimizer *opt, Var *const *params, int n, const OptimHparams *hp);
+
+/**
+ * @brief Apply one update to every parameter that has a gradient, under no-grad mode.
+ *        Parameters whose gradient is NULL are skipped (their state is untouched).
+ * @return 0, or -1 with an error (NULL optimizer, a gradient whose shape differs from
+ *         its parameter's).
+ */
+int optim_step(Optimizer *opt);
+
+/**
+ * @brief Clear the gradient of every parameter.
+ * @param[in,out] opt the optimizer; NULL is ignored.
+ * @param[in] set_to_none drop the gradients (PyTorch's default), else fill them with zeros.
+ */
+void optim_zero_grad(Optimizer *opt, bool set_to_none);
+
+/** @brief The learning rate of group @p group, or NAN with an error if out of range. */
+float optim_get_lr(const Optimizer *opt, int group);
+
+/**
+ * @brief Set the learning rate of every group (@p group = -1) or of one group.
+ * @return 0, or -1 with an error (index out of range, negative lr).
+ */
+int optim_set_lr(Optimizer *opt, int group, float lr);
+
+/**
+ * @brief A named state buffer of @p state, created as zeros shaped like @p like on
+ *        first use (for OptimizerOps implementations).
+ * @param[in,out] state the parameter's state.
+ * @param[in] name the buffer's name (shorter than OPTIM_BUFFER_NAME).
+ * @param[in] like a tensor of the parameter's shape.
+ * @return The buffer, borrowed from @p state, or NULL with an error (no room left, name
+ *         too long, or an existing buffer whose shape differs from @p like's).
+ */
+Tensor *optim_state_buffer(OptimParamState *state, const char *name, const Tensor *like);
+
+/**
+ * @brief Look up a named buffer without creating it.
+ * @return The buffer (borrowed) or NULL (no error recorded) when it does not exist.
+ */
+Tensor *optim_state_find(const OptimParamState *state, const char *name);
+
+/** @brief PyTorch's SGD defaults: lr @p lr, no momentum, dampening or weight decay. */
+OptimHparams optim_sgd_defaults(float lr);
+/** @brief PyTorch's Adam defaults: lr @p lr, betas (0.9, 0.999), eps 1e-8. */
+OptimHparams optim_adam_defaults(float lr);
+/** @brief PyTorch's AdamW defaults: as Adam with weight_decay 0.01. */
+OptimHparams optim_adamw_defaults(float lr);
+/** @brief PyTorch's RMSprop defaults: lr @p lr, alpha 0.99, eps 1e-8. */
+OptimHparams optim_rmsprop_defaults(float lr);
+
+/**
+ * @brief Stochastic gradient descent (torch.optim.SGD). With g the gradient (negated if
+ *        maximize): g += wd*p; if momentum: b = g at the first step, else
+ *        b = momentum*b + (1-dampening)*g; g = nesterov ? g + momentum*b : b; p -= lr*g.
+ *        Buffer "momentum_buffer" (only when momentum != 0).
+ * @param[in] params, n, hp as optim_new() (nesterov with momentum 0 or dampening != 0 is
+ *            an error).
+ * @return A new optimizer (optim_free()) or NULL with an error.
+ */
+Optimizer *optim_sgd_new(Var *const *params, int n, const OptimHparams *hp);
+
+/**
+ * @brief Adam (torch.optim.Adam): g += wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+ *        mhat = m/(1-b1^t); vhat = v/(1-b2^t) (with amsgrad, vmax = max(vmax, v) and
+ *        vhat = vmax/(1-b2^t)); p -= lr*mhat/(sqrt(vhat)+eps). Buffers "exp_avg",
+ *        "exp_avg_sq", "max_exp_avg_sq" (amsgrad).
+ * @return A new optimizer (optim_free()) or NULL with an error.
+ */
+Optimizer *optim_adam_new(Var *const *params, int n, const OptimHparams *hp);
+
+/**
+ * @brief AdamW (torch.optim.AdamW): p *= 1 - lr*wd first (decoupled decay), then Adam's
+ *        update without the L2 term.
+ * @return A new optimizer (optim_free()) or NULL with an error.
+ */
+Optimizer *optim_adamw_new(Var *const *params, int n, const OptimHparams *hp);
+
+/**
+ * @brief RMSprop (torch.optim.RMSprop): g += wd*p; v = alpha*v + (1-alpha)*g^2; if
+ *        centered: ga = alpha*ga + (1-alpha)*g and d = sqrt(v - ga^2) + eps, else
+ *        d = sqrt(v) + eps; with momentum: b = momentum*b + g/d, p -= lr*b; else
+ *        p -= lr*g/d. Buffers "square_avg", "grad_avg" (centered), "momentum_buffer".
+ * @return A new optimizer (optim_free()) or NULL with an error.
+ */
+Optimizer *optim_rmsprop_new(Var *const *params, int n, const OptimHparams *hp);
+
+/**
+ * @brief An optimizer of the built-in kind @p name ("sgd", "adam", "adamw", "rmsprop").
+ * @return A new optimizer or NULL with an error naming the unknown kind.
+ */
+Optimizer *optim_by_name(const char *name, Var *const *params, int n, const OptimHparams *hp);
+
+/** @brief SGD over nn_parameters(@p model) with lr @p lr and momentum @p momentum. */
+Optimizer *optim_sgd(Module *model, float lr, float momentum);
+/** @brief Adam over nn_parameters(@p model) with lr @p lr and PyTorch's other defaults. */
+Optimizer *optim_adam(Module *model, float lr);
+/** @brief AdamW over nn_parameters(@p model) with lr @p lr and weight decay @p weight_decay. */
+Optimizer *optim_adamw(Module *model, float lr, float weight_decay);
+/** @brief RMSprop over nn_parameters(@p model) with lr @p lr and PyTorch's other defaults. */
+Optimizer *optim_rmsprop(Module *model, float lr);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Gradient clipping
+ *  @{ */
+
+/**
+ * @brief Scale gradients so that their global norm is at most @p max_norm
+ *        (torch.nn.utils.clip_grad_norm_): total = ||(||g_1||, ..., ||g_n||)||_p over the
+ *        gradients that are not NULL; if total > 0 every gradient is multiplied by
+ *        min(1, max_norm / (total + 1e-6)).
+ * @param[in] params @p n parameters (NULL entries and NULL gradients are skipped).
+ * @param[in] n number of parameters (>= 0).
+ * @param[in] max_norm the bound (>= 0).
+ * @param[in] norm_type p >= 1, or INFINITY for the max-abs norm.
+ * @return The total norm before clipping (as a float), or NAN with an error.
+ */
+float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm_type);
+
+/**
+ * @brief Clamp every gradient element into [-@p clip_value, @p clip_value]
+ *        (torch.nn.utils.clip_grad_value_).
+ * @return 0, or -1 with an error (negative @p clip_value).
+ */
+int optim_clip_grad_value(Var *const *params, int n, float clip_value);
+
+/**
+ * @brief optim_clip_grad_norm() over every parameter of @p opt (2-norm).
+ * @return The total norm before clipping, or NAN with an error.
+ */
+float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Learning-rate schedulers
+ *  A scheduler sets hp.lr of every group of its optimizer from the group's initial_lr
+ *  and its epoch counter t (which optim_scheduler_step() advances; call it once per
+ *  epoch or once per step, as you decide). Creating one sets the lrs for t = 0, as
+ *  PyTorch does.
+ *  @{ */
+
+/** A learning-rate schedule bound to one optimizer. */
+typedef struct LRScheduler LRScheduler;
+
+/** A multiplicative factor of the epoch for LambdaLR: lr = initial_lr * fn(t, ctx). */
+typedef float (*LRLambda)(int64_t epoch, void *ctx);
+
+/**
+ * @brief StepLR: lr = initial_lr * gamma^floor(t / step_size).
+ * @param[in,out] opt the optimizer whose lrs it sets (borrowed; must outlive it).
+ * @param[in] step_size epochs between decays (>= 1).
+ * @param[in] gamma decay factor (> 0).
+ * @return A new scheduler (optim_scheduler_free()) or NULL with an error.
+ */
+LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma);
+
+/**
+ * @brief CosineAnnealingLR, closed form:
+ *        lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * t / t_max)) / 2.
+ * @param[in] t_max the half period (>= 1).
+ * @param[in] eta_min the lowest lr (>= 0).
+ * @return A new scheduler or NULL with an error.
+ */
+LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min);
+
+/**
+ * @brief LinearLR (linear warm-up): lr = initial_lr * (start + (end - start) *
+ *        min(t, total_iters) / total_iters).
+ * @param[in] start_factor factor at t = 0, in (0, 1].
+ * @param[in] end_factor factor from t = total_iters on, in [0, 1].
+ * @param[in] total_iters epochs of the ramp (>= 1).
+ * @return A new scheduler or NULL with an error.
+ */
+LRScheduler *optim_linear_lr(Optimizer *opt, float start_factor, float end_factor,
+                             int64_t total_iters);
+
+/** @brief ExponentialLR: lr = initial_lr * gamma^t (gamma > 0). NULL with an error otherwise. */
+LRScheduler *optim_exponential_lr(Optimizer *opt, float gamma);
+
+/**
+ * @brief LambdaLR: lr = initial_lr * fn(t, ctx).
+ * @param[in] fn the factor (NULL is an error); @p ctx is passed to it (borrowed).
+ * @return A new scheduler or NULL with an error.
+ */
+LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx);
+
+/**
+ * @brief SequentialLR: @p schedulers[0] until epoch @p milestones[0], then
+ *        @p schedulers[1] counting from 0 again, and so on (warm-up then cosine).
+ * @param[in] schedulers @p n schedulers on the same @p opt; ownership of all of them
+ *            passes to the result (they are freed even if this call fails).
+ * @param[in] milestones @p n - 1 strictly increasing epochs (>= 1).
+ * @param[in] n number of schedulers (>= 1).
+ * @return A new scheduler or NULL with an error.
+ */
+LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
+                                 const int64_t *milestones, int n);
+
+/**
+ * @brief Advance the epoch counter by one and set every group's lr.
+ * @return 0, or -1 with an error (NULL scheduler).
+ */
+int optim_scheduler_step(LRScheduler *sched);
+
+/**
+ * @brief Jump to epoch @p epoch (to resume) and set the lrs for it.
+ * @return 0, or -1 with an error (negative epoch).
+ */
+int optim_scheduler_set_epoch(LRScheduler *sched, int64_t epoch);
+
+/** @brief The epoch counter (0 after creation), or -1 with an error for NULL. */
+int64_t optim_scheduler_epoch(const LRScheduler *sched);
+
+/**
+ * @brief The lrs the scheduler last set (get_last_lr()), one per group.
+ * @param[out] out room for @p max floats.
+ * @param[in] max capacity of @p out.
+ * @return The number of groups (which may exceed @p max: only @p max are written), or
+ *         -1 with an error.
+ */
+int optim_scheduler_get_last_lr(const LRScheduler *sched, float *out, int max);
+
+/** @brief Destroy @p sched (and the schedulers a SequentialLR owns). NULL is ignored. */
+void optim_scheduler_free(LRScheduler *sched);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name State dicts and safetensors files
+ *  An OptimStateDict is an ordered list of named tensors plus string metadata (the
+ *  "__metadata__" of a safetensors file).
+ *  @{ */
+
+/** Named tensors and string metadata. */
+typedef struct OptimStateDict {
+    int num_tensors;    /**< entries in names/tensors */
+    char **names;       /**< tensor names (owned) */
+    Tensor **tensors;   /**< the tensors (retained) */
+    int num_meta;       /**< entries in meta_keys/meta_values */
+    char **meta_keys;   /**< metadata keys (owned) */
+    char **meta_values; /**< metadata values (owned) */
+} OptimStateDict;
+
+/** @brief An empty state dict (optim_state_dict_free()), or NULL on allocation failure. */
+OptimStateDict *optim_state_dict_new(void);
+/** @brief Destroy @p sd, releasing its tensors. NULL is ignored. */
+void optim_state_dict_free(OptimStateDict *sd);
+/**
+ * @brief Add or replace tensor @p name.
+ * @param[in] t the tensor (retained, not copied).
+ * @return 0, or -1 with an error.
+ */
+int optim_state_dict_set_tensor(OptimStateDict *sd, const char *name, Tensor *t);
+/** @brief The tensor called @p name (borrowed), or NULL (no error recorded) if absent. */
+Tensor *optim_state_dict_get_tensor(const OptimStateDict *sd, const char *name);
+/** @brief Add or replace metadata @p key = @p value (both copied). 0 or -1. */
+int optim_state_dict_set_meta(OptimStateDict *sd, const char *key, const char *value);
+/** @brief The metadata value of @p key (borrowed), or NULL (no error) if absent. */
+const char *optim_state_dict_get_meta(const OptimStateDict *sd, const char *key);
+
+/**
+ * @brief Write @p sd as a safetensors file (F32 tensors, metadata in "__metadata__").
+ *        Writes "<path>.tmp" and renames it over @p path, so a crash leaves the old file.
+ * @return 0, or -1 with an error naming the path and the reason.
+ */
+int optim_state_dict_save(const OptimStateDict *sd, const char *path);
+
+/**
+ * @brief Read a safetensors file written by optim_state_dict_save() (F32 tensors only).
+ * @return A new state dict (optim_state_dict_free()) or NULL with an error (missing
+ *         file, bad header, a tensor past the end of the file, a dtype other than F32).
+ */
+OptimStateDict *optim_state_dict_load(const char *path);
+
+/**
+ * @brief The optimizer's state: for group g and parameter i, tensors
+ *        "state.g.i.<buffer>" (copies) and metadata "state.g.i.step"; metadata
+ *        "optimizer" (the ops name), "num_groups", "steps", and per group
+ *        "group.g.num_params", "group.g.initial_lr" and each hyperparameter
+ *        ("group.g.lr", ...; floats written with 9 significant digits, which
+ *        round-trip exactly).
+ * @return A new state dict or NULL with an error.
+ */
+OptimStateDict *optim_state_dict(const Optimizer *opt);
+
+/**
+ * @brief Restore state written by optim_state_dict(): hyperparameters, step counts and
+ *        buffers. Validates first: the optimizer's name, the group count, each group's
+ *        parameter count, and every buffer's shape must match; on any mismatch nothing
+ *        changes.
+ * @return 0, or -1 with an error naming the first mismatch.
+ */
+int optim_load_state_dict(Optimizer *opt, const OptimStateDict *sd);
+
+/** @brief optim_state_dict() written with optim_state_dict_save(). 0 or -1. */
+int optim_save(const Optimizer *opt, const char *path);
+/** @brief optim_state_dict_load() then optim_load_state_dict(). 0 or -1 (opt unchanged). */
+int optim_load(Optimizer *opt, const char *path);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name IDX files and datasets
+ *  @{ */
+
+/** Most dims an IDX file may declare. */
+#define DATA_IDX_MAX_DIMS 4
+
+/**
+ * @brief Read an IDX file (the MNIST format): magic 0x00 0x00 <dtype> <ndim>, then
+ *        @p ndim big-endian uint32 sizes, then the elements big-endian. dtype is 0x08
+ *        (uint8), 0x09 (int8), 0x0B (int16), 0x0C (int32), 0x0D (float32) or 0x0E
+ *        (float64). Gzip files are inflated through zlib; plain files are read as they
+ *        are.
+ * @param[in] path the file.
+ * @return A new float tensor of the declared shape with the values converted (uint8
+ *         images hold 0..255), or NULL with an error naming @p path and the reason:
+ *         missing file, bad magic, an unknown dtype, more than DATA_IDX_MAX_DIMS dims, a
+ *         zero-sized dim... and "truncated" when the data are shorter than the header
+ *         says, "trailing" bytes when longer.
+ */
+Tensor *data_read_idx(const char *path);
+
+/** A data set: @ref size examples, each an input and a target. */
+typedef struct Dataset Dataset;
+
+/**
+ * @brief A data set over in-memory tensors: example i is (x[i], y[i]).
+ * @param[in] x inputs, [N, ...] (retained).
+ * @param[in] y targets, [N] or [N, ...] (retained); class indices as floats.
+ * @return A new dataset (data_dataset_free()) or NULL with an error (N differs, ndim 0).
+ */
+Dataset *data_tensor_dataset_new(Tensor *x, Tensor *y);
+
+/** Options of data_mnist_load(). */
+typedef struct DataMnistOptions {
+    bool flatten;     /**< inputs [N, 784] instead of [N, 1, 28, 28] */
+    bool standardize; /**< subtract @ref mean and divide by @ref std after scaling to [0,1] */
+    float mean;       /**< the mean to subtract (e.g. 0.2860 for Fashion-MNIST train) */
+    float std;        /**< the standard deviation to divide by (> 0) */
+    int64_t limit;    /**< keep only the first @ref limit examples (0: all) */
+} DataMnistOptions;
+
+/**
+ * @brief Load an MNIST-style pair of IDX files from @p dir: "train-images-idx3-ubyte"
+ *        and "train-labels-idx1-ubyte" (or "t10k-..." when @p train is false), with or
+ *        without ".gz". Images are scaled to [0, 1] (x / 255) and optionally
+ *        standardized; labels become float class indices.
+ * @param[in] dir the directory, e.g. "/usr/share/datasets/fashion-mnist".
+ * @param[in] train the training split (else the test split).
+ * @param[in] opts options, or NULL for [N, 1, 28, 28] in [0, 1].
+ * @return A new dataset or NULL with an error: missing files (with a hint to install
+ *         dataset-fashion-mnist), malformed files, image and label counts that differ,
+ *         labels that are not 1-D.
+ */
+Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *opts);
+
+/** @brief Number of examples, or -1 with an error for NULL. */
+int64_t data_dataset_size(const Dataset *ds);
+/** @brief The inputs tensor [N, ...] (borrowed), or NULL. */
+Tensor *data_dataset_inputs(const Dataset *ds);
+/** @brief The targets tensor [N, ...] (borrowed), or NULL. */
+Tensor *data_dataset_targets(const Dataset *ds);
+/** @brief Destroy @p ds, releasing its tensors. NULL is ignored. */
+void data_dataset_free(Dataset *ds);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name DataLoader
+ *  @{ */
+
+/** Options of data_loader_new(). */
+typedef struct DataLoaderOptions {
+    int64_t batch_size; /**< examples per batch (>= 1) */
+    bool shuffle;       /**< a new random order each epoch */
+    uint64_t seed;      /**< the order of epoch e is a permutation seeded by seed and e */
+    bool drop_last;     /**< drop the last batch if it is smaller than batch_size */
+} DataLoaderOptions;
+
+/** One batch. Its objects are owned by the loader (see data_loader_next()). */
+typedef struct Batch {
+    Var *x;        /**< inputs [B, ...], requires_grad false */
+    Tensor *y;     /**< targets [B, ...] */
+    int64_t size;  /**< B */
+    int64_t index; /**< which batch of the epoch (0-based) */
+} Batch;
+
+/** Iterates over a dataset in batches. */
+typedef struct DataLoader DataLoader;
+
+/**
+ * @brief A loader over @p ds (borrowed: it must outlive the loader).
+ * @param[in] opts options; NULL is an error, as is batch_size < 1.
+ * @return A new loader (data_loader_free()) or NULL with an error.
+ */
+DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts);
+
+/**
+ * @brief The next batch of the current epoch. The shuffled order of epoch e is
+ *        strata_randperm() under seed (opts.seed, e), drawn without disturbing the
+ *        global generator, so it is the same in every run.
+ * @param[in,out] loader the loader.
+ * @param[out] batch receives the batch; its x and y are borrowed from the loader, valid
+ *             until the next call or data_loader_free() (retain them to keep them).
+ * @return true with a batch; false at the end of the epoch (the next call begins the
+ *         next epoch) or on error (NULL arguments; see strata_last_error()).
+ */
+bool data_loader_next(DataLoader *loader, Batch *batch);
+
+/** @brief Batches per epoch (counting drop_last), or -1 with an error. */
+int64_t data_loader_num_batches(const DataLoader *loader);
+/** @brief The epoch being iterated (0 at first), or -1 with an error. */
+int64_t data_loader_epoch(const DataLoader *loader);
+/**
+ * @brief Restart at the beginning of epoch @p epoch (to resume a run).
+ * @return 0, or -1 with an error (negative epoch).
+ */
+int data_loader_set_epoch(DataLoader *loader, int64_t epoch);
+/**
+ * @brief The example indices of the current epoch, in order (borrowed; @p n receives the
+ *        count). NULL with an error for a NULL loader.
+ */
+const int64_t *data_loader_order(const DataLoader *loader, int64_t *n);
+/** @brief Destroy @p loader and the batch it still holds. NULL is ignored. */
+void data_loader_free(DataLoader *loader);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Training
+ *  @{ */
+
+/**
+ * @brief A loss for the training loop: the mean loss of @p model on @p x and targets
+ *        @p y, a one-element Var with a graph. Return NULL with an error to stop.
+ */
+typedef Var *(*TrainLossFn)(Module *model, Var *x, const Tensor *y, void *ctx);
+
+/**
+ * @brief The default loss: nn_cross_entropy(nn_forward(model, x), y), y holding class
+ *        indices. @p ctx is ignored.
+ */
+Var *train_cross_entropy_loss(Module *model, Var *x, const Tensor *y, void *ctx);
+
+/** Options of train_epoch(). Zero-initialise, then set what you need. */
+typedef struct TrainOptions {
+    TrainLossFn loss_fn;      /**< the loss; NULL: train_cross_entropy_loss */
+    void *loss_ctx;           /**< passed to loss_fn */
+    int64_t micro_batch_size; /**< split each batch into micro-batches of this size and
+                                   accumulate their gradients, each loss weighted by its
+                                   share of the batch (same gradient as the whole batch,
+                                   less memory); 0: no split */
+    float clip_grad_norm;     /**< clip the global 2-norm to this before each step; 0: off */
+    LRScheduler *step_scheduler; /**< stepped after every optimizer step (borrowed), or NULL */
+    FILE *progress;           /**< where to report progress: a bar when it is a terminal,
+                                   a plain line every @ref log_every batches otherwise;
+                                   NULL: silent */
+    int64_t log_every;        /**< batches between plain lines (0: 100) */
+    const char *label;        /**< progress prefix, e.g. "epoch 3/10" (NULL: "train") */
+} TrainOptions;
+
+/** What an epoch of training or an evaluation measured. */
+typedef struct TrainStats {
+    double loss;      /**< mean loss per example */
+    double accuracy;  /**< fraction of examples whose argmax output equals the target
+                           (NAN when the targets are not class indices) */
+    int64_t examples; /**< examples seen */
+    int64_t batches;  /**< batches seen */
+    double seconds;   /**< wall-clock time */
+} TrainStats;
+
+/**
+ * @brief One epoch: for each batch of @p loader, forward, backward and optim_step() (with
+ *        the micro-batching, clipping and scheduling of @p opts). Gradients are set to
+ *        none before each batch. The model is put in training mode.
+ * @param[in,out] model the model (its parameters are those of @p opt).
+ * @param[in,out] opt any optimizer, built-in or from optim_new().
+ * @param[in,out] loader the batches (one full epoch is consumed).
+ * @param[in] opts options, or NULL for defaults.
+ * @param[out] stats if not NULL, the epoch's mean loss, accuracy (from the same forward
+ *             passes, for the default loss) and time.
+ * @return 0, or -1 with an error (the epoch stops at the failing batch).
+ */
+int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOptions *opts,
+                TrainStats *stats);
+
+/**
+ * @brief Evaluate @p model over every batch of @p loader under no-grad mode in eval
+ *        mode (restoring the previous mode after): mean loss (cross entropy when
+ *        @p loss_fn is NULL) and accuracy (argmax of the outputs vs class indices).
+ * @return 0, or -1 with an error.
+ */
+int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void *loss_ctx,
+                   TrainStats *stats);
+
+/**
+ * @brief Fraction of rows of @p logits [B, C] whose argmax equals @p targets [B].
+ * @return The accuracy in [0, 1], or NAN with an error (shapes).
+ */
+double train_accuracy(const Tensor *logits, const Tensor *targets);
+
+/** A progress reporter (bar or lines). */
+typedef struct TrainProgress TrainProgress;
+
+/**
+ * @brief Start reporting progress over @p total items to @p stream: a bar redrawn in
+ *        place ("label [=====>    ] 120/469 25.6 it/s loss 0.4123 ETA 0:13") when
+ *        @p stream is a terminal, else a plain line every @p every items.
+ * @return A new reporter (train_progress_end() frees it), or NULL with an error.
+ */
+TrainProgress *train_progress_begin(FILE *stream, int64_t total, const char *label,
+                                    int64_t every);
+/** @brief Report @p done items so far and the running @p loss. NULL is ignored. */
+void train_progress_update(TrainProgress *p, int64_t done, double loss);
+/** @brief Finish the line and free @p p. NULL is ignored. */
+void train_progress_end(TrainProgress *p);
+
+/** A per-epoch metrics CSV. */
+typedef struct TrainLog TrainLog;
+
+/**
+ * @brief Create (truncate) @p path and write the header
+ *        "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds".
+ * @return A new log (train_log_close()) or NULL with an error naming the path.
+ */
+TrainLog *train_log_open(const char *path);
+/**
+ * @brief Append one row (and flush it, so a crash keeps the finished epochs).
+ * @return 0, or -1 with an error.
+ */
+int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
+                     const TrainStats *test, float lr, double seconds);
+/** @brief Close the file and free @p log. NULL is ignored. */
+void train_log_close(TrainLog *log);
+
+/**
+ * @brief Plot the loss and accuracy curves of a train_log CSV with gnuplot into @p png.
+ * @return 0 when the plot was written; 1 when gnuplot is not installed (nothing done, no
+ *         error); -1 with an error when gnuplot failed.
+ */
+int train_plot_csv(const char *csv, const char *png);
+
+/**
+ * @brief Save a checkpoint: the model's state dict (as "model.<name>"), the optimizer's
+ *        state (as in optim_state_dict()), the scheduler's epoch if @p sched is not NULL,
+ *        "epoch" = @p epoch, and the generator's state, in one safetensors file written
+ *        atomically.
+ * @return 0, or -1 with an error.
+ */
+int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
+                          const LRScheduler *sched, int64_t epoch);
+
+/**
+ * @brief Load a checkpoint written by train_checkpoint_save() into @p model, @p opt and
+ *        @p sched (may be NULL), restoring the generator's state. Everything is
+ *        validated before anything changes.
+ * @param[out] epoch receives the saved epoch (may be NULL).
+ * @return 0, or -1 with an error.
+ */
+int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRScheduler *sched,
+                          int64_t *epoch);
+/** @} */
+
+/** @} */ /* end of group optim */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_OPTIM_H */
