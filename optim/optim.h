@@ -13,8 +13,8 @@
  * - **Schedulers** (LRScheduler): StepLR, CosineAnnealingLR, LinearLR (warm-up),
  *   ExponentialLR, LambdaLR and SequentialLR, in PyTorch's closed forms.
  * - **Clipping**: optim_clip_grad_norm() and optim_clip_grad_value().
- * - **State**: OptimStateDict (named tensors plus string metadata) saved to and loaded
- *   from safetensors files, so that training resumes bit-identically.
+ * - **State**: optimizer state as an NnStateDict, saved to and loaded from safetensors
+ *   files, so that training resumes bit-identically.
  * - **Data**: the IDX reader (MNIST, Fashion-MNIST; gzip or raw), Dataset, DataLoader
  *   with batching, seeded shuffling and drop_last.
  * - **Training**: train_epoch() (micro-batch gradient accumulation, clipping, progress
@@ -24,7 +24,7 @@
  * Conventions (as in tensor.h): failures return NULL, -1, NAN or false with a message in
  * strata_last_error() naming the function and the values; a NULL argument keeps the
  * first message; functions validate everything before changing anything. Long-lived
- * objects (Optimizer, LRScheduler, Dataset, DataLoader, OptimStateDict, TrainLog) are not
+ * objects (Optimizer, LRScheduler, Dataset, DataLoader, TrainLog) are not
  * scoped: the constructor gives the caller the object and `*_free` (which accepts NULL)
  * destroys it.
  */
@@ -260,6 +260,28 @@ Optimizer *optim_adamw_new(Var *const *params, int n, const OptimHparams *hp);
 Optimizer *optim_rmsprop_new(Var *const *params, int n, const OptimHparams *hp);
 
 /**
+ * @brief The SGD update of one parameter (the OptimizerOps::update of optim_sgd_new()),
+ *        public so that other optimizers can reuse it.
+ * @param[in] opt the optimizer (unused by the rule).
+ * @param[in] group the group whose hp it reads.
+ * @param[in,out] param the parameter, updated in place (contiguous).
+ * @param[in] grad its gradient, same shape.
+ * @param[in,out] state its state ("momentum_buffer", step).
+ * @return 0, or -1 with an error (shapes differ, non-contiguous parameter).
+ */
+int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                     OptimParamState *state);
+/** @brief The Adam update of one parameter (see optim_sgd_update() for the arguments). */
+int optim_adam_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                      OptimParamState *state);
+/** @brief The AdamW update of one parameter (see optim_sgd_update() for the arguments). */
+int optim_adamw_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                       OptimParamState *state);
+/** @brief The RMSprop update of one parameter (see optim_sgd_update() for the arguments). */
+int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
+                         const Tensor *grad, OptimParamState *state);
+
+/**
  * @brief An optimizer of the built-in kind @p name ("sgd", "adam", "adamw", "rmsprop").
  * @return A new optimizer or NULL with an error naming the unknown kind.
  */
@@ -400,51 +422,10 @@ void optim_scheduler_free(LRScheduler *sched);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
-/** @name State dicts and safetensors files
- *  An OptimStateDict is an ordered list of named tensors plus string metadata (the
- *  "__metadata__" of a safetensors file).
+/** @name Optimizer state
+ *  The state travels in nn's NnStateDict (named tensors plus string metadata) and is
+ *  written with nn_safetensors_save(), so an optimizer file is a safetensors file.
  *  @{ */
-
-/** Named tensors and string metadata. */
-typedef struct OptimStateDict {
-    int num_tensors;    /**< entries in names/tensors */
-    char **names;       /**< tensor names (owned) */
-    Tensor **tensors;   /**< the tensors (retained) */
-    int num_meta;       /**< entries in meta_keys/meta_values */
-    char **meta_keys;   /**< metadata keys (owned) */
-    char **meta_values; /**< metadata values (owned) */
-} OptimStateDict;
-
-/** @brief An empty state dict (optim_state_dict_free()), or NULL on allocation failure. */
-OptimStateDict *optim_state_dict_new(void);
-/** @brief Destroy @p sd, releasing its tensors. NULL is ignored. */
-void optim_state_dict_free(OptimStateDict *sd);
-/**
- * @brief Add or replace tensor @p name.
- * @param[in] t the tensor (retained, not copied).
- * @return 0, or -1 with an error.
- */
-int optim_state_dict_set_tensor(OptimStateDict *sd, const char *name, Tensor *t);
-/** @brief The tensor called @p name (borrowed), or NULL (no error recorded) if absent. */
-Tensor *optim_state_dict_get_tensor(const OptimStateDict *sd, const char *name);
-/** @brief Add or replace metadata @p key = @p value (both copied). 0 or -1. */
-int optim_state_dict_set_meta(OptimStateDict *sd, const char *key, const char *value);
-/** @brief The metadata value of @p key (borrowed), or NULL (no error) if absent. */
-const char *optim_state_dict_get_meta(const OptimStateDict *sd, const char *key);
-
-/**
- * @brief Write @p sd as a safetensors file (F32 tensors, metadata in "__metadata__").
- *        Writes "<path>.tmp" and renames it over @p path, so a crash leaves the old file.
- * @return 0, or -1 with an error naming the path and the reason.
- */
-int optim_state_dict_save(const OptimStateDict *sd, const char *path);
-
-/**
- * @brief Read a safetensors file written by optim_state_dict_save() (F32 tensors only).
- * @return A new state dict (optim_state_dict_free()) or NULL with an error (missing
- *         file, bad header, a tensor past the end of the file, a dtype other than F32).
- */
-OptimStateDict *optim_state_dict_load(const char *path);
 
 /**
  * @brief The optimizer's state: for group g and parameter i, tensors
@@ -453,9 +434,9 @@ OptimStateDict *optim_state_dict_load(const char *path);
  *        "group.g.num_params", "group.g.initial_lr" and each hyperparameter
  *        ("group.g.lr", ...; floats written with 9 significant digits, which
  *        round-trip exactly).
- * @return A new state dict or NULL with an error.
+ * @return A new state dict (nn_state_dict_free()) or NULL with an error.
  */
-OptimStateDict *optim_state_dict(const Optimizer *opt);
+NnStateDict *optim_state_dict(const Optimizer *opt);
 
 /**
  * @brief Restore state written by optim_state_dict(): hyperparameters, step counts and
@@ -464,11 +445,11 @@ OptimStateDict *optim_state_dict(const Optimizer *opt);
  *        changes.
  * @return 0, or -1 with an error naming the first mismatch.
  */
-int optim_load_state_dict(Optimizer *opt, const OptimStateDict *sd);
+int optim_load_state_dict(Optimizer *opt, const NnStateDict *sd);
 
-/** @brief optim_state_dict() written with optim_state_dict_save(). 0 or -1. */
+/** @brief optim_state_dict() written with nn_safetensors_save() (atomically). 0 or -1. */
 int optim_save(const Optimizer *opt, const char *path);
-/** @brief optim_state_dict_load() then optim_load_state_dict(). 0 or -1 (opt unchanged). */
+/** @brief nn_safetensors_load() then optim_load_state_dict(). 0 or -1 (opt unchanged). */
 int optim_load(Optimizer *opt, const char *path);
 /** @} */
 
