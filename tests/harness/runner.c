@@ -31,6 +31,36 @@ typedef struct GradedEntry {
 static GradedEntry registry[MAX_TESTS];
 static int registry_count;
 
+/*
+ * Check counts a test that calls exit(0) as passed (its child exits with the expected
+ * status). The checked fixture marks the span of a test body; an exit() inside it is
+ * turned into exit status 3, which Check reports as an early exit, so the test fails.
+ * (Check's own failure path uses _exit(), so it never reaches this guard.)
+ */
+static volatile int inside_test;
+
+static void exit_guard(void)
+{
+    if (inside_test) {
+        fputs("harness: the test called exit() before finishing; a graded test must "
+              "return normally\n", stderr);
+        fflush(stdout);
+        _exit(3);
+    }
+}
+
+static void test_setup(void)
+{
+    static int guard_installed;
+    if (!guard_installed) {
+        atexit(exit_guard);
+        guard_installed = 1;
+    }
+    inside_test = 1;
+}
+
+static void test_teardown(void) { inside_test = 0; }
+
 void graded_add(Suite *suite, const char *name, const TTest *test, int points, double timeout)
 {
     if (registry_count == MAX_TESTS) {
@@ -39,6 +69,7 @@ void graded_add(Suite *suite, const char *name, const TTest *test, int points, d
     }
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, timeout);
+    tcase_add_checked_fixture(tc, test_setup, test_teardown);
     tcase_add_test(tc, test);
     suite_add_tcase(suite, tc);
     registry[registry_count].name = name;
@@ -147,6 +178,9 @@ static int grade(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Line-buffered even into a file or pipe: a test that crashes or times out keeps
+     * what it printed up to its last full line (fork mode kills the child unflushed). */
+    setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
     if (argc == 3 && strcmp(argv[1], "--grade") == 0)
         return grade(argv[2]);
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
@@ -158,6 +192,7 @@ int main(int argc, char **argv)
     }
     SRunner *sr = srunner_create(build_suite());
     srunner_run_all(sr, CK_NORMAL);
+    inside_test = 0; /* CK_FORK=no: a failed last test skips its teardown */
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -1,0 +1,122 @@
+/*
+ * fake_suite.c - a graded suite whose tests misbehave on purpose, to test the grader.
+ *
+ * Built with tests/harness/runner.c like a real week's suite (but outside build/tests,
+ * so neither `make test` nor `make grade` mistakes it for one). Each bad test must cost
+ * only its own points: tests/harness/selftest/run.sh grades this suite and checks that.
+ *
+ *   test_passes        passes                                  3 points, must score 3
+ *   test_fails         a plain failed assertion                1 point
+ *   test_segfault      NULL dereference ("Received signal 11") 1 point
+ *   test_hangs         loops forever (1 s limit)               1 point
+ *   test_exit_zero     calls exit(0) half-way: Check alone would count it as passed
+ *   test_floods        prints 4 MB then fails: output must be cut
+ *   test_leaks         passes, but leaks 1000 bytes: only the valgrind item notices
+ *   test_aborts        abort() ("Received signal 6")
+ *
+ * SELFTEST_MODE=leak registers only test_passes and test_leaks (all pass: the valgrind
+ * item must fail on the leak); SELFTEST_MODE=clean only test_passes (the item must
+ * pass). A copy of the binary whose name contains "crash" segfaults in make_suite(),
+ * before any test: the grader must record zero for it and carry on.
+ */
+#define _GNU_SOURCE /* program_invocation_short_name */
+#include "harness.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *const SUITE_NAME = "selftest";
+
+/* volatile: keep the compiler from proving the crash and the loop away. */
+static volatile int *volatile null_pointer;
+static volatile unsigned long spin;
+
+START_TEST(test_passes)
+{
+    printf("a passing test may print; its output is kept quietly\n");
+    ck_assert_int_eq(2 + 2, 4);
+}
+END_TEST
+
+START_TEST(test_fails)
+{
+    printf("what the test printed before failing\n");
+    ck_assert_msg(1 + 1 == 3, "arithmetic says 1 + 1 = %d, the test wanted 3", 1 + 1);
+}
+END_TEST
+
+START_TEST(test_segfault)
+{
+    printf("about to dereference NULL\n");
+    *null_pointer = 42;
+    ck_assert_int_eq(*null_pointer, 42);
+}
+END_TEST
+
+START_TEST(test_hangs)
+{
+    for (;;)
+        spin++;
+}
+END_TEST
+
+START_TEST(test_exit_zero)
+{
+    printf("calling exit(0) from inside a test\n");
+    exit(0);
+}
+END_TEST
+
+START_TEST(test_floods)
+{
+    static char line[1025];
+    memset(line, 'x', sizeof line - 1);
+    for (int i = 0; i < 4096; i++)
+        puts(line);
+    ck_abort_msg("printed 4 MB and then failed");
+}
+END_TEST
+
+START_TEST(test_leaks)
+{
+    char *lost = malloc(1000);
+    ck_assert_ptr_nonnull(lost);
+    memset(lost, 1, 1000);
+    lost = NULL; /* gone: valgrind reports 1,000 bytes definitely lost */
+    ck_assert_ptr_null(lost);
+}
+END_TEST
+
+START_TEST(test_aborts)
+{
+    abort();
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    if (strstr(program_invocation_short_name, "crash"))
+        *null_pointer = 1; /* the whole suite dies: no results file at all */
+    Suite *s = suite_create(SUITE_NAME);
+    const char *mode = getenv("SELFTEST_MODE");
+    if (mode && strcmp(mode, "clean") == 0) {
+        GRADED(s, test_passes, 3);
+        return s;
+    }
+    if (mode && strcmp(mode, "leak") == 0) {
+        GRADED(s, test_passes, 3);
+        GRADED(s, test_leaks, 2);
+        return s;
+    }
+    GRADED(s, test_passes, 3);
+    GRADED(s, test_fails, 1);
+    GRADED_TIMED(s, test_segfault, 1, 2.0);
+    GRADED_TIMED(s, test_hangs, 1, 1.0);
+    GRADED(s, test_exit_zero, 1);
+    GRADED(s, test_floods, 1);
+    GRADED(s, test_leaks, 2);
+    GRADED(s, test_aborts, 1);
+    return s;
+}

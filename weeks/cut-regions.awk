@@ -1,0 +1,237 @@
+# cut-regions.awk - cut the solution regions of one C file (see docs/conventions.md).
+#
+#   awk -v week=N -f weeks/cut-regions.awk file.c > cut.c
+#
+# A region is the lines between two marker lines, each alone on its line:
+#
+#     /* SOLUTION BEGIN week=W fail=VALUE */      (fail= is optional)
+#     /* SOLUTION END */
+#
+# Regions with W < N keep their code and lose their two marker lines. Regions with
+# W >= N are cut:
+#   - with fail=VALUE (the region runs to the end of a function body): replaced, at the
+#     marker's indentation, by "(void)p;" for each parameter of the enclosing function,
+#     "strata_not_implemented(__func__, W);" and "return VALUE;" (no return when VALUE
+#     is void);
+#   - without fail= (file-scope helpers): deleted whole.
+#
+# The parameters come from the function's signature: from the last line that starts at
+# column 0 with an identifier up to the line holding only "{". Handles pointers, const,
+# arrays, function-pointer parameters "void (*fn)(...)", "(void)" and "...".
+#
+# Errors (unbalanced or malformed markers, a fail= region outside a function, a fail=
+# region not followed by the function's closing brace) go to stderr as
+# "FILE:LINE: message" and the exit status is 1. Plain POSIX awk (mawk, gawk, busybox).
+
+function fatal(msg) {
+    printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"
+    failed = 1
+    exit 1
+}
+
+function trim(s) {
+    sub(/^[ \t]+/, "", s)
+    sub(/[ \t]+$/, "", s)
+    return s
+}
+
+# Remove /* ... */ comments from a joined signature.
+function strip_block_comments(s,    i, j, rest) {
+    while ((i = index(s, "/*")) > 0) {
+        rest = substr(s, i + 2)
+        j = index(rest, "*/")
+        if (j == 0)
+            return substr(s, 1, i - 1)
+        s = substr(s, 1, i - 1) " " substr(rest, j + 2)
+    }
+    return s
+}
+
+# The name a single parameter declares, or "" for void, "..." and unnamed parameters.
+function param_name(p,    q) {
+    p = trim(p)
+    if (p == "" || p == "void" || p == "...")
+        return ""
+    if (index(p, "(") > 0) {
+        # Function pointer: the name follows "(*" (possibly with qualifiers between).
+        if (match(p, /\([ \t]*\*[ \t]*(const[ \t]+)?[A-Za-z_][A-Za-z0-9_]*/) == 0)
+            return ""
+        q = substr(p, RSTART, RLENGTH)
+        match(q, /[A-Za-z_][A-Za-z0-9_]*$/)
+        return substr(q, RSTART, RLENGTH)
+    }
+    # Arrays: drop every [...] suffix.
+    gsub(/\[[^]]*\]/, "", p)
+    p = trim(p)
+    if (match(p, /[A-Za-z_][A-Za-z0-9_]*$/) == 0)
+        return ""
+    q = substr(p, RSTART, RLENGTH)
+    # A lone type ("int", "const Tensor *") has no name: nothing to silence.
+    if (RSTART == 1 || q == "void" || q == "const" || q == "volatile" || q == "restrict")
+        return ""
+    if (substr(p, RSTART - 1, 1) !~ /[ \t*]/)
+        return ""
+    return q
+}
+
+# Fill names[1..n] with the parameter names of the signature; return n.
+function parse_params(s,    i, c, depth, start, args, open, n, piece) {
+    s = strip_block_comments(s)
+    open = index(s, "(")
+    if (open == 0)
+        return -1
+    depth = 0
+    for (i = open; i <= length(s); i++) {
+        c = substr(s, i, 1)
+        if (c == "(")
+            depth++
+        else if (c == ")") {
+            depth--
+            if (depth == 0)
+                break
+        }
+    }
+    if (depth != 0)
+        return -1
+    args = substr(s, open + 1, i - open - 1)
+    n = 0
+    depth = 0
+    start = 1
+    for (i = 1; i <= length(args) + 1; i++) {
+        c = (i <= length(args)) ? substr(args, i, 1) : ","
+        if (c == "(" || c == "[")
+            depth++
+        else if (c == ")" || c == "]")
+            depth--
+        else if (c == "," && depth == 0) {
+            piece = param_name(substr(args, start, i - start))
+            if (piece != "")
+                names[++n] = piece
+            start = i + 1
+        }
+    }
+    return n
+}
+
+BEGIN {
+    if (week !~ /^[0-9]+$/) {
+        print "cut-regions.awk: run with -v week=N" > "/dev/stderr"
+        failed = 1
+        exit 2
+    }
+    week += 0
+    in_region = 0     # inside a region
+    cutting = 0       # inside a region being cut (lines dropped)
+    in_body = 0       # between a column-0 "{" line and its column-0 "}" line
+    sig = ""          # the signature being collected (column-0 identifier line on)
+    body_sig = ""     # the signature of the function whose body we are in
+    expect_close = 0  # a fail= region just ended: the next non-blank line must be "}"
+}
+
+{
+    line = $0
+    code = line
+    sub(/\/\/.*$/, "", code)
+
+    if (expect_close) {
+        if (line ~ /^[ \t]*$/) {
+            print line
+            next
+        }
+        if (line !~ /^\}/)
+            fatal("a fail= region must run to the end of its function body (the next line should be the closing \"}\")")
+        expect_close = 0
+    }
+
+    if (line ~ /SOLUTION[ \t]+(BEGIN|END)/) {
+        if (line ~ /^[ \t]*\/\*[ \t]*SOLUTION[ \t]+BEGIN([ \t]+[A-Za-z]+=[^ \t]+)+[ \t]*\*\/[ \t]*$/) {
+            if (in_region)
+                fatal("SOLUTION BEGIN inside a region that began on line " region_line)
+            in_region = 1
+            region_line = FNR
+            indent = line
+            sub(/[^ \t].*$/, "", indent)
+            attrs = line
+            sub(/^[ \t]*\/\*[ \t]*SOLUTION[ \t]+BEGIN[ \t]+/, "", attrs)
+            sub(/[ \t]*\*\/[ \t]*$/, "", attrs)
+            rweek = ""
+            rfail = ""
+            has_fail = 0
+            na = split(attrs, kv, /[ \t]+/)
+            for (a = 1; a <= na; a++) {
+                eq = index(kv[a], "=")
+                key = substr(kv[a], 1, eq - 1)
+                val = substr(kv[a], eq + 1)
+                if (key == "week")
+                    rweek = val
+                else if (key == "fail") {
+                    rfail = val
+                    has_fail = 1
+                } else
+                    fatal("unknown attribute '" key "' in SOLUTION BEGIN")
+            }
+            if (rweek !~ /^[0-9]+$/)
+                fatal("SOLUTION BEGIN needs week=N (a number)")
+            rweek += 0
+            if (has_fail && !in_body)
+                fatal("a fail= region must sit inside a function body (opening \"{\" alone at column 0)")
+            if (rweek < week) {
+                cutting = 0
+                next
+            }
+            cutting = 1
+            if (has_fail) {
+                n = parse_params(body_sig)
+                if (n < 0)
+                    fatal("cannot read the parameters of the function above this region")
+                for (k = 1; k <= n; k++)
+                    print indent "(void)" names[k] ";"
+                print indent "strata_not_implemented(__func__, " rweek ");"
+                if (rfail != "void")
+                    print indent "return " rfail ";"
+            }
+            next
+        }
+        if (line ~ /^[ \t]*\/\*[ \t]*SOLUTION[ \t]+END[ \t]*\*\/[ \t]*$/) {
+            if (!in_region)
+                fatal("SOLUTION END without a SOLUTION BEGIN")
+            in_region = 0
+            if (cutting && has_fail)
+                expect_close = 1
+            cutting = 0
+            next
+        }
+        fatal("malformed solution marker (expected \"/* SOLUTION BEGIN week=N [fail=VALUE] */\" or \"/* SOLUTION END */\" alone on a line)")
+    }
+
+    # Track signatures and bodies on every line, cut or not, so the state stays right.
+    if (!in_body) {
+        if (code ~ /^[A-Za-z_]/)
+            sig = code
+        else if (sig != "" && code !~ /^\{/)
+            sig = sig " " code
+        if (code ~ /^\{[ \t]*$/) {
+            in_body = 1
+            body_sig = sig
+            sig = ""
+        } else if (code ~ /;[ \t]*$/ || code ~ /^\}/ || code ~ /^#/) {
+            sig = ""
+        }
+    } else if (code ~ /^\}/) {
+        in_body = 0
+        body_sig = ""
+        sig = ""
+    }
+
+    if (!cutting)
+        print line
+}
+
+END {
+    if (failed)
+        exit 1
+    if (in_region) {
+        printf "%s:%d: SOLUTION BEGIN without a SOLUTION END\n", FILENAME, region_line > "/dev/stderr"
+        exit 1
+    }
+}
