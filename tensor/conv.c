@@ -1,0 +1,527 @@
+/*
+ * conv.c - sliding windows over [N, C, H, W] images: im2col / col2im, convolution as
+ * one matrix product, and max / average pooling with their backward helpers.
+ *
+ * im2col turns convolution into matrix multiplication: each column holds the C*kh*kw
+ * input values one output position sees, so weight [C_out, C*kh*kw] times the columns
+ * gives every output at once, on BLAS. col2im is its adjoint: it adds each column entry
+ * back to the input position it came from (what the backward pass needs).
+ */
+#include "tensor_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+Window2d window2d(int kernel, int stride, int padding)
+{
+    Window2d w;
+    w.kernel_h = w.kernel_w = kernel;
+    w.stride_h = w.stride_w = stride;
+    w.padding_h = w.padding_w = padding;
+    w.dilation_h = w.dilation_w = 1;
+    return w;
+}
+
+/* Output size along one axis: floor((in + 2p - d*(k-1) - 1) / s) + 1, or 0 if none fit. */
+static int64_t window_out(int64_t in, int k, int s, int p, int d)
+{
+    int64_t span = in + 2 * (int64_t)p - (int64_t)d * (k - 1) - 1;
+    return span < 0 ? 0 : span / s + 1;
+}
+
+/* Check the window's parameters and that at least one window fits. */
+static int check_window(Window2d w, int64_t h, int64_t wd, int64_t *out_h, int64_t *out_w,
+                        const char *fn)
+{
+    if (w.kernel_h < 1 || w.kernel_w < 1 || w.stride_h < 1 || w.stride_w < 1 ||
+        w.padding_h < 0 || w.padding_w < 0 || w.dilation_h < 1 || w.dilation_w < 1) {
+        strata_set_error("%s: bad window: kernel %dx%d, stride %dx%d, padding %dx%d, "
+                         "dilation %dx%d (kernel, stride, dilation >= 1, padding >= 0)",
+                         fn, w.kernel_h, w.kernel_w, w.stride_h, w.stride_w, w.padding_h,
+                         w.padding_w, w.dilation_h, w.dilation_w);
+        return -1;
+    }
+    *out_h = window_out(h, w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    *out_w = window_out(wd, w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    if (*out_h < 1 || *out_w < 1) {
+        strata_set_error("%s: a %dx%d window (dilation %dx%d, padding %dx%d) does not fit "
+                         "in a %lldx%lld input", fn, w.kernel_h, w.kernel_w, w.dilation_h,
+                         w.dilation_w, w.padding_h, w.padding_w, (long long)h,
+                         (long long)wd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Check that @p t is [N, C, H, W]. */
+static int check_image(const Tensor *t, const char *what, const char *fn)
+{
+    if (t->ndim != 4) {
+        char buf[SHAPE_STR_SIZE];
+        strata_set_error("%s: %s must be 4-D [N, C, H, W], got %s", fn, what,
+                         tensor_shape_str(t, buf, sizeof buf));
+        return -1;
+    }
+    return 0;
+}
+
+/* SOLUTION BEGIN week=1 */
+/*
+ * Outputs o in [0, n_out) whose tap at offset `tap` (= i*dilation - padding) lands
+ * inside [0, size): o*stride + tap in [0, size). Stores the range [*lo, *hi).
+ */
+static void tap_range(int64_t tap, int64_t stride, int64_t size, int64_t n_out,
+                      int64_t *lo, int64_t *hi)
+{
+    int64_t a = tap >= 0 ? 0 : (-tap + stride - 1) / stride;
+    int64_t b = size - tap <= 0 ? 0 : (size - tap + stride - 1) / stride;
+    *lo = a < n_out ? a : n_out;
+    *hi = b < n_out ? b : n_out;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/*
+ * Unfold one image x [C, H, W] (strides xs) into the matrix cols [C*kh*kw, out_h*out_w]
+ * whose rows are @p ld apart. Row (c, i, j) holds tap (i, j) of channel c for every
+ * output position; taps that fall in the padding are 0.
+ */
+static void im2col_image(const float *x, const int64_t *xs, int64_t C, int64_t H,
+                         int64_t W, Window2d w, int64_t oh, int64_t ow, float *cols,
+                         int64_t ld)
+{
+    for (int64_t c = 0; c < C; c++) {
+        for (int i = 0; i < w.kernel_h; i++) {
+            for (int j = 0; j < w.kernel_w; j++) {
+                float *row = cols + ((c * w.kernel_h + i) * w.kernel_w + j) * ld;
+                int64_t th = (int64_t)i * w.dilation_h - w.padding_h;
+                int64_t tw = (int64_t)j * w.dilation_w - w.padding_w;
+                int64_t lo, hi;
+                tap_range(tw, w.stride_w, W, ow, &lo, &hi);
+                for (int64_t y = 0; y < oh; y++) {
+                    float *out = row + y * ow;
+                    int64_t ih = y * w.stride_h + th;
+                    if (ih < 0 || ih >= H) {
+                        memset(out, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    const float *in = x + c * xs[0] + ih * xs[1];
+                    for (int64_t o = 0; o < lo; o++)
+                        out[o] = 0.0f;
+                    for (int64_t o = lo; o < hi; o++)
+                        out[o] = in[(o * w.stride_w + tw) * xs[2]];
+                    for (int64_t o = hi; o < ow; o++)
+                        out[o] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col_image: add cols back into the image x [C, H, W] (contiguous). */
+static void col2im_image(const float *cols, int64_t ld, int64_t C, int64_t H, int64_t W,
+                         Window2d w, int64_t oh, int64_t ow, float *x)
+{
+    for (int64_t c = 0; c < C; c++) {
+        for (int i = 0; i < w.kernel_h; i++) {
+            for (int j = 0; j < w.kernel_w; j++) {
+                const float *row = cols + ((c * w.kernel_h + i) * w.kernel_w + j) * ld;
+                int64_t th = (int64_t)i * w.dilation_h - w.padding_h;
+                int64_t tw = (int64_t)j * w.dilation_w - w.padding_w;
+                int64_t lo, hi;
+                tap_range(tw, w.stride_w, W, ow, &lo, &hi);
+                for (int64_t y = 0; y < oh; y++) {
+                    int64_t ih = y * w.stride_h + th;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    float *out = x + (c * H + ih) * W;
+                    for (int64_t o = lo; o < hi; o++)
+                        out[o * w.stride_w + tw] += row[y * ow + o];
+                }
+            }
+        }
+    }
+}
+/* SOLUTION END */
+
+Tensor *tensor_im2col(const Tensor *input, Window2d w)
+{
+    CHECK_ARG(input, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t oh, ow;
+    if (check_image(input, "input", __func__) < 0 ||
+        check_window(w, input->shape[2], input->shape[3], &oh, &ow, __func__) < 0)
+        return NULL;
+    int64_t N = input->shape[0], C = input->shape[1];
+    int64_t shape[3] = {N, C * w.kernel_h * w.kernel_w, oh * ow};
+    Tensor *out = tensor_new(shape, 3, __func__);
+    if (!out)
+        return NULL;
+    for (int64_t n = 0; n < N; n++)
+        im2col_image(input->data + n * input->strides[0], input->strides + 1, C,
+                     input->shape[2], input->shape[3], w, oh, ow,
+                     out->data + n * shape[1] * shape[2], shape[2]);
+    return out;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int64_t width,
+                      Window2d w)
+{
+    CHECK_ARG(cols, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t oh, ow;
+    if (channels < 0 || height < 0 || width < 0) {
+        strata_set_error("tensor_col2im: negative image size %lld x %lld x %lld",
+                         (long long)channels, (long long)height, (long long)width);
+        return NULL;
+    }
+    if (check_window(w, height, width, &oh, &ow, __func__) < 0)
+        return NULL;
+    int64_t rows = channels * w.kernel_h * w.kernel_w;
+    if (cols->ndim != 3 || cols->shape[1] != rows || cols->shape[2] != oh * ow) {
+        char buf[SHAPE_STR_SIZE];
+        strata_set_error("tensor_col2im: columns %s do not match the window: expected "
+                         "[N, %lld, %lld]", tensor_shape_str(cols, buf, sizeof buf),
+                         (long long)rows, (long long)(oh * ow));
+        return NULL;
+    }
+    Tensor *c = tensor_contiguous(cols);
+    int64_t shape[4] = {cols->shape[0], channels, height, width};
+    Tensor *out = c ? tensor_zeros(shape, 4) : NULL;
+    if (out)
+        for (int64_t n = 0; n < shape[0]; n++)
+            col2im_image(c->data + n * rows * oh * ow, oh * ow, channels, height, width, w,
+                         oh, ow, out->data + n * channels * height * width);
+    tensor_release(c);
+    return out;
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=1 */
+/* Check conv2d's operands against each other and the window. */
+static int check_conv(const Tensor *input, const Tensor *weight, const Tensor *bias,
+                      Window2d w, int64_t *oh, int64_t *ow)
+{
+    char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
+    const char *fn = "tensor_conv2d";
+    if (check_image(input, "input", fn) < 0 || check_image(weight, "weight", fn) < 0)
+        return -1;
+    if (weight->shape[1] != input->shape[1] || weight->shape[2] != w.kernel_h ||
+        weight->shape[3] != w.kernel_w) {
+        strata_set_error("tensor_conv2d: weight %s does not fit input %s with a %dx%d "
+                         "kernel (expected [C_out, %lld, %d, %d])",
+                         tensor_shape_str(weight, a, sizeof a),
+                         tensor_shape_str(input, b, sizeof b), w.kernel_h, w.kernel_w,
+                         (long long)input->shape[1], w.kernel_h, w.kernel_w);
+        return -1;
+    }
+    if (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0])) {
+        strata_set_error("tensor_conv2d: bias %s must be [%lld] (one per output channel)",
+                         tensor_shape_str(bias, a, sizeof a), (long long)weight->shape[0]);
+        return -1;
+    }
+    return check_window(w, input->shape[2], input->shape[3], oh, ow, fn);
+}
+
+/*
+ * out [N, C_out, L] from prod [C_out, N*L] (the GEMM's result, batch folded into the
+ * columns), adding the bias.
+ */
+static void unfold_batches(const float *prod, const Tensor *bias, int64_t N,
+                           int64_t C_out, int64_t L, float *out)
+{
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t co = 0; co < C_out; co++) {
+            const float *src = prod + co * N * L + n * L;
+            float *dst = out + (n * C_out + co) * L;
+            float b = bias ? bias->data[co * bias->strides[0]] : 0.0f;
+            for (int64_t l = 0; l < L; l++)
+                dst[l] = src[l] + b;
+        }
+    }
+}
+/* SOLUTION END */
+
+Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
+                      Window2d w)
+{
+    CHECK_ARG(input, NULL);
+    CHECK_ARG(weight, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t oh, ow;
+    if (check_conv(input, weight, bias, w, &oh, &ow) < 0)
+        return NULL;
+    int64_t N = input->shape[0], C = input->shape[1], H = input->shape[2];
+    int64_t Wd = input->shape[3], C_out = weight->shape[0];
+    int64_t K = C * w.kernel_h * w.kernel_w, L = oh * ow;
+    int64_t out_shape[4] = {N, C_out, oh, ow};
+    /* cols [K, N*L]: image n fills columns n*L .. n*L+L-1, so one GEMM does the batch. */
+    int64_t cols_shape[2] = {K, N * L}, prod_shape[2] = {C_out, N * L};
+    Tensor *out = tensor_new(out_shape, 4, __func__);
+    Tensor *cols = out ? tensor_new(cols_shape, 2, __func__) : NULL;
+    Tensor *prod = cols ? tensor_new(prod_shape, 2, __func__) : NULL;
+    Tensor *wc = prod ? tensor_contiguous(weight) : NULL;
+    if (!wc) {
+        tensor_release(prod);
+        tensor_release(cols);
+        tensor_release(out);
+        return NULL;
+    }
+    if (tensor_numel(out) > 0) {
+        for (int64_t n = 0; n < N; n++)
+            im2col_image(input->data + n * input->strides[0], input->strides + 1, C, H, Wd,
+                         w, oh, ow, cols->data + n * L, N * L);
+        /* prod [C_out, N*L] = weight [C_out, K] @ cols [K, N*L] */
+        if (K > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)C_out, (int)(N * L),
+                        (int)K, 1.0f, wc->data, (int)K, cols->data, (int)(N * L), 0.0f,
+                        prod->data, (int)(N * L));
+        else
+            memset(prod->data, 0, (size_t)(C_out * N * L) * sizeof(float));
+        unfold_batches(prod->data, bias, N, C_out, L, out->data);
+    }
+    tensor_release(wc);
+    tensor_release(prod);
+    tensor_release(cols);
+    return out;
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=1 */
+/* ------------------------------------------------------------------- pooling --- */
+
+/* Pooling keeps PyTorch's limit: padding at most half the kernel. */
+static int check_pool(const Tensor *input, Window2d w, int64_t *oh, int64_t *ow,
+                      const char *fn)
+{
+    if (check_image(input, "input", fn) < 0 ||
+        check_window(w, input->shape[2], input->shape[3], oh, ow, fn) < 0)
+        return -1;
+    if (w.padding_h > w.kernel_h / 2 || w.padding_w > w.kernel_w / 2) {
+        strata_set_error("%s: padding %dx%d should be at most half of the kernel %dx%d",
+                         fn, w.padding_h, w.padding_w, w.kernel_h, w.kernel_w);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Max of one window in the plane x [H, W] (strides sh, sw), and where it is (h*W + w).
+ * PyTorch's rule: a larger value or a NaN takes over, so ties keep the first.
+ */
+static float window_max(const float *x, int64_t sh, int64_t sw, int64_t H, int64_t W,
+                        int64_t h0, int64_t w0, Window2d w, int64_t *where)
+{
+    float best = -INFINITY;
+    int64_t at = -1;
+    for (int i = 0; i < w.kernel_h; i++) {
+        int64_t h = h0 + (int64_t)i * w.dilation_h;
+        if (h < 0 || h >= H)
+            continue;
+        for (int j = 0; j < w.kernel_w; j++) {
+            int64_t c = w0 + (int64_t)j * w.dilation_w;
+            if (c < 0 || c >= W)
+                continue;
+            float v = x[h * sh + c * sw];
+            if (at < 0)
+                at = h * W + c; /* the first tap inside, should all be -inf */
+            if (v > best || v != v) {
+                best = v;
+                at = h * W + c;
+            }
+        }
+    }
+    *where = at;
+    return best;
+}
+
+/* Sum of one window (padding adds zeros) and PyTorch's divisor with padding counted. */
+static float window_avg(const float *x, int64_t sh, int64_t sw, int64_t H, int64_t W,
+                        int64_t h0, int64_t w0, Window2d w)
+{
+    int64_t h1 = h0 + w.kernel_h, w1 = w0 + w.kernel_w;
+    int64_t hend = h1 < H + w.padding_h ? h1 : H + w.padding_h;
+    int64_t wend = w1 < W + w.padding_w ? w1 : W + w.padding_w;
+    int64_t divisor = (hend - h0) * (wend - w0);
+    double sum = 0;
+    for (int64_t h = h0 < 0 ? 0 : h0; h < (hend < H ? hend : H); h++)
+        for (int64_t c = w0 < 0 ? 0 : w0; c < (wend < W ? wend : W); c++)
+            sum += x[h * sh + c * sw];
+    return (float)(sum / (double)divisor);
+}
+
+/* The geometry pooling backward needs, checked against grad_output. */
+static int check_pool_backward(const Tensor *grad_output, const int64_t *input_shape,
+                               Window2d w, bool check_window_fit, const char *fn)
+{
+    if (check_image(grad_output, "grad_output", fn) < 0)
+        return -1;
+    for (int d = 0; d < 4; d++) {
+        if (input_shape[d] < 0) {
+            strata_set_error("%s: negative size in input_shape", fn);
+            return -1;
+        }
+    }
+    int64_t oh = grad_output->shape[2], ow = grad_output->shape[3];
+    if (check_window_fit && check_window(w, input_shape[2], input_shape[3], &oh, &ow, fn) < 0)
+        return -1;
+    if (grad_output->shape[0] != input_shape[0] || grad_output->shape[1] != input_shape[1] ||
+        grad_output->shape[2] != oh || grad_output->shape[3] != ow) {
+        char buf[SHAPE_STR_SIZE], want[SHAPE_STR_SIZE];
+        int64_t expected[4] = {input_shape[0], input_shape[1], oh, ow};
+        strata_set_error("%s: grad_output %s does not match the pooled shape %s", fn,
+                         tensor_shape_str(grad_output, buf, sizeof buf),
+                         tensor_format_shape(expected, 4, want, sizeof want));
+        return -1;
+    }
+    return 0;
+}
+/* SOLUTION END */
+
+Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
+{
+    CHECK_ARG(input, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t oh, ow;
+    if (check_pool(input, w, &oh, &ow, __func__) < 0)
+        return NULL;
+    int64_t N = input->shape[0], C = input->shape[1], H = input->shape[2];
+    int64_t W = input->shape[3];
+    int64_t shape[4] = {N, C, oh, ow};
+    Tensor *out = tensor_new(shape, 4, __func__);
+    Tensor *idx = out && indices ? tensor_new(shape, 4, __func__) : NULL;
+    if (!out || (indices && !idx)) {
+        tensor_release(out);
+        return NULL;
+    }
+    const int64_t *s = input->strides;
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t c = 0; c < C; c++) {
+            const float *plane = input->data + n * s[0] + c * s[1];
+            int64_t base = (n * C + c) * oh * ow;
+            for (int64_t y = 0; y < oh; y++) {
+                for (int64_t x = 0; x < ow; x++) {
+                    int64_t where;
+                    out->data[base + y * ow + x] =
+                        window_max(plane, s[2], s[3], H, W, y * w.stride_h - w.padding_h,
+                                   x * w.stride_w - w.padding_w, w, &where);
+                    if (idx)
+                        idx->data[base + y * ow + x] = (float)where;
+                }
+            }
+        }
+    }
+    if (indices)
+        *indices = idx;
+    return out;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
+                                   const int64_t *input_shape)
+{
+    CHECK_ARG(grad_output, NULL);
+    CHECK_ARG(indices, NULL);
+    CHECK_ARG(input_shape, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    Window2d unused = window2d(1, 1, 0);
+    if (check_pool_backward(grad_output, input_shape, unused, false, __func__) < 0)
+        return NULL;
+    if (!tensor_same_shape(indices, grad_output)) {
+        char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
+        strata_set_error("tensor_max_pool2d_backward: indices %s and grad_output %s "
+                         "differ in shape", tensor_shape_str(indices, a, sizeof a),
+                         tensor_shape_str(grad_output, b, sizeof b));
+        return NULL;
+    }
+    int64_t plane = input_shape[2] * input_shape[3];
+    Tensor *g = tensor_contiguous(grad_output);
+    Tensor *ix = g ? tensor_contiguous(indices) : NULL;
+    int64_t count = tensor_numel(grad_output), per_plane = count ? count / (input_shape[0] *
+                                                                            input_shape[1]) : 0;
+    int64_t bad = -1;
+    for (int64_t i = 0; ix && i < count && bad < 0; i++) {
+        float v = ix->data[i];
+        if (!(v == floorf(v)) || v < 0 || v >= (float)plane)
+            bad = i;
+    }
+    Tensor *out = NULL;
+    if (ix && bad >= 0)
+        strata_set_error("tensor_max_pool2d_backward: index %g at position %lld is outside "
+                         "the %lld-element plane", (double)ix->data[bad], (long long)bad,
+                         (long long)plane);
+    else if (ix)
+        out = tensor_zeros(input_shape, 4);
+    /* Each output's gradient goes back to the one input its window picked. */
+    for (int64_t i = 0; out && i < count; i++)
+        out->data[(i / per_plane) * plane + (int64_t)ix->data[i]] += g->data[i];
+    tensor_release(ix);
+    tensor_release(g);
+    return out;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w)
+{
+    CHECK_ARG(input, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    int64_t oh, ow;
+    if (check_pool(input, w, &oh, &ow, __func__) < 0)
+        return NULL;
+    if (w.dilation_h != 1 || w.dilation_w != 1) {
+        strata_set_error("tensor_avg_pool2d: dilation %dx%d is not supported (1 only, as "
+                         "PyTorch)", w.dilation_h, w.dilation_w);
+        return NULL;
+    }
+    int64_t N = input->shape[0], C = input->shape[1];
+    int64_t shape[4] = {N, C, oh, ow};
+    Tensor *out = tensor_new(shape, 4, __func__);
+    if (!out)
+        return NULL;
+    const int64_t *s = input->strides;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t y = 0; y < oh; y++)
+                for (int64_t x = 0; x < ow; x++)
+                    out->data[((n * C + c) * oh + y) * ow + x] = window_avg(
+                        input->data + n * s[0] + c * s[1], s[2], s[3], input->shape[2],
+                        input->shape[3], y * w.stride_h - w.padding_h,
+                        x * w.stride_w - w.padding_w, w);
+    return out;
+    /* SOLUTION END */
+}
+
+Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *input_shape,
+                                   Window2d w)
+{
+    CHECK_ARG(grad_output, NULL);
+    CHECK_ARG(input_shape, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
+    if (check_pool_backward(grad_output, input_shape, w, true, __func__) < 0)
+        return NULL;
+    Tensor *g = tensor_contiguous(grad_output);
+    Tensor *out = g ? tensor_zeros(input_shape, 4) : NULL;
+    int64_t H = input_shape[2], W = input_shape[3];
+    int64_t oh = grad_output->shape[2], ow = grad_output->shape[3];
+    int64_t planes = input_shape[0] * input_shape[1];
+    /* Each input in a window received 1/divisor of the window's sum. */
+    for (int64_t p = 0; out && p < planes; p++) {
+        float *dst = out->data + p * H * W;
+        for (int64_t y = 0; y < oh; y++) {
+            for (int64_t x = 0; x < ow; x++) {
+                int64_t h0 = y * w.stride_h - w.padding_h, w0 = x * w.stride_w - w.padding_w;
+                int64_t h1 = h0 + w.kernel_h < H + w.padding_h ? h0 + w.kernel_h : H + w.padding_h;
+                int64_t w1 = w0 + w.kernel_w < W + w.padding_w ? w0 + w.kernel_w : W + w.padding_w;
+                float share = g->data[(p * oh + y) * ow + x] / (float)((h1 - h0) * (w1 - w0));
+                for (int64_t h = h0 < 0 ? 0 : h0; h < (h1 < H ? h1 : H); h++)
+                    for (int64_t c = w0 < 0 ? 0 : w0; c < (w1 < W ? w1 : W); c++)
+                        dst[h * W + c] += share;
+            }
+        }
+    }
+    tensor_release(g);
+    return out;
+    /* SOLUTION END */
+}
