@@ -746,3 +746,53 @@ float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm)
     strata_free(all);
     return norm;
 }
+
+/* ------------------------------------------------------- module conveniences --- */
+
+/* A built-in optimizer over every parameter of @p model. */
+static Optimizer *over_module(Module *model, const char *kind, const OptimHparams *hp,
+                              const char *fn)
+{
+    if (!model) {
+        strata_error_null(fn, "model");
+        return NULL;
+    }
+    int n = 0;
+    Var **params = nn_parameters(model, &n);
+    if (!params)
+        return NULL;
+    if (n == 0) {
+        strata_free(params);
+        strata_set_error("%s: the model has no parameters", fn);
+        return NULL;
+    }
+    Optimizer *opt = optim_by_name(kind, params, n, hp);
+    strata_free(params);
+    return opt;
+}
+
+Optimizer *optim_sgd(Module *model, float lr, float momentum)
+{
+    OptimHparams hp = optim_sgd_defaults(lr);
+    hp.momentum = momentum;
+    return over_module(model, "sgd", &hp, __func__);
+}
+
+Optimizer *optim_adam(Module *model, float lr)
+{
+    OptimHparams hp = optim_adam_defaults(lr);
+    return over_module(model, "adam", &hp, __func__);
+}
+
+Optimizer *optim_adamw(Module *model, float lr, float weight_decay)
+{
+    OptimHparams hp = optim_adamw_defaults(lr);
+    hp.weight_decay = weight_decay;
+    return over_module(model, "adamw", &hp, __func__);
+}
+
+Optimizer *optim_rmsprop(Module *model, float lr)
+{
+    OptimHparams hp = optim_rmsprop_defaults(lr);
+    return over_module(model, "rmsprop", &hp, __func__);
+}
