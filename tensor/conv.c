@@ -23,6 +23,7 @@ Window2d window2d(int kernel, int stride, int padding)
     return w;
 }
 
+/* SOLUTION BEGIN week=1 */
 /* Output size along one axis: floor((in + 2p - d*(k-1) - 1) / s) + 1, or 0 if none fit. */
 static int64_t window_out(int64_t in, int k, int s, int p, int d)
 {
@@ -66,7 +67,6 @@ static int check_image(const Tensor *t, const char *what, const char *fn)
     return 0;
 }
 
-/* SOLUTION BEGIN week=1 */
 /*
  * Outputs o in [0, n_out) whose tap at offset `tap` (= i*dilation - padding) lands
  * inside [0, size): o*stride + tap in [0, size). Stores the range [*lo, *hi).
