@@ -1,0 +1,112 @@
+/*
+ * nn_internal.h - what the files of nn/ share and nobody else sees (never installed).
+ *
+ * The layers' forward functions are declared here rather than static, so that a
+ * student's handout can stub them (see docs/conventions.md, "Solution regions").
+ */
+#ifndef STRATA_NN_INTERNAL_H
+#define STRATA_NN_INTERNAL_H
+
+#include "nn.h"
+
+#include <stdarg.h>
+
+/** Most inputs a forward call takes (query, key, value, mask, ... fits easily). */
+#define NN_MAX_INPUTS 8
+
+/* ------------------------------------------------------------------- utilities --- */
+
+/** A copy of @p s in counted memory (strata_free()), or NULL with an error. */
+char *nn_strdup(const char *s);
+
+/**
+ * Grow the array *@p items (of @p elem_size bytes each, *@p cap allocated) to hold at
+ * least @p need entries. 0, or -1 with an error and the array unchanged.
+ */
+int nn_grow(void **items, int *cap, int need, size_t elem_size);
+
+/**
+ * Hand @p out, computed inside the scope @p inner (opened by the caller with
+ * scope_begin()), to whoever called us: keep it alive past scope_end(inner), then give
+ * it to the enclosing scope (or to the caller when none is open). Intermediates that
+ * nothing retains are freed by scope_end(inner); those the graph retains live on with
+ * the graph. NULL @p out just ends the scope and returns NULL.
+ *
+ * This is the one way nn/ returns a Var it computed from several ops, so that natural
+ * code leaks nothing with or without an open scope (docs/conventions.md).
+ */
+Var *nn_scope_return(Scope *inner, Var *out);
+
+/** Same as nn_scope_return() for a Tensor. */
+Tensor *nn_scope_return_tensor(Scope *inner, Tensor *out);
+
+/** A Var that does not require grad around @p t (for targets, masks, running stats). */
+Var *nn_constant(const Tensor *t);
+
+/** Reduce per-element losses @p v by @p reduction. */
+Var *nn_reduce(Var *v, NnReduction reduction, const char *function);
+
+/** Format @p value as Python's repr(float) does for short values ("0.1", "1e-05", "1.0"). */
+void nn_format_float(char *buf, size_t size, double value);
+
+/** snprintf into a growable string; see NnText. */
+typedef struct NnText {
+    char *data;   /* the text (counted memory), NUL-terminated */
+    size_t len;   /* characters used */
+    size_t cap;   /* bytes allocated */
+    bool failed;  /* an allocation failed */
+} NnText;
+void nn_text_append(NnText *text, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ------------------------------------------------------------- the module tree --- */
+
+/** Whether @p m is a Sequential, ModuleList or ModuleDict (containers.c). */
+bool nn_is_list(const Module *m);
+bool nn_is_dict(const Module *m);
+
+/**
+ * Insert @p child under @p name at position @p index of @p m's children (taking
+ * ownership on success only). 0, or -1 with an error.
+ */
+int nn_children_insert(Module *m, int index, const char *name, Module *child);
+
+/** Unlink and return the child at @p index (the caller owns it now). */
+Module *nn_children_remove(Module *m, int index);
+
+/** Name the children of a list container "0", "1", ... again. 0 or -1. */
+int nn_children_renumber(Module *m);
+
+/** The index of child @p name of @p m, or -1 (no error recorded). */
+int nn_child_index(const Module *m, const char *name);
+
+/**
+ * Collect (dotted name, Var) of every parameter under @p m, with or without removing
+ * duplicates; the list is allocated with strata_malloc. 0 or -1.
+ */
+int nn_collect_parameters(const Module *m, bool dedupe, NnNamedVars *out);
+/** Same for buffers (only persistent ones if @p persistent_only). */
+int nn_collect_buffers(const Module *m, bool dedupe, bool persistent_only,
+                       NnNamedTensors *out);
+
+/* ---------------------------------------------------- the layers' computations --- */
+
+Var *nn_linear_forward(Module *self, Var *x);
+Var *nn_conv2d_forward(Module *self, Var *x);
+Var *nn_max_pool2d_forward(Module *self, Var *x);
+Var *nn_avg_pool2d_forward(Module *self, Var *x);
+Var *nn_batch_norm_forward(Module *self, Var *x);
+Var *nn_layer_norm_forward(Module *self, Var *x);
+Var *nn_embedding_forward(Module *self, Var *x);
+Var *nn_dropout_forward(Module *self, Var *x);
+Var *nn_flatten_forward(Module *self, Var *x);
+Var *nn_identity_forward(Module *self, Var *x);
+Var *nn_activation_forward(Module *self, Var *x);
+Var *nn_sequential_forward(Module *self, Var *x);
+Var *nn_loss_forward(Module *self, Var *const *inputs, int n);
+Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n);
+
+#endif /* STRATA_NN_INTERNAL_H */
