@@ -483,10 +483,12 @@ static void softmax_lane(const float *x, int64_t sx, float *y, int64_t sy, int64
         sum += e;
     }
     if (log_out) {
-        /* log softmax = x - max - log(sum): no exp/log round trip, no log(0). */
-        float shift = m + (float)log(sum);
+        /* log softmax = (x - max) - log(sum): no exp/log round trip, no log(0). The
+         * parentheses matter: x - max is exact, while max + log(sum) would round away
+         * the digits of log(sum) when max is large. */
+        double lse = log(sum);
         for (int64_t j = 0; j < n; j++)
-            y[j * sy] = x[j * sx] - shift;
+            y[j * sy] = (float)((double)(x[j * sx] - m) - lse);
     } else {
         float inv = (float)(1.0 / sum);
         for (int64_t j = 0; j < n; j++)
