@@ -1,0 +1,405 @@
+/*
+ * backward.c - the engine: walk the recorded graph from the root in reverse topological
+ * order, call each node's backward, accumulate gradients, free the graph.
+ *
+ * The walk is two loops over explicit stacks (never recursion, so a 10 000-op chain
+ * costs heap, not C stack):
+ *   1. discover: from the root, visit every node that needs a gradient once (a node is
+ *      marked with the backward's generation number, so no hash set is needed) and
+ *      count its consumers (node->pending);
+ *   2. run (Kahn's algorithm): a node is ready when every consumer has sent its
+ *      gradient; run its backward, add the results into its inputs' accumulators (or
+ *      into the leaves' .grad), and push the inputs that became ready.
+ * Unless retain_graph, each node releases its saved tensors and inputs as soon as its
+ * backward has run, so memory falls while backward proceeds (as in PyTorch).
+ *
+ * Who holds what during backward: every gradient tensor here is held by the engine
+ * alone (made inside a scope of its own and retained before that scope ends), so its
+ * reference count says whether anyone else can see it; only then is it updated in
+ * place (see exclusive()).
+ */
+#include "autograd_internal.h"
+
+#include <string.h>
+
+/* --------------------------------------------------------------- shape helpers --- */
+
+void ag_dim_mask(const int *dims, int ndims, int ndim, bool *mask)
+{
+    for (int d = 0; d < TENSOR_MAX_DIMS; d++)
+        mask[d] = ndims == 0 && d < ndim;
+    for (int k = 0; k < ndims; k++) {
+        int d = dims[k] < 0 ? dims[k] + ndim : dims[k];
+        if (d >= 0 && d < ndim)
+            mask[d] = true;
+    }
+}
+
+int ag_keepdim_shape(const int64_t *shape, int ndim, const bool *mask, int64_t *out)
+{
+    for (int d = 0; d < ndim; d++)
+        out[d] = mask[d] ? 1 : shape[d];
+    return ndim;
+}
+
+Tensor *ag_reduce_to_shape(const Tensor *grad, const int64_t *shape, int ndim)
+{
+    AG_CHECK(grad, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    /*
+     * Broadcasting aligned the input's dims on the right of the result's: the result's
+     * first `lead` dims are new, and a dim where the input had size 1 was repeated.
+     * Each copy of an input element received a gradient: the input's gradient is their
+     * sum. Example: b [3] added to a [2, 3]: grad_b[j] = grad[0][j] + grad[1][j].
+     */
+    int lead = grad->ndim - ndim;
+    int dims[TENSOR_MAX_DIMS];
+    int n = 0;
+    for (int d = 0; d < grad->ndim; d++)
+        if (d < lead || (shape[d - lead] == 1 && grad->shape[d] != 1))
+            dims[n++] = d;
+    if (n == 0 && lead == 0) {
+        tensor_retain((Tensor *)grad);
+        return (Tensor *)grad;
+    }
+    Tensor *summed = n ? tensor_sum(grad, dims, n, true) : (Tensor *)grad;
+    Tensor *out = tensor_reshape(summed, shape, ndim);
+    if (summed != grad)
+        tensor_release(summed);
+    return out;
+    /* SOLUTION END */
+}
+
+/* ------------------------------------------------------------------- the engine --- */
+
+/* SOLUTION BEGIN week=2 */
+/* A stack of node pointers: 64 inline, then the heap. */
+typedef struct NodeStack {
+    VarNode **items;
+    long count, capacity;
+    VarNode *local[64];
+} NodeStack;
+
+static void stack_init(NodeStack *s)
+{
+    s->items = s->local;
+    s->count = 0;
+    s->capacity = 64;
+}
+
+static int stack_push(NodeStack *s, VarNode *node)
+{
+    if (s->count == s->capacity) {
+        VarNode **grown = strata_malloc(2 * (size_t)s->capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        memcpy(grown, s->items, (size_t)s->count * sizeof *grown);
+        if (s->items != s->local)
+            strata_free(s->items);
+        s->items = grown;
+        s->capacity *= 2;
+    }
+    s->items[s->count++] = node;
+    return 0;
+}
+
+static void stack_free(NodeStack *s)
+{
+    if (s->items != s->local)
+        strata_free(s->items);
+}
+
+static _Thread_local unsigned generation;
+
+/* Nobody but the engine holds @p t or its storage, and it is dense: safe to += into. */
+static bool exclusive(const Tensor *t)
+{
+    return t->base.refcount == 1 && t->base.scope_slot < 0 &&
+           t->storage->base.refcount == 1 && tensor_is_contiguous(t);
+}
+
+/* a + b as a tensor held by the caller alone. */
+static Tensor *add_unscoped(const Tensor *a, const Tensor *b)
+{
+    Scope *s = scope_begin();
+    Tensor *sum = tensor_add(a, b);
+    tensor_retain(sum);
+    scope_end(s);
+    return sum;
+}
+
+/* A dense copy of @p t held by the caller alone. */
+static Tensor *clone_unscoped(const Tensor *t)
+{
+    Scope *s = scope_begin();
+    Tensor *copy = tensor_clone(t);
+    tensor_retain(copy);
+    scope_end(s);
+    return copy;
+}
+
+/* *slot += g, where the engine owns g (consumed) and *slot (may be NULL). */
+static int accumulate(Tensor **slot, Tensor *g)
+{
+    int rc = 0;
+    if (!*slot) {
+        *slot = g;
+    } else if (exclusive(*slot)) {
+        rc = tensor_add_(*slot, g);
+        tensor_release(g);
+    } else if (exclusive(g)) {
+        rc = tensor_add_(g, *slot);
+        tensor_release(*slot);
+        *slot = g;
+    } else {
+        Tensor *sum = add_unscoped(*slot, g);
+        tensor_release(*slot);
+        tensor_release(g);
+        *slot = sum;
+        rc = sum ? 0 : -1;
+    }
+    return rc;
+}
+
+/* leaf.grad += g (g consumed). The first gradient is kept only if nobody else sees it. */
+static int accumulate_leaf(Var *leaf, Tensor *g)
+{
+    if (!leaf->grad) {
+        if (!exclusive(g)) {
+            Tensor *copy = clone_unscoped(g);
+            tensor_release(g);
+            if (!copy)
+                return -1;
+            g = copy;
+        }
+        leaf->grad = g;
+        return 0;
+    }
+    int rc = tensor_add_(leaf->grad, g);
+    tensor_release(g);
+    return rc;
+}
+
+/* A non-leaf asked to keep its gradient: .grad = g, or .grad + g (out of place). */
+static int keep_grad(Var *v, Tensor *g)
+{
+    if (!v->grad) {
+        tensor_retain(g);
+        v->grad = g;
+        return 0;
+    }
+    Tensor *sum = add_unscoped(v->grad, g);
+    if (!sum)
+        return -1;
+    tensor_release(v->grad);
+    v->grad = sum;
+    return 0;
+}
+
+/* Release what backward no longer needs: saved tensors and inputs (see file comment). */
+static void free_node_graph(VarNode *n)
+{
+    for (int k = 0; k < NODE_MAX_SAVED; k++) {
+        tensor_release(n->saved[k]);
+        n->saved[k] = NULL;
+    }
+    for (int i = 0; i < n->ninputs; i++) {
+        Var *in = n->inputs[i];
+        n->inputs[i] = NULL;
+        var_release(in);
+    }
+    n->freed = true;
+}
+
+static const char *const FREED_MESSAGE =
+    "var_backward: trying to backward through the graph a second time (the saved tensors "
+    "were freed by the first backward; pass retain_graph=true to the first call to keep "
+    "them)";
+
+/* Run one node's backward with grad g; grads[] get engine-owned references. */
+static int run_node(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    for (int i = 0; i < n->ninputs; i++)
+        grads[i] = NULL;
+    Scope *s = scope_begin();
+    int rc = n->op->backward(n, g, grads);
+    for (int i = 0; i < n->ninputs; i++)
+        tensor_retain(grads[i]);
+    scope_end(s);
+    if (rc < 0) {
+        ag_prefix_error("var_backward");
+        return -1;
+    }
+    for (int i = 0; i < n->ninputs; i++) {
+        if (!node_needs_grad(n, i))
+            continue;
+        char want[200], got[200];
+        if (!grads[i]) {
+            strata_set_error("var_backward: the backward of '%s' returned no gradient for "
+                             "input %d",
+                             n->op->name, i);
+            return -1;
+        }
+        if (!tensor_same_shape(grads[i], node_input(n, i))) {
+            strata_set_error("var_backward: the backward of '%s' returned a gradient of "
+                             "shape %s for input %d of shape %s",
+                             n->op->name, tensor_shape_str(grads[i], got, sizeof got), i,
+                             tensor_shape_str(node_input(n, i), want, sizeof want));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run_backward(Var *root, Tensor *seed, bool retain_graph)
+{
+    if (!root->node)
+        return accumulate_leaf(root, seed); /* d root / d root = seed */
+
+    unsigned gen = ++generation;
+    if (gen == 0)
+        gen = ++generation; /* 0 means "never visited" */
+    NodeStack all, ready;
+    stack_init(&all);
+    stack_init(&ready);
+    int rc = 0;
+
+    /* 1. Discover the nodes and count each one's consumers. Each discovered node's
+     *    output is retained until the end, so freeing a node's inputs early (below)
+     *    never destroys a node that is still to run. */
+    VarNode *first = root->node;
+    first->mark = gen;
+    first->pending = 0;
+    if (stack_push(&all, first) < 0) {
+        tensor_release(seed);
+        return -1;
+    }
+    var_retain(first->out);
+    for (long k = 0; k < all.count && rc == 0; k++) {
+        VarNode *n = all.items[k];
+        for (int i = 0; i < n->ninputs; i++) {
+            Var *in = n->inputs[i];
+            if (!in || !in->requires_grad || !in->node)
+                continue;
+            VarNode *c = in->node;
+            if (c->freed) {
+                strata_set_error("%s", FREED_MESSAGE);
+                rc = -1;
+                break;
+            }
+            if (c->mark != gen) {
+                c->mark = gen;
+                c->pending = 0;
+                if (stack_push(&all, c) < 0) {
+                    rc = -1;
+                    break;
+                }
+                var_retain(c->out);
+            }
+            c->pending++;
+        }
+    }
+
+    /* 2. Run the nodes whose consumers are all done, starting from the root. */
+    first->grad = seed;
+    if (rc == 0)
+        rc = stack_push(&ready, first);
+    Tensor *local_grads[8];
+    while (rc == 0 && ready.count > 0) {
+        VarNode *n = ready.items[--ready.count];
+        Tensor *g = n->grad;
+        n->grad = NULL;
+        Tensor **grads = local_grads;
+        if (n->ninputs > 8 && !(grads = strata_calloc((size_t)n->ninputs, sizeof *grads))) {
+            tensor_release(g);
+            rc = -1;
+            break;
+        }
+        if (g && n->out->retains_grad)
+            rc = keep_grad(n->out, g);
+        if (g && rc == 0)
+            rc = run_node(n, g, grads);
+        else
+            for (int i = 0; i < n->ninputs; i++)
+                grads[i] = NULL;
+        tensor_release(g);
+        for (int i = 0; i < n->ninputs; i++) {
+            Var *in = n->inputs[i];
+            Tensor *gi = grads[i];
+            if (rc < 0 || !in || !in->requires_grad) {
+                tensor_release(gi);
+                continue;
+            }
+            if (in->node) {
+                if (gi && accumulate(&in->node->grad, gi) < 0)
+                    rc = -1;
+                if (--in->node->pending == 0 && stack_push(&ready, in->node) < 0)
+                    rc = -1;
+            } else if (gi && accumulate_leaf(in, gi) < 0) {
+                rc = -1;
+            }
+        }
+        if (grads != local_grads)
+            strata_free(grads);
+        if (!retain_graph && rc == 0)
+            free_node_graph(n);
+    }
+
+    /* 3. Drop what is left: accumulators of nodes not reached after an error, and the
+     *    references taken in step 1 (this may free the graph's intermediate Vars). */
+    for (long k = 0; k < all.count; k++) {
+        tensor_release(all.items[k]->grad);
+        all.items[k]->grad = NULL;
+    }
+    for (long k = 0; k < all.count; k++)
+        var_release(all.items[k]->out);
+    stack_free(&all);
+    stack_free(&ready);
+    return rc;
+}
+/* SOLUTION END */
+
+int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph)
+{
+    AG_CHECK(root, -1);
+    /* SOLUTION BEGIN week=2 fail=-1 */
+    char a[200], b[200];
+    if (!root->requires_grad) {
+        strata_set_error("var_backward: the root does not require grad (no input of its "
+                         "graph requires grad, or it was computed in no-grad mode)");
+        return -1;
+    }
+    if (!grad_output && tensor_numel(root->data) != 1) {
+        strata_set_error("var_backward: the root has shape %s: backward without a "
+                         "grad_output needs a one-element root (use var_backward_ex with "
+                         "a grad_output of the root's shape)",
+                         tensor_shape_str(root->data, a, sizeof a));
+        return -1;
+    }
+    if (grad_output && !tensor_same_shape(grad_output, root->data)) {
+        strata_set_error("var_backward: grad_output has shape %s but the root has shape %s",
+                         tensor_shape_str(grad_output, a, sizeof a),
+                         tensor_shape_str(root->data, b, sizeof b));
+        return -1;
+    }
+    if (root->node && root->node->freed) {
+        strata_set_error("%s", FREED_MESSAGE);
+        return -1;
+    }
+    /* One scope around the whole walk keeps the scope stack allocated while each step
+     * opens and closes its own. */
+    Scope *outer = scope_begin();
+    Scope *s = scope_begin();
+    Tensor *seed = grad_output ? (Tensor *)grad_output : tensor_ones_like(root->data);
+    tensor_retain(seed);
+    scope_end(s);
+    int rc = seed ? run_backward(root, seed, retain_graph) : -1;
+    scope_end(outer);
+    return rc;
+    /* SOLUTION END */
+}
+
+int var_backward(Var *root)
+{
+    return var_backward_ex(root, NULL, false);
+}

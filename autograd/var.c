@@ -1,0 +1,315 @@
+/*
+ * var.c - the Var object: lifetime, accessors, grad mode, detach, in-place updates, and
+ * the plumbing every op uses to make its output (and record its node).
+ *
+ * Memory (see autograd_internal.h for the layout): a leaf Var is one allocation; an op's
+ * output that records a node is one allocation holding the Var, the node and the node's
+ * inputs. The Var owns its node; the node retains its inputs and saved tensors. Freeing
+ * a graph therefore walks from the output to the leaves, and does so with a loop, not
+ * recursion: a 10 000-op chain is freed in constant C stack.
+ */
+#include "autograd_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The node sits right after the Var in the same block, at an aligned offset. */
+#define NODE_OFFSET ((sizeof(Var) + 15) & ~(size_t)15)
+
+/* ------------------------------------------------------------------- lifetime --- */
+
+/*
+ * Nodes waiting to be freed on this thread. Destroying a Var pushes its node here; only
+ * the outermost destroy runs the loop, so releasing a node's inputs (which may destroy
+ * them, and push their nodes) never nests deeper than one call.
+ */
+static _Thread_local VarNode *drop_list;
+static _Thread_local bool dropping;
+
+static void node_release_contents(VarNode *node)
+{
+    for (int k = 0; k < NODE_MAX_SAVED; k++) {
+        tensor_release(node->saved[k]);
+        node->saved[k] = NULL;
+    }
+    tensor_release(node->grad);
+    node->grad = NULL;
+    for (int i = 0; i < node->ninputs; i++) {
+        Var *in = node->inputs[i];
+        node->inputs[i] = NULL;
+        var_release(in);
+    }
+}
+
+static void var_destroy(StrataObject *object)
+{
+    Var *v = (Var *)object;
+    tensor_release(v->data);
+    tensor_release(v->grad);
+    v->data = NULL;
+    v->grad = NULL;
+    if (!v->node) {
+        strata_free(v);
+        return;
+    }
+    v->node->next = drop_list;
+    drop_list = v->node;
+    if (dropping)
+        return; /* the loop below, further up the C stack, will free it */
+    dropping = true;
+    while (drop_list) {
+        VarNode *node = drop_list;
+        drop_list = node->next;
+        node_release_contents(node); /* may push more nodes */
+        strata_free(node->out);      /* the block starts at the Var */
+    }
+    dropping = false;
+}
+
+static Var *var_alloc(Tensor *data, bool requires_grad, size_t size)
+{
+    Var *v = strata_malloc(size);
+    if (!v)
+        return NULL;
+    v->data = data;
+    v->grad = NULL;
+    v->requires_grad = requires_grad;
+    v->retains_grad = false;
+    v->node = NULL;
+    strata_object_init(&v->base, var_destroy);
+    return v;
+}
+
+Var *var_new(Tensor *data, bool requires_grad)
+{
+    AG_CHECK(data, NULL);
+    Var *v = var_alloc(data, requires_grad, sizeof(Var));
+    if (!v)
+        return NULL;
+    tensor_retain(data);
+    return v;
+}
+
+void var_retain(Var *v)
+{
+    if (v)
+        strata_object_retain(&v->base);
+}
+
+void var_release(Var *v)
+{
+    if (v)
+        strata_object_release(&v->base);
+}
+
+Tensor *var_data(const Var *v) { return v ? v->data : NULL; }
+
+Tensor *var_grad(const Var *v) { return v ? v->grad : NULL; }
+
+bool var_is_leaf(const Var *v) { return v && !v->node; }
+
+int var_requires_grad_(Var *v, bool requires_grad)
+{
+    AG_CHECK(v, -1);
+    if (v->node) {
+        if (requires_grad == v->requires_grad)
+            return 0; /* nothing changes: PyTorch accepts this too */
+        strata_set_error("var_requires_grad_: only a leaf's requires_grad can be changed "
+                         "(this Var is the output of '%s'; use var_detach() to cut it "
+                         "from the graph)",
+                         v->node->op->name);
+        return -1;
+    }
+    v->requires_grad = requires_grad;
+    return 0;
+}
+
+void var_retain_grad(Var *v)
+{
+    if (v && v->node)
+        v->retains_grad = true; /* a leaf keeps its gradient anyway */
+}
+
+Var *var_detach(const Var *v)
+{
+    AG_CHECK(v, NULL);
+    return var_new(v->data, false);
+}
+
+void var_zero_grad(Var *v, bool set_to_none)
+{
+    if (!v || !v->grad)
+        return;
+    if (set_to_none) {
+        tensor_release(v->grad);
+        v->grad = NULL;
+    } else {
+        tensor_zero_(v->grad);
+    }
+}
+
+/* ------------------------------------------------------------------ grad mode --- */
+
+static _Thread_local int no_grad_depth;
+
+int ag_swap_no_grad_depth(int depth)
+{
+    int old = no_grad_depth;
+    no_grad_depth = depth;
+    return old;
+}
+
+void autograd_no_grad_begin(void)
+{
+    /* SOLUTION BEGIN week=2 fail=void */
+    no_grad_depth++;
+    /* SOLUTION END */
+}
+
+void autograd_no_grad_end(void)
+{
+    /* SOLUTION BEGIN week=2 fail=void */
+    if (no_grad_depth > 0)
+        no_grad_depth--;
+    /* SOLUTION END */
+}
+
+bool autograd_is_grad_enabled(void)
+{
+    /* SOLUTION BEGIN week=2 fail=false */
+    return no_grad_depth == 0;
+    /* SOLUTION END */
+}
+
+/* ------------------------------------------------------------- op plumbing --- */
+
+void ag_adopt(Tensor *t)
+{
+    /* A fresh object is held either by the innermost scope or by us: in the first
+     * case add our own reference, so that the scope may drop its one at scope_end. */
+    if (t && t->base.scope_slot >= 0)
+        tensor_retain(t);
+}
+
+void ag_prefix_error(const char *fn)
+{
+    char message[1024];
+    const char *last = strata_last_error();
+    if (!last[0]) {
+        strata_set_error("%s: failed", fn);
+        return;
+    }
+    if (strncmp(last, fn, strlen(fn)) == 0)
+        return; /* already names us */
+    snprintf(message, sizeof message, "%s", last);
+    strata_set_error("%s: %s", fn, message);
+}
+
+Var *ag_make_output(const char *fn, Tensor *data, const VarOp *op, Var *const *inputs,
+                    int ninputs, VarNode **node)
+{
+    if (node)
+        *node = NULL;
+    if (!data) {
+        ag_prefix_error(fn);
+        return NULL;
+    }
+    bool record = false;
+    if (op && autograd_is_grad_enabled())
+        for (int i = 0; i < ninputs; i++)
+            if (inputs[i] && inputs[i]->requires_grad)
+                record = true;
+    size_t size = record ? NODE_OFFSET + sizeof(VarNode) + (size_t)ninputs * sizeof(Var *)
+                         : sizeof(Var);
+    Var *v = var_alloc(data, record, size);
+    if (!v) {
+        tensor_release(data);
+        ag_prefix_error(fn);
+        return NULL;
+    }
+    ag_adopt(data);
+    if (!record)
+        return v;
+    VarNode *n = (VarNode *)((unsigned char *)v + NODE_OFFSET);
+    n->op = op;
+    n->out = v;
+    n->next = NULL;
+    n->grad = NULL;
+    n->mark = 0;
+    n->pending = 0;
+    n->ninputs = ninputs;
+    n->freed = false;
+    memset(&n->p, 0, sizeof n->p);
+    for (int k = 0; k < NODE_MAX_SAVED; k++)
+        n->saved[k] = NULL;
+    for (int i = 0; i < ninputs; i++) {
+        n->inputs[i] = inputs[i];
+        var_retain(inputs[i]);
+    }
+    v->node = n;
+    if (node)
+        *node = n;
+    return v;
+}
+
+void ag_save(VarNode *node, int k, const Tensor *t)
+{
+    tensor_retain((Tensor *)t);
+    node->saved[k] = (Tensor *)t;
+}
+
+void ag_save_fresh(VarNode *node, int k, Tensor *t)
+{
+    ag_adopt(t);
+    node->saved[k] = t;
+}
+
+/* ------------------------------------------------------------------- in place --- */
+
+/* SOLUTION BEGIN week=2 */
+/* The rule of in-place updates: refuse when the value takes part in differentiation. */
+static int check_in_place(const char *fn, const Var *v)
+{
+    if (!autograd_is_grad_enabled() || !v->requires_grad)
+        return 0;
+    if (!v->node)
+        strata_set_error("%s: a leaf Var that requires grad cannot be modified in place "
+                         "while grad mode is on (update it under "
+                         "autograd_no_grad_begin(), or through var_data())",
+                         fn);
+    else
+        strata_set_error("%s: in-place update of a Var recorded in the graph (the output "
+                         "of '%s') is not supported; use the out-of-place op",
+                         fn, v->node->op->name);
+    return -1;
+}
+/* SOLUTION END */
+
+int var_add_(Var *v, const Tensor *other)
+{
+    AG_CHECK(v, -1);
+    AG_CHECK(other, -1);
+    /* SOLUTION BEGIN week=2 fail=-1 */
+    if (check_in_place(__func__, v) < 0)
+        return -1;
+    if (tensor_add_(v->data, other) < 0) {
+        ag_prefix_error(__func__);
+        return -1;
+    }
+    return 0;
+    /* SOLUTION END */
+}
+
+int var_mul_scalar_(Var *v, float s)
+{
+    AG_CHECK(v, -1);
+    /* SOLUTION BEGIN week=2 fail=-1 */
+    if (check_in_place(__func__, v) < 0)
+        return -1;
+    if (tensor_mul_scalar_(v->data, s) < 0) {
+        ag_prefix_error(__func__);
+        return -1;
+    }
+    return 0;
+    /* SOLUTION END */
+}
