@@ -109,7 +109,7 @@ while read -r name bin src; do
         fi
     fi
 
-    if [ -x "$bin" ] && timeout 60 "$bin" --list >"$dir/$name.list" 2>/dev/null &&
+    if [ -x "$bin" ] && (timeout 60 "$bin" --list) >"$dir/$name.list" 2>/dev/null &&
         [ -s "$dir/$name.list" ]; then
         :
     elif [ "$src" != - ]; then
@@ -136,7 +136,7 @@ while read -r name bin src; do
     fi
 
     # How many tests passed, to decide whether valgrind is worth running.
-    total=$(grep -c . "$dir/$name.list" 2>/dev/null || echo 0)
+    total=$(cat "$dir/$name.list" 2>/dev/null | grep -c .)
     passed=0
     [ -f "$dir/$name.json" ] && passed=$(grep -c '"status":[[:space:]]*"passed"' "$dir/$name.json")
     printf '%3s/%-3s tests passed' "$passed" "$total"

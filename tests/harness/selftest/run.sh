@@ -1,0 +1,105 @@
+#!/bin/sh
+# tests/harness/selftest/run.sh BUILD - test the grader itself (part of `make test`).
+#
+# Grades BUILD/tools/selftest_suite (tests/harness/selftest/fake_suite.c: tests that
+# segfault, hang, call exit(0), flood stdout, leak, abort, fail, and one that passes)
+# with the real tests/harness/grade.sh, and checks that each bad test costs only its
+# own points, the good one scores, output is kept and cut, a suite that crashes before
+# any test or does not exist costs only its own week, a corrupt results file is
+# survived, the valgrind item catches a leak, and results.json is valid every time
+# (validated by `grade --summary`, i.e. cJSON, with every field Gradescope reads).
+set -u
+build=${1:-build}
+bin=$build/tools/selftest_suite
+tool=$build/tools/grade
+here=$(dirname "$0")
+grade_sh=$here/../grade.sh
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failures=0
+checks=0
+check() { # check DESCRIPTION COMMAND...
+    what=$1
+    shift
+    checks=$((checks + 1))
+    if "$@" >/dev/null 2>&1; then
+        echo "  ok    $what"
+    else
+        echo "  FAIL  $what"
+        failures=$((failures + 1))
+    fi
+}
+# the line of `grade --tests` for a test, as "status score max output-length"
+line_of() { awk -v n="$2" '$NF == n || $NF == n":" { print $2, $3, $4, $5; exit }' "$1"; }
+has() { [ "$(line_of "$1" "$2" | cut -d' ' -f1-3)" = "$3" ]; }
+output_below() { [ "$(line_of "$1" "$2" | cut -d' ' -f4)" -lt "$3" ]; }
+
+for f in "$bin" "$tool"; do
+    [ -x "$f" ] || { echo "selftest: $f is missing (make $f)"; exit 2; }
+done
+cp "$bin" "$tmp/selftest_crash"
+
+echo "grader self-test: misbehaving tests, a crashing suite, a missing suite"
+start=$(date +%s)
+RESULTS=$tmp/r1.json GRADE_DIR=$tmp/g1 GRADE_SUITES="$bin $tmp/selftest_crash $tmp/no_such_suite" \
+    sh "$grade_sh" "$build" >"$tmp/grade1.log" 2>&1
+rc=$?
+elapsed=$(($(date +%s) - start))
+check "grade.sh finishes (status 0) despite everything" [ $rc -eq 0 ]
+check "results.json is valid" "$tool" --summary "$tmp/r1.json"
+"$tool" --tests "$tmp/r1.json" >"$tmp/t1" 2>&1
+check "the passing test scores 3/3" has "$tmp/t1" test_passes "passed 3 3"
+check "a failed assertion costs its 1 point" has "$tmp/t1" test_fails "failed 0 1"
+check "a segfault costs its 1 point" has "$tmp/t1" test_segfault "failed 0 1"
+check "an infinite loop costs its 1 point" has "$tmp/t1" test_hangs "failed 0 1"
+check "exit(0) inside a test costs its 1 point" has "$tmp/t1" test_exit_zero "failed 0 1"
+check "4 MB of output costs its 1 point" has "$tmp/t1" test_floods "failed 0 1"
+check "abort() costs its 1 point" has "$tmp/t1" test_aborts "failed 0 1"
+check "a leaking test passes in fork mode (valgrind's job)" has "$tmp/t1" test_leaks "passed 2 2"
+check "the flood's output is cut to a few kB" output_below "$tmp/t1" test_floods 20000
+check "the cut is announced" grep -q 'more bytes of output cut' "$tmp/r1.json"
+check "a failing test keeps what it printed" grep -q 'what the test printed before failing' "$tmp/r1.json"
+check "a crashing test keeps what it printed" grep -q 'about to dereference NULL' "$tmp/r1.json"
+check "the segfault is named" grep -q 'Received signal 11' "$tmp/r1.json"
+check "the timeout is named" grep -q 'Test timeout expired' "$tmp/r1.json"
+check "exit(0) is explained" grep -q 'called exit() before finishing' "$tmp/r1.json"
+check "valgrind item not given to a suite with failures" has "$tmp/t1" "passing" "failed 0 5"
+check "the crashing suite is recorded, with zero" grep -q 'selftest_crash: no results' "$tmp/r1.json"
+check "the missing suite is recorded, with zero" grep -q 'no_such_suite: no results' "$tmp/r1.json"
+check "the hang is cut by its 1 s limit (whole run < 60 s)" [ "$elapsed" -lt 60 ]
+"$tool" --summary "$tmp/r1.json" >"$tmp/s1" 2>&1
+check "total is 5 of 26 (3 + 2 of 11 test points, 3 valgrind items of 5)" grep -qx 'total 5 26' "$tmp/s1"
+
+echo "grader self-test: corrupt and truncated results files"
+mkdir -p "$tmp/g2"
+"$bin" --list >"$tmp/g2/selftest.list"
+printf '{"suite": "selftest", "tests": [ {"name": "test_passes", "sco' >"$tmp/g2/selftest.json"
+printf 'week9_nothing 1\n' >"$tmp/g2/other.list"
+printf '\377\376 not json, not UTF-8 \300\n' >"$tmp/g2/other.json"
+"$tool" --dir "$tmp/g2" --out "$tmp/r2.json" selftest other >"$tmp/grade2.log" 2>&1
+check "a corrupt results file still gives a valid results.json" "$tool" --summary "$tmp/r2.json"
+"$tool" --summary "$tmp/r2.json" >"$tmp/s2" 2>&1
+check "... with the week's tests failed and their points kept (0 of 12)" grep -qx 'total 0 12' "$tmp/s2"
+check "... and the reason in their output" grep -q 'is corrupt' "$tmp/r2.json"
+
+echo "grader self-test: the valgrind item"
+RESULTS=$tmp/r3.json GRADE_DIR=$tmp/g3 GRADE_SUITES="$bin" SELFTEST_MODE=leak \
+    sh "$grade_sh" "$build" >"$tmp/grade3.log" 2>&1
+"$tool" --tests "$tmp/r3.json" >"$tmp/t3" 2>&1
+check "a leak fails the valgrind item (tests pass, item 0/5)" has "$tmp/t3" "passing" "failed 0 5"
+check "... and says what leaked" grep -q 'definitely lost' "$tmp/r3.json"
+RESULTS=$tmp/r4.json GRADE_DIR=$tmp/g4 GRADE_SUITES="$bin" SELFTEST_MODE=clean \
+    sh "$grade_sh" "$build" >"$tmp/grade4.log" 2>&1
+"$tool" --tests "$tmp/r4.json" >"$tmp/t4" 2>&1
+check "a clean suite earns the valgrind item (5/5)" has "$tmp/t4" "passing" "passed 5 5"
+
+if [ $failures -ne 0 ]; then
+    echo "grader self-test: $failures of $checks checks FAILED; logs:"
+    for f in "$tmp"/grade*.log; do
+        echo "== $f"
+        tail -n 40 "$f"
+    done
+    exit 1
+fi
+echo "grader self-test: $checks passed, 0 failed"
