@@ -608,8 +608,12 @@ Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *inp
  *  @{ */
 
 /**
- * @brief PyTorch-style text, e.g. "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])".
- *        Tensors over 1000 elements are elided with "..." (3 items at each edge).
+ * @brief PyTorch's text for the tensor (torch/_tensor_str.py with default options),
+ *        e.g. "tensor([[1.5000, 2.0000],\n        [3.0000, 4.0000]])". As in PyTorch,
+ *        all-integer values print as "1.", a wide range or tiny values switch to
+ *        "1.0000e-05", a 0-d tensor is "tensor(3.5000)", an empty one "tensor([])"
+ *        (with ", size=(0, 3)" when not 1-D), and tensors over 1000 elements are
+ *        elided with "..." (3 items at each edge of every dim).
  * @return A string the caller frees with free(), or NULL with an error.
  */
 char *tensor_repr(const Tensor *t);
