@@ -202,6 +202,13 @@ void strata_object_release(StrataObject *object)
     object->destroy(object);
 }
 
+void strata_object_autorelease(StrataObject *object)
+{
+    /* Already held by a scope, or no scope to hand it to: the caller keeps it. */
+    if (object && object->scope_slot < 0 && scope_count > 0)
+        scope_push(object);
+}
+
 Scope *scope_begin(void)
 {
     if (scope_count == MAX_SCOPES) {
