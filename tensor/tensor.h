@@ -153,10 +153,30 @@ void strata_object_init(StrataObject *object, void (*destroy)(StrataObject *obje
 void strata_object_retain(StrataObject *object);
 
 /**
- * @brief Drop a reference; at zero, take the object out of its scope and destroy it.
- * NULL is ignored.
+ * @brief Drop a reference you own (one you retained, or the creation reference when no
+ *        scope was open); at zero, take the object out of its scope and destroy it.
+ *        Releasing a scope-held object whose count is 1 frees it early (safe); never
+ *        release a reference a scope holds while others hold more (scope_end() will).
+ *        NULL is ignored.
  */
 void strata_object_release(StrataObject *object);
+
+/**
+ * @brief Hand a reference you own to the innermost open scope (an autorelease), the way
+ *        a function returns a result it computed inside its own inner scope:
+ *        @code
+ *        Scope *s = scope_begin();
+ *        Tensor *tmp = tensor_exp(x);            // temporaries: owned by s
+ *        Tensor *out = tensor_add(tmp, y);
+ *        tensor_retain(out);                     // keep the result past s
+ *        scope_end(s);                           // frees tmp
+ *        strata_object_autorelease(&out->base);  // caller's scope now owns out
+ *        return out;
+ *        @endcode
+ *        With no scope open, or if the object already has a scope, nothing changes
+ *        (the caller owns the reference). NULL is ignored.
+ */
+void strata_object_autorelease(StrataObject *object);
 
 /** An open scope (autorelease pool); see scope_begin(). */
 typedef struct Scope Scope;
