@@ -1,0 +1,870 @@
+/*
+ * module.c - the module tree: nodes, combinators, attributes (mass, sensitivity, counts)
+ * and the recursive operations (forward, initialize, norm, dualize, project, normalize,
+ * regularize) that walk it, splitting targets by mass and sensitivity.
+ *
+ * Weight lists are walked in atom order: a composition's first child (the one that runs
+ * first) owns the first atoms, a tuple's children own consecutive runs.
+ */
+#include "modular_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------- nodes --- */
+
+ModularModule *mod_node_new(ModKind kind, const char *name)
+{
+    ModularModule *m = strata_calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->kind = kind;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->sensitivity = 1.0f;
+    m->smooth = true;
+    return m;
+}
+
+Var *mod_weight_new(const int64_t *shape, int ndim)
+{
+    /* An inner scope collects the temporaries; the weight leaves it with exactly the one
+     * reference its atom owns, whether or not the caller has a scope open. */
+    Scope *s = scope_begin();
+    Var *w = var_new(tensor_zeros(shape, ndim), true);
+    var_retain(w);
+    scope_end(s);
+    return w;
+}
+
+void mod_drop_temp(Var *v)
+{
+    if (v && v->base.scope_slot < 0)
+        var_release(v);
+}
+
+Var *mod_pass(Var *x)
+{
+    return var_reshape(x, x->data->shape, x->data->ndim);
+}
+
+void modular_free(ModularModule *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->num_children; i++)
+        modular_free(m->children[i]);
+    strata_free(m->children);
+    var_release(m->weight);
+    strata_free(m->pi_vectors);
+    strata_free(m);
+}
+
+/*
+ * Make a combination node over @p n children, taking ownership of all of them. On any
+ * failure every child not already owned elsewhere is freed.
+ */
+static ModularModule *combine(ModKind kind, const char *name, const char *fn, int n,
+                              ModularModule *const *mods)
+{
+    bool ok = mods != NULL && n >= 1;
+    if (!mods)
+        strata_error_null(fn, "mods");
+    else if (n < 1)
+        strata_set_error("%s: need at least one module, got %d", fn, n);
+    for (int i = 0; ok && i < n; i++) {
+        if (!mods[i]) {
+            strata_error_null(fn, "module");
+            ok = false;
+        } else if (mods[i]->owned) {
+            strata_set_error("%s: module %d (%s) is already part of another module; "
+                             "give a modular_copy() instead",
+                             fn, i, mods[i]->name);
+            ok = false;
+        }
+        for (int j = 0; ok && j < i; j++)
+            if (mods[j] == mods[i]) {
+                strata_set_error("%s: the same module is given twice (arguments %d and %d); "
+                                 "give a modular_copy() instead",
+                                 fn, j, i);
+                ok = false;
+            }
+    }
+    ModularModule *node = ok ? mod_node_new(kind, name) : NULL;
+    if (node)
+        node->children = strata_malloc((size_t)n * sizeof *node->children);
+    if (!node || !node->children) {
+        strata_free(node);
+        if (mods)
+            for (int i = 0; i < n; i++) {
+                bool dup = false;
+                for (int j = 0; j < i; j++)
+                    dup = dup || mods[j] == mods[i];
+                if (mods[i] && !mods[i]->owned && !dup)
+                    modular_free(mods[i]);
+            }
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        node->children[i] = mods[i];
+        mods[i]->owned = true;
+    }
+    node->num_children = n;
+    return node;
+}
+
+ModularModule *modular_compose(ModularModule *m1, ModularModule *m0)
+{
+    ModularModule *mods[2] = {m0, m1}; /* children[0] runs first */
+    return combine(MOD_COMPOSE, "Compose", __func__, 2, mods);
+}
+
+ModularModule *modular_chain(int n, ModularModule *const *mods)
+{
+    if (!mods || n < 1)
+        return combine(MOD_COMPOSE, "Compose", __func__, n, mods); /* reports and frees */
+    ModularModule *acc = mods[0];
+    for (int i = 1; i < n; i++) {
+        acc = modular_compose(mods[i], acc);
+        if (!acc) { /* the rest were not handed over yet: free them */
+            for (int j = i + 1; j < n; j++)
+                if (mods[j] && !mods[j]->owned)
+                    modular_free(mods[j]);
+            return NULL;
+        }
+    }
+    return acc;
+}
+
+ModularModule *modular_tuple(int n, ModularModule *const *mods)
+{
+    return combine(MOD_TUPLE, "Tuple", __func__, n, mods);
+}
+
+ModularModule *modular_scale(float alpha, ModularModule *m)
+{
+    return modular_compose(modular_mul(alpha), m);
+}
+
+ModularModule *modular_sum(ModularModule *a, ModularModule *b)
+{
+    ModularModule *pair[2] = {a, b};
+    return modular_compose(modular_add(), modular_tuple(2, pair));
+}
+
+ModularModule *modular_copy(const ModularModule *m)
+{
+    MOD_CHECK(m, NULL);
+    if (m->kind == MOD_ATOM)
+        return mod_atom_copy(m);
+    ModularModule *c = mod_node_new(m->kind, m->name);
+    if (!c)
+        return NULL;
+    c->mass = m->mass;
+    c->sensitivity = m->sensitivity;
+    c->smooth = m->smooth;
+    c->bond = m->bond;
+    c->alpha = m->alpha;
+    c->kernel = m->kernel, c->stride = m->stride, c->padding = m->padding;
+    if (m->num_children > 0) {
+        c->children = strata_calloc((size_t)m->num_children, sizeof *c->children);
+        if (!c->children) {
+            modular_free(c);
+            return NULL;
+        }
+        for (int i = 0; i < m->num_children; i++) {
+            c->children[i] = modular_copy(m->children[i]);
+            if (!c->children[i]) {
+                modular_free(c); /* frees the copies made so far (the rest are NULL) */
+                return NULL;
+            }
+            c->children[i]->owned = true;
+            c->num_children = i + 1;
+        }
+    }
+    return c;
+}
+
+ModularModule *modular_power(ModularModule *m, int n)
+{
+    if (!m) {
+        strata_error_null(__func__, "m");
+        return NULL;
+    }
+    if (n < 0) {
+        strata_set_error("modular_power: the power must be >= 0, got %d", n);
+        if (!m->owned)
+            modular_free(m);
+        return NULL;
+    }
+    if (m->owned) {
+        strata_set_error("modular_power: the module (%s) is already part of another module",
+                         m->name);
+        return NULL;
+    }
+    if (n == 0) {
+        modular_free(m);
+        return modular_identity();
+    }
+    ModularModule *acc = m;
+    for (int i = 1; i < n; i++) {
+        ModularModule *copy = modular_copy(m);
+        acc = modular_compose(copy, acc); /* frees acc (and so m) on failure */
+        if (!acc)
+            return NULL;
+    }
+    return acc;
+}
+
+/* -------------------------------------------------------------- attributes --- */
+
+#define ATTR_CHECK(m, fail)                                                             \
+    do {                                                                                \
+        if (!(m)) {                                                                     \
+            strata_error_null(__func__, "m");                                           \
+            return fail;                                                                \
+        }                                                                               \
+    } while (0)
+
+/* SOLUTION BEGIN week=5 */
+static double mass_of(const ModularModule *m)
+{
+    if (m->kind == MOD_ATOM || m->kind == MOD_BOND)
+        return m->mass;
+    double s = 0.0;
+    for (int i = 0; i < m->num_children; i++)
+        s += mass_of(m->children[i]);
+    return s;
+}
+
+static double sensitivity_of(const ModularModule *m)
+{
+    if (m->kind == MOD_ATOM || m->kind == MOD_BOND)
+        return m->sensitivity;
+    double s = m->kind == MOD_COMPOSE ? 1.0 : 0.0;
+    for (int i = 0; i < m->num_children; i++)
+        s = m->kind == MOD_COMPOSE ? s * sensitivity_of(m->children[i])
+                                   : s + sensitivity_of(m->children[i]);
+    return s;
+}
+
+static void tare_rec(ModularModule *m, double ratio)
+{
+    if (m->kind == MOD_ATOM || m->kind == MOD_BOND)
+        m->mass = (float)(m->mass * ratio);
+    for (int i = 0; i < m->num_children; i++)
+        tare_rec(m->children[i], ratio);
+}
+/* SOLUTION END */
+
+float modular_mass(const ModularModule *m)
+{
+    ATTR_CHECK(m, NAN);
+    /* SOLUTION BEGIN week=5 fail=NAN */
+    return (float)mass_of(m);
+    /* SOLUTION END */
+}
+
+float modular_sensitivity(const ModularModule *m)
+{
+    ATTR_CHECK(m, NAN);
+    /* SOLUTION BEGIN week=5 fail=NAN */
+    return (float)sensitivity_of(m);
+    /* SOLUTION END */
+}
+
+bool modular_is_smooth(const ModularModule *m)
+{
+    ATTR_CHECK(m, false);
+    if (m->kind == MOD_ATOM || m->kind == MOD_BOND)
+        return m->smooth;
+    for (int i = 0; i < m->num_children; i++)
+        if (!modular_is_smooth(m->children[i]))
+            return false;
+    return true;
+}
+
+int modular_num_atoms(const ModularModule *m)
+{
+    ATTR_CHECK(m, -1);
+    if (m->kind == MOD_ATOM)
+        return 1;
+    int n = 0;
+    for (int i = 0; i < m->num_children; i++)
+        n += modular_num_atoms(m->children[i]);
+    return n;
+}
+
+int modular_num_bonds(const ModularModule *m)
+{
+    ATTR_CHECK(m, -1);
+    if (m->kind == MOD_BOND)
+        return 1;
+    int n = 0;
+    for (int i = 0; i < m->num_children; i++)
+        n += modular_num_bonds(m->children[i]);
+    return n;
+}
+
+const char *modular_name(const ModularModule *m)
+{
+    ATTR_CHECK(m, NULL);
+    return m->name;
+}
+
+int modular_num_children(const ModularModule *m)
+{
+    ATTR_CHECK(m, -1);
+    return m->num_children;
+}
+
+ModularModule *modular_child_get(const ModularModule *m, int i)
+{
+    ATTR_CHECK(m, NULL);
+    if (i < 0 || i >= m->num_children) {
+        strata_set_error("modular_child_get: index %d out of range (%s has %d children)", i,
+                         m->name, m->num_children);
+        return NULL;
+    }
+    return m->children[i];
+}
+
+int modular_tare(ModularModule *m, float absolute)
+{
+    ATTR_CHECK(m, -1);
+    if (!(absolute >= 0.0f) || !isfinite(absolute)) {
+        strata_set_error("modular_tare: the mass must be finite and >= 0, got %g",
+                         (double)absolute);
+        return -1;
+    }
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    double mass = mass_of(m);
+    if (mass == 0.0) {
+        strata_set_error("modular_tare: %s has mass 0, so no rescaling gives it mass %g",
+                         m->name, (double)absolute);
+        return -1;
+    }
+    tare_rec(m, absolute / mass);
+    return 0;
+    /* SOLUTION END */
+}
+
+/* ------------------------------------------------------------------ weights --- */
+
+static void collect_atoms(const ModularModule *m, const ModularModule **out, int *n)
+{
+    if (m->kind == MOD_ATOM) {
+        out[(*n)++] = m;
+        return;
+    }
+    for (int i = 0; i < m->num_children; i++)
+        collect_atoms(m->children[i], out, n);
+}
+
+Var *modular_weight_get(const ModularModule *m, int i)
+{
+    ATTR_CHECK(m, NULL);
+    int n = modular_num_atoms(m);
+    if (i < 0 || i >= n) {
+        strata_set_error("modular_weight_get: index %d out of range (%s has %d atoms)", i,
+                         m->name, n);
+        return NULL;
+    }
+    const ModularModule **atoms = strata_malloc((size_t)n * sizeof *atoms);
+    if (!atoms)
+        return NULL;
+    int k = 0;
+    collect_atoms(m, atoms, &k);
+    Var *w = atoms[i]->weight;
+    strata_free(atoms);
+    return w;
+}
+
+int modular_weights(const ModularModule *m, Var **out)
+{
+    ATTR_CHECK(m, -1);
+    if (!out) {
+        strata_error_null(__func__, "out");
+        return -1;
+    }
+    int n = modular_num_atoms(m);
+    const ModularModule **atoms = strata_malloc((size_t)(n + 1) * sizeof *atoms);
+    if (!atoms)
+        return -1;
+    int k = 0;
+    collect_atoms(m, atoms, &k);
+    for (int i = 0; i < n; i++)
+        out[i] = atoms[i]->weight;
+    strata_free(atoms);
+    return n;
+}
+
+/*
+ * Check that @p w (n entries, NULL allowed when @p allow_null) matches the weights'
+ * shapes, naming @p fn and @p what in the error.
+ */
+static int check_list(const ModularModule *m, Tensor *const *w, bool allow_null,
+                      const char *fn, const char *what)
+{
+    if (!w) {
+        strata_error_null(fn, what);
+        return -1;
+    }
+    int n = modular_num_atoms(m);
+    Var **ws = strata_malloc((size_t)(n + 1) * sizeof *ws);
+    if (!ws)
+        return -1;
+    modular_weights(m, ws);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (!w[i]) {
+            if (!allow_null) {
+                strata_set_error("%s: %s[%d] is NULL", fn, what, i);
+                rc = -1;
+            }
+            continue;
+        }
+        if (!tensor_same_shape(w[i], ws[i]->data)) {
+            char a[128], b[128];
+            strata_set_error("%s: %s[%d] has shape %s but atom %d's weight is %s", fn, what,
+                             i, tensor_shape_str(w[i], a, sizeof a), i,
+                             tensor_shape_str(ws[i]->data, b, sizeof b));
+            rc = -1;
+        }
+    }
+    strata_free(ws);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ forward --- */
+
+static void vals_free(ModVals *v)
+{
+    for (int i = 0; i < v->n; i++)
+        mod_drop_temp(v->v[i]);
+    strata_free(v->v);
+    v->v = NULL;
+    v->n = 0;
+}
+
+/*
+ * Forward @p in (borrowed) through @p m into fresh values @p out. 0 or -1.
+ */
+static int forward_rec(ModularModule *m, const ModVals *in, ModVals *out)
+{
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    out->n = 0;
+    out->v = NULL;
+    switch (m->kind) {
+    case MOD_ATOM: {
+        if (in->n != 1) {
+            strata_set_error("modular_forward: %s takes one value, got a tuple of %d",
+                             m->name, in->n);
+            return -1;
+        }
+        Var *y = m->atom->forward(m, in->v[0]);
+        if (!y)
+            return -1;
+        out->v = strata_malloc(sizeof *out->v);
+        if (!out->v) {
+            mod_drop_temp(y);
+            return -1;
+        }
+        out->v[0] = y;
+        out->n = 1;
+        return 0;
+    }
+    case MOD_BOND:
+        return mod_bond_forward(m, in, out);
+    case MOD_COMPOSE: {
+        ModVals mid;
+        if (forward_rec(m->children[0], in, &mid) != 0)
+            return -1;
+        int rc = forward_rec(m->children[1], &mid, out);
+        vals_free(&mid); /* the graph retains what it needs */
+        return rc;
+    }
+    case MOD_TUPLE: {
+        out->v = strata_calloc((size_t)m->num_children, sizeof *out->v);
+        if (!out->v)
+            return -1;
+        for (int i = 0; i < m->num_children; i++) {
+            ModVals part;
+            if (forward_rec(m->children[i], in, &part) != 0) {
+                vals_free(out);
+                return -1;
+            }
+            if (part.n != 1) {
+                strata_set_error("modular_forward: tuple member %d (%s) gave a tuple; nest "
+                                 "tuples through Add",
+                                 i, m->children[i]->name);
+                vals_free(&part);
+                vals_free(out);
+                return -1;
+            }
+            out->v[out->n++] = part.v[0];
+            strata_free(part.v);
+        }
+        return 0;
+    }
+    }
+    return -1;
+    /* SOLUTION END */
+}
+
+Var *modular_forward(ModularModule *m, Var *x)
+{
+    MOD_CHECK(m, NULL);
+    MOD_CHECK(x, NULL);
+    ModVals in = {1, &x}, out;
+    if (forward_rec(m, &in, &out) != 0)
+        return NULL;
+    if (out.n != 1) {
+        strata_set_error("modular_forward: %s returns a tuple of %d values; compose it with "
+                         "modular_add()",
+                         m->name, out.n);
+        vals_free(&out);
+        return NULL;
+    }
+    Var *y = out.v[0];
+    strata_free(out.v);
+    return y;
+}
+
+/* -------------------------------------------------------------- operations --- */
+
+static int initialize_rec(ModularModule *m)
+{
+    if (m->kind == MOD_ATOM) {
+        if (m->atom->initialize(m) != 0)
+            return -1;
+        var_zero_grad(m->weight, true);
+        m->pi_fresh = true;
+        return 0;
+    }
+    for (int i = 0; i < m->num_children; i++)
+        if (initialize_rec(m->children[i]) != 0)
+            return -1;
+    return 0;
+}
+
+int modular_initialize(ModularModule *m)
+{
+    MOD_CHECK(m, -1);
+    return initialize_rec(m);
+}
+
+/* SOLUTION BEGIN week=5 */
+/* The modular norm of the atoms' entries w[*pos ...] of @p m; advances *pos. */
+static double norm_rec(const ModularModule *m, Tensor *const *w, int *pos)
+{
+    if (m->kind == MOD_ATOM) {
+        const Tensor *t = w[(*pos)++];
+        return t ? m->atom->norm(m, t) : 0.0;
+    }
+    if (m->kind == MOD_BOND)
+        return 0.0;
+    double mass = mass_of(m), out = 0.0;
+    if (m->kind == MOD_COMPOSE) {
+        const ModularModule *m0 = m->children[0], *m1 = m->children[1];
+        double mu0 = mass_of(m0), mu1 = mass_of(m1);
+        double n0 = norm_rec(m0, w, pos), n1 = norm_rec(m1, w, pos);
+        if (mass == 0.0)
+            return 0.0;
+        if (mu0 > 0.0)
+            out = fmax(out, mass / mu0 * sensitivity_of(m1) * n0);
+        if (mu1 > 0.0)
+            out = fmax(out, mass / mu1 * n1);
+        return out;
+    }
+    for (int i = 0; i < m->num_children; i++) { /* tuple */
+        double mui = mass_of(m->children[i]);
+        double ni = norm_rec(m->children[i], w, pos);
+        if (mui > 0.0)
+            out = fmax(out, mass / mui * ni);
+    }
+    return mass == 0.0 ? 0.0 : out;
+}
+
+/*
+ * Walk @p m splitting @p target between atoms exactly as dualize does, calling
+ * visit(atom, index, share, ctx) for each atom in order. A subtree of mass 0 gets 0.
+ */
+typedef int (*AtomVisit)(ModularModule *atom, int index, double share, void *ctx);
+
+static int split_rec(ModularModule *m, double target, int *pos, AtomVisit visit, void *ctx)
+{
+    if (m->kind == MOD_ATOM)
+        return visit(m, (*pos)++, target, ctx);
+    if (m->kind == MOD_BOND)
+        return 0;
+    double mass = mass_of(m);
+    if (m->kind == MOD_COMPOSE) {
+        ModularModule *m0 = m->children[0], *m1 = m->children[1];
+        double t0 = mass > 0.0 ? target * mass_of(m0) / mass / sensitivity_of(m1) : 0.0;
+        double t1 = mass > 0.0 ? target * mass_of(m1) / mass : 0.0;
+        if (split_rec(m0, t0, pos, visit, ctx) != 0)
+            return -1;
+        return split_rec(m1, t1, pos, visit, ctx);
+    }
+    for (int i = 0; i < m->num_children; i++) {
+        double ti = mass > 0.0 ? target * mass_of(m->children[i]) / mass : 0.0;
+        if (split_rec(m->children[i], ti, pos, visit, ctx) != 0)
+            return -1;
+    }
+    return 0;
+}
+/* SOLUTION END */
+
+float modular_norm(const ModularModule *m, Tensor *const *w)
+{
+    MOD_CHECK(m, NAN);
+    if (check_list(m, w, true, __func__, "w") != 0)
+        return NAN;
+    /* SOLUTION BEGIN week=5 fail=NAN */
+    int pos = 0;
+    return (float)norm_rec(m, w, &pos);
+    /* SOLUTION END */
+}
+
+float modular_weight_norm(const ModularModule *m)
+{
+    MOD_CHECK(m, NAN);
+    int n = modular_num_atoms(m);
+    Var **ws = strata_malloc((size_t)(n + 1) * sizeof *ws);
+    Tensor **ts = strata_malloc((size_t)(n + 1) * sizeof *ts);
+    float out = NAN;
+    if (ws && ts) {
+        modular_weights(m, ws);
+        for (int i = 0; i < n; i++)
+            ts[i] = ws[i]->data;
+        out = modular_norm(m, ts);
+    }
+    strata_free(ws);
+    strata_free(ts);
+    return out;
+}
+
+/* SOLUTION BEGIN week=5 */
+typedef struct ListCtx {
+    Tensor *const *in;
+    Tensor *const *out;
+    float *targets;
+} ListCtx;
+
+static int visit_target(ModularModule *atom, int i, double share, void *ctx)
+{
+    (void)atom;
+    ((ListCtx *)ctx)->targets[i] = (float)share;
+    return 0;
+}
+
+static int visit_dualize(ModularModule *atom, int i, double share, void *ctx)
+{
+    ListCtx *c = ctx;
+    if (!c->in[i] || share == 0.0)
+        return tensor_zero_(c->out[i]);
+    return atom->atom->dualize(atom, c->in[i], c->out[i], (float)share);
+}
+
+static int visit_project(ModularModule *atom, int i, double share, void *ctx)
+{
+    (void)share;
+    ListCtx *c = ctx;
+    return atom->atom->project(atom, c->in[i], c->out[i]);
+}
+
+static int visit_normalize(ModularModule *atom, int i, double share, void *ctx)
+{
+    ListCtx *c = ctx;
+    if (!c->out[i])
+        return 0;
+    if (share == 0.0)
+        return tensor_zero_(c->out[i]);
+    return atom->atom->normalize(atom, c->out[i], (float)share);
+}
+
+static int visit_regularize(ModularModule *atom, int i, double share, void *ctx)
+{
+    (void)i, (void)ctx;
+    return tensor_mul_scalar_(atom->weight->data, (float)(1.0 - share));
+}
+/* SOLUTION END */
+
+int modular_atom_targets(const ModularModule *m, float target, float *out)
+{
+    MOD_CHECK(m, -1);
+    MOD_CHECK(out, -1);
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    ListCtx c = {NULL, NULL, out};
+    int pos = 0;
+    return split_rec((ModularModule *)m, target, &pos, visit_target, &c);
+    /* SOLUTION END */
+}
+
+int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const *out,
+                    float target)
+{
+    MOD_CHECK(m, -1);
+    if (!(target >= 0.0f) || !isfinite(target)) {
+        strata_set_error("modular_dualize: the target norm must be finite and >= 0, got %g",
+                         (double)target);
+        return -1;
+    }
+    if (check_list(m, grads, true, __func__, "grads") != 0 ||
+        check_list(m, out, false, __func__, "out") != 0)
+        return -1;
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    ListCtx c = {grads, out, NULL};
+    int pos = 0;
+    return split_rec((ModularModule *)m, target, &pos, visit_dualize, &c);
+    /* SOLUTION END */
+}
+
+int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out)
+{
+    MOD_CHECK(m, -1);
+    if (check_list(m, w, false, __func__, "w") != 0 ||
+        check_list(m, out, false, __func__, "out") != 0)
+        return -1;
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    ListCtx c = {w, out, NULL};
+    int pos = 0;
+    return split_rec((ModularModule *)m, 1.0, &pos, visit_project, &c);
+    /* SOLUTION END */
+}
+
+int modular_normalize(ModularModule *m, Tensor *const *updates, float target)
+{
+    MOD_CHECK(m, -1);
+    if (!(target >= 0.0f) || !isfinite(target)) {
+        strata_set_error("modular_normalize: the target norm must be finite and >= 0, got %g",
+                         (double)target);
+        return -1;
+    }
+    if (check_list(m, updates, true, __func__, "updates") != 0)
+        return -1;
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    ListCtx c = {NULL, updates, NULL};
+    int pos = 0;
+    return split_rec(m, target, &pos, visit_normalize, &c);
+    /* SOLUTION END */
+}
+
+int modular_regularize(ModularModule *m, float strength)
+{
+    MOD_CHECK(m, -1);
+    if (!(strength >= 0.0f && strength <= 1.0f)) {
+        strata_set_error("modular_regularize: the strength must be in [0, 1], got %g",
+                         (double)strength);
+        return -1;
+    }
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    ListCtx c = {NULL, NULL, NULL};
+    int pos = 0;
+    return split_rec(m, strength, &pos, visit_regularize, &c);
+    /* SOLUTION END */
+}
+
+/* ----------------------------------------------------------------- printing --- */
+
+typedef struct StrBuf {
+    char *s;
+    size_t len, cap;
+    bool failed;
+} StrBuf;
+
+static void sb_printf(StrBuf *b, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#include <stdarg.h>
+
+static void sb_printf(StrBuf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)(n < 0 ? 0 : n);
+        char *grown = realloc(b->s, cap);
+        if (!grown || n < 0) {
+            b->failed = true;
+            va_end(ap2);
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
+    }
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap2);
+    va_end(ap2);
+    b->len += (size_t)n;
+}
+
+static char *sb_finish(StrBuf *b)
+{
+    if (b->failed || !b->s) {
+        free(b->s);
+        strata_set_error("modular_repr: out of memory");
+        return NULL;
+    }
+    return b->s;
+}
+
+char *modular_repr(const ModularModule *m)
+{
+    MOD_CHECK(m, NULL);
+    StrBuf b = {0};
+    sb_printf(&b, "%s\n...consists of %d atoms and %d bonds\n...%s\n"
+                  "...input sensitivity is %g\n"
+                  "...contributes proportion %g to feature learning of any supermodule",
+              m->name, modular_num_atoms(m), modular_num_bonds(m),
+              modular_is_smooth(m) ? "smooth" : "non-smooth", (double)modular_sensitivity(m),
+              (double)modular_mass(m));
+    return sb_finish(&b);
+}
+
+static void tree_rec(const ModularModule *m, int depth, StrBuf *b)
+{
+    sb_printf(b, "%*s%s", 2 * depth, "", m->name);
+    if (m->kind == MOD_ATOM) {
+        if (m->kernel > 0)
+            sb_printf(b, "(%lld, %lld, k=%d)", (long long)m->fan_out, (long long)m->fan_in,
+                      m->kernel);
+        else
+            sb_printf(b, "(%lld, %lld)", (long long)m->fan_out, (long long)m->fan_in);
+    } else if (m->kind == MOD_BOND && strcmp(m->name, "Mul") == 0) {
+        sb_printf(b, "(%g)", (double)m->alpha);
+    }
+    sb_printf(b, "  atoms %d, bonds %d, mass %g, sensitivity %g%s\n", modular_num_atoms(m),
+              modular_num_bonds(m), (double)modular_mass(m), (double)modular_sensitivity(m),
+              modular_is_smooth(m) ? "" : ", non-smooth");
+    for (int i = 0; i < m->num_children; i++)
+        tree_rec(m->children[i], depth + 1, b);
+}
+
+char *modular_tree_repr(const ModularModule *m)
+{
+    MOD_CHECK(m, NULL);
+    StrBuf b = {0};
+    tree_rec(m, 0, &b);
+    return sb_finish(&b);
+}
+
+int modular_fprint(FILE *stream, const ModularModule *m)
+{
+    MOD_CHECK(stream, -1);
+    char *s = modular_repr(m);
+    if (!s)
+        return -1;
+    int rc = fprintf(stream, "%s\n", s) < 0 ? -1 : 0;
+    free(s);
+    return rc;
+}
