@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -45,11 +46,16 @@ void strata_not_implemented(const char *function, int week)
 /* ------------------------------------------------------- the counting allocator --- */
 
 /*
- * Each block carries a header holding its size, so strata_free() can subtract it.
- * The header is 64 bytes so the user's pointer stays 64-byte aligned (cache lines,
- * AVX-512 loads in BLAS).
+ * Each block carries a 64-byte header holding its requested size and its capacity, so
+ * strata_free() can subtract the size and the cache can match the capacity. 64 bytes
+ * keep the user's pointer 64-byte aligned (cache lines, AVX-512 loads in BLAS).
  */
 #define ALLOC_ALIGN 64
+
+typedef struct BlockHeader {
+    size_t size;     /* bytes the caller asked for (what the statistics count) */
+    size_t capacity; /* bytes usable after the header (what the cache matches) */
+} BlockHeader;
 
 static atomic_size_t mem_live;
 static atomic_size_t mem_peak;
@@ -65,22 +71,102 @@ static void note_alloc(size_t size)
     atomic_fetch_add(&mem_allocs, 1);
 }
 
+/*
+ * The block cache. A training loop repeats the same step, so the same large buffers
+ * are allocated and freed every iteration. Giving them back to the C library costs a
+ * page fault per 4 KiB the next time (glibc maps big blocks fresh from the kernel), so
+ * freed blocks of at least CACHE_MIN_BYTES stay here and serve the next request of the
+ * same capacity. Capacities are rounded up to whole pages so near sizes share blocks.
+ * The statistics count only blocks in use; strata_mem_trim() empties the cache.
+ */
+#define CACHE_MIN_BYTES 16384
+#define CACHE_PAGE 4096
+#define CACHE_SLOTS 256
+#define CACHE_MAX_BYTES ((size_t)1 << 30)
+
+static struct {
+    pthread_mutex_t lock;
+    BlockHeader *blocks[CACHE_SLOTS];
+    int count;
+    size_t bytes;
+    bool trim_at_exit; /* atexit(strata_mem_trim) registered: keeps valgrind's summary clean */
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t capacity_for(size_t size)
+{
+    if (size < CACHE_MIN_BYTES)
+        return (size + ALLOC_ALIGN - 1) / ALLOC_ALIGN * ALLOC_ALIGN;
+    return (size + CACHE_PAGE - 1) / CACHE_PAGE * CACHE_PAGE;
+}
+
+/* A cached block of exactly @p capacity, or NULL. */
+static BlockHeader *cache_take(size_t capacity)
+{
+    if (capacity < CACHE_MIN_BYTES)
+        return NULL;
+    BlockHeader *found = NULL;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = cache.count - 1; i >= 0; i--) {
+        if (cache.blocks[i]->capacity == capacity) {
+            found = cache.blocks[i];
+            cache.blocks[i] = cache.blocks[--cache.count];
+            cache.bytes -= capacity;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return found;
+}
+
+/* Keep @p block for reuse if it is large and there is room; return whether kept. */
+static bool cache_put(BlockHeader *block)
+{
+    if (block->capacity < CACHE_MIN_BYTES)
+        return false;
+    bool kept = false;
+    pthread_mutex_lock(&cache.lock);
+    if (cache.count < CACHE_SLOTS && cache.bytes + block->capacity <= CACHE_MAX_BYTES) {
+        cache.blocks[cache.count++] = block;
+        cache.bytes += block->capacity;
+        kept = true;
+        if (!cache.trim_at_exit) {
+            cache.trim_at_exit = true;
+            atexit(strata_mem_trim);
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return kept;
+}
+
+void strata_mem_trim(void)
+{
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < cache.count; i++)
+        free(cache.blocks[i]);
+    cache.count = 0;
+    cache.bytes = 0;
+    pthread_mutex_unlock(&cache.lock);
+}
+
 void *strata_malloc(size_t size)
 {
-    if (size > SIZE_MAX - 2 * ALLOC_ALIGN) {
+    if (size > SIZE_MAX - 2 * CACHE_PAGE - ALLOC_ALIGN) {
         strata_set_error("strata_malloc: %zu bytes is too large", size);
         return NULL;
     }
-    /* aligned_alloc wants a multiple of the alignment. */
-    size_t total = (size + ALLOC_ALIGN + ALLOC_ALIGN - 1) / ALLOC_ALIGN * ALLOC_ALIGN;
-    unsigned char *block = aligned_alloc(ALLOC_ALIGN, total);
+    size_t capacity = capacity_for(size);
+    BlockHeader *block = cache_take(capacity);
     if (!block) {
-        strata_set_error("strata_malloc: out of memory allocating %zu bytes", size);
-        return NULL;
+        block = aligned_alloc(ALLOC_ALIGN, ALLOC_ALIGN + capacity);
+        if (!block) {
+            strata_set_error("strata_malloc: out of memory allocating %zu bytes", size);
+            return NULL;
+        }
+        block->capacity = capacity;
     }
-    memcpy(block, &size, sizeof size);
+    block->size = size;
     note_alloc(size);
-    return block + ALLOC_ALIGN;
+    return (unsigned char *)block + ALLOC_ALIGN;
 }
 
 void *strata_calloc(size_t n, size_t size)
@@ -95,31 +181,39 @@ void *strata_calloc(size_t n, size_t size)
     return p;
 }
 
-static size_t block_size(const void *ptr)
+static BlockHeader *header_of(void *ptr)
 {
-    size_t size;
-    memcpy(&size, (const unsigned char *)ptr - ALLOC_ALIGN, sizeof size);
-    return size;
+    return (BlockHeader *)((unsigned char *)ptr - ALLOC_ALIGN);
 }
 
 void strata_free(void *ptr)
 {
     if (!ptr)
         return;
-    atomic_fetch_sub(&mem_live, block_size(ptr));
+    BlockHeader *block = header_of(ptr);
+    atomic_fetch_sub(&mem_live, block->size);
     atomic_fetch_add(&mem_frees, 1);
-    free((unsigned char *)ptr - ALLOC_ALIGN);
+    if (!cache_put(block))
+        free(block);
 }
 
 void *strata_realloc(void *ptr, size_t size)
 {
     if (!ptr)
         return strata_malloc(size);
+    BlockHeader *block = header_of(ptr);
+    if (size <= block->capacity && capacity_for(size) == block->capacity) {
+        /* Same capacity: only the accounting changes. */
+        atomic_fetch_sub(&mem_live, block->size);
+        block->size = size;
+        note_alloc(size);
+        atomic_fetch_add(&mem_frees, 1);
+        return ptr;
+    }
     void *fresh = strata_malloc(size);
     if (!fresh)
         return NULL;
-    size_t old = block_size(ptr);
-    memcpy(fresh, ptr, old < size ? old : size);
+    memcpy(fresh, ptr, block->size < size ? block->size : size);
     strata_free(ptr);
     return fresh;
 }
@@ -131,6 +225,9 @@ StrataMemStats strata_mem_stats(void)
     s.bytes_peak = atomic_load(&mem_peak);
     s.allocs = atomic_load(&mem_allocs);
     s.frees = atomic_load(&mem_frees);
+    pthread_mutex_lock(&cache.lock);
+    s.bytes_cached = cache.bytes;
+    pthread_mutex_unlock(&cache.lock);
     return s;
 }
 

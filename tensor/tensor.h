@@ -95,6 +95,7 @@ typedef struct StrataMemStats {
     size_t bytes_peak;  /**< high-water mark of bytes_live since the last reset */
     size_t allocs;      /**< number of allocations since the program started */
     size_t frees;       /**< number of frees since the program started */
+    size_t bytes_cached;/**< freed blocks kept for reuse (not counted in bytes_live) */
 } StrataMemStats;
 
 /**
@@ -120,6 +121,14 @@ void strata_free(void *ptr);
 
 /** @brief The current allocation statistics (totals over all threads). */
 StrataMemStats strata_mem_stats(void);
+
+/**
+ * @brief Give every cached block back to the C library. Freed blocks of 16 KiB or more
+ *        are kept (up to 1 GiB) for the next allocation of the same size, so a training
+ *        step does not page-fault on its large buffers; this empties that cache (it also
+ *        runs at exit).
+ */
+void strata_mem_trim(void);
 
 /** @brief Set bytes_peak to bytes_live, to measure the peak of what follows. */
 void strata_mem_reset_peak(void);
