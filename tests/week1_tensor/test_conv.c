@@ -1,0 +1,449 @@
+/*
+ * test_conv.c - window2d, im2col/col2im, conv2d, max/avg pooling and their backward
+ * passes, each against a naive sliding window written here.
+ *
+ * For a window w, output position (oh, ow) and tap (i, j) read input row
+ * h = oh*stride_h - padding_h + i*dilation_h (and likewise for columns); a position
+ * outside [0, H) x [0, W) is padding: 0 for im2col/conv/avg, -inf for max.
+ */
+#include "common.h"
+
+static int64_t out_size(int64_t in, int k, int s, int p, int d)
+{
+    return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+/* x[n][c][h][w] if inside the image, else @p pad. */
+static float px(const Tensor *x, int64_t n, int64_t c, int64_t h, int64_t w, float pad)
+{
+    if (h < 0 || h >= x->shape[2] || w < 0 || w >= x->shape[3])
+        return pad;
+    return AT(x, n, c, h, w);
+}
+
+/* The naive unfold: [N, C*kh*kw, L] in row-major order into @p out. */
+static void naive_im2col(const Tensor *x, Window2d w, float *out)
+{
+    int64_t N = x->shape[0], C = x->shape[1];
+    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(x->shape[3], w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    int64_t rows = C * w.kernel_h * w.kernel_w, L = OH * OW;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int i = 0; i < w.kernel_h; i++)
+                for (int j = 0; j < w.kernel_w; j++)
+                    for (int64_t oh = 0; oh < OH; oh++)
+                        for (int64_t ow = 0; ow < OW; ow++) {
+                            int64_t row = (c * w.kernel_h + i) * w.kernel_w + j;
+                            int64_t h = oh * w.stride_h - w.padding_h + i * w.dilation_h;
+                            int64_t ww = ow * w.stride_w - w.padding_w + j * w.dilation_w;
+                            out[(n * rows + row) * L + oh * OW + ow] = px(x, n, c, h, ww, 0);
+                        }
+}
+
+static void check_im2col(const Tensor *x, Window2d w)
+{
+    int64_t N = x->shape[0], C = x->shape[1];
+    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(x->shape[3], w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    Tensor *cols = OK(tensor_im2col(x, w));
+    EXPECT_SHAPE(cols, N, C * w.kernel_h * w.kernel_w, OH * OW);
+    int64_t n = N * C * w.kernel_h * w.kernel_w * OH * OW;
+    float *want = malloc(sizeof(float) * (size_t)n);
+    naive_im2col(x, w, want);
+    check_values_(cols, want, n, 0, "im2col");
+    free(want);
+}
+
+START_TEST(test_window2d)
+{
+    BEGIN;
+    Window2d w = window2d(3, 2, 1);
+    ck_assert_int_eq(w.kernel_h, 3);
+    ck_assert_int_eq(w.kernel_w, 3);
+    ck_assert_int_eq(w.stride_h, 2);
+    ck_assert_int_eq(w.stride_w, 2);
+    ck_assert_int_eq(w.padding_h, 1);
+    ck_assert_int_eq(w.padding_w, 1);
+    ck_assert_int_eq(w.dilation_h, 1);
+    ck_assert_int_eq(w.dilation_w, 1);
+    END;
+}
+END_TEST
+
+/* A hand example: x = [[1, 2, 3], [4, 5, 6], [7, 8, 9]], 2x2 windows, stride 1. */
+START_TEST(test_im2col_hand)
+{
+    BEGIN;
+    Tensor *x = MK(DATA(1, 2, 3, 4, 5, 6, 7, 8, 9), 1, 1, 3, 3);
+    Tensor *cols = OK(tensor_im2col(x, window2d(2, 1, 0)));
+    EXPECT_SHAPE(cols, 1, 4, 4);
+    /* row = tap (i, j); column = window (oh, ow): row 0 holds the top-left of each window */
+    EXPECT_VALUES(cols, 0, 1, 2, 4, 5, /* tap (0,0) */
+                  2, 3, 5, 6,          /* tap (0,1) */
+                  4, 5, 7, 8,          /* tap (1,0) */
+                  5, 6, 8, 9);         /* tap (1,1) */
+    END;
+}
+END_TEST
+
+START_TEST(test_im2col_naive)
+{
+    BEGIN;
+    Tensor *x = PATTERN(151, 2, 3, 5, 6);
+    check_im2col(x, window2d(3, 1, 1));   /* same padding */
+    check_im2col(x, window2d(2, 2, 0));   /* non-overlapping */
+    check_im2col(x, window2d(3, 2, 1));   /* stride and padding */
+    Window2d rect = {.kernel_h = 2, .kernel_w = 3, .stride_h = 1, .stride_w = 2,
+                     .padding_h = 0, .padding_w = 1, .dilation_h = 1, .dilation_w = 1};
+    check_im2col(x, rect);
+    END;
+}
+END_TEST
+
+START_TEST(test_im2col_dilation_noncontiguous)
+{
+    BEGIN;
+    Tensor *x = PATTERN(152, 1, 2, 7, 7);
+    Window2d dil = {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
+                    .padding_h = 2, .padding_w = 2, .dilation_h = 2, .dilation_w = 2};
+    check_im2col(x, dil);
+    /* an NHWC buffer permuted to NCHW: a non-contiguous input */
+    Tensor *nhwc = PATTERN(153, 2, 4, 5, 3);
+    Tensor *nchw = OK(tensor_permute(nhwc, DIMS(0, 3, 1, 2)));
+    check_im2col(nchw, window2d(3, 1, 1));
+    END;
+}
+END_TEST
+
+START_TEST(test_im2col_errors)
+{
+    BEGIN;
+    Tensor *x = OK(tensor_zeros(SHAPE(1, 1, 2, 2), 4));
+    EXPECT_NULL_ERR(tensor_im2col(x, window2d(3, 1, 0)), "tensor_im2col", NULL);
+    EXPECT_NULL_ERR(tensor_im2col(x, window2d(1, 0, 0)), "tensor_im2col", NULL);
+    EXPECT_NULL_ERR(tensor_im2col(x, window2d(1, 1, -1)), "tensor_im2col", NULL);
+    EXPECT_NULL_ERR(tensor_im2col(OK(tensor_zeros(SHAPE(2, 2), 2)), window2d(1, 1, 0)),
+                    "tensor_im2col", NULL);
+    END;
+}
+END_TEST
+
+/* col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)> for any x, y. */
+START_TEST(test_col2im_adjoint)
+{
+    BEGIN;
+    Window2d ws[3] = {window2d(3, 1, 1), window2d(3, 2, 1), window2d(2, 2, 0)};
+    for (int k = 0; k < 3; k++) {
+        Window2d w = ws[k];
+        Tensor *x = PATTERN(160 + k, 2, 3, 5, 6);
+        Tensor *cx = OK(tensor_im2col(x, w));
+        Tensor *y = pattern_tensor(cx->shape, 3, 170 + k);
+        Tensor *back = OK(tensor_col2im(y, 3, 5, 6, w));
+        EXPECT_SHAPE(back, 2, 3, 5, 6);
+        int64_t nc = shape_numel(cx), nx = shape_numel(x);
+        float *a = malloc(sizeof(float) * (size_t)nc), *b = malloc(sizeof(float) * (size_t)nx);
+        float *bx = malloc(sizeof(float) * (size_t)nx);
+        read_all(cx, a);
+        read_all(back, b);
+        read_all(x, bx);
+        double lhs = 0, rhs = 0;
+        for (int64_t i = 0; i < nc; i++)
+            lhs += (double)a[i] * y->data[i];
+        for (int64_t i = 0; i < nx; i++)
+            rhs += (double)bx[i] * b[i];
+        free(a);
+        free(b);
+        free(bx);
+        ck_assert_msg(fabs(lhs - rhs) <= 1e-4 * fmax(1, fabs(lhs)),
+                      "window %d: <im2col(x), y> = %.9g but <x, col2im(y)> = %.9g", k, lhs, rhs);
+    }
+    END;
+}
+END_TEST
+
+START_TEST(test_col2im_hand)
+{
+    BEGIN;
+    /* 2x2 windows with stride 2 do not overlap: col2im(im2col(x)) = x */
+    Tensor *x = PATTERN(171, 1, 2, 4, 4);
+    Tensor *back = OK(tensor_col2im(OK(tensor_im2col(x, window2d(2, 2, 0))), 2, 4, 4,
+                                    window2d(2, 2, 0)));
+    float want[32];
+    read_all(x, want);
+    EXPECT_ARRAY(back, want, 32, 0);
+    /* overlapping 2x2 windows, stride 1, on ones of a 3x3 image: each pixel counts
+       how many windows cover it = [[1, 2, 1], [2, 4, 2], [1, 2, 1]] */
+    Tensor *ones = OK(tensor_ones(SHAPE(1, 4, 4), 3));
+    Tensor *cnt = OK(tensor_col2im(ones, 1, 3, 3, window2d(2, 1, 0)));
+    EXPECT_SHAPE(cnt, 1, 1, 3, 3);
+    EXPECT_VALUES(cnt, 0, 1, 2, 1, 2, 4, 2, 1, 2, 1);
+    END;
+}
+END_TEST
+
+static void check_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Window2d w)
+{
+    int64_t N = x->shape[0], C = x->shape[1], O = wt->shape[0];
+    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(x->shape[3], w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    Tensor *y = OK(tensor_conv2d(x, wt, bias, w));
+    EXPECT_SHAPE(y, N, O, OH, OW);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = bias ? AT(bias, o) : 0;
+                    for (int64_t c = 0; c < C; c++)
+                        for (int i = 0; i < w.kernel_h; i++)
+                            for (int j = 0; j < w.kernel_w; j++)
+                                acc += (double)AT(wt, o, c, i, j) *
+                                       px(x, n, c, oh * w.stride_h - w.padding_h + i * w.dilation_h,
+                                          ow * w.stride_w - w.padding_w + j * w.dilation_w, 0);
+                    double got = AT(y, n, o, oh, ow);
+                    ck_assert_msg(close_to(got, acc, 1e-5),
+                                  "conv2d[%lld][%lld][%lld][%lld] = %.9g, naive %.9g",
+                                  (long long)n, (long long)o, (long long)oh, (long long)ow,
+                                  got, acc);
+                }
+}
+
+START_TEST(test_conv2d_hand)
+{
+    BEGIN;
+    /* x = 1..9 in 3x3, kernel [[1, 0], [0, -1]]: x[h][w] - x[h+1][w+1] = -4 everywhere;
+       bias 0.5 → -3.5 */
+    Tensor *x = MK(DATA(1, 2, 3, 4, 5, 6, 7, 8, 9), 1, 1, 3, 3);
+    Tensor *k = MK(DATA(1, 0, 0, -1), 1, 1, 2, 2);
+    Tensor *y = OK(tensor_conv2d(x, k, MK(DATA(0.5), 1), window2d(2, 1, 0)));
+    EXPECT_SHAPE(y, 1, 1, 2, 2);
+    EXPECT_VALUES(y, 1e-6, -3.5, -3.5, -3.5, -3.5);
+    END;
+}
+END_TEST
+
+START_TEST(test_conv2d_naive)
+{
+    BEGIN;
+    Tensor *x = PATTERN(181, 2, 3, 6, 5);
+    Tensor *wt = PATTERN(182, 4, 3, 3, 3);
+    Tensor *b = PATTERN(183, 4);
+    check_conv(x, wt, b, window2d(3, 1, 1));
+    check_conv(x, wt, NULL, window2d(3, 2, 0));
+    check_conv(x, wt, b, window2d(3, 2, 2));
+    Tensor *w1 = PATTERN(184, 2, 3, 1, 1);
+    check_conv(x, w1, NULL, window2d(1, 1, 0));
+    END;
+}
+END_TEST
+
+START_TEST(test_conv2d_noncontiguous)
+{
+    BEGIN;
+    Tensor *nhwc = PATTERN(191, 2, 5, 5, 3);
+    Tensor *x = OK(tensor_permute(nhwc, DIMS(0, 3, 1, 2)));
+    /* a weight stored [C_in, C_out, k, k] and transposed to [C_out, C_in, k, k] */
+    Tensor *w0 = PATTERN(192, 3, 2, 3, 3);
+    Tensor *wt = OK(tensor_transpose(w0, 0, 1));
+    check_conv(x, wt, NULL, window2d(3, 1, 1));
+    END;
+}
+END_TEST
+
+START_TEST(test_conv2d_errors)
+{
+    BEGIN;
+    Tensor *x = OK(tensor_zeros(SHAPE(1, 3, 5, 5), 4));
+    /* weight's C_in 2 != input's 3 */
+    EXPECT_NULL_ERR(tensor_conv2d(x, OK(tensor_zeros(SHAPE(4, 2, 3, 3), 4)), NULL,
+                                  window2d(3, 1, 0)), "tensor_conv2d", NULL);
+    /* kernel 3x3 in the weight but the window says 2 */
+    EXPECT_NULL_ERR(tensor_conv2d(x, OK(tensor_zeros(SHAPE(4, 3, 3, 3), 4)), NULL,
+                                  window2d(2, 1, 0)), "tensor_conv2d", NULL);
+    /* bias of the wrong length */
+    EXPECT_NULL_ERR(tensor_conv2d(x, OK(tensor_zeros(SHAPE(4, 3, 3, 3), 4)),
+                                  OK(tensor_zeros(SHAPE(3), 1)), window2d(3, 1, 0)),
+                    "tensor_conv2d", NULL);
+    EXPECT_NULL_ERR(tensor_conv2d(OK(tensor_zeros(SHAPE(3, 5, 5), 3)),
+                                  OK(tensor_zeros(SHAPE(4, 3, 3, 3), 4)), NULL,
+                                  window2d(3, 1, 0)), "tensor_conv2d", NULL);
+    END;
+}
+END_TEST
+
+/* Naive max pooling: value and flat index h*W + w of the first maximum. */
+static void check_max_pool(const Tensor *x, Window2d w)
+{
+    int64_t N = x->shape[0], C = x->shape[1], W = x->shape[3];
+    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(W, w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    Tensor *idx = NULL;
+    Tensor *y = OK(tensor_max_pool2d(x, w, &idx));
+    ck_assert_ptr_nonnull(idx);
+    EXPECT_SHAPE(y, N, C, OH, OW);
+    EXPECT_SHAPE(idx, N, C, OH, OW);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    float best = -INFINITY;
+                    int64_t where = -1;
+                    for (int i = 0; i < w.kernel_h; i++)
+                        for (int j = 0; j < w.kernel_w; j++) {
+                            int64_t h = oh * w.stride_h - w.padding_h + i * w.dilation_h;
+                            int64_t ww = ow * w.stride_w - w.padding_w + j * w.dilation_w;
+                            float v = px(x, n, c, h, ww, -INFINITY);
+                            if (v > best) {
+                                best = v;
+                                where = h * W + ww;
+                            }
+                        }
+                    ck_assert_close(AT(y, n, c, oh, ow), best, 0);
+                    ck_assert_close(AT(idx, n, c, oh, ow), (double)where, 0);
+                }
+}
+
+START_TEST(test_max_pool2d)
+{
+    BEGIN;
+    /* hand: 4x4 = 0..15, 2x2 stride 2 → maxima 5, 7, 13, 15 at those flat indices */
+    Tensor *x = OK(tensor_arange(0, 16, 1));
+    Tensor *x4 = OK(tensor_view(x, SHAPE(1, 1, 4, 4), 4));
+    Tensor *idx = NULL;
+    Tensor *y = OK(tensor_max_pool2d(x4, window2d(2, 2, 0), &idx));
+    EXPECT_VALUES(y, 0, 5, 7, 13, 15);
+    EXPECT_VALUES(idx, 0, 5, 7, 13, 15);
+    Tensor *p = PATTERN(201, 2, 3, 6, 7);
+    check_max_pool(p, window2d(2, 2, 0));
+    check_max_pool(p, window2d(3, 1, 1));
+    check_max_pool(p, window2d(3, 2, 1));
+    /* without indices */
+    EXPECT_SHAPE(OK(tensor_max_pool2d(p, window2d(2, 2, 0), NULL)), 2, 3, 3, 3);
+    END;
+}
+END_TEST
+
+/* Padding counts as -inf: an all-negative image never pools to a padded 0. */
+START_TEST(test_max_pool2d_padding)
+{
+    BEGIN;
+    Tensor *x = OK(tensor_add_scalar(PATTERN(211, 1, 2, 4, 4), -5.0f)); /* in [-6, -4) */
+    check_max_pool(x, window2d(3, 2, 1));
+    Tensor *y = OK(tensor_max_pool2d(x, window2d(3, 1, 1), NULL));
+    for (int64_t k = 0; k < shape_numel(y); k++)
+        ck_assert_msg(y->data[k] < -3.9f, "max_pool2d picked padding: %g", (double)y->data[k]);
+    END;
+}
+END_TEST
+
+START_TEST(test_max_pool2d_backward)
+{
+    BEGIN;
+    /* overlapping windows (3x3, stride 1, padding 1) pick the same input several times:
+       the gradient sums what each window routes there */
+    Tensor *x = PATTERN(221, 2, 2, 4, 5);
+    Window2d w = window2d(3, 1, 1);
+    Tensor *idx = NULL;
+    Tensor *y = OK(tensor_max_pool2d(x, w, &idx));
+    Tensor *g = pattern_tensor(y->shape, 4, 222);
+    Tensor *gx = OK(tensor_max_pool2d_backward(g, idx, x->shape));
+    EXPECT_SHAPE(gx, 2, 2, 4, 5);
+    float want[80] = {0};
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t c = 0; c < 2; c++)
+            for (int64_t oh = 0; oh < y->shape[2]; oh++)
+                for (int64_t ow = 0; ow < y->shape[3]; ow++) {
+                    int64_t flat = (int64_t)AT(idx, n, c, oh, ow);
+                    want[(n * 2 + c) * 20 + flat] += AT(g, n, c, oh, ow);
+                }
+    EXPECT_ARRAY(gx, want, 80, 1e-6);
+    END;
+}
+END_TEST
+
+static void check_avg_pool(const Tensor *x, Window2d w)
+{
+    int64_t N = x->shape[0], C = x->shape[1];
+    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(x->shape[3], w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    Tensor *y = OK(tensor_avg_pool2d(x, w));
+    EXPECT_SHAPE(y, N, C, OH, OW);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = 0;
+                    for (int i = 0; i < w.kernel_h; i++)
+                        for (int j = 0; j < w.kernel_w; j++)
+                            acc += px(x, n, c, oh * w.stride_h - w.padding_h + i,
+                                      ow * w.stride_w - w.padding_w + j, 0);
+                    acc /= w.kernel_h * w.kernel_w; /* padded zeros count */
+                    ck_assert_close(AT(y, n, c, oh, ow), acc, 1e-6);
+                }
+}
+
+START_TEST(test_avg_pool2d)
+{
+    BEGIN;
+    /* 4x4 = 0..15, 2x2 stride 2: (0+1+4+5)/4 = 2.5, then 4.5, 10.5, 12.5 */
+    Tensor *x4 = OK(tensor_view(OK(tensor_arange(0, 16, 1)), SHAPE(1, 1, 4, 4), 4));
+    EXPECT_VALUES(OK(tensor_avg_pool2d(x4, window2d(2, 2, 0))), 1e-6, 2.5, 4.5, 10.5, 12.5);
+    /* padding 1, 3x3, stride 2 on ones: the corner window sees 4 ones of 9 → 4/9 */
+    Tensor *ones = OK(tensor_ones(SHAPE(1, 1, 4, 4), 4));
+    Tensor *pa = OK(tensor_avg_pool2d(ones, window2d(3, 2, 1)));
+    EXPECT_SHAPE(pa, 1, 1, 2, 2);
+    EXPECT_VALUES(pa, 1e-6, 4.0 / 9, 6.0 / 9, 6.0 / 9, 1);
+    Tensor *p = PATTERN(231, 2, 3, 6, 7);
+    check_avg_pool(p, window2d(2, 2, 0));
+    check_avg_pool(p, window2d(3, 1, 1));
+    END;
+}
+END_TEST
+
+/* The backward is the adjoint: <avg_pool(x), g> = <x, avg_pool_backward(g)>. */
+START_TEST(test_avg_pool2d_backward)
+{
+    BEGIN;
+    Window2d ws[2] = {window2d(2, 2, 0), window2d(3, 2, 1)};
+    for (int k = 0; k < 2; k++) {
+        Tensor *x = PATTERN(240 + k, 2, 2, 5, 6);
+        Tensor *y = OK(tensor_avg_pool2d(x, ws[k]));
+        Tensor *g = pattern_tensor(y->shape, 4, 250 + k);
+        Tensor *gx = OK(tensor_avg_pool2d_backward(g, x->shape, ws[k]));
+        EXPECT_SHAPE(gx, 2, 2, 5, 6);
+        double lhs = 0, rhs = 0;
+        for (int64_t i = 0; i < shape_numel(y); i++)
+            lhs += (double)y->data[i] * g->data[i];
+        for (int64_t i = 0; i < 120; i++)
+            rhs += (double)x->data[i] * gx->data[i];
+        ck_assert_msg(fabs(lhs - rhs) <= 1e-5 * fmax(1, fabs(lhs)),
+                      "window %d: <avg_pool(x), g> = %.9g, <x, backward(g)> = %.9g", k, lhs,
+                      rhs);
+    }
+    /* hand: 2x2 stride 2 on a 2x2 image, gradient 4 → 1 for each pixel */
+    Tensor *gh = OK(tensor_avg_pool2d_backward(OK(tensor_full(SHAPE(1, 1, 1, 1), 4, 4)),
+                                               SHAPE(1, 1, 2, 2), window2d(2, 2, 0)));
+    EXPECT_VALUES(gh, 1e-6, 1, 1, 1, 1);
+    END;
+}
+END_TEST
+
+void add_conv_tests(Suite *s)
+{
+    GRADED(s, test_window2d, 1);
+    GRADED(s, test_im2col_hand, 3);
+    GRADED(s, test_im2col_naive, 4);
+    GRADED(s, test_im2col_dilation_noncontiguous, 2);
+    GRADED(s, test_im2col_errors, 2);
+    GRADED(s, test_col2im_adjoint, 3);
+    GRADED(s, test_col2im_hand, 2);
+    GRADED(s, test_conv2d_hand, 3);
+    GRADED(s, test_conv2d_naive, 4);
+    GRADED(s, test_conv2d_noncontiguous, 2);
+    GRADED(s, test_conv2d_errors, 2);
+    GRADED(s, test_max_pool2d, 3);
+    GRADED(s, test_max_pool2d_padding, 2);
+    GRADED(s, test_max_pool2d_backward, 3);
+    GRADED(s, test_avg_pool2d, 3);
+    GRADED(s, test_avg_pool2d_backward, 2);
+}
