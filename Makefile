@@ -141,6 +141,34 @@ $(BUILD)/bench/mpi_scaling: bench/mpi/mpi_scaling.c $(DIST_LIB) $(STATIC_LIBS) |
 	    $(DIST_LIB) $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 endif
 
+# ---------------------------------------------------- sanitizers and fuzzing (issue 9) --
+# `make sanitize` rebuilds every suite with clang's AddressSanitizer and UBSan in
+# build/sanitize and runs them; `make fuzz` builds the libFuzzer harnesses of every
+# parser of outside data (tests/fuzz/) and runs each for FUZZ_SECONDS.
+SAN_OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined
+FUZZ_OPT := $(SAN_OPT) -fsanitize=fuzzer-no-link
+FUZZ_SECONDS ?= 60
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/fuzz:
+	mkdir -p $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(STATIC_LIBS) | $(BUILD)/fuzz
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -fsanitize=fuzzer -o $@ $< \
+	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
+suites: $(SUITES)
+fuzzers: $(FUZZERS)
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build/sanitize CC=clang OPT="$(SAN_OPT)" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" suites
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    CK_TIMEOUT_MULTIPLIER=4 sh tests/harness/run-suites.sh build/sanitize/tests/week*
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="$(FUZZ_OPT)" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzzers
+	@sh tests/fuzz/run.sh build/fuzz "$(FUZZ_SECONDS)"
+
 # ------------------------------------------------------------------------- targets --
 all: $(STATIC_LIBS) $(SHARED_LIB) $(SUITES) $(EXAMPLES) $(BUILD)/tools/grade \
      $(DIST_LIB) $(MPI_TESTS) $(DIST_EXAMPLES)
@@ -201,7 +229,7 @@ install: $(STATIC_LIBS) $(SHARED_LIB)
 clean:
 	rm -rf $(BUILD) build/release doc results.json
 
-.PHONY: all deps test grader-selftest layering-check memcheck grade handout handout-check docs bench \
+.PHONY: suites fuzzers sanitize fuzz all deps test grader-selftest layering-check memcheck grade handout handout-check docs bench \
         train install clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -14,9 +14,17 @@ export BENCH_CSV="$out"
 status=0
 for b in "$build"/bench/*; do
     [ -x "$b" ] || continue
+    case "$b" in *mpi_*) continue ;; esac  # MPI benchmarks run under mpirun below
     echo "== $(basename "$b")"
     "$b" || { echo "   ($(basename "$b") failed with status $?)"; status=1; }
     echo
 done
+# Data-parallel scaling (issue 11): needs mpirun and the MPI benchmark binary.
+if [ -x "$build/bench/mpi_scaling" ] && command -v mpirun >/dev/null 2>&1; then
+    echo "== mpi_scaling (mpirun -np 2)"
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \
+        timeout 600 mpirun -np 2 --oversubscribe "$build/bench/mpi_scaling" || status=1
+    echo
+fi
 echo "CSV written to $out"
 exit $status

@@ -1,0 +1,120 @@
+/**
+ * @file optim_dist.h
+ * @brief Data-parallel training over MPI (optional part of week 4's optim layer).
+ *
+ * Built only where MPI is installed (Debian's openmpi-bin and libopenmpi-dev; `make deps`
+ * installs them) into libstrata_dist.a; the rest of strata builds without it.
+ *
+ * The design follows PyTorch's DistributedDataParallel, in its simplest honest form:
+ * - at start, rank 0's parameters and buffers are broadcast so every rank begins equal;
+ * - each rank runs forward and backward on its own shard of the batch;
+ * - optim_ddp_allreduce_gradients() then averages the gradients across ranks with
+ *   MPI_Allreduce over a few large flat buckets (one call per bucket, not per tensor);
+ * - every rank steps its own optimizer on identical averaged gradients, so the
+ *   parameters stay identical without further communication.
+ * The reduction is not overlapped with backward (PyTorch's bucket hooks): on a 2-core
+ * machine both cores are busy in backward anyway; see docs/distributed.md.
+ *
+ * Ownership and errors follow tensor.h: -1/NULL with a message in strata_last_error().
+ */
+#ifndef STRATA_OPTIM_DIST_H
+#define STRATA_OPTIM_DIST_H
+
+#include "optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @addtogroup optim
+ * @{
+ */
+
+/** @name Distributed data parallel (MPI)
+ *  @{ */
+
+/**
+ * @brief Start MPI (MPI_Init) unless it is already running.
+ * @param[in,out] argc, argv the program's arguments (MPI may consume some).
+ * @return 0, or -1 with an error.
+ */
+int optim_dist_init(int *argc, char ***argv);
+
+/** @brief Shut MPI down (MPI_Finalize) if this library started it. */
+void optim_dist_finalize(void);
+
+/** @brief This process's rank in MPI_COMM_WORLD (0 when MPI is not running). */
+int optim_dist_rank(void);
+
+/** @brief Number of ranks in MPI_COMM_WORLD (1 when MPI is not running). */
+int optim_dist_world_size(void);
+
+/** A data-parallel wrapper around a model (see optim_ddp_new()). */
+typedef struct OptimDDP OptimDDP;
+
+/** Default bucket size of optim_ddp_new(), as PyTorch's bucket_cap_mb = 25. */
+#define OPTIM_DDP_BUCKET_BYTES (25u * 1024u * 1024u)
+
+/**
+ * @brief Wrap @p model for data-parallel training: broadcast its parameters and
+ *        buffers from rank 0 so every rank starts from the same weights.
+ * @param[in] model the model (borrowed; must outlive the wrapper). Every rank must
+ *            build the same architecture.
+ * @param[in] bucket_bytes size of each flat gradient buffer (0: OPTIM_DDP_BUCKET_BYTES).
+ * @return A wrapper freed with optim_ddp_free(), or NULL with an error (MPI not
+ *         initialised, ranks disagree on the number or sizes of parameters).
+ */
+OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes);
+
+/**
+ * @brief Average every parameter's gradient across ranks (sum, then divide by the
+ *        world size), bucket by bucket. A parameter without a gradient on this rank
+ *        contributes zeros and receives the average (so ranks stay in step).
+ * @return 0, or -1 with an error.
+ */
+int optim_ddp_allreduce_gradients(OptimDDP *ddp);
+
+/** @brief Seconds spent inside MPI_Allreduce so far (for the benchmark). */
+double optim_ddp_allreduce_seconds(const OptimDDP *ddp);
+
+/** @brief Bytes of gradient each rank sends per optim_ddp_allreduce_gradients(). */
+size_t optim_ddp_gradient_bytes(const OptimDDP *ddp);
+
+/** @brief Number of MPI_Allreduce calls made per optim_ddp_allreduce_gradients(). */
+int optim_ddp_buckets(const OptimDDP *ddp);
+
+/** @brief Free the wrapper (not the model). NULL is ignored. */
+void optim_ddp_free(OptimDDP *ddp);
+
+/**
+ * @brief The example indices rank @p rank reads in epoch @p epoch, as PyTorch's
+ *        DistributedSampler: a permutation seeded by seed + epoch (the same on every
+ *        rank), padded by wrapping around to a multiple of @p world (or truncated when
+ *        @p drop_last), then every world-th index starting at @p rank.
+ * The global generator's state is left unchanged.
+ * @param[out] count receives the number of indices (ceil(n / world), or floor with
+ *             @p drop_last).
+ * @return An array the caller frees with strata_free(), or NULL with an error.
+ */
+int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
+                                  int64_t epoch, bool shuffle, bool drop_last,
+                                  int64_t *count);
+
+/**
+ * @brief The shard of @p ds that rank @p rank reads in @p epoch (see
+ *        data_distributed_indices()), as a new in-memory dataset whose order is the
+ *        sampler's order (iterate it without shuffling).
+ * @return A dataset freed with data_dataset_free(), or NULL with an error.
+ */
+Dataset *data_distributed_shard(const Dataset *ds, int rank, int world, uint64_t seed,
+                                int64_t epoch, bool shuffle, bool drop_last);
+/** @} */
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_OPTIM_DIST_H */
