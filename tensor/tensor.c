@@ -17,38 +17,60 @@
 /* The floats start one cache line after the header, so they stay 64-byte aligned. */
 #define STORAGE_HEADER 64
 
+/* Room for a Tensor header between the storage header and the floats (see tensor_new). */
+#define EMBEDDED_TENSOR (((sizeof(Tensor) + 63) / 64) * 64)
+
 static void storage_destroy(StrataObject *object)
 {
     strata_free(object);
 }
 
-TensorStorage *tensor_storage_new(size_t numel)
+/*
+ * The one function that allocates tensor storage (swap a caching allocator in here).
+ * One block holds the storage header, @p extra bytes of room for a tensor header, and
+ * @p numel floats, so a fresh tensor costs a single allocation.
+ */
+static TensorStorage *storage_alloc(size_t numel, size_t extra)
 {
     _Static_assert(sizeof(TensorStorage) <= STORAGE_HEADER, "storage header too big");
-    if (numel > (SIZE_MAX - STORAGE_HEADER) / sizeof(float)) {
+    if (numel > (SIZE_MAX - STORAGE_HEADER - EMBEDDED_TENSOR) / sizeof(float)) {
         strata_set_error("tensor_storage_new: %zu elements is too large", numel);
         return NULL;
     }
-    /* Header and data in one block: one allocation per storage. */
-    TensorStorage *s = strata_malloc(STORAGE_HEADER + numel * sizeof(float));
+    TensorStorage *s = strata_malloc(STORAGE_HEADER + extra + numel * sizeof(float));
     if (!s)
         return NULL;
     /* Storages are never scoped: only tensors hold them, so no strata_object_init. */
     s->base.refcount = 1;
     s->base.scope_slot = -1;
     s->base.destroy = storage_destroy;
-    s->data = (float *)((unsigned char *)s + STORAGE_HEADER);
+    s->data = (float *)((unsigned char *)s + STORAGE_HEADER + extra);
     s->numel = numel;
     return s;
 }
 
+TensorStorage *tensor_storage_new(size_t numel)
+{
+    return storage_alloc(numel, 0);
+}
+
 /* ------------------------------------------------------------ tensor lifetime --- */
+
+/* Whether @p t lives inside its storage's block (made by tensor_new). */
+static bool is_embedded(const Tensor *t)
+{
+    return (const unsigned char *)t == (const unsigned char *)t->storage + STORAGE_HEADER;
+}
 
 static void tensor_destroy(StrataObject *object)
 {
     Tensor *t = (Tensor *)object;
-    strata_object_release(&t->storage->base);
-    strata_free(t);
+    bool embedded = is_embedded(t);
+    TensorStorage *storage = t->storage;
+    /* An embedded header is freed with its storage's block, when the last view goes. */
+    if (!embedded)
+        strata_free(t);
+    strata_object_release(&storage->base);
 }
 
 void tensor_retain(Tensor *t)
@@ -63,11 +85,15 @@ void tensor_release(Tensor *t)
         strata_object_release(&t->base);
 }
 
-/* A header over @p storage (which the new tensor takes over), registered with scopes. */
-static Tensor *tensor_header(TensorStorage *storage, const int64_t *shape,
+/*
+ * Fill the header @p t (or allocate one when NULL) over @p storage, which the tensor
+ * takes over, and register it with the open scope.
+ */
+static Tensor *tensor_header(Tensor *t, TensorStorage *storage, const int64_t *shape,
                              const int64_t *strides, int ndim, int64_t offset)
 {
-    Tensor *t = strata_malloc(sizeof *t);
+    if (!t)
+        t = strata_malloc(sizeof *t);
     if (!t)
         return NULL;
     t->ndim = ndim;
@@ -176,7 +202,7 @@ static int check_shape(const int64_t *shape, int ndim, const char *fn)
         return -1;
     }
     char buf[SHAPE_STR_SIZE];
-    int64_t limit = (int64_t)((SIZE_MAX - STORAGE_HEADER) / sizeof(float));
+    int64_t limit = (int64_t)((SIZE_MAX - STORAGE_HEADER - EMBEDDED_TENSOR) / sizeof(float));
     if (limit < 0 || (uint64_t)limit > (uint64_t)INT64_MAX / 2)
         limit = INT64_MAX / 2;
     int64_t n = 1;
@@ -204,13 +230,12 @@ Tensor *tensor_new(const int64_t *shape, int ndim, const char *fn)
         return NULL;
     int64_t strides[TENSOR_MAX_DIMS];
     tensor_contiguous_strides(shape, ndim, strides);
-    TensorStorage *s = tensor_storage_new((size_t)tensor_shape_numel(shape, ndim));
+    /* Header and data in one block: one allocation for a fresh tensor. */
+    TensorStorage *s = storage_alloc((size_t)tensor_shape_numel(shape, ndim), EMBEDDED_TENSOR);
     if (!s)
         return NULL;
-    Tensor *t = tensor_header(s, shape, strides, ndim, 0);
-    if (!t)
-        strata_object_release(&s->base);
-    return t;
+    Tensor *embedded = (Tensor *)((unsigned char *)s + STORAGE_HEADER);
+    return tensor_header(embedded, s, shape, strides, ndim, 0);
 }
 
 Tensor *tensor_new_like(const Tensor *t, const char *fn)
@@ -222,7 +247,7 @@ Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *s
                          int ndim, int64_t offset)
 {
     strata_object_retain(&t->storage->base);
-    Tensor *v = tensor_header(t->storage, shape, strides, ndim, offset);
+    Tensor *v = tensor_header(NULL, t->storage, shape, strides, ndim, offset);
     if (!v)
         strata_object_release(&t->storage->base);
     return v;
