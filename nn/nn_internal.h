@@ -67,6 +67,8 @@ void nn_text_append(NnText *text, const char *fmt, ...)
 /** Whether @p m is a Sequential, ModuleList or ModuleDict (containers.c). */
 bool nn_is_list(const Module *m);
 bool nn_is_dict(const Module *m);
+/** Whether @p m is a ModuleList (repr compresses repeated children). */
+bool nn_is_module_list(const Module *m);
 
 /**
  * Insert @p child under @p name at position @p index of @p m's children (taking
@@ -93,6 +95,15 @@ int nn_collect_buffers(const Module *m, bool dedupe, bool persistent_only,
                        NnNamedTensors *out);
 
 /* ---------------------------------------------------- the layers' computations --- */
+
+/* Default initialisations (PyTorch's reset_parameters); 0 or -1. */
+int nn_reset_weight_and_bias(Module *m);
+int nn_embedding_reset(Module *m);
+int nn_norm_reset(Module *m);
+
+/* A Linear features -> features named NonDynamicallyQuantizableLinear (attention). */
+Module *nn_out_proj_linear(int64_t features, bool bias);
+
 
 Var *nn_linear_forward(Module *self, Var *x);
 Var *nn_conv2d_forward(Module *self, Var *x);
