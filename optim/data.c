@@ -100,7 +100,7 @@ Tensor *data_read_idx(const char *path)
         return NULL;
     }
     gzbuffer(f, 1 << 17);
-    Tensor *out = NULL, *result = NULL;
+    Tensor *out, *result = NULL;
     unsigned char *payload = NULL;
     unsigned char head[4];
     int64_t got = gz_read_all(f, head, 4);
@@ -179,11 +179,7 @@ Tensor *data_read_idx(const char *path)
                              fn, path, numel);
         goto done;
     }
-    Scope *s = scope_begin();
-    out = tensor_empty(shape, ndim);
-    if (out)
-        tensor_retain(out);
-    scope_end(s);
+    out = tensor_empty(shape, ndim); /* the caller's (or its scope's) reference */
     if (!out)
         goto done;
     if (dtype == 0x08) {
@@ -194,9 +190,7 @@ Tensor *data_read_idx(const char *path)
             out->data[i] = idx_value(payload + i * esize, dtype);
     }
     result = out;
-    out = NULL;
 done:
-    tensor_release(out);
     strata_free(payload);
     gzclose(f);
     return result;

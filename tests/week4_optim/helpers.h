@@ -1,0 +1,66 @@
+/*
+ * helpers.h - small helpers shared by the week-4 test files.
+ */
+#ifndef WEEK4_HELPERS_H
+#define WEEK4_HELPERS_H
+
+#include "harness.h"
+#include "optim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* A 1-D parameter (requires grad) holding @p n values. */
+static inline Var *make_param(const float *values, int64_t n)
+{
+    Tensor *t = tensor_from_data(values, &n, 1);
+    ck_assert_msg(t != NULL, "tensor_from_data failed: %s", strata_last_error());
+    Var *v = var_new(t, true);
+    ck_assert_msg(v != NULL, "var_new failed: %s", strata_last_error());
+    return v;
+}
+
+/* Give @p p the gradient @p values (replacing any), as backward would leave it. */
+static inline void set_grad(Var *p, const float *values)
+{
+    Tensor *g = tensor_from_data(values, p->data->shape, p->data->ndim);
+    ck_assert_msg(g != NULL, "tensor_from_data failed: %s", strata_last_error());
+    tensor_retain(g); /* the Var's reference */
+    tensor_release(p->grad);
+    p->grad = g;
+}
+
+/* Assert that the 1-D parameter holds @p expected within @p tol. */
+static inline void assert_param(const Var *p, const float *expected, int64_t n, double tol,
+                                const char *what)
+{
+    const Tensor *t = p->data;
+    ck_assert_int_eq(tensor_numel(t), n);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(fabs((double)t->data[i] - (double)expected[i]) <= tol,
+                      "%s: element %lld is %.9g, expected %.9g (tol %g)", what, (long long)i,
+                      (double)t->data[i], (double)expected[i], tol);
+}
+
+/* Assert the last error mentions @p needle. */
+#define ck_assert_error(needle)                                                              \
+    ck_assert_msg(strstr(strata_last_error(), (needle)) != NULL,                            \
+                  "expected an error containing \"%s\", got \"%s\"", (needle),              \
+                  strata_last_error())
+
+/* A fresh path under the temporary directory, e.g. tmp_path(buf, "x.idx"). */
+static inline const char *tmp_path(char *buf, size_t size, const char *name)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(buf, size, "%s/strata-w4-%ld-%s", dir && *dir ? dir : "/tmp", (long)getpid(), name);
+    return buf;
+}
+
+void add_optimizer_tests(Suite *s);
+void add_scheduler_tests(Suite *s);
+void add_clip_state_tests(Suite *s);
+void add_data_tests(Suite *s);
+void add_train_tests(Suite *s);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * suite.c - the week-4 graded suite: optimizers, schedulers, clipping, optimizer state,
+ * IDX files, datasets, the DataLoader and the training loop.
+ */
+#include "helpers.h"
+
+const char *const SUITE_NAME = "week4_optim";
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create(SUITE_NAME);
+    add_optimizer_tests(s);
+    add_scheduler_tests(s);
+    add_clip_state_tests(s);
+    add_data_tests(s);
+    add_train_tests(s);
+    return s;
+}

@@ -1,0 +1,256 @@
+/*
+ * test_train.c - the training loop end to end: a separable toy problem, micro-batch
+ * accumulation, evaluation, progress lines, the metrics CSV and checkpoints.
+ */
+#include "helpers.h"
+
+#include <math.h>
+
+/* n points in the plane; class 1 when x0 + x1 > 0, kept at least 0.2 from the line. */
+static Dataset *toy_dataset(int64_t n, uint64_t seed)
+{
+    strata_manual_seed(seed);
+    Tensor *x = tensor_empty((int64_t[]){n, 2}, 2);
+    Tensor *y = tensor_empty(&n, 1);
+    for (int64_t i = 0; i < n;) {
+        float a = (float)(strata_rng_uniform() * 4.0 - 2.0);
+        float b = (float)(strata_rng_uniform() * 4.0 - 2.0);
+        if (fabsf(a + b) < 0.2f)
+            continue;
+        x->data[2 * i] = a;
+        x->data[2 * i + 1] = b;
+        y->data[i] = a + b > 0.0f ? 1.0f : 0.0f;
+        i++;
+    }
+    Dataset *ds = data_tensor_dataset_new(x, y);
+    ck_assert_msg(ds != NULL, "data_tensor_dataset_new: %s", strata_last_error());
+    return ds;
+}
+
+static Module *toy_model(void)
+{
+    Module *m = nn_sequential(3, nn_linear(2, 8, true), nn_relu(), nn_linear(8, 2, true));
+    ck_assert_msg(m != NULL, "nn_sequential: %s", strata_last_error());
+    return m;
+}
+
+START_TEST(test_end_to_end_separable)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(200, 1);
+    strata_manual_seed(2);
+    Module *model = toy_model();
+    Optimizer *opt = optim_adam(model, 0.05f);
+    ck_assert_msg(opt != NULL, "optim_adam: %s", strata_last_error());
+    DataLoaderOptions o = {20, true, 3, false};
+    DataLoader *dl = data_loader_new(ds, &o);
+    DataLoaderOptions eo = {64, false, 0, false};
+    DataLoader *eval = data_loader_new(ds, &eo);
+    ck_assert(dl && eval);
+    TrainStats before, st, ev;
+    ck_assert_int_eq(train_evaluate(model, eval, NULL, NULL, &before), 0);
+    /* an untrained 2-class model starts near ln 2 */
+    ck_assert_msg(before.loss > 0.3 && before.loss < 1.5, "initial loss %g", before.loss);
+    for (int epoch = 0; epoch < 20; epoch++)
+        ck_assert_msg(train_epoch(model, opt, dl, NULL, &st) == 0, "train_epoch: %s",
+                      strata_last_error());
+    ck_assert_int_eq(st.examples, 200);
+    ck_assert_int_eq(st.batches, 10);
+    ck_assert_int_eq(train_evaluate(model, eval, NULL, NULL, &ev), 0);
+    ck_assert_msg(ev.loss < 0.1, "loss after training %g (started at %g)", ev.loss, before.loss);
+    ck_assert_msg(ev.accuracy >= 0.97, "accuracy %g", ev.accuracy);
+    ck_assert_int_eq(ev.examples, 200);
+    ck_assert(nn_is_training(model)); /* evaluate restored the mode */
+    data_loader_free(dl);
+    data_loader_free(eval);
+    optim_free(opt);
+    nn_module_free(model);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
+/* Copy every parameter of @p from into @p to (same architecture). */
+static void copy_params(Module *to, Module *from)
+{
+    int n1 = 0, n2 = 0;
+    Var **a = nn_parameters(to, &n1), **b = nn_parameters(from, &n2);
+    ck_assert(a && b && n1 == n2);
+    for (int i = 0; i < n1; i++)
+        ck_assert_int_eq(tensor_copy_(var_data(a[i]), var_data(b[i])), 0);
+    strata_free(a);
+    strata_free(b);
+}
+
+START_TEST(test_micro_batches_match_full_batch)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(10, 4);
+    strata_manual_seed(5);
+    Module *m1 = toy_model(), *m2 = toy_model();
+    copy_params(m2, m1);
+    Optimizer *o1 = optim_sgd(m1, 0.5f, 0.0f), *o2 = optim_sgd(m2, 0.5f, 0.0f);
+    ck_assert(o1 && o2);
+    DataLoaderOptions lo = {10, false, 0, false};
+    DataLoader *d1 = data_loader_new(ds, &lo), *d2 = data_loader_new(ds, &lo);
+    TrainOptions micro;
+    memset(&micro, 0, sizeof micro);
+    micro.micro_batch_size = 3; /* 3 + 3 + 3 + 1, weighted 0.3, 0.3, 0.3, 0.1 */
+    TrainStats s1, s2;
+    ck_assert_int_eq(train_epoch(m1, o1, d1, NULL, &s1), 0);
+    ck_assert_msg(train_epoch(m2, o2, d2, &micro, &s2) == 0, "%s", strata_last_error());
+    ck_assert_close(s1.loss, s2.loss, 1e-5);
+    ck_assert_close(s1.accuracy, s2.accuracy, 1e-12);
+    int n = 0;
+    Var **p1 = nn_parameters(m1, &n), **p2 = nn_parameters(m2, &n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(tensor_allclose(var_data(p1[i]), var_data(p2[i]), 1e-5f, 1e-6f),
+                      "parameter %d differs between full and micro-batched steps", i);
+    strata_free(p1);
+    strata_free(p2);
+    data_loader_free(d1);
+    data_loader_free(d2);
+    optim_free(o1);
+    optim_free(o2);
+    nn_module_free(m1);
+    nn_module_free(m2);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
+START_TEST(test_accuracy_progress_and_log)
+{
+    Scope *s = scope_begin();
+    /* rows' argmax: 1, 0, 2 against targets 1, 2, 2 -> 2/3 */
+    const float lg[9] = {0.1f, 0.9f, 0.0f, 5.0f, 1.0f, 2.0f, -1.0f, 0.0f, 3.0f};
+    const float tg[3] = {1.0f, 2.0f, 2.0f};
+    Tensor *logits = tensor_from_data(lg, (int64_t[]){3, 3}, 2);
+    Tensor *targets = tensor_from_data(tg, (int64_t[]){3}, 1);
+    ck_assert_close(train_accuracy(logits, targets), 2.0 / 3.0, 1e-12);
+    ck_assert(isnan(train_accuracy(targets, targets)));
+    ck_assert_error("train_accuracy");
+
+    /* progress to a file (not a terminal): a plain line every 2 items */
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    TrainProgress *p = train_progress_begin(f, 5, "epoch 1/1", 2);
+    ck_assert_ptr_nonnull(p);
+    for (int i = 1; i <= 5; i++)
+        train_progress_update(p, i, 1.0 / i);
+    train_progress_end(p);
+    rewind(f);
+    char line[256];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        ck_assert_msg(strstr(line, "epoch 1/1") && strstr(line, "it/s") &&
+                          strstr(line, "loss") && strstr(line, "ETA"),
+                      "progress line lacks a field: %s", line);
+    }
+    fclose(f);
+    ck_assert_int_eq(lines, 2); /* at 2 and 4 */
+
+    /* the metrics CSV */
+    char csv[512], png[512];
+    tmp_path(csv, sizeof csv, "metrics.csv");
+    tmp_path(png, sizeof png, "metrics.png");
+    TrainLog *log = train_log_open(csv);
+    ck_assert_msg(log != NULL, "train_log_open: %s", strata_last_error());
+    TrainStats tr = {0.5, 0.8, 100, 2, 1.0}, te = {0.6, 0.75, 50, 1, 0.5};
+    ck_assert_int_eq(train_log_append(log, 1, &tr, &te, 0.001f, 1.5), 0);
+    tr.loss = 0.4;
+    ck_assert_int_eq(train_log_append(log, 2, &tr, &te, 0.001f, 1.5), 0);
+    train_log_close(log);
+    f = fopen(csv, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_msg(strncmp(line, "1,0.500000,0.800000,0.600000,0.750000,", 38) == 0, "row: %s", line);
+    fclose(f);
+    int rc = train_plot_csv(csv, png);
+    ck_assert_msg(rc == 0 || rc == 1, "train_plot_csv: %s", strata_last_error());
+    if (rc == 0) {
+        f = fopen(png, "rb");
+        ck_assert_msg(f != NULL, "gnuplot ran but wrote no %s", png);
+        fclose(f);
+    }
+    remove(csv);
+    remove(png);
+    ck_assert_ptr_null(train_log_open("/nonexistent/dir/m.csv"));
+    ck_assert_error("/nonexistent/dir/m.csv");
+    scope_end(s);
+}
+END_TEST
+
+START_TEST(test_checkpoint_resume)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(40, 6);
+    strata_manual_seed(7);
+    Module *m = toy_model();
+    Optimizer *opt = optim_adam(m, 0.01f);
+    LRScheduler *sched = optim_step_lr(opt, 1, 0.5f);
+    DataLoaderOptions lo = {8, true, 11, false};
+    DataLoader *dl = data_loader_new(ds, &lo);
+    ck_assert(opt && sched && dl);
+    char path[512];
+    tmp_path(path, sizeof path, "ckpt.safetensors");
+    /* epoch 0, checkpoint, then epoch 1: remember where A ends */
+    ck_assert_int_eq(train_epoch(m, opt, dl, NULL, NULL), 0);
+    ck_assert_int_eq(optim_scheduler_step(sched), 0);
+    ck_assert_msg(train_checkpoint_save(path, m, opt, sched, 1) == 0, "save: %s",
+                  strata_last_error());
+    ck_assert_int_eq(train_epoch(m, opt, dl, NULL, NULL), 0);
+    int n = 0;
+    Var **pa = nn_parameters(m, &n);
+    /* B: a fresh model, optimizer and scheduler resume from the checkpoint */
+    strata_manual_seed(100);
+    Module *m2 = toy_model();
+    Optimizer *opt2 = optim_adam(m2, 0.01f);
+    LRScheduler *sched2 = optim_step_lr(opt2, 1, 0.5f);
+    DataLoader *dl2 = data_loader_new(ds, &lo);
+    int64_t epoch = -1;
+    ck_assert_msg(train_checkpoint_load(path, m2, opt2, sched2, &epoch) == 0, "load: %s",
+                  strata_last_error());
+    ck_assert_int_eq(epoch, 1);
+    ck_assert_int_eq(optim_scheduler_epoch(sched2), 1);
+    ck_assert_close(optim_get_lr(opt2, 0), 0.005, 1e-9);
+    ck_assert_int_eq(data_loader_set_epoch(dl2, epoch), 0);
+    ck_assert_int_eq(train_epoch(m2, opt2, dl2, NULL, NULL), 0);
+    Var **pb = nn_parameters(m2, &n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(memcmp(var_data(pa[i])->data, var_data(pb[i])->data,
+                             sizeof(float) * (size_t)tensor_numel(var_data(pa[i]))) == 0,
+                      "parameter %d differs after resuming from the checkpoint", i);
+    strata_free(pa);
+    strata_free(pb);
+    /* a checkpoint for another architecture is refused and changes nothing */
+    Module *wide = nn_sequential(3, nn_linear(2, 16, true), nn_relu(), nn_linear(16, 2, true));
+    Optimizer *wopt = optim_adam(wide, 0.01f);
+    ck_assert_int_eq(train_checkpoint_load(path, wide, wopt, NULL, NULL), -1);
+    ck_assert_int_eq(wopt->steps, 0);
+    remove(path);
+    optim_free(wopt);
+    nn_module_free(wide);
+    optim_scheduler_free(sched);
+    optim_scheduler_free(sched2);
+    data_loader_free(dl);
+    data_loader_free(dl2);
+    optim_free(opt);
+    optim_free(opt2);
+    nn_module_free(m);
+    nn_module_free(m2);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
+void add_train_tests(Suite *s)
+{
+    GRADED_TIMED(s, test_end_to_end_separable, 5, 30.0);
+    GRADED(s, test_micro_batches_match_full_batch, 3);
+    GRADED(s, test_accuracy_progress_and_log, 3);
+    GRADED(s, test_checkpoint_resume, 4);
+}
