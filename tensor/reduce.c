@@ -312,13 +312,20 @@ static void lane_loop(StridedLoop *loop, const Tensor *t, int dim, Tensor *const
 }
 
 /*
- * Max (or min, when @p want_min) of each lane with the index of the first winner; a
- * NaN wins and stays. Lanes are processed side by side (j outer) so that reading a
- * row-major tensor along dim 0 walks memory in order.
+ * Max (or min, when @p want_min) of each of @p n lanes (lane i starts at x + i*sx, its
+ * elements are sd apart) with the index of the first winner; a NaN wins and stays.
+ * Whichever of the two strides is smaller runs innermost, so memory is walked in order
+ * both along dim 0 (lanes side by side) and along the last dim (one lane at a time).
  */
 static void extreme_rows(const float *x, int64_t sx, int64_t sd, int64_t len, float *val,
                          int64_t sv, float *idx, int64_t si, int64_t n, bool want_min)
 {
+    if (sd < sx) { /* lanes are contiguous-ish: scan each lane on its own instead */
+        for (int64_t i = 0; i < n; i++)
+            extreme_rows(x + i * sx, 0, sd, len, val + i * sv, 0, idx ? idx + i * si : NULL,
+                         0, 1, want_min);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         val[i * sv] = x[i * sx];
         if (idx)

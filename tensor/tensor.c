@@ -429,10 +429,13 @@ int64_t tensor_size(const Tensor *t, int dim)
         strata_error_null(__func__, "t");
         return -1;
     }
-    int d = tensor_wrap_dim(dim, t->ndim, __func__);
-    if (d < 0)
+    if (t->ndim == 0) {
+        strata_set_error("tensor_size: dim %d specified but the tensor has no dims (0-d)",
+                         dim);
         return -1;
-    return t->ndim == 0 ? 1 : t->shape[d];
+    }
+    int d = tensor_wrap_dim(dim, t->ndim, __func__);
+    return d < 0 ? -1 : t->shape[d];
 }
 
 bool tensor_same_shape(const Tensor *a, const Tensor *b)
@@ -1025,7 +1028,14 @@ Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim)
         int64_t have = d >= lead ? t->shape[d - lead] : -2;
         if (want == -1 && have != -2)
             want = have;
-        if (want < 0 || (have >= 0 && have != 1 && have != want)) {
+        if (want < 0 && have == -2) {
+            strata_set_error("tensor_expand: the expanded size %lld is not allowed in a "
+                             "leading, new dim %d (shape %s to %s)", (long long)want, d,
+                             tensor_shape_str(t, a, sizeof a),
+                             tensor_format_shape(shape, ndim, b, sizeof b));
+            return NULL;
+        }
+        if (want < 0 || (have != -2 && have != 1 && have != want)) {
             strata_set_error("tensor_expand: the expanded size %lld must match the "
                              "existing size %lld at dim %d (shape %s to %s)",
                              (long long)shape[d], (long long)have, d,
