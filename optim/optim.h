@@ -714,6 +714,209 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
                           int64_t *epoch);
 /** @} */
 
+/* ==== L2L section: owned by optim/l2l.c (issue 7) ==================================== */
+/* ------------------------------------------------------------------------------------ */
+/** @name L2L (layer-to-layer execution)
+ *  Train a model whose layers are the children of a Sequential or ModuleList with a
+ *  working set that does not grow with depth (Pudipeddi et al., "Training Large Neural
+ *  Networks with Constant Memory using a New Execution Algorithm", 2020). One step:
+ *  - **forward**, layer by layer, each layer over every microbatch, without recording a
+ *    graph; only the boundary activations are kept (the host stash, B x d_l floats per
+ *    boundary). After the last layer, the loss of each microbatch is weighted by
+ *    rows/B (so a batch the microbatch size does not divide still gives the plain
+ *    loss) and its gradient with respect to the output is stashed;
+ *  - **backward**, from the last layer down: for each microbatch, recompute the layer's
+ *    forward from its stashed input with a graph, backpropagate the stashed output
+ *    gradient, accumulate the layer's parameter gradients, and overwrite the stashed
+ *    input with its gradient; then, optionally, update that layer at once (eager
+ *    update).
+ *
+ *  The gradients equal plain backprop over the whole batch (up to float rounding).
+ *  Stochastic layers (Dropout) draw from the tensor generator seeded with
+ *  l2l_unit_seed(seed, step, layer, microbatch) for each unit, and the caller's
+ *  generator state is restored after it, so the recomputation replays the same masks
+ *  and l2l_step() leaves the global stream untouched. BatchNorm normalises each
+ *  microbatch with its own statistics (as gradient accumulation does); its running
+ *  statistics and num_batches_tracked move once per microbatch in the forward pass,
+ *  never in the recomputation (every buffer of the layer is restored after it).
+ *  See docs/l2l.md.
+ *  @{ */
+
+/**
+ * @brief The loss of one microbatch, given the last layer's output.
+ * @param[in] output the last layer's output for the microbatch's rows, a leaf that
+ *            requires grad.
+ * @param[in] target the targets of the same rows (rows of the @p y given to
+ *            l2l_step()).
+ * @param[in] ctx the L2LOptions::loss_ctx pointer.
+ * @return A fresh one-element Var with a graph back to @p output: the MEAN of the
+ *         per-example losses over the microbatch (the trainer weights it by rows/B), or
+ *         NULL with an error to fail the step.
+ */
+typedef Var *(*L2LLossFn)(Var *output, const Tensor *target, void *ctx);
+
+/**
+ * @brief The default L2L loss: nn_cross_entropy(@p output, @p target) (logits [n, C],
+ *        class indices [n]).
+ * @param[in] output logits [n, C].
+ * @param[in] target class indices [n].
+ * @param[in] ctx ignored.
+ * @return A fresh one-element Var, or NULL with an error (bad shapes or classes).
+ */
+Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx);
+
+/**
+ * @brief The mean squared error nn_mse_loss(@p output, @p target, NN_REDUCTION_MEAN)
+ *        as an L2L loss.
+ * @param[in] output predictions.
+ * @param[in] target targets of the same shape.
+ * @param[in] ctx ignored.
+ * @return A fresh one-element Var, or NULL with an error (shapes differ).
+ */
+Var *l2l_mse_loss(Var *output, const Tensor *target, void *ctx);
+
+/** Options of l2l_new(). Zero-initialise, then set what you need. */
+typedef struct L2LOptions {
+    int64_t microbatch_size; /**< rows per microbatch (>= 1); the last microbatch of a
+                                  batch it does not divide is smaller */
+    L2LLossFn loss_fn;       /**< the loss; NULL: l2l_cross_entropy_loss() */
+    void *loss_ctx;          /**< passed to @ref loss_fn (borrowed) */
+    Optimizer *optimizer;    /**< optional (borrowed; must outlive the trainer): stepped
+                                  once per l2l_step(), or layer by layer with
+                                  @ref eager_update; NULL: gradients are only computed */
+    bool eager_update;       /**< update each layer's parameters as soon as its
+                                  gradients are complete (needs @ref optimizer with a
+                                  per-parameter update; refused with @ref clip_grad_norm,
+                                  which needs every gradient first) */
+    float clip_grad_norm;    /**< clip the global 2-norm of the layers' gradients to this
+                                  before the optimizer step; 0: off */
+    size_t memory_budget;    /**< working-memory budget in bytes, checked against
+                                  L2LStats::working_need_bytes before anything changes;
+                                  0: unlimited */
+    uint64_t seed;           /**< base seed of the stochastic layers (l2l_unit_seed()) */
+    FILE *progress;          /**< verbose: a progress display over layers and
+                                  microbatches on this stream (a bar on a terminal,
+                                  plain lines otherwise); NULL: silent */
+} L2LOptions;
+
+/** What l2l_step() or l2l_estimate() measured. Sizes are bytes of the counting
+ *  allocator (strata_mem_stats()). */
+typedef struct L2LStats {
+    double loss;               /**< the batch's mean loss, as plain training reports it
+                                    (the sum over microbatches of rows/B times their
+                                    mean); NAN from l2l_estimate() */
+    int64_t batch_size;        /**< B, rows of the batch */
+    int64_t num_microbatches;  /**< K = ceil(B / microbatch_size) */
+    int num_layers;            /**< N, the model's children */
+    size_t working_need_bytes; /**< the working set a step needs: the max over layers of
+                                    the layer's parameters (plus its gradients in the
+                                    backward pass) and the largest allocation of one
+                                    microbatch through it, measured by a dry run of the
+                                    first microbatch. What the budget is checked against */
+    size_t working_peak_bytes; /**< the same quantity measured during this step
+                                    (<= @ref working_need_bytes); 0 from l2l_estimate() */
+    size_t stash_bytes;        /**< the host boundary stash: exactly 4 B (d_1 + ... + d_N)
+                                    bytes, d_l the floats per row at the output of layer
+                                    l-1 */
+    size_t peak_bytes;         /**< the absolute high-water mark of live bytes during the
+                                    step (model, gradients, optimizer state, stash and
+                                    working set); 0 from l2l_estimate() */
+    double seconds;            /**< wall-clock time of the call */
+} L2LStats;
+
+/** An L2L trainer bound to one model (see l2l_new()). */
+typedef struct L2LTrainer L2LTrainer;
+
+/**
+ * @brief Create an L2L trainer over the layers of @p model.
+ * @param[in,out] model a Sequential or ModuleList (borrowed: must outlive the trainer,
+ *            and its list of layers must not change while the trainer lives) whose
+ *            children are the layers, applied in order. Refused: NULL, another kind of
+ *            module, an empty layer list, parameters of its own (they would not be
+ *            trained), a layer without a forward, a parameter shared by two layers (its
+ *            per-layer gradient would be overwritten).
+ * @param[in] opts options (copied); NULL, microbatch_size < 1, a negative or NaN
+ *            clip_grad_norm, eager_update without an optimizer, eager_update with
+ *            clip_grad_norm, and eager_update with an optimizer that has no
+ *            per-parameter update (OptimizerOps::update) are errors.
+ * @return A new trainer (l2l_free()), or NULL with an error naming the problem.
+ */
+L2LTrainer *l2l_new(Module *model, const L2LOptions *opts);
+
+/**
+ * @brief Destroy @p t (the model and the optimizer are not touched).
+ * @param[in] t the trainer; NULL is ignored.
+ */
+void l2l_free(L2LTrainer *t);
+
+/**
+ * @brief One L2L training step on the batch (@p x, @p y).
+ *
+ * Sets every trainable parameter's gradient (requires_grad) to this batch's gradient of
+ * the mean loss (previous gradients are overwritten, not accumulated), then clips and
+ * steps the optimizer if configured (or has already updated each layer, with
+ * eager_update). Runs the model in its current mode (call nn_train() first, as
+ * train_epoch() does). The first step of each batch shape starts with the dry run of
+ * l2l_estimate(), every side effect undone: it checks that each layer's output feeds
+ * the next and measures the working set. The counting allocator's bytes_peak is reset
+ * by the measurement (read L2LStats::peak_bytes instead).
+ * @param[in,out] t the trainer.
+ * @param[in] x inputs [B, ...] (B >= 1; borrowed, never written).
+ * @param[in] y targets [B, ...] for the loss (borrowed).
+ * @param[out] stats if not NULL, what the step measured.
+ * @return 0, or -1 with an error, with the model, its gradients and buffers, the
+ *         optimizer and the generator unchanged, for: NULL arguments, B < 1, y's rows
+ *         differing from B, grad mode off, a layer that refuses its input (the message
+ *         names the layer, its input shape and the cause) or changes the number of
+ *         rows, a loss that fails or is not one element, and a working set over the
+ *         budget ("needs N bytes ... but the budget is M bytes"). Once the forward pass
+ *         has succeeded only an allocation failure can stop the step.
+ */
+int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats);
+
+/**
+ * @brief What a step on a batch shaped like (@p x, @p y) needs, without training: the
+ *        dry run of l2l_step() (the first microbatch through each layer, forward and
+ *        recompute with backward), every side effect undone (gradients, buffers,
+ *        generator). The result is cached for l2l_step() on batches of the same shapes.
+ * @param[in,out] t the trainer.
+ * @param[in] x inputs [B, ...] (borrowed).
+ * @param[in] y targets [B, ...] (borrowed).
+ * @param[out] out receives batch_size, num_microbatches, num_layers,
+ *            working_need_bytes and stash_bytes (loss NAN, the rest 0); may be NULL.
+ * @return 0, or -1 with an error (as l2l_step(); the budget is not checked here).
+ */
+int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out);
+
+/**
+ * @brief Number of layers (children of the model).
+ * @param[in] t the trainer.
+ * @return The count, or -1 with an error for NULL.
+ */
+int l2l_num_layers(const L2LTrainer *t);
+
+/**
+ * @brief Steps taken so far: the step index the next l2l_step() seeds its units with.
+ * @param[in] t the trainer.
+ * @return The count, or -1 with an error for NULL.
+ */
+int64_t l2l_steps(const L2LTrainer *t);
+
+/**
+ * @brief The seed of one unit of work: the generator is seeded with it
+ *        (strata_manual_seed()) before layer @p layer runs on microbatch @p microbatch
+ *        of step @p step, in the forward pass and again in the recomputation, so plain
+ *        code can reproduce L2L's dropout masks. A SplitMix64 mix of the four values.
+ * @param[in] seed L2LOptions::seed.
+ * @param[in] step the trainer's step index (l2l_steps() before the step).
+ * @param[in] layer the layer's index.
+ * @param[in] microbatch the microbatch's index.
+ * @return The seed (every value is valid).
+ */
+uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatch);
+/** @} */
+/* ==== end of the L2L section ========================================================= */
+
 /** @} */ /* end of group optim */
 
 #ifdef __cplusplus

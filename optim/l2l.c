@@ -1,0 +1,1055 @@
+/*
+ * l2l.c - layer-to-layer (L2L) execution: train a model whose layers sit in a
+ * Sequential/ModuleList with a working set that stays flat as the model gets deeper
+ * (Pudipeddi et al., "Training Large Neural Networks with Constant Memory using a New
+ * Execution Algorithm", 2020). See docs/l2l.md for the algorithm and the design.
+ *
+ * One step over a batch of B rows cut into K microbatches, for layers 0..N-1:
+ *
+ *   forward   for l = 0..N-1, for k = 0..K-1 (no graph):
+ *                 stash[l+1][rows k] = layer_l(stash[l][rows k])          stash[0] = x
+ *             after the last layer, per microbatch: out = leaf(stash[N][rows k]),
+ *                 L_k = loss(out, y[rows k]); backward(rows_k/B * L_k);
+ *                 stash[N][rows k] = d(loss)/d(out)
+ *   backward  for l = N-1..l_min, zero dW_l, for k = 0..K-1:
+ *                 x = leaf(stash[l][rows k]); y = layer_l(x) WITH a graph;
+ *                 backward(y, stash[l+1][rows k])   (dW_l += ...)
+ *                 stash[l][rows k] = dx             (the input is not needed again)
+ *             free stash[l+1]; optional eager update of layer l
+ *
+ * Each "unit" (one layer on one microbatch) runs inside its own scope, so everything it
+ * allocates is gone when it ends: the working set is the largest unit plus the current
+ * layer's weights, whatever the depth. The host store is everything else: the model's
+ * parameters and gradients, the optimizer state and the boundary stash.
+ *
+ * Memory is measured with the counting allocator (tensor.h): each unit resets the
+ * high-water mark at its start and reads it at its end, subtracting what it allocated
+ * for the host stash. This moves the allocator's bytes_peak: callers that measure their
+ * own peak around l2l_step() see only the end of the step (use L2LStats::peak_bytes).
+ */
+#include "optim.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------ the trainer --- */
+
+/* One layer: the child module and its parameters (borrowed from the module). */
+typedef struct L2LLayer {
+    Module *module; /* borrowed: a child of the model */
+    Var **params;   /* nn_parameters(module) (array owned, Vars borrowed) */
+    int num_params;
+} L2LLayer;
+
+struct L2LTrainer {
+    Module *model;
+    L2LOptions opts;
+    int num_layers;
+    L2LLayer *layers;
+    int64_t steps;
+
+    /* The dry run's measurements, valid for batches of the shapes below. */
+    bool need_valid;
+    int x_ndim, y_ndim;
+    int64_t x_shape[TENSOR_MAX_DIMS], y_shape[TENSOR_MAX_DIMS];
+    int need_lmin;             /* lowest layer with a trainable parameter at the time */
+    int64_t need_trainable;    /* number of trainable parameters at the time */
+    size_t *need_fwd;          /* per layer: largest forward unit (bytes above the host) */
+    size_t *need_bwd;          /* per layer: largest backward unit */
+    size_t need_stash;         /* stash bytes of a batch of that shape */
+
+    /* The current step's measurements. */
+    size_t *run_fwd, *run_bwd;
+    size_t abs_peak;
+};
+
+/* Replace the error slot with "<prefix>: <what it held>". */
+static void prefix_error(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static void prefix_error(const char *fmt, ...)
+{
+    char inner[1024], head[512];
+    snprintf(inner, sizeof inner, "%s", strata_last_error());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    strata_set_error("%s: %s", head, inner[0] ? inner : "(no message)");
+}
+
+uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatch)
+{
+    /* SplitMix64's finaliser applied after mixing in each value in turn. */
+    uint64_t values[3] = {(uint64_t)step, (uint64_t)(int64_t)layer, (uint64_t)microbatch};
+    uint64_t h = seed;
+    for (int i = 0; i < 4; i++) {
+        h += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = h;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        h = i < 3 ? z ^ values[i] : z;
+    }
+    return h;
+}
+
+/* ----------------------------------------------------------------------- losses --- */
+
+Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx)
+{
+    (void)ctx;
+    return nn_cross_entropy(output, target);
+}
+
+Var *l2l_mse_loss(Var *output, const Tensor *target, void *ctx)
+{
+    (void)ctx;
+    return nn_mse_loss(output, target, NN_REDUCTION_MEAN);
+}
+
+/* ------------------------------------------------------- construction, queries --- */
+
+static void free_layers(L2LLayer *layers, int n)
+{
+    if (!layers)
+        return;
+    for (int l = 0; l < n; l++)
+        strata_free(layers[l].params);
+    strata_free(layers);
+}
+
+void l2l_free(L2LTrainer *t)
+{
+    if (!t)
+        return;
+    free_layers(t->layers, t->num_layers);
+    strata_free(t->need_fwd);
+    strata_free(t->need_bwd);
+    strata_free(t->run_fwd);
+    strata_free(t->run_bwd);
+    strata_free(t);
+}
+
+L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
+{
+    const char *fn = "l2l_new";
+    if (!model) {
+        strata_error_null(fn, "model");
+        return NULL;
+    }
+    if (!opts) {
+        strata_error_null(fn, "opts");
+        return NULL;
+    }
+    const char *kind = nn_module_type_name(model);
+    if (strcmp(kind, "Sequential") != 0 && strcmp(kind, "ModuleList") != 0) {
+        strata_set_error("%s: the model is a %s; L2L runs the children of a Sequential or "
+                         "ModuleList as its layers, in order",
+                         fn, kind);
+        return NULL;
+    }
+    int n = nn_num_children(model);
+    if (n < 1) {
+        strata_set_error("%s: the model's layer list is empty (a %s without children)", fn,
+                         kind);
+        return NULL;
+    }
+    if (model->num_params > 0) {
+        strata_set_error("%s: the model has %d parameter(s) of its own ('%s', ...) outside "
+                         "its layers; L2L trains only the layers' parameters",
+                         fn, model->num_params, model->params[0].name);
+        return NULL;
+    }
+    if (opts->microbatch_size < 1) {
+        strata_set_error("%s: microbatch_size is %lld; it must be >= 1", fn,
+                         (long long)opts->microbatch_size);
+        return NULL;
+    }
+    if (!(opts->clip_grad_norm >= 0.0f)) {
+        strata_set_error("%s: clip_grad_norm is %g; it must be >= 0 (0 turns clipping off)",
+                         fn, (double)opts->clip_grad_norm);
+        return NULL;
+    }
+    if (opts->eager_update) {
+        if (!opts->optimizer) {
+            strata_set_error("%s: eager_update needs an optimizer (opts->optimizer is NULL)",
+                             fn);
+            return NULL;
+        }
+        if (opts->clip_grad_norm > 0.0f) {
+            strata_set_error("%s: eager_update cannot be combined with clip_grad_norm = %g: "
+                             "clipping by the global norm needs every layer's gradient "
+                             "before any update",
+                             fn, (double)opts->clip_grad_norm);
+            return NULL;
+        }
+        const OptimizerOps *ops = opts->optimizer->ops;
+        if (!ops || !ops->update) {
+            strata_set_error("%s: eager_update needs a per-parameter update, and optimizer "
+                             "'%s' only updates every parameter at once (ops->step)",
+                             fn, ops && ops->name ? ops->name : "?");
+            return NULL;
+        }
+    }
+    /* Every layer must have a one-input forward. */
+    for (int l = 0; l < n; l++) {
+        Module *layer = nn_child_at(model, l);
+        if (!layer)
+            return NULL;
+        if (!layer->type->forward && !layer->type->forward_n) {
+            strata_set_error("%s: layer %d (%s) has no forward: every layer must take one "
+                             "input and give one output",
+                             fn, l, nn_module_type_name(layer));
+            return NULL;
+        }
+    }
+
+    L2LTrainer *t = strata_calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->model = model;
+    t->opts = *opts;
+    if (!t->opts.loss_fn)
+        t->opts.loss_fn = l2l_cross_entropy_loss;
+    t->num_layers = n;
+    t->layers = strata_calloc((size_t)n, sizeof *t->layers);
+    t->need_fwd = strata_calloc((size_t)n, sizeof *t->need_fwd);
+    t->need_bwd = strata_calloc((size_t)n, sizeof *t->need_bwd);
+    t->run_fwd = strata_calloc((size_t)n, sizeof *t->run_fwd);
+    t->run_bwd = strata_calloc((size_t)n, sizeof *t->run_bwd);
+    if (!t->layers || !t->need_fwd || !t->need_bwd || !t->run_fwd || !t->run_bwd) {
+        l2l_free(t);
+        return NULL;
+    }
+    for (int l = 0; l < n; l++) {
+        L2LLayer *layer = &t->layers[l];
+        layer->module = nn_child_at(model, l);
+        layer->params = nn_parameters(layer->module, &layer->num_params);
+        if (!layer->params) {
+            prefix_error("%s: layer %d", fn, l);
+            l2l_free(t);
+            return NULL;
+        }
+    }
+    /* A parameter shared by two layers: each layer's backward would zero the gradient
+     * the other one computed (and an eager update would use half a gradient). */
+    for (int a = 0; a < n; a++)
+        for (int i = 0; i < t->layers[a].num_params; i++)
+            for (int b = a + 1; b < n; b++)
+                for (int j = 0; j < t->layers[b].num_params; j++)
+                    if (t->layers[a].params[i] == t->layers[b].params[j]) {
+                        strata_set_error("%s: layers %d and %d share a parameter; L2L "
+                                         "computes each layer's gradients on their own and "
+                                         "cannot train tied weights",
+                                         fn, a, b);
+                        l2l_free(t);
+                        return NULL;
+                    }
+    return t;
+}
+
+int l2l_num_layers(const L2LTrainer *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return -1;
+    }
+    return t->num_layers;
+}
+
+int64_t l2l_steps(const L2LTrainer *t)
+{
+    if (!t) {
+        strata_error_null(__func__, "t");
+        return -1;
+    }
+    return t->steps;
+}
+
+/* The checks shared by l2l_step() and l2l_estimate(); B receives the batch size. */
+static int check_batch(const char *fn, const L2LTrainer *t, const Tensor *x, const Tensor *y,
+                       int64_t *B)
+{
+    if (!t) {
+        strata_error_null(fn, "t");
+        return -1;
+    }
+    if (!x) {
+        strata_error_null(fn, "x");
+        return -1;
+    }
+    if (!y) {
+        strata_error_null(fn, "y");
+        return -1;
+    }
+    char a[128], b[128];
+    if (x->ndim < 1 || x->shape[0] < 1) {
+        strata_set_error("%s: x has shape %s; it must be [B, ...] with B >= 1 rows", fn,
+                         tensor_shape_str(x, a, sizeof a));
+        return -1;
+    }
+    if (y->ndim < 1 || y->shape[0] != x->shape[0]) {
+        strata_set_error("%s: x has shape %s but y has shape %s: y needs one row per row of x",
+                         fn, tensor_shape_str(x, a, sizeof a), tensor_shape_str(y, b, sizeof b));
+        return -1;
+    }
+    if (!autograd_is_grad_enabled()) {
+        strata_set_error("%s: grad mode is off (called inside autograd_no_grad_begin()); the "
+                         "backward pass needs to record graphs",
+                         fn);
+        return -1;
+    }
+    *B = x->shape[0];
+    return 0;
+}
+
+/* SOLUTION BEGIN week=4 */
+/* ---------------------------------------------------------------------- helpers --- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static size_t tensor_bytes(const Tensor *t)
+{
+    return t ? (size_t)tensor_numel(t) * sizeof(float) : 0;
+}
+
+/* Bytes of layer l's parameters, and of the gradients of the trainable ones. */
+static void layer_sizes(const L2LLayer *layer, size_t *param_bytes, size_t *grad_bytes)
+{
+    *param_bytes = 0;
+    *grad_bytes = 0;
+    for (int i = 0; i < layer->num_params; i++) {
+        Var *p = layer->params[i];
+        *param_bytes += tensor_bytes(var_data(p));
+        if (p->requires_grad)
+            *grad_bytes += tensor_bytes(var_data(p));
+    }
+}
+
+/* The lowest layer with a trainable parameter (num_layers when there is none), and the
+ * number of trainable parameters. */
+static int lowest_trainable(const L2LTrainer *t, int64_t *trainable)
+{
+    int lmin = t->num_layers;
+    *trainable = 0;
+    for (int l = t->num_layers - 1; l >= 0; l--)
+        for (int i = 0; i < t->layers[l].num_params; i++)
+            if (t->layers[l].params[i]->requires_grad) {
+                (*trainable)++;
+                lmin = l;
+            }
+    return lmin;
+}
+
+/* ------------------------------------------------------------ buffer snapshots --- */
+
+/*
+ * A copy of every buffer of a module tree, to undo what a forward in training mode does
+ * to them (BatchNorm's running statistics and num_batches_tracked). Restoring copies the
+ * values back into whatever tensor each slot holds by then.
+ */
+typedef struct BufferSnapshot {
+    int count;
+    Tensor **copies; /* owned (retained) */
+} BufferSnapshot;
+
+static int count_buffers(const Module *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->num_buffers; i++)
+        n += m->buffers[i].tensor != NULL;
+    for (int c = 0; c < m->num_children; c++)
+        n += count_buffers(m->children[c].module);
+    return n;
+}
+
+static int copy_buffers_out(const Module *m, Tensor **copies, int *k)
+{
+    for (int i = 0; i < m->num_buffers; i++) {
+        if (!m->buffers[i].tensor)
+            continue;
+        Scope *s = scope_begin();
+        Tensor *copy = tensor_clone(m->buffers[i].tensor);
+        tensor_retain(copy);
+        scope_end(s);
+        if (!copy)
+            return -1;
+        copies[(*k)++] = copy;
+    }
+    for (int c = 0; c < m->num_children; c++)
+        if (copy_buffers_out(m->children[c].module, copies, k) < 0)
+            return -1;
+    return 0;
+}
+
+static void copy_buffers_in(Module *m, Tensor *const *copies, int *k)
+{
+    for (int i = 0; i < m->num_buffers; i++) {
+        if (!m->buffers[i].tensor)
+            continue;
+        tensor_copy_(m->buffers[i].tensor, copies[(*k)++]);
+    }
+    for (int c = 0; c < m->num_children; c++)
+        copy_buffers_in(m->children[c].module, copies, k);
+}
+
+static void snapshot_free(BufferSnapshot *snap)
+{
+    for (int i = 0; i < snap->count; i++)
+        tensor_release(snap->copies[i]);
+    strata_free(snap->copies);
+    snap->copies = NULL;
+    snap->count = 0;
+}
+
+/* Take a snapshot of @p m's buffers (an empty one when it has none). 0 or -1. */
+static int snapshot_take(const Module *m, BufferSnapshot *snap)
+{
+    snap->count = 0;
+    snap->copies = NULL;
+    int n = count_buffers(m);
+    if (n == 0)
+        return 0;
+    snap->copies = strata_calloc((size_t)n, sizeof *snap->copies);
+    if (!snap->copies)
+        return -1;
+    int k = 0;
+    int rc = copy_buffers_out(m, snap->copies, &k);
+    snap->count = k;
+    if (rc < 0)
+        snapshot_free(snap);
+    return rc;
+}
+
+static void snapshot_restore(Module *m, const BufferSnapshot *snap)
+{
+    if (snap->count == 0)
+        return;
+    int k = 0;
+    copy_buffers_in(m, snap->copies, &k);
+}
+
+/* ------------------------------------------------------- measuring the working set --- */
+
+/*
+ * A unit of work measures the bytes it allocates above what was live when it began
+ * (the host store). Host memory it creates itself (a new stash level) is subtracted.
+ */
+typedef struct Meter {
+    size_t mark;     /* bytes live when the unit began */
+    size_t peak;     /* largest working bytes seen */
+    size_t abs_peak; /* largest bytes_peak seen (everything) */
+} Meter;
+
+static void meter_begin(Meter *m)
+{
+    m->mark = strata_mem_stats().bytes_live;
+    m->peak = 0;
+    m->abs_peak = m->mark;
+    strata_mem_reset_peak();
+}
+
+/* Read the high-water mark since the last reset; @p host bytes of it are host memory. */
+static void meter_sample(Meter *m, size_t host)
+{
+    size_t peak = strata_mem_stats().bytes_peak;
+    if (peak > m->abs_peak)
+        m->abs_peak = peak;
+    size_t above = peak > m->mark + host ? peak - m->mark - host : 0;
+    if (above > m->peak)
+        m->peak = above;
+}
+
+/* ---------------------------------------------------------------- one step's run --- */
+
+/* What the units of one pass over a batch share. */
+typedef struct Run {
+    L2LTrainer *t;
+    const Tensor *y;  /* targets [B, ...] */
+    int64_t B;        /* rows of the batch */
+    int64_t mb;       /* microbatch size */
+    int64_t K;        /* microbatches */
+    int64_t step;     /* step index for the seeds */
+    Tensor **stash;   /* N+1 levels; stash[0] is x (borrowed), the others owned */
+    size_t *fwd_peak; /* per-layer largest forward unit (t->run_* or t->need_*) */
+    size_t *bwd_peak; /* per-layer largest backward unit */
+    size_t stash_bytes;
+    double loss;      /* sum over microbatches of rows/B * mean loss */
+    TrainProgress *bar;
+    int64_t done;     /* units finished, for the progress display */
+} Run;
+
+static int64_t rows_of(const Run *r, int64_t k)
+{
+    int64_t r0 = k * r->mb;
+    return r->B - r0 < r->mb ? r->B - r0 : r->mb;
+}
+
+/* Seed the generator for unit (layer, microbatch); returns the caller's state. */
+static uint64_t seed_unit(const Run *r, int layer, int64_t k)
+{
+    uint64_t saved = strata_rng_get_state();
+    strata_manual_seed(l2l_unit_seed(r->t->opts.seed, r->step, layer, k));
+    return saved;
+}
+
+static void progress(Run *r)
+{
+    r->done++;
+    if (r->bar)
+        train_progress_update(r->bar, r->done, r->loss);
+}
+
+/*
+ * Write @p value (rows of boundary @p level) into the stash, creating that level of
+ * [B, ...] on first use; *host receives the bytes that allocation took.
+ */
+static int stash_write(Run *r, int level, int64_t r0, int64_t rows, const Tensor *value,
+                       Meter *meter, size_t *host)
+{
+    char a[128], b[128];
+    Tensor *level_t = r->stash[level];
+    if (!level_t) {
+        meter_sample(meter, 0); /* the peak so far is all working memory */
+        int64_t shape[TENSOR_MAX_DIMS];
+        shape[0] = r->B;
+        for (int d = 1; d < value->ndim; d++)
+            shape[d] = value->shape[d];
+        size_t before = strata_mem_stats().bytes_live;
+        Scope *s = scope_begin();
+        level_t = tensor_empty(shape, value->ndim);
+        tensor_retain(level_t);
+        scope_end(s);
+        if (!level_t)
+            return -1;
+        *host = strata_mem_stats().bytes_live - before;
+        strata_mem_reset_peak();
+        r->stash[level] = level_t;
+        r->stash_bytes += tensor_bytes(level_t);
+    } else {
+        bool same = level_t->ndim == value->ndim;
+        for (int d = 1; same && d < value->ndim; d++)
+            same = level_t->shape[d] == value->shape[d];
+        if (!same) {
+            strata_set_error("rows %lld..%lld give shape %s where the first microbatch gave "
+                             "rows of %s",
+                             (long long)r0, (long long)(r0 + rows - 1),
+                             tensor_shape_str(value, a, sizeof a),
+                             tensor_shape_str(level_t, b, sizeof b));
+            return -1;
+        }
+    }
+    Tensor *dst = tensor_narrow(level_t, 0, r0, rows);
+    return dst ? tensor_copy_(dst, value) : -1;
+}
+
+/*
+ * Forward unit: layer l on microbatch k without a graph; its output goes to stash[l+1].
+ * For the last layer, the loss of the microbatch is computed here instead and the
+ * gradient of (rows/B) * loss with respect to the output is stashed.
+ */
+static int forward_unit(Run *r, int l, int64_t k)
+{
+    L2LTrainer *t = r->t;
+    Module *layer = t->layers[l].module;
+    const bool last = l == t->num_layers - 1;
+    const int64_t r0 = k * r->mb, rows = rows_of(r, k);
+    char a[128], b[128];
+    Meter meter;
+    size_t host = 0;
+    int rc = -1;
+
+    meter_begin(&meter);
+    Scope *s = scope_begin();
+    Tensor *in = tensor_narrow(r->stash[l], 0, r0, rows);
+    Var *xv = var_new(in, false);
+    uint64_t saved = seed_unit(r, l, k);
+    autograd_no_grad_begin();
+    Var *yv = xv ? nn_forward(layer, xv) : NULL;
+    autograd_no_grad_end();
+    strata_rng_set_state(saved);
+    if (!yv) {
+        prefix_error("layer %d (%s) failed on microbatch %lld, input shape %s", l,
+                     nn_module_type_name(layer), (long long)k,
+                     tensor_shape_str(in, a, sizeof a));
+        goto out;
+    }
+    Tensor *out = var_data(yv);
+    if (out->ndim < 1 || out->shape[0] != rows) {
+        strata_set_error("layer %d (%s) maps input %s to output %s: L2L needs layers that "
+                         "keep the batch rows (one output row per input row)",
+                         l, nn_module_type_name(layer), tensor_shape_str(in, a, sizeof a),
+                         tensor_shape_str(out, b, sizeof b));
+        goto out;
+    }
+    Tensor *value = out;
+    if (last) {
+        /* The loss of this microbatch, weighted by its share of the batch: the sum over
+         * microbatches of (rows_k / B) * mean_k is the mean over the whole batch, even
+         * when the last microbatch is smaller (weighting by 1/K would not be). */
+        Var *ov = var_new(out, true);
+        Tensor *target = tensor_narrow(r->y, 0, r0, rows);
+        Var *loss = ov && target ? t->opts.loss_fn(ov, target, t->opts.loss_ctx) : NULL;
+        if (!loss) {
+            prefix_error("the loss failed on microbatch %lld (output %s)", (long long)k,
+                         tensor_shape_str(out, a, sizeof a));
+            goto out;
+        }
+        if (tensor_numel(var_data(loss)) != 1) {
+            strata_set_error("the loss returned shape %s; it must return one element (the "
+                             "mean over the microbatch)",
+                             tensor_shape_str(var_data(loss), a, sizeof a));
+            goto out;
+        }
+        const double weight = (double)rows / (double)r->B;
+        Var *weighted = var_mul_scalar(loss, (float)weight);
+        if (!weighted || var_backward(weighted) < 0) {
+            prefix_error("backward through the loss failed on microbatch %lld", (long long)k);
+            goto out;
+        }
+        r->loss += weight * (double)tensor_item(var_data(loss));
+        value = var_grad(ov);
+        if (!value) {
+            strata_set_error("the loss does not depend on the last layer's output");
+            goto out;
+        }
+    }
+    if (stash_write(r, l + 1, r0, rows, value, &meter, &host) < 0) {
+        prefix_error("layer %d (%s)", l, nn_module_type_name(layer));
+        goto out;
+    }
+    rc = 0;
+out:
+    scope_end(s);
+    meter_sample(&meter, host);
+    if (meter.peak > r->fwd_peak[l])
+        r->fwd_peak[l] = meter.peak;
+    if (meter.abs_peak > t->abs_peak)
+        t->abs_peak = meter.abs_peak;
+    if (rc == 0)
+        progress(r);
+    return rc;
+}
+
+/*
+ * Backward unit: recompute layer l on microbatch k from its stashed input WITH a graph
+ * (same seed, buffers restored after), backpropagate the stashed output gradient into
+ * the layer's parameters (accumulating), and, if @p need_input_grad, overwrite the
+ * stashed input rows with their gradient.
+ */
+static int backward_unit(Run *r, int l, int64_t k, bool need_input_grad)
+{
+    L2LTrainer *t = r->t;
+    Module *layer = t->layers[l].module;
+    const int64_t r0 = k * r->mb, rows = rows_of(r, k);
+    char a[128], b[128];
+    Meter meter;
+    BufferSnapshot snap = {0, NULL};
+    int rc = -1;
+
+    meter_begin(&meter);
+    Scope *s = scope_begin();
+    Tensor *in = tensor_narrow(r->stash[l], 0, r0, rows);
+    Tensor *gout = tensor_narrow(r->stash[l + 1], 0, r0, rows);
+    Var *xv = var_new(in, need_input_grad);
+    if (!xv || !gout || snapshot_take(layer, &snap) < 0)
+        goto out;
+    uint64_t saved = seed_unit(r, l, k);
+    Var *yv = nn_forward(layer, xv);
+    strata_rng_set_state(saved);
+    snapshot_restore(layer, &snap); /* the forward pass already moved them */
+    if (!yv) {
+        prefix_error("recomputing layer %d (%s) failed on microbatch %lld", l,
+                     nn_module_type_name(layer), (long long)k);
+        goto out;
+    }
+    if (!tensor_same_shape(var_data(yv), gout)) {
+        strata_set_error("recomputing layer %d (%s) gave shape %s where the forward pass "
+                         "gave %s",
+                         l, nn_module_type_name(layer),
+                         tensor_shape_str(var_data(yv), a, sizeof a),
+                         tensor_shape_str(gout, b, sizeof b));
+        goto out;
+    }
+    if (yv->requires_grad && var_backward_ex(yv, gout, false) < 0) {
+        prefix_error("backward through layer %d (%s) failed on microbatch %lld", l,
+                     nn_module_type_name(layer), (long long)k);
+        goto out;
+    }
+    if (need_input_grad) {
+        /* The input rows are not needed any more: they become their gradient. */
+        Tensor *gx = var_grad(xv);
+        if ((gx ? tensor_copy_(in, gx) : tensor_zero_(in)) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    snapshot_free(&snap);
+    scope_end(s);
+    meter_sample(&meter, 0);
+    if (meter.peak > r->bwd_peak[l])
+        r->bwd_peak[l] = meter.peak;
+    if (meter.abs_peak > t->abs_peak)
+        t->abs_peak = meter.abs_peak;
+    if (rc == 0)
+        progress(r);
+    return rc;
+}
+
+/* Give every trainable parameter of layer l a zero gradient (host memory). */
+static int zero_layer_grads(L2LLayer *layer)
+{
+    for (int i = 0; i < layer->num_params; i++) {
+        Var *p = layer->params[i];
+        if (!p->requires_grad)
+            continue;
+        if (p->grad && tensor_same_shape(p->grad, p->data) && tensor_is_contiguous(p->grad)) {
+            if (tensor_zero_(p->grad) < 0)
+                return -1;
+            continue;
+        }
+        Scope *s = scope_begin();
+        Tensor *z = tensor_zeros_like(p->data);
+        tensor_retain(z);
+        scope_end(s);
+        if (!z)
+            return -1;
+        var_zero_grad(p, true);
+        p->grad = z;
+    }
+    return 0;
+}
+
+/* Where parameter @p p sits in @p opt: group and index, or -1. */
+static int find_in_optimizer(const Optimizer *opt, const Var *p, int *group, int *index)
+{
+    for (int g = 0; g < opt->num_groups; g++)
+        for (int i = 0; i < opt->groups[g].num_params; i++)
+            if (opt->groups[g].params[i] == p) {
+                *group = g;
+                *index = i;
+                return 0;
+            }
+    return -1;
+}
+
+/* Eager update: step the optimizer on layer l's parameters alone. */
+static int eager_update(L2LTrainer *t, int l)
+{
+    Optimizer *opt = t->opts.optimizer;
+    L2LLayer *layer = &t->layers[l];
+    int rc = 0;
+    autograd_no_grad_begin();
+    for (int i = 0; i < layer->num_params && rc == 0; i++) {
+        Var *p = layer->params[i];
+        int g, j;
+        if (!p->requires_grad || !p->grad || find_in_optimizer(opt, p, &g, &j) < 0)
+            continue;
+        rc = opt->ops->update(opt, &opt->groups[g], p, p->grad, &opt->groups[g].state[j]);
+        if (rc < 0)
+            prefix_error("eager update of layer %d", l);
+    }
+    autograd_no_grad_end();
+    return rc;
+}
+
+static void run_release(Run *r)
+{
+    for (int l = 1; l <= r->t->num_layers; l++) {
+        tensor_release(r->stash[l]);
+        r->stash[l] = NULL;
+    }
+    strata_free(r->stash);
+    r->stash = NULL;
+}
+
+static int run_init(Run *r, L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B,
+                    size_t *fwd_peak, size_t *bwd_peak)
+{
+    memset(r, 0, sizeof *r);
+    r->t = t;
+    r->y = y;
+    r->B = B;
+    r->mb = t->opts.microbatch_size < B ? t->opts.microbatch_size : B;
+    r->K = (B + r->mb - 1) / r->mb;
+    r->step = t->steps;
+    r->fwd_peak = fwd_peak;
+    r->bwd_peak = bwd_peak;
+    r->stash = strata_calloc((size_t)t->num_layers + 1, sizeof *r->stash);
+    if (!r->stash)
+        return -1;
+    r->stash[0] = (Tensor *)x; /* borrowed, only read (layer 0 never writes its input) */
+    for (int l = 0; l < t->num_layers; l++)
+        fwd_peak[l] = bwd_peak[l] = 0;
+    return 0;
+}
+
+/* The working set of a pass: per layer, its parameters (and gradients when it runs
+ * backward) plus its largest unit; the max over layers. */
+static size_t working_set(const L2LTrainer *t, const size_t *fwd, const size_t *bwd, int lmin)
+{
+    size_t need = 0;
+    for (int l = 0; l < t->num_layers; l++) {
+        size_t pb, gb;
+        layer_sizes(&t->layers[l], &pb, &gb);
+        size_t f = pb + fwd[l];
+        if (f > need)
+            need = f;
+        if (l >= lmin) {
+            size_t b = pb + gb + bwd[l];
+            if (b > need)
+                need = b;
+        }
+    }
+    return need;
+}
+
+/*
+ * The dry run: the first microbatch through every layer, each forward unit followed by
+ * that layer's backward unit, with the real units' code, so their allocations are
+ * measured exactly. Side effects are undone: buffers (snapshot of the whole model),
+ * gradients (each parameter's gradient is set aside and a fresh zero one used), the
+ * generator (every unit restores it). Fills t->need_*.
+ */
+static int dry_run(L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B)
+{
+    Run r;
+    BufferSnapshot model_buffers;
+    if (snapshot_take(t->model, &model_buffers) < 0)
+        return -1;
+    int64_t trainable;
+    const int lmin = lowest_trainable(t, &trainable);
+    if (run_init(&r, t, x, y, B, t->need_fwd, t->need_bwd) < 0) {
+        snapshot_free(&model_buffers);
+        return -1;
+    }
+    /* One microbatch: a pass over a batch of mb rows; the loss weight stays rows/B. */
+    r.B = r.mb;
+    r.K = 1;
+    int rc = 0;
+    for (int l = 0; l < t->num_layers && rc == 0; l++) {
+        rc = forward_unit(&r, l, 0);
+        if (rc < 0 || l < lmin)
+            continue;
+        /* Set the gradients aside; the unit accumulates into fresh zero ones. */
+        L2LLayer *layer = &t->layers[l];
+        Tensor **kept = strata_calloc((size_t)layer->num_params + 1, sizeof *kept);
+        if (!kept) {
+            rc = -1;
+            break;
+        }
+        for (int i = 0; i < layer->num_params; i++) {
+            kept[i] = layer->params[i]->grad;
+            layer->params[i]->grad = NULL;
+        }
+        rc = zero_layer_grads(layer);
+        if (rc == 0)
+            rc = backward_unit(&r, l, 0, l > lmin);
+        for (int i = 0; i < layer->num_params; i++) {
+            tensor_release(layer->params[i]->grad);
+            layer->params[i]->grad = kept[i];
+        }
+        strata_free(kept);
+        /* The input level is not needed any more (the next unit reads stash[l+1]). */
+        if (l > 0) {
+            tensor_release(r.stash[l]);
+            r.stash[l] = NULL;
+        }
+    }
+    snapshot_restore(t->model, &model_buffers);
+    snapshot_free(&model_buffers);
+    /* Each level held mb rows: the stash of a full batch holds B. */
+    size_t stash_full = r.stash_bytes / (size_t)r.mb * (size_t)B;
+    run_release(&r);
+    if (rc < 0)
+        return -1;
+    t->need_stash = stash_full;
+    t->need_valid = true;
+    t->x_ndim = x->ndim;
+    t->y_ndim = y->ndim;
+    memcpy(t->x_shape, x->shape, sizeof t->x_shape);
+    memcpy(t->y_shape, y->shape, sizeof t->y_shape);
+    t->need_lmin = lmin;
+    t->need_trainable = trainable;
+    return 0;
+}
+
+/* Run the dry run unless its measurements hold for this batch's shapes. */
+static int ensure_need(L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B)
+{
+    int64_t trainable;
+    const int lmin = lowest_trainable(t, &trainable);
+    bool valid = t->need_valid && t->x_ndim == x->ndim && t->y_ndim == y->ndim &&
+                 t->need_lmin == lmin && t->need_trainable == trainable;
+    for (int d = 0; valid && d < x->ndim; d++)
+        valid = t->x_shape[d] == x->shape[d];
+    for (int d = 0; valid && d < y->ndim; d++)
+        valid = t->y_shape[d] == y->shape[d];
+    if (valid)
+        return 0;
+    t->need_valid = false;
+    return dry_run(t, x, y, B);
+}
+
+static void fill_need(const L2LTrainer *t, int64_t B, L2LStats *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t mb = t->opts.microbatch_size < B ? t->opts.microbatch_size : B;
+    out->loss = NAN;
+    out->batch_size = B;
+    out->num_microbatches = (B + mb - 1) / mb;
+    out->num_layers = t->num_layers;
+    out->working_need_bytes = working_set(t, t->need_fwd, t->need_bwd, t->need_lmin);
+    out->stash_bytes = t->need_stash;
+}
+/* SOLUTION END */
+
+int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out)
+{
+    int64_t B;
+    if (check_batch("l2l_estimate", t, x, y, &B) < 0)
+        return -1;
+    /* SOLUTION BEGIN week=4 fail=-1 */
+    double t0 = now_seconds();
+    if (ensure_need(t, x, y, B) < 0) {
+        prefix_error("l2l_estimate");
+        return -1;
+    }
+    if (out) {
+        fill_need(t, B, out);
+        out->seconds = now_seconds() - t0;
+    }
+    return 0;
+    /* SOLUTION END */
+}
+
+int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
+{
+    const char *fn = "l2l_step";
+    int64_t B;
+    if (check_batch(fn, t, x, y, &B) < 0)
+        return -1;
+    /* SOLUTION BEGIN week=4 fail=-1 */
+    double t0 = now_seconds();
+    t->abs_peak = strata_mem_stats().bytes_live;
+
+    /* 1. Validate: the dry run checks every layer on a real microbatch and measures the
+     *    working set; then the budget. Nothing has changed yet. */
+    if (ensure_need(t, x, y, B) < 0) {
+        prefix_error("%s", fn);
+        return -1;
+    }
+    L2LStats need;
+    fill_need(t, B, &need);
+    if (t->opts.memory_budget > 0 && need.working_need_bytes > t->opts.memory_budget) {
+        strata_set_error("%s: this configuration needs %zu bytes of working memory (the "
+                         "largest layer's weights and gradients plus one microbatch of "
+                         "size %lld through it) but the budget is %zu bytes; use a smaller "
+                         "microbatch or a larger budget",
+                         fn, need.working_need_bytes, (long long)t->opts.microbatch_size,
+                         t->opts.memory_budget);
+        return -1;
+    }
+
+    Run r;
+    BufferSnapshot buffers;
+    if (snapshot_take(t->model, &buffers) < 0)
+        return -1;
+    if (run_init(&r, t, x, y, B, t->run_fwd, t->run_bwd) < 0) {
+        snapshot_free(&buffers);
+        return -1;
+    }
+    int64_t trainable;
+    const int lmin = lowest_trainable(t, &trainable);
+    const int N = t->num_layers;
+    if (t->opts.progress) {
+        char label[64];
+        snprintf(label, sizeof label, "l2l step %lld", (long long)t->steps);
+        int64_t units = (int64_t)N * r.K + (int64_t)(N - lmin) * r.K;
+        r.bar = train_progress_begin(t->opts.progress, units, label, units > 20 ? units / 10 : 1);
+    }
+
+    /* 2. Forward: layer by layer over every microbatch, no graph; the boundary
+     *    activations go to the stash, the last layer's to the loss. */
+    int rc = 0;
+    for (int l = 0; l < N && rc == 0; l++)
+        for (int64_t k = 0; k < r.K && rc == 0; k++)
+            rc = forward_unit(&r, l, k);
+    if (rc < 0) {
+        /* Undo what the forward pass did to the buffers (BatchNorm statistics). */
+        snapshot_restore(t->model, &buffers);
+        snapshot_free(&buffers);
+        train_progress_end(r.bar);
+        run_release(&r);
+        prefix_error("%s", fn);
+        return -1;
+    }
+    snapshot_free(&buffers);
+
+    /* 3. Backward: from the last layer down to the lowest one with something to train.
+     *    Layer l reads stash[l] (its input) and stash[l+1] (the gradient of its output)
+     *    and leaves the gradient of its input in stash[l]. */
+    for (int l = N - 1; l >= lmin && rc == 0; l--) {
+        rc = zero_layer_grads(&t->layers[l]);
+        for (int64_t k = 0; k < r.K && rc == 0; k++)
+            rc = backward_unit(&r, l, k, l > lmin);
+        tensor_release(r.stash[l + 1]); /* the gradient of layer l's output: done */
+        r.stash[l + 1] = NULL;
+        if (rc == 0 && t->opts.eager_update)
+            rc = eager_update(t, l);
+    }
+
+    /* 4. The update that needs every gradient: clipping, then the optimizer's step. */
+    if (rc == 0 && !t->opts.eager_update) {
+        if (t->opts.clip_grad_norm > 0.0f && trainable > 0) {
+            Var **params = strata_malloc((size_t)trainable * sizeof *params);
+            int n = 0;
+            for (int l = 0; params && l < N; l++)
+                for (int i = 0; i < t->layers[l].num_params; i++)
+                    if (t->layers[l].params[i]->requires_grad)
+                        params[n++] = t->layers[l].params[i];
+            float norm = params ? optim_clip_grad_norm(params, n, t->opts.clip_grad_norm, 2.0f)
+                                : NAN;
+            strata_free(params);
+            if (isnan(norm))
+                rc = -1;
+        }
+        if (rc == 0 && t->opts.optimizer)
+            rc = optim_step(t->opts.optimizer);
+    } else if (rc == 0 && t->opts.eager_update) {
+        t->opts.optimizer->steps++; /* one optimizer step, taken layer by layer */
+    }
+    train_progress_end(r.bar);
+    size_t stash_bytes = r.stash_bytes;
+    run_release(&r);
+    if (rc < 0) {
+        prefix_error("%s", fn);
+        return -1;
+    }
+    size_t live = strata_mem_stats().bytes_live;
+    if (live > t->abs_peak)
+        t->abs_peak = live;
+    if (stats) {
+        *stats = need;
+        stats->loss = r.loss;
+        stats->working_peak_bytes = working_set(t, t->run_fwd, t->run_bwd, lmin);
+        stats->stash_bytes = stash_bytes;
+        stats->peak_bytes = t->abs_peak;
+        stats->seconds = now_seconds() - t0;
+    }
+    t->steps++;
+    return 0;
+    /* SOLUTION END */
+}
