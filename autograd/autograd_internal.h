@@ -37,8 +37,10 @@
  * The backward function of an op: given the gradient @p grad of the output (same shape
  * as the output), store in grads[i] the gradient w.r.t. input i, for every input with
  * node_needs_grad(node, i); leave the others NULL. grads[i] must have input i's shape.
- * Each grads[i] is a new reference (a fresh tensor, or @p grad / a saved tensor
- * retained). Return 0, or -1 with an error. Must not modify @p grad.
+ * Each grads[i] is either a fresh tensor made by the backward (the engine runs it inside
+ * a scope of its own and keeps what it returns), or @p grad itself retained once
+ * (pass-through). Never return a saved tensor or an input's data: make a view of it.
+ * Return 0, or -1 with an error. Must not modify @p grad.
  */
 typedef int (*VarBackwardFn)(VarNode *node, const Tensor *grad, Tensor **grads);
 

@@ -223,8 +223,11 @@ static int run_node(VarNode *n, const Tensor *g, Tensor **grads)
         grads[i] = NULL;
     Scope *s = scope_begin();
     int rc = n->op->backward(n, g, grads);
+    /* A fresh result is held by s: take our own reference before s drops its one. A
+     * result outside s is a reference the backward took for us (g retained). */
     for (int i = 0; i < n->ninputs; i++)
-        tensor_retain(grads[i]);
+        if (grads[i] && grads[i]->base.scope_slot >= 0)
+            tensor_retain(grads[i]);
     scope_end(s);
     if (rc < 0) {
         ag_prefix_error("var_backward");
@@ -390,7 +393,10 @@ int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph)
      * opens and closes its own. */
     Scope *outer = scope_begin();
     Scope *s = scope_begin();
-    Tensor *seed = grad_output ? (Tensor *)grad_output : tensor_ones_like(root->data);
+    /* The engine's own handle on the seed (a view of grad_output), held by no scope. */
+    Tensor *seed = grad_output ? tensor_reshape(grad_output, grad_output->shape,
+                                                grad_output->ndim)
+                               : tensor_ones_like(root->data);
     tensor_retain(seed);
     scope_end(s);
     int rc = seed ? run_backward(root, seed, retain_graph) : -1;

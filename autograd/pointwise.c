@@ -36,8 +36,15 @@ Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
 {
     AG_CHECK(g, NULL);
     /* SOLUTION BEGIN week=2 fail=NULL */
-    Tensor *tg, *tx, *ty;
-    const float *gp = dense(g, &tg), *xp = dense(x, &tx), *yp = dense(y, &ty);
+    Tensor *tg = NULL, *tx, *ty;
+    /* g is often one value broadcast everywhere (the backward of a sum): read it in
+     * place with stride 0 rather than copying it out. */
+    bool uniform = true;
+    for (int d = 0; d < g->ndim; d++)
+        uniform = uniform && (g->strides[d] == 0 || g->shape[d] == 1);
+    const int64_t gs = uniform ? 0 : 1;
+    const float *gp = uniform ? g->data : dense(g, &tg);
+    const float *xp = dense(x, &tx), *yp = dense(y, &ty);
     Tensor *out = tensor_empty(g->shape, g->ndim);
     if (!gp || (x && !xp) || (y && !yp) || !out) {
         tensor_release(tg);
@@ -52,62 +59,62 @@ Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
     switch (kind) {
     case PW_ABS:
         for (int64_t i = 0; i < n; i++)
-            o[i] = xp[i] > 0 ? gp[i] : xp[i] < 0 ? -gp[i] : 0.0f;
+            o[i] = xp[i] > 0 ? gp[i * gs] : xp[i] < 0 ? -gp[i * gs] : 0.0f;
         break;
     case PW_EXP:
         for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i] * yp[i];
+            o[i] = gp[i * gs] * yp[i];
         break;
     case PW_LOG:
         for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i] / xp[i];
+            o[i] = gp[i * gs] / xp[i];
         break;
     case PW_SQRT:
         for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i] / (2.0f * yp[i]);
+            o[i] = gp[i * gs] / (2.0f * yp[i]);
         break;
     case PW_RSQRT:
         for (int64_t i = 0; i < n; i++)
-            o[i] = -0.5f * gp[i] * yp[i] * yp[i] * yp[i];
+            o[i] = -0.5f * gp[i * gs] * yp[i] * yp[i] * yp[i];
         break;
     case PW_SIN:
         for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i] * cosf(xp[i]);
+            o[i] = gp[i * gs] * cosf(xp[i]);
         break;
     case PW_COS:
         for (int64_t i = 0; i < n; i++)
-            o[i] = -gp[i] * sinf(xp[i]);
+            o[i] = -gp[i * gs] * sinf(xp[i]);
         break;
     case PW_TANH:
         for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i] * (1.0f - yp[i] * yp[i]);
+            o[i] = gp[i * gs] * (1.0f - yp[i] * yp[i]);
         break;
     case PW_SIGMOID:
         for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i] * yp[i] * (1.0f - yp[i]);
+            o[i] = gp[i * gs] * yp[i] * (1.0f - yp[i]);
         break;
     case PW_RELU:
         for (int64_t i = 0; i < n; i++)
-            o[i] = yp[i] > 0 ? gp[i] : 0.0f;
+            o[i] = yp[i] > 0 ? gp[i * gs] : 0.0f;
         break;
     case PW_GELU:
         for (int64_t i = 0; i < n; i++) {
             float cdf = 0.5f * (1.0f + erff(xp[i] * inv_sqrt2));
             float pdf = inv_sqrt2pi * expf(-0.5f * xp[i] * xp[i]);
-            o[i] = gp[i] * (cdf + xp[i] * pdf);
+            o[i] = gp[i * gs] * (cdf + xp[i] * pdf);
         }
         break;
     case PW_LEAKY_RELU:
         for (int64_t i = 0; i < n; i++)
-            o[i] = xp[i] > 0 ? gp[i] : gp[i] * f0;
+            o[i] = xp[i] > 0 ? gp[i * gs] : gp[i * gs] * f0;
         break;
     case PW_CLAMP:
         for (int64_t i = 0; i < n; i++)
-            o[i] = (xp[i] >= f0 && xp[i] <= f1) ? gp[i] : 0.0f;
+            o[i] = (xp[i] >= f0 && xp[i] <= f1) ? gp[i * gs] : 0.0f;
         break;
     case PW_POW_SCALAR:
         for (int64_t i = 0; i < n; i++)
-            o[i] = f0 == 0.0f ? 0.0f : gp[i] * f0 * powf(xp[i], f0 - 1.0f);
+            o[i] = f0 == 0.0f ? 0.0f : gp[i * gs] * f0 * powf(xp[i], f0 - 1.0f);
         break;
     }
     tensor_release(tg);

@@ -1,0 +1,342 @@
+/*
+ * linalg.c - differentiable matrix products and convolution: matmul, linear, im2col,
+ * conv2d, max and average pooling.
+ *
+ * For C = A B with A [n, k], B [k, m], g = dL/dC [n, m]:
+ *     dL/dA = g B^T   [n, m] x [m, k] -> [n, k]
+ *     dL/dB = A^T g   [k, n] x [n, m] -> [k, m]
+ * Transposes are views (swapped strides): tensor_matmul hands them to cblas_sgemm as
+ * transposed operands, so no copy is made.
+ */
+#include "autograd_internal.h"
+
+#include <string.h>
+
+/* SOLUTION BEGIN week=2 */
+/* ----------------------------------------------------------------- matmul --- */
+
+/*
+ * torch.matmul's backward. A 1-D operand was promoted (a [k] -> [1, k], b [k] -> [k, 1])
+ * and batch dims broadcast; backward works on the promoted shapes, then sums the
+ * gradients over broadcast batch dims and reshapes them to the operands' shapes.
+ */
+static int matmul_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *a = node_input(n, 0), *b = node_input(n, 1);
+    if (a->ndim == 2 && b->ndim == 2) { /* the common case, without reshapes */
+        if (node_needs_grad(n, 0)) {
+            Tensor *bt = tensor_transpose(b, 0, 1);
+            grads[0] = bt ? tensor_matmul(g, bt) : NULL;
+            tensor_release(bt);
+            if (!grads[0])
+                return -1;
+        }
+        if (node_needs_grad(n, 1)) {
+            Tensor *at = tensor_transpose(a, 0, 1);
+            grads[1] = at ? tensor_matmul(at, g) : NULL;
+            tensor_release(at);
+            if (!grads[1])
+                return -1;
+        }
+        return 0;
+    }
+    int rc = -1;
+    Tensor *a2 = a->ndim == 1 ? tensor_unsqueeze(a, 0) : tensor_reshape(a, a->shape, a->ndim);
+    Tensor *b2 = b->ndim == 1 ? tensor_unsqueeze(b, 1) : tensor_reshape(b, b->shape, b->ndim);
+    Tensor *g2 = NULL, *bt = NULL, *at = NULL, *ga = NULL, *gb = NULL;
+    int64_t shape[TENSOR_MAX_DIMS];
+    int ndim;
+    if (!a2 || !b2 || tensor_broadcast_shape(a2->shape, a2->ndim - 2, b2->shape,
+                                             b2->ndim - 2, shape, &ndim) < 0)
+        goto done;
+    shape[ndim] = a2->shape[a2->ndim - 2];
+    shape[ndim + 1] = b2->shape[b2->ndim - 1];
+    if (!(g2 = tensor_reshape(g, shape, ndim + 2)))
+        goto done;
+    if (node_needs_grad(n, 0)) {
+        /* grad_a = g b^T, summed over the batch dims a was broadcast along */
+        bt = tensor_transpose(b2, -1, -2);
+        ga = tensor_matmul(g2, bt);
+        Tensor *reduced = ga ? ag_reduce_to_shape(ga, a2->shape, a2->ndim) : NULL;
+        grads[0] = reduced ? tensor_reshape(reduced, a->shape, a->ndim) : NULL;
+        tensor_release(reduced);
+        if (!grads[0])
+            goto done;
+    }
+    if (node_needs_grad(n, 1)) {
+        if (b2->ndim == 2 && a2->ndim > 2) {
+            /* b shared by every batch: fold the batch into the rows, one GEMM */
+            int64_t k = a2->shape[a2->ndim - 1], m = g2->shape[g2->ndim - 1];
+            int64_t rows_a[2] = {-1, k}, rows_g[2] = {-1, m};
+            Tensor *a_rows = tensor_reshape(a2, rows_a, 2);
+            Tensor *g_rows = tensor_reshape(g2, rows_g, 2);
+            at = a_rows ? tensor_transpose(a_rows, 0, 1) : NULL;
+            gb = at && g_rows ? tensor_matmul(at, g_rows) : NULL;
+            tensor_release(a_rows);
+            tensor_release(g_rows);
+        } else {
+            /* grad_b = a^T g, summed over the batch dims b was broadcast along */
+            at = tensor_transpose(a2, -1, -2);
+            Tensor *full = at ? tensor_matmul(at, g2) : NULL;
+            gb = full ? ag_reduce_to_shape(full, b2->shape, b2->ndim) : NULL;
+            tensor_release(full);
+        }
+        if (!gb || !(grads[1] = tensor_reshape(gb, b->shape, b->ndim)))
+            goto done;
+    }
+    rc = 0;
+done:
+    tensor_release(a2);
+    tensor_release(b2);
+    tensor_release(g2);
+    tensor_release(bt);
+    tensor_release(at);
+    tensor_release(ga);
+    tensor_release(gb);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- linear --- */
+
+/*
+ * y = x W^T + b with x viewed as rows [M, in], W [out, in], g viewed as [M, out]:
+ *     grad_x = g W      [M, out] x [out, in] -> [M, in]
+ *     grad_W = g^T x    [out, M] x [M, in]   -> [out, in]
+ *     grad_b = sum of g over the rows        -> [out]
+ */
+static int linear_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *x = node_input(n, 0), *w = node_input(n, 1);
+    int64_t out_f = w->shape[0], in_f = w->shape[1];
+    int64_t rows_g[2] = {-1, out_f}, rows_x[2] = {-1, in_f};
+    Tensor *g2 = tensor_reshape(g, rows_g, 2);
+    if (!g2)
+        return -1;
+    int rc = 0;
+    if (node_needs_grad(n, 0)) {
+        Tensor *gx = tensor_matmul(g2, w);
+        grads[0] = gx ? tensor_reshape(gx, x->shape, x->ndim) : NULL;
+        tensor_release(gx);
+        rc = grads[0] ? 0 : -1;
+    }
+    if (rc == 0 && node_needs_grad(n, 1)) {
+        Tensor *x2 = tensor_reshape(x, rows_x, 2);
+        Tensor *gt = tensor_transpose(g2, 0, 1);
+        grads[1] = x2 && gt ? tensor_matmul(gt, x2) : NULL;
+        tensor_release(x2);
+        tensor_release(gt);
+        rc = grads[1] ? 0 : -1;
+    }
+    if (rc == 0 && n->ninputs == 3 && node_needs_grad(n, 2)) {
+        int dim0 = 0;
+        grads[2] = tensor_sum(g2, &dim0, 1, false);
+        rc = grads[2] ? 0 : -1;
+    }
+    tensor_release(g2);
+    return rc;
+}
+
+/* ------------------------------------------------------ convolution, pooling --- */
+
+/* im2col's adjoint is col2im: each column entry goes back to the pixel it came from */
+static int im2col_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *x = node_input(n, 0);
+    grads[0] = tensor_col2im(g, x->shape[1], x->shape[2], x->shape[3], n->p.window);
+    return grads[0] ? 0 : -1;
+}
+
+/*
+ * conv2d as im2col + GEMM: cols = im2col(x) [N, K, L] (K = C kh kw, L = oh ow),
+ * W as [O, K], y = W cols [N, O, L]. With g viewed as [N, O, L]:
+ *     grad_W = sum_n g[n] cols[n]^T        -> [O, K]
+ *     grad_x = col2im(W^T g)               [K, O] x [N, O, L] -> [N, K, L] -> [N, C, H, W]
+ *     grad_b = sum of g over N, oh, ow     -> [O]
+ * cols is recomputed here rather than saved: it is kh*kw times the input's size.
+ */
+static int conv2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *x = node_input(n, 0), *w = node_input(n, 1);
+    Window2d win = n->p.window;
+    int64_t N = g->shape[0], O = g->shape[1], K = w->shape[1] * w->shape[2] * w->shape[3];
+    int64_t g3_shape[3] = {N, O, g->shape[2] * g->shape[3]}, wm_shape[2] = {O, K};
+    int rc = -1;
+    Tensor *g3 = tensor_reshape(g, g3_shape, 3);
+    Tensor *wm = tensor_reshape(w, wm_shape, 2);
+    Tensor *cols = NULL, *colst = NULL, *per_batch = NULL, *wmt = NULL, *gcols = NULL;
+    if (!g3 || !wm)
+        goto done;
+    if (node_needs_grad(n, 1)) {
+        int dim0 = 0;
+        cols = tensor_im2col(x, win);
+        colst = cols ? tensor_transpose(cols, 1, 2) : NULL;
+        per_batch = colst ? tensor_matmul(g3, colst) : NULL;
+        Tensor *summed = per_batch ? tensor_sum(per_batch, &dim0, 1, false) : NULL;
+        grads[1] = summed ? tensor_reshape(summed, w->shape, w->ndim) : NULL;
+        tensor_release(summed);
+        if (!grads[1])
+            goto done;
+    }
+    if (node_needs_grad(n, 0)) {
+        wmt = tensor_transpose(wm, 0, 1);
+        gcols = wmt ? tensor_matmul(wmt, g3) : NULL;
+        grads[0] = gcols ? tensor_col2im(gcols, x->shape[1], x->shape[2], x->shape[3], win)
+                         : NULL;
+        if (!grads[0])
+            goto done;
+    }
+    if (n->ninputs == 3 && node_needs_grad(n, 2)) {
+        int dims[3] = {0, 2, 3};
+        if (!(grads[2] = tensor_sum(g, dims, 3, false)))
+            goto done;
+    }
+    rc = 0;
+done:
+    tensor_release(g3);
+    tensor_release(wm);
+    tensor_release(cols);
+    tensor_release(colst);
+    tensor_release(per_batch);
+    tensor_release(wmt);
+    tensor_release(gcols);
+    return rc;
+}
+
+/* each output's gradient goes to the input element its window chose (saved[0]) */
+static int max_pool2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    grads[0] = tensor_max_pool2d_backward(g, n->saved[0], node_input(n, 0)->shape);
+    return grads[0] ? 0 : -1;
+}
+
+/* each output's gradient is shared equally by the kh*kw taps of its window */
+static int avg_pool2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    grads[0] = tensor_avg_pool2d_backward(g, node_input(n, 0)->shape, n->p.window);
+    return grads[0] ? 0 : -1;
+}
+
+static const VarOp MATMUL_OP = {"matmul", matmul_backward};
+static const VarOp LINEAR_OP = {"linear", linear_backward};
+static const VarOp IM2COL_OP = {"im2col", im2col_backward};
+static const VarOp CONV2D_OP = {"conv2d", conv2d_backward};
+static const VarOp MAX_POOL2D_OP = {"max_pool2d", max_pool2d_backward};
+static const VarOp AVG_POOL2D_OP = {"avg_pool2d", avg_pool2d_backward};
+
+/* y = x W^T + b in one GEMM: x as rows [M, in] times the transposed view of W. */
+static Tensor *linear_forward(const Tensor *x, const Tensor *w, const Tensor *b)
+{
+    int64_t in_f = w->shape[1], out_f = w->shape[0];
+    int64_t rows[2] = {-1, in_f};
+    Tensor *x2 = x->ndim == 2 ? tensor_reshape(x, x->shape, 2) : tensor_reshape(x, rows, 2);
+    Tensor *wt = tensor_transpose(w, 0, 1);
+    Tensor *y2 = x2 && wt ? tensor_matmul(x2, wt) : NULL;
+    tensor_release(x2);
+    tensor_release(wt);
+    if (y2 && b && tensor_add_(y2, b) < 0) {
+        tensor_release(y2);
+        return NULL;
+    }
+    if (!y2 || x->ndim == 2)
+        return y2;
+    int64_t shape[TENSOR_MAX_DIMS];
+    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+    shape[x->ndim - 1] = out_f;
+    Tensor *y = tensor_reshape(y2, shape, x->ndim);
+    tensor_release(y2);
+    return y;
+}
+/* SOLUTION END */
+
+Var *var_matmul(Var *a, Var *b)
+{
+    AG_CHECK(a, NULL);
+    AG_CHECK(b, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    Var *in[2] = {a, b};
+    return ag_make_output(__func__, tensor_matmul(a->data, b->data), &MATMUL_OP, in, 2, NULL);
+    /* SOLUTION END */
+}
+
+Var *var_linear(Var *x, Var *weight, Var *bias)
+{
+    AG_CHECK(x, NULL);
+    AG_CHECK(weight, NULL);
+    char xs[200], ws[200], bs[200];
+    const Tensor *xd = x->data, *wd = weight->data;
+    if (wd->ndim != 2 || xd->ndim < 1 || xd->shape[xd->ndim - 1] != wd->shape[1]) {
+        strata_set_error("var_linear: input %s and weight %s do not align (weight must be "
+                         "[out_features, in_features] with in_features the input's last "
+                         "size)",
+                         tensor_shape_str(xd, xs, sizeof xs), tensor_shape_str(wd, ws, sizeof ws));
+        return NULL;
+    }
+    if (bias && (bias->data->ndim != 1 || bias->data->shape[0] != wd->shape[0])) {
+        strata_set_error("var_linear: bias %s does not match weight %s (expected [%lld])",
+                         tensor_shape_str(bias->data, bs, sizeof bs),
+                         tensor_shape_str(wd, ws, sizeof ws), (long long)wd->shape[0]);
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    Var *in[3] = {x, weight, bias};
+    Tensor *y = linear_forward(xd, wd, bias ? bias->data : NULL);
+    return ag_make_output(__func__, y, &LINEAR_OP, in, bias ? 3 : 2, NULL);
+    /* SOLUTION END */
+}
+
+Var *var_im2col(Var *input, Window2d w)
+{
+    AG_CHECK(input, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    VarNode *node;
+    Var *out = ag_make_output(__func__, tensor_im2col(input->data, w), &IM2COL_OP, &input, 1,
+                              &node);
+    if (node)
+        node->p.window = w;
+    return out;
+    /* SOLUTION END */
+}
+
+Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w)
+{
+    AG_CHECK(input, NULL);
+    AG_CHECK(weight, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    Var *in[3] = {input, weight, bias};
+    VarNode *node;
+    Tensor *y = tensor_conv2d(input->data, weight->data, bias ? bias->data : NULL, w);
+    Var *out = ag_make_output(__func__, y, &CONV2D_OP, in, bias ? 3 : 2, &node);
+    if (node)
+        node->p.window = w;
+    return out;
+    /* SOLUTION END */
+}
+
+Var *var_max_pool2d(Var *input, Window2d w)
+{
+    AG_CHECK(input, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    Tensor *indices = NULL;
+    VarNode *node;
+    Var *out = ag_make_output(__func__, tensor_max_pool2d(input->data, w, &indices),
+                              &MAX_POOL2D_OP, &input, 1, &node);
+    if (node)
+        ag_save_fresh(node, 0, indices);
+    else
+        tensor_release(indices);
+    return out;
+    /* SOLUTION END */
+}
+
+Var *var_avg_pool2d(Var *input, Window2d w)
+{
+    AG_CHECK(input, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    VarNode *node;
+    Var *out = ag_make_output(__func__, tensor_avg_pool2d(input->data, w), &AVG_POOL2D_OP,
+                              &input, 1, &node);
+    if (node)
+        node->p.window = w;
+    return out;
+    /* SOLUTION END */
+}

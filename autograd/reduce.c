@@ -1,0 +1,293 @@
+/*
+ * reduce.c - differentiable reductions: sum, mean, var, logsumexp, max/min along a dim,
+ * max of all elements, softmax and log-softmax.
+ *
+ * Shapes: x [S] reduced over some dims gives y = g [R] (R is S without the reduced dims,
+ * or with them as 1 when keepdim). Every backward here starts the same way: view g
+ * with keepdim's shape [K] (S with reduced dims set to 1), then broadcast it back to
+ * [S] (a stride-0 expand, no copy): each input element receives the gradient of the
+ * output it contributed to.
+ */
+#include "autograd_internal.h"
+
+#include <string.h>
+
+/* SOLUTION BEGIN week=2 */
+/* Remember the reduced dims in the node (normalized by ag_dim_mask at backward). */
+static void save_dims(VarNode *node, const int *dims, int ndims, bool keepdim)
+{
+    node->p.ndims = ndims < TENSOR_MAX_DIMS ? ndims : TENSOR_MAX_DIMS;
+    if (node->p.ndims > 0)
+        memcpy(node->p.dims, dims, (size_t)node->p.ndims * sizeof *dims);
+    node->p.keepdim = keepdim;
+}
+
+/* @p t (of the reduced shape) viewed with keepdim's shape [K]. */
+static Tensor *keepdim_view(const VarNode *n, const Tensor *t)
+{
+    const Tensor *x = node_input(n, 0);
+    bool mask[TENSOR_MAX_DIMS];
+    int64_t keep[TENSOR_MAX_DIMS];
+    ag_dim_mask(n->p.dims, n->p.ndims, x->ndim, mask);
+    ag_keepdim_shape(x->shape, x->ndim, mask, keep);
+    return tensor_reshape(t, keep, x->ndim);
+}
+
+/* g [R] broadcast back to the input's shape [S] (a view). */
+static Tensor *expand_back(const VarNode *n, const Tensor *g)
+{
+    const Tensor *x = node_input(n, 0);
+    if (n->p.keepdim || g->ndim == 0) /* already [K] (or a scalar): expand directly */
+        return tensor_expand(g, x->shape, x->ndim);
+    Tensor *gk = keepdim_view(n, g);
+    Tensor *e = tensor_expand(gk, x->shape, x->ndim);
+    tensor_release(gk);
+    return e;
+}
+
+/* Elements of the input per element of the output. */
+static double group_size(const VarNode *n, const Tensor *g)
+{
+    int64_t out = tensor_numel(g);
+    return out ? (double)tensor_numel(node_input(n, 0)) / (double)out : 1.0;
+}
+
+/* grad_x = g broadcast back */
+static int sum_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    return (grads[0] = expand_back(n, g)) ? 0 : -1;
+}
+
+/* grad_x = g broadcast back / N */
+static int mean_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    Tensor *e = expand_back(n, g);
+    grads[0] = tensor_mul_scalar(e, (float)(1.0 / group_size(n, g)));
+    tensor_release(e);
+    return grads[0] ? 0 : -1;
+}
+
+/* var = sum (x - mean)^2 / (N - u): grad_x = g * 2 (x - mean) / (N - u) */
+static int variance_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *x = node_input(n, 0);
+    double denom = group_size(n, g) - (n->p.flag ? 1.0 : 0.0);
+    Tensor *mean = tensor_mean(x, n->p.dims, n->p.ndims, true);
+    Tensor *centered = tensor_sub(x, mean);
+    Tensor *e = expand_back(n, g);
+    Tensor *prod = tensor_mul(centered, e);
+    grads[0] = tensor_mul_scalar(prod, (float)(2.0 / denom));
+    tensor_release(mean);
+    tensor_release(centered);
+    tensor_release(e);
+    tensor_release(prod);
+    return grads[0] ? 0 : -1;
+}
+
+/* y = log sum exp x: grad_x = g * exp(x - y) (the softmax over the reduced dims) */
+static int logsumexp_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    Tensor *yk = keepdim_view(n, n->saved[0]);
+    Tensor *shifted = tensor_sub(node_input(n, 0), yk);
+    Tensor *soft = tensor_exp(shifted);
+    Tensor *e = expand_back(n, g);
+    grads[0] = tensor_mul(soft, e);
+    tensor_release(yk);
+    tensor_release(shifted);
+    tensor_release(soft);
+    tensor_release(e);
+    return grads[0] ? 0 : -1;
+}
+
+/* max/min along dim: the gradient goes to the chosen index (saved[0]) alone */
+static int select_index_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    Tensor *gk = keepdim_view(n, g);
+    Tensor *ik = keepdim_view(n, n->saved[0]);
+    Tensor *zeros = tensor_zeros_like(node_input(n, 0));
+    grads[0] = tensor_scatter_add(zeros, n->p.dims[0], ik, gk);
+    tensor_release(gk);
+    tensor_release(ik);
+    tensor_release(zeros);
+    return grads[0] ? 0 : -1;
+}
+
+/* max of all: the k elements equal to the max share g: grad_x = g [x == y] / k */
+static int max_all_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    Tensor *is_max = tensor_eq(node_input(n, 0), n->saved[0]);
+    Tensor *count = tensor_sum(is_max, NULL, 0, false);
+    Tensor *share = tensor_div(g, count);
+    grads[0] = tensor_mul(is_max, share);
+    tensor_release(is_max);
+    tensor_release(count);
+    tensor_release(share);
+    return grads[0] ? 0 : -1;
+}
+
+/* y = softmax x: grad_x = y * (g - sum(g * y, dim)) */
+static int softmax_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *y = n->saved[0];
+    int dim = n->p.dim;
+    Tensor *gy = tensor_mul(g, y);
+    Tensor *dot = tensor_sum(gy, &dim, 1, true);
+    Tensor *diff = tensor_sub(g, dot);
+    grads[0] = tensor_mul(y, diff);
+    tensor_release(gy);
+    tensor_release(dot);
+    tensor_release(diff);
+    return grads[0] ? 0 : -1;
+}
+
+/* y = log_softmax x: grad_x = g - exp(y) * sum(g, dim) */
+static int log_softmax_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    int dim = n->p.dim;
+    Tensor *soft = tensor_exp(n->saved[0]);
+    Tensor *total = tensor_sum(g, &dim, 1, true);
+    Tensor *prod = tensor_mul(soft, total);
+    grads[0] = tensor_sub(g, prod);
+    tensor_release(soft);
+    tensor_release(total);
+    tensor_release(prod);
+    return grads[0] ? 0 : -1;
+}
+
+static const VarOp SUM_OP = {"sum", sum_backward};
+static const VarOp MEAN_OP = {"mean", mean_backward};
+static const VarOp VAR_OP = {"var", variance_backward};
+static const VarOp LOGSUMEXP_OP = {"logsumexp", logsumexp_backward};
+static const VarOp MAX_OP = {"max", select_index_backward};
+static const VarOp MIN_OP = {"min", select_index_backward};
+static const VarOp MAX_ALL_OP = {"max_all", max_all_backward};
+static const VarOp SOFTMAX_OP = {"softmax", softmax_backward};
+static const VarOp LOG_SOFTMAX_OP = {"log_softmax", log_softmax_backward};
+
+/* Forward of a reduction over a dim list. */
+static Var *reduction(const char *fn, Tensor *value, const VarOp *op, Var *v, const int *dims,
+                      int ndims, bool keepdim, bool save_output)
+{
+    VarNode *node;
+    Var *out = ag_make_output(fn, value, op, &v, 1, &node);
+    if (node) {
+        save_dims(node, dims, ndims, keepdim);
+        if (save_output)
+            ag_save(node, 0, out->data);
+    }
+    return out;
+}
+
+/* Forward of max/min along one dim: keep the indices tensor_max/min chose. */
+static Var *select_reduction(const char *fn, Var *v, int dim, bool keepdim, bool is_max)
+{
+    Tensor *indices = NULL;
+    Tensor *value = is_max ? tensor_max(v->data, dim, keepdim, &indices)
+                           : tensor_min(v->data, dim, keepdim, &indices);
+    VarNode *node;
+    Var *out = ag_make_output(fn, value, is_max ? &MAX_OP : &MIN_OP, &v, 1, &node);
+    if (node) {
+        int d = dim < 0 ? dim + v->data->ndim : dim;
+        save_dims(node, &d, 1, keepdim);
+        ag_save_fresh(node, 0, indices);
+    } else {
+        tensor_release(indices);
+    }
+    return out;
+}
+
+/* Forward of softmax / log_softmax: keep the output and the normalized dim. */
+static Var *softmax_like(const char *fn, Tensor *value, const VarOp *op, Var *v, int dim)
+{
+    VarNode *node;
+    Var *out = ag_make_output(fn, value, op, &v, 1, &node);
+    if (node) {
+        node->p.dim = dim < 0 ? dim + v->data->ndim : dim;
+        ag_save(node, 0, out->data);
+    }
+    return out;
+}
+/* SOLUTION END */
+
+Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return reduction(__func__, tensor_sum(v->data, dims, ndims, keepdim), &SUM_OP, v, dims,
+                     ndims, keepdim, false);
+    /* SOLUTION END */
+}
+
+Var *var_mean(Var *v, const int *dims, int ndims, bool keepdim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return reduction(__func__, tensor_mean(v->data, dims, ndims, keepdim), &MEAN_OP, v, dims,
+                     ndims, keepdim, false);
+    /* SOLUTION END */
+}
+
+Var *var_var(Var *v, const int *dims, int ndims, bool unbiased, bool keepdim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    Var *out = reduction(__func__, tensor_var(v->data, dims, ndims, unbiased, keepdim),
+                         &VAR_OP, v, dims, ndims, keepdim, false);
+    if (out && out->node)
+        out->node->p.flag = unbiased;
+    return out;
+    /* SOLUTION END */
+}
+
+Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return reduction(__func__, tensor_logsumexp(v->data, dims, ndims, keepdim),
+                     &LOGSUMEXP_OP, v, dims, ndims, keepdim, true);
+    /* SOLUTION END */
+}
+
+Var *var_max(Var *v, int dim, bool keepdim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return select_reduction(__func__, v, dim, keepdim, true);
+    /* SOLUTION END */
+}
+
+Var *var_min(Var *v, int dim, bool keepdim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return select_reduction(__func__, v, dim, keepdim, false);
+    /* SOLUTION END */
+}
+
+Var *var_max_all(Var *v)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    VarNode *node;
+    Var *out = ag_make_output(__func__, tensor_max_all(v->data), &MAX_ALL_OP, &v, 1, &node);
+    if (node)
+        ag_save(node, 0, out->data);
+    return out;
+    /* SOLUTION END */
+}
+
+Var *var_softmax(Var *v, int dim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return softmax_like(__func__, tensor_softmax(v->data, dim), &SOFTMAX_OP, v, dim);
+    /* SOLUTION END */
+}
+
+Var *var_log_softmax(Var *v, int dim)
+{
+    AG_CHECK(v, NULL);
+    /* SOLUTION BEGIN week=2 fail=NULL */
+    return softmax_like(__func__, tensor_log_softmax(v->data, dim), &LOG_SOFTMAX_OP, v, dim);
+    /* SOLUTION END */
+}

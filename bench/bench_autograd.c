@@ -1,0 +1,98 @@
+/*
+ * bench_autograd.c - the cost of recording and differentiating a tiny graph.
+ *
+ * The graph is the one of issue 4: 4x4 tensors, loss = sum(relu(x @ W) + b), forward
+ * and backward, four recorded ops per step, single thread. With tensors this small the
+ * arithmetic is negligible: what is timed is autograd's own overhead (allocating the
+ * output tensors and nodes, the topological walk, accumulating into the leaves,
+ * freeing the graph). Each step runs inside a scope, the way a training loop does.
+ *
+ * Prints microseconds per recorded op (best of several rounds) and, when BENCH_CSV
+ * names a file, appends "autograd_tiny_graph,<case>,<strata>,<reference>,<ratio>".
+ * The reference is PyTorch's eager CPU cost on this kind of graph, about 7 us per op
+ * (the figure quoted in issue 4; not measured here: python3-torch is not installed on
+ * the machines this runs on). ratio = reference / strata: how many times faster.
+ */
+#include "autograd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define OPS_PER_STEP 4
+#define REFERENCE_US_PER_OP 7.0
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One training-like step: forward, backward, drop the graph. Returns 0 or -1. */
+static int step(Var *x, Var *w, Var *b)
+{
+    Scope *s = scope_begin();
+    Var *loss = var_sum(var_add(var_relu(var_matmul(x, w)), b), NULL, 0, false);
+    int rc = loss ? var_backward(loss) : -1;
+    scope_end(s);
+    var_zero_grad(x, true);
+    var_zero_grad(w, true);
+    var_zero_grad(b, true);
+    return rc;
+}
+
+int main(void)
+{
+    strata_set_num_threads(1);
+    strata_manual_seed(1);
+    int64_t shape[2] = {4, 4};
+    Var *x = var_new(tensor_randn(shape, 2), true);
+    Var *w = var_new(tensor_randn(shape, 2), true);
+    Var *b = var_new(tensor_randn(shape, 2), true);
+    /* var_new retained the tensors: drop the creation references (no scope is open). */
+    tensor_release(x ? x->data : NULL);
+    tensor_release(w ? w->data : NULL);
+    tensor_release(b ? b->data : NULL);
+    if (!x || !w || !b) {
+        fprintf(stderr, "bench_autograd: %s\n", strata_last_error());
+        return 1;
+    }
+
+    const int steps = 20000, rounds = 7;
+    for (int i = 0; i < 2000; i++) /* warm up: caches, the allocator's free lists */
+        if (step(x, w, b) < 0) {
+            fprintf(stderr, "bench_autograd: %s\n", strata_last_error());
+            return 1;
+        }
+    double best = 1e30;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now();
+        for (int i = 0; i < steps; i++)
+            step(x, w, b);
+        double t = (now() - t0) / steps;
+        best = t < best ? t : best;
+    }
+    double us_per_op = best * 1e6 / OPS_PER_STEP;
+    double ratio = REFERENCE_US_PER_OP / us_per_op;
+    printf("tiny graph (4x4: matmul, relu, add, sum; forward + backward, 1 thread)\n");
+    printf("  strata     %8.3f us/op   (%.3f us per step of %d ops)\n", us_per_op,
+           best * 1e6, OPS_PER_STEP);
+    printf("  reference  %8.3f us/op   (PyTorch CPU, figure quoted in issue 4)\n",
+           REFERENCE_US_PER_OP);
+    printf("  ratio      %8.1fx faster   (target: <= 0.7 us/op)\n", ratio);
+
+    const char *csv_path = getenv("BENCH_CSV");
+    if (csv_path && csv_path[0]) {
+        FILE *csv = fopen(csv_path, "a");
+        if (csv) {
+            fprintf(csv, "autograd_tiny_graph,us_per_op,%.4f,%.4f,%.3f\n", us_per_op,
+                    REFERENCE_US_PER_OP, ratio);
+            fclose(csv);
+        }
+    }
+    var_release(x);
+    var_release(w);
+    var_release(b);
+    return 0;
+}
