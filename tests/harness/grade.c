@@ -324,7 +324,7 @@ static bool write_atomically(const char *path, const char *text)
 
 static void print_table(const Week *weeks, int nweeks, double score, double max)
 {
-    printf("\n%-6s %-52s %7s  %s\n", "test", "name", "score", "status");
+    printf("\n%-6s %-52s %9s %s\n", "test", "name", "score", "status");
     for (int i = 0; i < nweeks; i++) {
         const Week *w = &weeks[i];
         double ws = 0, wm = 0;
@@ -336,13 +336,13 @@ static void print_table(const Week *weeks, int nweeks, double score, double max)
             const Test *t = &w->tests[k];
             char number[32];
             snprintf(number, sizeof number, "%d.%d", w->number, k + 1);
-            printf("%-6s %-52.52s %3g/%-3g  %s\n", number, t->name, t->score, t->max_score,
+            printf("%-6s %-52.52s %4g/%-4g %s\n", number, t->name, t->score, t->max_score,
                    t->passed ? "passed" : "FAILED");
             ws += t->score;
             wm += t->max_score;
             passed += t->passed;
         }
-        printf("     %-52s %3g/%-3g  (%d of %d passed)\n", "week total", ws, wm, passed,
+        printf("     %-52s %4g/%-4g (%d of %d passed)\n", "week total", ws, wm, passed,
                w->count);
     }
     printf("\n%-24s %8s %8s %8s\n", "week", "score", "max", "tests");

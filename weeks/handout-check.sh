@@ -1,0 +1,172 @@
+#!/bin/sh
+# weeks/handout-check.sh - cut, build and grade every week's handout (`make handout-check`).
+#
+# For each week N (1..5) that has solution regions:
+#   1. cut the handout (weeks/cut-handout.sh N) into a temporary folder;
+#   2. build it there with -Wall -Wextra -Werror: libraries, suites, examples with gcc,
+#      and the libraries with clang too when clang is installed (HANDOUT_CLANG=no skips);
+#   3. grade it with tests/harness/grade.sh;
+#   4. require: every week < N scores full marks, every week >= N scores zero, and the
+#      grader finishes with a valid results.json.
+# The reference itself (this tree) must score full marks everywhere, valgrind items
+# included. The handouts are graded without the valgrind items (GRADE_VALGRIND=no), to
+# keep the check within a few minutes: weeks >= N cannot earn the item anyway (it needs
+# every test passing), and weeks < N are byte-for-byte the reference's code, which the
+# reference run checks under valgrind.
+#
+# Environment: BUILD (the reference's build folder, default build), HANDOUT_OPT
+# (optimization flags for the handout builds, default -O2), HANDOUT_KEEP=yes keeps the
+# temporary folder, HANDOUT_WEEKS="2 3" checks only those handouts.
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build=${BUILD:-build}
+make=${MAKE:-make}
+jobs=$(nproc 2>/dev/null || echo 2)
+opt=${HANDOUT_OPT:--O2}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-handouts.XXXXXX")
+if [ "${HANDOUT_KEEP:-no}" = yes ]; then
+    echo "handout-check: keeping $tmp"
+else
+    trap 'rm -rf "$tmp"' EXIT INT TERM
+fi
+tool=$root/$build/tools/grade
+status=0
+problems=$tmp/problems
+: >"$problems"
+problem() {
+    echo "$*" >>"$problems"
+    status=1
+}
+
+$make --no-print-directory BUILD="$build" "$build/tools/grade" >/dev/null 2>&1 || {
+    echo "handout-check: cannot build $build/tools/grade"
+    exit 1
+}
+
+# The weeks that have graded suites, and the weeks that have solution regions.
+suite_weeks=$(for d in tests/week[0-9]_*/; do
+    [ -d "$d" ] && basename "$d" | sed 's/^week\([0-9]*\)_.*/\1/'
+done | sort -un | tr '\n' ' ')
+region_weeks=$(for l in tensor autograd nn optim modular; do
+    [ -d "$l" ] && find "$l" -type f \( -name '*.c' -o -name '*.h' \) -exec cat {} +
+done | sed -n 's/.*SOLUTION BEGIN week=\([0-9]*\).*/\1/p' | sort -un | tr '\n' ' ')
+weeks=${HANDOUT_WEEKS:-$region_weeks}
+echo "handout-check: suites for weeks: ${suite_weeks:-none}; solution regions for weeks: ${region_weeks:-none}"
+[ -n "$suite_weeks" ] || { echo "handout-check: no graded suite"; exit 1; }
+for w in $suite_weeks; do
+    case " $region_weeks " in
+        *" $w "*) ;;
+        *) problem "week $w has a graded suite but no solution regions: no handout can stub it" ;;
+    esac
+done
+
+# check_scores LABEL RESULTS N: weeks < N full, weeks >= N zero (N=0 for the reference,
+# i.e. everything full). Appends a row to the table.
+row() { printf '%-10s' "$1"; shift; for c in "$@"; do printf ' %-12s' "$c"; done; echo; }
+check_scores() {
+    label=$1 results=$2 n=$3
+    if ! "$tool" --summary "$results" >"$tmp/summary" 2>"$tmp/summary.err"; then
+        problem "$label: results.json is missing or invalid: $(cat "$tmp/summary.err")"
+        row "$label" "(no valid results.json)"
+        return
+    fi
+    cells=
+    for w in $suite_weeks; do
+        # "PREFIX SUITE score max passed count"
+        set -- $(awk -v w="$w" '$1 == w { print $3, $4 }' "$tmp/summary")
+        if [ $# -ne 2 ]; then
+            problem "$label: week $w is missing from the results"
+            cells="$cells missing"
+            continue
+        fi
+        score=$1 max=$2
+        cell="$score/$max"
+        if [ "$n" -eq 0 ] || [ "$w" -lt "$n" ]; then
+            if [ "$score" != "$max" ] || [ "$max" = 0 ]; then
+                problem "$label: week $w scores $score of $max, expected full marks"
+                cell="$cell!"
+            fi
+        elif [ "$score" != 0 ]; then
+            problem "$label: week $w scores $score of $max, expected 0 (stubbed); see its passing tests below"
+            "$tool" --tests "$results" | awk -v w="$w" 'index($1, w ".") == 1 && $2 == "passed"' |
+                head -n 15 | sed "s/^/    $label passes: /" >>"$problems"
+            cell="$cell!"
+        fi
+        cells="$cells $cell"
+    done
+    # shellcheck disable=SC2086
+    row "$label" $cells
+}
+
+now() { date +%s; }
+t_all=$(now)
+
+# ------------------------------------------------------------------ the reference ---
+t0=$(now)
+echo "handout-check: grading the reference (with valgrind)..."
+if RESULTS=$tmp/reference.json GRADE_DIR=$tmp/reference-grade MAKE=$make \
+    sh tests/harness/grade.sh "$build" "" >"$tmp/reference.log" 2>&1; then
+    :
+else
+    problem "reference: the grader failed (status $?); log: $(tail -n 5 "$tmp/reference.log")"
+fi
+cp "$tmp/reference.json" "$tmp/reference.results" 2>/dev/null
+echo "handout-check: reference graded ($(($(now) - t0)) s)"
+
+# ------------------------------------------------------------------- the handouts ---
+for n in $weeks; do
+    t0=$(now)
+    dir=$tmp/week$n
+    label="handout$n"
+    if ! sh weeks/cut-handout.sh "$n" "$dir" >"$tmp/cut$n.log" 2>&1; then
+        problem "$label: the cut failed: $(cat "$tmp/cut$n.log")"
+        continue
+    fi
+    # Build with -Werror: the handout must compile warning-free as given.
+    if ! (cd "$dir" && $make --no-print-directory -j"$jobs" BUILD=build OPT="$opt" \
+        WERROR=-Werror all) >"$tmp/build$n.log" 2>&1; then
+        problem "$label: does not build with -Werror (gcc):
+$(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/build$n.log" | head -n 20)"
+    fi
+    if [ "${HANDOUT_CLANG:-yes}" != no ] && command -v clang >/dev/null 2>&1; then
+        libs=
+        for l in tensor autograd nn optim modular; do
+            [ -d "$dir/$l" ] && libs="$libs build-clang/lib/libstrata_$l.a"
+        done
+        # shellcheck disable=SC2086
+        if ! (cd "$dir" && $make --no-print-directory -j"$jobs" CC=clang BUILD=build-clang \
+            OPT=-O0 WERROR=-Werror $libs) >"$tmp/clang$n.log" 2>&1; then
+            problem "$label: does not build with -Werror (clang):
+$(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/clang$n.log" | head -n 20)"
+        fi
+    fi
+    # Grade it (no valgrind items, see above); the grader itself must not fail.
+    if ! (cd "$dir" && RESULTS=$tmp/week$n.json GRADE_VALGRIND=no MAKE=$make \
+        sh tests/harness/grade.sh build "") >"$tmp/grade$n.log" 2>&1; then
+        problem "$label: the grader failed: $(tail -n 5 "$tmp/grade$n.log")"
+    fi
+    echo "handout-check: week $n cut, built and graded ($(($(now) - t0)) s)"
+done
+
+# ------------------------------------------------------------------- the verdict ---
+echo
+heads=
+for w in $suite_weeks; do heads="$heads week$w"; done
+# shellcheck disable=SC2086
+row "tree" $heads
+check_scores reference "$tmp/reference.json" 0
+for n in $weeks; do
+    [ -f "$tmp/week$n.json" ] || { row "handout$n" "(not graded)"; continue; }
+    check_scores "handout$n" "$tmp/week$n.json" "$n"
+done
+echo "(score/max per week; handout N must score full marks below week N and 0 from week N on;"
+echo " handouts are graded without the valgrind items; ! marks a wrong cell)"
+echo
+if [ $status -ne 0 ]; then
+    echo "handout-check: FAILED ($(($(now) - t_all)) s):"
+    sed 's/^/  /' "$problems"
+    exit 1
+fi
+echo "handout-check: ok, every handout builds and grades as expected ($(($(now) - t_all)) s)"
