@@ -117,6 +117,26 @@ void ag_adopt(Tensor *t);
  */
 int ag_swap_no_grad_depth(int depth);
 
+/*
+ * Fill @p view with a header of @p t (ndim >= 2) whose last two dims are swapped: a
+ * transposed view that lives on the caller's stack, so making it allocates nothing.
+ * It holds no references: pass it only to functions that read their argument and keep
+ * nothing (tensor_matmul), never retain, release or return it.
+ */
+static inline const Tensor *ag_transposed(const Tensor *t, Tensor *view)
+{
+    *view = *t;
+    int a = t->ndim - 2, b = t->ndim - 1;
+    view->shape[a] = t->shape[b];
+    view->shape[b] = t->shape[a];
+    view->strides[a] = t->strides[b];
+    view->strides[b] = t->strides[a];
+    view->base.refcount = 1;
+    view->base.scope_slot = -1;
+    view->base.destroy = NULL;
+    return view;
+}
+
 /* Record "fn: <message already in the slot>" (names the autograd entry point too). */
 void ag_prefix_error(const char *fn);
 

@@ -24,20 +24,11 @@ static int matmul_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     const Tensor *a = node_input(n, 0), *b = node_input(n, 1);
     if (a->ndim == 2 && b->ndim == 2) { /* the common case, without reshapes */
-        if (node_needs_grad(n, 0)) {
-            Tensor *bt = tensor_transpose(b, 0, 1);
-            grads[0] = bt ? tensor_matmul(g, bt) : NULL;
-            tensor_release(bt);
-            if (!grads[0])
-                return -1;
-        }
-        if (node_needs_grad(n, 1)) {
-            Tensor *at = tensor_transpose(a, 0, 1);
-            grads[1] = at ? tensor_matmul(at, g) : NULL;
-            tensor_release(at);
-            if (!grads[1])
-                return -1;
-        }
+        Tensor t;
+        if (node_needs_grad(n, 0) && !(grads[0] = tensor_matmul(g, ag_transposed(b, &t))))
+            return -1;
+        if (node_needs_grad(n, 1) && !(grads[1] = tensor_matmul(ag_transposed(a, &t), g)))
+            return -1;
         return 0;
     }
     int rc = -1;
@@ -120,11 +111,10 @@ static int linear_backward(VarNode *n, const Tensor *g, Tensor **grads)
         rc = grads[0] ? 0 : -1;
     }
     if (rc == 0 && node_needs_grad(n, 1)) {
+        Tensor t;
         Tensor *x2 = tensor_reshape(x, rows_x, 2);
-        Tensor *gt = tensor_transpose(g2, 0, 1);
-        grads[1] = x2 && gt ? tensor_matmul(gt, x2) : NULL;
+        grads[1] = x2 ? tensor_matmul(ag_transposed(g2, &t), x2) : NULL;
         tensor_release(x2);
-        tensor_release(gt);
         rc = grads[1] ? 0 : -1;
     }
     if (rc == 0 && n->ninputs == 3 && node_needs_grad(n, 2)) {
@@ -228,11 +218,12 @@ static Tensor *linear_forward(const Tensor *x, const Tensor *w, const Tensor *b)
 {
     int64_t in_f = w->shape[1], out_f = w->shape[0];
     int64_t rows[2] = {-1, in_f};
-    Tensor *x2 = x->ndim == 2 ? tensor_reshape(x, x->shape, 2) : tensor_reshape(x, rows, 2);
-    Tensor *wt = tensor_transpose(w, 0, 1);
-    Tensor *y2 = x2 && wt ? tensor_matmul(x2, wt) : NULL;
+    Tensor wt;
+    Tensor *x2 = x->ndim == 2 ? NULL : tensor_reshape(x, rows, 2);
+    if (x->ndim != 2 && !x2)
+        return NULL;
+    Tensor *y2 = tensor_matmul(x2 ? x2 : x, ag_transposed(w, &wt)); /* one GEMM, no copy */
     tensor_release(x2);
-    tensor_release(wt);
     if (y2 && b && tensor_add_(y2, b) < 0) {
         tensor_release(y2);
         return NULL;
