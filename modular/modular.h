@@ -346,7 +346,7 @@ int modular_atom_targets(const ModularModule *m, float target, float *out);
 Var *modular_forward(ModularModule *m, Var *x);
 
 /**
- * @brief Draw fresh weights from the seeded generator, each atom at norm 1 (exact
+ * @brief Draw fresh weights from the seeded generator, each atom at its own norm 1 (exact
  *        orthogonal matrices via QR for Linear and Conv2D, row-normalized Gaussians for
  *        Embed). Gradients are cleared.
  * @return 0, or -1 with an error.
@@ -364,7 +364,12 @@ int modular_initialize(ModularModule *m);
  */
 float modular_norm(const ModularModule *m, Tensor *const *w);
 
-/** @brief modular_norm() of @p m's own weights (1 right after modular_initialize()). */
+/**
+ * @brief modular_norm() of @p m's own weights. Right after modular_initialize() every atom
+ *        is at norm 1, so this is max over atoms of (mu / mu_i) times the sensitivity of
+ *        what follows atom i: 1 for a single atom, 3 for a 3-layer MLP.
+ * @return The norm, or NAN with an error.
+ */
 float modular_weight_norm(const ModularModule *m);
 
 /**

@@ -100,7 +100,7 @@ static ModularModule *combine(ModKind kind, const char *name, const char *fn, in
                 bool dup = false;
                 for (int j = 0; j < i; j++)
                     dup = dup || mods[j] == mods[i];
-                if (mods[i] && !mods[i]->owned && !dup)
+                if (!dup && mods[i] && !mods[i]->owned)
                     modular_free(mods[i]);
             }
         return NULL;
@@ -516,18 +516,24 @@ Var *modular_forward(ModularModule *m, Var *x)
 {
     MOD_CHECK(m, NULL);
     MOD_CHECK(x, NULL);
-    ModVals in = {1, &x}, out;
-    if (forward_rec(m, &in, &out) != 0)
-        return NULL;
-    if (out.n != 1) {
-        strata_set_error("modular_forward: %s returns a tuple of %d values; compose it with "
-                         "modular_add()",
-                         m->name, out.n);
-        vals_free(&out);
-        return NULL;
+    /* Intermediates live in an inner scope; the result is handed to the caller's. */
+    Scope *s = scope_begin();
+    ModVals in = {1, &x}, out = {0, NULL};
+    Var *y = NULL;
+    if (forward_rec(m, &in, &out) == 0) {
+        if (out.n == 1) {
+            y = out.v[0];
+            var_retain(y);
+        } else {
+            strata_set_error("modular_forward: %s returns a tuple of %d values; compose it "
+                             "with modular_add()",
+                             m->name, out.n);
+        }
     }
-    Var *y = out.v[0];
-    strata_free(out.v);
+    vals_free(&out);
+    scope_end(s);
+    if (y)
+        strata_object_autorelease(&y->base);
     return y;
 }
 
