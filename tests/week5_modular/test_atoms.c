@@ -360,6 +360,9 @@ START_TEST(test_constructor_errors)
     ck_assert_msg(strstr(strata_last_error(), "[2, 3]") && strstr(strata_last_error(), "[3, 2]"),
                   "message: %s", strata_last_error());
     ck_assert_close(w5_max_abs(out), 1.0, 0);
+    Tensor *good[1] = {w5_randn(3, 2)};
+    ck_assert_msg(modular_dualize(lin, good, outs, 1.0f) == 0, "modular_dualize failed: %s",
+                  strata_last_error());
     modular_free(lin);
     scope_end(s);
 }

@@ -277,6 +277,7 @@ START_TEST(test_ownership_errors)
     strata_clear_error();
     ck_assert_ptr_null(modular_compose(modular_relu(), a)); /* a already has a parent */
     ck_assert_msg(strstr(strata_last_error(), "already"), "message: %s", strata_last_error());
+    ck_assert_close(modular_mass(net), 1.0, 0); /* net is intact */
     /* a NULL child reports the first error and frees the other */
     strata_clear_error();
     ck_assert_ptr_null(modular_compose(modular_linear(2, 2), modular_linear(0, 1)));
