@@ -11,6 +11,7 @@
  * compiler vectorizes those. There is no function call per element.
  */
 #include "tensor_internal.h"
+#include "tensor_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -216,19 +217,20 @@ typedef void (*UnaryRow)(float *o, int64_t so, const float *a, int64_t sa, int64
         }                                                                               \
     }
 
-/* 1 / (1 + e^-x) overflows e^-x for very negative x; e^x / (1 + e^x) does not. */
+/*
+ * 1 / (1 + e^-x) overflows e^-x for very negative x, and loses the tiny result; with
+ * e = e^-|x| (never above 1) both halves are exact: 1 / (1 + e) and e / (1 + e).
+ */
 static inline float stable_sigmoid(float x)
 {
-    if (x >= 0.0f)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    float e = math_expf(x < 0.0f ? x : -x);
+    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
 /* Exact GELU: x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. */
 static inline float gelu_erf(float x)
 {
-    return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+    return 0.5f * x * (1.0f + math_erff(x * (float)M_SQRT1_2));
 }
 
 UNARY_ROW(row_copy, x)
@@ -237,13 +239,14 @@ UNARY_ROW(row_neg, -x)
 UNARY_ROW(row_abs, fabsf(x))
 /* PyTorch's sign: (0 < x) - (x < 0), so sign(NaN) is 0. */
 UNARY_ROW(row_sign, (float)(0.0f < x) - (float)(x < 0.0f))
-UNARY_ROW(row_exp, expf(x))
+/* math_expf and math_tanhf (tensor_math.h) vectorize; libm's expf/tanhf do not. */
+UNARY_ROW(row_exp, math_expf(x))
 UNARY_ROW(row_log, logf(x))
 UNARY_ROW(row_sqrt, sqrtf(x))
 UNARY_ROW(row_rsqrt, 1.0f / sqrtf(x))
 UNARY_ROW(row_sin, sinf(x))
 UNARY_ROW(row_cos, cosf(x))
-UNARY_ROW(row_tanh, tanhf(x))
+UNARY_ROW(row_tanh, math_tanhf(x))
 UNARY_ROW(row_sigmoid, stable_sigmoid(x))
 /* x < 0 is false for NaN, so NaN passes through as in PyTorch. */
 UNARY_ROW(row_relu, x < 0.0f ? 0.0f : x)

@@ -10,6 +10,7 @@
  * Accumulators are doubles: float sums of many terms lose digits.
  */
 #include "tensor_internal.h"
+#include "tensor_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -67,7 +68,7 @@ static void reduce_row(ReduceKind kind, double *acc, int64_t sa, const double *a
         break;
     case RED_SUMEXP:
         for (int64_t i = 0; i < n; i++)
-            acc[i * sa] += exp(x[i * sx] - aux[i * sa]);
+            acc[i * sa] += math_expf((float)(x[i * sx] - aux[i * sa]));
         break;
     case RED_MAX:
         for (int64_t i = 0; i < n; i++) {
@@ -468,6 +469,35 @@ Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim)
 /* SOLUTION BEGIN week=1 */
 /* -------------------------------------------------------------------- softmax --- */
 
+/* Max of a lane (NaN wins), for the shift that keeps exp() from overflowing. */
+static float lane_max(const float *x, int64_t sx, int64_t n)
+{
+    float m = -INFINITY;
+    bool nan = false;
+    for (int64_t j = 0; j < n; j++) {
+        float v = x[j * sx];
+        m = v > m ? v : m;
+        nan |= v != v;
+    }
+    return nan ? NAN : m;
+}
+
+/* y[j] = exp(x[j] - m), and their sum in double. */
+static double lane_exp(const float *x, int64_t sx, float *y, int64_t sy, int64_t n, float m)
+{
+    if (sx == 1 && sy == 1) { /* the common case: a vectorized loop, then the sum */
+        for (int64_t j = 0; j < n; j++)
+            y[j] = math_expf(x[j] - m);
+        return sum_row(y, n);
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < n; j++) {
+        y[j * sy] = math_expf(x[j * sx] - m);
+        sum += y[j * sy];
+    }
+    return sum;
+}
+
 /*
  * Softmax of one lane of @p n elements (x stride sx, y stride sy). Subtracting the max
  * first keeps exp() from overflowing; the result is unchanged because the factor
@@ -476,26 +506,17 @@ Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim)
 static void softmax_lane(const float *x, int64_t sx, float *y, int64_t sy, int64_t n,
                          bool log_out)
 {
-    float m = -INFINITY;
-    for (int64_t j = 0; j < n; j++)
-        if (x[j * sx] > m || x[j * sx] != x[j * sx])
-            m = x[j * sx];
+    float m = lane_max(x, sx, n);
     if (isinf(m))
         m = 0.0f; /* all -inf (or a +inf): avoid inf - inf */
-    double sum = 0;
-    for (int64_t j = 0; j < n; j++) {
-        float e = expf(x[j * sx] - m);
-        if (!log_out)
-            y[j * sy] = e;
-        sum += e;
-    }
+    double sum = lane_exp(x, sx, y, sy, n, m);
     if (log_out) {
         /* log softmax = (x - max) - log(sum): no exp/log round trip, no log(0). The
          * parentheses matter: x - max is exact, while max + log(sum) would round away
          * the digits of log(sum) when max is large. */
-        double lse = log(sum);
+        float lse = (float)log(sum);
         for (int64_t j = 0; j < n; j++)
-            y[j * sy] = (float)((double)(x[j * sx] - m) - lse);
+            y[j * sy] = (x[j * sx] - m) - lse;
     } else {
         float inv = (float)(1.0 / sum);
         for (int64_t j = 0; j < n; j++)
