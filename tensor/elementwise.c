@@ -280,6 +280,41 @@ static void run_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryRow 
     }
 }
 
+/* Side of the square tiles a transposing unary op works in (see run_unary_tiled). */
+#define TILE 32
+
+/*
+ * A unary op whose input walks memory across the output's rows (a transposed input:
+ * the output's inner dim has a large input stride, the next dim stride 1). Row by row,
+ * every element would come from a different cache line; TILE x TILE tiles make the
+ * TILE lines a row touches serve the next TILE - 1 rows too.
+ */
+static void run_unary_tiled(Tensor *out, const Tensor *a, const StridedLoop *loop,
+                            UnaryRow row, float p, float q)
+{
+    int nd = loop->ndim;
+    int64_t n0 = loop->shape[nd - 2], n1 = loop->inner;
+    int64_t so0 = loop->strides[0][nd - 2], sa0 = loop->strides[1][nd - 2];
+    int64_t sa1 = loop->inner_strides[1];
+    /* The dims outside the two tiled ones, walked by their own loop. */
+    const int64_t *outer_strides[2] = {loop->strides[0], loop->strides[1]};
+    StridedLoop outer;
+    loop_init(&outer, loop->shape, nd - 2, 2, outer_strides);
+    for (int64_t r = 0; r < outer.rows; r++) {
+        if (r)
+            loop_next(&outer);
+        for (int64_t e = 0; e < outer.inner; e++) {
+            float *o = out->data + outer.offset[0] + e * outer.inner_strides[0];
+            const float *x = a->data + outer.offset[1] + e * outer.inner_strides[1];
+            for (int64_t i0 = 0; i0 < n0; i0 += TILE)
+                for (int64_t j0 = 0; j0 < n1; j0 += TILE)
+                    for (int64_t i = i0; i < i0 + TILE && i < n0; i++)
+                        row(o + i * so0 + j0, 1, x + i * sa0 + j0 * sa1, sa1,
+                            (n1 - j0 < TILE ? n1 - j0 : TILE), p, q);
+        }
+    }
+}
+
 /* out[...] = row(a) with a broadcast to out's shape. */
 static void run_unary(Tensor *out, const Tensor *a, UnaryRow row, float p, float q)
 {
@@ -288,6 +323,12 @@ static void run_unary(Tensor *out, const Tensor *a, UnaryRow row, float p, float
     const int64_t *strides[2] = {out->strides, sa};
     StridedLoop loop;
     loop_init(&loop, out->shape, out->ndim, 2, strides);
+    int nd = loop.ndim;
+    if (nd >= 2 && loop.inner_strides[0] == 1 && loop.inner_strides[1] > 1 &&
+        loop.strides[1][nd - 2] == 1 && loop.inner >= TILE && loop.shape[nd - 2] >= TILE) {
+        run_unary_tiled(out, a, &loop, row, p, q);
+        return;
+    }
     for (int64_t r = 0; r < loop.rows; r++) {
         if (r)
             loop_next(&loop);
