@@ -1,0 +1,396 @@
+/*
+ * test_gradients.c - L2L gives plain training's loss and gradients: MLPs with every
+ * kind of split (including B = 12, microbatch 5: 5, 5, 2), a small CNN, MSE,
+ * parameter-free and frozen layers, Dropout (replayed masks) and BatchNorm
+ * (per-microbatch statistics, running statistics moved once per microbatch).
+ */
+#include "l2l_test.h"
+
+/* L2L's gradients and loss for one microbatch size, compared with plain backprop. */
+static void check_mlp_split(int64_t B, int64_t mb)
+{
+    Module *m = make_mlp(11, 6, 10, 4, 2);
+    Tensor *x = make_inputs(12, B, 6);
+    Tensor *y = make_classes(3, B, 4);
+
+    double plain_loss = plain_backward(m, x, y, NULL);
+    int n;
+    Tensor **want = snapshot_grads(m, &n);
+    nn_zero_grad(m, true);
+
+    L2LOptions o = l2l_options(mb);
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    L2LStats st;
+    ck_assert_rc(l2l_step(t, x, y, &st));
+    char what[64];
+    snprintf(what, sizeof what, "B=%lld mb=%lld", (long long)B, (long long)mb);
+    ck_assert_msg(fabs(st.loss - plain_loss) <= 1e-6 + 1e-5 * fabs(plain_loss),
+                  "%s: L2L loss %.9g, plain loss %.9g", what, st.loss, plain_loss);
+    ck_assert_int_eq(st.batch_size, B);
+    ck_assert_int_eq(st.num_microbatches, (B + mb - 1) / mb);
+    ck_assert_int_eq(st.num_layers, 7);
+    assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, what);
+
+    l2l_free(t);
+    nn_module_free(m);
+    free(want);
+}
+
+START_TEST(test_l2l_mlp_gradients_match_plain)
+{
+    BEGIN;
+    /* microbatch 1 (12 microbatches), 4 (3 even ones), 5 (5, 5, 2), 12 (one), 100 (more
+     * than the batch: one microbatch of 12). */
+    const int64_t sizes[] = {1, 4, 5, 12, 100};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        check_mlp_split(12, sizes[i]);
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_uneven_split_loss)
+{
+    BEGIN;
+    /* B = 12, microbatch 5: microbatches of 5, 5 and 2 rows. The batch mean is
+     * (5 m0 + 5 m1 + 2 m2) / 12; the public port's (m0 + m1 + m2) / 3 differs. */
+    Module *m = make_mlp(21, 5, 8, 3, 1);
+    Tensor *x = make_inputs(22, 12, 5);
+    Tensor *y = make_classes(1, 12, 3);
+    double plain = plain_backward(m, x, y, NULL);
+    nn_zero_grad(m, true);
+
+    /* The per-microbatch means, by plain forwards of each slice. */
+    double means[3];
+    const int64_t starts[3] = {0, 5, 10}, rows[3] = {5, 5, 2};
+    autograd_no_grad_begin();
+    for (int k = 0; k < 3; k++) {
+        Var *out = nn_forward(m, var_new(tensor_narrow(x, 0, starts[k], rows[k]), false));
+        ck_assert_ok(out);
+        Var *l = nn_cross_entropy(out, tensor_narrow(y, 0, starts[k], rows[k]));
+        ck_assert_ok(l);
+        means[k] = tensor_item(var_data(l));
+    }
+    autograd_no_grad_end();
+    double by_rows = (5 * means[0] + 5 * means[1] + 2 * means[2]) / 12.0;
+    double by_count = (means[0] + means[1] + means[2]) / 3.0;
+    ck_assert_msg(fabs(by_rows - plain) < 1e-5, "weighting by rows gives %.9g, plain %.9g",
+                  by_rows, plain);
+    ck_assert_msg(fabs(by_count - plain) > 1e-3,
+                  "this data does not tell the two weightings apart (%.9g vs %.9g)", by_count,
+                  plain);
+
+    L2LOptions o = l2l_options(5);
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    L2LStats st;
+    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_int_eq(st.num_microbatches, 3);
+    ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain),
+                  "L2L loss %.9g, plain %.9g (1/K weighting would give %.9g)", st.loss, plain,
+                  by_count);
+    l2l_free(t);
+    nn_module_free(m);
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_cnn_gradients_match_plain)
+{
+    BEGIN;
+    /* [B,1,8,8] -conv3 pad1-> [B,4,8,8] -pool2-> [B,4,4,4] -conv3-> [B,4,2,2]
+     * -flatten-> [B,16] -linear-> [B,3] */
+    strata_manual_seed(31);
+    Module *m = new_sequential();
+    add_layer(m, nn_conv2d(1, 4, 3, 1, 1, 1, true));
+    add_layer(m, nn_relu());
+    add_layer(m, nn_max_pool2d(2, 0, 0));
+    add_layer(m, nn_conv2d(4, 4, 3, 1, 0, 1, true));
+    add_layer(m, nn_relu());
+    add_layer(m, nn_flatten(1, -1));
+    add_layer(m, nn_linear(16, 3, true));
+    strata_manual_seed(32);
+    Tensor *x = tensor_randn((const int64_t[]){6, 1, 8, 8}, 4);
+    ck_assert_ok(x);
+    Tensor *y = make_classes(2, 6, 3);
+    double plain = plain_backward(m, x, y, NULL);
+    int n;
+    Tensor **want = snapshot_grads(m, &n);
+
+    const int64_t sizes[] = {1, 4, 6};
+    for (int i = 0; i < 3; i++) {
+        nn_zero_grad(m, true);
+        L2LOptions o = l2l_options(sizes[i]);
+        L2LTrainer *t = l2l_new(m, &o);
+        ck_assert_ok(t);
+        L2LStats st;
+        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain),
+                      "mb %lld: loss %.9g, plain %.9g", (long long)sizes[i], st.loss, plain);
+        char what[32];
+        snprintf(what, sizeof what, "CNN mb=%lld", (long long)sizes[i]);
+        assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, what);
+        /* The stash: 6 rows of 256 + 256 + 64 + 16 + 16 + 16 + 3 floats. */
+        ck_assert_uint_eq(st.stash_bytes, 4u * 6u * (256 + 256 + 64 + 16 + 16 + 16 + 3));
+        l2l_free(t);
+    }
+    nn_module_free(m);
+    free(want);
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_mse_loss)
+{
+    BEGIN;
+    /* A regression MLP with the MSE loss (mean over every element: still a mean over
+     * rows times a constant, so rows/B weighting gives the plain loss). */
+    Module *m = make_mlp(41, 3, 6, 2, 2);
+    Tensor *x = make_inputs(42, 10, 3);
+    strata_manual_seed(43);
+    Tensor *y = tensor_randn((const int64_t[]){10, 2}, 2);
+    ck_assert_ok(y);
+    double plain = plain_backward(m, x, y, l2l_mse_loss);
+    int n;
+    Tensor **want = snapshot_grads(m, &n);
+    nn_zero_grad(m, true);
+    L2LOptions o = l2l_options(3);
+    o.loss_fn = l2l_mse_loss;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    L2LStats st;
+    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain), "loss %.9g, plain %.9g",
+                  st.loss, plain);
+    assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "MSE mb=3");
+    l2l_free(t);
+    nn_module_free(m);
+    free(want);
+    END;
+}
+END_TEST
+
+/* NLL of log-probabilities, for a model whose last layer is LogSoftmax. */
+static Var *nll_loss(Var *output, const Tensor *target, void *ctx)
+{
+    (void)ctx;
+    return nn_nll_loss(output, target, NN_REDUCTION_MEAN);
+}
+
+START_TEST(test_l2l_parameter_free_layers)
+{
+    BEGIN;
+    /* Parameter-free layers first (nothing to train below them: skipped in backward),
+     * in the middle and last (LogSoftmax feeding an NLL loss). */
+    strata_manual_seed(51);
+    Module *m = new_sequential();
+    add_layer(m, nn_identity());
+    add_layer(m, nn_tanh());
+    add_layer(m, nn_linear(4, 7, true));
+    add_layer(m, nn_relu());
+    add_layer(m, nn_gelu());
+    add_layer(m, nn_linear(7, 3, true));
+    add_layer(m, nn_log_softmax(1));
+    Tensor *x = make_inputs(52, 9, 4);
+    Tensor *y = make_classes(4, 9, 3);
+    double plain = plain_backward(m, x, y, nll_loss);
+    int n;
+    Tensor **want = snapshot_grads(m, &n);
+    nn_zero_grad(m, true);
+    L2LOptions o = l2l_options(4);
+    o.loss_fn = nll_loss;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    L2LStats st;
+    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain), "loss %.9g, plain %.9g",
+                  st.loss, plain);
+    assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "parameter-free layers");
+    l2l_free(t);
+    nn_module_free(m);
+    free(want);
+
+    /* A model with no parameter at all: the loss, and nothing to train. */
+    Module *flat = new_sequential();
+    add_layer(flat, nn_relu());
+    add_layer(flat, nn_log_softmax(1));
+    o = l2l_options(2);
+    o.loss_fn = nll_loss;
+    t = l2l_new(flat, &o);
+    ck_assert_ok(t);
+    Tensor *x3 = make_inputs(53, 5, 3);
+    Tensor *y3 = make_classes(0, 5, 3);
+    ck_assert_rc(l2l_step(t, x3, y3, &st));
+    Var *ref = nll_loss(nn_forward(flat, var_new(x3, false)), y3, NULL);
+    ck_assert_ok(ref);
+    ck_assert_msg(fabs(st.loss - tensor_item(var_data(ref))) < 1e-6, "loss %.9g, plain %.9g",
+                  st.loss, (double)tensor_item(var_data(ref)));
+    l2l_free(t);
+    nn_module_free(flat);
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_frozen_layers)
+{
+    BEGIN;
+    /* Layer 0 frozen entirely (the backward pass can stop above it) and the bias of
+     * layer 2 frozen: frozen gradients stay NULL, the others are plain's. */
+    Module *m = make_mlp(61, 5, 6, 3, 2);
+    Module *l0 = nn_child_at(m, 0), *l2 = nn_child_at(m, 2);
+    ck_assert_rc(var_requires_grad_(nn_get_parameter(l0, "weight"), false));
+    ck_assert_rc(var_requires_grad_(nn_get_parameter(l0, "bias"), false));
+    ck_assert_rc(var_requires_grad_(nn_get_parameter(l2, "bias"), false));
+    Tensor *x = make_inputs(62, 11, 5);
+    Tensor *y = make_classes(5, 11, 3);
+    double plain = plain_backward(m, x, y, NULL);
+    int n;
+    Tensor **want = snapshot_grads(m, &n);
+    ck_assert_ptr_null(want[0]);
+    ck_assert_ptr_null(want[3]);
+    nn_zero_grad(m, true);
+
+    /* With an optimizer (frozen parameters included: they have no gradient, so it
+     * leaves them alone), eager and not. */
+    for (int eager = 0; eager < 2; eager++) {
+        nn_zero_grad(m, true);
+        int np;
+        Var **ps = nn_parameters(m, &np);
+        ck_assert_ok(ps);
+        OptimHparams hp = optim_sgd_defaults(0.0f); /* lr 0: weights stay, grads show */
+        Optimizer *opt = optim_sgd_new(ps, np, &hp);
+        ck_assert_ok(opt);
+        strata_free(ps);
+        L2LOptions o = l2l_options(4);
+        o.optimizer = opt;
+        o.eager_update = eager;
+        L2LTrainer *t = l2l_new(m, &o);
+        ck_assert_ok(t);
+        L2LStats st;
+        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain),
+                      "loss %.9g, plain %.9g", st.loss, plain);
+        assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, eager ? "frozen, eager" : "frozen");
+        ck_assert_int_eq(opt->steps, 1);
+        l2l_free(t);
+        optim_free(opt);
+    }
+    nn_module_free(m);
+    free(want);
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_dropout_replay)
+{
+    BEGIN;
+    /* Dropout inside the stack: the recomputation must replay the forward's masks.
+     * Reference: gradient accumulation over the same microbatches with the generator
+     * seeded with l2l_unit_seed(seed, step, layer, microbatch) before each layer, which
+     * is plain training with L2L's masks. Two steps (step index 0 and 1). */
+    strata_manual_seed(71);
+    Module *m = new_sequential();
+    add_layer(m, nn_linear(6, 12, true));
+    add_layer(m, nn_relu());
+    add_layer(m, nn_dropout(0.5f));
+    add_layer(m, nn_linear(12, 12, true));
+    add_layer(m, nn_dropout(0.3f));
+    add_layer(m, nn_linear(12, 4, true));
+    nn_train(m, true);
+    Tensor *x = make_inputs(72, 10, 6);
+    Tensor *y = make_classes(6, 10, 4);
+    const uint64_t seed = 1234;
+
+    L2LOptions o = l2l_options(4);
+    o.seed = seed;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    for (int64_t step = 0; step < 2; step++) {
+        double ref_loss = accumulate_backward(m, x, y, 4, NULL, true, seed, step);
+        int n;
+        Tensor **want = snapshot_grads(m, &n);
+        /* The masks matter: another seed gives other gradients. */
+        accumulate_backward(m, x, y, 4, NULL, true, seed + 1, step);
+        ck_assert_msg(!tensors_equal(nn_get_parameter(nn_child_at(m, 0), "weight")->grad,
+                                     want[0]),
+                      "dropout does not change the gradient: the test cannot see masks");
+        nn_zero_grad(m, true);
+
+        strata_manual_seed(999);
+        uint64_t before = strata_rng_get_state();
+        ck_assert_int_eq(l2l_steps(t), step);
+        L2LStats st;
+        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_msg(strata_rng_get_state() == before,
+                      "l2l_step moved the caller's generator");
+        ck_assert_msg(fabs(st.loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss),
+                      "step %lld: loss %.9g, reference %.9g", (long long)step, st.loss,
+                      ref_loss);
+        assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "dropout replay");
+        free(want);
+    }
+    l2l_free(t);
+    nn_module_free(m);
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_batchnorm_statistics)
+{
+    BEGIN;
+    /* BatchNorm normalises each microbatch on its own (documented): the reference is
+     * gradient accumulation over the same microbatches on an identical model. Its
+     * running statistics move once per microbatch (3 times for 12 rows in fives), never
+     * in the recomputation (the public port moved them twice as often). */
+    Module *models[2];
+    for (int i = 0; i < 2; i++) {
+        strata_manual_seed(81);
+        models[i] = new_sequential();
+        add_layer(models[i], nn_linear(4, 6, true));
+        add_layer(models[i], nn_batch_norm1d(6));
+        add_layer(models[i], nn_relu());
+        add_layer(models[i], nn_linear(6, 3, true));
+    }
+    Module *ref = models[0], *m = models[1];
+    Tensor *x = make_inputs(82, 12, 4);
+    Tensor *y = make_classes(2, 12, 3);
+    double ref_loss = accumulate_backward(ref, x, y, 5, NULL, false, 0, 0);
+    int n;
+    Tensor **want = snapshot_grads(ref, &n);
+
+    L2LOptions o = l2l_options(5);
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    /* The dry run leaves the statistics alone. */
+    L2LStats need;
+    ck_assert_rc(l2l_estimate(t, x, y, &need));
+    ck_assert_float_eq(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")), 0.0f);
+    L2LStats st;
+    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_msg(fabs(st.loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss),
+                  "loss %.9g, reference %.9g", st.loss, ref_loss);
+    assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "BatchNorm");
+    ck_assert_float_eq(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")), 3.0f);
+    assert_tensors_close(nn_get_buffer(m, "1.running_mean"), nn_get_buffer(ref, "1.running_mean"),
+                         L2L_RTOL, L2L_ATOL, "running_mean");
+    assert_tensors_close(nn_get_buffer(m, "1.running_var"), nn_get_buffer(ref, "1.running_var"),
+                         L2L_RTOL, L2L_ATOL, "running_var");
+    l2l_free(t);
+    nn_module_free(m);
+    nn_module_free(ref);
+    free(want);
+    END;
+}
+END_TEST
+
+void add_l2l_gradient_tests(Suite *s)
+{
+    GRADED(s, test_l2l_mlp_gradients_match_plain, 5);
+    GRADED(s, test_l2l_uneven_split_loss, 3);
+    GRADED(s, test_l2l_cnn_gradients_match_plain, 4);
+    GRADED(s, test_l2l_mse_loss, 2);
+    GRADED(s, test_l2l_parameter_free_layers, 2);
+    GRADED(s, test_l2l_frozen_layers, 2);
+    GRADED(s, test_l2l_dropout_replay, 3);
+    GRADED(s, test_l2l_batchnorm_statistics, 3);
+}
