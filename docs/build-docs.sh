@@ -25,6 +25,8 @@ status=0
 {
     cat docs/Doxyfile
     echo "INPUT = $inputs"
+    # Absolute: doxygen would take every README.md (the handouts too) as the main page.
+    echo "USE_MDFILE_AS_MAINPAGE = $(pwd)/README.md"
 } | doxygen - || status=$?
 
 if [ -s "$log" ]; then
