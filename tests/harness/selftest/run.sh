@@ -8,6 +8,8 @@
 # any test or does not exist costs only its own week, a corrupt results file is
 # survived, the valgrind item catches a leak, and results.json is valid every time
 # (validated by `grade --summary`, i.e. cJSON, with every field Gradescope reads).
+# Last, the handout cutter (weeks/cut-regions.awk) on the fixture regions.c: every
+# week's cut compiles with -Werror, has the right stubs, and bad markers stop it.
 set -u
 build=${1:-build}
 bin=$build/tools/selftest_suite
@@ -93,6 +95,33 @@ RESULTS=$tmp/r4.json GRADE_DIR=$tmp/g4 GRADE_SUITES="$bin" SELFTEST_MODE=clean \
     sh "$grade_sh" "$build" >"$tmp/grade4.log" 2>&1
 "$tool" --tests "$tmp/r4.json" >"$tmp/t4" 2>&1
 check "a clean suite earns the valgrind item (5/5)" has "$tmp/t4" "passing" "passed 5 5"
+
+echo "grader self-test: the handout cutter"
+awkfile=$here/../../../weeks/cut-regions.awk
+fixture=$here/regions.c
+cc=${CC:-cc}
+# stubs expected per week (regions of week >= W): 4, 2, 1, 0 (+1: the prototype line)
+for w in 1 2 3 4; do
+    expect=$(( $(printf '4 2 1 0' | cut -d' ' -f$w) + 1 ))
+    check "week $w: the cut compiles with -Werror" sh -c \
+        "awk -v week=$w -f '$awkfile' '$fixture' >'$tmp/cut$w.c' &&
+         $cc -std=c11 -Wall -Wextra -Wpedantic -Werror -c '$tmp/cut$w.c' -o '$tmp/cut$w.o'"
+    check "week $w: $((expect - 1)) stubs, no marker left" sh -c \
+        "[ \$(grep -c 'strata_not_implemented(' '$tmp/cut$w.c') -eq $expect ] &&
+         ! grep -q SOLUTION '$tmp/cut$w.c'"
+done
+check "week 1: parameters silenced, failure value returned" sh -c \
+    "grep -q '(void)fn;' '$tmp/cut1.c' && grep -q '(void)values;' '$tmp/cut1.c' &&
+     grep -q 'return -1;' '$tmp/cut1.c' && grep -q 'return 0.0f;' '$tmp/cut1.c' &&
+     ! grep -q 'static int helper' '$tmp/cut1.c'"
+printf '/* SOLUTION BEGIN week=1 */\nint x;\n' >"$tmp/open.c"
+printf 'int x;\n/* SOLUTION END */\n' >"$tmp/close.c"
+printf 'int f(int a)\n{\n    /* SOLUTION BEGIN week=1 fail=0 */\n    return a;\n    /* SOLUTION END */\n    a++;\n}\n' >"$tmp/tail.c"
+printf 'int y; /* SOLUTION BEGIN week=1 */\n' >"$tmp/inline.c"
+for bad in open close tail inline; do
+    check "a malformed region ($bad) stops the cut" sh -c \
+        "! awk -v week=1 -f '$awkfile' '$tmp/$bad.c' >/dev/null 2>&1"
+done
 
 if [ $failures -ne 0 ]; then
     echo "grader self-test: $failures of $checks checks FAILED; logs:"
