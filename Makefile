@@ -14,6 +14,8 @@
 #   make bench      optimized build, then every benchmark (bench/results.csv)
 #   make install PREFIX=/usr/local
 
+.DEFAULT_GOAL := all
+
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
