@@ -284,8 +284,13 @@ int nn_register_module(Module *m, const char *name, Module *child)
         return -1;
     }
     int status = nn_children_insert(m, m->num_children, name, child);
-    if (status < 0 && !child->parent && child != m)
-        nn_module_free(child); /* ownership passed to us: do not leak it */
+    /* Ownership passed to us: do not leak the child, unless it is part of a tree
+     * (owned elsewhere, or m itself or one of m's ancestors). */
+    bool in_tree = child->parent != NULL;
+    for (const Module *a = m; a && !in_tree; a = a->parent)
+        in_tree = a == child;
+    if (status < 0 && !in_tree)
+        nn_module_free(child);
     return status;
 }
 

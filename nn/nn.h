@@ -221,7 +221,8 @@ Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndi
  * @brief Register @p child as sub-module @p name of @p m, taking ownership of it.
  * @param[in] child the child; ownership passes to @p m, and on failure @p child is
  *            freed, so `nn_register_module(m, "fc", nn_linear(...))` never leaks. The
- *            exception: a child that already has a parent is refused and left alone.
+ *            exception: a child that is already in a tree (it has a parent, or it is
+ *            @p m or one of @p m's ancestors) is refused and left alone.
  *            NULL (a failed constructor) propagates its message.
  * @return 0, or -1 with an error (bad or duplicate name, child already owned, child is
  *         @p m or one of its ancestors).
@@ -605,7 +606,7 @@ Module *nn_layer_norm(const int64_t *normalized_shape, int ndim, float eps,
 Module *nn_embedding(int64_t num_embeddings, int64_t embedding_dim);
 /**
  * @brief In training, zero each element with probability @p p (tensor RNG) and scale the
- *        rest by 1/(1-p); the identity in eval mode. @p p in [0, 1).
+ *        rest by 1/(1-p); the identity in eval mode. @p p in [0, 1] (1 gives zeros).
  */
 Module *nn_dropout(float p);
 /** @brief Flatten dims @p start_dim .. @p end_dim (PyTorch's defaults: 1, -1). */
@@ -653,7 +654,7 @@ Var *nn_multihead_attention_forward(Module *m, Var *query, Var *key, Var *value,
 /**
  * @brief Chain @p n modules (varargs of `Module *`): forward feeds each output to the
  *        next.
- * @param[in] n the number of modules that follow (>= 0); ownership of every one passes
+ * @param[in] n the number of modules that follow (0 to 256); ownership of every one passes
  *            to the Sequential, even on failure (a NULL among them frees the others and
  *            returns NULL, keeping the failed constructor's message).
  */
