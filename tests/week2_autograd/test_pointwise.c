@@ -1,0 +1,211 @@
+/*
+ * test_pointwise.c - elementwise ops against finite differences, over several shapes:
+ * same shape, broadcasting (a row, a column, a scalar, both sides), and non-contiguous
+ * inputs (a transposed view, a strided slice). Plus the tie rules, by hand.
+ */
+#include "common.h"
+
+#define CASE(...) (&(OpCase){__VA_ARGS__})
+
+/* 0-d leaf */
+static Var *scalar_leaf(float v)
+{
+    return OKV(var_new(OK(tensor_scalar(v)), true));
+}
+
+/* The broadcasting shapes every binary op is checked on. */
+static void check_binary(OpKind op, bool positive_b)
+{
+    OpCase *c = CASE(.op = op);
+#define B(...) (positive_b ? POSITIVE(__VA_ARGS__) : SIGNED(__VA_ARGS__))
+    CHECK_GRADS(apply_op, c, SIGNED(3, 4), B(3, 4));
+    CHECK_GRADS(apply_op, c, SIGNED(3, 4), B(4));          /* a row, repeated */
+    CHECK_GRADS(apply_op, c, SIGNED(2, 1, 4), B(3, 1));    /* both broadcast */
+    CHECK_GRADS(apply_op, c, transposed_leaf(3, 4), B(3, 1));
+    CHECK_GRADS(apply_op, c, strided_leaf(2, 3), B(2, 3));
+    CHECK_GRADS(apply_op, c, SIGNED(2, 3), positive_b ? OKV(var_new(OK(tensor_scalar(1.3f)),
+                                                                     true))
+                                                      : scalar_leaf(-0.7f));
+#undef B
+}
+
+START_TEST(test_grad_add_sub)
+{
+    BEGIN;
+    check_binary(OP_ADD, false);
+    check_binary(OP_SUB, false);
+    END;
+}
+END_TEST
+
+START_TEST(test_grad_mul_div)
+{
+    BEGIN;
+    check_binary(OP_MUL, false);
+    check_binary(OP_DIV, true);
+    END;
+}
+END_TEST
+
+START_TEST(test_grad_pow)
+{
+    BEGIN;
+    OpCase *c = CASE(.op = OP_POW);
+    CHECK_GRADS(apply_op, c, POSITIVE(3, 4), SIGNED(3, 4));
+    CHECK_GRADS(apply_op, c, POSITIVE(2, 3), SIGNED(3));
+    /* a positive, non-contiguous base (a transposed view) and a 0-d exponent */
+    Var *base = OKV(var_new(OK(tensor_transpose(var_data(POSITIVE(2, 3)), 0, 1)), true));
+    CHECK_GRADS(apply_op, c, base, OKV(var_new(OK(tensor_scalar(2.0f)), true)));
+    END;
+}
+END_TEST
+
+/* maximum/minimum away from ties: a on the grid 0.1 k + 0.05, b on 0.1 k. */
+static Var *grid_leaf(const int64_t *shape, int ndim, float shift)
+{
+    Var *v = distinct_leaf(shape, ndim);
+    OK0(tensor_add_scalar_(var_data(v), shift));
+    return v;
+}
+
+START_TEST(test_grad_maximum_minimum)
+{
+    BEGIN;
+    for (int k = 0; k < 2; k++) {
+        OpCase *c = CASE(.op = k ? OP_MINIMUM : OP_MAXIMUM);
+        CHECK_GRADS(apply_op, c, grid_leaf(SHAPE(3, 4), 2, 0), grid_leaf(SHAPE(3, 4), 2, 0.05f));
+        CHECK_GRADS(apply_op, c, grid_leaf(SHAPE(3, 4), 2, 0), grid_leaf(SHAPE(4), 1, 0.05f));
+        CHECK_GRADS(apply_op, c, grid_leaf(SHAPE(2, 1), 2, 0), grid_leaf(SHAPE(3), 1, 0.05f));
+    }
+    END;
+}
+END_TEST
+
+/* Ties, by hand (PyTorch's rules):
+ *   maximum(a, b), a = [1, 2, 3], b = [1, 5, 0]: y = [1, 5, 3]; the tie at 0 splits:
+ *     grad a = [0.5, 0, 1], grad b = [0.5, 1, 0]; minimum mirrors it.
+ *   relu and abs have gradient 0 at 0; clamp(-0.5, 0.5) passes the gradient on the
+ *   closed interval: x = [-1, -0.5, 0, 0.5, 1] -> [0, 1, 1, 1, 0]. */
+START_TEST(test_grad_ties_and_kinks)
+{
+    BEGIN;
+    Var *a = OKV(var_new(MK(DATA(1, 2, 3), 3), true));
+    Var *b = OKV(var_new(MK(DATA(1, 5, 0), 3), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_maximum(a, b)), NULL, 0, false))));
+    EXPECT_GRAD(a, 1e-6, 0.5f, 0, 1);
+    EXPECT_GRAD(b, 1e-6, 0.5f, 1, 0);
+    var_zero_grad(a, true);
+    var_zero_grad(b, true);
+    OK0(var_backward(OKV(var_sum(OKV(var_minimum(a, b)), NULL, 0, false))));
+    EXPECT_GRAD(a, 1e-6, 0.5f, 1, 0);
+    EXPECT_GRAD(b, 1e-6, 0.5f, 0, 1);
+
+    Var *z = OKV(var_new(MK(DATA(-1, 0, 2), 3), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_relu(z)), NULL, 0, false))));
+    EXPECT_GRAD(z, 0, 0, 0, 1);
+    var_zero_grad(z, true);
+    OK0(var_backward(OKV(var_sum(OKV(var_abs(z)), NULL, 0, false))));
+    EXPECT_GRAD(z, 0, -1, 0, 1);
+
+    Var *x = OKV(var_new(MK(DATA(-1, -0.5f, 0, 0.5f, 1), 5), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_clamp(x, -0.5f, 0.5f)), NULL, 0, false))));
+    EXPECT_GRAD(x, 0, 0, 1, 1, 1, 0);
+    END;
+}
+END_TEST
+
+/* The scalar ops: y = v + 2.5, v * -1.5, v ^ 3, v ^ 0.5 (positive v), -v. */
+START_TEST(test_grad_scalar_ops)
+{
+    BEGIN;
+    CHECK_GRADS(apply_op, CASE(.op = OP_ADD_SCALAR, .f0 = 2.5f), SIGNED(3, 4));
+    CHECK_GRADS(apply_op, CASE(.op = OP_MUL_SCALAR, .f0 = -1.5f), transposed_leaf(3, 4));
+    CHECK_GRADS(apply_op, CASE(.op = OP_POW_SCALAR, .f0 = 3.0f), SIGNED(2, 3));
+    CHECK_GRADS(apply_op, CASE(.op = OP_POW_SCALAR, .f0 = 0.5f), POSITIVE(2, 3));
+    CHECK_GRADS(apply_op, CASE(.op = OP_POW_SCALAR, .f0 = -2.0f), POSITIVE(4));
+    CHECK_GRADS(apply_op, CASE(.op = OP_NEG), strided_leaf(3, 2));
+    END;
+}
+END_TEST
+
+/* Each unary op on a matrix, a non-contiguous view and a 3-D tensor. */
+static void check_unary(OpKind op, bool positive)
+{
+    OpCase *c = CASE(.op = op, .f0 = 0.1f);
+    CHECK_GRADS(apply_op, c, positive ? POSITIVE(3, 4) : SIGNED(3, 4));
+    CHECK_GRADS(apply_op, c, positive ? POSITIVE(2, 3, 2) : SIGNED(2, 3, 2));
+    if (!positive) {
+        CHECK_GRADS(apply_op, c, transposed_leaf(3, 4));
+        CHECK_GRADS(apply_op, c, strided_leaf(2, 3));
+    }
+}
+
+START_TEST(test_grad_exp_log_sqrt)
+{
+    BEGIN;
+    check_unary(OP_EXP, false);
+    check_unary(OP_LOG, true);
+    check_unary(OP_SQRT, true);
+    check_unary(OP_RSQRT, true);
+    END;
+}
+END_TEST
+
+START_TEST(test_grad_trig_tanh_sigmoid)
+{
+    BEGIN;
+    check_unary(OP_SIN, false);
+    check_unary(OP_COS, false);
+    check_unary(OP_TANH, false);
+    check_unary(OP_SIGMOID, false);
+    END;
+}
+END_TEST
+
+START_TEST(test_grad_activations)
+{
+    BEGIN;
+    check_unary(OP_ABS, false);
+    check_unary(OP_RELU, false);
+    check_unary(OP_GELU, false);
+    check_unary(OP_LEAKY_RELU, false);
+    /* clamp on the grid 0.1 k + 0.05, bounds at +-0.3: no value within 1e-3 of a bound */
+    CHECK_GRADS(apply_op, CASE(.op = OP_CLAMP, .f0 = -0.3f, .f1 = 0.3f), DISTINCT(3, 4));
+    END;
+}
+END_TEST
+
+/* where(cond, a, b) with cond [3, 4], a [3, 4], b [4] (broadcast); masked_fill with a
+ * mask [4] broadcast over [3, 4] and over a transposed input. */
+START_TEST(test_grad_where_masked_fill)
+{
+    BEGIN;
+    Tensor *cond = MK(DATA(1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0), 3, 4);
+    CHECK_GRADS(apply_op, CASE(.op = OP_WHERE, .tensor = cond), SIGNED(3, 4), SIGNED(4));
+    CHECK_GRADS(apply_op, CASE(.op = OP_WHERE, .tensor = cond), SIGNED(3, 1),
+                transposed_leaf(3, 4));
+    Tensor *mask = MK(DATA(0, 1, 1, 0), 4);
+    CHECK_GRADS(apply_op, CASE(.op = OP_MASKED_FILL, .tensor = mask, .f0 = 7), SIGNED(3, 4));
+    CHECK_GRADS(apply_op, CASE(.op = OP_MASKED_FILL, .tensor = mask, .f0 = -1),
+                transposed_leaf(2, 4));
+    /* by hand: the filled positions get no gradient */
+    Var *x = OKV(var_new(MK(DATA(1, 2, 3, 4), 4), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_masked_fill(x, mask, 9)), NULL, 0, false))));
+    EXPECT_GRAD(x, 0, 1, 0, 0, 1);
+    END;
+}
+END_TEST
+
+void add_pointwise_tests(Suite *s)
+{
+    GRADED(s, test_grad_add_sub, 4);
+    GRADED(s, test_grad_mul_div, 4);
+    GRADED(s, test_grad_pow, 2);
+    GRADED(s, test_grad_maximum_minimum, 2);
+    GRADED(s, test_grad_ties_and_kinks, 3);
+    GRADED(s, test_grad_scalar_ops, 3);
+    GRADED(s, test_grad_exp_log_sqrt, 3);
+    GRADED(s, test_grad_trig_tanh_sigmoid, 3);
+    GRADED(s, test_grad_activations, 3);
+    GRADED(s, test_grad_where_masked_fill, 3);
+}
