@@ -100,10 +100,36 @@ static bool fits_int(int64_t v)
     return v <= INT_MAX;
 }
 
+/* Products up to this many multiply-adds skip BLAS: its call overhead would dominate. */
+#define SMALL_GEMM 512
+
+/* The triple loop for tiny products, reading a and b through their BLAS layouts. */
+static void small_gemm(const MatOperand *a, const float *pa, const MatOperand *b,
+                       const float *pb, float *out, int64_t m, int64_t n, int64_t k)
+{
+    /* Element (i, p) of a is pa[i*ai + p*ap]; element (p, j) of b is pb[p*bp + j*bj]. */
+    int64_t ai = a->trans == CblasNoTrans ? a->ld : 1, ap = a->trans == CblasNoTrans ? 1 : a->ld;
+    int64_t bp = b->trans == CblasNoTrans ? b->ld : 1, bj = b->trans == CblasNoTrans ? 1 : b->ld;
+    for (int64_t i = 0; i < m; i++) {
+        float *row = out + i * n;
+        for (int64_t j = 0; j < n; j++)
+            row[j] = 0.0f;
+        for (int64_t p = 0; p < k; p++) {
+            float x = pa[i * ai + p * ap];
+            for (int64_t j = 0; j < n; j++)
+                row[j] += x * pb[p * bp + j * bj];
+        }
+    }
+}
+
 /* out (m x n, row-major, ld n) = a (m x k) @ b (k x n), one sgemm. */
 static void gemm(const MatOperand *a, const float *pa, const MatOperand *b,
                  const float *pb, float *out, int64_t m, int64_t n, int64_t k)
 {
+    if (m * n * k <= SMALL_GEMM) {
+        small_gemm(a, pa, b, pb, out, m, n, k);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, a->trans, b->trans, (int)m, (int)n, (int)k, 1.0f, pa,
                 (int)a->ld, pb, (int)b->ld, 0.0f, out, (int)(n > 0 ? n : 1));
 }
