@@ -583,7 +583,8 @@ bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol)
         float x = buf[i], y = buf[n + i];
         if (x == y)
             continue; /* equal infinities */
-        close = fabsf(x - y) <= atol + rtol * fabsf(y);
+        /* An infinity is close only to itself (rtol * inf would admit anything). */
+        close = !isinf(x) && !isinf(y) && fabsf(x - y) <= atol + rtol * fabsf(y);
     }
     strata_free(buf);
     return close;
