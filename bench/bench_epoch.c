@@ -1,0 +1,239 @@
+/*
+ * bench_epoch.c - how long one training epoch on Fashion-MNIST takes.
+ *
+ *   build/release/bench/bench_epoch [--threads 1,2] [--cnn-images N] [--data DIR]
+ *
+ * Cases, for each thread count:
+ *   mlp    one epoch of the MLP 784-256-128-10 (Adam, batch 128) with train_epoch()
+ *   floor  the same epoch's matrix products alone as raw cblas_sgemm calls: per batch
+ *          3 forward GEMMs and 5 backward ones (dW3, dH2, dW2, dH1, dW1; no dX) — the
+ *          time no framework can beat with this BLAS
+ *   cnn    the CNN of examples/fashion_cnn.c (Adam, batch 128), timed over the first
+ *          N training images (default 12800) and scaled to the 60000 of an epoch
+ * and, when python3 can import torch, the same models in PyTorch (bench/torch_epoch.py,
+ * run from here so both figures come from the same run). Prints a table, the peak RSS,
+ * and appends "benchmark,case,strata,reference,ratio" rows to $BENCH_CSV if set.
+ *
+ * Targets (issue 6): mlp <= 1.3x floor; mlp and cnn <= 0.5x PyTorch.
+ */
+#include "optim.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define EPOCH_IMAGES 60000
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void csv_row(const char *bench_case, double strata, double reference)
+{
+    const char *path = getenv("BENCH_CSV");
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    if (reference > 0.0)
+        fprintf(f, "epoch,%s,%.4f,%.4f,%.3f\n", bench_case, strata, reference, strata / reference);
+    else
+        fprintf(f, "epoch,%s,%.4f,,\n", bench_case, strata);
+    fclose(f);
+}
+
+static Module *mlp(void)
+{
+    return nn_sequential(5, nn_linear(784, 256, true), nn_relu(), nn_linear(256, 128, true),
+                         nn_relu(), nn_linear(128, 10, true));
+}
+
+static Module *cnn(void)
+{
+    return nn_sequential(10, nn_conv2d(1, 32, 3, 1, 1, 1, true), nn_relu(),
+                         nn_max_pool2d(2, 0, 0), nn_conv2d(32, 64, 3, 1, 1, 1, true), nn_relu(),
+                         nn_max_pool2d(2, 0, 0), nn_flatten(1, -1),
+                         nn_linear(64 * 7 * 7, 128, true), nn_relu(), nn_linear(128, 10, true));
+}
+
+/* Seconds for one epoch of @p model over @p ds (Adam lr 1e-3, batch 128, shuffled). */
+static double time_epoch(Module *model, Dataset *ds)
+{
+    Optimizer *opt = optim_adam(model, 1e-3f);
+    DataLoaderOptions lo = {128, true, 1, false};
+    DataLoader *dl = data_loader_new(ds, &lo);
+    if (!opt || !dl) {
+        fprintf(stderr, "bench_epoch: %s\n", strata_last_error());
+        exit(1);
+    }
+    TrainStats st;
+    double t = now();
+    if (train_epoch(model, opt, dl, NULL, &st) < 0) {
+        fprintf(stderr, "bench_epoch: %s\n", strata_last_error());
+        exit(1);
+    }
+    t = now() - t;
+    data_loader_free(dl);
+    optim_free(opt);
+    return t;
+}
+
+/* The MLP epoch's GEMMs alone: row-major, weights [out, in] as nn stores them. */
+static double time_floor(void)
+{
+    const int sizes[4] = {784, 256, 128, 10};
+    float *w[3], *dw[3], *act[4], *dact[4];
+    const int bmax = 128;
+    for (int l = 0; l < 3; l++) {
+        w[l] = calloc((size_t)sizes[l] * (size_t)sizes[l + 1], sizeof(float));
+        dw[l] = calloc((size_t)sizes[l] * (size_t)sizes[l + 1], sizeof(float));
+    }
+    for (int l = 0; l < 4; l++) {
+        act[l] = calloc((size_t)bmax * (size_t)sizes[l], sizeof(float));
+        dact[l] = calloc((size_t)bmax * (size_t)sizes[l], sizeof(float));
+        for (int i = 0; i < bmax * sizes[l]; i++)
+            act[l][i] = dact[l][i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    }
+    double t = now();
+    for (int done = 0; done < EPOCH_IMAGES; done += bmax) {
+        int b = EPOCH_IMAGES - done < bmax ? EPOCH_IMAGES - done : bmax;
+        for (int l = 0; l < 3; l++) /* act[l+1] = act[l] W^T : [b, in] x [in, out] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, sizes[l + 1], sizes[l], 1.0f,
+                        act[l], sizes[l], w[l], sizes[l], 0.0f, act[l + 1], sizes[l + 1]);
+        for (int l = 2; l >= 0; l--) {
+            /* dW = dact[l+1]^T act[l] : [out, b] x [b, in] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sizes[l + 1], sizes[l], b, 1.0f,
+                        dact[l + 1], sizes[l + 1], act[l], sizes[l], 0.0f, dw[l], sizes[l]);
+            if (l > 0) /* dact[l] = dact[l+1] W : [b, out] x [out, in] */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, sizes[l], sizes[l + 1],
+                            1.0f, dact[l + 1], sizes[l + 1], w[l], sizes[l], 0.0f, dact[l],
+                            sizes[l]);
+        }
+    }
+    t = now() - t;
+    for (int l = 0; l < 3; l++) {
+        free(w[l]);
+        free(dw[l]);
+    }
+    for (int l = 0; l < 4; l++) {
+        free(act[l]);
+        free(dact[l]);
+    }
+    return t;
+}
+
+/* PyTorch's figures for @p threads threads, or negative when torch is unavailable. */
+static void torch_epoch(int threads, int cnn_images, double *mlp_s, double *cnn_s)
+{
+    *mlp_s = *cnn_s = -1.0;
+    const char *skip = getenv("BENCH_TORCH");
+    if (skip && strcmp(skip, "0") == 0)
+        return;
+    const char *script = getenv("BENCH_TORCH_SCRIPT");
+    if (!script)
+        script = "bench/torch_epoch.py";
+    char cmd[1024];
+    /* The first python3 that imports torch (Debian's python3-torch lives under
+     * /usr/bin/python3, which a pyenv or venv python3 earlier on PATH does not see). */
+    snprintf(cmd, sizeof cmd,
+             "for py in python3 /usr/bin/python3; do if $py -c 'import torch' 2>/dev/null; "
+             "then exec $py %s --threads %d --cnn-images %d 2>/dev/null; fi; done",
+             script, threads, cnn_images);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, p)) {
+        double v;
+        if (sscanf(line, "mlp_epoch_s=%lf", &v) == 1)
+            *mlp_s = v;
+        else if (sscanf(line, "cnn_epoch_s=%lf", &v) == 1)
+            *cnn_s = v;
+    }
+    pclose(p);
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = "/usr/share/datasets/fashion-mnist";
+    const char *thread_list = "1,2";
+    int cnn_images = 12800;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--threads") == 0)
+            thread_list = argv[i + 1];
+        else if (strcmp(argv[i], "--cnn-images") == 0)
+            cnn_images = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--data") == 0)
+            data = argv[i + 1];
+    }
+    if (cnn_images < 128 || cnn_images > EPOCH_IMAGES)
+        cnn_images = EPOCH_IMAGES;
+    DataMnistOptions flat = {true, true, 0.2860f, 0.3530f, 0};
+    DataMnistOptions image = {false, true, 0.2860f, 0.3530f, cnn_images};
+    Dataset *ds_flat = data_mnist_load(data, true, &flat);
+    Dataset *ds_img = ds_flat ? data_mnist_load(data, true, &image) : NULL;
+    if (!ds_img) {
+        fprintf(stderr, "bench_epoch: %s\n", strata_last_error());
+        return 1;
+    }
+    printf("one Fashion-MNIST epoch (60000 images, batch 128, Adam); CNN timed on %d images "
+           "and scaled\n", cnn_images);
+    printf("%-8s %-7s %10s %10s %8s\n", "threads", "case", "strata_s", "ref_s", "ratio");
+    int status = 0;
+    char list[64];
+    snprintf(list, sizeof list, "%s", thread_list);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int threads = atoi(tok);
+        if (threads < 1)
+            continue;
+        strata_set_num_threads(threads);
+        strata_manual_seed(1);
+        Module *m = mlp();
+        double mlp_s = time_epoch(m, ds_flat);
+        nn_module_free(m);
+        double floor_s = time_floor();
+        strata_manual_seed(1);
+        Module *c = cnn();
+        double cnn_s = time_epoch(c, ds_img) * (double)EPOCH_IMAGES / (double)cnn_images;
+        nn_module_free(c);
+        double torch_mlp, torch_cnn;
+        torch_epoch(threads, cnn_images, &torch_mlp, &torch_cnn);
+        char name[64];
+        printf("%-8d %-7s %10.3f %10.3f %8.2f   (target <= 1.3)\n", threads, "mlp/gemm", mlp_s,
+               floor_s, mlp_s / floor_s);
+        snprintf(name, sizeof name, "mlp_vs_cblas_floor_t%d", threads);
+        csv_row(name, mlp_s, floor_s);
+        if (torch_mlp > 0) {
+            printf("%-8d %-7s %10.3f %10.3f %8.2f   (target <= 0.5)\n", threads, "mlp/torch",
+                   mlp_s, torch_mlp, mlp_s / torch_mlp);
+            printf("%-8d %-7s %10.3f %10.3f %8.2f   (target <= 0.5)\n", threads, "cnn/torch",
+                   cnn_s, torch_cnn, cnn_s / torch_cnn);
+            snprintf(name, sizeof name, "mlp_vs_torch_t%d", threads);
+            csv_row(name, mlp_s, torch_mlp);
+            snprintf(name, sizeof name, "cnn_vs_torch_t%d", threads);
+            csv_row(name, cnn_s, torch_cnn);
+        } else {
+            printf("%-8d %-7s %10.3f %10s %8s   (PyTorch not available: python3 -c 'import "
+                   "torch' failed)\n", threads, "cnn", cnn_s, "-", "-");
+            snprintf(name, sizeof name, "mlp_epoch_t%d", threads);
+            csv_row(name, mlp_s, -1.0);
+            snprintf(name, sizeof name, "cnn_epoch_t%d", threads);
+            csv_row(name, cnn_s, -1.0);
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS %.1f MB; strata allocator peak %.1f MB\n", (double)ru.ru_maxrss / 1024.0,
+           (double)strata_mem_stats().bytes_peak / 1048576.0);
+    csv_row("peak_rss_mb", (double)ru.ru_maxrss / 1024.0, -1.0);
+    data_dataset_free(ds_flat);
+    data_dataset_free(ds_img);
+    return status;
+}
