@@ -73,9 +73,13 @@ int mod_newton_schulz_raw(const float *src, float *dst, int64_t rows, int64_t co
         x[i] *= scale;
     for (int s = 0; s < steps; s++) {
         float ca = coeffs[3 * s], cb = coeffs[3 * s + 1], cc = coeffs[3 * s + 2];
-        /* A = X^T X  [k, k] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)k, (int)m, 1.0f,
-                    x, (int)k, x, (int)k, 0.0f, a, (int)k);
+        /* A = X^T X  [k, k], symmetric: SYRK computes the upper triangle at half the
+         * cost of a GEMM, then mirror it */
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)m, 1.0f, x, (int)k,
+                    0.0f, a, (int)k);
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < i; j++)
+                a[i * k + j] = a[j * k + i];
         /* B = b A + c A^2 */
         memcpy(b, a, (size_t)(k * k) * sizeof *b);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)k, (int)k, cc,
