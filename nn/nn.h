@@ -203,6 +203,8 @@ Var *nn_add_parameter(Module *m, const char *name, const int64_t *shape, int ndi
 
 /**
  * @brief Register buffer @p name of @p m.
+ * @param[in,out] m the module.
+ * @param[in] name as for nn_register_parameter().
  * @param[in] tensor the buffer (retained); NULL declares an absent buffer (skipped by
  *            iteration and the state dict).
  * @param[in] persistent whether nn_state_dict() includes it.
@@ -219,6 +221,8 @@ Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndi
 
 /**
  * @brief Register @p child as sub-module @p name of @p m, taking ownership of it.
+ * @param[in,out] m the parent.
+ * @param[in] name as for nn_register_parameter().
  * @param[in] child the child; ownership passes to @p m, and on failure @p child is
  *            freed, so `nn_register_module(m, "fc", nn_linear(...))` never leaks. The
  *            exception: a child that is already in a tree (it has a parent, or it is
@@ -304,6 +308,7 @@ void nn_named_modules_free(NnNamedModules *list);
 
 /**
  * @brief The parameters of @p m without names (what an optimizer takes).
+ * @param[in] m the root of the tree.
  * @param[out] count receives the number of entries.
  * @return An array of borrowed Vars the caller frees with strata_free() (non-NULL even
  *         when empty), or NULL with an error.
@@ -312,6 +317,7 @@ Var **nn_parameters(const Module *m, int *count);
 
 /**
  * @brief Number of scalar parameters (each shared parameter counted once).
+ * @param[in] m the root of the tree.
  * @param[in] trainable_only count only parameters with requires_grad.
  * @return The count, or -1 with an error.
  */
@@ -329,13 +335,15 @@ void nn_eval(Module *m);
 /** @brief Whether @p m is in training mode (false for NULL). */
 bool nn_is_training(const Module *m);
 /**
- * @brief Zero the gradient of every parameter of @p m's tree.
+ * @brief Zero the gradient of every parameter of @p m's tree. NULL is ignored.
+ * @param[in,out] m the root of the tree.
  * @param[in] set_to_none drop the gradients (PyTorch's default) rather than fill zeros.
  */
 void nn_zero_grad(Module *m, bool set_to_none);
 /**
  * @brief Call @p fn on every module of the tree, children first, then @p m (as
  *        PyTorch's Module.apply).
+ * @param[in,out] m the root of the tree.
  * @param[in] fn returns 0 to go on, -1 (with an error) to stop.
  * @param[in] ctx passed to @p fn.
  * @return 0, or -1 if @p fn failed or an argument is NULL.
@@ -366,6 +374,7 @@ Var *nn_forward2(Module *m, Var *a, Var *b);
 
 /**
  * @brief Add a forward pre-hook to @p m (runs before forward; may replace the inputs).
+ * @param[in,out] m the module.
  * @param[in] hook the function; NULL is an error.
  * @param[in] user passed back to @p hook (borrowed).
  * @return A handle > 0 for nn_remove_hook(), or -1 with an error.
@@ -405,6 +414,8 @@ NnStateDict *nn_state_dict_new(void);
 void nn_state_dict_free(NnStateDict *sd);
 /**
  * @brief Add tensor @p name, or replace it keeping its position.
+ * @param[in,out] sd the dict.
+ * @param[in] name the key (copied).
  * @param[in] t the tensor (retained, not copied).
  * @return 0, or -1 with an error.
  */
@@ -438,6 +449,8 @@ void nn_keys_clear(NnKeys *keys);
  * @brief Copy the tensors of @p sd into @p m's parameters and persistent buffers.
  *
  * Everything is validated before anything is copied: on failure @p m is unchanged.
+ * @param[in,out] m the model; its tensors are written in place (the Vars stay).
+ * @param[in] sd the values, by dotted name (see nn_state_dict()).
  * @param[in] strict when true, a missing or unexpected key is an error.
  * @param[out] missing if not NULL, receives the model's keys absent from @p sd (free
  *             with nn_keys_clear(); filled on failure too).
@@ -512,6 +525,7 @@ typedef enum NnFanMode {
  * @brief The recommended gain for a nonlinearity (torch.nn.init.calculate_gain):
  *        "linear", "conv1d", "conv2d", "sigmoid", "identity": 1; "tanh": 5/3; "relu":
  *        sqrt(2); "leaky_relu": sqrt(2 / (1 + param^2)); "selu": 3/4.
+ * @param[in] nonlinearity the name, as PyTorch spells it.
  * @param[in] param the negative slope for "leaky_relu" (ignored otherwise).
  * @return The gain, or NAN with an error for an unknown name.
  */
@@ -535,6 +549,7 @@ int nn_init_xavier_normal_(Tensor *t, float gain);
 /**
  * @brief U(-b, b), b = gain * sqrt(3 / fan) with gain = nn_calculate_gain(@p
  *        nonlinearity, @p a) (He et al.).
+ * @param[in,out] t the tensor to fill (at least 2 dims).
  * @param[in] a the negative slope for "leaky_relu" (PyTorch's default a = 0).
  * @param[in] mode which fan.
  * @param[in] nonlinearity "relu", "leaky_relu", "linear", "tanh", ...
@@ -583,6 +598,7 @@ Module *nn_batch_norm2d(int64_t num_features);
 /**
  * @brief Batch normalisation with every option.
  * @param[in] spatial_dims 1 (BatchNorm1d) or 2 (BatchNorm2d).
+ * @param[in] num_features C, the size of dim 1 of the input.
  * @param[in] eps added to the variance.
  * @param[in] momentum weight of the new batch in the running averages (0.1).
  * @param[in] affine whether to learn weight and bias.
@@ -625,6 +641,7 @@ Module *nn_log_softmax(int dim);        /**< @brief log-softmax along @p dim */
  * @brief Multi-head attention (Vaswani et al.) with batch-first inputs [N, L, E]
  *        (PyTorch's batch_first=True). Parameters as PyTorch: in_proj_weight [3E, E]
  *        (xavier_uniform_), in_proj_bias [3E] (0), out_proj (a Linear E -> E, bias 0).
+ * @param[in] embed_dim E, the feature size of query, key and value.
  * @param[in] num_heads must divide @p embed_dim.
  * @param[in] bias whether the projections have biases.
  * nn_forward_n() takes (query, key, value) and returns [N, L, E]; see
@@ -632,8 +649,11 @@ Module *nn_log_softmax(int dim);        /**< @brief log-softmax along @p dim */
  */
 Module *nn_multihead_attention(int64_t embed_dim, int64_t num_heads, bool bias);
 /**
- * @brief Run a MultiheadAttention module with masks.
- * @param[in] query [N, L, E]; @p key and @p value [N, S, E].
+ * @brief Run a MultiheadAttention module with masks (its hooks run, as nn_forward_n()).
+ * @param[in] m a module from nn_multihead_attention().
+ * @param[in] query [N, L, E].
+ * @param[in] key [N, S, E].
+ * @param[in] value [N, S, E].
  * @param[in] attn_mask NULL, or [L, S] (or [N*num_heads, L, S]): a float mask added to
  *            the scores, where a value of -INFINITY forbids the pair.
  * @param[in] is_causal also forbid key positions after the query position (L == S).
@@ -698,6 +718,7 @@ bool nn_module_dict_contains(const Module *dict, const char *key);
 int nn_module_dict_delete(Module *dict, const char *key);
 /**
  * @brief The keys in order (ModuleDict.keys); values and items are nn_named_children().
+ * @param[in] dict the ModuleDict.
  * @param[out] keys receives the keys (nn_keys_clear()).
  * @return 0 or -1.
  */
