@@ -1,0 +1,415 @@
+/*
+ * lr_transfer.c - the learning-rate-transfer experiment of "Scalable Optimization in the
+ * Modular Norm" (Large et al., NeurIPS 2024), reproduced small on Fashion-MNIST.
+ *
+ * For every width of an MLP (3 Linear layers, ReLU, the same orthogonal initialization
+ * for every optimizer) and every learning rate of a grid of powers of two, train for a
+ * fixed number of steps and record the mean training loss (cross-entropy) over the last
+ * 50 steps. Three optimizers train the same nets on the same batches:
+ *
+ *   dualized  w -= lr * dualize(grad)   (steepest descent in the modular norm)
+ *   adam      torch.optim.Adam's rule on the raw gradients
+ *   sgd       plain gradient descent on the raw gradients
+ *
+ * The claim to check: the best learning rate of dualized descent stays put (within one
+ * grid step) as the width grows, while the baselines' best learning rate moves.
+ *
+ * Output: a table per optimizer (the best lr of each width marked with '*'), a summary
+ * of how far the best lr moves, a CSV (optimizer,width,lr,log2_lr,loss) and a PNG plot
+ * (one panel per optimizer, one curve per width) through gnuplot when it is installed.
+ *
+ *   build/examples/lr_transfer                     # the default small grid (< 15 min, 2 cores)
+ *   build/examples/lr_transfer --widths 64,128,256,512,1024 --steps 500
+ *
+ * Runs are spread over --jobs worker processes (fork), one BLAS thread each: on two cores
+ * two independent runs beat one run with two threads at these sizes.
+ */
+#include "modular.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LIST 16
+#define LAST 50 /* the loss is averaged over this many final steps */
+
+typedef enum OptKind { OPT_DUALIZED, OPT_ADAM, OPT_SGD, NUM_OPTS } OptKind;
+static const char *const OPT_NAMES[NUM_OPTS] = {"dualized", "adam", "sgd"};
+
+typedef struct Config {
+    int64_t widths[MAX_LIST];
+    int num_widths;
+    int lo[NUM_OPTS], hi[NUM_OPTS]; /* log2 lr grid per optimizer, inclusive */
+    bool use[NUM_OPTS];
+    int depth;
+    int steps;
+    int64_t batch;
+    uint64_t seed;
+    int jobs;
+    const char *data;
+    const char *csv;
+    const char *png;
+} Config;
+
+typedef struct Run {
+    OptKind opt;
+    int64_t width;
+    int log2_lr;
+    double loss; /* INFINITY when it diverged */
+    double seconds;
+} Run;
+
+static void usage(void)
+{
+    printf("usage: lr_transfer [options]\n"
+           "  --widths A,B,...     MLP widths (default 64,128,256,512)\n"
+           "  --depth N            Linear layers (default 3)\n"
+           "  --steps N            training steps per run (default 300; loss = mean of the\n"
+           "                       last %d)\n"
+           "  --batch N            batch size (default 128)\n"
+           "  --dualized LO:HI     log2 lr grid of dualized descent (default -7:1)\n"
+           "  --adam LO:HI         log2 lr grid of Adam (default -13:-5)\n"
+           "  --sgd LO:HI          log2 lr grid of SGD (default -5:3)\n"
+           "  --only NAME[,NAME]   run only these optimizers (dualized, adam, sgd)\n"
+           "  --jobs N             worker processes (default 2)\n"
+           "  --seed N             seed of initialization and batch order (default 0)\n"
+           "  --data DIR           Fashion-MNIST IDX files (default\n"
+           "                       /usr/share/datasets/fashion-mnist)\n"
+           "  --csv PATH           results (default lr_transfer.csv)\n"
+           "  --png PATH           plot (default lr_transfer.png)\n",
+           LAST);
+}
+
+static int parse_range(const char *v, int *lo, int *hi)
+{
+    return sscanf(v, "%d:%d", lo, hi) == 2 && *lo <= *hi && *hi - *lo < MAX_LIST ? 0 : -1;
+}
+
+static int parse(Config *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage();
+            return 1;
+        }
+        if (!v) {
+            fprintf(stderr, "lr_transfer: %s needs a value (see --help)\n", a);
+            return -1;
+        }
+        i++;
+        int bad = 0;
+        if (!strcmp(a, "--widths")) {
+            c->num_widths = 0;
+            char *copy = strdup(v), *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t && c->num_widths < MAX_LIST;
+                 t = strtok_r(NULL, ",", &save))
+                c->widths[c->num_widths++] = atoll(t);
+            free(copy);
+            bad = c->num_widths == 0;
+        } else if (!strcmp(a, "--depth")) c->depth = atoi(v);
+        else if (!strcmp(a, "--steps")) c->steps = atoi(v);
+        else if (!strcmp(a, "--batch")) c->batch = atoll(v);
+        else if (!strcmp(a, "--jobs")) c->jobs = atoi(v);
+        else if (!strcmp(a, "--seed")) c->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--data")) c->data = v;
+        else if (!strcmp(a, "--csv")) c->csv = v;
+        else if (!strcmp(a, "--png")) c->png = v;
+        else if (!strcmp(a, "--dualized")) bad = parse_range(v, &c->lo[0], &c->hi[0]);
+        else if (!strcmp(a, "--adam")) bad = parse_range(v, &c->lo[1], &c->hi[1]);
+        else if (!strcmp(a, "--sgd")) bad = parse_range(v, &c->lo[2], &c->hi[2]);
+        else if (!strcmp(a, "--only")) {
+            for (int k = 0; k < NUM_OPTS; k++)
+                c->use[k] = strstr(v, OPT_NAMES[k]) != NULL;
+        } else {
+            fprintf(stderr, "lr_transfer: unknown option %s (see --help)\n", a);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "lr_transfer: bad value for %s: %s\n", a, v);
+            return -1;
+        }
+    }
+    if (c->depth < 2 || c->steps <= LAST || c->batch < 1 || c->jobs < 1) {
+        fprintf(stderr, "lr_transfer: need depth >= 2, steps > %d, batch >= 1, jobs >= 1\n",
+                LAST);
+        return -1;
+    }
+    for (int i = 0; i < c->num_widths; i++)
+        if (c->widths[i] < 1) {
+            fprintf(stderr, "lr_transfer: widths must be >= 1\n");
+            return -1;
+        }
+    return 0;
+}
+
+/* One training run; returns the mean loss of the last LAST steps, or INFINITY. */
+static double train_run(const Config *c, Dataset *train, OptKind kind, int64_t width,
+                        float lr)
+{
+    strata_manual_seed(c->seed * 1000003u + (uint64_t)width); /* same init for every run */
+    ModularModule *m = modular_mlp(10, 784, width, c->depth);
+    if (!m || modular_initialize(m) != 0)
+        return NAN;
+    int n = modular_num_atoms(m);
+    Var *params[64];
+    modular_weights(m, params);
+    Optimizer *opt = NULL;
+    if (kind == OPT_DUALIZED) {
+        ModularOptimOptions o = {0};
+        o.kind = MODULAR_DESCENT;
+        o.lr = lr;
+        opt = modular_optimizer_new(m, &o);
+    } else {
+        OptimHparams hp = kind == OPT_ADAM ? optim_adam_defaults(lr) : optim_sgd_defaults(lr);
+        opt = kind == OPT_ADAM ? optim_adam_new(params, n, &hp) : optim_sgd_new(params, n, &hp);
+    }
+    DataLoaderOptions lo = {c->batch, true, c->seed, true}; /* the same batches every run */
+    DataLoader *dl = data_loader_new(train, &lo);
+    if (!opt || !dl) {
+        optim_free(opt);
+        data_loader_free(dl);
+        modular_free(m);
+        return NAN;
+    }
+    double tail = 0.0, first = NAN, result = 0.0;
+    for (int t = 0; t < c->steps; t++) {
+        Batch b;
+        if (!data_loader_next(dl, &b) && !data_loader_next(dl, &b)) { /* next epoch */
+            result = NAN;
+            break;
+        }
+        Scope *s = scope_begin();
+        optim_zero_grad(opt, true);
+        Var *loss = nn_cross_entropy(modular_forward(m, b.x), b.y);
+        double value = loss ? tensor_item(loss->data) : NAN;
+        if (!loss || var_backward(loss) != 0 || optim_step(opt) != 0)
+            value = NAN;
+        scope_end(s);
+        if (t == 0)
+            first = value;
+        /* diverged: NaN, or far above where it started (ln 10 = 2.3 at chance) */
+        if (!isfinite(value) || value > 3.0 * first + 5.0) {
+            result = INFINITY;
+            break;
+        }
+        if (t >= c->steps - LAST)
+            tail += value;
+    }
+    if (result == 0.0)
+        result = tail / LAST;
+    optim_free(opt);
+    data_loader_free(dl);
+    modular_free(m);
+    return result;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Run the runs i with i % jobs == worker, appending "i loss seconds" lines to @p out. */
+static void worker(const Config *c, Dataset *train, Run *runs, int nruns, int worker_id,
+                   FILE *out)
+{
+    for (int i = worker_id; i < nruns; i += c->jobs) {
+        double t0 = now();
+        float lr = ldexpf(1.0f, runs[i].log2_lr);
+        double loss = train_run(c, train, runs[i].opt, runs[i].width, lr);
+        double secs = now() - t0;
+        fprintf(out, "%d %.9g %.3f\n", i, loss, secs);
+        fflush(out);
+        fprintf(stderr, "  %-8s width %5lld  lr 2^%-3d  loss %8.4f  (%.1f s)\n",
+                OPT_NAMES[runs[i].opt], (long long)runs[i].width, runs[i].log2_lr, loss, secs);
+    }
+}
+
+static int write_plot(const Config *c)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "lr_transfer: gnuplot not found, no plot written\n");
+        return 1;
+    }
+    char script[] = "/tmp/lr_transfer_XXXXXX";
+    int fd = mkstemp(script);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "w");
+    int panels = 0;
+    for (int k = 0; k < NUM_OPTS; k++)
+        panels += c->use[k];
+    fprintf(f, "set terminal pngcairo size %d,420 font ',10'\n", 420 * panels + 40);
+    fprintf(f, "set output '%s'\nset datafile separator ','\n", c->png);
+    fprintf(f, "set multiplot layout 1,%d title 'MLP on Fashion-MNIST: mean training loss "
+               "of the last %d of %d steps (depth %d, batch %lld)'\n",
+            panels, LAST, c->steps, c->depth, (long long)c->batch);
+    fprintf(f, "set xlabel 'log2 learning rate'\nset ylabel 'training loss'\n"
+               "set yrange [0:2.5]\nset key top left\nset grid\n");
+    for (int k = 0; k < NUM_OPTS; k++) {
+        if (!c->use[k])
+            continue;
+        fprintf(f, "set title '%s'\nplot ", k == OPT_DUALIZED ? "dualized descent (modular)"
+                                           : k == OPT_ADAM    ? "Adam"
+                                                              : "SGD");
+        for (int w = 0; w < c->num_widths; w++)
+            fprintf(f,
+                    "%s'%s' using ($1 eq '%s' && $2 == %lld ? $4 : 1/0):($5 > 100 ? 1/0 : $5) "
+                    "with linespoints title 'width %lld'",
+                    w ? ", " : "", c->csv, OPT_NAMES[k], (long long)c->widths[w],
+                    (long long)c->widths[w]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "unset multiplot\n");
+    fclose(f);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "gnuplot %s", script);
+    int rc = system(cmd);
+    unlink(script);
+    return rc == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    Config c = {{64, 128, 256, 512}, 4, {-7, -13, -5}, {1, -5, 3}, {true, true, true},
+                3, 300, 128, 0, 2, "/usr/share/datasets/fashion-mnist", "lr_transfer.csv",
+                "lr_transfer.png"};
+    int p = parse(&c, argc, argv);
+    if (p != 0)
+        return p > 0 ? 0 : 2;
+
+    DataMnistOptions dopt = {true, false, 0.0f, 1.0f, 0};
+    Dataset *train = data_mnist_load(c.data, true, &dopt);
+    if (!train) {
+        fprintf(stderr, "lr_transfer: %s\n", strata_last_error());
+        return 1;
+    }
+
+    /* The runs, widest first so the slow ones start early and the workers stay busy. */
+    Run runs[NUM_OPTS * MAX_LIST * MAX_LIST];
+    int nruns = 0;
+    for (int w = c.num_widths - 1; w >= 0; w--)
+        for (int k = 0; k < NUM_OPTS; k++)
+            for (int e = c.lo[k]; c.use[k] && e <= c.hi[k]; e++)
+                runs[nruns++] = (Run){(OptKind)k, c.widths[w], e, NAN, 0.0};
+    fprintf(stderr, "lr_transfer: %d runs of %d steps on %d worker(s)\n", nruns, c.steps,
+            c.jobs);
+    double t0 = now();
+
+    /* Fork the workers; each writes its results to its own temporary file. */
+    char paths[MAX_LIST][64];
+    pid_t pids[MAX_LIST];
+    int jobs = c.jobs < MAX_LIST ? c.jobs : MAX_LIST;
+    c.jobs = jobs;
+    fflush(stdout);
+    fflush(stderr);
+    for (int j = 0; j < jobs; j++) {
+        snprintf(paths[j], sizeof paths[j], "/tmp/lr_transfer_%d_%d.txt", (int)getpid(), j);
+        pids[j] = fork();
+        if (pids[j] == 0) {
+            strata_set_num_threads(1);
+            FILE *out = fopen(paths[j], "w");
+            if (!out)
+                _exit(1);
+            worker(&c, train, runs, nruns, j, out);
+            fclose(out);
+            _exit(0);
+        }
+        if (pids[j] < 0) {
+            perror("lr_transfer: fork");
+            return 1;
+        }
+    }
+    int failed = 0;
+    for (int j = 0; j < jobs; j++) {
+        int status = 0;
+        waitpid(pids[j], &status, 0);
+        failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        FILE *in = fopen(paths[j], "r");
+        int i;
+        double loss, secs;
+        while (in && fscanf(in, "%d %lf %lf", &i, &loss, &secs) == 3)
+            if (i >= 0 && i < nruns)
+                runs[i].loss = loss, runs[i].seconds = secs;
+        if (in)
+            fclose(in);
+        unlink(paths[j]);
+    }
+    if (failed)
+        fprintf(stderr, "lr_transfer: a worker failed; missing runs show as nan\n");
+
+    /* CSV */
+    FILE *csv = fopen(c.csv, "w");
+    if (!csv) {
+        perror(c.csv);
+        return 1;
+    }
+    fprintf(csv, "optimizer,width,lr,log2_lr,loss\n");
+    for (int i = 0; i < nruns; i++)
+        fprintf(csv, "%s,%lld,%.9g,%d,%.6f\n", OPT_NAMES[runs[i].opt], (long long)runs[i].width,
+                (double)ldexpf(1.0f, runs[i].log2_lr), runs[i].log2_lr,
+                isinf(runs[i].loss) ? 1e9 : runs[i].loss);
+    fclose(csv);
+
+    /* Tables: rows = widths, columns = lrs; '*' marks the best lr of each width. */
+    printf("\nMean training loss over the last %d of %d steps (MLP depth %d, batch %lld, "
+           "Fashion-MNIST); * = best lr of the width, div = diverged\n",
+           LAST, c.steps, c.depth, (long long)c.batch);
+    int best[NUM_OPTS][MAX_LIST];
+    for (int k = 0; k < NUM_OPTS; k++) {
+        if (!c.use[k])
+            continue;
+        printf("\n%s\n%8s", OPT_NAMES[k], "width");
+        for (int e = c.lo[k]; e <= c.hi[k]; e++)
+            printf("  lr 2^%-3d", e);
+        printf("\n");
+        for (int w = 0; w < c.num_widths; w++) {
+            double losses[MAX_LIST];
+            best[k][w] = c.lo[k];
+            double bl = INFINITY;
+            for (int e = c.lo[k]; e <= c.hi[k]; e++) {
+                losses[e - c.lo[k]] = NAN;
+                for (int i = 0; i < nruns; i++)
+                    if (runs[i].opt == (OptKind)k && runs[i].width == c.widths[w] &&
+                        runs[i].log2_lr == e)
+                        losses[e - c.lo[k]] = runs[i].loss;
+                if (losses[e - c.lo[k]] < bl)
+                    bl = losses[e - c.lo[k]], best[k][w] = e;
+            }
+            printf("%8lld", (long long)c.widths[w]);
+            for (int e = c.lo[k]; e <= c.hi[k]; e++) {
+                double l = losses[e - c.lo[k]];
+                if (isinf(l))
+                    printf("  %8s", "div");
+                else
+                    printf("  %7.4f%c", l, e == best[k][w] ? '*' : ' ');
+            }
+            printf("\n");
+        }
+    }
+    printf("\nBest log2 lr per width (and how far it moves across widths %lld..%lld):\n",
+           (long long)c.widths[0], (long long)c.widths[c.num_widths - 1]);
+    for (int k = 0; k < NUM_OPTS; k++) {
+        if (!c.use[k])
+            continue;
+        int mn = 99, mx = -99;
+        printf("  %-8s", OPT_NAMES[k]);
+        for (int w = 0; w < c.num_widths; w++) {
+            printf(" %4d", best[k][w]);
+            mn = best[k][w] < mn ? best[k][w] : mn;
+            mx = best[k][w] > mx ? best[k][w] : mx;
+        }
+        printf("   moves by %d grid step%s\n", mx - mn, mx - mn == 1 ? "" : "s");
+    }
+    printf("\nwrote %s; %.0f s in all\n", c.csv, now() - t0);
+    if (write_plot(&c) == 0)
+        printf("wrote %s\n", c.png);
+    data_dataset_free(train);
+    return failed;
+}
