@@ -87,6 +87,8 @@ void var_zero_grad(Var *v, bool set_to_none);
 int var_backward(Var *root);
 /**
  * @brief Backpropagate @p grad_output (same shape as @p root) from @p root.
+ * @param[in,out] root the output to differentiate (must require grad); its graph is
+ *            freed unless @p retain_graph.
  * @param[in] grad_output the gradient of the final objective w.r.t. @p root; NULL means
  *            ones for a one-element root.
  * @param[in] retain_graph keep saved tensors so backward can run again; otherwise the
@@ -190,6 +192,8 @@ Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
 /** @name In-place updates
  *  Refused (-1, with an error) on a leaf that requires grad while grad mode is on, as in
  *  PyTorch; optimizers update parameters through var_data() under no-grad instead.
+ *  Also refused on a recorded output (a non-leaf) while grad mode is on: strata has no
+ *  version counters to detect a saved value changed under backward's feet.
  *  @{ */
 
 int var_add_(Var *v, const Tensor *other);  /**< @brief v += other */
