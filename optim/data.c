@@ -350,8 +350,9 @@ Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *op
         goto done;
     }
     if (o.limit > 0 && o.limit < n) {
-        images = tensor_narrow(images, 0, 0, o.limit);
-        labels = tensor_narrow(labels, 0, 0, o.limit);
+        /* copies, so that the full file's storage is freed with the scope */
+        images = tensor_clone(tensor_narrow(images, 0, 0, o.limit));
+        labels = tensor_clone(tensor_narrow(labels, 0, 0, o.limit));
         n = o.limit;
         if (!images || !labels)
             goto done;
