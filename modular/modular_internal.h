@@ -126,6 +126,9 @@ int mod_embed_dualize(const ModularModule *m, const Tensor *g, Tensor *out, floa
 int mod_embed_project(const ModularModule *m, const Tensor *w, Tensor *out);
 int mod_embed_normalize(ModularModule *m, Tensor *u, float target);
 
+/* Forward @p in (borrowed) through any node into fresh values @p out (module.c). 0/-1. */
+int mod_forward(ModularModule *m, const ModVals *in, ModVals *out);
+
 /* A bond's forward (bonds.c): consume @p in (borrowed), fresh values in @p out. 0/-1. */
 int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out);
 

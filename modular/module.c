@@ -450,7 +450,7 @@ static void vals_free(ModVals *v)
 /*
  * Forward @p in (borrowed) through @p m into fresh values @p out. 0 or -1.
  */
-static int forward_rec(ModularModule *m, const ModVals *in, ModVals *out)
+int mod_forward(ModularModule *m, const ModVals *in, ModVals *out)
 {
     /* SOLUTION BEGIN week=5 fail=-1 */
     out->n = 0;
@@ -478,9 +478,9 @@ static int forward_rec(ModularModule *m, const ModVals *in, ModVals *out)
         return mod_bond_forward(m, in, out);
     case MOD_COMPOSE: {
         ModVals mid;
-        if (forward_rec(m->children[0], in, &mid) != 0)
+        if (mod_forward(m->children[0], in, &mid) != 0)
             return -1;
-        int rc = forward_rec(m->children[1], &mid, out);
+        int rc = mod_forward(m->children[1], &mid, out);
         vals_free(&mid); /* the graph retains what it needs */
         return rc;
     }
@@ -490,7 +490,7 @@ static int forward_rec(ModularModule *m, const ModVals *in, ModVals *out)
             return -1;
         for (int i = 0; i < m->num_children; i++) {
             ModVals part;
-            if (forward_rec(m->children[i], in, &part) != 0) {
+            if (mod_forward(m->children[i], in, &part) != 0) {
                 vals_free(out);
                 return -1;
             }
@@ -520,7 +520,7 @@ Var *modular_forward(ModularModule *m, Var *x)
     Scope *s = scope_begin();
     ModVals in = {1, &x}, out = {0, NULL};
     Var *y = NULL;
-    if (forward_rec(m, &in, &out) == 0) {
+    if (mod_forward(m, &in, &out) == 0) {
         if (out.n == 1) {
             y = out.v[0];
             var_retain(y);
