@@ -805,6 +805,8 @@ static Var *call_forward(Module *m, Var *const *inputs, int n)
 static Var *run_hooks(Module *m, Var **args, int n, Var *output)
 {
     int count = m->num_hooks;
+    if (count == 0) /* the common case: nothing to run */
+        return output ? output : args[0];
     NnHookSlot *snapshot = strata_malloc((size_t)count * sizeof *snapshot + 1);
     if (!snapshot)
         return NULL;
