@@ -57,6 +57,7 @@ typedef struct BlockHeader {
     size_t size;     /* bytes the caller asked for (what the statistics count) */
     size_t capacity; /* bytes usable after the header (what the cache matches) */
     void *raw;       /* what malloc returned; the header is its first 64-byte boundary */
+    struct BlockHeader *next; /* link while the block waits in a small-block free list */
 } BlockHeader;
 
 /*
@@ -87,13 +88,65 @@ static atomic_size_t mem_peak;
 static atomic_size_t mem_allocs;
 static atomic_size_t mem_frees;
 
+/* The counters order nothing else in memory, so relaxed atomics suffice (and are cheap). */
 static void note_alloc(size_t size)
 {
-    size_t live = atomic_fetch_add(&mem_live, size) + size;
-    size_t peak = atomic_load(&mem_peak);
-    while (live > peak && !atomic_compare_exchange_weak(&mem_peak, &peak, live)) {
+    size_t live = atomic_fetch_add_explicit(&mem_live, size, memory_order_relaxed) + size;
+    size_t peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
+    while (live > peak && !atomic_compare_exchange_weak_explicit(
+                              &mem_peak, &peak, live, memory_order_relaxed,
+                              memory_order_relaxed)) {
     }
-    atomic_fetch_add(&mem_allocs, 1);
+    atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+}
+
+static void note_free(size_t size)
+{
+    atomic_fetch_sub_explicit(&mem_live, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+}
+
+/*
+ * Small blocks (tensor and Var headers, graph nodes) are recycled through per-thread
+ * free lists, one per 64-byte size class: a tiny op then costs a pop and a push, no
+ * lock and no trip through the C library. Each list keeps at most SMALL_KEEP blocks.
+ */
+#define SMALL_MAX 1024
+#define SMALL_CLASSES (SMALL_MAX / ALLOC_ALIGN)
+#define SMALL_KEEP 1024
+
+static _Thread_local BlockHeader *small_head[SMALL_CLASSES];
+static _Thread_local int small_count[SMALL_CLASSES];
+static atomic_bool small_trim_registered;
+
+static int small_class(size_t capacity) { return (int)(capacity / ALLOC_ALIGN) - 1; }
+
+static BlockHeader *small_take(size_t capacity)
+{
+    if (capacity > SMALL_MAX)
+        return NULL;
+    int c = small_class(capacity);
+    BlockHeader *block = small_head[c];
+    if (block) {
+        small_head[c] = block->next;
+        small_count[c]--;
+    }
+    return block;
+}
+
+static bool small_put(BlockHeader *block)
+{
+    if (block->capacity > SMALL_MAX)
+        return false;
+    int c = small_class(block->capacity);
+    if (small_count[c] == SMALL_KEEP)
+        return false;
+    if (!atomic_exchange(&small_trim_registered, true))
+        atexit(strata_mem_trim);
+    block->next = small_head[c];
+    small_head[c] = block;
+    small_count[c]++;
+    return true;
 }
 
 /*
@@ -119,6 +172,8 @@ static struct {
 
 static size_t capacity_for(size_t size)
 {
+    if (size == 0)
+        return ALLOC_ALIGN; /* every block belongs to a size class */
     if (size < CACHE_MIN_BYTES)
         return (size + ALLOC_ALIGN - 1) / ALLOC_ALIGN * ALLOC_ALIGN;
     return (size + CACHE_PAGE - 1) / CACHE_PAGE * CACHE_PAGE;
@@ -165,6 +220,14 @@ static bool cache_put(BlockHeader *block)
 
 void strata_mem_trim(void)
 {
+    for (int c = 0; c < SMALL_CLASSES; c++) {
+        while (small_head[c]) {
+            BlockHeader *block = small_head[c];
+            small_head[c] = block->next;
+            block_free(block);
+        }
+        small_count[c] = 0;
+    }
     pthread_mutex_lock(&cache.lock);
     for (int i = 0; i < cache.count; i++)
         block_free(cache.blocks[i]);
@@ -180,7 +243,7 @@ void *strata_malloc(size_t size)
         return NULL;
     }
     size_t capacity = capacity_for(size);
-    BlockHeader *block = cache_take(capacity);
+    BlockHeader *block = capacity <= SMALL_MAX ? small_take(capacity) : cache_take(capacity);
     if (!block) {
         block = block_new(capacity);
         if (!block) {
@@ -215,9 +278,8 @@ void strata_free(void *ptr)
     if (!ptr)
         return;
     BlockHeader *block = header_of(ptr);
-    atomic_fetch_sub(&mem_live, block->size);
-    atomic_fetch_add(&mem_frees, 1);
-    if (!cache_put(block))
+    note_free(block->size);
+    if (!small_put(block) && !cache_put(block))
         block_free(block);
 }
 
@@ -228,10 +290,9 @@ void *strata_realloc(void *ptr, size_t size)
     BlockHeader *block = header_of(ptr);
     if (size <= block->capacity && capacity_for(size) == block->capacity) {
         /* Same capacity: only the accounting changes. */
-        atomic_fetch_sub(&mem_live, block->size);
+        note_free(block->size);
         block->size = size;
         note_alloc(size);
-        atomic_fetch_add(&mem_frees, 1);
         return ptr;
     }
     void *fresh = strata_malloc(size);

@@ -123,10 +123,11 @@ void strata_free(void *ptr);
 StrataMemStats strata_mem_stats(void);
 
 /**
- * @brief Give every cached block back to the C library. Freed blocks of 16 KiB or more
- *        are kept (up to 1 GiB) for the next allocation of the same size, so a training
- *        step does not page-fault on its large buffers; this empties that cache (it also
- *        runs at exit).
+ * @brief Give every cached block back to the C library. Freed blocks are kept for reuse
+ *        (small ones up to 1 KiB in per-thread free lists, large ones of 16 KiB or more
+ *        in a shared cache of up to 1 GiB) so a training step neither calls malloc nor
+ *        page-faults on its buffers; this empties the calling thread's lists and the
+ *        shared cache (it also runs at exit).
  */
 void strata_mem_trim(void);
 
