@@ -37,18 +37,6 @@ int nn_grow(void **items, int *cap, int need, size_t elem_size)
     return 0;
 }
 
-/*
- * An object with one reference and no scope slot is handed to the innermost open scope
- * by initialising its header again: strata_object_init() sets the count to 1 (it is 1
- * already) and pushes it on the scope stack when a scope is open.
- * (See /tmp/strata-notes/week3-needs.md: an official strata_object_autorelease() would
- * replace this.)
- */
-static void autorelease(StrataObject *object)
-{
-    strata_object_init(object, object->destroy);
-}
-
 Var *nn_scope_return(Scope *inner, Var *out)
 {
     if (!out) {
@@ -58,7 +46,7 @@ Var *nn_scope_return(Scope *inner, Var *out)
     var_retain(out);
     scope_end(inner);
     if (out->base.refcount == 1 && out->base.scope_slot < 0) {
-        autorelease(&out->base); /* ours alone: the caller's scope takes it */
+        strata_object_autorelease(&out->base); /* ours alone: the caller's scope takes it */
         return out;
     }
     /* Someone else holds it too (a forward returned its input): return a fresh view. */
@@ -76,7 +64,7 @@ Tensor *nn_scope_return_tensor(Scope *inner, Tensor *out)
     tensor_retain(out);
     scope_end(inner);
     if (out->base.refcount == 1 && out->base.scope_slot < 0) {
-        autorelease(&out->base);
+        strata_object_autorelease(&out->base);
         return out;
     }
     Tensor *fresh = tensor_view(out, out->shape, out->ndim);
