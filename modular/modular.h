@@ -318,6 +318,7 @@ ModularModule *modular_child_get(const ModularModule *m, int i);
 Var *modular_weight_get(const ModularModule *m, int i);
 /**
  * @brief Fill @p out with the weights of all atoms in atom order (borrowed).
+ * @param[in] m the module.
  * @param[out] out room for modular_num_atoms(m) pointers.
  * @return The number written, or -1 with an error.
  */
@@ -325,6 +326,8 @@ int modular_weights(const ModularModule *m, Var **out);
 /**
  * @brief The target each atom receives when @p m is dualized to @p target (the mass
  *        and sensitivity splits of the combinators), in atom order.
+ * @param[in] m the module.
+ * @param[in] target the total target norm.
  * @param[out] out room for modular_num_atoms(m) floats.
  * @return 0, or -1 with an error.
  */
@@ -390,7 +393,9 @@ int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const 
  * @brief Project a weight list to the well-normed set (each Linear to an orthogonal
  *        matrix times sqrt(fan_out/fan_in) by Newton-Schulz, each Embed row to length
  *        sqrt(d_embed)). Idempotent up to Newton-Schulz's tolerance.
- * @param[in] w weights in atom order. @param[out] out overwritten (may be @p w).
+ * @param[in] m the module.
+ * @param[in] w weights in atom order.
+ * @param[out] out overwritten (may be @p w).
  * @return 0, or -1 with an error.
  */
 int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out);
