@@ -307,29 +307,56 @@ static int check_pool(const Tensor *input, Window2d w, int64_t *oh, int64_t *ow,
     return 0;
 }
 
+/* Taps i in [0, k) whose position start + i*d lies in [0, size): the range [*lo, *hi). */
+static void taps_inside(int64_t start, int k, int d, int64_t size, int *lo, int *hi)
+{
+    int64_t first = start >= 0 ? 0 : (-start + d - 1) / d;
+    int64_t last = size - start <= 0 ? 0 : (size - start + d - 1) / d;
+    *lo = (int)(first < k ? first : k);
+    *hi = (int)(last < k ? last : k);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
 /*
  * Max of one window in the plane x [H, W] (strides sh, sw), and where it is (h*W + w).
- * PyTorch's rule: a larger value or a NaN takes over, so ties keep the first.
+ * PyTorch's rule: a larger value or a NaN takes over, so ties keep the first. The
+ * selects below compile to conditional moves: random data would defeat a branch.
  */
 static float window_max(const float *x, int64_t sh, int64_t sw, int64_t H, int64_t W,
                         int64_t h0, int64_t w0, Window2d w, int64_t *where)
 {
+    int i_lo, i_hi, j_lo, j_hi;
+    taps_inside(h0, w.kernel_h, w.dilation_h, H, &i_lo, &i_hi);
+    taps_inside(w0, w.kernel_w, w.dilation_w, W, &j_lo, &j_hi);
     float best = -INFINITY;
-    int64_t at = -1;
-    for (int i = 0; i < w.kernel_h; i++) {
+    /* The first tap inside is the answer when every value is -inf. */
+    int64_t at = (h0 + (int64_t)i_lo * w.dilation_h) * W + w0 + (int64_t)j_lo * w.dilation_w;
+    bool nan = false;
+    for (int i = i_lo; i < i_hi; i++) {
         int64_t h = h0 + (int64_t)i * w.dilation_h;
-        if (h < 0 || h >= H)
-            continue;
-        for (int j = 0; j < w.kernel_w; j++) {
+        for (int j = j_lo; j < j_hi; j++) {
             int64_t c = w0 + (int64_t)j * w.dilation_w;
-            if (c < 0 || c >= W)
-                continue;
             float v = x[h * sh + c * sw];
-            if (at < 0)
-                at = h * W + c; /* the first tap inside, should all be -inf */
-            if (v > best || v != v) {
-                best = v;
-                at = h * W + c;
+            /* One comparison, so the compiler can use conditional moves; it misreads
+             * NaNs, which the exact pass below handles. */
+            bool take = !(v <= best);
+            best = take ? v : best;
+            at = take ? h * W + c : at;
+            nan |= v != v;
+        }
+    }
+    if (nan) { /* rare: PyTorch's rule, where a NaN takes over and then stays */
+        best = -INFINITY;
+        for (int i = i_lo; i < i_hi; i++) {
+            int64_t h = h0 + (int64_t)i * w.dilation_h;
+            for (int j = j_lo; j < j_hi; j++) {
+                int64_t c = w0 + (int64_t)j * w.dilation_w;
+                float v = x[h * sh + c * sw];
+                if (v > best || v != v) {
+                    best = v;
+                    at = h * W + c;
+                }
             }
         }
     }
