@@ -265,5 +265,6 @@ void add_index_tests(Suite *s);
 void add_conv_tests(Suite *s);
 void add_print_tests(Suite *s);
 void add_error_tests(Suite *s);
+void add_edge_tests(Suite *s);
 
 #endif

@@ -24,5 +24,6 @@ Suite *make_suite(void)
     add_conv_tests(s);
     add_print_tests(s);
     add_error_tests(s);
+    add_edge_tests(s);
     return s;
 }

@@ -210,6 +210,48 @@ START_TEST(test_no_scope_no_leak)
 }
 END_TEST
 
+/*
+ * Inside an open scope, an op leaves exactly its result in the scope: its temporaries
+ * (operand copies, im2col columns, intermediates) are gone when it returns, so a
+ * training step's memory does not grow with every op until scope_end.
+ */
+START_TEST(test_temporaries_not_left_in_scope)
+{
+    BEGIN;
+    Tensor *x = PATTERN(311, 8, 6);
+    Tensor *w = PATTERN(312, 12, 6);
+    Tensor *stepped = OK(tensor_slice(w, 0, 0, 12, 2)); /* [6, 6], needs a copy for BLAS */
+    Tensor *img = PATTERN(313, 2, 3, 6, 6);
+    Tensor *k = PATTERN(314, 4, 3, 3, 3);
+#define ONLY_RESULT(expr)                                                                \
+    do {                                                                                 \
+        size_t held_ = scope_depth_objects();                                            \
+        size_t live_ = strata_mem_stats().bytes_live;                                    \
+        Tensor *r_ = (expr);                                                             \
+        ck_assert_msg(r_ != NULL, "%s failed: %s", #expr, strata_last_error());          \
+        ck_assert_msg(scope_depth_objects() == held_ + 1,                                \
+                      "%s left %zu objects in the caller's scope (expected 1: the result)", \
+                      #expr, scope_depth_objects() - held_);                             \
+        size_t grew_ = strata_mem_stats().bytes_live - live_;                            \
+        size_t need_ = (size_t)shape_numel(r_) * sizeof(float);                          \
+        ck_assert_msg(grew_ <= need_ + 4096,                                             \
+                      "%s keeps %zu bytes for a %zu-byte result", #expr, grew_, need_);  \
+    } while (0)
+    Tensor *st = OK(tensor_transpose(stepped, 0, 1));
+    Tensor *xt = OK(tensor_transpose(x, 0, 1));
+    ONLY_RESULT(tensor_matmul(x, st));
+    ONLY_RESULT(tensor_reshape(xt, SHAPE(48), 1));
+    ONLY_RESULT(tensor_log_softmax(xt, 1));
+    ONLY_RESULT(tensor_softmax(xt, 0));
+    ONLY_RESULT(tensor_logsumexp(xt, DIMS(0), 1, false));
+    ONLY_RESULT(tensor_std(xt, DIMS(1), 1, true, false));
+    ONLY_RESULT(tensor_conv2d(img, k, NULL, window2d(3, 1, 1)));
+    ONLY_RESULT(tensor_cat((Tensor *const[]){xt, xt}, 2, 1));
+#undef ONLY_RESULT
+    END;
+}
+END_TEST
+
 void add_error_tests(Suite *s)
 {
     GRADED(s, test_root_cause_kept, 4);
@@ -217,4 +259,5 @@ void add_error_tests(Suite *s)
     SOLVED(s, test_null_sweep);
     SOLVED(s, test_failure_allocates_nothing);
     GRADED(s, test_no_scope_no_leak, 4);
+    GRADED(s, test_temporaries_not_left_in_scope, 2);
 }

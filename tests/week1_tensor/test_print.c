@@ -133,6 +133,52 @@ START_TEST(test_repr_summarized)
 }
 END_TEST
 
+/* A [40, 40] tensor: 3 rows and 3 columns at each edge, "..." rows between. */
+START_TEST(test_repr_summarized_2d)
+{
+    BEGIN;
+    float *buf = malloc(sizeof(float) * 1600);
+    for (int i = 0; i < 40; i++)
+        for (int j = 0; j < 40; j++)
+            buf[i * 40 + j] = 1.0f + 0.25f * (float)((i + j) % 4);
+    Tensor *t = OK(tensor_from_data(buf, SHAPE(40, 40), 2));
+    free(buf);
+    /* row i starts with 1 + 0.25 * (i % 4) and ends at j = 37..39 */
+    check_repr(t, "tensor([[1.0000, 1.2500, 1.5000,  ..., 1.2500, 1.5000, 1.7500],\n"
+                  "        [1.2500, 1.5000, 1.7500,  ..., 1.5000, 1.7500, 1.0000],\n"
+                  "        [1.5000, 1.7500, 1.0000,  ..., 1.7500, 1.0000, 1.2500],\n"
+                  "        ...,\n"
+                  "        [1.2500, 1.5000, 1.7500,  ..., 1.5000, 1.7500, 1.0000],\n"
+                  "        [1.5000, 1.7500, 1.0000,  ..., 1.7500, 1.0000, 1.2500],\n"
+                  "        [1.7500, 1.0000, 1.2500,  ..., 1.0000, 1.2500, 1.5000]])");
+    END;
+}
+END_TEST
+
+/*
+ * Lines wrap at 80 columns: each element takes width + 2 = 8 characters, and
+ * floor((80 - 7) / 8) = 9 fit after "tensor(".
+ */
+START_TEST(test_repr_line_wrap)
+{
+    BEGIN;
+    Tensor *t = OK(tensor_full(SHAPE(12), 1, 1.5f));
+    check_repr(t, "tensor([1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000,\n"
+                  "        1.5000, 1.5000, 1.5000])");
+    END;
+}
+END_TEST
+
+/* nan and inf print as words, padded to the common width; 1e10 forces scientific. */
+START_TEST(test_repr_nonfinite_and_large)
+{
+    BEGIN;
+    check_repr(MK(DATA(1.5, NAN, INFINITY), 3), "tensor([1.5000,    nan,    inf])");
+    check_repr(MK(DATA(1e10f, 1), 2), "tensor([1.0000e+10, 1.0000e+00])");
+    END;
+}
+END_TEST
+
 START_TEST(test_repr_empty)
 {
     BEGIN;
@@ -174,6 +220,9 @@ void add_print_tests(Suite *s)
     SOLVED(s, test_repr_3d);
     GRADED(s, test_repr_view, 2);
     GRADED(s, test_repr_summarized, 2);
+    SOLVED(s, test_repr_summarized_2d);
+    SOLVED(s, test_repr_line_wrap);
+    SOLVED(s, test_repr_nonfinite_and_large);
     SOLVED(s, test_repr_empty);
     SOLVED(s, test_fprint);
 }
