@@ -515,8 +515,89 @@ int64_t data_dataset_size(const Dataset *ds);
 Tensor *data_dataset_inputs(const Dataset *ds);
 /** @brief The targets tensor [N, ...] (borrowed), or NULL. */
 Tensor *data_dataset_targets(const Dataset *ds);
-/** @brief Destroy @p ds, releasing its tensors. NULL is ignored. */
+/** @brief Destroy @p ds, releasing its tensors and its transform. NULL is ignored. */
 void data_dataset_free(Dataset *ds);
+
+/** Options of data_csv_load(). */
+typedef struct DataCsvOptions {
+    const char *label_column; /**< the target column's header name; NULL: use @ref label_index */
+    int label_index;          /**< the target column's index when label_column is NULL
+                                   (negative counts from the end: -1 is the last column) */
+    char delimiter;           /**< the field separator; '\0' means ',' */
+} DataCsvOptions;
+
+/**
+ * @brief Load a CSV file of numbers with a header line: every column but the label
+ *        becomes an input feature (x [N, columns - 1], in file order), the label column
+ *        the target (y [N]). Blank lines are skipped; fields may have surrounding spaces.
+ * @param[in] path the file.
+ * @param[in] opts options, or NULL for the last column as the label and ','.
+ * @return A new dataset (data_dataset_free()) or NULL with an error naming the file and,
+ *         for a malformed row, its line number and what is wrong ("line 7: 3 fields,
+ *         expected 4", "line 9, column 'age': 'abc' is not a number"), an unknown label
+ *         column, or a file without data rows.
+ */
+Dataset *data_csv_load(const char *path, const DataCsvOptions *opts);
+
+/**
+ * @brief The image dataset over a pair of IDX files: images [N, H, W] (or [N, C, H, W])
+ *        scaled to [0, 1] as [N, C, H, W] floats, labels [N] as float class indices.
+ * @return A new dataset or NULL with an error (see data_read_idx(); counts that differ).
+ */
+Dataset *data_idx_dataset(const char *images_path, const char *labels_path);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Transforms
+ *  A transform rewrites one example's input when the DataLoader assembles a batch, so
+ *  random augmentation differs at every epoch. Random transforms draw from a generator
+ *  seeded by (loader seed, epoch, position in the epoch): runs are reproducible and the
+ *  global generator is not touched.
+ *  @{ */
+
+/** A per-example input transform (see data_dataset_set_transform()). */
+typedef struct DataTransform DataTransform;
+
+/** @brief x = (x - mean) / std on every element (std > 0, else NULL with an error). */
+DataTransform *data_transform_normalize(float mean, float std);
+/** @brief Flatten each example to one dim (an image [C, H, W] becomes [C*H*W]). */
+DataTransform *data_transform_flatten(void);
+/**
+ * @brief Pad an image [C, H, W] with @p padding zeros on each side, then crop a random
+ *        H x W window (torchvision's RandomCrop(size, padding) with size = the input's).
+ * @return A new transform, or NULL with an error for a negative padding.
+ */
+DataTransform *data_transform_random_crop(int padding);
+/** @brief Mirror an image [C, H, W] left-right with probability @p p (in [0, 1]). */
+DataTransform *data_transform_random_hflip(float p);
+/**
+ * @brief Apply @p n transforms in order.
+ * @param[in] transforms the transforms; ownership of every one passes to the result (they
+ *            are freed even if this call fails).
+ * @return A new transform or NULL with an error (n < 1, a NULL entry).
+ */
+DataTransform *data_transform_compose(DataTransform **transforms, int n);
+/** @brief Destroy @p t (and a composition's parts). NULL is ignored. */
+void data_transform_free(DataTransform *t);
+
+/**
+ * @brief Attach @p t to @p ds, replacing (and freeing) any previous transform; NULL
+ *        removes it. Ownership of @p t passes to @p ds (freed on error too).
+ * @return 0, or -1 with an error (NULL @p ds, or @p t does not fit the examples' shape,
+ *         e.g. a crop on 1-D examples).
+ */
+int data_dataset_set_transform(Dataset *ds, DataTransform *t);
+
+/**
+ * @brief Apply @p t to one example (what the loader does for each).
+ * @param[in,out] x the example's floats (numel of @p shape), rewritten in place.
+ * @param[in,out] shape the example's shape (without the batch dim), updated by flatten.
+ * @param[in,out] ndim its number of dims.
+ * @param[in,out] rng the generator state for random transforms (any value; advanced).
+ * @return 0, or -1 with an error.
+ */
+int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *ndim,
+                         uint64_t *rng);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -561,7 +642,38 @@ DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts);
  */
 bool data_loader_next(DataLoader *loader, Batch *batch);
 
-/** @brief Batches per epoch (counting drop_last), or -1 with an error. */
+/**
+ * @brief A sampler: the order of one epoch. Fill @p order (room for @p capacity indices,
+ *        each in [0, @p n)) and return how many were written (fewer for a subset,
+ *        repeats for sampling with replacement), or -1 with an error.
+ */
+typedef int64_t (*DataSampler)(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
+                               void *ctx);
+
+/**
+ * @brief A collate function: build one batch from the examples @p indices of @p ds.
+ *        Return new tensors in @p x and @p y (first dim = batch; a scope is open, so
+ *        ordinary tensor_* results are fine), or -1 with an error.
+ */
+typedef int (*DataCollate)(const Dataset *ds, const int64_t *indices, int64_t count,
+                           Tensor **x, Tensor **y, void *ctx);
+
+/**
+ * @brief Use @p sampler (with @p ctx, borrowed) for the order of every epoch from the
+ *        next one on, instead of shuffle/sequential; NULL restores the default.
+ * @return 0, or -1 with an error for a NULL loader.
+ */
+int data_loader_set_sampler(DataLoader *loader, DataSampler sampler, void *ctx);
+
+/**
+ * @brief Build batches with @p collate (with @p ctx, borrowed) instead of stacking the
+ *        examples and applying the dataset's transform; NULL restores the default.
+ * @return 0, or -1 with an error for a NULL loader.
+ */
+int data_loader_set_collate(DataLoader *loader, DataCollate collate, void *ctx);
+
+/** @brief Batches per epoch (counting drop_last; with a sampler, of the epoch being
+ *         iterated, which calls the sampler if the epoch has not started), or -1. */
 int64_t data_loader_num_batches(const DataLoader *loader);
 /** @brief The epoch being iterated (0 at first), or -1 with an error. */
 int64_t data_loader_epoch(const DataLoader *loader);

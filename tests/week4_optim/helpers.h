@@ -61,6 +61,7 @@ void add_optimizer_tests(Suite *s);
 void add_scheduler_tests(Suite *s);
 void add_clip_state_tests(Suite *s);
 void add_data_tests(Suite *s);
+void add_data_extra_tests(Suite *s);
 void add_train_tests(Suite *s);
 
 #endif

@@ -13,6 +13,7 @@ Suite *make_suite(void)
     add_scheduler_tests(s);
     add_clip_state_tests(s);
     add_data_tests(s);
+    add_data_extra_tests(s);
     add_train_tests(s);
     return s;
 }
