@@ -41,7 +41,7 @@ typedef enum OptKind { OPT_DUALIZED, OPT_ADAM, OPT_SGD, NUM_OPTS } OptKind;
 static const char *const OPT_NAMES[NUM_OPTS] = {"dualized", "adam", "sgd"};
 
 typedef struct Config {
-    int64_t widths[MAX_LIST];
+    int64_t widths[MAX_LIST]; /* MLP widths, or ResMLP block counts with --depths */
     int num_widths;
     int lo[NUM_OPTS], hi[NUM_OPTS]; /* log2 lr grid per optimizer, inclusive */
     bool use[NUM_OPTS];
@@ -53,6 +53,9 @@ typedef struct Config {
     const char *data;
     const char *csv;
     const char *png;
+    bool resmlp;      /* sweep the depth of a ResMLP instead of the width of an MLP */
+    int64_t res_width;
+    const char *from_csv; /* no training: tables and plot from an earlier CSV */
 } Config;
 
 typedef struct Run {
@@ -67,6 +70,9 @@ static void usage(void)
 {
     printf("usage: lr_transfer [options]\n"
            "  --widths A,B,...     MLP widths (default 64,128,256,512)\n"
+           "  --depths A,B,...     sweep depth instead: Linear o ResMLP(width, L blocks) o\n"
+           "                       Linear for each L (the blocks tared to mass 1)\n"
+           "  --width N            ResMLP width with --depths (default 64)\n"
            "  --depth N            Linear layers (default 3)\n"
            "  --steps N            training steps per run (default 300; loss = mean of the\n"
            "                       last %d)\n"
@@ -80,7 +86,9 @@ static void usage(void)
            "  --data DIR           Fashion-MNIST IDX files (default\n"
            "                       /usr/share/datasets/fashion-mnist)\n"
            "  --csv PATH           results (default lr_transfer.csv)\n"
-           "  --png PATH           plot (default lr_transfer.png)\n",
+           "  --png PATH           plot (default lr_transfer.png)\n"
+           "  --from-csv PATH      no training: the tables and the plot of an earlier run\n"
+           "                       (pass its --steps/--depths/--width for the titles)\n",
            LAST);
 }
 
@@ -103,7 +111,8 @@ static int parse(Config *c, int argc, char **argv)
         }
         i++;
         int bad = 0;
-        if (!strcmp(a, "--widths")) {
+        if (!strcmp(a, "--widths") || !strcmp(a, "--depths")) {
+            c->resmlp = !strcmp(a, "--depths");
             c->num_widths = 0;
             char *copy = strdup(v), *save = NULL;
             for (char *t = strtok_r(copy, ",", &save); t && c->num_widths < MAX_LIST;
@@ -112,6 +121,7 @@ static int parse(Config *c, int argc, char **argv)
             free(copy);
             bad = c->num_widths == 0;
         } else if (!strcmp(a, "--depth")) c->depth = atoi(v);
+        else if (!strcmp(a, "--width")) c->res_width = atoll(v);
         else if (!strcmp(a, "--steps")) c->steps = atoi(v);
         else if (!strcmp(a, "--batch")) c->batch = atoll(v);
         else if (!strcmp(a, "--jobs")) c->jobs = atoi(v);
@@ -119,6 +129,7 @@ static int parse(Config *c, int argc, char **argv)
         else if (!strcmp(a, "--data")) c->data = v;
         else if (!strcmp(a, "--csv")) c->csv = v;
         else if (!strcmp(a, "--png")) c->png = v;
+        else if (!strcmp(a, "--from-csv")) c->from_csv = v;
         else if (!strcmp(a, "--dualized")) bad = parse_range(v, &c->lo[0], &c->hi[0]);
         else if (!strcmp(a, "--adam")) bad = parse_range(v, &c->lo[1], &c->hi[1]);
         else if (!strcmp(a, "--sgd")) bad = parse_range(v, &c->lo[2], &c->hi[2]);
@@ -152,7 +163,11 @@ static double train_run(const Config *c, Dataset *train, OptKind kind, int64_t w
                         float lr)
 {
     strata_manual_seed(c->seed * 1000003u + (uint64_t)width); /* same init for every run */
-    ModularModule *m = modular_mlp(10, 784, width, c->depth);
+    ModularModule *m =
+        c->resmlp ? modular_chain(3, (ModularModule *[]){modular_linear(c->res_width, 784),
+                                                         modular_resmlp(c->res_width, (int)width, 1),
+                                                         modular_linear(10, c->res_width)})
+                  : modular_mlp(10, 784, width, c->depth);
     if (!m || modular_initialize(m) != 0)
         return NAN;
     int n = modular_num_atoms(m);
@@ -168,7 +183,9 @@ static double train_run(const Config *c, Dataset *train, OptKind kind, int64_t w
         OptimHparams hp = kind == OPT_ADAM ? optim_adam_defaults(lr) : optim_sgd_defaults(lr);
         opt = kind == OPT_ADAM ? optim_adam_new(params, n, &hp) : optim_sgd_new(params, n, &hp);
     }
-    DataLoaderOptions lo = {c->batch, true, c->seed, true}; /* the same batches every run */
+    /* the same batches in every run */
+    DataLoaderOptions lo = {.batch_size = c->batch, .shuffle = true, .seed = c->seed,
+                            .drop_last = true};
     DataLoader *dl = data_loader_new(train, &lo);
     if (!opt || !dl) {
         optim_free(opt);
@@ -226,8 +243,9 @@ static void worker(const Config *c, Dataset *train, Run *runs, int nruns, int wo
         double secs = now() - t0;
         fprintf(out, "%d %.9g %.3f\n", i, loss, secs);
         fflush(out);
-        fprintf(stderr, "  %-8s width %5lld  lr 2^%-3d  loss %8.4f  (%.1f s)\n",
-                OPT_NAMES[runs[i].opt], (long long)runs[i].width, runs[i].log2_lr, loss, secs);
+        fprintf(stderr, "  %-8s %s %5lld  lr 2^%-3d  loss %8.4f  (%.1f s)\n",
+                OPT_NAMES[runs[i].opt], c->resmlp ? "blocks" : "width", (long long)runs[i].width,
+                runs[i].log2_lr, loss, secs);
     }
 }
 
@@ -247,9 +265,14 @@ static int write_plot(const Config *c)
         panels += c->use[k];
     fprintf(f, "set terminal pngcairo size %d,420 font ',10'\n", 420 * panels + 40);
     fprintf(f, "set output '%s'\nset datafile separator ','\n", c->png);
-    fprintf(f, "set multiplot layout 1,%d title 'MLP on Fashion-MNIST: mean training loss "
-               "of the last %d of %d steps (depth %d, batch %lld)'\n",
-            panels, LAST, c->steps, c->depth, (long long)c->batch);
+    if (c->resmlp)
+        fprintf(f, "set multiplot layout 1,%d title 'ResMLP (width %lld) on Fashion-MNIST: mean "
+                   "training loss of the last %d of %d steps (batch %lld)'\n",
+                panels, (long long)c->res_width, LAST, c->steps, (long long)c->batch);
+    else
+        fprintf(f, "set multiplot layout 1,%d title 'MLP on Fashion-MNIST: mean training loss "
+                   "of the last %d of %d steps (depth %d, batch %lld)'\n",
+                panels, LAST, c->steps, c->depth, (long long)c->batch);
     fprintf(f, "set xlabel 'log2 learning rate'\nset ylabel 'training loss'\n"
                "set yrange [0:2.5]\nset key top left\nset grid\n");
     for (int k = 0; k < NUM_OPTS; k++) {
@@ -260,10 +283,10 @@ static int write_plot(const Config *c)
                                                               : "SGD");
         for (int w = 0; w < c->num_widths; w++)
             fprintf(f,
-                    "%s'%s' using ($1 eq '%s' && $2 == %lld ? $4 : 1/0):($5 > 100 ? 1/0 : $5) "
-                    "with linespoints title 'width %lld'",
+                    "%s'%s' using (strcol(1) eq '%s' && $2 == %lld ? $4 : 1/0):($5 > 100 ? 1/0 : $5) "
+                    "with linespoints title '%s %lld'",
                     w ? ", " : "", c->csv, OPT_NAMES[k], (long long)c->widths[w],
-                    (long long)c->widths[w]);
+                    c->resmlp ? "blocks" : "width", (long long)c->widths[w]);
         fprintf(f, "\n");
     }
     fprintf(f, "unset multiplot\n");
@@ -275,38 +298,31 @@ static int write_plot(const Config *c)
     return rc == 0 ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+/* Train every run of the grid with forked workers and write the CSV; the number of
+ * failed workers (0 when all went well), or -1 when nothing could run. */
+static int train_all(Config *c, Run *runs, int *nruns_out)
 {
-    Config c = {{64, 128, 256, 512}, 4, {-7, -13, -5}, {1, -5, 3}, {true, true, true},
-                3, 300, 128, 0, 2, "/usr/share/datasets/fashion-mnist", "lr_transfer.csv",
-                "lr_transfer.png"};
-    int p = parse(&c, argc, argv);
-    if (p != 0)
-        return p > 0 ? 0 : 2;
-
-    DataMnistOptions dopt = {true, false, 0.0f, 1.0f, 0};
-    Dataset *train = data_mnist_load(c.data, true, &dopt);
+    DataMnistOptions dopt = {.flatten = true, .std = 1.0f};
+    Dataset *train = data_mnist_load(c->data, true, &dopt);
     if (!train) {
         fprintf(stderr, "lr_transfer: %s\n", strata_last_error());
-        return 1;
+        return -1;
     }
 
     /* The runs, widest first so the slow ones start early and the workers stay busy. */
-    Run runs[NUM_OPTS * MAX_LIST * MAX_LIST];
     int nruns = 0;
-    for (int w = c.num_widths - 1; w >= 0; w--)
+    for (int w = c->num_widths - 1; w >= 0; w--)
         for (int k = 0; k < NUM_OPTS; k++)
-            for (int e = c.lo[k]; c.use[k] && e <= c.hi[k]; e++)
-                runs[nruns++] = (Run){(OptKind)k, c.widths[w], e, NAN, 0.0};
-    fprintf(stderr, "lr_transfer: %d runs of %d steps on %d worker(s)\n", nruns, c.steps,
-            c.jobs);
-    double t0 = now();
+            for (int e = c->lo[k]; c->use[k] && e <= c->hi[k]; e++)
+                runs[nruns++] = (Run){(OptKind)k, c->widths[w], e, NAN, 0.0};
+    fprintf(stderr, "lr_transfer: %d runs of %d steps on %d worker(s)\n", nruns, c->steps,
+            c->jobs);
 
     /* Fork the workers; each writes its results to its own temporary file. */
     char paths[MAX_LIST][64];
     pid_t pids[MAX_LIST];
-    int jobs = c.jobs < MAX_LIST ? c.jobs : MAX_LIST;
-    c.jobs = jobs;
+    int jobs = c->jobs < MAX_LIST ? c->jobs : MAX_LIST;
+    c->jobs = jobs;
     fflush(stdout);
     fflush(stderr);
     for (int j = 0; j < jobs; j++) {
@@ -317,13 +333,14 @@ int main(int argc, char **argv)
             FILE *out = fopen(paths[j], "w");
             if (!out)
                 _exit(1);
-            worker(&c, train, runs, nruns, j, out);
+            worker(c, train, runs, nruns, j, out);
             fclose(out);
             _exit(0);
         }
         if (pids[j] < 0) {
             perror("lr_transfer: fork");
-            return 1;
+            data_dataset_free(train);
+            return -1;
         }
     }
     int failed = 0;
@@ -345,10 +362,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "lr_transfer: a worker failed; missing runs show as nan\n");
 
     /* CSV */
-    FILE *csv = fopen(c.csv, "w");
+    FILE *csv = fopen(c->csv, "w");
     if (!csv) {
-        perror(c.csv);
-        return 1;
+        perror(c->csv);
+        data_dataset_free(train);
+        return -1;
     }
     fprintf(csv, "optimizer,width,lr,log2_lr,loss\n");
     for (int i = 0; i < nruns; i++)
@@ -356,16 +374,95 @@ int main(int argc, char **argv)
                 (double)ldexpf(1.0f, runs[i].log2_lr), runs[i].log2_lr,
                 isinf(runs[i].loss) ? 1e9 : runs[i].loss);
     fclose(csv);
+    data_dataset_free(train);
+    *nruns_out = nruns;
+    return failed;
+}
+
+/* Read an earlier run's CSV into @p runs, and the grid it covers into @p c. 0 or -1. */
+static int read_csv(Config *c, Run *runs, int *nruns)
+{
+    FILE *in = fopen(c->from_csv, "r");
+    if (!in) {
+        perror(c->from_csv);
+        return -1;
+    }
+    char line[256], name[32];
+    long long width;
+    double lr, loss;
+    int e;
+    c->num_widths = 0;
+    for (int k = 0; k < NUM_OPTS; k++)
+        c->use[k] = false, c->lo[k] = 99, c->hi[k] = -99;
+    while (fgets(line, sizeof line, in)) {
+        if (sscanf(line, "%31[^,],%lld,%lf,%d,%lf", name, &width, &lr, &e, &loss) != 5)
+            continue; /* the header */
+        int k = 0;
+        while (k < NUM_OPTS && strcmp(name, OPT_NAMES[k]))
+            k++;
+        if (k == NUM_OPTS || *nruns >= NUM_OPTS * MAX_LIST * MAX_LIST)
+            continue;
+        runs[(*nruns)++] = (Run){(OptKind)k, width, e, loss >= 1e9 ? INFINITY : loss, 0.0};
+        c->use[k] = true;
+        c->lo[k] = e < c->lo[k] ? e : c->lo[k];
+        c->hi[k] = e > c->hi[k] ? e : c->hi[k];
+        int w = 0;
+        while (w < c->num_widths && c->widths[w] != width)
+            w++;
+        if (w == c->num_widths && w < MAX_LIST) { /* insert, keeping the list sorted */
+            while (w > 0 && c->widths[w - 1] > width) {
+                c->widths[w] = c->widths[w - 1];
+                w--;
+            }
+            c->widths[w] = width;
+            c->num_widths++;
+        }
+    }
+    fclose(in);
+    c->csv = c->from_csv;
+    if (*nruns == 0) {
+        fprintf(stderr, "lr_transfer: no results in %s\n", c->from_csv);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    Config c = {{64, 128, 256, 512}, 4, {-7, -13, -5}, {1, -5, 3}, {true, true, true},
+                3, 300, 128, 0, 2, "/usr/share/datasets/fashion-mnist", "lr_transfer.csv",
+                "lr_transfer.png", false, 64, NULL};
+    int p = parse(&c, argc, argv);
+    if (p != 0)
+        return p > 0 ? 0 : 2;
+
+    Run *runs = calloc(NUM_OPTS * MAX_LIST * MAX_LIST, sizeof *runs);
+    int nruns = 0, failed = 0;
+    double t0 = now();
+    if (c.from_csv) {
+        if (read_csv(&c, runs, &nruns) != 0)
+            return 1;
+    } else {
+        failed = train_all(&c, runs, &nruns);
+        if (failed < 0)
+            return 1;
+    }
 
     /* Tables: rows = widths, columns = lrs; '*' marks the best lr of each width. */
-    printf("\nMean training loss over the last %d of %d steps (MLP depth %d, batch %lld, "
-           "Fashion-MNIST); * = best lr of the width, div = diverged\n",
-           LAST, c.steps, c.depth, (long long)c.batch);
+    const char *dim = c.resmlp ? "blocks" : "width";
+    if (c.resmlp)
+        printf("\nMean training loss over the last %d of %d steps (ResMLP width %lld, batch "
+               "%lld, Fashion-MNIST); * = best lr of the row, div = diverged\n",
+               LAST, c.steps, (long long)c.res_width, (long long)c.batch);
+    else
+        printf("\nMean training loss over the last %d of %d steps (MLP depth %d, batch %lld, "
+               "Fashion-MNIST); * = best lr of the row, div = diverged\n",
+               LAST, c.steps, c.depth, (long long)c.batch);
     int best[NUM_OPTS][MAX_LIST];
     for (int k = 0; k < NUM_OPTS; k++) {
         if (!c.use[k])
             continue;
-        printf("\n%s\n%8s", OPT_NAMES[k], "width");
+        printf("\n%s\n%8s", OPT_NAMES[k], dim);
         for (int e = c.lo[k]; e <= c.hi[k]; e++)
             printf("  lr 2^%-3d", e);
         printf("\n");
@@ -393,7 +490,7 @@ int main(int argc, char **argv)
             printf("\n");
         }
     }
-    printf("\nBest log2 lr per width (and how far it moves across widths %lld..%lld):\n",
+    printf("\nBest log2 lr per %s (and how far it moves across %s %lld..%lld):\n", dim, dim,
            (long long)c.widths[0], (long long)c.widths[c.num_widths - 1]);
     for (int k = 0; k < NUM_OPTS; k++) {
         if (!c.use[k])
@@ -407,9 +504,12 @@ int main(int argc, char **argv)
         }
         printf("   moves by %d grid step%s\n", mx - mn, mx - mn == 1 ? "" : "s");
     }
-    printf("\nwrote %s; %.0f s in all\n", c.csv, now() - t0);
+    if (c.from_csv)
+        printf("\nread %s\n", c.csv);
+    else
+        printf("\nwrote %s; %.0f s in all\n", c.csv, now() - t0);
     if (write_plot(&c) == 0)
         printf("wrote %s\n", c.png);
-    data_dataset_free(train);
+    free(runs);
     return failed;
 }

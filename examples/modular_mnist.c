@@ -146,15 +146,16 @@ int main(int argc, char **argv)
     strata_set_num_threads(c.threads);
     strata_manual_seed(c.seed);
 
-    DataMnistOptions dopt = {true, false, 0.0f, 1.0f, 0}; /* flatten, pixels in [0, 1] */
+    DataMnistOptions dopt = {.flatten = true, .std = 1.0f}; /* pixels in [0, 1] */
     Dataset *train = data_mnist_load(c.data, true, &dopt);
     Dataset *test = data_mnist_load(c.data, false, &dopt);
     if (!train || !test) {
         fprintf(stderr, "modular_mnist: %s\n", strata_last_error());
         return 1;
     }
-    DataLoaderOptions lo = {c.batch, true, c.seed, true};
-    DataLoaderOptions to = {1000, false, 0, false};
+    DataLoaderOptions lo = {.batch_size = c.batch, .shuffle = true, .seed = c.seed,
+                           .drop_last = true};
+    DataLoaderOptions to = {.batch_size = 1000};
     DataLoader *train_dl = data_loader_new(train, &lo);
     DataLoader *test_dl = data_loader_new(test, &to);
 

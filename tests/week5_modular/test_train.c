@@ -164,7 +164,7 @@ START_TEST(test_nn_wrapper_train_epoch)
         x->data[i * 6] += 3.0f * (float)(i % 3);
     }
     Dataset *ds = data_tensor_dataset_new(x, y);
-    DataLoaderOptions lo = {32, true, 1, false};
+    DataLoaderOptions lo = {.batch_size = 32, .shuffle = true, .seed = 1};
     DataLoader *dl = data_loader_new(ds, &lo);
     Module *net = modular_nn_module(modular_mlp(3, 6, 16, 3));
     ck_assert_msg(ds && dl && net, "setup failed: %s", strata_last_error());
