@@ -133,8 +133,10 @@ END_TEST
 START_TEST(test_col2im_adjoint)
 {
     BEGIN;
-    Window2d ws[3] = {window2d(3, 1, 1), window2d(3, 2, 1), window2d(2, 2, 0)};
-    for (int k = 0; k < 3; k++) {
+    Window2d dil = {.kernel_h = 2, .kernel_w = 3, .stride_h = 1, .stride_w = 2,
+                    .padding_h = 1, .padding_w = 0, .dilation_h = 2, .dilation_w = 2};
+    Window2d ws[4] = {window2d(3, 1, 1), window2d(3, 2, 1), window2d(2, 2, 0), dil};
+    for (int k = 0; k < 4; k++) {
         Window2d w = ws[k];
         Tensor *x = PATTERN(160 + k, 2, 3, 5, 6);
         Tensor *cx = OK(tensor_im2col(x, w));
@@ -317,6 +319,9 @@ START_TEST(test_max_pool2d)
     check_max_pool(p, window2d(2, 2, 0));
     check_max_pool(p, window2d(3, 1, 1));
     check_max_pool(p, window2d(3, 2, 1));
+    Window2d dil = {.kernel_h = 2, .kernel_w = 2, .stride_h = 1, .stride_w = 2,
+                    .padding_h = 1, .padding_w = 1, .dilation_h = 2, .dilation_w = 3};
+    check_max_pool(p, dil); /* torch.nn.functional.max_pool2d(dilation=(2, 3)) */
     /* without indices */
     EXPECT_SHAPE(OK(tensor_max_pool2d(p, window2d(2, 2, 0), NULL)), 2, 3, 3, 3);
     END;
