@@ -7,9 +7,11 @@
  * fixed number of steps and record the mean training loss (cross-entropy) over the last
  * 50 steps. Three optimizers train the same nets on the same batches:
  *
- *   dualized  w -= lr * dualize(grad)   (steepest descent in the modular norm)
- *   adam      torch.optim.Adam's rule on the raw gradients
- *   sgd       plain gradient descent on the raw gradients
+ *   dualized     w -= lr * dualize(grad)   (steepest descent in the modular norm)
+ *   normed_adam  the paper's driver: Adam's m/sqrt(v), normalized in the modular norm to
+ *                lr * (1 - t/T) by power iteration, weight decay 0.01 split by mass
+ *   adam         torch.optim.Adam's rule on the raw gradients
+ *   sgd          plain gradient descent on the raw gradients
  *
  * The claim to check: the best learning rate of dualized descent stays put (within one
  * grid step) as the width grows, while the baselines' best learning rate moves.
@@ -37,8 +39,10 @@
 #define MAX_LIST 16
 #define LAST 50 /* the loss is averaged over this many final steps */
 
-typedef enum OptKind { OPT_DUALIZED, OPT_ADAM, OPT_SGD, NUM_OPTS } OptKind;
-static const char *const OPT_NAMES[NUM_OPTS] = {"dualized", "adam", "sgd"};
+typedef enum OptKind { OPT_DUALIZED, OPT_NORMED, OPT_ADAM, OPT_SGD, NUM_OPTS } OptKind;
+static const char *const OPT_NAMES[NUM_OPTS] = {"dualized", "normed_adam", "adam", "sgd"};
+static const char *const OPT_TITLES[NUM_OPTS] = {"dualized descent (modular)",
+                                                 "normed Adam (modular)", "Adam", "SGD"};
 
 typedef struct Config {
     int64_t widths[MAX_LIST]; /* MLP widths, or ResMLP block counts with --depths */
@@ -78,9 +82,11 @@ static void usage(void)
            "                       last %d)\n"
            "  --batch N            batch size (default 128)\n"
            "  --dualized LO:HI     log2 lr grid of dualized descent (default -7:1)\n"
+           "  --normed LO:HI       log2 lr grid of normed Adam (default -7:1)\n"
            "  --adam LO:HI         log2 lr grid of Adam (default -13:-5)\n"
            "  --sgd LO:HI          log2 lr grid of SGD (default -5:3)\n"
-           "  --only NAME[,NAME]   run only these optimizers (dualized, adam, sgd)\n"
+           "  --only NAME[,NAME]   run only these optimizers (dualized, normed_adam, adam,\n"
+           "                       sgd)\n"
            "  --jobs N             worker processes (default 2)\n"
            "  --seed N             seed of initialization and batch order (default 0)\n"
            "  --data DIR           Fashion-MNIST IDX files (default\n"
@@ -131,11 +137,17 @@ static int parse(Config *c, int argc, char **argv)
         else if (!strcmp(a, "--png")) c->png = v;
         else if (!strcmp(a, "--from-csv")) c->from_csv = v;
         else if (!strcmp(a, "--dualized")) bad = parse_range(v, &c->lo[0], &c->hi[0]);
-        else if (!strcmp(a, "--adam")) bad = parse_range(v, &c->lo[1], &c->hi[1]);
-        else if (!strcmp(a, "--sgd")) bad = parse_range(v, &c->lo[2], &c->hi[2]);
+        else if (!strcmp(a, "--normed")) bad = parse_range(v, &c->lo[1], &c->hi[1]);
+        else if (!strcmp(a, "--adam")) bad = parse_range(v, &c->lo[2], &c->hi[2]);
+        else if (!strcmp(a, "--sgd")) bad = parse_range(v, &c->lo[3], &c->hi[3]);
         else if (!strcmp(a, "--only")) {
-            for (int k = 0; k < NUM_OPTS; k++)
-                c->use[k] = strstr(v, OPT_NAMES[k]) != NULL;
+            for (int k = 0; k < NUM_OPTS; k++) { /* whole names: "adam" is in "normed_adam" */
+                c->use[k] = false;
+                char *copy = strdup(v), *save = NULL;
+                for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                    c->use[k] = c->use[k] || !strcmp(t, OPT_NAMES[k]);
+                free(copy);
+            }
         } else {
             fprintf(stderr, "lr_transfer: unknown option %s (see --help)\n", a);
             return -1;
@@ -174,10 +186,16 @@ static double train_run(const Config *c, Dataset *train, OptKind kind, int64_t w
     Var *params[64];
     modular_weights(m, params);
     Optimizer *opt = NULL;
-    if (kind == OPT_DUALIZED) {
+    if (kind == OPT_DUALIZED || kind == OPT_NORMED) {
         ModularOptimOptions o = {0};
-        o.kind = MODULAR_DESCENT;
+        o.kind = kind == OPT_DUALIZED ? MODULAR_DESCENT : MODULAR_NORMED_ADAM;
         o.lr = lr;
+        if (kind == OPT_NORMED) { /* the paper's defaults */
+            o.beta1 = 0.9f;
+            o.beta2 = 0.99f;
+            o.weight_decay = 0.01f;
+            o.total_steps = c->steps;
+        }
         opt = modular_optimizer_new(m, &o);
     } else {
         OptimHparams hp = kind == OPT_ADAM ? optim_adam_defaults(lr) : optim_sgd_defaults(lr);
@@ -243,7 +261,7 @@ static void worker(const Config *c, Dataset *train, Run *runs, int nruns, int wo
         double secs = now() - t0;
         fprintf(out, "%d %.9g %.3f\n", i, loss, secs);
         fflush(out);
-        fprintf(stderr, "  %-8s %s %5lld  lr 2^%-3d  loss %8.4f  (%.1f s)\n",
+        fprintf(stderr, "  %-11s %s %5lld  lr 2^%-3d  loss %8.4f  (%.1f s)\n",
                 OPT_NAMES[runs[i].opt], c->resmlp ? "blocks" : "width", (long long)runs[i].width,
                 runs[i].log2_lr, loss, secs);
     }
@@ -263,24 +281,23 @@ static int write_plot(const Config *c)
     int panels = 0;
     for (int k = 0; k < NUM_OPTS; k++)
         panels += c->use[k];
-    fprintf(f, "set terminal pngcairo size %d,420 font ',10'\n", 420 * panels + 40);
+    int rows = panels > 2 ? 2 : 1, cols = (panels + rows - 1) / rows;
+    fprintf(f, "set terminal pngcairo size %d,%d font ',10'\n", 460 * cols + 40, 400 * rows + 40);
     fprintf(f, "set output '%s'\nset datafile separator ','\n", c->png);
     if (c->resmlp)
-        fprintf(f, "set multiplot layout 1,%d title 'ResMLP (width %lld) on Fashion-MNIST: mean "
+        fprintf(f, "set multiplot layout %d,%d title 'ResMLP (width %lld) on Fashion-MNIST: mean "
                    "training loss of the last %d of %d steps (batch %lld)'\n",
-                panels, (long long)c->res_width, LAST, c->steps, (long long)c->batch);
+                rows, cols, (long long)c->res_width, LAST, c->steps, (long long)c->batch);
     else
-        fprintf(f, "set multiplot layout 1,%d title 'MLP on Fashion-MNIST: mean training loss "
+        fprintf(f, "set multiplot layout %d,%d title 'MLP on Fashion-MNIST: mean training loss "
                    "of the last %d of %d steps (depth %d, batch %lld)'\n",
-                panels, LAST, c->steps, c->depth, (long long)c->batch);
+                rows, cols, LAST, c->steps, c->depth, (long long)c->batch);
     fprintf(f, "set xlabel 'log2 learning rate'\nset ylabel 'training loss'\n"
                "set yrange [0:2.5]\nset key top left\nset grid\n");
     for (int k = 0; k < NUM_OPTS; k++) {
         if (!c->use[k])
             continue;
-        fprintf(f, "set title '%s'\nplot ", k == OPT_DUALIZED ? "dualized descent (modular)"
-                                           : k == OPT_ADAM    ? "Adam"
-                                                              : "SGD");
+        fprintf(f, "set title '%s'\nplot ", OPT_TITLES[k]);
         for (int w = 0; w < c->num_widths; w++)
             fprintf(f,
                     "%s'%s' using (strcol(1) eq '%s' && $2 == %lld ? $4 : 1/0):($5 > 100 ? 1/0 : $5) "
@@ -429,7 +446,7 @@ static int read_csv(Config *c, Run *runs, int *nruns)
 
 int main(int argc, char **argv)
 {
-    Config c = {{64, 128, 256, 512}, 4, {-7, -13, -5}, {1, -5, 3}, {true, true, true},
+    Config c = {{64, 128, 256, 512}, 4, {-7, -7, -13, -5}, {1, 1, -5, 3}, {true, true, true, true},
                 3, 300, 128, 0, 2, "/usr/share/datasets/fashion-mnist", "lr_transfer.csv",
                 "lr_transfer.png", false, 64, NULL};
     int p = parse(&c, argc, argv);
@@ -496,7 +513,7 @@ int main(int argc, char **argv)
         if (!c.use[k])
             continue;
         int mn = 99, mx = -99;
-        printf("  %-8s", OPT_NAMES[k]);
+        printf("  %-11s", OPT_NAMES[k]);
         for (int w = 0; w < c.num_widths; w++) {
             printf(" %4d", best[k][w]);
             mn = best[k][w] < mn ? best[k][w] : mn;
