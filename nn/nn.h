@@ -170,8 +170,8 @@ Module *nn_module_new(const ModuleType *type, void *state);
 
 /**
  * @brief Destroy @p m, its children (recursively), its hooks, and release its
- *        parameters and buffers. NULL is ignored. Freeing a module that is some
- *        module's child is an error the caller must avoid (free the root).
+ *        parameters and buffers. NULL is ignored. A module that is some module's child
+ *        is not freed (its parent will free it): an error is recorded instead.
  */
 void nn_module_free(Module *m);
 

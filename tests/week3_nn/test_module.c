@@ -202,6 +202,10 @@ START_TEST(test_child_ownership_errors)
     ck_assert_status(nn_register_module(a, "b", b));
     ck_assert_int_eq(nn_register_module(b, "loop", a), -1);
     ck_assert_error("cycle");
+    /* Freeing a child directly is refused: its parent frees it. */
+    nn_module_free(relu);
+    ck_assert_error("free the root module");
+    ck_assert_ptr_eq(nn_get_submodule(a, "act"), relu);
     /* A NULL child (a failed constructor) keeps the constructor's message. */
     strata_clear_error();
     ck_assert_int_eq(nn_register_module(a, "bad", nn_linear(0, 3, true)), -1);
