@@ -230,7 +230,10 @@ static Tensor *reduce_stat(const Tensor *t, const int *dims, int ndims, bool kee
         return NULL;
     int64_t slots = tensor_numel(out);
     double small_acc[SMALL_ACC], small_aux[SMALL_ACC];
-    double *acc = acc_buffer(small_acc, slots), *aux = acc_buffer(small_aux, slots);
+    /* Sums and means need no second buffer (the mean of var, the max of logsumexp). */
+    bool two = stat != STAT_SUM && stat != STAT_MEAN;
+    double *acc = acc_buffer(small_acc, slots);
+    double *aux = two ? acc_buffer(small_aux, slots) : small_aux;
     if (!acc || !aux) {
         acc_free(acc, small_acc);
         acc_free(aux, small_aux);
