@@ -329,6 +329,7 @@ int optim_step(Optimizer *opt)
         strata_error_null(fn, "opt");
         return -1;
     }
+    /* SOLUTION BEGIN week=4 fail=-1 */
     /* Validate every gradient first, so a bad one leaves every parameter untouched. */
     for (int g = 0; g < opt->num_groups; g++)
         for (int i = 0; i < opt->groups[g].num_params; i++) {
@@ -362,10 +363,12 @@ int optim_step(Optimizer *opt)
     if (rc == 0)
         opt->steps++;
     return rc;
+    /* SOLUTION END */
 }
 
 /* -------------------------------------------------------------- update helpers --- */
 
+/* SOLUTION BEGIN week=4 */
 /*
  * The flat arrays an update works on: the parameter (must be contiguous, it is written
  * in place) and its gradient (copied to a contiguous temporary when it is not).
@@ -413,6 +416,7 @@ static float *buffer(OptimParamState *st, const char *name, Var *param)
     Tensor *b = optim_state_buffer(st, name, var_data(param));
     return b ? b->data : NULL;
 }
+/* SOLUTION END */
 
 /* ------------------------------------------------------------------------- SGD --- */
 

@@ -262,6 +262,7 @@ int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *
 
 /* ------------------------------------------------------------------ CSV dataset --- */
 
+/* SOLUTION BEGIN week=4 */
 /* Split @p line in place at @p delim into at most @p max fields (trimmed); returns the
  * number of fields found (which may exceed max: the rest are counted, not stored). */
 static int split_fields(char *line, char delim, char **fields, int max)
@@ -292,6 +293,7 @@ static bool blank(const char *s)
         s++;
     return *s == '\0';
 }
+/* SOLUTION END */
 
 Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
 {
@@ -300,6 +302,7 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         strata_error_null(fn, "path");
         return NULL;
     }
+    /* SOLUTION BEGIN week=4 fail=NULL */
     DataCsvOptions o = {NULL, -1, ','};
     if (opts)
         o = *opts;
@@ -435,6 +438,7 @@ done:
     free(line);
     fclose(f);
     return ds;
+    /* SOLUTION END */
 }
 
 /* ------------------------------------------------------------ IDX image dataset --- */

@@ -361,6 +361,13 @@ START_TEST(test_bad_hyperparameters)
     strata_clear_error();
     ck_assert_int_eq(optim_step(NULL), -1);
     ck_assert_error("optim_step");
+    /* the refusals left p alone: a valid optimizer still steps it (p -= 0.1 g) */
+    Optimizer *ok = optim_sgd_new(&p, 1, &hp);
+    ck_assert_msg(ok != NULL, "optim_sgd_new: %s", strata_last_error());
+    set_grad(p, G[0]);
+    ck_assert_int_eq(optim_step(ok), 0);
+    assert_param(p, (float[]){0.95f, -2.1f}, 2, TOL, "SGD after refused constructions");
+    optim_free(ok);
     scope_end(s);
 }
 END_TEST
