@@ -109,8 +109,11 @@ static void im2col_image(const float *x, const int64_t *xs, int64_t C, int64_t H
                     const float *in = x + c * xs[0] + ih * xs[1];
                     for (int64_t o = 0; o < lo; o++)
                         out[o] = 0.0f;
-                    for (int64_t o = lo; o < hi; o++)
-                        out[o] = in[(o * w.stride_w + tw) * xs[2]];
+                    if (w.stride_w == 1 && xs[2] == 1) /* a contiguous run: copy it */
+                        memcpy(out + lo, in + lo + tw, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int64_t o = lo; o < hi; o++)
+                            out[o] = in[(o * w.stride_w + tw) * xs[2]];
                     for (int64_t o = hi; o < ow; o++)
                         out[o] = 0.0f;
                 }
