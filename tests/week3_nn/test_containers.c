@@ -45,17 +45,20 @@ END_TEST
 
 START_TEST(test_sequential_failure_frees_members)
 {
+    Scope *scope = scope_begin();
     /* A failed constructor among the members: NULL, its message kept, the others freed
      * (valgrind checks that nothing leaks). */
     strata_clear_error();
     Module *net = nn_sequential(3, nn_linear(2, 2, true), nn_linear(-1, 2, true), nn_relu());
     ck_assert_ptr_null(net);
     ck_assert_error("nn_linear");
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_module_list_operations)
 {
+    Scope *scope = scope_begin();
     Module *list = MUST(nn_module_list());
     ck_assert_int_eq(nn_module_list_len(list), 0);
     Module *a = MUST(nn_relu()), *b = MUST(nn_tanh()), *c = MUST(nn_sigmoid());
@@ -100,11 +103,13 @@ START_TEST(test_module_list_operations)
     ck_assert_error("expected a Sequential or ModuleList, got ReLU");
     nn_module_free(relu);
     nn_module_free(list);
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_module_dict_operations)
 {
+    Scope *scope = scope_begin();
     Module *dict = MUST(nn_module_dict());
     ck_assert_status(nn_module_dict_set(dict, "encoder", nn_linear(4, 3, true)));
     ck_assert_status(nn_module_dict_set(dict, "act", nn_relu()));
@@ -145,6 +150,7 @@ START_TEST(test_module_dict_operations)
     ck_assert_int_eq(nn_module_dict_set(dict, "a.b", nn_relu()), -1);
     ck_assert_error("no '.'");
     nn_module_free(dict);
+    scope_end(scope);
 }
 END_TEST
 

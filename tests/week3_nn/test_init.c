@@ -51,6 +51,7 @@ static void assert_bounds(const Tensor *t, double lo, double hi, const char *wha
 
 START_TEST(test_calculate_gain)
 {
+    Scope *scope = scope_begin();
     ck_assert_close(nn_calculate_gain("linear", 0), 1.0, 1e-7);
     ck_assert_close(nn_calculate_gain("conv2d", 0), 1.0, 1e-7);
     ck_assert_close(nn_calculate_gain("sigmoid", 0), 1.0, 1e-7);
@@ -61,6 +62,7 @@ START_TEST(test_calculate_gain)
     ck_assert_close(nn_calculate_gain("leaky_relu", sqrtf(5.0f)), sqrt(1.0 / 3.0), 1e-6);
     ck_assert(isnan(nn_calculate_gain("swish", 0)));
     ck_assert_error("unknown nonlinearity 'swish'");
+    scope_end(scope);
 }
 END_TEST
 
@@ -190,6 +192,7 @@ END_TEST
 
 START_TEST(test_default_inits)
 {
+    Scope *scope = scope_begin();
     strata_manual_seed(9);
     Module *lin = MUST(nn_linear(400, 300, true));
     /* kaiming_uniform_(a=sqrt(5)): U(-1/sqrt(400), 1/sqrt(400)) = U(-0.05, 0.05) */
@@ -222,11 +225,13 @@ START_TEST(test_default_inits)
     assert_values(nn_get_parameter(ln, "weight")->data, ones, 3, 0, "LayerNorm weight");
     assert_values(nn_get_parameter(ln, "bias")->data, zeros, 3, 0, "LayerNorm bias");
     nn_module_free(ln);
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_init_is_seeded)
 {
+    Scope *scope = scope_begin();
     strata_manual_seed(42);
     Module *a = MUST(nn_linear(5, 4, true));
     strata_manual_seed(42);
@@ -241,6 +246,7 @@ START_TEST(test_init_is_seeded)
     nn_module_free(a);
     nn_module_free(b);
     nn_module_free(c);
+    scope_end(scope);
 }
 END_TEST
 

@@ -140,6 +140,7 @@ END_TEST
 
 START_TEST(test_lookup_errors)
 {
+    Scope *scope = scope_begin();
     Module *root = MUST(nn_sequential(1, nn_linear(2, 2, true)));
     strata_clear_error();
     ck_assert_ptr_null(nn_get_parameter(root, "0.gamma"));
@@ -156,6 +157,7 @@ START_TEST(test_lookup_errors)
     ck_assert_ptr_null(nn_get_parameter(NULL, "x"));
     ck_assert_error("'m' is NULL");
     nn_module_free(root);
+    scope_end(scope);
 }
 END_TEST
 
@@ -190,6 +192,7 @@ END_TEST
 
 START_TEST(test_child_ownership_errors)
 {
+    Scope *scope = scope_begin();
     Module *a = MUST(nn_module_new(&BARE, NULL));
     Module *b = MUST(nn_module_new(&BARE, NULL));
     Module *relu = MUST(nn_relu());
@@ -211,6 +214,7 @@ START_TEST(test_child_ownership_errors)
     ck_assert_int_eq(nn_register_module(a, "bad", nn_linear(0, 3, true)), -1);
     ck_assert_error("nn_linear");
     nn_module_free(a);
+    scope_end(scope);
 }
 END_TEST
 
@@ -257,6 +261,7 @@ END_TEST
 
 START_TEST(test_train_eval_recursive)
 {
+    Scope *scope = scope_begin();
     Module *net = MUST(nn_sequential(2, nn_sequential(1, nn_dropout(0.5f)), nn_relu()));
     Module *inner = nn_get_submodule(net, "0.0");
     ck_assert(nn_is_training(net) && nn_is_training(inner));
@@ -267,6 +272,7 @@ START_TEST(test_train_eval_recursive)
     nn_train(net, true);
     ck_assert(nn_is_training(inner));
     nn_module_free(net);
+    scope_end(scope);
 }
 END_TEST
 
@@ -313,6 +319,7 @@ static int log_module(Module *m, void *ctx)
 
 START_TEST(test_apply_order)
 {
+    Scope *scope = scope_begin();
     Module *net = MUST(nn_sequential(3, nn_linear(2, 2, true),
                                      nn_sequential(2, nn_relu(), nn_tanh()), nn_sigmoid()));
     ApplyLog log = {"", false};
@@ -324,11 +331,13 @@ START_TEST(test_apply_order)
     ck_assert_error("stop at Tanh");
     ck_assert_str_eq(stop.text, "Linear ReLU ");
     nn_module_free(net);
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_num_parameters)
 {
+    Scope *scope = scope_begin();
     Module *net = MUST(nn_sequential(3, nn_linear(784, 128, true), nn_relu(),
                                      nn_linear(128, 10, true)));
     /* 784*128 + 128 + 128*10 + 10 = 100352 + 128 + 1280 + 10 = 101770 */
@@ -342,6 +351,7 @@ START_TEST(test_num_parameters)
     ck_assert_ptr_eq(params[2], nn_get_parameter(net, "2.weight"));
     strata_free(params);
     nn_module_free(net);
+    scope_end(scope);
 }
 END_TEST
 

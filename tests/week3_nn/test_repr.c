@@ -17,17 +17,20 @@ static void check_repr(Module *m, const char *expected)
 
 START_TEST(test_repr_sequential)
 {
+    Scope *scope = scope_begin();
     check_repr(nn_sequential(2, nn_linear(784, 128, true), nn_relu()),
                "Sequential(\n"
                "  (0): Linear(in_features=784, out_features=128, bias=True)\n"
                "  (1): ReLU()\n"
                ")");
     check_repr(nn_sequential(0), "Sequential()");
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_repr_layers)
 {
+    Scope *scope = scope_begin();
     check_repr(nn_linear(4, 2, false), "Linear(in_features=4, out_features=2, bias=False)");
     check_repr(nn_conv2d(1, 6, 5, 1, 0, 1, true),
                "Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))");
@@ -52,11 +55,13 @@ START_TEST(test_repr_layers)
     check_repr(nn_dropout(0.1f), "Dropout(p=0.1, inplace=False)");
     check_repr(nn_flatten(1, -1), "Flatten(start_dim=1, end_dim=-1)");
     check_repr(nn_identity(), "Identity()");
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_repr_activations_and_losses)
 {
+    Scope *scope = scope_begin();
     check_repr(nn_relu(), "ReLU()");
     check_repr(nn_leaky_relu(0.01f), "LeakyReLU(negative_slope=0.01)");
     check_repr(nn_leaky_relu(1.0f), "LeakyReLU(negative_slope=1.0)");
@@ -68,11 +73,13 @@ START_TEST(test_repr_activations_and_losses)
     check_repr(nn_cross_entropy_module(NN_REDUCTION_MEAN, 0.1f), "CrossEntropyLoss()");
     check_repr(nn_mse_loss_module(NN_REDUCTION_SUM), "MSELoss()");
     check_repr(nn_bce_with_logits_loss_module(NN_REDUCTION_MEAN), "BCEWithLogitsLoss()");
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_repr_nested)
 {
+    Scope *scope = scope_begin();
     check_repr(nn_sequential(3,
                              nn_sequential(2, nn_conv2d(1, 4, 3, 1, 1, 1, true), nn_relu()),
                              nn_flatten(1, -1), nn_linear(16, 2, true)),
@@ -84,11 +91,13 @@ START_TEST(test_repr_nested)
                "  (1): Flatten(start_dim=1, end_dim=-1)\n"
                "  (2): Linear(in_features=16, out_features=2, bias=True)\n"
                ")");
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_repr_containers)
 {
+    Scope *scope = scope_begin();
     Module *list = MUST(nn_module_list());
     for (int i = 0; i < 3; i++)
         ck_assert_status(nn_module_list_append(list, nn_linear(2, 2, true)));
@@ -113,11 +122,13 @@ START_TEST(test_repr_containers)
                "  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, "
                "out_features=8, bias=True)\n"
                ")");
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_fprint)
 {
+    Scope *scope = scope_begin();
     char path[256];
     tmp_path(path, sizeof path, "repr.txt");
     FILE *f = fopen(path, "w");
@@ -132,6 +143,7 @@ START_TEST(test_fprint)
     ck_assert_str_eq(buf, "Tanh()\n");
     remove(path);
     nn_module_free(m);
+    scope_end(scope);
 }
 END_TEST
 

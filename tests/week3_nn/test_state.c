@@ -93,6 +93,7 @@ static void write_safetensors(const char *path, const char *header, size_t data_
 
 START_TEST(test_state_dict_names)
 {
+    Scope *scope = scope_begin();
     Module *m = small_model();
     Tensor *extra = nn_add_buffer(nn_get_submodule(m, "1"), "scratch", (int64_t[]){4}, 1,
                                   false);
@@ -113,6 +114,7 @@ START_TEST(test_state_dict_names)
     ck_assert_int_eq(nn_get_buffer(m, "1.num_batches_tracked")->ndim, 0);
     nn_state_dict_free(sd);
     nn_module_free(m);
+    scope_end(scope);
 }
 END_TEST
 
@@ -152,6 +154,7 @@ END_TEST
 
 START_TEST(test_file_layout)
 {
+    Scope *scope = scope_begin();
     char path[256];
     tmp_path(path, sizeof path, "layout.safetensors");
     Module *lin = MUST(nn_linear(3, 2, true));
@@ -182,6 +185,7 @@ START_TEST(test_file_layout)
     free(bytes);
     remove(path);
     nn_module_free(lin);
+    scope_end(scope);
 }
 END_TEST
 
@@ -312,6 +316,7 @@ END_TEST
 
 START_TEST(test_corrupt_files)
 {
+    Scope *scope = scope_begin();
     char path[256];
     tmp_path(path, sizeof path, "corrupt.safetensors");
     Module *m = small_model();
@@ -369,11 +374,13 @@ START_TEST(test_corrupt_files)
     free(before);
     remove(path);
     nn_module_free(m);
+    scope_end(scope);
 }
 END_TEST
 
 START_TEST(test_save_errors_are_atomic)
 {
+    Scope *scope = scope_begin();
     char path[256];
     tmp_path(path, sizeof path, "atomic.safetensors");
     Module *m = small_model();
@@ -387,6 +394,7 @@ START_TEST(test_save_errors_are_atomic)
     ck_assert_int_eq(file_size(path), size);
     remove(path);
     nn_module_free(m);
+    scope_end(scope);
 }
 END_TEST
 
