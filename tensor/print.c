@@ -246,7 +246,12 @@ char *tensor_repr(const Tensor *t)
             put_size_suffix(&out, t);
     } else {
         bool summarize = numel > PRINT_THRESHOLD;
-        float *shown = malloc((size_t)numel * sizeof(float));
+        /* Room for the shown values only: at most 2 * PRINT_EDGEITEMS per long dim. */
+        int64_t room = 1;
+        for (int d = 0; d < t->ndim; d++)
+            room *= summarize && t->shape[d] > 2 * PRINT_EDGEITEMS ? 2 * PRINT_EDGEITEMS
+                                                                   : t->shape[d];
+        float *shown = malloc((size_t)room * sizeof(float));
         if (!shown) {
             free(out.s);
             strata_set_error("tensor_repr: out of memory");
