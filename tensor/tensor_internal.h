@@ -25,9 +25,10 @@
 #define SHAPE_STR_SIZE 200
 
 /*
- * The one place tensor storage comes from: a refcounted block holding @p numel floats
- * (uninitialised). A caching allocator can be swapped in here without touching
- * anything else. Returns NULL with an error on failure.
+ * A refcounted storage of @p numel floats (uninitialised), for code that needs one
+ * without a tensor. Like tensor_new(), it goes through storage_alloc() in tensor.c, the
+ * one place tensor storage comes from (where a caching allocator would be swapped in).
+ * Returns NULL with an error on failure.
  */
 TensorStorage *tensor_storage_new(size_t numel);
 
