@@ -104,15 +104,16 @@ typedef struct OptimParamGroup {
 /** @name Optimizers
  *  @{ */
 
+/** An optimizer: see struct Optimizer for its fields. */
 typedef struct Optimizer Optimizer;
 
 /**
  * @brief What makes an optimizer: its name and its update. A built-in or user-written
  *        optimizer fills one (usually a static const table) and passes it to optim_new().
  *
- * optim_step() enters no-grad mode and then calls @ref step if it is set (an update that
+ * optim_step() enters no-grad mode and then calls `step` if it is set (an update that
  * needs every gradient at once, as a dualized optimizer does); otherwise it calls
- * @ref update once per parameter whose gradient is not NULL, in group order.
+ * `update` once per parameter whose gradient is not NULL, in group order.
  */
 typedef struct OptimizerOps {
     const char *name; /**< e.g. "sgd", "adam"; stored in the state dict and checked on load */
@@ -354,6 +355,7 @@ LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma);
 /**
  * @brief CosineAnnealingLR, closed form:
  *        lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * t / t_max)) / 2.
+ * @param[in,out] opt the optimizer whose lrs it sets (borrowed; must outlive it).
  * @param[in] t_max the half period (>= 1).
  * @param[in] eta_min the lowest lr (>= 0).
  * @return A new scheduler or NULL with an error.
@@ -363,6 +365,7 @@ LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min);
 /**
  * @brief LinearLR (linear warm-up): lr = initial_lr * (start + (end - start) *
  *        min(t, total_iters) / total_iters).
+ * @param[in,out] opt the optimizer whose lrs it sets (borrowed; must outlive it).
  * @param[in] start_factor factor at t = 0, in (0, 1].
  * @param[in] end_factor factor from t = total_iters on, in [0, 1].
  * @param[in] total_iters epochs of the ramp (>= 1).
@@ -376,7 +379,9 @@ LRScheduler *optim_exponential_lr(Optimizer *opt, float gamma);
 
 /**
  * @brief LambdaLR: lr = initial_lr * fn(t, ctx).
- * @param[in] fn the factor (NULL is an error); @p ctx is passed to it (borrowed).
+ * @param[in,out] opt the optimizer whose lrs it sets (borrowed; must outlive it).
+ * @param[in] fn the factor (NULL is an error).
+ * @param[in] ctx passed to @p fn (borrowed).
  * @return A new scheduler or NULL with an error.
  */
 LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx);
@@ -384,6 +389,7 @@ LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx);
 /**
  * @brief SequentialLR: @p schedulers[0] until epoch @p milestones[0], then
  *        @p schedulers[1] counting from 0 again, and so on (warm-up then cosine).
+ * @param[in,out] opt the optimizer whose lrs it sets (borrowed; must outlive it).
  * @param[in] schedulers @p n schedulers on the same @p opt; ownership of all of them
  *            passes to the result (they are freed even if this call fails).
  * @param[in] milestones @p n - 1 strictly increasing epochs (>= 1).
@@ -410,6 +416,7 @@ int64_t optim_scheduler_epoch(const LRScheduler *sched);
 
 /**
  * @brief The lrs the scheduler last set (get_last_lr()), one per group.
+ * @param[in] sched the scheduler.
  * @param[out] out room for @p max floats.
  * @param[in] max capacity of @p out.
  * @return The number of groups (which may exceed @p max: only @p max are written), or
@@ -461,8 +468,8 @@ int optim_load(Optimizer *opt, const char *path);
 #define DATA_IDX_MAX_DIMS 4
 
 /**
- * @brief Read an IDX file (the MNIST format): magic 0x00 0x00 <dtype> <ndim>, then
- *        @p ndim big-endian uint32 sizes, then the elements big-endian. dtype is 0x08
+ * @brief Read an IDX file (the MNIST format): magic 0x00 0x00 TYPE NDIM, then
+ *        NDIM big-endian uint32 sizes, then the elements big-endian. TYPE is 0x08
  *        (uint8), 0x09 (int8), 0x0B (int16), 0x0C (int32), 0x0D (float32) or 0x0E
  *        (float64). Gzip files are inflated through zlib; plain files are read as they
  *        are.
@@ -475,7 +482,7 @@ int optim_load(Optimizer *opt, const char *path);
  */
 Tensor *data_read_idx(const char *path);
 
-/** A data set: @ref size examples, each an input and a target. */
+/** A data set: N examples, each an input and a target. */
 typedef struct Dataset Dataset;
 
 /**
@@ -574,6 +581,7 @@ DataTransform *data_transform_random_hflip(float p);
  * @brief Apply @p n transforms in order.
  * @param[in] transforms the transforms; ownership of every one passes to the result (they
  *            are freed even if this call fails).
+ * @param[in] n how many (>= 1).
  * @return A new transform or NULL with an error (n < 1, a NULL entry).
  */
 DataTransform *data_transform_compose(DataTransform **transforms, int n);
@@ -590,6 +598,7 @@ int data_dataset_set_transform(Dataset *ds, DataTransform *t);
 
 /**
  * @brief Apply @p t to one example (what the loader does for each).
+ * @param[in] t the transform.
  * @param[in,out] x the example's floats (numel of @p shape), rewritten in place.
  * @param[in,out] shape the example's shape (without the batch dim), updated by flatten.
  * @param[in,out] ndim its number of dims.
@@ -624,7 +633,8 @@ typedef struct Batch {
 typedef struct DataLoader DataLoader;
 
 /**
- * @brief A loader over @p ds (borrowed: it must outlive the loader).
+ * @brief A loader over @p ds.
+ * @param[in] ds the examples (borrowed: the dataset must outlive the loader).
  * @param[in] opts options; NULL is an error, as is batch_size < 1.
  * @return A new loader (data_loader_free()) or NULL with an error.
  */
@@ -819,6 +829,10 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
  * @brief Load a checkpoint written by train_checkpoint_save() into @p model, @p opt and
  *        @p sched (may be NULL), restoring the generator's state. Everything is
  *        validated before anything changes.
+ * @param[in] path the checkpoint file.
+ * @param[in,out] model the model (same architecture as the saved one).
+ * @param[in,out] opt the optimizer (same kind and parameter groups).
+ * @param[in,out] sched the scheduler to set to the saved epoch, or NULL.
  * @param[out] epoch receives the saved epoch (may be NULL).
  * @return 0, or -1 with an error.
  */
