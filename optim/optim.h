@@ -400,6 +400,18 @@ LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
                                  const int64_t *milestones, int n);
 
 /**
+ * @brief ChainedScheduler: all of @p schedulers at once, their factors multiplied:
+ *        lr = initial_lr * prod_i (lr_i(t) / initial_lr) (e.g. a LinearLR warm-up times
+ *        an ExponentialLR decay).
+ * @param[in,out] opt the optimizer whose lrs it sets (borrowed; must outlive it).
+ * @param[in] schedulers @p n schedulers on @p opt; ownership passes to the result (they
+ *            are freed even if this call fails).
+ * @param[in] n number of schedulers (>= 1).
+ * @return A new scheduler or NULL with an error.
+ */
+LRScheduler *optim_chained_lr(Optimizer *opt, LRScheduler **schedulers, int n);
+
+/**
  * @brief Advance the epoch counter by one and set every group's lr.
  * @return 0, or -1 with an error (NULL scheduler).
  */

@@ -18,7 +18,8 @@ typedef enum SchedKind {
     SCHED_LINEAR,
     SCHED_EXPONENTIAL,
     SCHED_LAMBDA,
-    SCHED_SEQUENTIAL
+    SCHED_SEQUENTIAL,
+    SCHED_CHAINED
 } SchedKind;
 
 struct LRScheduler {
@@ -69,6 +70,13 @@ static double closed_form(const LRScheduler *s, double base, int64_t t)
             i++;
         }
         return closed_form(s->children[i], base, t - start);
+    }
+    case SCHED_CHAINED: {
+        /* every child's factor lr_i(t) / base, multiplied */
+        double lr = base;
+        for (int i = 0; i < s->num_children && base != 0.0; i++)
+            lr *= closed_form(s->children[i], base, t) / base;
+        return lr;
     }
     }
     return base;
@@ -202,12 +210,12 @@ LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn_, void *ctx)
     return start(s);
 }
 
-LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
-                                 const int64_t *milestones, int n)
+/* SequentialLR (milestones given) or ChainedScheduler (milestones NULL, chained). */
+static LRScheduler *combine(Optimizer *opt, LRScheduler **schedulers,
+                            const int64_t *milestones, int n, bool chained, const char *fn)
 {
-    const char *fn = "optim_sequential_lr";
     LRScheduler *s = NULL;
-    if (!opt || !schedulers || (n > 1 && !milestones)) {
+    if (!opt || !schedulers || (!chained && n > 1 && !milestones)) {
         strata_error_null(fn, !opt ? "opt" : !schedulers ? "schedulers" : "milestones");
         goto fail;
     }
@@ -225,13 +233,13 @@ LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
             goto fail;
         }
     }
-    for (int i = 0; i < n - 1; i++)
+    for (int i = 0; !chained && i < n - 1; i++)
         if (milestones[i] < 1 || (i > 0 && milestones[i] <= milestones[i - 1])) {
             strata_set_error("%s: milestones must be >= 1 and strictly increasing "
                              "(milestone %d is %lld)", fn, i, (long long)milestones[i]);
             goto fail;
         }
-    s = make(opt, SCHED_SEQUENTIAL, fn);
+    s = make(opt, chained ? SCHED_CHAINED : SCHED_SEQUENTIAL, fn);
     if (!s)
         goto fail;
     s->children = strata_malloc(sizeof(LRScheduler *) * (size_t)n);
@@ -240,7 +248,7 @@ LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
         goto fail;
     for (int i = 0; i < n; i++)
         s->children[i] = schedulers[i];
-    for (int i = 0; i < n - 1; i++)
+    for (int i = 0; !chained && i < n - 1; i++)
         s->milestones[i] = milestones[i];
     s->num_children = n;
     return start(s);
@@ -254,6 +262,17 @@ fail:
     for (int i = 0; schedulers && i < n; i++)
         optim_scheduler_free(schedulers[i]);
     return NULL;
+}
+
+LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
+                                 const int64_t *milestones, int n)
+{
+    return combine(opt, schedulers, milestones, n, false, "optim_sequential_lr");
+}
+
+LRScheduler *optim_chained_lr(Optimizer *opt, LRScheduler **schedulers, int n)
+{
+    return combine(opt, schedulers, NULL, n, true, "optim_chained_lr");
 }
 
 int optim_scheduler_step(LRScheduler *sched)

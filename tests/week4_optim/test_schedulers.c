@@ -164,6 +164,24 @@ START_TEST(test_get_last_lr_two_groups)
 }
 END_TEST
 
+START_TEST(test_chained_lr)
+{
+    Scope *s = scope_begin();
+    Optimizer *opt = sgd_with_lr(0.1f);
+    /* LinearLR(0.5 -> 1 over 2) times ExponentialLR(0.5):
+     *   t=0: 0.1 * 0.5 * 1 = 0.05; t=1: 0.1 * 0.75 * 0.5 = 0.0375;
+     *   t=2: 0.1 * 1 * 0.25 = 0.025; t=3: 0.1 * 1 * 0.125 = 0.0125 */
+    LRScheduler *parts[2] = {optim_linear_lr(opt, 0.5f, 1.0f, 2), optim_exponential_lr(opt, 0.5f)};
+    ck_assert(parts[0] && parts[1]);
+    LRScheduler *sched = optim_chained_lr(opt, parts, 2);
+    const double want[4] = {0.05, 0.0375, 0.025, 0.0125};
+    check_sequence(opt, sched, want, 4, "ChainedScheduler");
+    optim_scheduler_free(sched);
+    optim_free(opt);
+    scope_end(s);
+}
+END_TEST
+
 void add_scheduler_tests(Suite *s)
 {
     GRADED(s, test_step_lr, 2);
@@ -172,4 +190,5 @@ void add_scheduler_tests(Suite *s)
     GRADED(s, test_lambda_lr, 1);
     GRADED(s, test_sequential_lr_and_resume, 3);
     GRADED(s, test_get_last_lr_two_groups, 2);
+    GRADED(s, test_chained_lr, 2);
 }
