@@ -68,6 +68,7 @@ typedef struct Run {
     int log2_lr;
     double loss; /* INFINITY when it diverged */
     double seconds;
+    double cpu;  /* CPU seconds of the run */
 } Run;
 
 static void usage(void)
@@ -256,10 +257,11 @@ static void worker(const Config *c, Dataset *train, Run *runs, int nruns, int wo
 {
     for (int i = worker_id; i < nruns; i += c->jobs) {
         double t0 = now();
+        clock_t c0 = clock();
         float lr = ldexpf(1.0f, runs[i].log2_lr);
         double loss = train_run(c, train, runs[i].opt, runs[i].width, lr);
-        double secs = now() - t0;
-        fprintf(out, "%d %.9g %.3f\n", i, loss, secs);
+        double secs = now() - t0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        fprintf(out, "%d %.9g %.3f %.3f\n", i, loss, secs, cpu);
         fflush(out);
         fprintf(stderr, "  %-11s %s %5lld  lr 2^%-3d  loss %8.4f  (%.1f s)\n",
                 OPT_NAMES[runs[i].opt], c->resmlp ? "blocks" : "width", (long long)runs[i].width,
@@ -331,7 +333,7 @@ static int train_all(Config *c, Run *runs, int *nruns_out)
     for (int w = c->num_widths - 1; w >= 0; w--)
         for (int k = 0; k < NUM_OPTS; k++)
             for (int e = c->lo[k]; c->use[k] && e <= c->hi[k]; e++)
-                runs[nruns++] = (Run){(OptKind)k, c->widths[w], e, NAN, 0.0};
+                runs[nruns++] = (Run){(OptKind)k, c->widths[w], e, NAN, 0.0, 0.0};
     fprintf(stderr, "lr_transfer: %d runs of %d steps on %d worker(s)\n", nruns, c->steps,
             c->jobs);
 
@@ -367,10 +369,10 @@ static int train_all(Config *c, Run *runs, int *nruns_out)
         failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
         FILE *in = fopen(paths[j], "r");
         int i;
-        double loss, secs;
-        while (in && fscanf(in, "%d %lf %lf", &i, &loss, &secs) == 3)
+        double loss, secs, cpu;
+        while (in && fscanf(in, "%d %lf %lf %lf", &i, &loss, &secs, &cpu) == 4)
             if (i >= 0 && i < nruns)
-                runs[i].loss = loss, runs[i].seconds = secs;
+                runs[i].loss = loss, runs[i].seconds = secs, runs[i].cpu = cpu;
         if (in)
             fclose(in);
         unlink(paths[j]);
@@ -419,7 +421,7 @@ static int read_csv(Config *c, Run *runs, int *nruns)
             k++;
         if (k == NUM_OPTS || *nruns >= NUM_OPTS * MAX_LIST * MAX_LIST)
             continue;
-        runs[(*nruns)++] = (Run){(OptKind)k, width, e, loss >= 1e9 ? INFINITY : loss, 0.0};
+        runs[(*nruns)++] = (Run){(OptKind)k, width, e, loss >= 1e9 ? INFINITY : loss, 0.0, 0.0};
         c->use[k] = true;
         c->lo[k] = e < c->lo[k] ? e : c->lo[k];
         c->hi[k] = e > c->hi[k] ? e : c->hi[k];
@@ -523,8 +525,14 @@ int main(int argc, char **argv)
     }
     if (c.from_csv)
         printf("\nread %s\n", c.csv);
-    else
-        printf("\nwrote %s; %.0f s in all\n", c.csv, now() - t0);
+    else {
+        double cpu = 0.0;
+        for (int i = 0; i < nruns; i++)
+            cpu += runs[i].cpu;
+        printf("\nwrote %s; %.0f s in all (%.0f CPU seconds of training: about %.0f s of "
+               "wall time on %d idle cores)\n",
+               c.csv, now() - t0, cpu, cpu / c.jobs, c.jobs);
+    }
     if (write_plot(&c) == 0)
         printf("wrote %s\n", c.png);
     free(runs);
