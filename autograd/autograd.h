@@ -63,7 +63,10 @@ Tensor *var_grad(const Var *v);
 bool var_is_leaf(const Var *v);
 /**
  * @brief Set requires_grad on a leaf.
- * @return 0, or -1 with an error for a non-leaf (as PyTorch).
+ * @param[in,out] v the Var.
+ * @param[in] requires_grad the new flag.
+ * @return 0, or -1 with an error when it would change a non-leaf's flag (as PyTorch;
+ *         setting a non-leaf's flag to the value it has is accepted).
  */
 int var_requires_grad_(Var *v, bool requires_grad);
 /** @brief Ask backward to keep the gradient of this non-leaf as well. */
