@@ -76,6 +76,15 @@ static void format_index(const int64_t *index, int ndim, char *buf, size_t size)
         snprintf(buf + used, size - used, "]");
 }
 
+/* The first position at which inputs[i] appears in the list. */
+static int first_index(Var *const *inputs, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (inputs[j] == inputs[i])
+            return j;
+    return i;
+}
+
 static bool check_all(VarFunction fn, Var *const *inputs, int n, void *ctx, double eps,
                       double atol, double rtol, Tensor **analytic, Tensor **old)
 {
@@ -89,12 +98,21 @@ static bool check_all(VarFunction fn, Var *const *inputs, int n, void *ctx, doub
     Tensor *proj = tensor_randn(y->data->shape, y->data->ndim);
     if (!proj)
         return false;
+    /* Set the inputs' gradients aside (an input listed twice is one Var: once). */
     for (int i = 0; i < n; i++) {
+        if (first_index(inputs, i) != i)
+            continue;
         old[i] = inputs[i]->grad;
         inputs[i]->grad = NULL;
     }
     int rc = y->requires_grad ? var_backward_ex(y, proj, false) : 0;
     for (int i = 0; i < n; i++) {
+        int first = first_index(inputs, i);
+        if (first != i) { /* the same Var: the same (total) gradient */
+            analytic[i] = analytic[first];
+            tensor_retain(analytic[i]);
+            continue;
+        }
         analytic[i] = inputs[i]->grad;
         inputs[i]->grad = old[i];
         old[i] = NULL;
