@@ -195,7 +195,7 @@ static int fashion_main(const FashionConfig *c, Module *model)
         goto done;
     }
     DataLoaderOptions lo = {c->batch_size, true, c->seed, false};
-    DataLoaderOptions eo = {1000, false, 0, false};
+    DataLoaderOptions eo = {256, false, 0, false}; /* bounds the CNN's im2col buffers */
     train_dl = data_loader_new(train, &lo);
     test_dl = data_loader_new(test, &eo);
     opt = train_dl && test_dl ? fashion_optimizer(c, model) : NULL;
