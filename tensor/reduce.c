@@ -477,7 +477,20 @@ static float lane_max(const float *x, int64_t sx, int64_t n)
 {
     float m = -INFINITY;
     bool nan = false;
-    for (int64_t j = 0; j < n; j++) {
+    int64_t j = 0;
+    if (sx == 1) { /* 8 independent maxima: no chain of dependent comparisons */
+        float part[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                         -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        for (; j + 8 <= n; j += 8) {
+            for (int k = 0; k < 8; k++) {
+                part[k] = x[j + k] > part[k] ? x[j + k] : part[k];
+                nan |= x[j + k] != x[j + k];
+            }
+        }
+        for (int k = 0; k < 8; k++)
+            m = part[k] > m ? part[k] : m;
+    }
+    for (; j < n; j++) {
         float v = x[j * sx];
         m = v > m ? v : m;
         nan |= v != v;
