@@ -204,6 +204,44 @@ int var_mul_scalar_(Var *v, float s);       /**< @brief v *= s */
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
+/** @name Custom ops
+ *  An op whose value the caller computes with tensor_* calls and whose backward the
+ *  caller writes (PyTorch's autograd.Function): a fused kernel, or an op strata lacks.
+ *  @{ */
+
+/**
+ * @brief The backward of a custom op (see var_custom()).
+ * @param[in] grad the gradient of the objective w.r.t. the op's output (its shape).
+ * @param[in] inputs the op's inputs, as given to var_custom() (values: var_data()).
+ * @param[in] n number of inputs.
+ * @param[in] output the op's value.
+ * @param[in] ctx the pointer given to var_custom().
+ * @param[out] grads grads[i] receives the gradient w.r.t. inputs[i], a new tensor of
+ *             inputs[i]'s shape, for every input that requires grad; leave the others
+ *             NULL. To pass @p grad itself on, tensor_retain() it first. Never write
+ *             into @p grad.
+ * @return 0, or -1 with an error (backward then fails with it).
+ */
+typedef int (*VarCustomBackward)(const Tensor *grad, Var *const *inputs, int n,
+                                 const Tensor *output, void *ctx, Tensor **grads);
+
+/**
+ * @brief Make the output of a custom op and record it like a built-in one.
+ * @param[in] name the op's name in messages; must outlive the graph (a literal).
+ * @param[in] output the op's value, computed by the caller (retained, not copied).
+ * @param[in] inputs the Vars the value was computed from (retained by the node).
+ * @param[in] n number of inputs (>= 1).
+ * @param[in] backward computes the input gradients.
+ * @param[in] ctx passed to @p backward; must stay valid while the graph may be
+ *            differentiated (strata neither copies nor frees it).
+ * @return A new Var (ownership as every op's): recorded when grad mode is on and an
+ *         input requires grad, a leaf otherwise. NULL with an error on NULL arguments.
+ */
+Var *var_custom(const char *name, Tensor *output, Var *const *inputs, int n,
+                VarCustomBackward backward, void *ctx);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
 /** @name Gradient checking
  *  @{ */
 

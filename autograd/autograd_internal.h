@@ -60,6 +60,9 @@ typedef struct NodeParams {
     float f0, f1;              /* scalars (slope, clamp bounds, exponent, ...) */
     int64_t i0, i1, i2;        /* integers (slice start/end/step, select index, ...) */
     Window2d window;           /* im2col / pooling geometry */
+    const char *name;          /* var_custom: the op's name */
+    VarCustomBackward custom;  /* var_custom: the caller's backward */
+    void *ctx;                 /* var_custom: its context */
 } NodeParams;
 
 struct VarNode {
@@ -91,6 +94,12 @@ Var *ag_make_output(const char *fn, Tensor *data, const VarOp *op, Var *const *i
 void ag_save(VarNode *node, int k, const Tensor *t);
 /* Keep @p t, a fresh tensor the op made (adopted like ag_make_output's data), in slot k. */
 void ag_save_fresh(VarNode *node, int k, Tensor *t);
+
+/* The name of the op a node records (a custom op's own name). */
+static inline const char *node_name(const VarNode *node)
+{
+    return node->p.name ? node->p.name : node->op->name;
+}
 
 /* Whether backward must compute the gradient of input @p i. */
 static inline bool node_needs_grad(const VarNode *node, int i)

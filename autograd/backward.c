@@ -240,13 +240,13 @@ static int run_node(VarNode *n, const Tensor *g, Tensor **grads)
         if (!grads[i]) {
             strata_set_error("var_backward: the backward of '%s' returned no gradient for "
                              "input %d",
-                             n->op->name, i);
+                             node_name(n), i);
             return -1;
         }
         if (!tensor_same_shape(grads[i], node_input(n, i))) {
             strata_set_error("var_backward: the backward of '%s' returned a gradient of "
                              "shape %s for input %d of shape %s",
-                             n->op->name, tensor_shape_str(grads[i], got, sizeof got), i,
+                             node_name(n), tensor_shape_str(grads[i], got, sizeof got), i,
                              tensor_shape_str(node_input(n, i), want, sizeof want));
             return -1;
         }

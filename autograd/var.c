@@ -117,7 +117,7 @@ int var_requires_grad_(Var *v, bool requires_grad)
         strata_set_error("var_requires_grad_: only a leaf's requires_grad can be changed "
                          "(this Var is the output of '%s'; use var_detach() to cut it "
                          "from the graph)",
-                         v->node->op->name);
+                         node_name(v->node));
         return -1;
     }
     v->requires_grad = requires_grad;
@@ -280,7 +280,7 @@ static int check_in_place(const char *fn, const Var *v)
     else
         strata_set_error("%s: in-place update of a Var recorded in the graph (the output "
                          "of '%s') is not supported; use the out-of-place op",
-                         fn, v->node->op->name);
+                         fn, node_name(v->node));
     return -1;
 }
 /* SOLUTION END */

@@ -195,5 +195,6 @@ void add_linalg_tests(Suite *s);
 void add_memory_tests(Suite *s);
 void add_error_tests(Suite *s);
 void add_gradcheck_tests(Suite *s);
+void add_custom_tests(Suite *s);
 
 #endif

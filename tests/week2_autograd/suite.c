@@ -20,5 +20,6 @@ Suite *make_suite(void)
     add_memory_tests(s);
     add_error_tests(s);
     add_gradcheck_tests(s);
+    add_custom_tests(s);
     return s;
 }
