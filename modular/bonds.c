@@ -58,6 +58,11 @@ ModularModule *modular_mul(float alpha)
     return m;
 }
 
+ModularModule *modular_global_avg_pool(void)
+{
+    return bond_new("GlobalAvgPool", BOND_GLOBAL_POOL, 1, true);
+}
+
 ModularModule *modular_avg_pool(int kernel, int stride, int padding)
 {
     if (kernel < 1 || stride < 1 || padding < 0) {
@@ -92,7 +97,10 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
         return -1;
     } else {
         Var *x = in->v[0], *t = NULL, *t2 = NULL;
-        int last = -1;
+        /* normalizing bonds: the last dim, or (C, H, W) of an image batch, as Modula */
+        int img[3] = {1, 2, 3}, last[1] = {-1}, hw[2] = {2, 3};
+        bool image = x->data->ndim == 4;
+        int *nd = image ? img : last, nnd = image ? 3 : 1;
         switch (m->bond) {
         case BOND_IDENTITY: y = mod_pass(x); break;
         case BOND_MUL: y = var_mul_scalar(x, m->alpha); break;
@@ -108,12 +116,12 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
         case BOND_ABS: y = var_abs(x); break;
         case BOND_FLATTEN: y = var_flatten(x, 1, -1); break;
         case BOND_MEAN_SUBTRACT:
-            t = var_mean(x, &last, 1, true);
+            t = var_mean(x, nd, nnd, true);
             y = t ? var_sub(x, t) : NULL;
             break;
         case BOND_RMS_DIVIDE: {
             Var *sq = var_mul(x, x);
-            t = sq ? var_mean(sq, &last, 1, true) : NULL;
+            t = sq ? var_mean(sq, nd, nnd, true) : NULL;
             mod_drop_temp(sq);
             Var *shifted = t ? var_add_scalar(t, 1e-12f) : NULL;
             t2 = shifted ? var_rsqrt(shifted) : NULL;
@@ -123,6 +131,15 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
         }
         case BOND_AVG_POOL:
             y = var_avg_pool2d(x, window2d(m->kernel, m->stride, m->padding));
+            break;
+        case BOND_GLOBAL_POOL:
+            if (!image) {
+                strata_set_error("modular_forward: GlobalAvgPool takes [N, C, H, W], got %d "
+                                 "dims",
+                                 x->data->ndim);
+                return -1;
+            }
+            y = var_mean(x, hw, 2, false); /* [N, C] */
             break;
         case BOND_ADD: break;
         }

@@ -33,22 +33,24 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth)
     /* SOLUTION END */
 }
 
-ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth)
+/* SOLUTION BEGIN week=5 */
+/* One residue: MeanSubtract o Abs o <atom> o RMSDivide, the atom a Linear or a 3x3 Conv2D. */
+static ModularModule *residue_new(int64_t width, bool conv)
 {
-    if (width < 1 || blocks < 1 || block_depth < 1) {
-        strata_set_error("modular_resmlp: need width, blocks and block_depth >= 1, got width "
-                         "%lld, blocks %d, block_depth %d",
-                         (long long)width, blocks, block_depth);
-        return NULL;
-    }
-    /* SOLUTION BEGIN week=5 fail=NULL */
-    double L = blocks;
-    ModularModule *parts[4] = {modular_rms_divide(), modular_linear(width, width),
+    ModularModule *parts[4] = {modular_rms_divide(),
+                               conv ? modular_conv2d(width, width, 3, 1, 1)
+                                    : modular_linear(width, width),
                                modular_abs(), modular_mean_subtract()};
-    ModularModule *residue = modular_chain(4, parts);
-    ModularModule *branch = modular_scale((float)(1.0 / L), modular_power(residue, block_depth));
-    /* (1 - 1/L) Identity + (1/L) residue^depth; with L = 1 the identity term is 0 x, which
-     * Mul refuses, so the block is the branch alone. */
+    return modular_chain(4, parts);
+}
+
+/* block^L tared to mass 1, block = (1 - 1/L) Identity + (1/L) residue^block_depth. */
+static ModularModule *residual_stack(int64_t width, int blocks, int block_depth, bool conv)
+{
+    double L = blocks;
+    ModularModule *branch =
+        modular_scale((float)(1.0 / L), modular_power(residue_new(width, conv), block_depth));
+    /* with L = 1 the identity term is 0 x, which Mul refuses: the block is the branch */
     ModularModule *block =
         blocks == 1 ? branch
                     : modular_sum(modular_scale((float)(1.0 - 1.0 / L), modular_identity()),
@@ -59,5 +61,36 @@ ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth)
         return NULL;
     }
     return stack;
+}
+/* SOLUTION END */
+
+ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth)
+{
+    if (width < 1 || blocks < 1 || block_depth < 1) {
+        strata_set_error("modular_resmlp: need width, blocks and block_depth >= 1, got width "
+                         "%lld, blocks %d, block_depth %d",
+                         (long long)width, blocks, block_depth);
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=5 fail=NULL */
+    return residual_stack(width, blocks, block_depth, false);
+    /* SOLUTION END */
+}
+
+ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, int blocks,
+                              int block_depth)
+{
+    if (out < 1 || in_channels < 1 || width < 1 || blocks < 1 || block_depth < 1) {
+        strata_set_error("modular_rescnn: need every size >= 1, got out %lld, in_channels "
+                         "%lld, width %lld, blocks %d, block_depth %d",
+                         (long long)out, (long long)in_channels, (long long)width, blocks,
+                         block_depth);
+        return NULL;
+    }
+    /* SOLUTION BEGIN week=5 fail=NULL */
+    ModularModule *mods[4] = {modular_conv2d(width, in_channels, 3, 1, 1),
+                              residual_stack(width, blocks, block_depth, true),
+                              modular_global_avg_pool(), modular_linear(out, width)};
+    return modular_chain(4, mods);
     /* SOLUTION END */
 }

@@ -179,11 +179,15 @@ ModularModule *modular_gelu(void);
 ModularModule *modular_abs(void);
 /** @brief Flatten bond: [N, ...] to [N, prod(...)]. Sensitivity 1, smooth. */
 ModularModule *modular_flatten(void);
-/** @brief MeanSubtract bond: x - mean(x) over the last dim. Sensitivity 1, smooth. */
+/** @brief MeanSubtract bond: x - mean(x) over the last dim (over C, H and W for a 4-D
+ *         [N, C, H, W] input, as Modula's ResCNN). Sensitivity 1, smooth. */
 ModularModule *modular_mean_subtract(void);
-/** @brief RMSDivide bond: x / sqrt(mean(x^2) + 1e-12) over the last dim. Sensitivity 1,
- *         non-smooth. */
+/** @brief RMSDivide bond: x / sqrt(mean(x^2) + 1e-12) over the last dim (over C, H and W
+ *         for a 4-D input). Sensitivity 1, non-smooth. */
 ModularModule *modular_rms_divide(void);
+/** @brief GlobalAvgPool bond: [N, C, H, W] to [N, C], the mean over H and W.
+ *         Sensitivity 1, smooth. */
+ModularModule *modular_global_avg_pool(void);
 /**
  * @brief AvgPool bond on [N, C, H, W]: average pooling with a square window.
  *        Sensitivity 1, smooth.
@@ -287,6 +291,17 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth);
  * @return A new module, or NULL with an error (width, blocks or block_depth < 1).
  */
 ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth);
+
+/**
+ * @brief ResCNN(out, in_channels, width, blocks, block_depth) (Modula's PyTorch era):
+ *        Linear(out, width) o GlobalAvgPool o stack o Conv2D(width, in_channels, 3, 1, 1),
+ *        where the stack is ResMLP's with residue = MeanSubtract o Abs o
+ *        Conv2D(width, width, 3, 1, 1) o RMSDivide (normalizing over C, H, W), tared to
+ *        mass 1. Input [N, in_channels, H, W], output [N, out]. Mass 3, sensitivity 1.
+ * @return A new module, or NULL with an error (any size < 1).
+ */
+ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, int blocks,
+                              int block_depth);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */

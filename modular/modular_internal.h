@@ -57,7 +57,7 @@ typedef struct ModAtomOps ModAtomOps;
 /* The bonds (modules without weights). */
 typedef enum ModBondKind {
     BOND_IDENTITY, BOND_ADD, BOND_MUL, BOND_RELU, BOND_SCALED_RELU, BOND_GELU, BOND_ABS,
-    BOND_FLATTEN, BOND_MEAN_SUBTRACT, BOND_RMS_DIVIDE, BOND_AVG_POOL
+    BOND_FLATTEN, BOND_MEAN_SUBTRACT, BOND_RMS_DIVIDE, BOND_AVG_POOL, BOND_GLOBAL_POOL
 } ModBondKind;
 
 struct ModularModule {

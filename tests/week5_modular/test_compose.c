@@ -184,6 +184,46 @@ START_TEST(test_resmlp_counts)
 }
 END_TEST
 
+START_TEST(test_rescnn)
+{
+    Scope *s = scope_begin();
+    strata_manual_seed(23);
+    /* Linear(10, 4) o GlobalAvgPool o stack(2 blocks) o Conv2D(4, 1, 3): atoms 1 + 2 + 1,
+     * bonds 7 per block + the pool, mass 1 + 1 (tared stack) + 1 = 3, sensitivity 1 */
+    ModularModule *net = modular_rescnn(10, 1, 4, 2, 1);
+    ck_assert_msg(net != NULL, "modular_rescnn failed: %s", strata_last_error());
+    ck_assert_int_eq(modular_num_atoms(net), 4);
+    ck_assert_int_eq(modular_num_bonds(net), 15);
+    ck_assert_close(modular_mass(net), 3.0, 1e-5);
+    ck_assert_close(modular_sensitivity(net), 1.0, 1e-5);
+    ck_assert_int_eq(modular_initialize(net), 0);
+    Var *x = var_new(tensor_randn((int64_t[]){2, 1, 6, 6}, 4), false);
+    Var *y = modular_forward(net, x);
+    ck_assert_msg(y != NULL, "ResCNN forward failed: %s", strata_last_error());
+    ck_assert_int_eq(y->data->ndim, 2);
+    ck_assert_int_eq(y->data->shape[0], 2);
+    ck_assert_int_eq(y->data->shape[1], 10);
+    Tensor *g[4], *d[4];
+    w5_like_weights(net, g, true);
+    w5_like_weights(net, d, false);
+    ck_assert_int_eq(modular_dualize(net, g, d, 1.5f), 0);
+    ck_assert_close(modular_norm(net, d), 1.5, 0.015);
+    /* on an image batch MeanSubtract centres each sample over (C, H, W) */
+    ModularModule *ms = modular_mean_subtract();
+    Var *z = modular_forward(ms, var_new(tensor_randn((int64_t[]){3, 2, 4, 4}, 4), false));
+    ck_assert_ptr_nonnull(z);
+    for (int n = 0; n < 3; n++) {
+        double sum = 0.0;
+        for (int k = 0; k < 32; k++)
+            sum += z->data->data[n * 32 + k];
+        ck_assert_close(sum, 0.0, 1e-4);
+    }
+    modular_free(ms);
+    modular_free(net);
+    scope_end(s);
+}
+END_TEST
+
 START_TEST(test_compound_dualize_norm)
 {
     Scope *s = scope_begin();
@@ -315,6 +355,7 @@ void add_compose_tests(Suite *s)
     GRADED(s, test_tare, 3);
     GRADED(s, test_power_deep_copies, 3);
     GRADED(s, test_resmlp_counts, 3);
+    GRADED(s, test_rescnn, 2);
     GRADED(s, test_compound_dualize_norm, 4);
     GRADED(s, test_compound_initialize, 2);
     GRADED(s, test_norm_by_hand, 2);
