@@ -117,7 +117,27 @@ static void note_free(size_t size)
 
 static _Thread_local BlockHeader *small_head[SMALL_CLASSES];
 static _Thread_local int small_count[SMALL_CLASSES];
+static _Thread_local bool small_flush_armed;
 static atomic_bool small_trim_registered;
+
+/* A thread's lists die with it: give its blocks back when it exits (a key destructor). */
+static pthread_key_t small_flush_key;
+static pthread_once_t small_flush_once = PTHREAD_ONCE_INIT;
+
+static void small_flush(void *unused)
+{
+    (void)unused;
+    for (int c = 0; c < SMALL_CLASSES; c++) {
+        while (small_head[c]) {
+            BlockHeader *block = small_head[c];
+            small_head[c] = block->next;
+            block_free(block);
+        }
+        small_count[c] = 0;
+    }
+}
+
+static void small_flush_key_create(void) { pthread_key_create(&small_flush_key, small_flush); }
 
 static int small_class(size_t capacity) { return (int)(capacity / ALLOC_ALIGN) - 1; }
 
@@ -141,8 +161,15 @@ static bool small_put(BlockHeader *block)
     int c = small_class(block->capacity);
     if (small_count[c] == SMALL_KEEP)
         return false;
-    if (!atomic_exchange(&small_trim_registered, true))
-        atexit(strata_mem_trim);
+    if (!small_flush_armed) {
+        /* The key's destructor runs at this thread's exit (a non-NULL value arms it);
+         * the main thread's lists are flushed by strata_mem_trim() at exit instead. */
+        pthread_once(&small_flush_once, small_flush_key_create);
+        pthread_setspecific(small_flush_key, &small_flush_armed);
+        small_flush_armed = true;
+        if (!atomic_exchange(&small_trim_registered, true))
+            atexit(strata_mem_trim);
+    }
     block->next = small_head[c];
     small_head[c] = block;
     small_count[c]++;
@@ -220,14 +247,7 @@ static bool cache_put(BlockHeader *block)
 
 void strata_mem_trim(void)
 {
-    for (int c = 0; c < SMALL_CLASSES; c++) {
-        while (small_head[c]) {
-            BlockHeader *block = small_head[c];
-            small_head[c] = block->next;
-            block_free(block);
-        }
-        small_count[c] = 0;
-    }
+    small_flush(NULL);
     pthread_mutex_lock(&cache.lock);
     for (int i = 0; i < cache.count; i++)
         block_free(cache.blocks[i]);
