@@ -744,6 +744,12 @@ typedef struct TrainOptions {
                                    NULL: silent */
     int64_t log_every;        /**< batches between plain lines (0: 100) */
     const char *label;        /**< progress prefix, e.g. "epoch 3/10" (NULL: "train") */
+    int (*before_step)(void *ctx); /**< called once per batch when its gradients are
+                                        complete, before clipping and the optimizer step
+                                        (data-parallel training averages gradients across
+                                        ranks here); a negative return stops the epoch
+                                        with that error; NULL: none */
+    void *before_step_ctx;    /**< passed to before_step */
 } TrainOptions;
 
 /** What an epoch of training or an evaluation measured. */

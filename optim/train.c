@@ -143,6 +143,10 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
             batch_loss_sum += (double)value * (double)len;
             scope_end(ms);
         }
+        /* The gradients are complete: let the caller see them first (data-parallel
+         * training averages them across ranks here), then clip and step. */
+        if (rc == 0 && o.before_step && o.before_step(o.before_step_ctx) < 0)
+            rc = -1;
         if (rc == 0 && o.clip_grad_norm > 0.0f && isnan(optim_clip_grad_norm_opt(opt, o.clip_grad_norm)))
             rc = -1;
         if (rc == 0 && optim_step(opt) < 0)
