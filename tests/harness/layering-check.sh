@@ -45,7 +45,7 @@ for layer in $layers; do
     done
     files=
     [ -d "$layer" ] && files=$(find "$layer" -type f \( -name '*.c' -o -name '*.h' \))
-    for t in tests/week[0-9]_"$layer"; do
+    for t in tests/week[0-9]_"$layer" tests/week[0-9]_"$layer"_*; do
         [ -d "$t" ] && files="$files $(find "$t" -type f \( -name '*.c' -o -name '*.h' \))"
     done
     for f in $files; do
