@@ -94,7 +94,7 @@ list_from_sources() {
 now() { date +%s; }
 start=$(now)
 names=
-while read -r name bin src; do
+while read -r name bin src <&3; do
     names="$names $name"
     t0=$(now)
     printf 'grade: %-20s ' "$name"
@@ -174,7 +174,7 @@ while read -r name bin src; do
         printf ' %s' "$(head -n 1 "$vg")"
     fi
     echo " ($(($(now) - t0)) s)"
-done <"$suites"
+done 3<"$suites"
 
 # shellcheck disable=SC2086  # names is a list of suite names (no spaces)
 "$tool" --dir "$dir" --out "$results" --valgrind-points "$vg_points" \
