@@ -122,7 +122,7 @@ while read -r name bin src <&3; do
         (
             ulimit -f 262144 2>/dev/null
             exec timeout -k 10 "$suite_timeout" "$bin" --grade "$dir/$name.json"
-        ) >"$dir/$name.log" 2>&1
+        ) </dev/null >"$dir/$name.log" 2>&1
         rc=$?
         if [ $rc -ne 0 ]; then
             {
@@ -158,7 +158,7 @@ while read -r name bin src <&3; do
             exec timeout -k 10 "$vg_timeout" valgrind -q --leak-check=full \
                 --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
                 --error-exitcode=99 --log-file="$log" "$bin"
-        ) >"$dir/$name.vg.out" 2>&1
+        ) </dev/null >"$dir/$name.vg.out" 2>&1
         rc=$?
         case $rc in
             0) printf 'passed\nvalgrind: no errors, no leaks; every test passed under it\n' >"$vg" ;;
