@@ -34,6 +34,20 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the whole process (all threads): on a shared machine, the 1-thread
+ * figures in CPU time are what stays comparable between runs. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A measurement: wall-clock and CPU seconds. */
+typedef struct Timing {
+    double wall, cpu;
+} Timing;
+
 static void csv_row(const char *bench_case, double strata, double reference)
 {
     const char *path = getenv("BENCH_CSV");
@@ -63,8 +77,8 @@ static Module *cnn(void)
                          nn_linear(64 * 7 * 7, 128, true), nn_relu(), nn_linear(128, 10, true));
 }
 
-/* Seconds for one epoch of @p model over @p ds (Adam lr 1e-3, batch 128, shuffled). */
-static double time_epoch(Module *model, Dataset *ds)
+/* One epoch of @p model over @p ds (Adam lr 1e-3, batch 128, shuffled). */
+static Timing time_epoch(Module *model, Dataset *ds)
 {
     Optimizer *opt = optim_adam(model, 1e-3f);
     DataLoaderOptions lo = {128, true, 1, false};
@@ -74,19 +88,20 @@ static double time_epoch(Module *model, Dataset *ds)
         exit(1);
     }
     TrainStats st;
-    double t = now();
+    Timing t = {now(), cpu_now()};
     if (train_epoch(model, opt, dl, NULL, &st) < 0) {
         fprintf(stderr, "bench_epoch: %s\n", strata_last_error());
         exit(1);
     }
-    t = now() - t;
+    t.wall = now() - t.wall;
+    t.cpu = cpu_now() - t.cpu;
     data_loader_free(dl);
     optim_free(opt);
     return t;
 }
 
 /* The MLP epoch's GEMMs alone: row-major, weights [out, in] as nn stores them. */
-static double time_floor(void)
+static Timing time_floor(void)
 {
     const int sizes[4] = {784, 256, 128, 10};
     float *w[3], *dw[3], *act[4], *dact[4];
@@ -101,7 +116,7 @@ static double time_floor(void)
         for (int i = 0; i < bmax * sizes[l]; i++)
             act[l][i] = dact[l][i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
     }
-    double t = now();
+    Timing t = {now(), cpu_now()};
     for (int done = 0; done < EPOCH_IMAGES; done += bmax) {
         int b = EPOCH_IMAGES - done < bmax ? EPOCH_IMAGES - done : bmax;
         for (int l = 0; l < 3; l++) /* act[l+1] = act[l] W^T : [b, in] x [in, out] */
@@ -117,7 +132,8 @@ static double time_floor(void)
                             sizes[l]);
         }
     }
-    t = now() - t;
+    t.wall = now() - t.wall;
+    t.cpu = cpu_now() - t.cpu;
     for (int l = 0; l < 3; l++) {
         free(w[l]);
         free(dw[l]);
@@ -130,9 +146,9 @@ static double time_floor(void)
 }
 
 /* PyTorch's figures for @p threads threads, or negative when torch is unavailable. */
-static void torch_epoch(int threads, int cnn_images, double *mlp_s, double *cnn_s)
+static void torch_epoch(int threads, int cnn_images, Timing *mlp_s, Timing *cnn_s)
 {
-    *mlp_s = *cnn_s = -1.0;
+    mlp_s->wall = cnn_s->wall = mlp_s->cpu = cnn_s->cpu = -1.0;
     const char *skip = getenv("BENCH_TORCH");
     if (skip && strcmp(skip, "0") == 0)
         return;
@@ -153,9 +169,13 @@ static void torch_epoch(int threads, int cnn_images, double *mlp_s, double *cnn_
     while (fgets(line, sizeof line, p)) {
         double v;
         if (sscanf(line, "mlp_epoch_s=%lf", &v) == 1)
-            *mlp_s = v;
+            mlp_s->wall = v;
         else if (sscanf(line, "cnn_epoch_s=%lf", &v) == 1)
-            *cnn_s = v;
+            cnn_s->wall = v;
+        else if (sscanf(line, "mlp_epoch_cpu_s=%lf", &v) == 1)
+            mlp_s->cpu = v;
+        else if (sscanf(line, "cnn_epoch_cpu_s=%lf", &v) == 1)
+            cnn_s->cpu = v;
     }
     pclose(p);
 }
@@ -185,7 +205,8 @@ int main(int argc, char **argv)
     }
     printf("one Fashion-MNIST epoch (60000 images, batch 128, Adam); CNN timed on %d images "
            "and scaled\n", cnn_images);
-    printf("%-8s %-7s %10s %10s %8s\n", "threads", "case", "strata_s", "ref_s", "ratio");
+    printf("%-8s %-10s %9s %9s %6s %9s %9s %6s\n", "threads", "case", "strata_s", "ref_s",
+           "ratio", "cpu_s", "ref_cpu", "ratio");
     int status = 0;
     char list[64];
     snprintf(list, sizeof list, "%s", thread_list);
@@ -196,36 +217,45 @@ int main(int argc, char **argv)
         strata_set_num_threads(threads);
         strata_manual_seed(1);
         Module *m = mlp();
-        double mlp_s = time_epoch(m, ds_flat);
+        Timing mlp_s = time_epoch(m, ds_flat);
         nn_module_free(m);
-        double floor_s = time_floor();
+        Timing floor_s = time_floor();
         strata_manual_seed(1);
         Module *c = cnn();
-        double cnn_s = time_epoch(c, ds_img) * (double)EPOCH_IMAGES / (double)cnn_images;
+        Timing cnn_s = time_epoch(c, ds_img);
+        cnn_s.wall *= (double)EPOCH_IMAGES / (double)cnn_images;
+        cnn_s.cpu *= (double)EPOCH_IMAGES / (double)cnn_images;
         nn_module_free(c);
-        double torch_mlp, torch_cnn;
+        Timing torch_mlp, torch_cnn;
         torch_epoch(threads, cnn_images, &torch_mlp, &torch_cnn);
-        char name[64];
-        printf("%-8d %-7s %10.3f %10.3f %8.2f   (target <= 1.3)\n", threads, "mlp/gemm", mlp_s,
-               floor_s, mlp_s / floor_s);
-        snprintf(name, sizeof name, "mlp_vs_cblas_floor_t%d", threads);
-        csv_row(name, mlp_s, floor_s);
-        if (torch_mlp > 0) {
-            printf("%-8d %-7s %10.3f %10.3f %8.2f   (target <= 0.5)\n", threads, "mlp/torch",
-                   mlp_s, torch_mlp, mlp_s / torch_mlp);
-            printf("%-8d %-7s %10.3f %10.3f %8.2f   (target <= 0.5)\n", threads, "cnn/torch",
-                   cnn_s, torch_cnn, cnn_s / torch_cnn);
-            snprintf(name, sizeof name, "mlp_vs_torch_t%d", threads);
-            csv_row(name, mlp_s, torch_mlp);
-            snprintf(name, sizeof name, "cnn_vs_torch_t%d", threads);
-            csv_row(name, cnn_s, torch_cnn);
-        } else {
-            printf("%-8d %-7s %10.3f %10s %8s   (PyTorch not available: python3 -c 'import "
-                   "torch' failed)\n", threads, "cnn", cnn_s, "-", "-");
-            snprintf(name, sizeof name, "mlp_epoch_t%d", threads);
-            csv_row(name, mlp_s, -1.0);
-            snprintf(name, sizeof name, "cnn_epoch_t%d", threads);
-            csv_row(name, cnn_s, -1.0);
+        const struct {
+            const char *name, *target;
+            Timing a, b;
+        } rows[3] = {{"mlp/gemm", "1.3", mlp_s, floor_s},
+                     {"mlp/torch", "0.5", mlp_s, torch_mlp},
+                     {"cnn/torch", "0.5", cnn_s, torch_cnn}};
+        const char *csv_names[3] = {"mlp_vs_cblas_floor", "mlp_vs_torch", "cnn_vs_torch"};
+        for (int r = 0; r < 3; r++) {
+            char name[64];
+            if (rows[r].b.wall <= 0.0) {
+                printf("%-8d %-10s %9.3f %9s %6s %9.3f %9s %6s   (PyTorch not available: no "
+                       "python3 imports torch)\n", threads, rows[r].name, rows[r].a.wall, "-", "-",
+                       rows[r].a.cpu, "-", "-");
+                snprintf(name, sizeof name, "%s_t%d", r == 2 ? "cnn_epoch" : "mlp_epoch", threads);
+                if (r > 0)
+                    csv_row(name, rows[r].a.wall, -1.0);
+                continue;
+            }
+            printf("%-8d %-10s %9.3f %9.3f %6.2f %9.3f %9.3f %6.2f   (target <= %s)\n", threads,
+                   rows[r].name, rows[r].a.wall, rows[r].b.wall, rows[r].a.wall / rows[r].b.wall,
+                   rows[r].a.cpu, rows[r].b.cpu,
+                   rows[r].b.cpu > 0 ? rows[r].a.cpu / rows[r].b.cpu : 0.0, rows[r].target);
+            snprintf(name, sizeof name, "%s_t%d", csv_names[r], threads);
+            csv_row(name, rows[r].a.wall, rows[r].b.wall);
+            if (rows[r].b.cpu > 0) {
+                snprintf(name, sizeof name, "%s_t%d_cpu", csv_names[r], threads);
+                csv_row(name, rows[r].a.cpu, rows[r].b.cpu);
+            }
         }
     }
     struct rusage ru;

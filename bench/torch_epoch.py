@@ -9,6 +9,7 @@ The same models, batch size, optimizer and data as strata's trainers:
 Prints, for each thread count:
   mlp_epoch_s=<seconds> threads=<n>
   cnn_epoch_s=<seconds> threads=<n>     (timed on --cnn-images images, scaled to 60000)
+  mlp_epoch_cpu_s=... / cnn_epoch_cpu_s=...   the same in CPU seconds (all threads)
 
   python3 bench/torch_epoch.py                 # threads 1 and 2
   python3 bench/torch_epoch.py --threads 2 --cnn-images 60000
@@ -59,11 +60,11 @@ def cnn():
 
 
 def time_epoch(model, x, y, batch=128):
-    """Seconds for one shuffled epoch of Adam over (x, y)."""
+    """(wall, cpu) seconds for one shuffled epoch of Adam over (x, y)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(1)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     perm = torch.randperm(x.shape[0], generator=gen)
     for i in range(0, x.shape[0], batch):
         idx = perm[i:i + batch]
@@ -72,7 +73,7 @@ def time_epoch(model, x, y, batch=128):
         loss = loss_fn(model(xb), yb)
         loss.backward()
         opt.step()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def main():
@@ -93,11 +94,14 @@ def main():
     for threads in args.threads:
         torch.set_num_threads(threads)
         torch.manual_seed(1)
-        mlp_s = time_epoch(mlp(), x_flat, y)
+        mlp_s, mlp_cpu = time_epoch(mlp(), x_flat, y)
         torch.manual_seed(1)
-        cnn_s = time_epoch(cnn(), x_img, y[:n_cnn]) * EPOCH_IMAGES / n_cnn
+        cnn_s, cnn_cpu = time_epoch(cnn(), x_img, y[:n_cnn])
+        scale = EPOCH_IMAGES / n_cnn
         print(f"mlp_epoch_s={mlp_s:.4f} threads={threads}")
-        print(f"cnn_epoch_s={cnn_s:.4f} threads={threads}")
+        print(f"cnn_epoch_s={cnn_s * scale:.4f} threads={threads}")
+        print(f"mlp_epoch_cpu_s={mlp_cpu:.4f} threads={threads}")
+        print(f"cnn_epoch_cpu_s={cnn_cpu * scale:.4f} threads={threads}")
         sys.stdout.flush()
 
 
