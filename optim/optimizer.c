@@ -14,6 +14,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 /* ------------------------------------------------------------- hyperparameters --- */
 
@@ -500,8 +503,8 @@ static inline void adam_element(float *restrict p, const float *restrict g, floa
 }
 
 /*
- * The Adam loop over n elements. Four at a time with SSE where the compiler targets it
- * (every x86-64 does): sqrtf's errno handling keeps compilers from vectorizing the plain
+ * The Adam loop over n elements. Eight at a time with AVX (-march=native builds), four
+ * with SSE (every x86-64): sqrtf's errno handling keeps compilers from vectorizing the plain
  * loop at -O2, and this update runs over every parameter at every step.
  */
 static void adam_kernel(int64_t n, float *restrict p, const float *restrict g,
@@ -509,6 +512,33 @@ static void adam_kernel(int64_t n, float *restrict p, const float *restrict g,
                         const AdamConsts *c)
 {
     int64_t i = 0;
+#ifdef __AVX__
+    {
+        const __m256 sign = _mm256_set1_ps(c->sign), wd = _mm256_set1_ps(c->wd);
+        const __m256 omb1 = _mm256_set1_ps(c->one_minus_b1), b2 = _mm256_set1_ps(c->b2);
+        const __m256 omb2 = _mm256_set1_ps(c->one_minus_b2);
+        const __m256 ibc = _mm256_set1_ps(c->inv_bc2_sqrt);
+        const __m256 eps = _mm256_set1_ps(c->eps), step = _mm256_set1_ps(c->step_size);
+        for (; i + 8 <= n; i += 8) {
+            __m256 pv = _mm256_loadu_ps(p + i), mv = _mm256_loadu_ps(m + i);
+            __m256 vv = _mm256_loadu_ps(v + i);
+            __m256 d = _mm256_add_ps(_mm256_mul_ps(sign, _mm256_loadu_ps(g + i)),
+                                     _mm256_mul_ps(wd, pv));
+            mv = _mm256_add_ps(mv, _mm256_mul_ps(omb1, _mm256_sub_ps(d, mv)));
+            vv = _mm256_add_ps(_mm256_mul_ps(b2, vv), _mm256_mul_ps(_mm256_mul_ps(omb2, d), d));
+            __m256 second = vv;
+            if (vmax) {
+                second = _mm256_max_ps(_mm256_loadu_ps(vmax + i), vv);
+                _mm256_storeu_ps(vmax + i, second);
+            }
+            __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(second), ibc), eps);
+            pv = _mm256_sub_ps(pv, _mm256_mul_ps(step, _mm256_div_ps(mv, denom)));
+            _mm256_storeu_ps(m + i, mv);
+            _mm256_storeu_ps(v + i, vv);
+            _mm256_storeu_ps(p + i, pv);
+        }
+    }
+#endif
 #ifdef __SSE2__
     const __m128 sign = _mm_set1_ps(c->sign), wd = _mm_set1_ps(c->wd);
     const __m128 omb1 = _mm_set1_ps(c->one_minus_b1), b2 = _mm_set1_ps(c->b2);
