@@ -15,12 +15,14 @@
 
 Window2d window2d(int kernel, int stride, int padding)
 {
+    /* SOLUTION BEGIN week=1 fail=(Window2d){0} */
     Window2d w;
     w.kernel_h = w.kernel_w = kernel;
     w.stride_h = w.stride_w = stride;
     w.padding_h = w.padding_w = padding;
     w.dilation_h = w.dilation_w = 1;
     return w;
+    /* SOLUTION END */
 }
 
 /* SOLUTION BEGIN week=1 */

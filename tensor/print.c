@@ -9,8 +9,7 @@
  *  - rows wrap at 80 columns; nested dims are separated by "," and dim-1 newlines;
  *  - over 1000 elements, each dim longer than 6 shows its first and last 3 entries
  *    around "...".
- * Printing is not a teaching part of week 1: it stays solved in the handout so that
- * students can look at their tensors from the first day.
+ * Printing is part of week 1 (write it early: it is how you look at your tensors).
  */
 #include "tensor_internal.h"
 
@@ -23,6 +22,7 @@
 #define PRINT_EDGEITEMS 3
 #define PRINT_LINEWIDTH 80
 
+/* SOLUTION BEGIN week=1 */
 /* A growing string on plain malloc: tensor_repr's result is freed with free(). */
 typedef struct Text {
     char *s;
@@ -232,10 +232,12 @@ static void put_size_suffix(Text *out, const Tensor *t)
     }
     text_puts(out, t->ndim == 1 ? ",)" : ")");
 }
+/* SOLUTION END */
 
 char *tensor_repr(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Text out = {NULL, 0, 0, false};
     const int indent = 7; /* strlen("tensor(") */
     text_puts(&out, "tensor(");
@@ -273,11 +275,13 @@ char *tensor_repr(const Tensor *t)
         return NULL;
     }
     return out.s;
+    /* SOLUTION END */
 }
 
 int tensor_fprint(FILE *stream, const Tensor *t)
 {
     CHECK_ARG(stream, -1);
+    /* SOLUTION BEGIN week=1 fail=-1 */
     char *s = tensor_repr(t);
     if (!s)
         return -1;
@@ -286,6 +290,7 @@ int tensor_fprint(FILE *stream, const Tensor *t)
     if (status < 0)
         strata_set_error("tensor_fprint: could not write to the stream");
     return status;
+    /* SOLUTION END */
 }
 
 int tensor_print(const Tensor *t)

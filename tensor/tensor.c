@@ -148,12 +148,16 @@ char *tensor_format_shape(const int64_t *shape, int ndim, char *buf, size_t size
 
 char *tensor_shape_str(const Tensor *t, char *buf, size_t size)
 {
+    if (!buf || size == 0)
+        return buf;
+    buf[0] = '\0'; /* what a caller prints if nothing else is written */
     if (!t) {
-        if (buf && size)
-            snprintf(buf, size, "(null)");
+        snprintf(buf, size, "(null)");
         return buf;
     }
+    /* SOLUTION BEGIN week=1 fail=buf */
     return tensor_format_shape(t->shape, t->ndim, buf, size);
+    /* SOLUTION END */
 }
 
 int tensor_wrap_dim(int dim, int ndim, const char *fn)
@@ -255,51 +259,64 @@ Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *s
 
 /* ------------------------------------------------------------------ creation --- */
 
+/* SOLUTION BEGIN week=1 */
 static void fill_floats(float *data, int64_t n, float value)
 {
     for (int64_t i = 0; i < n; i++)
         data[i] = value;
 }
+/* SOLUTION END */
 
 Tensor *tensor_empty(const int64_t *shape, int ndim)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     return tensor_new(shape, ndim, __func__);
+    /* SOLUTION END */
 }
 
 Tensor *tensor_zeros(const int64_t *shape, int ndim)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         memset(t->data, 0, (size_t)tensor_numel(t) * sizeof(float));
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_ones(const int64_t *shape, int ndim)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         fill_floats(t->data, tensor_numel(t), 1.0f);
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_full(const int64_t *shape, int ndim, float value)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         fill_floats(t->data, tensor_numel(t), value);
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_scalar(float value)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(NULL, 0, __func__);
     if (t)
         t->data[0] = value;
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_arange(double start, double end, double step)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     if (step == 0 || isnan(step) || isnan(start) || isnan(end) || isinf(start) ||
         isinf(end)) {
         strata_set_error("tensor_arange: bad range start=%g end=%g step=%g", start, end,
@@ -323,10 +340,12 @@ Tensor *tensor_arange(double start, double end, double step)
         for (int64_t i = 0; i < n; i++)
             t->data[i] = (float)(start + (double)i * step);
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_linspace(double start, double end, int64_t steps)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     if (steps < 0) {
         strata_set_error("tensor_linspace: number of steps must be non-negative (got "
                          "%lld)", (long long)steps);
@@ -344,6 +363,7 @@ Tensor *tensor_linspace(double start, double end, int64_t steps)
         t->data[i] = (float)(i < half ? start + step * (double)i
                                       : end - step * (double)(steps - 1 - i));
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim)
@@ -352,32 +372,39 @@ Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim)
         strata_error_null(__func__, "data");
         return NULL;
     }
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t && tensor_numel(t) > 0)
         memcpy(t->data, data, (size_t)tensor_numel(t) * sizeof(float));
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_rand(const int64_t *shape, int ndim)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
             t->data[i] = (float)strata_rng_uniform();
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_randn(const int64_t *shape, int ndim)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
             t->data[i] = (float)strata_rng_normal();
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p)
 {
+    /* SOLUTION BEGIN week=1 fail=NULL */
     if (!(p >= 0.0f && p <= 1.0f)) {
         strata_set_error("tensor_bernoulli: p must be in [0, 1] (got %g)", (double)p);
         return NULL;
@@ -387,6 +414,7 @@ Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p)
         for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
             t->data[i] = strata_rng_uniform() < (double)p ? 1.0f : 0.0f;
     return t;
+    /* SOLUTION END */
 }
 
 Tensor *tensor_zeros_like(const Tensor *t)
@@ -395,7 +423,9 @@ Tensor *tensor_zeros_like(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
+    /* SOLUTION BEGIN week=1 fail=NULL */
     return tensor_zeros(t->shape, t->ndim);
+    /* SOLUTION END */
 }
 
 Tensor *tensor_ones_like(const Tensor *t)
@@ -404,7 +434,9 @@ Tensor *tensor_ones_like(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
+    /* SOLUTION BEGIN week=1 fail=NULL */
     return tensor_ones(t->shape, t->ndim);
+    /* SOLUTION END */
 }
 
 Tensor *tensor_full_like(const Tensor *t, float value)
@@ -413,14 +445,20 @@ Tensor *tensor_full_like(const Tensor *t, float value)
         strata_error_null(__func__, "t");
         return NULL;
     }
+    /* SOLUTION BEGIN week=1 fail=NULL */
     return tensor_full(t->shape, t->ndim, value);
+    /* SOLUTION END */
 }
 
 /* --------------------------------------------------------------- element access --- */
 
 int64_t tensor_numel(const Tensor *t)
 {
-    return t ? tensor_shape_numel(t->shape, t->ndim) : 0;
+    if (!t)
+        return 0;
+    /* SOLUTION BEGIN week=1 fail=0 */
+    return tensor_shape_numel(t->shape, t->ndim);
+    /* SOLUTION END */
 }
 
 int64_t tensor_size(const Tensor *t, int dim)
@@ -429,6 +467,7 @@ int64_t tensor_size(const Tensor *t, int dim)
         strata_error_null(__func__, "t");
         return -1;
     }
+    /* SOLUTION BEGIN week=1 fail=-1 */
     if (t->ndim == 0) {
         strata_set_error("tensor_size: dim %d specified but the tensor has no dims (0-d)",
                          dim);
@@ -436,6 +475,7 @@ int64_t tensor_size(const Tensor *t, int dim)
     }
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     return d < 0 ? -1 : t->shape[d];
+    /* SOLUTION END */
 }
 
 bool tensor_same_shape(const Tensor *a, const Tensor *b)
@@ -448,6 +488,7 @@ bool tensor_same_shape(const Tensor *a, const Tensor *b)
     return true;
 }
 
+/* SOLUTION BEGIN week=1 */
 /* Offset of the multi-index @p index, or -1 with an error when one is out of range. */
 static int64_t index_offset(const Tensor *t, const int64_t *index, const char *fn)
 {
@@ -464,6 +505,7 @@ static int64_t index_offset(const Tensor *t, const int64_t *index, const char *f
     }
     return off;
 }
+/* SOLUTION END */
 
 float tensor_item(const Tensor *t)
 {
@@ -471,6 +513,7 @@ float tensor_item(const Tensor *t)
         strata_error_null(__func__, "t");
         return NAN;
     }
+    /* SOLUTION BEGIN week=1 fail=NAN */
     if (tensor_numel(t) != 1) {
         char buf[SHAPE_STR_SIZE];
         strata_set_error("tensor_item: a tensor with %lld elements (shape %s) cannot be "
@@ -479,6 +522,7 @@ float tensor_item(const Tensor *t)
         return NAN;
     }
     return t->data[0];
+    /* SOLUTION END */
 }
 
 float tensor_get(const Tensor *t, const int64_t *index)
@@ -491,8 +535,10 @@ float tensor_get(const Tensor *t, const int64_t *index)
         strata_error_null(__func__, "index");
         return NAN;
     }
+    /* SOLUTION BEGIN week=1 fail=NAN */
     int64_t off = index_offset(t, index, __func__);
     return off < 0 ? NAN : t->data[off];
+    /* SOLUTION END */
 }
 
 int tensor_set(Tensor *t, const int64_t *index, float value)
@@ -505,16 +551,19 @@ int tensor_set(Tensor *t, const int64_t *index, float value)
         strata_error_null(__func__, "index");
         return -1;
     }
+    /* SOLUTION BEGIN week=1 fail=-1 */
     int64_t off = index_offset(t, index, __func__);
     if (off < 0)
         return -1;
     t->data[off] = value;
     return 0;
+    /* SOLUTION END */
 }
 
+/* SOLUTION BEGIN week=1 */
 /*
  * Copy the elements into @p out in row-major order: a plain odometer over the
- * multi-index, moving the offset by one stride per step (used by the solved accessors).
+ * multi-index, moving the offset by one stride per step (tensor_to_array, allclose).
  */
 static void walk_elements(const Tensor *t, float *out)
 {
@@ -548,6 +597,7 @@ static bool is_row_major(const Tensor *t)
     }
     return true;
 }
+/* SOLUTION END */
 
 int tensor_to_array(const Tensor *t, float *out)
 {
@@ -559,6 +609,7 @@ int tensor_to_array(const Tensor *t, float *out)
         strata_error_null(__func__, "out");
         return -1;
     }
+    /* SOLUTION BEGIN week=1 fail=-1 */
     if (is_row_major(t)) {
         if (tensor_numel(t) > 0)
             memcpy(out, t->data, (size_t)tensor_numel(t) * sizeof(float));
@@ -566,11 +617,15 @@ int tensor_to_array(const Tensor *t, float *out)
         walk_elements(t, out);
     }
     return 0;
+    /* SOLUTION END */
 }
 
 bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol)
 {
-    if (!a || !b || !tensor_same_shape(a, b))
+    if (!a || !b)
+        return false;
+    /* SOLUTION BEGIN week=1 fail=false */
+    if (!tensor_same_shape(a, b))
         return false;
     int64_t n = tensor_numel(a);
     float *buf = strata_malloc(2 * (size_t)n * sizeof(float) + 1);
@@ -588,6 +643,7 @@ bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol)
     }
     strata_free(buf);
     return close;
+    /* SOLUTION END */
 }
 
 /* ------------------------------------------------------------------------ views --- */

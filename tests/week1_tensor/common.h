@@ -30,15 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * SOLVED registers a check of code that the week-1 handout ships already written (the
- * runtime in core.c, printing, the accessors, the argument checks that sit before the
- * solution regions). It runs in `make test` and `make memcheck` and guards the
- * reference, but it is worth 0 points: students earn points only for what they write,
- * and a stubbed handout must score zero on its own week (weeks/handout-check.sh).
- */
-#define SOLVED(suite, test) graded_add((suite), #test, (test), 0, GRADED_TIMEOUT)
-
 /* Compound literals for shapes, data and dim lists. */
 #define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 #define DATA(...) ((const float[]){__VA_ARGS__})

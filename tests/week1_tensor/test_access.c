@@ -212,14 +212,14 @@ END_TEST
 
 void add_access_tests(Suite *s)
 {
-    SOLVED(s, test_numel_size);
+    GRADED(s, test_numel_size, 2);
     GRADED(s, test_is_contiguous, 3);
     GRADED(s, test_is_contiguous_size_one_dims, 1);
     GRADED(s, test_same_shape, 1);
-    SOLVED(s, test_item);
+    GRADED(s, test_item, 1);
     GRADED(s, test_get_set, 3);
     GRADED(s, test_to_array, 3);
     GRADED(s, test_allclose, 2);
-    SOLVED(s, test_shape_str);
+    GRADED(s, test_shape_str, 1);
     GRADED(s, test_broadcast_shape, 4);
 }

@@ -230,10 +230,10 @@ void add_creation_tests(Suite *s)
     GRADED(s, test_scalar_0d, 3);
     GRADED(s, test_empty_tensors, 2);
     GRADED(s, test_arange, 3);
-    SOLVED(s, test_arange_errors);
-    SOLVED(s, test_linspace);
-    SOLVED(s, test_from_data_copies);
+    GRADED(s, test_arange_errors, 1);
+    GRADED(s, test_linspace, 2);
+    GRADED(s, test_from_data_copies, 3);
     GRADED(s, test_clone, 3);
     GRADED(s, test_like, 2);
-    SOLVED(s, test_creation_shape_errors);
+    GRADED(s, test_creation_shape_errors, 2);
 }

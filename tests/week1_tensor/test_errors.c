@@ -255,9 +255,9 @@ END_TEST
 void add_error_tests(Suite *s)
 {
     GRADED(s, test_root_cause_kept, 4);
-    SOLVED(s, test_null_input_named);
-    SOLVED(s, test_null_sweep);
-    SOLVED(s, test_failure_allocates_nothing);
+    GRADED(s, test_null_input_named, 1);
+    GRADED(s, test_null_sweep, 2);
+    GRADED(s, test_failure_allocates_nothing, 3);
     GRADED(s, test_no_scope_no_leak, 4);
     GRADED(s, test_temporaries_not_left_in_scope, 2);
 }

@@ -211,18 +211,18 @@ END_TEST
 
 void add_print_tests(Suite *s)
 {
-    SOLVED(s, test_repr_header_example);
-    SOLVED(s, test_repr_integer_values);
-    SOLVED(s, test_repr_scientific);
-    SOLVED(s, test_repr_0d);
-    SOLVED(s, test_repr_1d);
-    SOLVED(s, test_repr_2d_widths);
-    SOLVED(s, test_repr_3d);
-    SOLVED(s, test_repr_view);
-    SOLVED(s, test_repr_summarized);
-    SOLVED(s, test_repr_summarized_2d);
-    SOLVED(s, test_repr_line_wrap);
-    SOLVED(s, test_repr_nonfinite_and_large);
-    SOLVED(s, test_repr_empty);
-    SOLVED(s, test_fprint);
+    GRADED(s, test_repr_header_example, 2);
+    GRADED(s, test_repr_integer_values, 2);
+    GRADED(s, test_repr_scientific, 2);
+    GRADED(s, test_repr_0d, 1);
+    GRADED(s, test_repr_1d, 2);
+    GRADED(s, test_repr_2d_widths, 2);
+    GRADED(s, test_repr_3d, 2);
+    GRADED(s, test_repr_view, 2);
+    GRADED(s, test_repr_summarized, 2);
+    GRADED(s, test_repr_summarized_2d, 2);
+    GRADED(s, test_repr_line_wrap, 2);
+    GRADED(s, test_repr_nonfinite_and_large, 1);
+    GRADED(s, test_repr_empty, 1);
+    GRADED(s, test_fprint, 1);
 }
