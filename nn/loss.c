@@ -141,6 +141,33 @@ Var *nn_cross_entropy(Var *logits, const Tensor *target)
     return nn_cross_entropy_loss(logits, target, NN_REDUCTION_MEAN, 0.0f);
 }
 
+/* SOLUTION BEGIN week=3 */
+/*
+ * The gradient of the per-element BCE w.r.t. p, as PyTorch's binary_cross_entropy
+ * backward: grad * (p - t) / max(p (1 - p), 1e-12). Finite at p = 0 and p = 1 (found by
+ * the differential test, make test-torch). inputs: probs, target (a constant).
+ */
+static int bce_backward(const Tensor *grad, Var *const *inputs, int n, const Tensor *output,
+                        void *ctx, Tensor **grads)
+{
+    (void)n;
+    (void)output;
+    (void)ctx;
+    Tensor *p = tensor_contiguous(var_data(inputs[0]));
+    Tensor *t = tensor_contiguous(var_data(inputs[1]));
+    Tensor *g = tensor_contiguous(grad);
+    Tensor *d = p && t && g ? tensor_empty(p->shape, p->ndim) : NULL;
+    if (!d)
+        return -1;
+    for (int64_t i = 0; i < tensor_numel(d); i++) {
+        double pi = p->data[i];
+        d->data[i] = (float)(g->data[i] * (pi - t->data[i]) / fmax(pi * (1.0 - pi), 1e-12));
+    }
+    grads[0] = d;
+    return 0;
+}
+/* SOLUTION END */
+
 Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction)
 {
     if (!probs || !target) {
@@ -159,12 +186,20 @@ Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction)
             return nn_scope_return(inner, NULL);
         }
     }
-    /* -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch. */
-    Var *t = nn_constant(target);
-    Var *log_p = var_clamp(var_log(probs), -100.0f, INFINITY);
-    Var *log_1mp = var_clamp(var_log(var_add_scalar(var_neg(probs), 1.0f)), -100.0f, INFINITY);
-    Var *one_minus_t = var_add_scalar(var_neg(t), 1.0f);
-    Var *loss = var_neg(var_add(var_mul(t, log_p), var_mul(one_minus_t, log_1mp)));
+    /* -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch, as a custom
+     * op with PyTorch's gradient (bce_backward): composing clamp(log p) from autograd ops
+     * gave NaN gradients at p = 0 or 1 (0 * inf), e.g. for a saturated sigmoid. */
+    Tensor *t = tensor_contiguous(target);
+    Tensor *elem = p && t ? tensor_empty(p->shape, p->ndim) : NULL;
+    if (!elem)
+        return nn_scope_return(inner, NULL);
+    for (int64_t i = 0; i < tensor_numel(p); i++) {
+        float pi = p->data[i], ti = t->data[i];
+        float log_p = fmaxf(logf(pi), -100.0f), log_1mp = fmaxf(logf(1.0f - pi), -100.0f);
+        elem->data[i] = -(ti * log_p + (1.0f - ti) * log_1mp);
+    }
+    Var *pair[2] = {probs, nn_constant(t)};
+    Var *loss = var_custom("bce_loss", elem, pair, 2, bce_backward, NULL);
     return nn_scope_return(inner, nn_reduce(loss, reduction, __func__));
     /* SOLUTION END */
 }
