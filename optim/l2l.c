@@ -505,6 +505,18 @@ static uint64_t seed_unit(const Run *r, int layer, int64_t k)
     return saved;
 }
 
+/* A progress display for one pass of the step on the trainer's stream, or NULL. */
+static TrainProgress *progress_begin(const L2LTrainer *t, const char *pass, int64_t units,
+                                     int64_t every, int64_t *done)
+{
+    *done = 0;
+    if (!t->opts.progress || units < 1)
+        return NULL;
+    char label[64];
+    snprintf(label, sizeof label, "l2l step %lld %s", (long long)t->steps, pass);
+    return train_progress_begin(t->opts.progress, units, label, every < 1 ? 1 : every);
+}
+
 static void progress(Run *r)
 {
     r->done++;
@@ -974,12 +986,10 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     int64_t trainable;
     const int lmin = lowest_trainable(t, &trainable);
     const int N = t->num_layers;
-    if (t->opts.progress) {
-        char label[64];
-        snprintf(label, sizeof label, "l2l step %lld", (long long)t->steps);
-        int64_t units = (int64_t)N * r.K + (int64_t)(N - lmin) * r.K;
-        r.bar = train_progress_begin(t->opts.progress, units, label, units > 20 ? units / 10 : 1);
-    }
+    /* The progress display: one bar (or a few plain lines) per pass, counting units
+     * (one layer on one microbatch) in the order they run. */
+    int64_t every_fwd = (int64_t)N * r.K / 10, every_bwd = (int64_t)(N - lmin) * r.K / 10;
+    r.bar = progress_begin(t, "forward", (int64_t)N * r.K, every_fwd, &r.done);
 
     /* 2. Forward: layer by layer over every microbatch, no graph; the boundary
      *    activations go to the stash, the last layer's to the loss. */
@@ -997,6 +1007,8 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
         return -1;
     }
     snapshot_free(&buffers);
+    train_progress_end(r.bar);
+    r.bar = progress_begin(t, "backward", (int64_t)(N - lmin) * r.K, every_bwd, &r.done);
 
     /* 3. Backward: from the last layer down to the lowest one with something to train.
      *    Layer l reads stash[l] (its input) and stash[l+1] (the gradient of its output)
