@@ -122,6 +122,15 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIBS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -o $@ $< \
 	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 
+# `make test-torch` (optional, issue 12): strata's ops and gradients against PyTorch's on
+# random inputs (tests/torch/compare.py); skipped with a note where python3-torch is
+# absent. Not part of make test.
+$(BUILD)/tests/torch_driver: tests/torch/driver.c $(STATIC_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -o $@ $< $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
+test-torch: $(BUILD)/tests/torch_driver
+	@sh tests/torch/run.sh $(BUILD)/tests/torch_driver
+.PHONY: test-torch
+
 # ------------------------------------------------------- optional: MPI (issue 11) --
 # Data-parallel training lives in optim/mpi/ and is compiled with mpicc into its own
 # library only where MPI is installed; everything else builds without it.
