@@ -94,8 +94,17 @@ Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
             o[i] = gp[i * gs] * yp[i] * (1.0f - yp[i]);
         break;
     case PW_RELU:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = yp[i] > 0 ? gp[i * gs] : 0.0f;
+        if (gs == 1) {
+            /* the usual case, g dense: load g unconditionally so the select has no
+             * branch and vectorizes (a ReLU's output is positive about half the time) */
+            for (int64_t i = 0; i < n; i++) {
+                float gi = gp[i];
+                o[i] = yp[i] > 0 ? gi : 0.0f;
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                o[i] = yp[i] > 0 ? gp[0] : 0.0f;
+        }
         break;
     case PW_GELU:
         for (int64_t i = 0; i < n; i++) {

@@ -191,7 +191,7 @@ int optim_load_state_dict(Optimizer *opt, const NnStateDict *sd)
             char *field = (char *)&hps[g] + hp_fields[f].offset;
             snprintf(key, sizeof key, "group.%d.%s", g, hp_fields[f].name);
             if (hp_fields[f].is_bool) {
-                int64_t b;
+                int64_t b = 0;
                 rc = meta_int(sd, key, &b, fn);
                 *(bool *)field = b != 0;
             } else {
