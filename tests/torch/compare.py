@@ -196,6 +196,13 @@ case("conv2d 3x3 stride 1 pad 1", "conv2d", [1, 1],
 case("conv2d 3x3 stride 2 pad 0", "conv2d", [2, 0],
      [V(randn(2, 2, 7, 7)), V(randn(3, 2, 3, 3)), V(randn(3))],
      lambda a, p: F.conv2d(a[0], a[1], a[2], stride=2, padding=0))
+case("conv2d 2x3 kernel dilation 2, no bias", "conv2d", [1, 1, 2],
+     [V(randn(1, 2, 6, 7)), V(randn(3, 2, 2, 3))],
+     lambda a, p: F.conv2d(a[0], a[1], None, stride=1, padding=1, dilation=2))
+case("im2col k3 s1 p1 (unfold)", "im2col", [3, 1, 1, 1], [V(randn(2, 2, 5, 5))],
+     lambda a, p: F.unfold(a[0], 3, dilation=1, padding=1, stride=1))
+case("im2col k2 s2 p0 dilation 2", "im2col", [2, 2, 0, 2], [V(randn(1, 3, 7, 6))],
+     lambda a, p: F.unfold(a[0], 2, dilation=2, padding=0, stride=2))
 case("max_pool2d k2 s2", "max_pool2d", [2, 2, 0], [V(randn(2, 3, 6, 6))],
      lambda a, p: F.max_pool2d(a[0], 2, 2, 0))
 case("max_pool2d k3 s2 p1", "max_pool2d", [3, 2, 1], [V(randn(2, 2, 7, 7))],

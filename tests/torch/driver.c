@@ -197,7 +197,14 @@ static Var *run(Case *c)
         Tensor *w = T(c, 1);
         Window2d win = window2d((int)w->shape[2], ip(c, 0), ip(c, 1));
         win.kernel_w = (int)w->shape[3];
+        if (c->np > 2) /* p = stride, padding[, dilation] */
+            win.dilation_h = win.dilation_w = ip(c, 2);
         return var_conv2d(x[0], x[1], c->ni > 3 ? x[2] : NULL, win);
+    }
+    if (!strcmp(op, "im2col")) { /* p = kernel, stride, padding, dilation */
+        Window2d win = window2d(ip(c, 0), ip(c, 1), ip(c, 2));
+        win.dilation_h = win.dilation_w = ip(c, 3);
+        return var_im2col(x[0], win);
     }
     if (!strcmp(op, "max_pool2d")) return var_max_pool2d(x[0], window2d(ip(c, 0), ip(c, 1), ip(c, 2)));
     if (!strcmp(op, "avg_pool2d")) return var_avg_pool2d(x[0], window2d(ip(c, 0), ip(c, 1), ip(c, 2)));
