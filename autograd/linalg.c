@@ -10,6 +10,7 @@
  */
 #include "autograd_internal.h"
 
+#include <cblas.h>
 #include <string.h>
 
 /* SOLUTION BEGIN week=2 */
@@ -153,19 +154,26 @@ static int conv2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
     int rc = -1;
     Tensor *g3 = tensor_reshape(g, g3_shape, 3);
     Tensor *wm = tensor_reshape(w, wm_shape, 2);
-    Tensor *cols = NULL, *colst = NULL, *per_batch = NULL, *wmt = NULL, *gcols = NULL;
+    Tensor *cols = NULL, *gdense = NULL, *wmt = NULL, *gcols = NULL;
     if (!g3 || !wm)
         goto done;
     if (node_needs_grad(n, 1)) {
-        int dim0 = 0;
+        /* grad_W = sum_n g[n] cols[n]^T. Simple form: tensor_matmul(g3, cols^T) gives
+         * the [N, O, K] per-image products, then tensor_sum over n. Fast form used here:
+         * one GEMM per image adding into the same [O, K] result (beta = 1), so that
+         * stack of N products is never written and read back. cols^T is a BLAS flag. */
+        int64_t L = g3_shape[2];
         cols = tensor_im2col(x, win);
-        colst = cols ? tensor_transpose(cols, 1, 2) : NULL;
-        per_batch = colst ? tensor_matmul(g3, colst) : NULL;
-        Tensor *summed = per_batch ? tensor_sum(per_batch, &dim0, 1, false) : NULL;
-        grads[1] = summed ? tensor_reshape(summed, w->shape, w->ndim) : NULL;
-        tensor_release(summed);
+        gdense = cols ? tensor_contiguous(g3) : NULL;
+        grads[1] = gdense ? tensor_empty(w->shape, w->ndim) : NULL;
         if (!grads[1])
             goto done;
+        if (N * O * K * L == 0) /* nothing to add up (BLAS would reject a 0 stride) */
+            memset(grads[1]->data, 0, (size_t)(O * K) * sizeof(float));
+        for (int64_t i = 0; i < N && O * K * L > 0; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)L, 1.0f,
+                        gdense->data + i * O * L, (int)L, cols->data + i * K * L, (int)L,
+                        i == 0 ? 0.0f : 1.0f, grads[1]->data, (int)K);
     }
     if (node_needs_grad(n, 0)) {
         wmt = tensor_transpose(wm, 0, 1);
@@ -185,8 +193,7 @@ done:
     tensor_release(g3);
     tensor_release(wm);
     tensor_release(cols);
-    tensor_release(colst);
-    tensor_release(per_batch);
+    tensor_release(gdense);
     tensor_release(wmt);
     tensor_release(gcols);
     return rc;
