@@ -6,7 +6,8 @@
  *   build/examples/fashion_cnn                 # defaults below
  *   build/examples/fashion_cnn --epochs 3 --threads 4 --checkpoint cnn.safetensors
  *
- * Defaults: Adam, lr 1e-3 with cosine annealing, batch 128, seed 1. The data set's
+ * Defaults: Adam, lr 1e-3 with cosine annealing over 10 epochs, batch 128, seed 1 (6
+ * epochs gave 0.9188). The data set's
  * benchmark lists 0.916 for two conv + pooling layers; these defaults reach >= 0.92
  * (see examples/README.md).
  */
@@ -16,7 +17,7 @@ int main(int argc, char **argv)
 {
     FashionConfig c = {
         .name = "fashion_cnn",
-        .epochs = 6,
+        .epochs = 10,
         .batch_size = 128,
         .lr = 1e-3f,
         .weight_decay = -1.0f,
