@@ -113,9 +113,7 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
     int64_t examples = 0, batches = 0, correct = 0;
     int rc = 0;
     Batch b;
-    while (data_loader_next(loader, &b)) {
-        if (rc != 0)
-            continue; /* drain the epoch so the loader starts the next one cleanly */
+    while (rc == 0 && data_loader_next(loader, &b)) {
         Scope *s = scope_begin();
         optim_zero_grad(opt, true);
         int64_t micro = o.micro_batch_size > 0 ? o.micro_batch_size : b.size;
@@ -161,6 +159,8 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
             train_progress_update(progress, batches, loss_sum / (double)examples);
         }
     }
+    if (rc != 0) /* skip the rest of the epoch: the loader starts the next one */
+        data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
     train_progress_end(progress);
     if (stats) {
         stats->loss = examples ? loss_sum / (double)examples : NAN;
@@ -190,9 +190,7 @@ int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void 
     int64_t examples = 0, batches = 0, correct = 0;
     int rc = 0;
     Batch b;
-    while (data_loader_next(loader, &b)) {
-        if (rc != 0)
-            continue;
+    while (rc == 0 && data_loader_next(loader, &b)) {
         Scope *s = scope_begin();
         Var *loss = batch_loss(model, b.x, b.y, loss_fn, loss_ctx, &correct);
         if (!loss)
@@ -204,6 +202,8 @@ int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void 
         batches++;
     }
     autograd_no_grad_end();
+    if (rc != 0)
+        data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
     nn_train(model, was_training);
     if (stats) {
         stats->loss = examples ? loss_sum / (double)examples : NAN;

@@ -247,10 +247,56 @@ START_TEST(test_checkpoint_resume)
 }
 END_TEST
 
+/* Cross-entropy that fails on its third call. */
+static Var *failing_loss(Module *model, Var *x, const Tensor *y, void *ctx)
+{
+    int *calls = ctx;
+    if (++*calls == 3) {
+        strata_set_error("failing_loss: refused batch %d", *calls);
+        return NULL;
+    }
+    return train_cross_entropy_loss(model, x, y, NULL);
+}
+
+START_TEST(test_epoch_stops_on_error)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(50, 8);
+    Module *m = toy_model();
+    Optimizer *opt = optim_sgd(m, 0.1f, 0.0f);
+    DataLoaderOptions lo = {10, false, 0, false};
+    DataLoader *dl = data_loader_new(ds, &lo);
+    ck_assert(opt && dl);
+    int calls = 0;
+    TrainOptions to;
+    memset(&to, 0, sizeof to);
+    to.loss_fn = failing_loss;
+    to.loss_ctx = &calls;
+    TrainStats st;
+    ck_assert_int_eq(train_epoch(m, opt, dl, &to, &st), -1);
+    ck_assert_error("refused batch 3");
+    ck_assert_int_eq(calls, 3);      /* it stopped at the failing batch */
+    ck_assert_int_eq(st.batches, 2); /* two batches trained */
+    ck_assert_int_eq(opt->steps, 2);
+    ck_assert(isnan(st.accuracy));   /* a custom loss reports no accuracy */
+    /* the loader moved on to the next epoch, from its first batch */
+    ck_assert_int_eq(data_loader_epoch(dl), 1);
+    Batch b;
+    ck_assert(data_loader_next(dl, &b));
+    ck_assert_int_eq(b.index, 0);
+    data_loader_free(dl);
+    optim_free(opt);
+    nn_module_free(m);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
 void add_train_tests(Suite *s)
 {
     GRADED_TIMED(s, test_end_to_end_separable, 5, 30.0);
     GRADED(s, test_micro_batches_match_full_batch, 3);
     GRADED(s, test_accuracy_progress_and_log, 3);
     GRADED(s, test_checkpoint_resume, 4);
+    GRADED(s, test_epoch_stops_on_error, 2);
 }
