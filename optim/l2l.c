@@ -1032,10 +1032,13 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
                 for (int i = 0; i < t->layers[l].num_params; i++)
                     if (t->layers[l].params[i]->requires_grad)
                         params[n++] = t->layers[l].params[i];
+            /* A NaN norm is an error only when the call recorded one (NaN gradients
+             * give a NaN norm too, as in PyTorch). */
+            strata_clear_error();
             float norm = params ? optim_clip_grad_norm(params, n, t->opts.clip_grad_norm, 2.0f)
                                 : NAN;
             strata_free(params);
-            if (isnan(norm))
+            if (isnan(norm) && (!params || strata_last_error()[0] != '\0'))
                 rc = -1;
         }
         if (rc == 0 && t->opts.optimizer)
