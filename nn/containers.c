@@ -51,9 +51,14 @@ static bool check_list(const char *function, const Module *list)
     return true;
 }
 
-/* Free @p module we were given ownership of, unless it belongs to another tree. */
-static void drop(Module *module)
+/* Free @p module we were given ownership of, unless it belongs to a tree: it has a parent,
+ * or it is @p container or one of its ancestors (as nn.h documents). Issue 9: without the
+ * second check, nn_module_list_append(list, list) freed the list itself. */
+static void drop(const Module *container, Module *module)
 {
+    for (const Module *a = container; a; a = a->parent)
+        if (a == module)
+            return;
     if (module && !module->parent)
         nn_module_free(module);
 }
@@ -85,7 +90,7 @@ Module *nn_sequential(int n, ...)
             continue;
         /* On failure everything not yet owned by seq is freed (seq frees the rest). */
         for (int k = seq ? i + 1 : i; k < count; k++)
-            drop(modules[k]);
+            drop(NULL, modules[k]);
         nn_module_free(seq);
         return NULL;
     }
@@ -99,7 +104,7 @@ int nn_module_list_insert(Module *list, int index, Module *module)
         return -1;
     }
     if (!check_list(__func__, list)) {
-        drop(module);
+        drop(list, module);
         return -1;
     }
     /* SOLUTION BEGIN week=3 fail=-1 */
@@ -108,14 +113,14 @@ int nn_module_list_insert(Module *list, int index, Module *module)
     if (i < 0 || i > n) {
         strata_set_error("nn_module_list_insert: index %d is out of range for %d modules",
                          index, n);
-        drop(module);
+        drop(list, module);
         return -1;
     }
     /* A unique temporary name, then "0", "1", ... again. */
     char name[32];
     snprintf(name, sizeof name, "%d", n);
     if (nn_children_insert(list, i, name, module) < 0) {
-        drop(module);
+        drop(list, module);
         return -1;
     }
     return nn_children_renumber(list);
@@ -233,14 +238,14 @@ int nn_module_dict_set(Module *dict, const char *key, Module *module)
     if (!check_dict(__func__, dict) || !key) {
         if (!key)
             strata_error_null(__func__, "key");
-        drop(module);
+        drop(dict, module);
         return -1;
     }
     /* SOLUTION BEGIN week=3 fail=-1 */
     int i = nn_child_index(dict, key);
     if (i < 0) { /* a new key goes at the end */
         if (nn_children_insert(dict, dict->num_children, key, module) < 0) {
-            drop(module);
+            drop(dict, module);
             return -1;
         }
         return 0;
