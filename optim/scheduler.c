@@ -232,6 +232,13 @@ static LRScheduler *combine(Optimizer *opt, LRScheduler **schedulers,
             strata_set_error("%s: scheduler %d belongs to another optimizer", fn, i);
             goto fail;
         }
+        /* Issue 9: the result owns its schedulers, so one listed twice was freed twice. */
+        for (int j = 0; j < i; j++)
+            if (schedulers[j] == schedulers[i]) {
+                strata_set_error("%s: scheduler %d is scheduler %d again (each can be given "
+                                 "once: the result owns them)", fn, i, j);
+                goto fail;
+            }
     }
     for (int i = 0; !chained && i < n - 1; i++)
         if (milestones[i] < 1 || (i > 0 && milestones[i] <= milestones[i - 1])) {
@@ -259,8 +266,13 @@ fail:
         strata_free(s->last_lr);
         strata_free(s);
     }
-    for (int i = 0; schedulers && i < n; i++)
-        optim_scheduler_free(schedulers[i]);
+    for (int i = 0; schedulers && i < n; i++) {
+        bool seen = false; /* a scheduler listed twice is freed once */
+        for (int j = 0; j < i && !seen; j++)
+            seen = schedulers[j] == schedulers[i];
+        if (!seen)
+            optim_scheduler_free(schedulers[i]);
+    }
     return NULL;
 }
 
