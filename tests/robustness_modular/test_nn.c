@@ -290,6 +290,55 @@ START_TEST(state_dict_set_null_tensor)
 }
 END_TEST
 
+START_TEST(module_list_append_itself)
+{
+    /* Found by this table: the refused module was freed, and here it is the list. */
+    BEGIN;
+    Module *list = nn_module_list();
+    ck_assert_ptr_nonnull(list);
+    ck_assert_int_eq(nn_module_list_append(list, nn_relu()), 0);
+    ROW_FAILS(L, "nn_module_list_append(list, list)", "a list appended to itself",
+              nn_module_list_append(list, list) == -1, "cycle", NULL);
+    ck_assert_int_eq(nn_module_list_len(list), 1); /* alive and unchanged */
+    ck_assert_int_eq(nn_module_list_append(list, nn_tanh()), 0);
+    nn_module_free(list);
+    END;
+}
+END_TEST
+
+START_TEST(module_list_append_ancestor)
+{
+    BEGIN;
+    Module *inner = nn_module_list();
+    Module *outer = nn_sequential(2, nn_linear(2, 2, true), inner);
+    ck_assert_ptr_nonnull(outer);
+    NnStateDict *snap = rb_snap_module(outer);
+    ROW_FAILS(L, "nn_module_list_append(inner, outer)", "outer = Sequential(Linear, inner)",
+              nn_module_list_append(inner, outer) == -1, "cycle", NULL);
+    ck_assert_int_eq(nn_num_children(outer), 2);
+    ck_assert_int_eq(nn_module_list_len(inner), 0);
+    rb_assert_module_same(outer, snap);
+    nn_state_dict_free(snap);
+    nn_module_free(outer);
+    END;
+}
+END_TEST
+
+START_TEST(module_dict_set_itself)
+{
+    BEGIN;
+    Module *dict = nn_module_dict();
+    ck_assert_ptr_nonnull(dict);
+    ck_assert_int_eq(nn_module_dict_set(dict, "fc", nn_linear(2, 2, false)), 0);
+    ROW_FAILS(L, "nn_module_dict_set(dict, \"self\", dict)", "a dict put into itself",
+              nn_module_dict_set(dict, "self", dict) == -1, "cycle", NULL);
+    ck_assert(nn_module_dict_contains(dict, "fc"));
+    ck_assert(!nn_module_dict_contains(dict, "self"));
+    nn_module_free(dict);
+    END;
+}
+END_TEST
+
 void add_nn_rows(Suite *s)
 {
     GRADED(s, linear_forward_wrong_features, 1);
@@ -310,4 +359,7 @@ void add_nn_rows(Suite *s)
     GRADED(s, load_file_of_another_model, 1);
     GRADED(s, save_into_missing_directory, 1);
     GRADED(s, state_dict_set_null_tensor, 1);
+    GRADED(s, module_list_append_itself, 1);
+    GRADED(s, module_list_append_ancestor, 1);
+    GRADED(s, module_dict_set_itself, 1);
 }

@@ -329,6 +329,25 @@ START_TEST(scheduler_step_null)
 }
 END_TEST
 
+START_TEST(scheduler_listed_twice)
+{
+    /* Found by this table: the combined scheduler owned it twice and freed it twice. */
+    BEGIN;
+    Module *m = rb_mlp();
+    Optimizer *opt = optim_sgd(m, 0.1f, 0);
+    ck_assert_ptr_nonnull(opt);
+    LRScheduler *x = optim_step_lr(opt, 1, 0.5f);
+    ck_assert_ptr_nonnull(x);
+    ROW_FAILS(L, "optim_sequential_lr(opt, {x, x}, {1}, 2)", "the same scheduler twice",
+              optim_sequential_lr(opt, (LRScheduler *[]){x, x}, SHAPE(1), 2) == NULL, "again",
+              NULL);
+    ck_assert_float_eq(optim_get_lr(opt, 0), 0.1f);
+    optim_free(opt); /* x was freed once by the failed call (ownership passes) */
+    nn_module_free(m);
+    END;
+}
+END_TEST
+
 void add_optim_rows(Suite *s)
 {
     GRADED(s, optimizer_empty_parameter_list, 1);
@@ -350,4 +369,5 @@ void add_optim_rows(Suite *s)
     GRADED(s, scheduler_of_another_optimizer, 1);
     GRADED(s, scheduler_negative_epoch, 1);
     GRADED(s, scheduler_step_null, 1);
+    GRADED(s, scheduler_listed_twice, 1);
 }

@@ -316,6 +316,33 @@ START_TEST(null_propagation_keeps_root_cause)
 }
 END_TEST
 
+START_TEST(expand_count_overflows)
+{
+    /* Found by this table: the view was made and tensor_numel overflowed int64_t. */
+    BEGIN;
+    Tensor *t = MK(DATA(1, 2, 3, 4, 5, 6), 2, 3);
+    Tensor *st = rb_snap(t);
+    ROW_FAILS(L, "tensor_expand(t, [2^62, 2, 3], 3)", "t [2, 3]; 2^62 * 6 elements overflow",
+              tensor_expand(t, SHAPE(INT64_C(1) << 62, 2, 3), 3) == NULL, "tensor_expand",
+              "too many elements");
+    rb_assert_same(t, st, "t");
+    END;
+}
+END_TEST
+
+START_TEST(randperm_null_array)
+{
+    /* Found by this table: a NULL array was written to (segfault). */
+    BEGIN;
+    uint64_t rng = strata_rng_get_state();
+    ROW_FAILS(L, "strata_randperm(NULL, 5)", "perm NULL",
+              (strata_randperm(NULL, 5), strata_last_error()[0] != '\0'), "strata_randperm",
+              "NULL");
+    ck_assert_uint_eq(strata_rng_get_state(), rng);
+    END;
+}
+END_TEST
+
 void add_tensor_rows(Suite *s)
 {
     GRADED(s, matmul_shapes_do_not_align, 1);
@@ -345,4 +372,6 @@ void add_tensor_rows(Suite *s)
     GRADED(s, expand_incompatible, 1);
     GRADED(s, null_argument, 1);
     GRADED(s, null_propagation_keeps_root_cause, 1);
+    GRADED(s, expand_count_overflows, 1);
+    GRADED(s, randperm_null_array, 1);
 }
