@@ -7,8 +7,12 @@
 # leak, an invalid read or write, a use of uninitialised memory or a failing test makes
 # the suite fail. "Still reachable" blocks (OpenBLAS's thread pool, Check's own
 # bookkeeping) are not leaks. Suites run $MEMCHECK_JOBS at a time (default: the number
-# of cores). Exit status 1 if any suite failed.
+# of cores). MEMCHECK_ORIGINS=yes adds --track-origins=yes (where an uninitialised
+# value came from; about twice as slow). Exit status 1 if any suite failed.
 set -u
+
+origins=
+[ "${MEMCHECK_ORIGINS:-no}" = yes ] && origins=--track-origins=yes
 
 # One suite: writes LOGDIR/NAME.{out,vg,rc}.
 run_one() {
@@ -18,7 +22,7 @@ run_one() {
     CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 OPENBLAS_NUM_THREADS=1 \
         timeout -k 10 "${MEMCHECK_TIMEOUT:-3600}" \
         valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-        --show-leak-kinds=definite,indirect --track-origins=yes --error-exitcode=99 \
+        --show-leak-kinds=definite,indirect $origins --error-exitcode=99 \
         --log-file="$logs/$name.vg" "$suite" >"$logs/$name.out" 2>&1
     rc=$?
     echo "$rc $(($(date +%s) - start))" >"$logs/$name.rc"
@@ -73,5 +77,6 @@ else
         [ "$rc" -eq 0 ] || failed=$((failed + 1))
     done
     echo "memcheck: $(($# - failed)) passed, $failed failed"
+    [ -z "$origins" ] && echo "(uninitialised values? MEMCHECK_ORIGINS=yes make memcheck shows where they came from)"
 fi
 exit $status
