@@ -97,7 +97,7 @@ typedef struct ModuleType {
 /** @name The module tree
  *  @{ */
 
-/** A named parameter slot; @ref var is NULL for an absent optional parameter. */
+/** A named parameter slot; its var is NULL for an absent optional parameter. */
 typedef struct NnParameterSlot {
     char *name; /**< local name, e.g. "weight" (owned) */
     Var *var;   /**< the parameter (retained), or NULL when registered as absent */

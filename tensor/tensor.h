@@ -310,6 +310,8 @@ Tensor *tensor_linspace(double start, double end, int64_t steps);
 /**
  * @brief Copy @p data (row-major, tensor_numel elements) into a new tensor of @p shape.
  * @param[in] data the values; NULL is an error.
+ * @param[in] shape the size of each dim.
+ * @param[in] ndim number of dims (0 for a scalar).
  */
 Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim);
 /** @brief Uniform samples in [0, 1) from the seeded generator. */
@@ -360,6 +362,7 @@ float tensor_get(const Tensor *t, const int64_t *index);
 int tensor_set(Tensor *t, const int64_t *index, float value);
 /**
  * @brief Copy the elements, in row-major order, into @p out.
+ * @param[in] t the tensor (any strides).
  * @param[out] out room for tensor_numel(t) floats.
  * @return 0, or -1 with an error.
  */
@@ -375,6 +378,8 @@ bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol);
 char *tensor_shape_str(const Tensor *t, char *buf, size_t size);
 /**
  * @brief The shape two shapes broadcast to (NumPy rules).
+ * @param[in] a, a_ndim the first shape and its number of dims.
+ * @param[in] b, b_ndim the second shape and its number of dims.
  * @param[out] out room for TENSOR_MAX_DIMS sizes.
  * @param[out] out_ndim number of dims of the result.
  * @return 0, or -1 with an error naming both shapes when they do not broadcast.
@@ -505,6 +510,9 @@ Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, b
 Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepdim);
 /**
  * @brief Max along @p dim, and where it is.
+ * @param[in] t the tensor.
+ * @param[in] dim the dim to reduce (negative counts from the end).
+ * @param[in] keepdim keep the reduced dim with size 1.
  * @param[out] indices if not NULL, receives the argmax (the first one on ties, as
  *             PyTorch's CPU kernel), a new tensor under the usual ownership rule.
  * @return The max values. NaN propagates (a NaN is the max).
@@ -580,10 +588,14 @@ Tensor *tensor_stack(Tensor *const *tensors, int n, int dim);
 
 /** The geometry of a 2-D sliding window. */
 typedef struct Window2d {
-    int kernel_h, kernel_w;     /**< window size */
-    int stride_h, stride_w;     /**< step between windows (>= 1) */
-    int padding_h, padding_w;   /**< zeros added on each side (>= 0) */
-    int dilation_h, dilation_w; /**< spacing between window taps (>= 1) */
+    int kernel_h;   /**< window height */
+    int kernel_w;   /**< window width */
+    int stride_h;   /**< vertical step between windows (>= 1) */
+    int stride_w;   /**< horizontal step between windows (>= 1) */
+    int padding_h;  /**< zero rows added above and below (>= 0) */
+    int padding_w;  /**< zero columns added left and right (>= 0) */
+    int dilation_h; /**< vertical spacing between window taps (>= 1) */
+    int dilation_w; /**< horizontal spacing between window taps (>= 1) */
 } Window2d;
 
 /** @brief A square window: kernel k, the given stride and padding, dilation 1. */
@@ -606,12 +618,15 @@ Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int6
  * @param[in] input [N, C_in, H, W]
  * @param[in] weight [C_out, C_in, kh, kw] (kh, kw must match @p w)
  * @param[in] bias [C_out] or NULL
+ * @param[in] w the window (stride, padding, dilation).
  * @return [N, C_out, out_h, out_w]
  */
 Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
                       Window2d w);
 /**
  * @brief Max pooling; padding counts as -inf.
+ * @param[in] input [N, C, H, W]
+ * @param[in] w the window.
  * @param[out] indices if not NULL, receives for each output the flat index h*W + w of
  *             the chosen input element within its [H, W] plane (as PyTorch).
  * @return [N, C, out_h, out_w]
