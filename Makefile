@@ -240,6 +240,8 @@ install: $(STATIC_LIBS) $(SHARED_LIB)
 	cp tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h modular/modular.h \
 	    strata.h $(DESTDIR)$(PREFIX)/include/strata/
 	cp $(STATIC_LIBS) $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
+	$(if $(DIST_LIB),cp optim/mpi/optim_dist.h $(DESTDIR)$(PREFIX)/include/strata/ && \
+	    cp $(DIST_LIB) $(DESTDIR)$(PREFIX)/lib/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' strata.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/strata.pc
 
 clean:

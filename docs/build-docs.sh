@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 command -v doxygen >/dev/null || { echo "docs: doxygen is not installed (make deps)"; exit 1; }
 
 inputs=
-for f in tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h modular/modular.h \
+for f in tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h optim/mpi/optim_dist.h modular/modular.h \
     strata.h README.md docs/*.md weeks/README.md weeks/*/README.md; do
     [ -f "$f" ] && inputs="$inputs $f"
 done

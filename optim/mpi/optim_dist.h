@@ -93,6 +93,12 @@ void optim_ddp_free(OptimDDP *ddp);
  *        rank), padded by wrapping around to a multiple of @p world (or truncated when
  *        @p drop_last), then every world-th index starting at @p rank.
  * The global generator's state is left unchanged.
+ * @param[in] n number of examples in the data set (> 0).
+ * @param[in] rank this rank, in [0, world).
+ * @param[in] world number of ranks (>= 1).
+ * @param[in] seed, epoch the permutation is seeded by seed + epoch (same on every rank).
+ * @param[in] shuffle permute (else the order 0..n-1).
+ * @param[in] drop_last truncate to a multiple of @p world instead of padding.
  * @param[out] count receives the number of indices (ceil(n / world), or floor with
  *             @p drop_last).
  * @return An array the caller frees with strata_free(), or NULL with an error.
@@ -103,8 +109,12 @@ int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
 
 /**
  * @brief The shard of @p ds that rank @p rank reads in @p epoch (see
- *        data_distributed_indices()), as a new in-memory dataset whose order is the
- *        sampler's order (iterate it without shuffling).
+ *        data_distributed_indices() for the other parameters), as a new in-memory
+ *        dataset whose order is the sampler's order (iterate it without shuffling).
+ * @param[in] ds the whole data set (its tensors are copied, not retained).
+ * @param[in] rank, world this rank and the number of ranks.
+ * @param[in] seed, epoch the permutation's seed is seed + epoch.
+ * @param[in] shuffle, drop_last as data_distributed_indices().
  * @return A dataset freed with data_dataset_free(), or NULL with an error.
  */
 Dataset *data_distributed_shard(const Dataset *ds, int rank, int world, uint64_t seed,
