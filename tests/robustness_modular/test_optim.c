@@ -348,6 +348,33 @@ START_TEST(scheduler_listed_twice)
 }
 END_TEST
 
+/* Not a failure row: an optimizer retains its parameters, so freeing the array it was
+ * given and then the model itself leaves it working (valgrind watches for stale reads). */
+START_TEST(optimizer_outlives_its_model_and_list)
+{
+    BEGIN;
+    Module *m = rb_mlp();
+    int n;
+    Var **p = nn_parameters(m, &n);
+    Var *first = p[0];
+    var_retain(first);
+    Optimizer *opt = optim_sgd_new(p, n, &(OptimHparams){.lr = 0.5f});
+    ck_assert_ptr_nonnull(opt);
+    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
+    ck_assert_int_eq(var_backward(var_sum(nn_forward(m, x), NULL, 0, false)), 0);
+    Tensor *before = rb_snap(var_data(first)), *grad = rb_snap(var_grad(first));
+    strata_free(p);   /* the list is gone */
+    nn_module_free(m); /* and the model */
+    ck_assert_int_eq(optim_step(opt), 0);
+    /* SGD: w - 0.5 g, computed here element by element */
+    Tensor *want = OK(tensor_sub(before, OK(tensor_mul_scalar(grad, 0.5f))));
+    ck_assert(tensor_allclose(var_data(first), want, 0, 1e-6f));
+    optim_free(opt);
+    var_release(first);
+    END;
+}
+END_TEST
+
 void add_optim_rows(Suite *s)
 {
     GRADED(s, optimizer_empty_parameter_list, 1);
@@ -370,4 +397,5 @@ void add_optim_rows(Suite *s)
     GRADED(s, scheduler_negative_epoch, 1);
     GRADED(s, scheduler_step_null, 1);
     GRADED(s, scheduler_listed_twice, 1);
+    GRADED(s, optimizer_outlives_its_model_and_list, 1);
 }
