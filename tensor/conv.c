@@ -141,8 +141,13 @@ static void col2im_image(const float *cols, int64_t ld, int64_t C, int64_t H, in
                     if (ih < 0 || ih >= H)
                         continue;
                     float *out = x + (c * H + ih) * W;
-                    for (int64_t o = lo; o < hi; o++)
-                        out[o * w.stride_w + tw] += row[y * ow + o];
+                    const float *in = row + y * ow;
+                    if (w.stride_w == 1) /* a contiguous run: a loop that vectorizes */
+                        for (int64_t o = lo; o < hi; o++)
+                            out[o + tw] += in[o];
+                    else
+                        for (int64_t o = lo; o < hi; o++)
+                            out[o * w.stride_w + tw] += in[o];
                 }
             }
         }
@@ -544,9 +549,14 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
                          (long long)plane);
     else if (ix)
         out = tensor_zeros(input_shape, 4);
-    /* Each output's gradient goes back to the one input its window picked. */
-    for (int64_t i = 0; out && i < count; i++)
-        out->data[(i / per_plane) * plane + (int64_t)ix->data[i]] += g->data[i];
+    /* Each output's gradient goes back to the one input its window picked (plane by
+     * plane: no division per element to find the plane). */
+    for (int64_t p = 0; out && count > 0 && p < input_shape[0] * input_shape[1]; p++) {
+        float *dst = out->data + p * plane;
+        const float *gp = g->data + p * per_plane, *ip = ix->data + p * per_plane;
+        for (int64_t i = 0; i < per_plane; i++)
+            dst[(int64_t)ip[i]] += gp[i];
+    }
     tensor_release(ix);
     tensor_release(g);
     return out;
