@@ -14,15 +14,17 @@
  * - L2L: L2LStats::working_peak_bytes, the largest layer's weights and gradients plus
  *   the largest unit (one layer, one microbatch), which should not grow at all (target:
  *   within 10% from depth 4 to 64).
- * Time is the best of several steps after a warm-up, plain and L2L alternating (the
- * best, not the median, because other work on the machine only ever adds time;
- * target: L2L at most 1.5x plain, the price of recomputing each layer's forward).
+ * Time is the CPU time of the process (CLOCK_PROCESS_CPUTIME_ID) for one step, the best
+ * of several steps after a warm-up, plain and L2L alternating, on one thread: CPU time
+ * does not count the time other jobs on a shared machine take, which wall-clock time
+ * does (target: L2L at most 1.5x plain, the price of recomputing each layer's forward).
  *
  * Prints a table and, when BENCH_CSV names a file, appends rows
  * "benchmark,case,strata,reference,ratio":
  *   l2l_working_bytes,depth_<d>,<L2L bytes>,<plain bytes>,<L2L/plain>
  *   l2l_step_ms,depth_<d>,<L2L ms>,<plain ms>,<L2L/plain>
  *   l2l_working_flatness,depth_64_vs_4,<L2L bytes at 64>,<L2L bytes at 4>,<ratio>
+ *   l2l_step_ms,depth_16_mb_<mb>,<L2L ms>,<plain ms>,<L2L/plain>   (microbatch sweep)
  */
 #include "optim.h"
 
@@ -40,7 +42,7 @@
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -90,21 +92,58 @@ static double plain_step(Module *m, Tensor *x, Tensor *y, size_t *working)
     return rc < 0 ? -1.0 : t;
 }
 
+typedef struct Measure {
+    size_t plain_bytes, l2l_bytes, stash_bytes;
+    double plain_ms, l2l_ms;
+} Measure;
+
+/* Working bytes and best step times of plain training and L2L at @p depth, @p mb. */
+static int measure(int depth, int64_t mb, Tensor *x, Tensor *y, Measure *out)
+{
+    Module *m = make_model(depth);
+    L2LOptions o;
+    memset(&o, 0, sizeof o);
+    o.microbatch_size = mb;
+    L2LTrainer *t = m ? l2l_new(m, &o) : NULL;
+    int status = t ? 0 : -1;
+    /* Warm-up: gradients allocated, allocator cache filled, the dry run done. */
+    L2LStats st;
+    if (status == 0 && (plain_step(m, x, y, NULL) < 0 || l2l_step(t, x, y, &st) < 0))
+        status = -1;
+    double tp[REPS], tl[REPS];
+    for (int r = 0; r < REPS && status == 0; r++) {
+        tp[r] = plain_step(m, x, y, &out->plain_bytes);
+        double t0 = now();
+        int rc = l2l_step(t, x, y, &st);
+        tl[r] = now() - t0;
+        if (tp[r] < 0 || rc < 0)
+            status = -1;
+    }
+    if (status == 0) {
+        out->l2l_bytes = st.working_peak_bytes;
+        out->stash_bytes = st.stash_bytes;
+        out->plain_ms = 1e3 * best(tp, REPS);
+        out->l2l_ms = 1e3 * best(tl, REPS);
+    } else {
+        fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
+    }
+    l2l_free(t);
+    nn_module_free(m);
+    return status;
+}
+
 int main(void)
 {
     const int depths[] = {4, 16, 64};
     const int ndepths = (int)(sizeof depths / sizeof *depths);
+    const int64_t sweep[] = {32, 64, 128, 256};
+    const int nsweep = (int)(sizeof sweep / sizeof *sweep);
     const char *csv_path = getenv("BENCH_CSV");
     FILE *csv = csv_path && *csv_path ? fopen(csv_path, "a") : NULL;
-    size_t l2l_bytes[3] = {0};
+    Measure at[3];
     int status = 0;
 
-    printf("l2l: layer-to-layer execution vs plain training, [Linear(%d,%d), ReLU] x depth, "
-           "B = %d, microbatch %d, %d threads\n",
-           WIDTH, WIDTH, BATCH, MICROBATCH, strata_get_num_threads());
-    printf("%6s %14s %14s %8s %14s %10s %10s %8s\n", "depth", "plain work B", "L2L work B",
-           "ratio", "L2L stash B", "plain ms", "L2L ms", "ratio");
-
+    strata_set_num_threads(1);
     Scope *outer = scope_begin();
     strata_manual_seed(2);
     Tensor *x = tensor_randn((const int64_t[]){BATCH, WIDTH}, 2);
@@ -117,63 +156,57 @@ int main(void)
         return 1;
     }
 
+    printf("l2l: layer-to-layer execution vs plain training, [Linear(%d,%d), ReLU] x depth, "
+           "B = %d, microbatch %d, %d thread(s), CPU time\n",
+           WIDTH, WIDTH, BATCH, MICROBATCH, strata_get_num_threads());
+    printf("%6s %14s %14s %8s %14s %10s %10s %8s\n", "depth", "plain work B", "L2L work B",
+           "ratio", "L2L stash B", "plain ms", "L2L ms", "ratio");
     for (int d = 0; d < ndepths && status == 0; d++) {
-        Module *m = make_model(depths[d]);
-        L2LOptions o;
-        memset(&o, 0, sizeof o);
-        o.microbatch_size = getenv("BENCH_L2L_MICROBATCH") ? atoll(getenv("BENCH_L2L_MICROBATCH")) : MICROBATCH;
-        L2LTrainer *t = m ? l2l_new(m, &o) : NULL;
-        if (!t) {
-            fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
-            nn_module_free(m);
+        Measure *r = &at[d];
+        if (measure(depths[d], MICROBATCH, x, y, r) < 0) {
             status = 1;
             break;
         }
-        /* Warm-up: gradients allocated, caches filled, the dry run done. */
-        size_t plain_work = 0;
-        L2LStats st;
-        if (plain_step(m, x, y, NULL) < 0 || l2l_step(t, x, y, &st) < 0) {
-            fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
-            status = 1;
+        double mem_ratio = (double)r->l2l_bytes / (double)r->plain_bytes;
+        printf("%6d %14zu %14zu %8.3f %14zu %10.2f %10.2f %8.2f\n", depths[d], r->plain_bytes,
+               r->l2l_bytes, mem_ratio, r->stash_bytes, r->plain_ms, r->l2l_ms,
+               r->l2l_ms / r->plain_ms);
+        if (csv) {
+            fprintf(csv, "l2l_working_bytes,depth_%d,%zu,%zu,%.4f\n", depths[d], r->l2l_bytes,
+                    r->plain_bytes, mem_ratio);
+            fprintf(csv, "l2l_step_ms,depth_%d,%.3f,%.3f,%.4f\n", depths[d], r->l2l_ms,
+                    r->plain_ms, r->l2l_ms / r->plain_ms);
         }
-        double tp[REPS], tl[REPS];
-        for (int r = 0; r < REPS && status == 0; r++) {
-            tp[r] = plain_step(m, x, y, &plain_work);
-            double t0 = now();
-            int rc = l2l_step(t, x, y, &st);
-            tl[r] = now() - t0;
-            if (tp[r] < 0 || rc < 0) {
-                fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
-                status = 1;
-            }
-        }
-        if (status == 0) {
-            double mp = 1e3 * best(tp, REPS), ml = 1e3 * best(tl, REPS);
-            l2l_bytes[d] = st.working_peak_bytes;
-            double mem_ratio = (double)st.working_peak_bytes / (double)plain_work;
-            printf("%6d %14zu %14zu %8.3f %14zu %10.2f %10.2f %8.2f\n", depths[d], plain_work,
-                   st.working_peak_bytes, mem_ratio, st.stash_bytes, mp, ml, ml / mp);
-            if (csv) {
-                fprintf(csv, "l2l_working_bytes,depth_%d,%zu,%zu,%.4f\n", depths[d],
-                        st.working_peak_bytes, plain_work, mem_ratio);
-                fprintf(csv, "l2l_step_ms,depth_%d,%.3f,%.3f,%.4f\n", depths[d], ml, mp,
-                        ml / mp);
-            }
-        }
-        l2l_free(t);
-        nn_module_free(m);
     }
-    scope_end(outer);
     if (status == 0) {
-        double flat = (double)l2l_bytes[ndepths - 1] / (double)l2l_bytes[0];
+        double flat = (double)at[ndepths - 1].l2l_bytes / (double)at[0].l2l_bytes;
         printf("L2L working set, depth %d vs %d: %.4f (target: within 10%%) %s\n",
                depths[ndepths - 1], depths[0], flat,
                flat <= 1.10 && flat >= 0.90 ? "ok" : "MISSED");
         if (csv)
             fprintf(csv, "l2l_working_flatness,depth_%d_vs_%d,%zu,%zu,%.4f\n",
-                    depths[ndepths - 1], depths[0], l2l_bytes[ndepths - 1], l2l_bytes[0],
+                    depths[ndepths - 1], depths[0], at[ndepths - 1].l2l_bytes, at[0].l2l_bytes,
                     flat);
     }
+
+    /* The microbatch trades working memory for time: each microbatch repacks every
+     * weight matrix and adds into every gradient, on top of the recomputation. */
+    if (status == 0)
+        printf("\nmicrobatch sweep at depth 16 (B = %d)\n%6s %14s %10s %10s %8s\n", BATCH, "mb",
+               "L2L work B", "plain ms", "L2L ms", "ratio");
+    for (int i = 0; i < nsweep && status == 0; i++) {
+        Measure r;
+        if (measure(16, sweep[i], x, y, &r) < 0) {
+            status = 1;
+            break;
+        }
+        printf("%6lld %14zu %10.2f %10.2f %8.2f\n", (long long)sweep[i], r.l2l_bytes,
+               r.plain_ms, r.l2l_ms, r.l2l_ms / r.plain_ms);
+        if (csv)
+            fprintf(csv, "l2l_step_ms,depth_16_mb_%lld,%.3f,%.3f,%.4f\n", (long long)sweep[i],
+                    r.l2l_ms, r.plain_ms, r.l2l_ms / r.plain_ms);
+    }
+    scope_end(outer);
     if (csv)
         fclose(csv);
     return status;

@@ -482,7 +482,10 @@ typedef struct Run {
     int64_t mb;       /* microbatch size */
     int64_t K;        /* microbatches */
     int64_t step;     /* step index for the seeds */
-    Tensor **stash;   /* N+1 levels; stash[0] is x (borrowed), the others owned */
+    const Tensor *x;  /* inputs [B, ...]: level 0 of the stash, read through views */
+    Tensor **cells;   /* the stash: cell (level, k) at [level * K + k], levels 1..N, one
+                         tensor per microbatch (owned) */
+    size_t ncells;    /* allocated cells */
     size_t *fwd_peak; /* per-layer largest forward unit (t->run_* or t->need_*) */
     size_t *bwd_peak; /* per-layer largest backward unit */
     size_t stash_bytes;
@@ -524,47 +527,52 @@ static void progress(Run *r)
         train_progress_update(r->bar, r->done, r->loss);
 }
 
+/* Cell (level, k) of the stash. */
+static Tensor **cell(const Run *r, int level, int64_t k)
+{
+    return &r->cells[(size_t)level * (size_t)r->K + (size_t)k];
+}
+
+/* The input rows of microbatch k at boundary @p level: a view of x for level 0, else the
+ * stashed tensor (borrowed). */
+static Tensor *stash_input(const Run *r, int level, int64_t k)
+{
+    if (level > 0)
+        return *cell(r, level, k);
+    return tensor_narrow(r->x, 0, k * r->mb, rows_of(r, k));
+}
+
 /*
- * Write @p value (rows of boundary @p level) into the stash, creating that level of
- * [B, ...] on first use; *host receives the bytes that allocation took.
+ * Keep @p value as cell (level, k), without copying when it owns its storage outright
+ * (a fresh layer output); a view that shares storage with something else (Flatten,
+ * Identity) is copied, so that a cell never keeps more than its own floats alive.
  */
-static int stash_write(Run *r, int level, int64_t r0, int64_t rows, const Tensor *value,
-                       Meter *meter, size_t *host)
+static int stash_keep(Run *r, int level, int64_t k, Tensor *value)
 {
     char a[128], b[128];
-    Tensor *level_t = r->stash[level];
-    if (!level_t) {
-        meter_sample(meter, 0); /* the peak so far is all working memory */
-        int64_t shape[TENSOR_MAX_DIMS];
-        shape[0] = r->B;
-        for (int d = 1; d < value->ndim; d++)
-            shape[d] = value->shape[d];
-        size_t before = strata_mem_stats().bytes_live;
-        Scope *s = scope_begin();
-        level_t = tensor_empty(shape, value->ndim);
-        tensor_retain(level_t);
-        scope_end(s);
-        if (!level_t)
-            return -1;
-        *host = strata_mem_stats().bytes_live - before;
-        strata_mem_reset_peak();
-        r->stash[level] = level_t;
-        r->stash_bytes += tensor_bytes(level_t);
-    } else {
-        bool same = level_t->ndim == value->ndim;
+    const Tensor *first = *cell(r, level, 0);
+    if (k > 0 && first) {
+        bool same = first->ndim == value->ndim;
         for (int d = 1; same && d < value->ndim; d++)
-            same = level_t->shape[d] == value->shape[d];
+            same = first->shape[d] == value->shape[d];
         if (!same) {
-            strata_set_error("rows %lld..%lld give shape %s where the first microbatch gave "
-                             "rows of %s",
-                             (long long)r0, (long long)(r0 + rows - 1),
-                             tensor_shape_str(value, a, sizeof a),
-                             tensor_shape_str(level_t, b, sizeof b));
+            strata_set_error("microbatch %lld gives shape %s where the first microbatch gave %s",
+                             (long long)k, tensor_shape_str(value, a, sizeof a),
+                             tensor_shape_str(first, b, sizeof b));
             return -1;
         }
     }
-    Tensor *dst = tensor_narrow(level_t, 0, r0, rows);
-    return dst ? tensor_copy_(dst, value) : -1;
+    bool owned = tensor_is_contiguous(value) && value->offset == 0 &&
+                 value->storage->numel == (size_t)tensor_numel(value) &&
+                 value->storage->base.refcount == 1;
+    Tensor *kept = owned ? value : tensor_clone(value);
+    if (!kept)
+        return -1;
+    tensor_retain(kept);
+    Tensor **slot = cell(r, level, k);
+    tensor_release(*slot);
+    *slot = kept;
+    return 0;
 }
 
 /*
@@ -580,12 +588,11 @@ static int forward_unit(Run *r, int l, int64_t k)
     const int64_t r0 = k * r->mb, rows = rows_of(r, k);
     char a[128], b[128];
     Meter meter;
-    size_t host = 0;
     int rc = -1;
 
     meter_begin(&meter);
     Scope *s = scope_begin();
-    Tensor *in = tensor_narrow(r->stash[l], 0, r0, rows);
+    Tensor *in = stash_input(r, l, k);
     Var *xv = var_new(in, false);
     uint64_t saved = seed_unit(r, l, k);
     autograd_no_grad_begin();
@@ -638,14 +645,15 @@ static int forward_unit(Run *r, int l, int64_t k)
             goto out;
         }
     }
-    if (stash_write(r, l + 1, r0, rows, value, &meter, &host) < 0) {
+    if (stash_keep(r, l + 1, k, value) < 0) {
         prefix_error("layer %d (%s)", l, nn_module_type_name(layer));
         goto out;
     }
+    r->stash_bytes += tensor_bytes(value);
     rc = 0;
 out:
     scope_end(s);
-    meter_sample(&meter, host);
+    meter_sample(&meter, 0);
     if (meter.peak > r->fwd_peak[l])
         r->fwd_peak[l] = meter.peak;
     if (meter.abs_peak > t->abs_peak)
@@ -665,7 +673,6 @@ static int backward_unit(Run *r, int l, int64_t k, bool need_input_grad)
 {
     L2LTrainer *t = r->t;
     Module *layer = t->layers[l].module;
-    const int64_t r0 = k * r->mb, rows = rows_of(r, k);
     char a[128], b[128];
     Meter meter;
     BufferSnapshot snap = {0, NULL};
@@ -673,8 +680,8 @@ static int backward_unit(Run *r, int l, int64_t k, bool need_input_grad)
 
     meter_begin(&meter);
     Scope *s = scope_begin();
-    Tensor *in = tensor_narrow(r->stash[l], 0, r0, rows);
-    Tensor *gout = tensor_narrow(r->stash[l + 1], 0, r0, rows);
+    Tensor *in = stash_input(r, l, k);
+    Tensor *gout = *cell(r, l + 1, k);
     Var *xv = var_new(in, need_input_grad);
     if (!xv || !gout || snapshot_take(layer, &snap) < 0)
         goto out;
@@ -701,9 +708,11 @@ static int backward_unit(Run *r, int l, int64_t k, bool need_input_grad)
         goto out;
     }
     if (need_input_grad) {
-        /* The input rows are not needed any more: they become their gradient. */
+        /* The input is not needed any more: its cell becomes its gradient. */
         Tensor *gx = var_grad(xv);
-        if ((gx ? tensor_copy_(in, gx) : tensor_zero_(in)) < 0)
+        if (!gx)
+            gx = tensor_zeros_like(in);
+        if (!gx || stash_keep(r, l, k, gx) < 0)
             goto out;
     }
     rc = 0;
@@ -779,12 +788,10 @@ static int eager_update(L2LTrainer *t, int l)
 
 static void run_release(Run *r)
 {
-    for (int l = 1; l <= r->t->num_layers; l++) {
-        tensor_release(r->stash[l]);
-        r->stash[l] = NULL;
-    }
-    strata_free(r->stash);
-    r->stash = NULL;
+    for (size_t i = 0; r->cells && i < r->ncells; i++)
+        tensor_release(r->cells[i]);
+    strata_free(r->cells);
+    r->cells = NULL;
 }
 
 static int run_init(Run *r, L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B,
@@ -792,6 +799,7 @@ static int run_init(Run *r, L2LTrainer *t, const Tensor *x, const Tensor *y, int
 {
     memset(r, 0, sizeof *r);
     r->t = t;
+    r->x = x;
     r->y = y;
     r->B = B;
     r->mb = t->opts.microbatch_size < B ? t->opts.microbatch_size : B;
@@ -799,10 +807,10 @@ static int run_init(Run *r, L2LTrainer *t, const Tensor *x, const Tensor *y, int
     r->step = t->steps;
     r->fwd_peak = fwd_peak;
     r->bwd_peak = bwd_peak;
-    r->stash = strata_calloc((size_t)t->num_layers + 1, sizeof *r->stash);
-    if (!r->stash)
+    r->ncells = ((size_t)t->num_layers + 1) * (size_t)r->K;
+    r->cells = strata_calloc(r->ncells, sizeof *r->cells);
+    if (!r->cells)
         return -1;
-    r->stash[0] = (Tensor *)x; /* borrowed, only read (layer 0 never writes its input) */
     for (int l = 0; l < t->num_layers; l++)
         fwd_peak[l] = bwd_peak[l] = 0;
     return 0;
@@ -874,10 +882,10 @@ static int dry_run(L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B)
             layer->params[i]->grad = kept[i];
         }
         strata_free(kept);
-        /* The input level is not needed any more (the next unit reads stash[l+1]). */
+        /* The input level is not needed any more (the next unit reads level l+1). */
         if (l > 0) {
-            tensor_release(r.stash[l]);
-            r.stash[l] = NULL;
+            tensor_release(*cell(&r, l, 0));
+            *cell(&r, l, 0) = NULL;
         }
     }
     snapshot_restore(t->model, &model_buffers);
@@ -1011,14 +1019,15 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     r.bar = progress_begin(t, "backward", (int64_t)(N - lmin) * r.K, every_bwd, &r.done);
 
     /* 3. Backward: from the last layer down to the lowest one with something to train.
-     *    Layer l reads stash[l] (its input) and stash[l+1] (the gradient of its output)
-     *    and leaves the gradient of its input in stash[l]. */
+     *    Layer l reads cell (l, k) (its input) and cell (l+1, k) (the gradient of its
+     *    output) and leaves the gradient of its input in cell (l, k). */
     for (int l = N - 1; l >= lmin && rc == 0; l--) {
         rc = zero_layer_grads(&t->layers[l]);
-        for (int64_t k = 0; k < r.K && rc == 0; k++)
+        for (int64_t k = 0; k < r.K && rc == 0; k++) {
             rc = backward_unit(&r, l, k, l > lmin);
-        tensor_release(r.stash[l + 1]); /* the gradient of layer l's output: done */
-        r.stash[l + 1] = NULL;
+            tensor_release(*cell(&r, l + 1, k)); /* the gradient of the output: done */
+            *cell(&r, l + 1, k) = NULL;
+        }
         if (rc == 0 && t->opts.eager_update)
             rc = eager_update(t, l);
     }
