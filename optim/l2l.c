@@ -729,28 +729,17 @@ out:
     return rc;
 }
 
-/* Give every trainable parameter of layer l a zero gradient (host memory). */
-static int zero_layer_grads(L2LLayer *layer)
+/*
+ * Drop the gradients of layer l's trainable parameters before its backward units: the
+ * first microbatch's gradient is then adopted as it is (autograd keeps a fresh leaf
+ * gradient without copying) and the others are added to it, so the step pays no pass to
+ * zero the gradients. A parameter that gets no gradient keeps none, as in plain backprop.
+ */
+static void drop_layer_grads(L2LLayer *layer)
 {
-    for (int i = 0; i < layer->num_params; i++) {
-        Var *p = layer->params[i];
-        if (!p->requires_grad)
-            continue;
-        if (p->grad && tensor_same_shape(p->grad, p->data) && tensor_is_contiguous(p->grad)) {
-            if (tensor_zero_(p->grad) < 0)
-                return -1;
-            continue;
-        }
-        Scope *s = scope_begin();
-        Tensor *z = tensor_zeros_like(p->data);
-        tensor_retain(z);
-        scope_end(s);
-        if (!z)
-            return -1;
-        var_zero_grad(p, true);
-        p->grad = z;
-    }
-    return 0;
+    for (int i = 0; i < layer->num_params; i++)
+        if (layer->params[i]->requires_grad)
+            var_zero_grad(layer->params[i], true);
 }
 
 /* Where parameter @p p sits in @p opt: group and index, or -1. */
@@ -816,8 +805,9 @@ static int run_init(Run *r, L2LTrainer *t, const Tensor *x, const Tensor *y, int
     return 0;
 }
 
-/* The working set of a pass: per layer, its parameters (and gradients when it runs
- * backward) plus its largest unit; the max over layers. */
+/* The working set of a pass: per layer, its parameters plus its largest unit; the max
+ * over layers. A backward unit's peak includes the layer's gradients: the first one
+ * creates them, the others hold a temporary gradient of the same size to add. */
 static size_t working_set(const L2LTrainer *t, const size_t *fwd, const size_t *bwd, int lmin)
 {
     size_t need = 0;
@@ -828,7 +818,7 @@ static size_t working_set(const L2LTrainer *t, const size_t *fwd, const size_t *
         if (f > need)
             need = f;
         if (l >= lmin) {
-            size_t b = pb + gb + bwd[l];
+            size_t b = pb + bwd[l];
             if (b > need)
                 need = b;
         }
@@ -874,9 +864,7 @@ static int dry_run(L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B)
             kept[i] = layer->params[i]->grad;
             layer->params[i]->grad = NULL;
         }
-        rc = zero_layer_grads(layer);
-        if (rc == 0)
-            rc = backward_unit(&r, l, 0, l > lmin);
+        rc = backward_unit(&r, l, 0, l > lmin);
         for (int i = 0; i < layer->num_params; i++) {
             tensor_release(layer->params[i]->grad);
             layer->params[i]->grad = kept[i];
@@ -1022,7 +1010,7 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
      *    Layer l reads cell (l, k) (its input) and cell (l+1, k) (the gradient of its
      *    output) and leaves the gradient of its input in cell (l, k). */
     for (int l = N - 1; l >= lmin && rc == 0; l--) {
-        rc = zero_layer_grads(&t->layers[l]);
+        drop_layer_grads(&t->layers[l]);
         for (int64_t k = 0; k < r.K && rc == 0; k++) {
             rc = backward_unit(&r, l, k, l > lmin);
             tensor_release(*cell(&r, l + 1, k)); /* the gradient of the output: done */

@@ -997,7 +997,8 @@ void l2l_free(L2LTrainer *t);
  * @brief One L2L training step on the batch (@p x, @p y).
  *
  * Sets every trainable parameter's gradient (requires_grad) to this batch's gradient of
- * the mean loss (previous gradients are overwritten, not accumulated), then clips and
+ * the mean loss (previous gradients are dropped, not accumulated into; a parameter the
+ * loss does not reach is left without one, as in plain backprop), then clips and
  * steps the optimizer if configured (or has already updated each layer, with
  * eager_update). Runs the model in its current mode (call nn_train() first, as
  * train_epoch() does). The first step of each batch shape starts with the dry run of
