@@ -16,6 +16,19 @@
 
 static char dir[64];
 
+/* Remove the working directory when libFuzzer exits. */
+static void cleanup(void)
+{
+    static const char *names[] = {"week1_fuzz.json", "week1_fuzz.list", "week1_fuzz.valgrind",
+                                  "results.json", "results.json.tmp"};
+    char path[128];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void put(const char *name, const uint8_t *data, size_t size)
 {
     char path[128];
@@ -33,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/strata-fuzz-grade-%ld", (long)getpid());
         mkdir(dir, 0700);
+        atexit(cleanup);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1); /* the score table */
         close(null);
