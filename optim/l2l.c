@@ -4,28 +4,30 @@
  * (Pudipeddi et al., "Training Large Neural Networks with Constant Memory using a New
  * Execution Algorithm", 2020). See docs/l2l.md for the algorithm and the design.
  *
- * One step over a batch of B rows cut into K microbatches, for layers 0..N-1:
+ * One step over a batch of B rows cut into K microbatches, for layers 0..N-1, with the
+ * stash holding one tensor per boundary and microbatch, S(l, k), S(0, k) = rows k of x:
  *
  *   forward   for l = 0..N-1, for k = 0..K-1 (no graph):
- *                 stash[l+1][rows k] = layer_l(stash[l][rows k])          stash[0] = x
- *             after the last layer, per microbatch: out = leaf(stash[N][rows k]),
+ *                 S(l+1, k) = layer_l(S(l, k))          (the output tensor itself)
+ *             after the last layer, per microbatch: out = leaf(S(N, k)),
  *                 L_k = loss(out, y[rows k]); backward(rows_k/B * L_k);
- *                 stash[N][rows k] = d(loss)/d(out)
- *   backward  for l = N-1..l_min, zero dW_l, for k = 0..K-1:
- *                 x = leaf(stash[l][rows k]); y = layer_l(x) WITH a graph;
- *                 backward(y, stash[l+1][rows k])   (dW_l += ...)
- *                 stash[l][rows k] = dx             (the input is not needed again)
- *             free stash[l+1]; optional eager update of layer l
+ *                 S(N, k) = d(loss)/d(out)
+ *   backward  for l = N-1..l_min, drop dW_l, for k = 0..K-1:
+ *                 x = leaf(S(l, k)); y = layer_l(x) WITH a graph;
+ *                 backward(y, S(l+1, k))   (dW_l += ...); free S(l+1, k)
+ *                 S(l, k) = dx             (the input is not needed again)
+ *             optional eager update of layer l
  *
  * Each "unit" (one layer on one microbatch) runs inside its own scope, so everything it
- * allocates is gone when it ends: the working set is the largest unit plus the current
- * layer's weights, whatever the depth. The host store is everything else: the model's
- * parameters and gradients, the optimizer state and the boundary stash.
+ * allocates but the tensor it hands to the stash is gone when it ends: the working set
+ * is the largest unit plus the current layer's weights, whatever the depth. The host
+ * store is everything else: the model's parameters and gradients, the optimizer state
+ * and the boundary stash.
  *
  * Memory is measured with the counting allocator (tensor.h): each unit resets the
- * high-water mark at its start and reads it at its end, subtracting what it allocated
- * for the host stash. This moves the allocator's bytes_peak: callers that measure their
- * own peak around l2l_step() see only the end of the step (use L2LStats::peak_bytes).
+ * high-water mark at its start and reads it at its end. This moves the allocator's
+ * bytes_peak: callers that measure their own peak around l2l_step() see only the end of
+ * the step (use L2LStats::peak_bytes).
  */
 #include "optim.h"
 
@@ -445,7 +447,8 @@ static void snapshot_restore(Module *m, const BufferSnapshot *snap)
 
 /*
  * A unit of work measures the bytes it allocates above what was live when it began
- * (the host store). Host memory it creates itself (a new stash level) is subtracted.
+ * (the host store), including the tensor it hands to the stash (computed in the
+ * working set, as on a device, before it goes to the host).
  */
 typedef struct Meter {
     size_t mark;     /* bytes live when the unit began */
@@ -461,13 +464,13 @@ static void meter_begin(Meter *m)
     strata_mem_reset_peak();
 }
 
-/* Read the high-water mark since the last reset; @p host bytes of it are host memory. */
-static void meter_sample(Meter *m, size_t host)
+/* Read the high-water mark since the last reset. */
+static void meter_sample(Meter *m)
 {
     size_t peak = strata_mem_stats().bytes_peak;
     if (peak > m->abs_peak)
         m->abs_peak = peak;
-    size_t above = peak > m->mark + host ? peak - m->mark - host : 0;
+    size_t above = peak > m->mark ? peak - m->mark : 0;
     if (above > m->peak)
         m->peak = above;
 }
@@ -576,7 +579,7 @@ static int stash_keep(Run *r, int level, int64_t k, Tensor *value)
 }
 
 /*
- * Forward unit: layer l on microbatch k without a graph; its output goes to stash[l+1].
+ * Forward unit: layer l on microbatch k without a graph; its output becomes S(l+1, k).
  * For the last layer, the loss of the microbatch is computed here instead and the
  * gradient of (rows/B) * loss with respect to the output is stashed.
  */
@@ -653,7 +656,7 @@ static int forward_unit(Run *r, int l, int64_t k)
     rc = 0;
 out:
     scope_end(s);
-    meter_sample(&meter, 0);
+    meter_sample(&meter);
     if (meter.peak > r->fwd_peak[l])
         r->fwd_peak[l] = meter.peak;
     if (meter.abs_peak > t->abs_peak)
@@ -719,7 +722,7 @@ static int backward_unit(Run *r, int l, int64_t k, bool need_input_grad)
 out:
     snapshot_free(&snap);
     scope_end(s);
-    meter_sample(&meter, 0);
+    meter_sample(&meter);
     if (meter.peak > r->bwd_peak[l])
         r->bwd_peak[l] = meter.peak;
     if (meter.abs_peak > t->abs_peak)
