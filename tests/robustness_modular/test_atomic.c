@@ -155,8 +155,25 @@ START_TEST(save_killed_mid_write_is_atomic)
         char c;
         ck_assert_int_eq(read(pipefd[0], &c, 1), 1); /* the child finished one round */
         close(pipefd[0]);
-        struct timespec ts = {0, (long)(rand_r(&seed) % 20000) * 1000L}; /* 0-20 ms */
-        nanosleep(&ts, NULL);
+        if (round % 2 == 0) {
+            /* a random moment: 0-20 ms into the save loop */
+            struct timespec ts = {0, (long)(rand_r(&seed) % 20000) * 1000L};
+            nanosleep(&ts, NULL);
+        } else {
+            /* the moment a temporary file exists (polled for at most 2 s), so that some
+             * kills surely land mid-write even on a loaded machine */
+            char tmp[3][600];
+            snprintf(tmp[0], sizeof tmp[0], "%s.tmp", dpath);
+            snprintf(tmp[1], sizeof tmp[1], "%s.tmp", mpath);
+            snprintf(tmp[2], sizeof tmp[2], "%s.tmp", opath);
+            int which = rand_r(&seed) % 3;
+            for (int spin = 0; spin < 20000; spin++) {
+                if (access(tmp[which], F_OK) == 0)
+                    break;
+                struct timespec ts = {0, 100000L}; /* 0.1 ms */
+                nanosleep(&ts, NULL);
+            }
+        }
         kill(pid, SIGKILL);
         int status;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -168,6 +185,7 @@ START_TEST(save_killed_mid_write_is_atomic)
     }
     ck_assert_int_ge(kills, 6);
     ck_assert_msg(mid_write >= 1, "no kill landed mid-write in %d tries", kills);
+    ck_assert_int_le(kills, 40);
     /* the next save replaces a stale temporary: the directory is clean again */
     ck_assert_int_eq(save_version(2.0f, model, opt, dicts, dpath, mpath, opath), 0);
     ck_assert_int_eq(check_directory(rb_dir()), 0);
