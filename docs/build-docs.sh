@@ -13,7 +13,8 @@ command -v doxygen >/dev/null || { echo "docs: doxygen is not installed (make de
 
 inputs=
 for f in tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h optim/mpi/optim_dist.h modular/modular.h \
-    strata.h README.md docs/*.md weeks/README.md weeks/*/README.md; do
+    strata.h README.md docs/*.md weeks/README.md weeks/*/README.md examples/README.md \
+    examples/data/README.md; do
     [ -f "$f" ] && inputs="$inputs $f"
 done
 
