@@ -21,7 +21,7 @@ PREFIX   ?= /usr/local
 BUILD    ?= build
 OPT      ?= -O2 -g
 WERROR   ?= -Werror
-CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC \
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fno-math-errno \
                -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
 CFLAGS   += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDFLAGS  += $(EXTRA_LDFLAGS)

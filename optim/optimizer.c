@@ -11,12 +11,6 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-#ifdef __AVX__
-#include <immintrin.h>
-#endif
 
 /* ------------------------------------------------------------- hyperparameters --- */
 
@@ -503,66 +497,21 @@ static inline void adam_element(float *restrict p, const float *restrict g, floa
 }
 
 /*
- * The Adam loop over n elements. Eight at a time with AVX (-march=native builds), four
- * with SSE (every x86-64): sqrtf's errno handling keeps compilers from vectorizing the plain
- * loop at -O2, and this update runs over every parameter at every step.
+ * The Adam loop over n elements. Written plainly: built with -fno-math-errno (the
+ * Makefile's flags), compilers vectorize it, sqrtf included. Two loops so the amsgrad
+ * test is not inside the vectorized one.
  */
 static void adam_kernel(int64_t n, float *restrict p, const float *restrict g,
                         float *restrict m, float *restrict v, float *restrict vmax,
                         const AdamConsts *c)
 {
-    int64_t i = 0;
-#ifdef __AVX__
-    {
-        const __m256 sign = _mm256_set1_ps(c->sign), wd = _mm256_set1_ps(c->wd);
-        const __m256 omb1 = _mm256_set1_ps(c->one_minus_b1), b2 = _mm256_set1_ps(c->b2);
-        const __m256 omb2 = _mm256_set1_ps(c->one_minus_b2);
-        const __m256 ibc = _mm256_set1_ps(c->inv_bc2_sqrt);
-        const __m256 eps = _mm256_set1_ps(c->eps), step = _mm256_set1_ps(c->step_size);
-        for (; i + 8 <= n; i += 8) {
-            __m256 pv = _mm256_loadu_ps(p + i), mv = _mm256_loadu_ps(m + i);
-            __m256 vv = _mm256_loadu_ps(v + i);
-            __m256 d = _mm256_add_ps(_mm256_mul_ps(sign, _mm256_loadu_ps(g + i)),
-                                     _mm256_mul_ps(wd, pv));
-            mv = _mm256_add_ps(mv, _mm256_mul_ps(omb1, _mm256_sub_ps(d, mv)));
-            vv = _mm256_add_ps(_mm256_mul_ps(b2, vv), _mm256_mul_ps(_mm256_mul_ps(omb2, d), d));
-            __m256 second = vv;
-            if (vmax) {
-                second = _mm256_max_ps(_mm256_loadu_ps(vmax + i), vv);
-                _mm256_storeu_ps(vmax + i, second);
-            }
-            __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(second), ibc), eps);
-            pv = _mm256_sub_ps(pv, _mm256_mul_ps(step, _mm256_div_ps(mv, denom)));
-            _mm256_storeu_ps(m + i, mv);
-            _mm256_storeu_ps(v + i, vv);
-            _mm256_storeu_ps(p + i, pv);
-        }
+    if (vmax) {
+        for (int64_t i = 0; i < n; i++)
+            adam_element(p + i, g + i, m + i, v + i, vmax + i, c);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            adam_element(p + i, g + i, m + i, v + i, NULL, c);
     }
-#endif
-#ifdef __SSE2__
-    const __m128 sign = _mm_set1_ps(c->sign), wd = _mm_set1_ps(c->wd);
-    const __m128 omb1 = _mm_set1_ps(c->one_minus_b1), b2 = _mm_set1_ps(c->b2);
-    const __m128 omb2 = _mm_set1_ps(c->one_minus_b2), ibc = _mm_set1_ps(c->inv_bc2_sqrt);
-    const __m128 eps = _mm_set1_ps(c->eps), step = _mm_set1_ps(c->step_size);
-    for (; i + 4 <= n; i += 4) {
-        __m128 pv = _mm_loadu_ps(p + i), mv = _mm_loadu_ps(m + i), vv = _mm_loadu_ps(v + i);
-        __m128 d = _mm_add_ps(_mm_mul_ps(sign, _mm_loadu_ps(g + i)), _mm_mul_ps(wd, pv));
-        mv = _mm_add_ps(mv, _mm_mul_ps(omb1, _mm_sub_ps(d, mv)));
-        vv = _mm_add_ps(_mm_mul_ps(b2, vv), _mm_mul_ps(_mm_mul_ps(omb2, d), d));
-        __m128 second = vv;
-        if (vmax) {
-            second = _mm_max_ps(_mm_loadu_ps(vmax + i), vv);
-            _mm_storeu_ps(vmax + i, second);
-        }
-        __m128 denom = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(second), ibc), eps);
-        pv = _mm_sub_ps(pv, _mm_mul_ps(step, _mm_div_ps(mv, denom)));
-        _mm_storeu_ps(m + i, mv);
-        _mm_storeu_ps(v + i, vv);
-        _mm_storeu_ps(p + i, pv);
-    }
-#endif
-    for (; i < n; i++)
-        adam_element(p + i, g + i, m + i, v + i, vmax ? vmax + i : NULL, c);
 }
 
 /* Adam's update after the weight-decay choice: l2 adds wd*p to the gradient (Adam),
