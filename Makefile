@@ -19,7 +19,7 @@
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
-OPT      ?= -O2 -g
+OPT      ?= -O3 -g
 WERROR   ?= -Werror
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fno-math-errno \
                -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
