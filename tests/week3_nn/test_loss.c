@@ -143,6 +143,30 @@ START_TEST(test_nll_loss)
 }
 END_TEST
 
+/*
+ * BCELoss's gradient at p = 0 or 1 (a confident or saturated prediction) must stay
+ * finite, as PyTorch's: d/dp = (p - t) / max(p (1 - p), 1e-12), divided by N for the mean.
+ * p = [0, 0, 1], t = [0, 1, 1], N = 3:
+ *   p=0, t=0: 0 / 1e-12 = 0;  p=0, t=1: -1 / 1e-12 = -1e12, / 3;  p=1, t=1: 0.
+ */
+START_TEST(test_bce_gradient_at_edges)
+{
+    Scope *s = scope_begin();
+    float p[3] = {0, 0, 1}, t[3] = {0, 1, 1};
+    Var *probs = make_var(p, (int64_t[]){3}, 1, true);
+    Var *loss = nn_bce_loss(probs, make_tensor(t, (int64_t[]){3}, 1), NN_REDUCTION_MEAN);
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(var_backward(loss), 0);
+    Tensor *g = var_grad(probs);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_close(g->data[0], 0.0, 1e-6);
+    ck_assert_msg(fabs(g->data[1] / (-1e12 / 3.0) - 1.0) < 1e-3, "grad[1] = %g, want %g",
+                  (double)g->data[1], -1e12 / 3.0);
+    ck_assert_close(g->data[2], 0.0, 1e-6);
+    scope_end(s);
+}
+END_TEST
+
 START_TEST(test_bce_losses)
 {
     Scope *s = scope_begin();
@@ -278,6 +302,7 @@ void add_loss_tests(Suite *s)
     GRADED(s, test_cross_entropy_stable, 3);
     GRADED(s, test_nll_loss, 2);
     GRADED(s, test_bce_losses, 3);
+    GRADED(s, test_bce_gradient_at_edges, 2);
     GRADED_TIMED(s, test_loss_gradchecks, 4, 30.0);
     GRADED(s, test_loss_modules, 2);
 }
