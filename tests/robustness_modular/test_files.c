@@ -179,6 +179,22 @@ START_TEST(st_huge_declared_shape)
 }
 END_TEST
 
+START_TEST(st_shape_beyond_int64)
+{
+    /* fuzz_safetensors' finding (tests/fuzz/corpus/safetensors/regression-shape-beyond-
+     * int64): a JSON size of 2.2e25 was converted to int64_t (undefined behaviour). */
+    BEGIN;
+    const char *p = rb_path("int64.safetensors");
+    rb_write_safetensors(p,
+                         "{\"weight\":{\"dtype\":\"F16\",\"shape\":[22222222222222222222222222,6],"
+                         "\"data_offsets\":[0,24]}}",
+                         two, 8);
+    ST_FAILS("shape [22222222222222222222222222, 6] (beyond int64)", p, "bad shape", "weight");
+    rb_dir_remove();
+    END;
+}
+END_TEST
+
 /* --------------------------------------------------------------------------- IDX -- */
 
 #define IDX_FAILS(input, path, k1, k2)                                                    \
@@ -360,6 +376,7 @@ void add_file_rows(Suite *s)
     GRADED(s, st_shape_disagrees_with_offsets, 1);
     GRADED(s, st_unknown_dtype, 1);
     GRADED(s, st_huge_declared_shape, 1);
+    GRADED(s, st_shape_beyond_int64, 1);
     GRADED(s, idx_missing_file, 1);
     GRADED(s, idx_bad_magic, 1);
     GRADED(s, idx_unknown_dtype, 1);
