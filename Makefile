@@ -178,7 +178,8 @@ sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build/sanitize CC=clang OPT="$(SAN_OPT)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" suites
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	    CK_TIMEOUT_MULTIPLIER=4 sh tests/harness/run-suites.sh build/sanitize/tests/week*
+	    CK_TIMEOUT_MULTIPLIER=4 sh tests/harness/run-suites.sh \
+	    $(patsubst $(BUILD)/%,build/sanitize/%,$(SUITES))
 
 fuzz: deps
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="$(FUZZ_OPT)" \
