@@ -199,7 +199,10 @@ static bool load_list(Week *w, const char *path)
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char name[512];
         double points;
-        if (sscanf(line, "%511s %lf", name, &points) == 2 && points >= 0 && !week_find(w, name))
+        /* At most 1e6: "%lf" reads "inf", "nan" and 8e444, and an infinite max_score (or
+         * a sum of huge ones) made results.json invalid (issue 9, tests/fuzz/fuzz_grade.c). */
+        if (sscanf(line, "%511s %lf", name, &points) == 2 && points >= 0 && points <= 1e6 &&
+            !week_find(w, name))
             week_add(w, name, points);
     }
     free(text);
@@ -233,7 +236,7 @@ static bool load_results(Week *w, const char *path)
         const cJSON *max = cJSON_GetObjectItemCaseSensitive(t, "max_score");
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(t, "status");
         if (!cJSON_IsString(name) || !cJSON_IsNumber(max) || !cJSON_IsString(status) ||
-            max->valuedouble < 0) {
+            !(max->valuedouble >= 0 && max->valuedouble <= 1e6)) { /* see load_list */
             w->problem = format("%s: its results file %s has a malformed test entry",
                                 w->suite, path);
             cJSON_Delete(root);
