@@ -25,6 +25,7 @@
  *   l2l_step_ms,depth_<d>,<L2L ms>,<plain ms>,<L2L/plain>
  *   l2l_working_flatness,depth_64_vs_4,<L2L bytes at 64>,<L2L bytes at 4>,<ratio>
  *   l2l_step_ms,depth_16_mb_<mb>,<L2L ms>,<plain ms>,<L2L/plain>   (microbatch sweep)
+ *   l2l_store_bytes,depth_<d>,<with a store>,<without>,<ratio>        (host store)
  */
 #include "optim.h"
 
@@ -132,6 +133,56 @@ static int measure(int depth, int64_t mb, Tensor *x, Tensor *y, Measure *out)
     return status;
 }
 
+/*
+ * The host store: counted bytes an eager-SGD L2L step reaches above what was live before
+ * the model existed (weights, gradients, stash, working set), with the parameters in
+ * ordinary memory or in a store file under TMPDIR; and the step's best CPU time.
+ */
+static int measure_store(int depth, bool with_store, Tensor *x, Tensor *y, size_t *bytes,
+                         double *ms)
+{
+    char path[512];
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/bench_l2l_store_%d.safetensors", dir && *dir ? dir : "/tmp",
+             depth);
+    size_t base = strata_mem_stats().bytes_live;
+    Module *m = make_model(depth);
+    L2LStore *store = m && with_store ? l2l_store_create(path, m) : NULL;
+    int n = 0;
+    Var **ps = m ? nn_parameters(m, &n) : NULL;
+    OptimHparams hp = optim_sgd_defaults(0.01f);
+    Optimizer *opt = ps ? optim_sgd_new(ps, n, &hp) : NULL;
+    strata_free(ps);
+    L2LOptions o;
+    memset(&o, 0, sizeof o);
+    o.microbatch_size = MICROBATCH;
+    o.optimizer = opt;
+    o.eager_update = true;
+    o.store = store;
+    L2LTrainer *t = opt && (store || !with_store) ? l2l_new(m, &o) : NULL;
+    L2LStats st;
+    int status = t && l2l_step(t, x, y, &st) == 0 ? 0 : -1;
+    double tl[REPS];
+    for (int r = 0; r < REPS && status == 0; r++) {
+        double t0 = now();
+        status = l2l_step(t, x, y, &st);
+        tl[r] = now() - t0;
+    }
+    if (status == 0) {
+        *bytes = st.peak_bytes - base;
+        *ms = 1e3 * best(tl, REPS);
+    } else {
+        fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
+    }
+    l2l_free(t);
+    optim_free(opt);
+    l2l_store_free(store);
+    nn_module_free(m);
+    if (with_store)
+        remove(path);
+    return status;
+}
+
 int main(void)
 {
     const int depths[] = {4, 16, 64};
@@ -205,6 +256,27 @@ int main(void)
         if (csv)
             fprintf(csv, "l2l_step_ms,depth_16_mb_%lld,%.3f,%.3f,%.4f\n", (long long)sweep[i],
                     r.l2l_ms, r.plain_ms, r.l2l_ms / r.plain_ms);
+    }
+    /* The host store: the weights leave the counted memory, one layer at a time comes
+     * back (eager SGD: each layer's gradients go once it is updated). */
+    if (status == 0)
+        printf("\nhost store (eager SGD, microbatch %d): counted bytes of the step above "
+               "what was live before the model\n%6s %14s %14s %8s %10s %10s\n",
+               MICROBATCH, "depth", "no store B", "store B", "ratio", "no st. ms",
+               "store ms");
+    for (int d = 0; d < ndepths && status == 0; d++) {
+        size_t plain_b = 0, store_b = 0;
+        double plain_ms = 0, store_ms = 0;
+        if (measure_store(depths[d], false, x, y, &plain_b, &plain_ms) < 0 ||
+            measure_store(depths[d], true, x, y, &store_b, &store_ms) < 0) {
+            status = 1;
+            break;
+        }
+        printf("%6d %14zu %14zu %8.3f %10.2f %10.2f\n", depths[d], plain_b, store_b,
+               (double)store_b / (double)plain_b, plain_ms, store_ms);
+        if (csv)
+            fprintf(csv, "l2l_store_bytes,depth_%d,%zu,%zu,%.4f\n", depths[d], store_b,
+                    plain_b, (double)store_b / (double)plain_b);
     }
     scope_end(outer);
     if (csv)

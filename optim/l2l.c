@@ -22,7 +22,9 @@
  * allocates but the tensor it hands to the stash is gone when it ends: the working set
  * is the largest unit plus the current layer's weights, whatever the depth. The host
  * store is everything else: the model's parameters and gradients, the optimizer state
- * and the boundary stash.
+ * and the boundary stash. With L2LOptions::store the parameters really live elsewhere,
+ * in a memory-mapped file (l2l_store.c): layer l's are fetched into working tensors
+ * before its units and evicted after them, written back only after its update.
  *
  * Memory is measured with the counting allocator (tensor.h): each unit resets the
  * high-water mark at its start and reads it at its end. This moves the allocator's
@@ -200,6 +202,21 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
             return NULL;
         }
     }
+    if (opts->store) {
+        if (l2l_store_model(opts->store) != model) {
+            strata_set_error("%s: the store holds another model than the one given "
+                             "(l2l_store_create() it from this model)",
+                             fn);
+            return NULL;
+        }
+        if (opts->optimizer && !opts->eager_update) {
+            strata_set_error("%s: a store with an optimizer needs eager_update: a "
+                             "whole-model optim_step() would need every layer's weights "
+                             "in memory at once",
+                             fn);
+            return NULL;
+        }
+    }
     /* Every layer must have a one-input forward. */
     for (int l = 0; l < n; l++) {
         Module *layer = nn_child_at(model, l);
@@ -353,6 +370,35 @@ static int lowest_trainable(const L2LTrainer *t, int64_t *trainable)
                 lmin = l;
             }
     return lmin;
+}
+
+/* ------------------------------------------------------------------- host store --- */
+
+/* Bring layer l's parameters into the working set (a no-op without a store). */
+static int layer_in(L2LTrainer *t, int l)
+{
+    if (!t->opts.store)
+        return 0;
+    L2LLayer *layer = &t->layers[l];
+    if (l2l_store_fetch(t->opts.store, layer->params, layer->num_params) < 0) {
+        prefix_error("bringing layer %d's parameters in from the store", l);
+        return -1;
+    }
+    return 0;
+}
+
+/* Take layer l's parameters out of the working set, writing their values to the file
+ * only if @p write_back (after a successful update). */
+static int layer_out(L2LTrainer *t, int l, bool write_back)
+{
+    if (!t->opts.store)
+        return 0;
+    L2LLayer *layer = &t->layers[l];
+    if (l2l_store_evict(t->opts.store, layer->params, layer->num_params, write_back) < 0) {
+        prefix_error("writing layer %d's parameters to the store", l);
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ buffer snapshots --- */
@@ -853,13 +899,18 @@ static int dry_run(L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B)
     r.K = 1;
     int rc = 0;
     for (int l = 0; l < t->num_layers && rc == 0; l++) {
-        rc = forward_unit(&r, l, 0);
-        if (rc < 0 || l < lmin)
+        rc = layer_in(t, l);
+        if (rc == 0)
+            rc = forward_unit(&r, l, 0);
+        if (rc < 0 || l < lmin) {
+            layer_out(t, l, false);
             continue;
+        }
         /* Set the gradients aside; the unit accumulates into fresh zero ones. */
         L2LLayer *layer = &t->layers[l];
         Tensor **kept = strata_calloc((size_t)layer->num_params + 1, sizeof *kept);
         if (!kept) {
+            layer_out(t, l, false);
             rc = -1;
             break;
         }
@@ -873,6 +924,8 @@ static int dry_run(L2LTrainer *t, const Tensor *x, const Tensor *y, int64_t B)
             layer->params[i]->grad = kept[i];
         }
         strata_free(kept);
+        if (layer_out(t, l, false) < 0)
+            rc = -1;
         /* The input level is not needed any more (the next unit reads level l+1). */
         if (l > 0) {
             tensor_release(*cell(&r, l, 0));
@@ -993,9 +1046,13 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     /* 2. Forward: layer by layer over every microbatch, no graph; the boundary
      *    activations go to the stash, the last layer's to the loss. */
     int rc = 0;
-    for (int l = 0; l < N && rc == 0; l++)
+    for (int l = 0; l < N && rc == 0; l++) {
+        rc = layer_in(t, l); /* with a store: layer l's weights come in for its units */
         for (int64_t k = 0; k < r.K && rc == 0; k++)
             rc = forward_unit(&r, l, k);
+        if (layer_out(t, l, false) < 0) /* unchanged: nothing to write back */
+            rc = -1;
+    }
     if (rc < 0) {
         /* Undo what the forward pass did to the buffers (BatchNorm statistics). */
         snapshot_restore(t->model, &buffers);
@@ -1013,7 +1070,9 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
      *    Layer l reads cell (l, k) (its input) and cell (l+1, k) (the gradient of its
      *    output) and leaves the gradient of its input in cell (l, k). */
     for (int l = N - 1; l >= lmin && rc == 0; l--) {
-        drop_layer_grads(&t->layers[l]);
+        rc = layer_in(t, l);
+        if (rc == 0)
+            drop_layer_grads(&t->layers[l]);
         for (int64_t k = 0; k < r.K && rc == 0; k++) {
             rc = backward_unit(&r, l, k, l > lmin);
             tensor_release(*cell(&r, l + 1, k)); /* the gradient of the output: done */
@@ -1021,6 +1080,13 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
         }
         if (rc == 0 && t->opts.eager_update)
             rc = eager_update(t, l);
+        /* With a store, the new weights reach the file only after a successful update
+         * (a failed one leaves the file as it was); the gradients, consumed, go too. */
+        const bool updated = rc == 0 && t->opts.eager_update;
+        if (layer_out(t, l, updated) < 0)
+            rc = -1;
+        if (updated && t->opts.store)
+            drop_layer_grads(&t->layers[l]);
     }
 
     /* 4. The update that needs every gradient: clipping, then the optimizer's step. */
@@ -1049,6 +1115,8 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     train_progress_end(r.bar);
     size_t stash_bytes = r.stash_bytes;
     run_release(&r);
+    if (rc == 0 && t->opts.store)
+        rc = l2l_store_sync(t->opts.store); /* the buffers, and a flush */
     if (rc < 0) {
         prefix_error("%s", fn);
         return -1;

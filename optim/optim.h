@@ -919,6 +919,10 @@ Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx);
  */
 Var *l2l_mse_loss(Var *output, const Tensor *target, void *ctx);
 
+/** A host store: a model's parameters in a memory-mapped safetensors file (see
+ *  l2l_store_create()). */
+typedef struct L2LStore L2LStore;
+
 /** Options of l2l_new(). Zero-initialise, then set what you need. */
 typedef struct L2LOptions {
     int64_t microbatch_size; /**< rows per microbatch (>= 1); the last microbatch of a
@@ -941,6 +945,14 @@ typedef struct L2LOptions {
     FILE *progress;          /**< verbose: a progress display over layers and
                                   microbatches on this stream (a bar on a terminal,
                                   plain lines otherwise); NULL: silent */
+    L2LStore *store;         /**< optional host store of the same model (borrowed; must
+                                  outlive the trainer): each layer's parameters are
+                                  copied from the file's mapping into working tensors only
+                                  while the layer runs, written back after its update, and
+                                  its pages dropped. With an optimizer it needs
+                                  @ref eager_update, and each layer's gradients are
+                                  dropped once the layer is updated. NULL: the parameters
+                                  stay in ordinary memory */
 } L2LOptions;
 
 /** What l2l_step() or l2l_estimate() measured. Sizes are bytes of the counting
@@ -1059,6 +1071,86 @@ int64_t l2l_steps(const L2LTrainer *t);
  * @return The seed (every value is valid).
  */
 uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatch);
+
+/**
+ * @brief Move the parameters of @p model into a host store: write the model's state dict
+ *        (nn_state_dict(): parameters, then persistent buffers) to the safetensors file
+ *        @p path with nn_safetensors_save(), map the file (mmap, MAP_SHARED), and
+ *        replace each parameter's tensor by a view of its bytes in the mapping, freeing
+ *        the ordinary copies. The model keeps working (its forward reads the mapping);
+ *        an L2L trainer given the store (L2LOptions::store) brings one layer at a time
+ *        into counted working memory (l2l_store_fetch(), l2l_store_evict()).
+ *        Buffers (BatchNorm statistics) stay in ordinary memory; l2l_store_sync() writes
+ *        them to the file. Optimizer state stays in ordinary memory.
+ * @param[in] path the file to create or replace.
+ * @param[in,out] model the model (borrowed: must outlive the store; its parameters must
+ *            not be replaced while the store lives). Tensors taken from its parameters
+ *            while the store is attached must not outlive the store.
+ * @return A new store (l2l_store_free()), or NULL with an error naming the path (cannot
+ *         write, map or check the file) with the model unchanged.
+ */
+L2LStore *l2l_store_create(const char *path, Module *model);
+
+/**
+ * @brief Give the model's parameters ordinary tensors again, holding their current
+ *        values, write the buffers, flush and unmap the file and close it. The file
+ *        stays: a standard safetensors file with the trained state (nn_load() reads it).
+ * @param[in] store the store; NULL is ignored.
+ */
+void l2l_store_free(L2LStore *store);
+
+/**
+ * @brief Write the model's buffers into the file and flush the mapping to the disk
+ *        (msync). l2l_step() calls it after each successful step.
+ * @param[in,out] store the store.
+ * @return 0, or -1 with an error.
+ */
+int l2l_store_sync(L2LStore *store);
+
+/**
+ * @brief The model the store holds (borrowed), or NULL with an error for NULL.
+ * @param[in] store the store.
+ */
+Module *l2l_store_model(const L2LStore *store);
+
+/**
+ * @brief The path of the store's file (borrowed), or NULL with an error for NULL.
+ * @param[in] store the store.
+ */
+const char *l2l_store_path(const L2LStore *store);
+
+/**
+ * @brief Bring parameters into the working set: each of @p params (parameters of the
+ *        store's model) gets a fresh counted tensor holding the values in the file,
+ *        in place of its view of the mapping.
+ * @param[in,out] store the store.
+ * @param[in,out] params the parameters (borrowed); already resident ones are skipped.
+ * @param[in] count number of entries.
+ * @return 0, or -1 with an error (a parameter not in the store; nothing changed).
+ */
+int l2l_store_fetch(L2LStore *store, Var *const *params, int count);
+
+/**
+ * @brief Take parameters out of the working set: if @p write_back, copy each working
+ *        tensor's values into the mapping and flush that byte range (msync); then point
+ *        the parameter at its view of the mapping again, release the working tensor,
+ *        and drop the pages of the range from memory (madvise MADV_DONTNEED, rounded
+ *        to pages). Without @p write_back the values in the file are kept (a failed
+ *        update is never written).
+ * @param[in,out] store the store.
+ * @param[in,out] params the parameters (borrowed); ones not resident are skipped.
+ * @param[in] count number of entries.
+ * @param[in] write_back whether the working values replace the file's.
+ * @return 0, or -1 with an error (msync failed; the parameters are evicted anyway).
+ */
+int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_back);
+
+/**
+ * @brief Bytes of the parameters currently brought into the working set.
+ * @param[in] store the store.
+ * @return The bytes, 0 for NULL.
+ */
+size_t l2l_store_resident_bytes(const L2LStore *store);
 /** @} */
 /* ==== end of the L2L section ========================================================= */
 

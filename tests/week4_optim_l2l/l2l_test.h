@@ -289,5 +289,6 @@ static inline double accumulate_backward(Module *m, Tensor *x, Tensor *y, int64_
 void add_l2l_gradient_tests(Suite *s);
 void add_l2l_training_tests(Suite *s);
 void add_l2l_memory_tests(Suite *s);
+void add_l2l_store_tests(Suite *s);
 
 #endif

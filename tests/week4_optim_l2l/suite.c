@@ -13,5 +13,6 @@ Suite *make_suite(void)
     add_l2l_gradient_tests(s);
     add_l2l_training_tests(s);
     add_l2l_memory_tests(s);
+    add_l2l_store_tests(s);
     return s;
 }
