@@ -168,7 +168,8 @@ FUZZ_SECONDS ?= 60
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz:
 	mkdir -p $@
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(STATIC_LIBS) | $(BUILD)/fuzz
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h tests/harness/grade.c $(STATIC_LIBS) \
+                  | $(BUILD)/fuzz
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -fsanitize=fuzzer -o $@ $< \
 	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 suites: $(SUITES)
