@@ -22,13 +22,7 @@
 #include "autograd.h"
 
 /* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
-#define AG_CHECK(x, fail)                                                               \
-    do {                                                                                \
-        if (!(x)) {                                                                     \
-            strata_error_null(__func__, #x);                                            \
-            return fail;                                                                \
-        }                                                                               \
-    } while (0)
+#define AG_CHECK(x, fail) STRATA_CHECK_ARG(x, fail)
 
 /* Most tensors a node keeps for its backward. */
 #define NODE_MAX_SAVED 3

@@ -8,13 +8,7 @@
 #include "modular.h"
 
 /* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
-#define MOD_CHECK(x, fail)                                                              \
-    do {                                                                                \
-        if (!(x)) {                                                                     \
-            strata_error_null(__func__, #x);                                            \
-            return fail;                                                                \
-        }                                                                               \
-    } while (0)
+#define MOD_CHECK(x, fail) STRATA_CHECK_ARG(x, fail)
 
 /* ------------------------------------------------------------ raw linear algebra --- */
 

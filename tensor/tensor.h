@@ -75,6 +75,19 @@ void strata_set_error(const char *fmt, ...)
 void strata_error_null(const char *function, const char *argument);
 
 /**
+ * @brief Return @p fail from the calling function, recording "function: argument 'x' is
+ *        NULL" (keeping an earlier message, see strata_error_null()), when @p x is NULL.
+ *        Every layer validates its pointer arguments with it.
+ */
+#define STRATA_CHECK_ARG(x, fail)                                                       \
+    do {                                                                                \
+        if (!(x)) {                                                                     \
+            strata_error_null(__func__, #x);                                            \
+            return fail;                                                                \
+        }                                                                               \
+    } while (0)
+
+/**
  * @brief Record "<function>: not implemented yet (week N)". Used by handout stubs.
  * @param[in] function the unimplemented function's name (pass `__func__`).
  * @param[in] week the week whose handout asks for it.

@@ -13,13 +13,7 @@
 #include "tensor.h"
 
 /* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
-#define CHECK_ARG(x, fail)                                                              \
-    do {                                                                                \
-        if (!(x)) {                                                                     \
-            strata_error_null(__func__, #x);                                            \
-            return fail;                                                                \
-        }                                                                               \
-    } while (0)
+#define CHECK_ARG(x, fail) STRATA_CHECK_ARG(x, fail)
 
 /* Room for "[a, b, ...]" with TENSOR_MAX_DIMS 20-digit sizes. */
 #define SHAPE_STR_SIZE 200
