@@ -23,7 +23,8 @@
 #define PRINT_LINEWIDTH 80
 
 /* SOLUTION BEGIN week=1 */
-/* A growing string on plain malloc: tensor_repr's result is freed with free(). */
+/* A growing string on the counting allocator: tensor_repr's result is freed with
+ * strata_free(), like every string strata returns (nn_repr too). */
 typedef struct Text {
     char *s;
     size_t len, cap;
@@ -38,7 +39,7 @@ static void text_put(Text *t, const char *s, size_t n)
         size_t cap = t->cap ? t->cap : 64;
         while (cap < t->len + n + 1)
             cap *= 2;
-        char *grown = realloc(t->s, cap);
+        char *grown = strata_realloc(t->s, cap);
         if (!grown) {
             t->failed = true;
             return;
@@ -253,16 +254,16 @@ char *tensor_repr(const Tensor *t)
         for (int d = 0; d < t->ndim; d++)
             room *= summarize && t->shape[d] > 2 * PRINT_EDGEITEMS ? 2 * PRINT_EDGEITEMS
                                                                    : t->shape[d];
-        float *shown = malloc((size_t)room * sizeof(float));
+        float *shown = strata_malloc((size_t)room * sizeof(float));
         if (!shown) {
-            free(out.s);
+            strata_free(out.s);
             strata_set_error("tensor_repr: out of memory");
             return NULL;
         }
         int64_t n = 0;
         collect_shown(t, 0, t->data, summarize, shown, &n);
         Formatter f = make_formatter(shown, n);
-        free(shown);
+        strata_free(shown);
         if (t->ndim == 0)
             put_value(&out, &f, t->data[0]);
         else
@@ -270,7 +271,7 @@ char *tensor_repr(const Tensor *t)
     }
     text_puts(&out, ")");
     if (out.failed) {
-        free(out.s);
+        strata_free(out.s);
         strata_set_error("tensor_repr: out of memory");
         return NULL;
     }
@@ -286,7 +287,7 @@ int tensor_fprint(FILE *stream, const Tensor *t)
     if (!s)
         return -1;
     int status = fprintf(stream, "%s\n", s) < 0 ? -1 : 0;
-    free(s);
+    strata_free(s);
     if (status < 0)
         strata_set_error("tensor_fprint: could not write to the stream");
     return status;

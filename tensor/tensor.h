@@ -672,7 +672,7 @@ Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *inp
  *        "1.0000e-05", a 0-d tensor is "tensor(3.5000)", an empty one "tensor([])"
  *        (with ", size=(0, 3)" when not 1-D), and tensors over 1000 elements are
  *        elided with "..." (3 items at each edge of every dim).
- * @return A string the caller frees with free(), or NULL with an error.
+ * @return A string the caller frees with strata_free(), or NULL with an error.
  */
 char *tensor_repr(const Tensor *t);
 /** @brief Write tensor_repr() and a newline to @p stream. @return 0 or -1. */

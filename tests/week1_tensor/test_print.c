@@ -18,10 +18,10 @@ static void check_repr(const Tensor *t, const char *want)
     if (!same) {
         char msg[2048];
         snprintf(msg, sizeof msg, "tensor_repr gave\n%s\nexpected\n%s", got, want);
-        free(got);
+        strata_free(got);
         ck_abort_msg("%s", msg);
     }
-    free(got);
+    strata_free(got);
 }
 
 /* The example in tensor.h. */
@@ -128,7 +128,7 @@ START_TEST(test_repr_summarized)
     char *s = tensor_repr(k);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_null(strstr(s, "..."));
-    free(s);
+    strata_free(s);
     END;
 }
 END_TEST
