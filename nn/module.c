@@ -627,13 +627,19 @@ NnNamedModules *nn_named_modules(const Module *m)
     return modules_list(m, false);
 }
 
+/* The dotted names every named list owns. */
+static void free_names(char **names, int count)
+{
+    for (int i = 0; i < count; i++)
+        strata_free(names[i]);
+    strata_free(names);
+}
+
 void nn_named_vars_free(NnNamedVars *list)
 {
     if (!list)
         return;
-    for (int i = 0; i < list->count; i++)
-        strata_free(list->names[i]);
-    strata_free(list->names);
+    free_names(list->names, list->count);
     strata_free(list->vars);
     strata_free(list);
 }
@@ -642,9 +648,7 @@ void nn_named_tensors_free(NnNamedTensors *list)
 {
     if (!list)
         return;
-    for (int i = 0; i < list->count; i++)
-        strata_free(list->names[i]);
-    strata_free(list->names);
+    free_names(list->names, list->count);
     strata_free(list->tensors);
     strata_free(list->persistent);
     strata_free(list);
@@ -654,9 +658,7 @@ void nn_named_modules_free(NnNamedModules *list)
 {
     if (!list)
         return;
-    for (int i = 0; i < list->count; i++)
-        strata_free(list->names[i]);
-    strata_free(list->names);
+    free_names(list->names, list->count);
     strata_free(list->modules);
     strata_free(list);
 }
