@@ -308,6 +308,52 @@ Tensor *optim_state_buffer(OptimParamState *state, const char *name, const Tenso
     return t;
 }
 
+OptimParamState *optim_param_state(Optimizer *opt, const Var *p, OptimParamGroup **group)
+{
+    for (int g = 0; opt && g < opt->num_groups; g++)
+        for (int i = 0; i < opt->groups[g].num_params; i++)
+            if (opt->groups[g].params[i] == p) {
+                if (group)
+                    *group = &opt->groups[g];
+                return &opt->groups[g].state[i];
+            }
+    return NULL;
+}
+
+int optim_state_put(OptimParamState *state, const char *name, Tensor *t)
+{
+    for (int b = 0; b < state->num_buffers; b++)
+        if (strcmp(state->names[b], name) == 0) {
+            tensor_retain(t); /* first: t may be the tensor it replaces */
+            tensor_release(state->buffers[b]);
+            state->buffers[b] = t;
+            return 0;
+        }
+    if (strlen(name) >= OPTIM_BUFFER_NAME || state->num_buffers == OPTIM_MAX_BUFFERS) {
+        strata_set_error("optim_state_put: no room for buffer '%s' (%d buffers, names under "
+                         "%d characters)", name, OPTIM_MAX_BUFFERS, OPTIM_BUFFER_NAME);
+        return -1;
+    }
+    strcpy(state->names[state->num_buffers], name);
+    tensor_retain(t);
+    state->buffers[state->num_buffers++] = t;
+    return 0;
+}
+
+void optim_state_drop(OptimParamState *state, const char *name)
+{
+    for (int b = 0; b < state->num_buffers; b++)
+        if (strcmp(state->names[b], name) == 0) {
+            tensor_release(state->buffers[b]);
+            for (int k = b + 1; k < state->num_buffers; k++) {
+                memcpy(state->names[k - 1], state->names[k], OPTIM_BUFFER_NAME);
+                state->buffers[k - 1] = state->buffers[k];
+            }
+            state->num_buffers--;
+            return;
+        }
+}
+
 /* -------------------------------------------------------------- step, zero_grad --- */
 
 void optim_zero_grad(Optimizer *opt, bool set_to_none)
