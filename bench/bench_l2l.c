@@ -147,7 +147,7 @@ static int measure_store(int depth, bool with_store, Tensor *x, Tensor *y, size_
              depth);
     size_t base = strata_mem_stats().bytes_live;
     Module *m = make_model(depth);
-    L2LStore *store = m && with_store ? l2l_store_create(path, m) : NULL;
+    L2LStore *store = m && with_store ? l2l_store_create(path, m, NULL) : NULL;
     int n = 0;
     Var **ps = m ? nn_parameters(m, &n) : NULL;
     OptimHparams hp = optim_sgd_defaults(0.01f);

@@ -24,7 +24,9 @@
  * store is everything else: the model's parameters and gradients, the optimizer state
  * and the boundary stash. With L2LOptions::store the parameters really live elsewhere,
  * in a memory-mapped file (l2l_store.c): layer l's are fetched into working tensors
- * before its units and evicted after them, written back only after its update.
+ * before its units and evicted after them, written back only after its update. A store
+ * created with the optimizer holds its state too: layer l's state is fetched just
+ * before the layer's update and written back with its weights.
  *
  * Memory is measured with the counting allocator (tensor.h): each unit resets the
  * high-water mark at its start and reads it at its end. This moves the allocator's
@@ -32,6 +34,7 @@
  * the step (use L2LStats::peak_bytes).
  */
 #include "optim.h"
+#include "optim_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -206,6 +209,13 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
         if (l2l_store_model(opts->store) != model) {
             strata_set_error("%s: the store holds another model than the one given "
                              "(l2l_store_create() it from this model)",
+                             fn);
+            return NULL;
+        }
+        Optimizer *held = l2l_store_optimizer(opts->store);
+        if (held && opts->optimizer && held != opts->optimizer) {
+            strata_set_error("%s: the store holds the state of another optimizer than "
+                             "opts->optimizer (l2l_store_create() it with this one)",
                              fn);
             return NULL;
         }
@@ -387,8 +397,22 @@ static int layer_in(L2LTrainer *t, int l)
     return 0;
 }
 
-/* Take layer l's parameters out of the working set, writing their values to the file
- * only if @p write_back (after a successful update). */
+/* Bring layer l's optimizer state into the working set for its update (a no-op without
+ * a store, or with a store that does not hold the optimizer's state). */
+static int layer_state_in(L2LTrainer *t, int l)
+{
+    if (!t->opts.store)
+        return 0;
+    L2LLayer *layer = &t->layers[l];
+    if (l2l_store_fetch_state(t->opts.store, layer->params, layer->num_params) < 0) {
+        prefix_error("bringing layer %d's optimizer state in from the store", l);
+        return -1;
+    }
+    return 0;
+}
+
+/* Take layer l's parameters (and its optimizer state, if in) out of the working set,
+ * writing their values to the file only if @p write_back (after a successful update). */
 static int layer_out(L2LTrainer *t, int l, bool write_back)
 {
     if (!t->opts.store)
@@ -856,7 +880,10 @@ static int run_init(Run *r, L2LTrainer *t, const Tensor *x, const Tensor *y, int
 
 /* The working set of a pass: per layer, its parameters plus its largest unit; the max
  * over layers. A backward unit's peak includes the layer's gradients: the first one
- * creates them, the others hold a temporary gradient of the same size to add. */
+ * creates them, the others hold a temporary gradient of the same size to add. With a
+ * store that holds the optimizer's state, an eager update also holds the layer's
+ * parameters, gradients and state at once (computed from their sizes: the update
+ * allocates nothing else). */
 static size_t working_set(const L2LTrainer *t, const size_t *fwd, const size_t *bwd, int lmin)
 {
     size_t need = 0;
@@ -870,6 +897,13 @@ static size_t working_set(const L2LTrainer *t, const size_t *fwd, const size_t *
             size_t b = pb + bwd[l];
             if (b > need)
                 need = b;
+        }
+        if (l >= lmin && t->opts.eager_update && t->opts.store) {
+            const L2LLayer *layer = &t->layers[l];
+            size_t u = pb + gb +
+                       l2l_store_state_bytes(t->opts.store, layer->params, layer->num_params);
+            if (u > need)
+                need = u;
         }
     }
     return need;
@@ -1078,8 +1112,11 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
             tensor_release(*cell(&r, l + 1, k)); /* the gradient of the output: done */
             *cell(&r, l + 1, k) = NULL;
         }
-        if (rc == 0 && t->opts.eager_update)
-            rc = eager_update(t, l);
+        if (rc == 0 && t->opts.eager_update) {
+            rc = layer_state_in(t, l); /* the state comes in for the update alone */
+            if (rc == 0)
+                rc = eager_update(t, l);
+        }
         /* With a store, the new weights reach the file only after a successful update
          * (a failed one leaves the file as it was); the gradients, consumed, go too. */
         const bool updated = rc == 0 && t->opts.eager_update;

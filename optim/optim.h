@@ -919,8 +919,8 @@ Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx);
  */
 Var *l2l_mse_loss(Var *output, const Tensor *target, void *ctx);
 
-/** A host store: a model's parameters in a memory-mapped safetensors file (see
- *  l2l_store_create()). */
+/** A host store: a model's parameters and its optimizer's state in a memory-mapped
+ *  safetensors file (see l2l_store_create()). */
 typedef struct L2LStore L2LStore;
 
 /** Options of l2l_new(). Zero-initialise, then set what you need. */
@@ -951,8 +951,10 @@ typedef struct L2LOptions {
                                   while the layer runs, written back after its update, and
                                   its pages dropped. With an optimizer it needs
                                   @ref eager_update, and each layer's gradients are
-                                  dropped once the layer is updated. NULL: the parameters
-                                  stay in ordinary memory */
+                                  dropped once the layer is updated; a store that holds
+                                  an optimizer's state needs that very optimizer, whose
+                                  state for the layer is brought in only for its update.
+                                  NULL: the parameters stay in ordinary memory */
 } L2LOptions;
 
 /** What l2l_step() or l2l_estimate() measured. Sizes are bytes of the counting
@@ -1073,35 +1075,80 @@ int64_t l2l_steps(const L2LTrainer *t);
 uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatch);
 
 /**
- * @brief Move the parameters of @p model into a host store: write the model's state dict
- *        (nn_state_dict(): parameters, then persistent buffers) to the safetensors file
- *        @p path with nn_safetensors_save(), map the file (mmap, MAP_SHARED), and
- *        replace each parameter's tensor by a view of its bytes in the mapping, freeing
- *        the ordinary copies. The model keeps working (its forward reads the mapping);
- *        an L2L trainer given the store (L2LOptions::store) brings one layer at a time
- *        into counted working memory (l2l_store_fetch(), l2l_store_evict()).
- *        Buffers (BatchNorm statistics) stay in ordinary memory; l2l_store_sync() writes
- *        them to the file. Optimizer state stays in ordinary memory.
- * @param[in] path the file to create or replace.
+ * @brief Move the parameters of @p model, and the optimizer state of @p opt, into a host
+ *        store: a safetensors file at @p path, mapped into memory (mmap, MAP_SHARED).
+ *
+ * The file holds, in this order (so one parameter's bytes are one range of the file):
+ * for each entry of nn_state_dict(@p model) its values under its own name, and right
+ * after each parameter of @p opt, one slot per state buffer its update creates
+ * ("optim.<param>.<buffer>", e.g. "optim.0.weight.exp_avg", shaped like the parameter)
+ * and its update count ("optim.<param>.step": float32 [2], lo + 2^24 * hi, exact to
+ * 2^48); last, "optim.steps" (optim_step() count, same encoding). The buffers a rule
+ * creates are found by running its update (OptimizerOps::update) once on a scratch copy
+ * of each parameter with a zero gradient. Each parameter's Var and each existing state
+ * buffer is then given a tensor whose floats are its bytes in the mapping, and the
+ * ordinary copies are freed. A buffer exists from its parameter's first update on: a
+ * slot of a parameter whose step is 0 holds zeros and is not in the optimizer's state.
+ * The model and the optimizer keep working as usual (they read and write the mapping);
+ * an L2L trainer given the store (L2LOptions::store) brings one layer at a time into
+ * counted working memory (l2l_store_fetch(), l2l_store_fetch_state(),
+ * l2l_store_evict()). Buffers of the model (BatchNorm statistics) stay in ordinary
+ * memory; l2l_store_sync() writes them to the file.
+ * @param[in] path the file to create or replace (written beside it, then renamed).
  * @param[in,out] model the model (borrowed: must outlive the store; its parameters must
  *            not be replaced while the store lives). Tensors taken from its parameters
  *            while the store is attached must not outlive the store.
- * @return A new store (l2l_store_free()), or NULL with an error naming the path (cannot
- *         write, map or check the file) with the model unchanged.
+ * @param[in,out] opt optional (NULL: the optimizer state stays in ordinary memory): the
+ *            optimizer whose state goes in the file (borrowed: must outlive the store).
+ *            Its parameters must be the model's, it needs a per-parameter update, and a
+ *            parameter's state must be all of its buffers (step > 0) or none (step 0).
+ * @return A new store (l2l_store_free()), or NULL with an error naming the path or the
+ *         problem (cannot write or map the file, an optimizer that does not fit), with the
+ *         model and the optimizer unchanged.
  */
-L2LStore *l2l_store_create(const char *path, Module *model);
+L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt);
 
 /**
- * @brief Give the model's parameters ordinary tensors again, holding their current
- *        values, write the buffers, flush and unmap the file and close it. The file
- *        stays: a standard safetensors file with the trained state (nn_load() reads it).
- * @param[in] store the store; NULL is ignored.
+ * @brief Reopen a store written by l2l_store_create() to resume training: map the file
+ *        and attach it to a fresh @p model (and @p opt), as l2l_store_create() would
+ *        have left them.
+ *
+ * The file's header (JSON, parsed with cJSON) must describe exactly the tensors that
+ * l2l_store_create(path, @p model, @p opt) would write: the same names, dtype F32, the
+ * same shapes, data offsets inside the file, 4-byte aligned, neither overlapping nor
+ * leaving holes, and the data section as long as the tensors need. Then every parameter
+ * of @p model reads the file's values (through the mapping), every buffer of @p model is
+ * set from the file, and @p opt's state becomes the file's: each parameter's step count,
+ * its buffers (views of the mapping) when that count is above 0, and the optimizer's
+ * step count. Hyperparameters are not in the file: create @p opt as it was created.
+ * @param[in] path an existing store file (opened read-write).
+ * @param[in,out] model a model of the same architecture (borrowed, as for
+ *            l2l_store_create()).
+ * @param[in,out] opt the optimizer whose state the file holds (of the same kind and
+ *            hyperparameters over @p model's parameters), or NULL if the file was
+ *            created without one. Its current state is replaced.
+ * @return A new store (l2l_store_free()), or NULL with an error naming the path and the
+ *         first mismatch (a missing, unexpected or differently shaped tensor, a
+ *         truncated or corrupt file), with the model, the optimizer and the file
+ *         unchanged.
+ */
+L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt);
+
+/**
+ * @brief Give the model's parameters and the optimizer's state buffers ordinary tensors
+ *        again, holding their current values, write the buffers and step counts, flush
+ *        and unmap the file and close it. The file stays: l2l_store_open() resumes from
+ *        it, and nn_load(m, path, false) reads the weights (strict only without an
+ *        optimizer: the optimizer's slots are extra keys).
+ * @param[in] store the store; NULL is ignored. Call it before freeing the model or the
+ *            optimizer.
  */
 void l2l_store_free(L2LStore *store);
 
 /**
- * @brief Write the model's buffers into the file and flush the mapping to the disk
- *        (msync). l2l_step() calls it after each successful step.
+ * @brief Write the model's buffers and the optimizer's step count into the file and
+ *        flush the mapping to the disk (msync). l2l_step() calls it after each
+ *        successful step.
  * @param[in,out] store the store.
  * @return 0, or -1 with an error.
  */
@@ -1114,6 +1161,13 @@ int l2l_store_sync(L2LStore *store);
 Module *l2l_store_model(const L2LStore *store);
 
 /**
+ * @brief The optimizer whose state the store holds (borrowed), or NULL (no error) when
+ *        it holds none; NULL with an error for a NULL @p store.
+ * @param[in] store the store.
+ */
+Optimizer *l2l_store_optimizer(const L2LStore *store);
+
+/**
  * @brief The path of the store's file (borrowed), or NULL with an error for NULL.
  * @param[in] store the store.
  */
@@ -1122,7 +1176,8 @@ const char *l2l_store_path(const L2LStore *store);
 /**
  * @brief Bring parameters into the working set: each of @p params (parameters of the
  *        store's model) gets a fresh counted tensor holding the values in the file,
- *        in place of its view of the mapping.
+ *        in place of its view of the mapping. Their optimizer state stays in the file
+ *        (see l2l_store_fetch_state()).
  * @param[in,out] store the store.
  * @param[in,out] params the parameters (borrowed); already resident ones are skipped.
  * @param[in] count number of entries.
@@ -1131,22 +1186,42 @@ const char *l2l_store_path(const L2LStore *store);
 int l2l_store_fetch(L2LStore *store, Var *const *params, int count);
 
 /**
- * @brief Take parameters out of the working set: if @p write_back, copy each working
- *        tensor's values into the mapping and flush that byte range (msync); then point
- *        the parameter at its view of the mapping again, release the working tensor,
- *        and drop the pages of the range from memory (madvise MADV_DONTNEED, rounded
- *        to pages). Without @p write_back the values in the file are kept (a failed
- *        update is never written).
+ * @brief Bring the optimizer state of @p params into the working set, for an update:
+ *        each state buffer that exists gets a fresh counted copy of its slot in place
+ *        of its view. Buffers the update creates (a parameter's first update) are
+ *        created by the update itself, in counted memory; l2l_store_evict() writes them
+ *        to their slots. A no-op for a store without an optimizer.
+ * @param[in,out] store the store.
+ * @param[in] params the parameters (borrowed); ones whose state is already in, and ones
+ *            the optimizer does not hold, are skipped.
+ * @param[in] count number of entries.
+ * @return 0, or -1 with an error (a parameter not in the store; nothing changed).
+ */
+int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count);
+
+/**
+ * @brief Take parameters (and their optimizer state, if it was fetched) out of the
+ *        working set. If @p write_back: copy each working tensor's values (the
+ *        parameter, each state buffer, the step count) into its slot of the mapping and
+ *        flush that byte range (msync); then point the parameter and the state buffers
+ *        at their views of the mapping again, release the working tensors, and drop
+ *        the pages of the ranges from memory (madvise MADV_DONTNEED, rounded to pages).
+ *        Without @p write_back the file is kept and the state goes back to it: the
+ *        step count the file holds, its buffers if that count is above 0, none
+ *        otherwise (a failed update is never written).
  * @param[in,out] store the store.
  * @param[in,out] params the parameters (borrowed); ones not resident are skipped.
  * @param[in] count number of entries.
  * @param[in] write_back whether the working values replace the file's.
- * @return 0, or -1 with an error (msync failed; the parameters are evicted anyway).
+ * @return 0, or -1 with an error (msync failed, or the update created a state buffer
+ *         the store has no slot for; the parameters are evicted anyway).
  */
 int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_back);
 
 /**
- * @brief Bytes of the parameters currently brought into the working set.
+ * @brief Bytes the store has brought into the working set: the working copies of
+ *        parameters and of optimizer-state buffers it made (l2l_store_fetch(),
+ *        l2l_store_fetch_state()) and not yet evicted.
  * @param[in] store the store.
  * @return The bytes, 0 for NULL.
  */
