@@ -3,8 +3,10 @@
  * memory-mapped safetensors file, one layer at a time in counted memory.
  *
  * The references are the same L2L training without a store (itself checked against
- * plain training by the other files): a store moves where the weights live, not the
- * arithmetic, so gradients and weights must be the same floats. Files are made in a
+ * plain training by the other files): a store moves where the weights and the
+ * optimizer state live, not the arithmetic, so gradients, weights and state must be the
+ * same floats, and training resumed from a reopened file must be the floats of training
+ * that never stopped. Files are made in a
  * fresh temporary directory that each test removes.
  */
 #include "l2l_test.h"
@@ -19,7 +21,9 @@
  * (registered when the suite is built), so that a failing test, which stops at its
  * assertion, leaves nothing behind.
  */
-static const char *const tmp_tags[] = {"grad", "sgd", "adam", "peak", "errors"};
+static const char *const tmp_tags[] = {"grad",       "sgd",      "adam",     "peak",
+                                       "errors",     "st-adam",  "st-sgd",   "st-more",
+                                       "resident",   "resume",   "mismatch", "corrupt"};
 
 static void tmp_dir_path(char *dir, size_t size, long pid, const char *tag)
 {
@@ -124,7 +128,7 @@ START_TEST(test_l2l_store_gradients_match)
     size_t largest, total = param_bytes(m, &largest);
 
     size_t before = strata_mem_stats().bytes_live;
-    L2LStore *store = l2l_store_create(path, m);
+    L2LStore *store = l2l_store_create(path, m, NULL);
     ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
     size_t after = strata_mem_stats().bytes_live;
     /* The floats now live in the mapping: the counted memory lost them all (it gains
@@ -180,7 +184,7 @@ static void store_training(bool adam)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     Module *ref = make_mlp(43, 5, 12, 3, 2);
     Module *m = make_mlp(43, 5, 12, 3, 2);
-    L2LStore *store = l2l_store_create(path, m);
+    L2LStore *store = l2l_store_create(path, m, NULL);
     ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
     Optimizer *opt_ref = make_opt(ref, adam, 0.9f), *opt = make_opt(m, adam, 0.9f);
     L2LOptions o = l2l_options(4);
@@ -268,7 +272,7 @@ static Module *deep_run(const char *path, L2LStore **store, size_t *footprint,
     Module *m = make_mlp(45, w, w, 10, hidden);
     *store = NULL;
     if (path) {
-        *store = l2l_store_create(path, m);
+        *store = l2l_store_create(path, m, NULL);
         ck_assert_msg(*store != NULL, "l2l_store_create: %s", strata_last_error());
     }
     Optimizer *opt = make_opt(m, false, 0.0f);
@@ -346,19 +350,19 @@ START_TEST(test_l2l_store_errors)
     Module *ref = make_mlp(47, 4, 6, 2, 1);
     size_t before = strata_mem_stats().bytes_live;
     snprintf(path, sizeof path, "%s/missing/model.safetensors", dir);
-    ck_assert_ptr_null(l2l_store_create(path, m));
+    ck_assert_ptr_null(l2l_store_create(path, m, NULL));
     ck_assert_error("missing/model.safetensors");
     ck_assert_uint_eq(strata_mem_stats().bytes_live, before);
     assert_params_close(m, ref, 0, 0, "the model after a failed l2l_store_create");
     strata_clear_error();
-    ck_assert_ptr_null(l2l_store_create(NULL, m));
+    ck_assert_ptr_null(l2l_store_create(NULL, m, NULL));
     ck_assert_error("path");
     strata_clear_error();
-    ck_assert_ptr_null(l2l_store_create(path, NULL));
+    ck_assert_ptr_null(l2l_store_create(path, NULL, NULL));
     ck_assert_error("model");
 
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    L2LStore *store = l2l_store_create(path, m);
+    L2LStore *store = l2l_store_create(path, m, NULL);
     ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
     L2LOptions o = l2l_options(2);
     o.store = store;
@@ -390,6 +394,588 @@ START_TEST(test_l2l_store_errors)
 }
 END_TEST
 
+/* ------------------------------------------------- optimizer state in the store --- */
+
+/* The optimizers the state tests use, by name: each keeps a different set of buffers. */
+static Optimizer *make_kind(Module *m, const char *kind)
+{
+    int n;
+    Var **ps = nn_parameters(m, &n);
+    ck_assert_ok(ps);
+    Optimizer *opt = NULL;
+    if (strcmp(kind, "adam") == 0) { /* exp_avg, exp_avg_sq */
+        OptimHparams hp = optim_adam_defaults(1e-2f);
+        opt = optim_adam_new(ps, n, &hp);
+    } else if (strcmp(kind, "adamw-amsgrad") == 0) { /* and max_exp_avg_sq */
+        OptimHparams hp = optim_adamw_defaults(1e-2f);
+        hp.amsgrad = true;
+        opt = optim_adamw_new(ps, n, &hp);
+    } else if (strcmp(kind, "sgd-momentum") == 0) {
+        /* momentum_buffer; with dampening the first step (b = g) differs from the others
+         * (b = mu b + (1 - d) g): a buffer made too early would change the floats. */
+        OptimHparams hp = optim_sgd_defaults(0.05f);
+        hp.momentum = 0.9f;
+        hp.dampening = 0.1f;
+        hp.weight_decay = 1e-3f;
+        opt = optim_sgd_new(ps, n, &hp);
+    } else if (strcmp(kind, "rmsprop-centered") == 0) { /* square_avg, grad_avg, momentum */
+        OptimHparams hp = optim_rmsprop_defaults(1e-3f);
+        hp.centered = true;
+        hp.momentum = 0.5f;
+        opt = optim_rmsprop_new(ps, n, &hp);
+    }
+    strata_free(ps);
+    ck_assert_msg(opt != NULL, "optimizer '%s': %s", kind, strata_last_error());
+    return opt;
+}
+
+/* Assert two optimizers hold the same state: every buffer the same floats, the same
+ * step counts and hyperparameters (optim_state_dict() of each, compared by name). */
+static void assert_opt_state_equal(const Optimizer *got, const Optimizer *want,
+                                   const char *what)
+{
+    NnStateDict *a = optim_state_dict(got), *b = optim_state_dict(want);
+    ck_assert_ok(a);
+    ck_assert_ok(b);
+    ck_assert_msg(a->num_tensors == b->num_tensors, "%s: %d state buffers, expected %d", what,
+                  a->num_tensors, b->num_tensors);
+    for (int i = 0; i < b->num_tensors; i++) {
+        Tensor *t = nn_state_dict_get(a, b->names[i]);
+        ck_assert_msg(t != NULL, "%s: state '%s' missing", what, b->names[i]);
+        ck_assert_msg(tensors_equal(t, b->tensors[i]), "%s: state '%s' differs", what,
+                      b->names[i]);
+    }
+    ck_assert_int_eq(a->num_meta, b->num_meta);
+    for (int i = 0; i < b->num_meta; i++) {
+        const char *v = nn_state_dict_get_meta(a, b->meta_keys[i]);
+        ck_assert_msg(v && strcmp(v, b->meta_values[i]) == 0, "%s: '%s' is %s, expected %s",
+                      what, b->meta_keys[i], v ? v : "(none)", b->meta_values[i]);
+    }
+    nn_state_dict_free(a);
+    nn_state_dict_free(b);
+}
+
+/* Assert the file holds parameter 0's ("0.weight") state as @p want holds it: each
+ * buffer under "optim.0.weight.<buffer>" and the step count [lo, hi] = [step, 0]. */
+static void assert_file_holds_state(const char *path, const Optimizer *want)
+{
+    NnStateDict *file = nn_safetensors_load(path);
+    ck_assert_msg(file != NULL, "nn_safetensors_load: %s", strata_last_error());
+    const OptimParamState *st = &want->groups[0].state[0];
+    char name[128];
+    for (int b = 0; b < st->num_buffers; b++) {
+        snprintf(name, sizeof name, "optim.0.weight.%s", st->names[b]);
+        Tensor *t = nn_state_dict_get(file, name);
+        ck_assert_msg(t != NULL, "the file has no '%s'", name);
+        ck_assert_msg(tensors_equal(t, st->buffers[b]), "the file's '%s' differs", name);
+    }
+    Tensor *step = nn_state_dict_get(file, "optim.0.weight.step");
+    ck_assert_msg(step != NULL && tensor_numel(step) == 2, "the file has no step count");
+    float v[2];
+    tensor_to_array(step, v);
+    ck_assert_msg(v[0] == (float)st->step && v[1] == 0.0f, "the file's step is [%g, %g], "
+                  "expected [%lld, 0]", (double)v[0], (double)v[1], (long long)st->step);
+    Tensor *steps = nn_state_dict_get(file, "optim.steps");
+    ck_assert_msg(steps != NULL && tensor_numel(steps) == 2, "the file has no optim.steps");
+    tensor_to_array(steps, v);
+    ck_assert_msg(v[0] == (float)want->steps, "optim.steps is %g, expected %lld",
+                  (double)v[0], (long long)want->steps);
+    nn_state_dict_free(file);
+}
+
+/*
+ * Eager L2L training with the optimizer's state in the store gives the floats of the
+ * same training with the state in ordinary memory: loss, weights and every state
+ * buffer, step after step; the file holds the state; nothing is resident between
+ * steps; after l2l_store_free() the optimizer holds ordinary tensors and training goes
+ * on identically without the store.
+ */
+static void state_training(const char *kind, const char *tag)
+{
+    char dir[600], path[700];
+    make_tmp_dir(dir, sizeof dir, tag);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    Module *ref = make_mlp(53, 5, 12, 3, 2);
+    Module *m = make_mlp(53, 5, 12, 3, 2);
+    Optimizer *opt_ref = make_kind(ref, kind), *opt = make_kind(m, kind);
+    L2LStore *store = l2l_store_create(path, m, opt);
+    ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
+    ck_assert_ptr_eq(l2l_store_optimizer(store), opt);
+
+    L2LOptions o = l2l_options(4);
+    o.eager_update = true;
+    o.optimizer = opt_ref;
+    L2LTrainer *t_ref = l2l_new(ref, &o);
+    ck_assert_ok(t_ref);
+    o.optimizer = opt;
+    o.store = store;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    for (int s = 0; s < 4; s++) {
+        Tensor *x = make_inputs(900 + (uint64_t)s, 10, 5);
+        Tensor *y = make_classes((uint64_t)s, 10, 3);
+        L2LStats a, b;
+        ck_assert_rc(l2l_step(t_ref, x, y, &a));
+        size_t live = strata_mem_stats().bytes_live;
+        ck_assert_rc(l2l_step(t, x, y, &b));
+        ck_assert_msg(a.loss == b.loss, "%s step %d: loss %.9g with the state in the store, "
+                      "%.9g without", kind, s, b.loss, a.loss);
+        assert_params_close(m, ref, 0, 0, "weights with the state in the store vs in RAM");
+        assert_opt_state_equal(opt, opt_ref, "the optimizer state");
+        ck_assert_uint_eq(l2l_store_resident_bytes(store), 0);
+        /* The state did not stay in counted memory: the step leaves it as it found it. */
+        ck_assert_msg(strata_mem_stats().bytes_live <= live,
+                      "step %d left %zu more bytes live (the state should be in the file)", s,
+                      strata_mem_stats().bytes_live - live);
+    }
+    assert_file_holds_state(path, opt_ref);
+
+    /* Freed, the store gives the optimizer ordinary tensors: training goes on alike. */
+    l2l_free(t);
+    l2l_store_free(store);
+    o.store = NULL;
+    t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    Tensor *x = make_inputs(990, 10, 5);
+    Tensor *y = make_classes(4, 10, 3);
+    ck_assert_rc(l2l_step(t_ref, x, y, NULL));
+    ck_assert_rc(l2l_step(t, x, y, NULL));
+    assert_params_close(m, ref, 0, 0, "weights after the store was freed");
+    assert_opt_state_equal(opt, opt_ref, "the optimizer state after the store was freed");
+    l2l_free(t);
+    l2l_free(t_ref);
+    optim_free(opt);
+    optim_free(opt_ref);
+    nn_module_free(m);
+    nn_module_free(ref);
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+
+START_TEST(test_l2l_store_adam_state_matches)
+{
+    BEGIN;
+    state_training("adam", "st-adam");
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_store_sgd_momentum_state_matches)
+{
+    BEGIN;
+    state_training("sgd-momentum", "st-sgd");
+    END;
+}
+END_TEST
+
+START_TEST(test_l2l_store_amsgrad_rmsprop_state_matches)
+{
+    BEGIN;
+    state_training("adamw-amsgrad", "st-more");
+    state_training("rmsprop-centered", "st-more");
+    END;
+}
+END_TEST
+
+/*
+ * Watching the update: an Adam whose per-parameter update records, before running the
+ * real one, how many bytes the store has brought in. The trainer calls it in the
+ * middle of layer l's turn, when layer l's weights and state are in.
+ */
+static L2LStore *watch_store;
+static size_t watch_max;   /* largest l2l_store_resident_bytes() seen by an update */
+static int watch_calls;
+
+static int watch_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                        OptimParamState *state)
+{
+    size_t resident = l2l_store_resident_bytes(watch_store);
+    if (resident > watch_max)
+        watch_max = resident;
+    watch_calls++;
+    return optim_adam_update(opt, group, param, grad, state);
+}
+
+static const OptimizerOps watch_ops = {"adam", watch_update, NULL, NULL};
+
+/* Two eager Adam steps on the deep MLP with a store; @p with_state puts the optimizer's
+ * state in it too. *step_peak receives the second step's peak above what was live
+ * before the model existed. The model is freed. */
+static void deep_adam_run(const char *path, bool with_state, size_t *step_peak,
+                          L2LStats *second, size_t *resident_first, size_t *resident_second)
+{
+    const int64_t B = 8, w = 128;
+    size_t base = strata_mem_stats().bytes_live;
+    Module *m = make_mlp(45, w, w, 10, 10);
+    int n;
+    Var **ps = nn_parameters(m, &n);
+    ck_assert_ok(ps);
+    OptimHparams hp = optim_adam_defaults(1e-3f);
+    Optimizer *opt = optim_new(&watch_ops, NULL, ps, n, &hp);
+    strata_free(ps);
+    ck_assert_ok(opt);
+    L2LStore *store = l2l_store_create(path, m, with_state ? opt : NULL);
+    ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
+    watch_store = store;
+    L2LOptions o = l2l_options(B);
+    o.eager_update = true;
+    o.optimizer = opt;
+    o.store = store;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    Scope *s = scope_begin();
+    Tensor *x = make_inputs(800, B, w);
+    Tensor *y = make_classes(3, B, 10);
+    watch_max = 0;
+    watch_calls = 0;
+    ck_assert_rc(l2l_step(t, x, y, NULL));
+    ck_assert_int_eq(watch_calls, n);
+    *resident_first = watch_max;
+    watch_max = 0;
+    ck_assert_rc(l2l_step(t, x, y, second));
+    *resident_second = watch_max;
+    *step_peak = second->peak_bytes - base;
+    scope_end(s);
+    l2l_free(t);
+    l2l_store_free(store);
+    watch_store = NULL;
+    optim_free(opt);
+    nn_module_free(m);
+    ck_assert_int_eq(remove(path), 0);
+}
+
+/*
+ * With the state in the store, what the store brings in during an update is one layer's
+ * weights and Adam moments (3 x that layer's parameter bytes; the weights alone on the
+ * first step, when the moments do not exist yet): the largest layer's, never the
+ * model's. The step's counted peak is lower than with the state in RAM by at least the
+ * other layers' moments.
+ */
+START_TEST(test_l2l_store_state_resident_one_layer)
+{
+    BEGIN;
+    char dir[600], path[700];
+    make_tmp_dir(dir, sizeof dir, "resident");
+    snprintf(path, sizeof path, "%s/deep.safetensors", dir);
+    Module *probe = make_mlp(45, 128, 128, 10, 10);
+    size_t largest, total = param_bytes(probe, &largest);
+    nn_module_free(probe);
+
+    size_t in_ram, in_file, r1_ram, r2_ram, r1, r2;
+    L2LStats a, b;
+    deep_adam_run(path, false, &in_ram, &a, &r1_ram, &r2_ram);
+    deep_adam_run(path, true, &in_file, &b, &r1, &r2);
+    /* Without the state in the store, an update sees the layer's weights only. */
+    ck_assert_uint_eq(r1_ram, largest);
+    ck_assert_uint_eq(r2_ram, largest);
+    /* With it: the weights on the first step (Adam creates its moments then), the
+     * weights and both moments after: 3 x the largest layer, out of 3 x the model. */
+    ck_assert_uint_eq(r1, largest);
+    ck_assert_msg(r2 == 3 * largest, "an update saw %zu bytes in from the store; one layer's "
+                  "weights and moments are 3 x %zu", r2, largest);
+    ck_assert_uint_lt(r2, 3 * total);
+    /* The update's working set counts the layer's weights, gradients and moments. */
+    ck_assert_uint_ge(b.working_need_bytes, 4 * largest);
+    ck_assert_uint_le(b.working_peak_bytes, b.working_need_bytes);
+    /* The moments of every other layer left the counted memory. */
+    ck_assert_msg(in_ram >= in_file + 2 * (total - largest),
+                  "the step's peak is %zu bytes with the state in the store and %zu with it "
+                  "in RAM; it should save at least the other layers' moments, %zu bytes",
+                  in_file, in_ram, 2 * (total - largest));
+    ck_assert_int_eq(rmdir(dir), 0);
+    END;
+}
+END_TEST
+
+/* ----------------------------------------------------------- reopen to resume --- */
+
+/* Adam over @p m (the resume tests' optimizer). */
+static Optimizer *resume_opt(Module *m)
+{
+    return make_kind(m, "adam");
+}
+
+static void resume_step(L2LTrainer *t, int s)
+{
+    Tensor *x = make_inputs(1000 + (uint64_t)s, 10, 5);
+    Tensor *y = make_classes((uint64_t)s, 10, 3);
+    ck_assert_rc(l2l_step(t, x, y, NULL));
+}
+
+/*
+ * K = 3 steps with a store, everything freed, the file reopened with a fresh model
+ * (initialised differently) and a fresh optimizer, M = 2 more steps: the weights and the
+ * optimizer state are the floats of K + M steps of uninterrupted training.
+ */
+START_TEST(test_l2l_store_reopen_resumes)
+{
+    BEGIN;
+    char dir[600], path[700];
+    make_tmp_dir(dir, sizeof dir, "resume");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const int K = 3, M = 2;
+    L2LOptions o = l2l_options(4);
+    o.eager_update = true;
+
+    /* The reference: K + M steps without a store, weights kept after K. */
+    Module *ref = make_mlp(61, 5, 12, 3, 2);
+    Optimizer *opt_ref = resume_opt(ref);
+    o.optimizer = opt_ref;
+    L2LTrainer *t_ref = l2l_new(ref, &o);
+    ck_assert_ok(t_ref);
+    for (int s = 0; s < K; s++)
+        resume_step(t_ref, s);
+    int n;
+    Tensor **after_k = snapshot_params(ref, &n);
+    for (int s = K; s < K + M; s++)
+        resume_step(t_ref, s);
+
+    /* K steps with a store, then everything goes. */
+    Module *m = make_mlp(61, 5, 12, 3, 2);
+    Optimizer *opt = resume_opt(m);
+    L2LStore *store = l2l_store_create(path, m, opt);
+    ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
+    o.optimizer = opt;
+    o.store = store;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    for (int s = 0; s < K; s++)
+        resume_step(t, s);
+    l2l_free(t);
+    l2l_store_free(store);
+    optim_free(opt);
+    nn_module_free(m);
+
+    /* A fresh model (other initial weights) and optimizer resume from the file. */
+    m = make_mlp(62, 5, 12, 3, 2);
+    opt = resume_opt(m);
+    store = l2l_store_open(path, m, opt);
+    ck_assert_msg(store != NULL, "l2l_store_open: %s", strata_last_error());
+    ck_assert_int_eq(opt->steps, K);
+    ck_assert_int_eq(opt->groups[0].state[0].step, K);
+    ck_assert_int_eq(opt->groups[0].state[0].num_buffers, 2);
+    Var **ps = nn_parameters(m, &n);
+    ck_assert_ok(ps);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(tensors_equal(var_data(ps[i]), after_k[i]),
+                      "parameter %d after l2l_store_open is not the one after %d steps", i, K);
+    strata_free(ps);
+    free(after_k);
+    o.optimizer = opt;
+    o.store = store;
+    t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    for (int s = K; s < K + M; s++)
+        resume_step(t, s);
+    assert_params_close(m, ref, 0, 0, "weights resumed from the file vs uninterrupted");
+    assert_opt_state_equal(opt, opt_ref, "the optimizer resumed from the file");
+    l2l_free(t);
+    l2l_store_free(store);
+    l2l_free(t_ref);
+    optim_free(opt);
+    optim_free(opt_ref);
+    nn_module_free(m);
+    nn_module_free(ref);
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    END;
+}
+END_TEST
+
+/* The whole file in a malloc'd buffer (*size bytes). */
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    unsigned char *data = malloc((size_t)n + 1);
+    ck_assert(data != NULL);
+    ck_assert_uint_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return data;
+}
+
+static void spit(const char *path, const unsigned char *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A store file of the 5-12-3 MLP with Adam after one step, at @p path. */
+static void write_trained_store(const char *path)
+{
+    Module *m = make_mlp(63, 5, 12, 3, 2);
+    Optimizer *opt = resume_opt(m);
+    L2LStore *store = l2l_store_create(path, m, opt);
+    ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
+    L2LOptions o = l2l_options(4);
+    o.eager_update = true;
+    o.optimizer = opt;
+    o.store = store;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    resume_step(t, 0);
+    l2l_free(t);
+    l2l_store_free(store);
+    optim_free(opt);
+    nn_module_free(m);
+}
+
+/* l2l_store_open(path, m, opt) must fail with an error containing @p needle, leaving
+ * the model, a fresh optimizer, the counted memory and the file as they were. */
+static void assert_open_refused(const char *path, Module *m, Module *twin, Optimizer *opt,
+                                const char *needle)
+{
+    size_t before_size;
+    unsigned char *before = slurp(path, &before_size);
+    size_t live = strata_mem_stats().bytes_live;
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_open(path, m, opt));
+    ck_assert_error(needle);
+    ck_assert_error(path);
+    ck_assert_uint_eq(strata_mem_stats().bytes_live, live);
+    assert_params_close(m, twin, 0, 0, "the model after a refused l2l_store_open");
+    if (opt) {
+        ck_assert_int_eq(opt->steps, 0);
+        for (int i = 0; i < opt->groups[0].num_params; i++) {
+            ck_assert_int_eq(opt->groups[0].state[i].step, 0);
+            ck_assert_int_eq(opt->groups[0].state[i].num_buffers, 0);
+        }
+    }
+    size_t after_size;
+    unsigned char *after = slurp(path, &after_size);
+    ck_assert_msg(after_size == before_size && memcmp(before, after, before_size) == 0,
+                  "a refused l2l_store_open changed the file");
+    free(before);
+    free(after);
+}
+
+/*
+ * Reopening with a model or an optimizer that does not match the file is a clear error
+ * naming the path and the first mismatch, and changes nothing: a layer of another
+ * shape, a model with a layer more, no optimizer, an optimizer with other state.
+ */
+START_TEST(test_l2l_store_reopen_mismatch)
+{
+    BEGIN;
+    char dir[600], path[700];
+    make_tmp_dir(dir, sizeof dir, "mismatch");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    write_trained_store(path);
+
+    /* Hidden width 10 instead of 12: "0.weight" is [10, 5] here, [12, 5] in the file. */
+    Module *m = make_mlp(64, 5, 10, 3, 2), *twin = make_mlp(64, 5, 10, 3, 2);
+    Optimizer *opt = resume_opt(m);
+    assert_open_refused(path, m, twin, opt, "shape [12, 5] in the file but [10, 5]");
+    optim_free(opt);
+    nn_module_free(m);
+    nn_module_free(twin);
+
+    /* A layer more at the end: the file lacks its tensors. */
+    m = make_mlp(64, 5, 12, 3, 2);
+    add_layer(m, nn_linear(3, 3, true));
+    twin = make_mlp(64, 5, 12, 3, 2);
+    add_layer(twin, nn_linear(3, 3, true));
+    opt = resume_opt(m);
+    assert_open_refused(path, m, twin, opt, "has no tensor '7.weight'");
+    optim_free(opt);
+
+    /* The right model without an optimizer: the file's state is unexpected. */
+    nn_module_free(m);
+    nn_module_free(twin);
+    m = make_mlp(64, 5, 12, 3, 2);
+    twin = make_mlp(64, 5, 12, 3, 2);
+    assert_open_refused(path, m, twin, NULL, "optim.0.weight.");
+    ck_assert_error("does not have");
+
+    /* SGD with momentum keeps a momentum buffer, not Adam's moments. */
+    opt = make_kind(m, "sgd-momentum");
+    assert_open_refused(path, m, twin, opt, "'optim.0.weight.exp_avg' that neither");
+    optim_free(opt);
+
+    /* NULL arguments. */
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_open(NULL, m, NULL));
+    ck_assert_error("path");
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_open(path, NULL, NULL));
+    ck_assert_error("model");
+    nn_module_free(m);
+    nn_module_free(twin);
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    END;
+}
+END_TEST
+
+/*
+ * A truncated or corrupt file is refused by l2l_store_open(), naming the path and the
+ * problem, with the model and the optimizer unchanged: cut inside the data, cut inside
+ * the header, a header that is not JSON, bytes after the last tensor, a missing file.
+ */
+START_TEST(test_l2l_store_reopen_truncated)
+{
+    BEGIN;
+    char dir[600], path[700];
+    make_tmp_dir(dir, sizeof dir, "corrupt");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    write_trained_store(path);
+    size_t size;
+    unsigned char *good = slurp(path, &size);
+    Module *m = make_mlp(65, 5, 12, 3, 2), *twin = make_mlp(65, 5, 12, 3, 2);
+    Optimizer *opt = resume_opt(m);
+
+    /* The good file opens (so the refusals below are about the damage). */
+    L2LStore *store = l2l_store_open(path, m, opt);
+    ck_assert_msg(store != NULL, "l2l_store_open of the intact file: %s", strata_last_error());
+    l2l_store_free(store);
+    optim_free(opt);
+    nn_module_free(m);
+    m = make_mlp(65, 5, 12, 3, 2);
+    opt = resume_opt(m);
+
+    /* The last 4 bytes (one float of "optim.steps") are gone. */
+    spit(path, good, size - 4);
+    assert_open_refused(path, m, twin, opt, "truncated");
+    /* Cut inside the header. */
+    spit(path, good, 40);
+    assert_open_refused(path, m, twin, opt, "truncated");
+    /* Shorter than the header's length field. */
+    spit(path, good, 5);
+    assert_open_refused(path, m, twin, opt, "truncated");
+    /* The header's first byte ('{') replaced: not JSON. */
+    unsigned char *bad = malloc(size + 8);
+    ck_assert(bad != NULL);
+    memcpy(bad, good, size);
+    bad[8] = 'x';
+    spit(path, bad, size);
+    assert_open_refused(path, m, twin, opt, "corrupt");
+    /* Eight bytes after the last tensor. */
+    memcpy(bad, good, size);
+    memset(bad + size, 0, 8);
+    spit(path, bad, size + 8);
+    assert_open_refused(path, m, twin, opt, "after its last tensor");
+    free(bad);
+    free(good);
+    ck_assert_int_eq(remove(path), 0);
+    /* No file at all. */
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_open(path, m, opt));
+    ck_assert_error("cannot open");
+    optim_free(opt);
+    nn_module_free(m);
+    nn_module_free(twin);
+    ck_assert_int_eq(rmdir(dir), 0);
+    END;
+}
+END_TEST
+
 void add_l2l_store_tests(Suite *s)
 {
     static bool registered = false;
@@ -400,4 +986,11 @@ void add_l2l_store_tests(Suite *s)
     GRADED(s, test_l2l_store_adam_training_matches, 2);
     GRADED(s, test_l2l_store_working_peak, 3);
     GRADED(s, test_l2l_store_errors, 2);
+    GRADED(s, test_l2l_store_adam_state_matches, 3);
+    GRADED(s, test_l2l_store_sgd_momentum_state_matches, 2);
+    GRADED(s, test_l2l_store_amsgrad_rmsprop_state_matches, 2);
+    GRADED(s, test_l2l_store_state_resident_one_layer, 3);
+    GRADED(s, test_l2l_store_reopen_resumes, 3);
+    GRADED(s, test_l2l_store_reopen_mismatch, 2);
+    GRADED(s, test_l2l_store_reopen_truncated, 2);
 }
