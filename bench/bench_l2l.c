@@ -26,6 +26,7 @@
  *   l2l_working_flatness,depth_64_vs_4,<L2L bytes at 64>,<L2L bytes at 4>,<ratio>
  *   l2l_step_ms,depth_16_mb_<mb>,<L2L ms>,<plain ms>,<L2L/plain>   (microbatch sweep)
  *   l2l_store_bytes,depth_<d>,<with a store>,<without>,<ratio>        (host store)
+ *   l2l_store_state_bytes,depth_<d>,<Adam state in the store>,<in RAM>,<ratio>
  */
 #include "optim.h"
 
@@ -133,26 +134,34 @@ static int measure(int depth, int64_t mb, Tensor *x, Tensor *y, Measure *out)
     return status;
 }
 
+/* Where measure_store() keeps the model: all in RAM, the weights in a store file, or the
+ * weights and the optimizer's state in it. */
+typedef enum StoreMode { IN_RAM, WEIGHTS_IN_FILE, STATE_IN_FILE } StoreMode;
+
 /*
- * The host store: counted bytes an eager-SGD L2L step reaches above what was live before
- * the model existed (weights, gradients, stash, working set), with the parameters in
- * ordinary memory or in a store file under TMPDIR; and the step's best CPU time.
+ * The host store: counted bytes an eager L2L step (SGD, or Adam with @p adam) reaches
+ * above what was live before the model existed (weights, gradients, optimizer state,
+ * stash, working set), as @p mode places the model, with files under TMPDIR; and the
+ * step's best CPU time.
  */
-static int measure_store(int depth, bool with_store, Tensor *x, Tensor *y, size_t *bytes,
-                         double *ms)
+static int measure_store(int depth, StoreMode mode, bool adam, Tensor *x, Tensor *y,
+                         size_t *bytes, double *ms)
 {
+    const bool with_store = mode != IN_RAM;
     char path[512];
     const char *dir = getenv("TMPDIR");
     snprintf(path, sizeof path, "%s/bench_l2l_store_%d.safetensors", dir && *dir ? dir : "/tmp",
              depth);
     size_t base = strata_mem_stats().bytes_live;
     Module *m = make_model(depth);
-    L2LStore *store = m && with_store ? l2l_store_create(path, m, NULL) : NULL;
     int n = 0;
     Var **ps = m ? nn_parameters(m, &n) : NULL;
-    OptimHparams hp = optim_sgd_defaults(0.01f);
-    Optimizer *opt = ps ? optim_sgd_new(ps, n, &hp) : NULL;
+    OptimHparams hp = adam ? optim_adam_defaults(1e-3f) : optim_sgd_defaults(0.01f);
+    Optimizer *opt = !ps ? NULL : adam ? optim_adam_new(ps, n, &hp) : optim_sgd_new(ps, n, &hp);
     strata_free(ps);
+    L2LStore *store = opt && with_store
+                          ? l2l_store_create(path, m, mode == STATE_IN_FILE ? opt : NULL)
+                          : NULL;
     L2LOptions o;
     memset(&o, 0, sizeof o);
     o.microbatch_size = MICROBATCH;
@@ -175,8 +184,8 @@ static int measure_store(int depth, bool with_store, Tensor *x, Tensor *y, size_
         fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
     }
     l2l_free(t);
+    l2l_store_free(store); /* before the optimizer whose state it may hold */
     optim_free(opt);
-    l2l_store_free(store);
     nn_module_free(m);
     if (with_store)
         remove(path);
@@ -267,8 +276,8 @@ int main(void)
     for (int d = 0; d < ndepths && status == 0; d++) {
         size_t plain_b = 0, store_b = 0;
         double plain_ms = 0, store_ms = 0;
-        if (measure_store(depths[d], false, x, y, &plain_b, &plain_ms) < 0 ||
-            measure_store(depths[d], true, x, y, &store_b, &store_ms) < 0) {
+        if (measure_store(depths[d], IN_RAM, false, x, y, &plain_b, &plain_ms) < 0 ||
+            measure_store(depths[d], WEIGHTS_IN_FILE, false, x, y, &store_b, &store_ms) < 0) {
             status = 1;
             break;
         }
@@ -277,6 +286,28 @@ int main(void)
         if (csv)
             fprintf(csv, "l2l_store_bytes,depth_%d,%zu,%zu,%.4f\n", depths[d], store_b,
                     plain_b, (double)store_b / (double)plain_b);
+    }
+    /* With Adam the optimizer state is twice the weights: it leaves the counted memory
+     * only when the store holds it too. */
+    if (status == 0)
+        printf("\nhost store with Adam (eager, microbatch %d): counted bytes of the step above "
+               "what was live before the model\n%6s %14s %14s %14s %8s %10s %10s\n",
+               MICROBATCH, "depth", "no store B", "weights B", "w.+state B", "ratio",
+               "weights ms", "w.+st. ms");
+    for (int d = 0; d < ndepths && status == 0; d++) {
+        size_t ram_b = 0, weights_b = 0, state_b = 0;
+        double ram_ms = 0, weights_ms = 0, state_ms = 0;
+        if (measure_store(depths[d], IN_RAM, true, x, y, &ram_b, &ram_ms) < 0 ||
+            measure_store(depths[d], WEIGHTS_IN_FILE, true, x, y, &weights_b, &weights_ms) < 0 ||
+            measure_store(depths[d], STATE_IN_FILE, true, x, y, &state_b, &state_ms) < 0) {
+            status = 1;
+            break;
+        }
+        printf("%6d %14zu %14zu %14zu %8.3f %10.2f %10.2f\n", depths[d], ram_b, weights_b,
+               state_b, (double)state_b / (double)weights_b, weights_ms, state_ms);
+        if (csv)
+            fprintf(csv, "l2l_store_state_bytes,depth_%d,%zu,%zu,%.4f\n", depths[d], state_b,
+                    weights_b, (double)state_b / (double)weights_b);
     }
     scope_end(outer);
     if (csv)
