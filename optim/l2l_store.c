@@ -599,7 +599,7 @@ static int check_header(L2LStore *s, size_t header, const char *fn)
         cJSON_Delete(root);
         return -1;
     }
-    int rc = 0, found = 0;
+    int rc = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, root)
     {
@@ -624,7 +624,6 @@ static int check_header(L2LStore *s, size_t header, const char *fn)
             rc = -1;
         } else {
             e->resident = true;
-            found++;
             rc = check_header_entry(s, item, e, 8 + header, fn);
         }
     }
@@ -638,8 +637,6 @@ static int check_header(L2LStore *s, size_t header, const char *fn)
         }
     for (int i = 0; i < s->count; i++)
         s->entries[i].resident = false;
-    if (rc == 0 && found != s->count) /* cannot happen: every entry seen once */
-        rc = -1;
     if (rc == 0)
         rc = check_tiling(s, 8 + header, fn);
     return rc;
@@ -657,7 +654,11 @@ static int map_and_check(L2LStore *s, const char *fn)
         return -1;
     }
     struct stat st;
-    if (fstat(s->fd, &st) != 0 || st.st_size < 8) {
+    if (fstat(s->fd, &st) != 0) {
+        strata_set_error("%s: cannot stat '%s': %s", fn, s->path, strerror(errno));
+        return -1;
+    }
+    if (st.st_size < 8) {
         strata_set_error("%s: '%s' is truncated or not a safetensors file (%lld bytes)", fn,
                          s->path, (long long)st.st_size);
         return -1;

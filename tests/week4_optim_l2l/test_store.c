@@ -339,8 +339,30 @@ START_TEST(test_l2l_store_working_peak)
 }
 END_TEST
 
+/* A rule with only a whole-step update (as a dualized optimizer): nothing to run per
+ * layer, so its state cannot be brought in layer by layer. */
+static int whole_step(Optimizer *opt)
+{
+    (void)opt;
+    return 0;
+}
+
+static const OptimizerOps whole_step_ops = {"whole", NULL, whole_step, NULL};
+
+/* The first parameter of @p m (borrowed). */
+static Var *first_param(Module *m)
+{
+    int n;
+    Var **ps = nn_parameters(m, &n);
+    ck_assert_ok(ps);
+    Var *p = ps[0];
+    strata_free(ps);
+    return p;
+}
+
 /* Clear errors: an unwritable path (the model unchanged), a store of another model, a
- * store with a whole-model optimizer step, NULL arguments, a corrupt file. */
+ * store with a whole-model optimizer step, NULL arguments, optimizers the store cannot
+ * hold or that are not the store's, a corrupt file. */
 START_TEST(test_l2l_store_errors)
 {
     BEGIN;
@@ -381,6 +403,33 @@ START_TEST(test_l2l_store_errors)
     strata_free(ps);
     optim_free(opt);
     l2l_store_free(store);
+
+    /* Optimizers the store cannot hold: one over another model's parameters, one with
+     * only a whole-step rule; and a trainer given another optimizer than the store's. */
+    Optimizer *other = make_opt(ref, true, 0.0f);
+    ck_assert_ptr_null(l2l_store_create(path, m, other));
+    ck_assert_error("is not a parameter of the model");
+    assert_params_close(m, ref, 0, 0, "the model after a refused optimizer");
+    Optimizer *whole = optim_new(&whole_step_ops, NULL, (Var *[]){first_param(m)}, 1,
+                                 &(OptimHparams){.lr = 0.1f});
+    ck_assert_ok(whole);
+    ck_assert_ptr_null(l2l_store_create(path, m, whole));
+    ck_assert_error("no per-parameter update");
+    optim_free(whole);
+    opt = make_opt(m, true, 0.0f);
+    store = l2l_store_create(path, m, opt);
+    ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
+    o = l2l_options(2);
+    o.store = store;
+    o.eager_update = true;
+    Optimizer *second = make_opt(m, true, 0.0f);
+    o.optimizer = second;
+    ck_assert_ptr_null(l2l_new(m, &o));
+    ck_assert_error("another optimizer");
+    l2l_store_free(store);
+    optim_free(second);
+    optim_free(opt);
+    optim_free(other);
 
     /* The file cut short is refused by the reader, naming the path. */
     ck_assert_int_eq(truncate(path, 20), 0);
