@@ -970,7 +970,10 @@ typedef struct L2LStats {
                                     the layer's parameters (plus its gradients in the
                                     backward pass) and the largest allocation of one
                                     microbatch through it, measured by a dry run of the
-                                    first microbatch. What the budget is checked against */
+                                    first microbatch; with a store that holds the
+                                    optimizer's state, also the layer's parameters,
+                                    gradients and state during its eager update. What
+                                    the budget is checked against */
     size_t working_peak_bytes; /**< the same quantity measured during this step
                                     (<= @ref working_need_bytes); 0 from l2l_estimate() */
     size_t stash_bytes;        /**< the host boundary stash: exactly 4 B (d_1 + ... + d_N)
