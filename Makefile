@@ -22,9 +22,9 @@ BUILD    ?= build
 OPT      ?= -O3 -g
 WERROR   ?= -Werror
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fno-math-errno \
-               -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
+               -fopenmp -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
 CFLAGS   += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
-LDFLAGS  += $(EXTRA_LDFLAGS)
+LDFLAGS  += -fopenmp $(EXTRA_LDFLAGS)
 
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)

@@ -7,6 +7,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -216,7 +219,9 @@ static BlockHeader *cache_take(size_t capacity)
     for (int i = cache.count - 1; i >= 0; i--) {
         if (cache.blocks[i]->capacity == capacity) {
             found = cache.blocks[i];
-            cache.blocks[i] = cache.blocks[--cache.count];
+            cache.count--; /* keep the others in the order they were put */
+            memmove(cache.blocks + i, cache.blocks + i + 1,
+                    (size_t)(cache.count - i) * sizeof cache.blocks[0]);
             cache.bytes -= capacity;
             break;
         }
@@ -225,24 +230,33 @@ static BlockHeader *cache_take(size_t capacity)
     return found;
 }
 
-/* Keep @p block for reuse if it is large and there is room; return whether kept. */
+/*
+ * Keep @p block for reuse if it is large; return whether kept. When the cache is full
+ * the oldest blocks make room: blocks[] is in the order they were put, and what a loop
+ * frees now is what its next iteration asks for (a program that moves on from one model
+ * to another must not find the cache full of the first one's sizes).
+ */
 static bool cache_put(BlockHeader *block)
 {
-    if (block->capacity < CACHE_MIN_BYTES)
+    if (block->capacity < CACHE_MIN_BYTES || block->capacity > CACHE_MAX_BYTES)
         return false;
-    bool kept = false;
     pthread_mutex_lock(&cache.lock);
-    if (cache.count < CACHE_SLOTS && cache.bytes + block->capacity <= CACHE_MAX_BYTES) {
-        cache.blocks[cache.count++] = block;
-        cache.bytes += block->capacity;
-        kept = true;
-        if (!cache.trim_at_exit) {
-            cache.trim_at_exit = true;
-            atexit(strata_mem_trim);
-        }
+    while (cache.count > 0 &&
+           (cache.count == CACHE_SLOTS || cache.bytes + block->capacity > CACHE_MAX_BYTES)) {
+        BlockHeader *oldest = cache.blocks[0];
+        cache.bytes -= oldest->capacity;
+        cache.count--;
+        memmove(cache.blocks, cache.blocks + 1, (size_t)cache.count * sizeof cache.blocks[0]);
+        block_free(oldest);
+    }
+    cache.blocks[cache.count++] = block;
+    cache.bytes += block->capacity;
+    if (!cache.trim_at_exit) {
+        cache.trim_at_exit = true;
+        atexit(strata_mem_trim);
     }
     pthread_mutex_unlock(&cache.lock);
-    return kept;
+    return true;
 }
 
 void strata_mem_trim(void)
@@ -521,15 +535,83 @@ void strata_randperm(int64_t *perm, int64_t n)
 
 /* ----------------------------------------------------------------------- threads --- */
 
-static int num_threads; /* 0 until set: OpenBLAS's own default then applies */
+/*
+ * strata runs its own threads (strata_parallel_for, on OpenMP) and calls BLAS from each
+ * of them, so OpenBLAS itself runs one thread per call: its own pool would otherwise put
+ * threads x threads workers on the cores, and its idle workers spin (sched_yield) for a
+ * long while after each call, taking time from strata's. The default thread count is
+ * what OpenBLAS would have used (every core, or OPENBLAS_NUM_THREADS).
+ */
+static atomic_int num_threads;
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+/*
+ * GNU OpenMP's threads do not survive fork(): a child whose parent already ran a
+ * parallel loop would wait forever for them. So a forked child runs its loops on one
+ * thread (the Check runner and the crash tests fork).
+ */
+static atomic_bool threads_started, threads_lost;
+
+static void threads_after_fork(void)
+{
+    if (atomic_load(&threads_started))
+        atomic_store(&threads_lost, true);
+}
+
+static void threads_init(void)
+{
+    atomic_store(&num_threads, openblas_get_num_threads());
+    openblas_set_num_threads(1);
+    pthread_atfork(NULL, NULL, threads_after_fork);
+}
 
 void strata_set_num_threads(int n)
 {
-    num_threads = n < 1 ? 1 : n;
-    openblas_set_num_threads(num_threads);
+    pthread_once(&threads_once, threads_init);
+    atomic_store(&num_threads, n < 1 ? 1 : n);
+    openblas_set_num_threads(1); /* in case a caller changed it directly */
 }
 
 int strata_get_num_threads(void)
 {
-    return num_threads ? num_threads : openblas_get_num_threads();
+    pthread_once(&threads_once, threads_init);
+    int n = atomic_load_explicit(&num_threads, memory_order_relaxed);
+    return n < 1 ? 1 : n;
 }
+
+int strata_parallel_threads(int64_t n, int64_t grain)
+{
+#ifdef _OPENMP
+    int64_t t = strata_get_num_threads();
+    if (omp_in_parallel() || atomic_load_explicit(&threads_lost, memory_order_relaxed))
+        t = 1;
+#else
+    int64_t t = 1; /* built without OpenMP: every loop runs on the calling thread */
+#endif
+    if (grain < 1)
+        grain = 1;
+    if (t > n / grain)
+        t = n / grain;
+    if (t > STRATA_MAX_THREADS)
+        t = STRATA_MAX_THREADS;
+    return t < 1 ? 1 : (int)t;
+}
+
+void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
+{
+    if (n <= 0 || !fn)
+        return;
+    int t = strata_parallel_threads(n, grain);
+    if (t == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+#ifdef _OPENMP
+    atomic_store_explicit(&threads_started, true, memory_order_relaxed);
+    /* Range i is [n*i/t, n*(i+1)/t): fixed by n and t alone, never by timing. */
+#pragma omp parallel for num_threads(t) schedule(static, 1)
+    for (int i = 0; i < t; i++)
+        fn(ctx, n * i / t, n * (i + 1) / t, i);
+#endif
+}
+

@@ -255,14 +255,64 @@ void strata_randperm(int64_t *perm, int64_t n);
 /** @} */
 
 /**
- * @brief Set the number of threads strata's kernels and OpenBLAS may use.
+ * @brief Set the number of threads strata's kernels use (strata_parallel_for(); BLAS
+ *        calls are split among them, and OpenBLAS itself is kept to one thread).
  * @param[in] n threads (>= 1); values < 1 are taken as 1.
  */
 void strata_set_num_threads(int n);
 
-/** @brief The thread count set by strata_set_num_threads() (default: OpenBLAS's, which
- *         is every core unless OPENBLAS_NUM_THREADS says otherwise). */
+/** @brief The thread count set by strata_set_num_threads() (default: the count OpenBLAS
+ *         starts with, which is every core unless OPENBLAS_NUM_THREADS says otherwise). */
 int strata_get_num_threads(void);
+
+/** Most threads strata_parallel_for() runs at once. */
+#define STRATA_MAX_THREADS 64
+
+/** Fewest elements of a cheap elementwise loop (a few operations per element) worth a
+ *  thread of their own: fewer cost more to hand over than they take to compute. */
+#define STRATA_GRAIN_ELEMENTS ((int64_t)1 << 16)
+
+/**
+ * @brief The body of a parallel loop: handle the items [begin, end).
+ * @param ctx the caller's context, shared by every range (read it; write only the
+ *        parts that belong to this range or to @p thread).
+ * @param begin first item of this range.
+ * @param end one past the last item.
+ * @param thread which range this is, 0 .. threads-1 (an index for per-thread scratch).
+ */
+typedef void (*StrataRangeFn)(void *ctx, int64_t begin, int64_t end, int thread);
+
+/**
+ * @brief How many ranges strata_parallel_for() cuts @p n items into: the thread count
+ *        (strata_get_num_threads()), but no more than n / @p grain (at least 1).
+ *        Callers size per-thread scratch with it.
+ * @param[in] n items.
+ * @param[in] grain fewest items worth a thread of their own (values < 1 count as 1).
+ * @return The number of ranges, 1 .. STRATA_MAX_THREADS.
+ */
+int strata_parallel_threads(int64_t n, int64_t grain);
+
+/**
+ * @brief Run @p fn over the items [0, n) cut into strata_parallel_threads(n, grain)
+ *        contiguous ranges of nearly equal size, each on its own thread (range 0 on the
+ *        calling thread), and return when all are done. The ranges and their order of
+ *        items do not depend on timing, so a kernel that sums per range gets the same
+ *        result on every run with the same thread count. The threads are OpenMP's; a
+ *        build without OpenMP runs every loop on the calling thread. OpenBLAS runs one
+ *        thread per call (strata's threads are the parallelism), so a range may call
+ *        cblas itself.
+ *
+ * @p fn must not fail and must not touch the error slot or the scope stack (both are
+ * per thread): allocate and check everything before the loop. A parallel loop started
+ * inside a range runs serially on that range's thread, and so does every loop of a
+ * child forked after its parent ran one (OpenMP's threads do not survive fork()).
+ * n <= 0 or a NULL @p fn does nothing.
+ * @param[in] n items.
+ * @param[in] grain fewest items worth a thread (see strata_parallel_threads()).
+ * @param[in] fn the loop body.
+ * @param[in] ctx passed to every call of @p fn.
+ */
+void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx);
 
 /* ------------------------------------------------------------------------------------ */
 /** @name The Tensor type
@@ -636,6 +686,26 @@ Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int6
  */
 Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
                       Window2d w);
+/**
+ * @brief The gradients of tensor_conv2d(), from the gradient of its output. With
+ *        cols = im2col(input) [N, K, L] (K = C_in*kh*kw, L = out_h*out_w), weight as
+ *        W [C_out, K] and grad_output as g [N, C_out, L]:
+ *        grad_weight = sum_n g[n] cols[n]^T, grad_input = col2im(W^T g[n]) for each n,
+ *        grad_bias = g summed over N, out_h and out_w. The batch runs in chunks of images
+ *        spread over strata_get_num_threads() threads.
+ * @param[in] grad_output [N, C_out, out_h, out_w]
+ * @param[in] input the forward pass's input [N, C_in, H, W].
+ * @param[in] weight the forward pass's weight [C_out, C_in, kh, kw].
+ * @param[in] w the forward pass's window.
+ * @param[out] grad_input receives a new [N, C_in, H, W] tensor; NULL skips it.
+ * @param[out] grad_weight receives a new tensor shaped like @p weight; NULL skips it.
+ * @param[out] grad_bias receives a new [C_out] tensor; NULL skips it.
+ * @return 0, or -1 with an error (NULL argument, shapes that do not fit, no memory);
+ *         then every requested output is set to NULL.
+ */
+int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
+                           const Tensor *weight, Window2d w, Tensor **grad_input,
+                           Tensor **grad_weight, Tensor **grad_bias);
 /**
  * @brief Max pooling; padding counts as -inf.
  * @param[in] input [N, C, H, W]
