@@ -31,6 +31,98 @@ static const float *dense(const Tensor *t, Tensor **tmp)
 }
 /* SOLUTION END */
 
+/* SOLUTION BEGIN week=2 */
+/* One elementwise gradient: o = kind'(x, y) * g, read with g's stride gs (0 or 1). */
+typedef struct {
+    PointwiseGrad kind;
+    const float *gp, *xp, *yp;
+    int64_t gs;
+    float *o, f0, f1;
+} PointwiseGradJob;
+
+/* Elements [begin, end) of a PointwiseGradJob, on one thread. */
+static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const PointwiseGradJob *job = ctx;
+    const float *gp = job->gp, *xp = job->xp, *yp = job->yp;
+    const int64_t gs = job->gs;
+    float *o = job->o;
+    const float f0 = job->f0, f1 = job->f1;
+    const float inv_sqrt2 = 0.70710678118654752f, inv_sqrt2pi = 0.39894228040143268f;
+    (void)thread;
+    switch (job->kind) {
+    case PW_ABS:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = xp[i] > 0 ? gp[i * gs] : xp[i] < 0 ? -gp[i * gs] : 0.0f;
+        break;
+    case PW_EXP:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = gp[i * gs] * yp[i];
+        break;
+    case PW_LOG:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = gp[i * gs] / xp[i];
+        break;
+    case PW_SQRT:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = gp[i * gs] / (2.0f * yp[i]);
+        break;
+    case PW_RSQRT:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = -0.5f * gp[i * gs] * yp[i] * yp[i] * yp[i];
+        break;
+    case PW_SIN:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = gp[i * gs] * cosf(xp[i]);
+        break;
+    case PW_COS:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = -gp[i * gs] * sinf(xp[i]);
+        break;
+    case PW_TANH:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = gp[i * gs] * (1.0f - yp[i] * yp[i]);
+        break;
+    case PW_SIGMOID:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = gp[i * gs] * yp[i] * (1.0f - yp[i]);
+        break;
+    case PW_RELU:
+        if (gs == 1) {
+            /* the usual case, g dense: load g unconditionally so the select has no
+             * branch and vectorizes (a ReLU's output is positive about half the time) */
+            for (int64_t i = begin; i < end; i++) {
+                float gi = gp[i];
+                o[i] = yp[i] > 0 ? gi : 0.0f;
+            }
+        } else {
+            for (int64_t i = begin; i < end; i++)
+                o[i] = yp[i] > 0 ? gp[0] : 0.0f;
+        }
+        break;
+    case PW_GELU:
+        for (int64_t i = begin; i < end; i++) {
+            float cdf = 0.5f * (1.0f + erff(xp[i] * inv_sqrt2));
+            float pdf = inv_sqrt2pi * expf(-0.5f * xp[i] * xp[i]);
+            o[i] = gp[i * gs] * (cdf + xp[i] * pdf);
+        }
+        break;
+    case PW_LEAKY_RELU:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = xp[i] > 0 ? gp[i * gs] : gp[i * gs] * f0;
+        break;
+    case PW_CLAMP:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = (xp[i] >= f0 && xp[i] <= f1) ? gp[i * gs] : 0.0f;
+        break;
+    case PW_POW_SCALAR:
+        for (int64_t i = begin; i < end; i++)
+            o[i] = f0 == 0.0f ? 0.0f : gp[i * gs] * f0 * powf(xp[i], f0 - 1.0f);
+        break;
+    }
+}
+/* SOLUTION END */
+
 Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
                           const Tensor *y, float f0, float f1)
 {
@@ -53,79 +145,9 @@ Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
         tensor_release(out);
         return NULL;
     }
-    float *o = out->data;
-    int64_t n = tensor_numel(g);
-    const float inv_sqrt2 = 0.70710678118654752f, inv_sqrt2pi = 0.39894228040143268f;
-    switch (kind) {
-    case PW_ABS:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = xp[i] > 0 ? gp[i * gs] : xp[i] < 0 ? -gp[i * gs] : 0.0f;
-        break;
-    case PW_EXP:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i * gs] * yp[i];
-        break;
-    case PW_LOG:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i * gs] / xp[i];
-        break;
-    case PW_SQRT:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i * gs] / (2.0f * yp[i]);
-        break;
-    case PW_RSQRT:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = -0.5f * gp[i * gs] * yp[i] * yp[i] * yp[i];
-        break;
-    case PW_SIN:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i * gs] * cosf(xp[i]);
-        break;
-    case PW_COS:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = -gp[i * gs] * sinf(xp[i]);
-        break;
-    case PW_TANH:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i * gs] * (1.0f - yp[i] * yp[i]);
-        break;
-    case PW_SIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = gp[i * gs] * yp[i] * (1.0f - yp[i]);
-        break;
-    case PW_RELU:
-        if (gs == 1) {
-            /* the usual case, g dense: load g unconditionally so the select has no
-             * branch and vectorizes (a ReLU's output is positive about half the time) */
-            for (int64_t i = 0; i < n; i++) {
-                float gi = gp[i];
-                o[i] = yp[i] > 0 ? gi : 0.0f;
-            }
-        } else {
-            for (int64_t i = 0; i < n; i++)
-                o[i] = yp[i] > 0 ? gp[0] : 0.0f;
-        }
-        break;
-    case PW_GELU:
-        for (int64_t i = 0; i < n; i++) {
-            float cdf = 0.5f * (1.0f + erff(xp[i] * inv_sqrt2));
-            float pdf = inv_sqrt2pi * expf(-0.5f * xp[i] * xp[i]);
-            o[i] = gp[i * gs] * (cdf + xp[i] * pdf);
-        }
-        break;
-    case PW_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = xp[i] > 0 ? gp[i * gs] : gp[i * gs] * f0;
-        break;
-    case PW_CLAMP:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = (xp[i] >= f0 && xp[i] <= f1) ? gp[i * gs] : 0.0f;
-        break;
-    case PW_POW_SCALAR:
-        for (int64_t i = 0; i < n; i++)
-            o[i] = f0 == 0.0f ? 0.0f : gp[i * gs] * f0 * powf(xp[i], f0 - 1.0f);
-        break;
-    }
+    /* Large tensors are cut into ranges on strata's threads. */
+    PointwiseGradJob job = {kind, gp, xp, yp, gs, out->data, f0, f1};
+    strata_parallel_for(tensor_numel(g), STRATA_GRAIN_ELEMENTS, pointwise_grad_range, &job);
     tensor_release(tg);
     tensor_release(tx);
     tensor_release(ty);

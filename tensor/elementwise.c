@@ -280,12 +280,33 @@ static bool same_dense_layout(const Tensor *out, const Tensor *a)
     return true;
 }
 
+/* One row function over dense operands, cut into ranges for strata's threads. */
+typedef struct {
+    UnaryRow unary;
+    BinaryRow binary;
+    float *out;
+    const float *a, *b;
+    float p, q;
+} DenseJob;
+
+static void dense_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const DenseJob *job = ctx;
+    (void)thread;
+    if (job->binary)
+        job->binary(job->out + begin, 1, job->a + begin, 1, job->b + begin, 1, end - begin,
+                    job->p);
+    else
+        job->unary(job->out + begin, 1, job->a + begin, 1, end - begin, job->p, job->q);
+}
+
 /* out[...] = row(a, b) with a and b broadcast to out's shape. */
 static void run_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryRow row,
                        float s)
 {
     if (same_dense_layout(out, a) && same_dense_layout(out, b)) {
-        row(out->data, 1, a->data, 1, b->data, 1, tensor_numel(out), s);
+        DenseJob job = {NULL, row, out->data, a->data, b->data, s, 0.0f};
+        strata_parallel_for(tensor_numel(out), STRATA_GRAIN_ELEMENTS, dense_range, &job);
         return;
     }
     int64_t sa[TENSOR_MAX_DIMS], sb[TENSOR_MAX_DIMS];
@@ -342,7 +363,8 @@ static void run_unary_tiled(Tensor *out, const Tensor *a, const StridedLoop *loo
 static void run_unary(Tensor *out, const Tensor *a, UnaryRow row, float p, float q)
 {
     if (same_dense_layout(out, a)) {
-        row(out->data, 1, a->data, 1, tensor_numel(out), p, q);
+        DenseJob job = {row, NULL, out->data, a->data, NULL, p, q};
+        strata_parallel_for(tensor_numel(out), STRATA_GRAIN_ELEMENTS, dense_range, &job);
         return;
     }
     int64_t sa[TENSOR_MAX_DIMS];

@@ -122,7 +122,46 @@ static void small_gemm(const MatOperand *a, const float *pa, const MatOperand *b
     }
 }
 
-/* out (m x n, row-major, ld n) = a (m x k) @ b (k x n), one sgemm. */
+/*
+ * A large product is split among strata's threads: each computes a band of out's rows
+ * (when out is taller than wide) or of its columns, with its own sgemm. The bands are
+ * whole blocks of GEMM_BLOCK rows or columns (BLAS kernels work in such tiles), and
+ * each thread gets at least GEMM_GRAIN multiply-adds: below that, starting a thread
+ * costs more than it saves.
+ */
+#define GEMM_BLOCK 16
+#define GEMM_GRAIN ((int64_t)1 << 20)
+
+typedef struct {
+    const MatOperand *a, *b;
+    const float *pa, *pb;
+    float *out;
+    int64_t m, n, k;
+    bool by_rows; /* bands of rows, or of columns */
+} GemmBands;
+
+/* Bands [begin, end) (in blocks of GEMM_BLOCK) of one product, on one thread. */
+static void gemm_bands(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const GemmBands *g = ctx;
+    (void)thread;
+    int64_t total = g->by_rows ? g->m : g->n;
+    int64_t first = begin * GEMM_BLOCK, last = end * GEMM_BLOCK < total ? end * GEMM_BLOCK : total;
+    int64_t ldo = g->n > 0 ? g->n : 1;
+    if (g->by_rows) { /* rows first..last of a and of out */
+        int64_t step = g->a->trans == CblasNoTrans ? g->a->ld : 1;
+        cblas_sgemm(CblasRowMajor, g->a->trans, g->b->trans, (int)(last - first), (int)g->n,
+                    (int)g->k, 1.0f, g->pa + first * step, (int)g->a->ld, g->pb,
+                    (int)g->b->ld, 0.0f, g->out + first * ldo, (int)ldo);
+    } else { /* columns first..last of b and of out */
+        int64_t step = g->b->trans == CblasNoTrans ? 1 : g->b->ld;
+        cblas_sgemm(CblasRowMajor, g->a->trans, g->b->trans, (int)g->m, (int)(last - first),
+                    (int)g->k, 1.0f, g->pa, (int)g->a->ld, g->pb + first * step,
+                    (int)g->b->ld, 0.0f, g->out + first, (int)ldo);
+    }
+}
+
+/* out (m x n, row-major, ld n) = a (m x k) @ b (k x n), on sgemm. */
 static void gemm(const MatOperand *a, const float *pa, const MatOperand *b,
                  const float *pb, float *out, int64_t m, int64_t n, int64_t k)
 {
@@ -130,8 +169,10 @@ static void gemm(const MatOperand *a, const float *pa, const MatOperand *b,
         small_gemm(a, pa, b, pb, out, m, n, k);
         return;
     }
-    cblas_sgemm(CblasRowMajor, a->trans, b->trans, (int)m, (int)n, (int)k, 1.0f, pa,
-                (int)a->ld, pb, (int)b->ld, 0.0f, out, (int)(n > 0 ? n : 1));
+    GemmBands g = {a, b, pa, pb, out, m, n, k, m >= n};
+    int64_t blocks = ((g.by_rows ? m : n) + GEMM_BLOCK - 1) / GEMM_BLOCK;
+    int64_t per_block = GEMM_BLOCK * (g.by_rows ? n : m) * k;
+    strata_parallel_for(blocks, (GEMM_GRAIN + per_block - 1) / per_block, gemm_bands, &g);
 }
 
 /* Batch shape and strides of @p op seen through the broadcast batch shape. */
