@@ -138,76 +138,17 @@ static int im2col_backward(VarNode *n, const Tensor *g, Tensor **grads)
 }
 
 /*
- * conv2d as im2col + GEMM: cols = im2col(x) [N, K, L] (K = C kh kw, L = oh ow),
- * W as [O, K], y = W cols [N, O, L]. With g viewed as [N, O, L]:
- *     grad_W = sum_n g[n] cols[n]^T        -> [O, K]
- *     grad_x = col2im(W^T g)               [K, O] x [N, O, L] -> [N, K, L] -> [N, C, H, W]
- *     grad_b = sum of g over N, oh, ow     -> [O]
- * cols is recomputed here rather than saved: it is kh*kw times the input's size.
- *
- * The simple form does the whole batch at once: cols = tensor_im2col(x),
- * grad_W = tensor_sum(tensor_matmul(g, cols^T), over n), grad_x = tensor_col2im(
- * tensor_matmul(W^T, g)). But cols and W^T g are N*K*L floats each (29 MB for a
- * 32->64 channel 3x3 conv on 128 14x14 images), written and read back from memory.
- * Here the batch goes in chunks of images whose columns fit in about CONV_CHUNK_BYTES
- * (they stay in cache), and grad_W is one GEMM per image adding into the same [O, K]
- * result (beta = 1): no [N, O, K] stack of products to sum.
+ * conv2d's three gradients come from one tensor kernel (tensor_conv2d_backward: with
+ * cols = im2col(x) and W as [O, K], grad_W = sum_n g[n] cols[n]^T, grad_x =
+ * col2im(W^T g), grad_b = g summed over N, oh, ow), asked only for the ones needed.
  */
-#define CONV_CHUNK_BYTES ((int64_t)1 << 20)
-
 static int conv2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
-    const Tensor *x = node_input(n, 0), *w = node_input(n, 1);
-    Window2d win = n->p.window;
-    int64_t N = g->shape[0], O = g->shape[1], K = w->shape[1] * w->shape[2] * w->shape[3];
-    int64_t L = g->shape[2] * g->shape[3], image = x->shape[1] * x->shape[2] * x->shape[3];
-    int64_t g3_shape[3] = {N, O, L}, wm_shape[2] = {O, K};
-    int64_t B = CONV_CHUNK_BYTES / ((K > 0 ? K : 1) * (L > 0 ? L : 1) * (int64_t)sizeof(float));
-    B = B < 1 ? 1 : B;
-    bool need_x = node_needs_grad(n, 0), need_w = node_needs_grad(n, 1);
-    int rc = -1;
-    Tensor *g3 = tensor_reshape(g, g3_shape, 3);
-    Tensor *gd = g3 ? tensor_contiguous(g3) : NULL; /* dense [N, O, L], for BLAS */
-    Tensor *wm = gd ? tensor_reshape(w, wm_shape, 2) : NULL;
-    Tensor *wmt = wm ? tensor_transpose(wm, 0, 1) : NULL;
-    if (!wmt || (need_w && !(grads[1] = tensor_zeros(w->shape, w->ndim))) ||
-        (need_x && !(grads[0] = tensor_empty(x->shape, x->ndim))))
-        goto done;
-    for (int64_t n0 = 0; n0 < N && (need_w || need_x); n0 += B) {
-        int64_t b = N - n0 < B ? N - n0 : B; /* images in this chunk */
-        Tensor *gs = tensor_narrow(gd, 0, n0, b);                 /* [b, O, L] */
-        Tensor *xs = need_w ? tensor_narrow(x, 0, n0, b) : NULL;  /* [b, C, H, W] */
-        Tensor *cols = xs ? tensor_im2col(xs, win) : NULL;        /* [b, K, L] */
-        Tensor *gcols = need_x && gs ? tensor_matmul(wmt, gs) : NULL;
-        Tensor *gx = gcols ? tensor_col2im(gcols, x->shape[1], x->shape[2], x->shape[3], win)
-                           : NULL;                                /* [b, C, H, W] */
-        bool ok = gs && (!need_w || cols) && (!need_x || gx);
-        for (int64_t i = 0; ok && need_w && i < b && O * K * L > 0; i++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)L, 1.0f,
-                        gs->data + i * O * L, (int)L, cols->data + i * K * L, (int)L, 1.0f,
-                        grads[1]->data, (int)K);
-        if (ok && need_x)
-            memcpy(grads[0]->data + n0 * image, gx->data, (size_t)(b * image) * sizeof(float));
-        tensor_release(gs);
-        tensor_release(xs);
-        tensor_release(cols);
-        tensor_release(gcols);
-        tensor_release(gx);
-        if (!ok)
-            goto done;
-    }
-    if (n->ninputs == 3 && node_needs_grad(n, 2)) {
-        int dims[3] = {0, 2, 3};
-        if (!(grads[2] = tensor_sum(g, dims, 3, false)))
-            goto done;
-    }
-    rc = 0;
-done:
-    tensor_release(g3);
-    tensor_release(gd);
-    tensor_release(wm);
-    tensor_release(wmt);
-    return rc;
+    bool has_bias = n->ninputs == 3;
+    return tensor_conv2d_backward(g, node_input(n, 0), node_input(n, 1), n->p.window,
+                                  node_needs_grad(n, 0) ? &grads[0] : NULL,
+                                  node_needs_grad(n, 1) ? &grads[1] : NULL,
+                                  has_bias && node_needs_grad(n, 2) ? &grads[2] : NULL);
 }
 
 /* each output's gradient goes to the input element its window chose (saved[0]) */

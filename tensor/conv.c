@@ -239,19 +239,98 @@ static int check_conv(const Tensor *input, const Tensor *weight, const Tensor *b
 #define CONV_CHUNK_BYTES ((int64_t)1 << 20)
 
 /*
- * out [N, C_out, L] from prod [C_out, N*L] (the GEMM's result, batch folded into the
- * columns), adding the bias.
+ * The batch goes through conv2d in chunks of images. The simple form is one chunk of
+ * all N images: cols [K, N*L] and one GEMM. But cols (K*N*L floats: 29 MB for a 32->64
+ * channel 3x3 conv on a batch of 128 14x14 images) is then written and read back from
+ * memory. Chunks whose columns take about CONV_CHUNK_BYTES stay in cache, and their
+ * GEMMs are still large enough for BLAS. The chunks are independent, so they are also
+ * the unit of parallel work: their count is rounded up to a multiple of the thread
+ * count so that every thread gets the same number of images.
  */
-static void unfold_batches(const float *prod, const Tensor *bias, int64_t N,
-                           int64_t C_out, int64_t L, float *out)
+typedef struct {
+    const float *x;       /* input [N, C, H, W] (strides xs) */
+    const int64_t *xs;    /* input strides */
+    const float *wt;      /* weight [C_out, K] (contiguous) */
+    const Tensor *bias;   /* [C_out] or NULL */
+    Window2d w;
+    int64_t N, C, H, W, C_out, K, L, oh, ow;
+    int64_t images;       /* images per chunk (the last chunk may have fewer) */
+    int threads;          /* ranges the chunks are cut into */
+} ConvPlan;
+
+static void conv_plan(ConvPlan *p, const Tensor *input, const float *weight, int64_t C_out,
+                      const Tensor *bias, Window2d w, int64_t oh, int64_t ow)
 {
-    for (int64_t n = 0; n < N; n++) {
-        for (int64_t co = 0; co < C_out; co++) {
-            const float *src = prod + co * N * L + n * L;
-            float *dst = out + (n * C_out + co) * L;
-            float b = bias ? bias->data[co * bias->strides[0]] : 0.0f;
-            for (int64_t l = 0; l < L; l++)
-                dst[l] = src[l] + b;
+    p->x = input->data;
+    p->xs = input->strides;
+    p->wt = weight;
+    p->bias = bias;
+    p->w = w;
+    p->N = input->shape[0];
+    p->C = input->shape[1];
+    p->H = input->shape[2];
+    p->W = input->shape[3];
+    p->C_out = C_out;
+    p->K = p->C * w.kernel_h * w.kernel_w;
+    p->oh = oh;
+    p->ow = ow;
+    p->L = oh * ow;
+    int64_t per_image = (p->K > 0 ? p->K : 1) * (p->L > 0 ? p->L : 1) * (int64_t)sizeof(float);
+    int64_t B = CONV_CHUNK_BYTES / per_image;
+    B = B < 1 ? 1 : B > p->N ? p->N : B;
+    int64_t chunks = p->N > 0 ? (p->N + B - 1) / B : 0;
+    p->threads = strata_parallel_threads(chunks, 1);
+    chunks = (chunks + p->threads - 1) / p->threads * p->threads;
+    p->images = chunks > 0 ? (p->N + chunks - 1) / chunks : 1;
+}
+
+static int64_t conv_chunks(const ConvPlan *p) { return (p->N + p->images - 1) / p->images; }
+
+/* Columns [K, b*L] (rows ld = b*L apart) of images n0 .. n0+b-1. */
+static void im2col_chunk(const ConvPlan *p, int64_t n0, int64_t b, float *cols)
+{
+    for (int64_t n = 0; n < b; n++)
+        im2col_image(p->x + (n0 + n) * p->xs[0], p->xs + 1, p->C, p->H, p->W, p->w, p->oh,
+                     p->ow, cols + n * p->L, b * p->L);
+}
+
+/* The forward loop's context: the plan, per-thread scratch, and the output. */
+typedef struct {
+    const ConvPlan *plan;
+    float *scratch; /* per thread: cols [K, B*L] then prod [C_out, B*L] */
+    float *out;     /* [N, C_out, L] */
+} ConvForward;
+
+/*
+ * Chunks [begin, end) of the forward pass, on one thread:
+ *     cols [K, b*L] = im2col(images), prod [C_out, b*L] = weight [C_out, K] @ cols,
+ *     out[n, co, :] = prod[co, n*L .. n*L+L-1] + bias[co].
+ */
+static void conv_forward_chunks(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const ConvForward *f = ctx;
+    const ConvPlan *p = f->plan;
+    int64_t BL = p->images * p->L;
+    float *cols = f->scratch + thread * (p->K + p->C_out) * BL, *prod = cols + p->K * BL;
+    for (int64_t chunk = begin; chunk < end; chunk++) {
+        int64_t n0 = chunk * p->images;
+        int64_t b = p->N - n0 < p->images ? p->N - n0 : p->images;
+        if (p->K > 0) {
+            im2col_chunk(p, n0, b, cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->C_out,
+                        (int)(b * p->L), (int)p->K, 1.0f, p->wt, (int)p->K, cols,
+                        (int)(b * p->L), 0.0f, prod, (int)(b * p->L));
+        } else {
+            memset(prod, 0, (size_t)(p->C_out * b * p->L) * sizeof(float));
+        }
+        for (int64_t n = 0; n < b; n++) {
+            for (int64_t co = 0; co < p->C_out; co++) {
+                const float *src = prod + co * b * p->L + n * p->L;
+                float *dst = f->out + ((n0 + n) * p->C_out + co) * p->L;
+                float bias = p->bias ? p->bias->data[co * p->bias->strides[0]] : 0.0f;
+                for (int64_t l = 0; l < p->L; l++)
+                    dst[l] = src[l] + bias;
+            }
         }
     }
 }
@@ -266,48 +345,184 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
     int64_t oh, ow;
     if (check_conv(input, weight, bias, w, &oh, &ow) < 0)
         return NULL;
-    int64_t N = input->shape[0], C = input->shape[1], H = input->shape[2];
-    int64_t Wd = input->shape[3], C_out = weight->shape[0];
-    int64_t K = C * w.kernel_h * w.kernel_w, L = oh * ow;
-    int64_t out_shape[4] = {N, C_out, oh, ow};
-    /*
-     * cols [K, B*L] for a chunk of B images: image n fills columns n*L .. n*L+L-1, so
-     * one GEMM does the chunk. The simple form is one chunk of all N images; but then
-     * cols (K*N*L floats: 29 MB for a 32->64 channel 3x3 conv on a batch of 128 14x14
-     * images) is written and read back from memory. Chunks of about CONV_CHUNK_BYTES
-     * keep cols and the product in cache, and the GEMMs stay large enough for BLAS.
-     */
-    int64_t B = CONV_CHUNK_BYTES / ((K > 0 ? K : 1) * (L > 0 ? L : 1) * (int64_t)sizeof(float));
-    B = B < 1 ? 1 : B > N ? N : B;
-    int64_t cols_shape[2] = {K, B * L}, prod_shape[2] = {C_out, B * L};
+    int64_t out_shape[4] = {input->shape[0], weight->shape[0], oh, ow};
     Tensor *out = tensor_new(out_shape, 4, __func__);
-    Tensor *cols = out ? tensor_new(cols_shape, 2, __func__) : NULL;
-    Tensor *prod = cols ? tensor_new(prod_shape, 2, __func__) : NULL;
-    Tensor *wc = prod ? tensor_contiguous(weight) : NULL;
-    if (!wc) {
-        tensor_release(prod);
-        tensor_release(cols);
+    Tensor *wc = out ? tensor_contiguous(weight) : NULL;
+    ConvPlan plan;
+    conv_plan(&plan, input, wc ? wc->data : NULL, weight->shape[0], bias, w, oh, ow);
+    int64_t scratch_shape[1] = {plan.threads * (plan.K + plan.C_out) * plan.images * plan.L};
+    Tensor *scratch = wc ? tensor_new(scratch_shape, 1, __func__) : NULL;
+    if (scratch && tensor_numel(out) > 0) {
+        ConvForward f = {&plan, scratch->data, out->data};
+        strata_parallel_for(conv_chunks(&plan), 1, conv_forward_chunks, &f);
+    }
+    tensor_release(wc);
+    if (!scratch) {
         tensor_release(out);
         return NULL;
     }
-    for (int64_t n0 = 0; n0 < N && tensor_numel(out) > 0; n0 += B) {
-        int64_t b = N - n0 < B ? N - n0 : B; /* images in this chunk */
-        for (int64_t n = 0; n < b; n++)
-            im2col_image(input->data + (n0 + n) * input->strides[0], input->strides + 1, C,
-                         H, Wd, w, oh, ow, cols->data + n * L, b * L);
-        /* prod [C_out, b*L] = weight [C_out, K] @ cols [K, b*L] */
-        if (K > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)C_out, (int)(b * L),
-                        (int)K, 1.0f, wc->data, (int)K, cols->data, (int)(b * L), 0.0f,
-                        prod->data, (int)(b * L));
-        else
-            memset(prod->data, 0, (size_t)(C_out * b * L) * sizeof(float));
-        unfold_batches(prod->data, bias, b, C_out, L, out->data + n0 * C_out * L);
-    }
-    tensor_release(wc);
-    tensor_release(prod);
-    tensor_release(cols);
+    tensor_release(scratch);
     return out;
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=1 */
+/* The backward loop's context. g is grad_output [N, C_out, L], contiguous. */
+typedef struct {
+    const ConvPlan *plan;
+    const float *g;
+    float *scratch;       /* per thread: cols [K, B*L], then its grad_weight sum [C_out, K] */
+    double *bias_sums;    /* per thread: [C_out], or NULL */
+    float *grad_input;    /* [N, C, H, W] contiguous, or NULL */
+    bool want_weight;
+} ConvBackward;
+
+static int64_t conv_backward_scratch(const ConvPlan *p)
+{
+    return p->K * p->images * p->L + p->C_out * p->K;
+}
+
+/* Sum of @p n floats in double, eight lanes at a time (the lanes vectorize). */
+static double row_sum(const float *x, int64_t n)
+{
+    float lane[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            lane[j] += x[i + j];
+    double sum = 0;
+    for (int j = 0; j < 8; j++)
+        sum += lane[j];
+    for (; i < n; i++)
+        sum += x[i];
+    return sum;
+}
+
+/*
+ * Chunks [begin, end) of the backward pass, on one thread. For each image n of the
+ * chunk, with g[n] its grad_output [C_out, L] and cols[n] its im2col [K, L]:
+ *     grad_weight += g[n] @ cols[n]^T             [C_out, L] x [L, K] -> [C_out, K]
+ *     grad_bias   += the rows of g[n], summed
+ *     grad_input[n] = col2im(weight^T @ g[n])     [K, C_out] x [C_out, L] -> [K, L]
+ * The chunk's columns are unfolded once, while they fit in cache. grad_weight and
+ * grad_bias go into this thread's own sums; the caller adds them up.
+ */
+static void conv_backward_chunks(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const ConvBackward *bw = ctx;
+    const ConvPlan *p = bw->plan;
+    int64_t BL = p->images * p->L, O = p->C_out, K = p->K, L = p->L;
+    float *cols = bw->scratch + thread * conv_backward_scratch(p);
+    float *gw = cols + K * BL;
+    double *gb = bw->bias_sums ? bw->bias_sums + thread * O : NULL;
+    int64_t image = p->C * p->H * p->W;
+    for (int64_t chunk = begin; chunk < end; chunk++) {
+        int64_t n0 = chunk * p->images;
+        int64_t b = p->N - n0 < p->images ? p->N - n0 : p->images;
+        if (bw->want_weight && K > 0)
+            im2col_chunk(p, n0, b, cols);
+        for (int64_t n = 0; n < b; n++) {
+            const float *g = bw->g + (n0 + n) * O * L; /* [O, L] */
+            for (int64_t o = 0; gb && o < O; o++)
+                gb[o] += row_sum(g + o * L, L);
+            if (bw->want_weight && K > 0) /* grad_weight += g cols^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)L,
+                            1.0f, g, (int)L, cols + n * L, (int)(b * L), 1.0f, gw, (int)K);
+        }
+        if (!bw->grad_input)
+            continue;
+        for (int64_t n = 0; n < b; n++) {
+            const float *g = bw->g + (n0 + n) * O * L;
+            float *gx = bw->grad_input + (n0 + n) * image;
+            memset(gx, 0, (size_t)image * sizeof(float));
+            if (K == 0)
+                continue;
+            /* cols [K, L] = weight^T g, then back into the image */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)L, (int)O, 1.0f,
+                        p->wt, (int)K, g, (int)L, 0.0f, cols, (int)L);
+            col2im_image(cols, L, p->C, p->H, p->W, p->w, p->oh, p->ow, gx);
+        }
+    }
+}
+/* SOLUTION END */
+
+int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
+                           const Tensor *weight, Window2d w, Tensor **grad_input,
+                           Tensor **grad_weight, Tensor **grad_bias)
+{
+    if (grad_input)
+        *grad_input = NULL;
+    if (grad_weight)
+        *grad_weight = NULL;
+    if (grad_bias)
+        *grad_bias = NULL;
+    CHECK_ARG(grad_output, -1);
+    CHECK_ARG(input, -1);
+    CHECK_ARG(weight, -1);
+    /* SOLUTION BEGIN week=1 fail=-1 */
+    int64_t oh, ow;
+    if (check_conv(input, weight, NULL, w, &oh, &ow) < 0)
+        return -1;
+    int64_t N = input->shape[0], O = weight->shape[0];
+    int64_t expected[4] = {N, O, oh, ow};
+    if (grad_output->ndim != 4 || memcmp(grad_output->shape, expected, sizeof expected) != 0) {
+        char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
+        strata_set_error("tensor_conv2d_backward: grad_output %s does not match the "
+                         "output shape %s", tensor_shape_str(grad_output, a, sizeof a),
+                         tensor_format_shape(expected, 4, b, sizeof b));
+        return -1;
+    }
+    Tensor *g = tensor_contiguous(grad_output), *wc = g ? tensor_contiguous(weight) : NULL;
+    ConvPlan plan;
+    conv_plan(&plan, input, wc ? wc->data : NULL, O, NULL, w, oh, ow);
+    int T = plan.threads;
+    int64_t scratch_shape[1] = {T * conv_backward_scratch(&plan)};
+    int64_t bias_shape[1] = {O};
+    Tensor *scratch = wc ? tensor_zeros(scratch_shape, 1) : NULL;
+    double *bias_sums = scratch && grad_bias ? strata_calloc((size_t)(T * O), sizeof(double))
+                                             : NULL;
+    Tensor *gi = grad_input && scratch ? tensor_new(input->shape, 4, __func__) : NULL;
+    Tensor *gw = grad_weight && scratch ? tensor_zeros(weight->shape, 4) : NULL;
+    Tensor *gb = grad_bias && scratch ? tensor_new(bias_shape, 1, __func__) : NULL;
+    int rc = -1;
+    if (scratch && (!grad_bias || (bias_sums && gb)) && (!grad_input || gi) &&
+        (!grad_weight || gw)) {
+        ConvBackward bw = {&plan, g->data, scratch->data, bias_sums, gi ? gi->data : NULL,
+                           gw != NULL};
+        strata_parallel_for(conv_chunks(&plan), 1, conv_backward_chunks, &bw);
+        /* Each thread's sums, added in thread order: the same result on every run. */
+        int64_t OK = O * plan.K;
+        for (int t = 0; gw && t < T; t++) {
+            const float *part = scratch->data + t * conv_backward_scratch(&plan) +
+                                plan.K * plan.images * plan.L;
+            for (int64_t i = 0; i < OK; i++)
+                gw->data[i] += part[i];
+        }
+        for (int64_t o = 0; gb && o < O; o++) {
+            double sum = 0;
+            for (int t = 0; t < T; t++)
+                sum += bias_sums[t * O + o];
+            gb->data[o] = (float)sum;
+        }
+        rc = 0;
+    }
+    strata_free(bias_sums);
+    tensor_release(scratch);
+    tensor_release(wc);
+    tensor_release(g);
+    if (rc < 0) {
+        tensor_release(gi);
+        tensor_release(gw);
+        tensor_release(gb);
+        return -1;
+    }
+    if (grad_input)
+        *grad_input = gi;
+    if (grad_weight)
+        *grad_weight = gw;
+    if (grad_bias)
+        *grad_bias = gb;
+    return 0;
     /* SOLUTION END */
 }
 
@@ -393,17 +608,20 @@ static float window_max(const float *x, int64_t sh, int64_t sw, int64_t H, int64
  * window_max's (a larger value or a NaN takes over, ties keep the first), applied
  * exactly. Bitwise | and selects instead of || and if: no branches for random data to
  * mispredict, and the compiler can vectorize the loop over x. Indices are computed as
- * floats (exact below 2^24, the caller's limit). @p idx may be NULL.
+ * floats (exact below 2^24, the caller's limit).
  */
-static void max_pool_2x2(const float *plane, int64_t sh, int64_t W, int64_t oh, int64_t ow,
-                         float *out, float *idx)
+static void max_pool_2x2(const float *restrict plane, int64_t sh, int64_t W, int64_t oh,
+                         int64_t ow, float *restrict out, float *restrict idx)
 {
     const float fw = (float)W;
     for (int64_t y = 0; y < oh; y++) {
         const float *r0 = plane + 2 * y * sh, *r1 = r0 + sh;
         const float row_at = (float)(2 * y * W);
-        float *o = out + y * ow;
-        for (int x = 0; x < (int)ow; x++) {
+        float *o = out + y * ow, *ix = idx + y * ow;
+        /* Rows are short (14 outputs after a 28-wide conv): eight lanes, not sixteen,
+         * so the vector loop runs at all. */
+#pragma omp simd simdlen(8)
+        for (int64_t x = 0; x < ow; x++) {
             float a = r0[2 * x], b = r0[2 * x + 1], c = r1[2 * x], d = r1[2 * x + 1];
             float at = row_at + 2.0f * (float)x; /* where a is */
             float best = a, where = at;
@@ -417,8 +635,7 @@ static void max_pool_2x2(const float *plane, int64_t sh, int64_t W, int64_t oh, 
             best = take ? d : best;
             where = take ? at + fw + 1.0f : where;
             o[x] = best;
-            if (idx)
-                idx[y * ow + x] = where;
+            ix[x] = where;
         }
     }
 }
@@ -466,6 +683,45 @@ static int check_pool_backward(const Tensor *grad_output, const int64_t *input_s
 }
 /* SOLUTION END */
 
+/* SOLUTION BEGIN week=1 */
+/* Max pooling of whole [H, W] planes: what every range reads and where it writes. */
+typedef struct {
+    const Tensor *input;
+    Window2d w;
+    int64_t oh, ow;
+    float *out, *idx; /* [N*C, oh, ow] each */
+    bool two_by_two;  /* the usual nn.MaxPool2d(2), which has a tight loop */
+} MaxPoolJob;
+
+/* Planes [begin, end) (plane = n*C + c) of a max pooling, on one thread. */
+static void max_pool_planes(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const MaxPoolJob *job = ctx;
+    const Tensor *input = job->input;
+    const int64_t *s = input->strides, C = input->shape[1];
+    int64_t H = input->shape[2], W = input->shape[3], oh = job->oh, ow = job->ow;
+    Window2d w = job->w;
+    (void)thread;
+    for (int64_t p = begin; p < end; p++) {
+        const float *plane = input->data + (p / C) * s[0] + (p % C) * s[1];
+        float *out = job->out + p * oh * ow, *idx = job->idx + p * oh * ow;
+        if (job->two_by_two) {
+            max_pool_2x2(plane, s[2], W, oh, ow, out, idx);
+            continue;
+        }
+        for (int64_t y = 0; y < oh; y++) {
+            for (int64_t x = 0; x < ow; x++) {
+                int64_t where;
+                out[y * ow + x] = window_max(plane, s[2], s[3], H, W,
+                                             y * w.stride_h - w.padding_h,
+                                             x * w.stride_w - w.padding_w, w, &where);
+                idx[y * ow + x] = (float)where;
+            }
+        }
+    }
+}
+/* SOLUTION END */
+
 Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
 {
     CHECK_ARG(input, NULL);
@@ -477,42 +733,60 @@ Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
     int64_t W = input->shape[3];
     int64_t shape[4] = {N, C, oh, ow};
     Tensor *out = tensor_new(shape, 4, __func__);
-    Tensor *idx = out && indices ? tensor_new(shape, 4, __func__) : NULL;
-    if (!out || (indices && !idx)) {
+    /* The kernels always write indices (no test in their inner loops); unwanted ones
+     * are dropped below. */
+    Tensor *idx = out ? tensor_new(shape, 4, __func__) : NULL;
+    if (!idx) {
         tensor_release(out);
         return NULL;
     }
     const int64_t *s = input->strides;
-    bool two_by_two = w.kernel_h == 2 && w.kernel_w == 2 && w.stride_h == 2 &&
-                      w.stride_w == 2 && w.padding_h == 0 && w.padding_w == 0 &&
-                      w.dilation_h == 1 && w.dilation_w == 1 && s[3] == 1 &&
-                      H * W < (1 << 24);
-    for (int64_t n = 0; n < N; n++) {
-        for (int64_t c = 0; c < C; c++) {
-            const float *plane = input->data + n * s[0] + c * s[1];
-            int64_t base = (n * C + c) * oh * ow;
-            if (two_by_two) { /* the usual nn.MaxPool2d(2): a tight loop */
-                max_pool_2x2(plane, s[2], W, oh, ow, out->data + base,
-                             idx ? idx->data + base : NULL);
-                continue;
-            }
-            for (int64_t y = 0; y < oh; y++) {
-                for (int64_t x = 0; x < ow; x++) {
-                    int64_t where;
-                    out->data[base + y * ow + x] =
-                        window_max(plane, s[2], s[3], H, W, y * w.stride_h - w.padding_h,
-                                   x * w.stride_w - w.padding_w, w, &where);
-                    if (idx)
-                        idx->data[base + y * ow + x] = (float)where;
-                }
-            }
-        }
-    }
+    MaxPoolJob job = {input, w, oh, ow, out->data, idx->data,
+                      w.kernel_h == 2 && w.kernel_w == 2 && w.stride_h == 2 &&
+                          w.stride_w == 2 && w.padding_h == 0 && w.padding_w == 0 &&
+                          w.dilation_h == 1 && w.dilation_w == 1 && s[3] == 1 &&
+                          H * W < (1 << 24)};
+    /* Planes are independent: cut them into ranges for strata's threads. */
+    strata_parallel_for(N * C, STRATA_GRAIN_ELEMENTS / (H * W > 0 ? H * W : 1) + 1,
+                        max_pool_planes, &job);
     if (indices)
         *indices = idx;
+    else
+        tensor_release(idx);
     return out;
     /* SOLUTION END */
 }
+
+/* SOLUTION BEGIN week=1 */
+/* Max pooling's backward over whole planes: each output's gradient goes back to the
+ * one input its window picked. */
+typedef struct {
+    const float *g, *idx; /* [planes, per_plane] */
+    float *out;           /* [planes, plane] */
+    int64_t plane, per_plane;
+    int64_t first_bad[STRATA_MAX_THREADS]; /* per range: first index outside its plane */
+} MaxPoolBackJob;
+
+/* Planes [begin, end), on one thread: zero each, then scatter its gradients into it. An
+ * index outside the plane stops the range and is recorded; the caller reports it. */
+static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    MaxPoolBackJob *job = ctx;
+    for (int64_t p = begin; p < end; p++) {
+        float *dst = job->out + p * job->plane;
+        const float *gp = job->g + p * job->per_plane, *ip = job->idx + p * job->per_plane;
+        memset(dst, 0, (size_t)job->plane * sizeof(float));
+        for (int64_t i = 0; i < job->per_plane; i++) {
+            float v = ip[i];
+            if (!(v == floorf(v)) || v < 0 || v >= (float)job->plane) {
+                job->first_bad[thread] = p * job->per_plane + i;
+                return;
+            }
+            dst[(int64_t)v] += gp[i];
+        }
+    }
+}
+/* SOLUTION END */
 
 Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
                                    const int64_t *input_shape)
@@ -531,31 +805,28 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
                          tensor_shape_str(grad_output, b, sizeof b));
         return NULL;
     }
-    int64_t plane = input_shape[2] * input_shape[3];
+    int64_t plane = input_shape[2] * input_shape[3], planes = input_shape[0] * input_shape[1];
     Tensor *g = tensor_contiguous(grad_output);
     Tensor *ix = g ? tensor_contiguous(indices) : NULL;
-    int64_t count = tensor_numel(grad_output), per_plane = count ? count / (input_shape[0] *
-                                                                            input_shape[1]) : 0;
-    int64_t bad = -1;
-    for (int64_t i = 0; ix && i < count && bad < 0; i++) {
-        float v = ix->data[i];
-        if (!(v == floorf(v)) || v < 0 || v >= (float)plane)
-            bad = i;
-    }
-    Tensor *out = NULL;
-    if (ix && bad >= 0)
+    Tensor *out = ix ? tensor_new(input_shape, 4, __func__) : NULL;
+    int64_t grain = STRATA_GRAIN_ELEMENTS / (plane > 0 ? plane : 1) + 1; /* planes */
+    int T = strata_parallel_threads(planes, grain);
+    MaxPoolBackJob job = {g ? g->data : NULL, ix ? ix->data : NULL, out ? out->data : NULL,
+                          plane, planes > 0 ? tensor_numel(grad_output) / planes : 0,
+                          {0}};
+    for (int t = 0; t < T; t++)
+        job.first_bad[t] = -1;
+    if (out)
+        strata_parallel_for(planes, grain, max_pool_backward_planes, &job);
+    int64_t bad = -1; /* the first bad index: the lowest range that found one has it */
+    for (int t = 0; out && t < T && bad < 0; t++)
+        bad = job.first_bad[t];
+    if (bad >= 0) {
         strata_set_error("tensor_max_pool2d_backward: index %g at position %lld is outside "
                          "the %lld-element plane", (double)ix->data[bad], (long long)bad,
                          (long long)plane);
-    else if (ix)
-        out = tensor_zeros(input_shape, 4);
-    /* Each output's gradient goes back to the one input its window picked (plane by
-     * plane: no division per element to find the plane). */
-    for (int64_t p = 0; out && count > 0 && p < input_shape[0] * input_shape[1]; p++) {
-        float *dst = out->data + p * plane;
-        const float *gp = g->data + p * per_plane, *ip = ix->data + p * per_plane;
-        for (int64_t i = 0; i < per_plane; i++)
-            dst[(int64_t)ip[i]] += gp[i];
+        tensor_release(out);
+        out = NULL;
     }
     tensor_release(ix);
     tensor_release(g);

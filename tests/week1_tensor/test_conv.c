@@ -1,6 +1,6 @@
 /*
  * test_conv.c - window2d, im2col/col2im, conv2d, max/avg pooling and their backward
- * passes, each against a naive sliding window written here.
+ * passes (conv2d's too), each against a naive sliding window written here.
  *
  * For a window w, output position (oh, ow) and tap (i, j) read input row
  * h = oh*stride_h - padding_h + i*dilation_h (and likewise for columns); a position
@@ -252,6 +252,165 @@ START_TEST(test_conv2d_noncontiguous)
 }
 END_TEST
 
+/*
+ * conv2d's gradients by the definition: y[n,o,oh,ow] = b[o] + sum over c, i, j of
+ * w[o,c,i,j] * x[n,c,h,w'] (h, w' the tap's input position), so each product sends
+ * g[n,o,oh,ow] * w[o,c,i,j] to grad_x[n,c,h,w'] and g[n,o,oh,ow] * x[n,c,h,w'] to
+ * grad_w[o,c,i,j], and g itself to grad_b[o]. Sums in double, row-major outputs.
+ */
+static void naive_conv_backward(const Tensor *g, const Tensor *x, const Tensor *wt, Window2d w,
+                                double *gx, double *gw, double *gb)
+{
+    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t O = wt->shape[0], OH = g->shape[2], OW = g->shape[3];
+    memset(gx, 0, sizeof(double) * (size_t)(N * C * H * W));
+    memset(gw, 0, sizeof(double) * (size_t)(O * C * w.kernel_h * w.kernel_w));
+    memset(gb, 0, sizeof(double) * (size_t)O);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double go = AT(g, n, o, oh, ow);
+                    gb[o] += go;
+                    for (int64_t c = 0; c < C; c++)
+                        for (int i = 0; i < w.kernel_h; i++)
+                            for (int j = 0; j < w.kernel_w; j++) {
+                                int64_t h = oh * w.stride_h - w.padding_h + i * w.dilation_h;
+                                int64_t ww = ow * w.stride_w - w.padding_w + j * w.dilation_w;
+                                if (h < 0 || h >= H || ww < 0 || ww >= W)
+                                    continue;
+                                int64_t wi = ((o * C + c) * w.kernel_h + i) * w.kernel_w + j;
+                                gx[((n * C + c) * H + h) * W + ww] += go * AT(wt, o, c, i, j);
+                                gw[wi] += go * AT(x, n, c, h, ww);
+                            }
+                }
+}
+
+/* Every element of @p t (row-major) within @p tol (relative to max(1, |want|)). */
+static void check_doubles(const Tensor *t, const double *want, const char *what, double tol)
+{
+    int64_t n = shape_numel(t);
+    float *got = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    read_all(t, got);
+    for (int64_t k = 0; k < n; k++)
+        ck_assert_msg(close_to(got[k], want[k], tol), "%s[%lld] = %.9g, by the definition %.9g",
+                      what, (long long)k, (double)got[k], want[k]);
+    free(got);
+}
+
+/* All three gradients of one configuration against naive_conv_backward. */
+static void check_conv_backward(const Tensor *g, const Tensor *x, const Tensor *wt, Window2d w)
+{
+    int64_t nx = shape_numel(x), nw = shape_numel(wt), O = wt->shape[0];
+    double *gx = malloc(sizeof(double) * (size_t)nx), *gw = malloc(sizeof(double) * (size_t)nw);
+    double *gb = malloc(sizeof(double) * (size_t)O);
+    naive_conv_backward(g, x, wt, w, gx, gw, gb);
+    Tensor *dx = NULL, *dw = NULL, *db = NULL;
+    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, &dx, &dw, &db), 0);
+    ck_assert_ptr_nonnull(dx);
+    ck_assert_ptr_nonnull(dw);
+    ck_assert_ptr_nonnull(db);
+    check_shape_(dx, x->shape, x->ndim, "grad_input");
+    check_shape_(dw, wt->shape, wt->ndim, "grad_weight");
+    EXPECT_SHAPE(db, O);
+    check_doubles(dx, gx, "grad_input", 1e-4);
+    check_doubles(dw, gw, "grad_weight", 1e-4);
+    check_doubles(db, gb, "grad_bias", 1e-4);
+    tensor_release(dx);
+    tensor_release(dw);
+    tensor_release(db);
+    free(gx);
+    free(gw);
+    free(gb);
+}
+
+START_TEST(test_conv2d_backward_naive)
+{
+    BEGIN;
+    Tensor *x = PATTERN(281, 2, 3, 7, 6);
+    Tensor *wt = PATTERN(282, 4, 3, 3, 3);
+    check_conv_backward(PATTERN(283, 2, 4, 7, 6), x, wt, window2d(3, 1, 1));
+    check_conv_backward(PATTERN(284, 2, 4, 3, 2), x, wt, window2d(3, 2, 0));
+    check_conv_backward(PATTERN(285, 2, 4, 5, 4), x, wt, window2d(3, 2, 2));
+    Window2d odd = window2d(3, 1, 1); /* 2x3 kernel, stride 1x2, dilation 2x1 */
+    odd.kernel_h = 2;
+    odd.stride_w = 2;
+    odd.dilation_h = 2;
+    odd.padding_h = 0;
+    Tensor *w23 = PATTERN(286, 2, 3, 2, 3);
+    check_conv_backward(PATTERN(287, 2, 2, 5, 3), x, w23, odd);
+    /* a transposed grad_output view and a non-contiguous input read the same values */
+    Tensor *g_t = OK(tensor_transpose(PATTERN(288, 2, 4, 6, 7), 2, 3)); /* [2, 4, 7, 6] */
+    Tensor *x_t = OK(tensor_transpose(PATTERN(289, 2, 3, 6, 7), 2, 3));
+    check_conv_backward(g_t, x_t, wt, window2d(3, 1, 1));
+    END;
+}
+END_TEST
+
+/*
+ * A batch large enough to be cut into several chunks of images, spread over two
+ * threads: the same gradients as one thread (within float rounding, since the threads'
+ * partial sums are added in another order) and as the definition, and the same bits
+ * on every run with a given thread count.
+ */
+START_TEST(test_conv2d_backward_threads)
+{
+    BEGIN;
+    int threads = strata_get_num_threads();
+    Tensor *x = PATTERN(291, 6, 8, 32, 32);
+    Tensor *wt = PATTERN(292, 4, 8, 3, 3);
+    Tensor *g = PATTERN(293, 6, 4, 32, 32);
+    Window2d w = window2d(3, 1, 1);
+    strata_set_num_threads(1);
+    check_conv_backward(g, x, wt, w);
+    strata_set_num_threads(2);
+    check_conv_backward(g, x, wt, w);
+    Tensor *a[3], *b[3];
+    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, &a[0], &a[1], &a[2]), 0);
+    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, &b[0], &b[1], &b[2]), 0);
+    strata_set_num_threads(threads);
+    for (int k = 0; k < 3; k++) {
+        int64_t n = shape_numel(a[k]);
+        ck_assert_msg(memcmp(a[k]->data, b[k]->data, sizeof(float) * (size_t)n) == 0,
+                      "gradient %d differs between two runs on two threads", k);
+        tensor_release(a[k]);
+        tensor_release(b[k]);
+    }
+    END;
+}
+END_TEST
+
+START_TEST(test_conv2d_backward_partial_and_errors)
+{
+    BEGIN;
+    Tensor *x = PATTERN(301, 2, 3, 5, 5);
+    Tensor *wt = PATTERN(302, 4, 3, 3, 3);
+    Tensor *g = PATTERN(303, 2, 4, 5, 5);
+    Window2d w = window2d(3, 1, 1);
+    /* only grad_weight: the same values as when all three are asked for */
+    Tensor *dw_only = NULL, *dx = NULL, *dw = NULL, *db = NULL;
+    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, NULL, &dw_only, NULL), 0);
+    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, &dx, &dw, &db), 0);
+    ck_assert(memcmp(dw_only->data, dw->data, sizeof(float) * 4 * 3 * 3 * 3) == 0);
+    tensor_release(dw_only);
+    tensor_release(dx);
+    tensor_release(dw);
+    tensor_release(db);
+    /* grad_output of the wrong spatial size: an error, and every output set to NULL */
+    dx = dw = db = (Tensor *)x;
+    EXPECT_FAIL_ERR(tensor_conv2d_backward(PATTERN(304, 2, 4, 3, 3), x, wt, w, &dx, &dw, &db),
+                    "tensor_conv2d_backward", "grad_output");
+    ck_assert(dx == NULL && dw == NULL && db == NULL);
+    /* a weight that does not fit the input, and NULL operands */
+    EXPECT_FAIL_ERR(tensor_conv2d_backward(g, x, PATTERN(305, 4, 2, 3, 3), w, &dx, NULL, NULL),
+                    "tensor_conv2d", NULL);
+    EXPECT_FAIL_ERR(tensor_conv2d_backward(NULL, x, wt, w, &dx, NULL, NULL),
+                    "tensor_conv2d_backward", NULL);
+    ck_assert(dx == NULL);
+    END;
+}
+END_TEST
+
 START_TEST(test_conv2d_errors)
 {
     BEGIN;
@@ -446,6 +605,9 @@ void add_conv_tests(Suite *s)
     GRADED(s, test_conv2d_naive, 4);
     GRADED(s, test_conv2d_noncontiguous, 2);
     GRADED(s, test_conv2d_errors, 2);
+    GRADED(s, test_conv2d_backward_naive, 4);
+    GRADED(s, test_conv2d_backward_threads, 3);
+    GRADED(s, test_conv2d_backward_partial_and_errors, 2);
     GRADED(s, test_max_pool2d, 3);
     GRADED(s, test_max_pool2d_padding, 2);
     GRADED(s, test_max_pool2d_backward, 3);
