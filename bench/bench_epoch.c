@@ -219,7 +219,9 @@ int main(int argc, char **argv)
         Module *m = mlp();
         Timing mlp_s = time_epoch(m, ds_flat);
         nn_module_free(m);
+        openblas_set_num_threads(threads); /* the floor is OpenBLAS's own threading */
         Timing floor_s = time_floor();
+        strata_set_num_threads(threads);   /* strata's threads, OpenBLAS back to one */
         strata_manual_seed(1);
         Module *c = cnn();
         Timing cnn_s = time_epoch(c, ds_img);
