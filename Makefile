@@ -32,6 +32,9 @@ SYS_LIBS     := -lopenblas -lcjson -lz -lm -lpthread
 
 # MPI (issue 11) is built only where mpicc exists.
 MPICC := $(shell command -v mpicc 2>/dev/null)
+# Open MPI's wrapper runs $(CC) too, so one build never mixes gcc's OpenMP runtime
+# (libgomp) with clang's (libomp).
+MPI_RUN := OMPI_CC="$(CC)" $(MPICC)
 
 LAYERS := tensor autograd nn optim modular
 
@@ -138,22 +141,22 @@ ifneq ($(MPICC),)
 DIST_LIB := $(BUILD)/lib/libstrata_dist.a
 DIST_INC := $(LAYER_INC_optim) -Ioptim/mpi
 $(BUILD)/obj/optim/mpi/%.o: optim/mpi/%.c | $(BUILD)/obj/optim/mpi
-	$(MPICC) $(CFLAGS) $(CJSON_CFLAGS) $(DIST_INC) -MMD -MP -c $< -o $@
+	$(MPI_RUN) $(CFLAGS) $(CJSON_CFLAGS) $(DIST_INC) -MMD -MP -c $< -o $@
 $(BUILD)/obj/optim/mpi:
 	mkdir -p $@
 $(DIST_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard optim/mpi/*.c)) | $(BUILD)/lib
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/tests/mpi_ddp: tests/mpi/test_ddp.c $(DIST_LIB) $(LAYER_LIBS_optim) | $(BUILD)/tests
-	$(MPICC) $(CFLAGS) $(CJSON_CFLAGS) $(DIST_INC) -o $@ $< $(DIST_LIB) \
+	$(MPI_RUN) $(CFLAGS) $(CJSON_CFLAGS) $(DIST_INC) -o $@ $< $(DIST_LIB) \
 	    $(LAYER_LIBS_optim) $(LDFLAGS) $(SYS_LIBS)
 MPI_TESTS := $(BUILD)/tests/mpi_ddp
 DIST_EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%_mpi,$(wildcard examples/fashion_*.c))
 $(BUILD)/examples/%_mpi: examples/%.c $(DIST_LIB) $(STATIC_LIBS) | $(BUILD)/examples
-	$(MPICC) $(CFLAGS) -DSTRATA_MPI $(CJSON_CFLAGS) $(ALL_INC) -Ioptim/mpi -Iexamples -o $@ $< \
+	$(MPI_RUN) $(CFLAGS) -DSTRATA_MPI $(CJSON_CFLAGS) $(ALL_INC) -Ioptim/mpi -Iexamples -o $@ $< \
 	    $(DIST_LIB) $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 BENCHES += $(if $(wildcard bench/mpi/*.c),$(BUILD)/bench/mpi_scaling)
 $(BUILD)/bench/mpi_scaling: bench/mpi/mpi_scaling.c $(DIST_LIB) $(STATIC_LIBS) | $(BUILD)/bench
-	$(MPICC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -Ioptim/mpi -o $@ $< \
+	$(MPI_RUN) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -Ioptim/mpi -o $@ $< \
 	    $(DIST_LIB) $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 endif
 
