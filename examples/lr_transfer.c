@@ -23,7 +23,7 @@
  *   build/examples/lr_transfer                     # the default small grid (< 15 min, 2 cores)
  *   build/examples/lr_transfer --widths 64,128,256,512,1024 --steps 500
  *
- * Runs are spread over --jobs worker processes (fork), one BLAS thread each: on two cores
+ * Runs are spread over --jobs worker processes (fork), one strata thread each: on two cores
  * two independent runs beat one run with two threads at these sizes.
  */
 #include "modular.h"

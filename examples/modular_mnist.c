@@ -47,7 +47,7 @@ static void usage(const Config *c)
            "  --loss NAME      mse (on one-hot targets) | ce (default %s)\n"
            "  --schedule NAME  const | linear: lr decays linearly to 0 (default %s)\n"
            "  --seed N         initialization and shuffling seed (default %llu)\n"
-           "  --threads N      OpenBLAS threads (default %d)\n"
+           "  --threads N      threads (default %d)\n"
            "  --data DIR       the IDX files (default %s)\n"
            "  --quiet          no progress lines\n",
            c->epochs, (long long)c->width, c->depth, (long long)c->batch, (double)c->lr,

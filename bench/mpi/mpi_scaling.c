@@ -4,7 +4,7 @@
  * Run under `mpirun -np 2` (bench/run.sh does): first rank 0 alone trains STEPS steps
  * with the global batch (the 1-rank figure; rank 1 waits), then both ranks train the
  * same steps with half the batch each and gradients averaged by MPI_Allreduce (the
- * 2-rank figure). Every process uses one BLAS thread, so 2 ranks use both cores.
+ * 2-rank figure). Every process uses one thread, so 2 ranks use both cores.
  * Prints seconds per step, the speed-up, the time inside allreduce per step and the
  * bytes each rank sends per step; appends CSV rows to $BENCH_CSV.
  */
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     double reduce = optim_ddp_allreduce_seconds(ddp);
     if (rank == 0) {
         size_t bytes = optim_ddp_gradient_bytes(ddp);
-        printf("MLP 784-256-128-10, Adam, global batch %d, %d steps, 1 BLAS thread per rank\n",
+        printf("MLP 784-256-128-10, Adam, global batch %d, %d steps, 1 thread per rank\n",
                GLOBAL_BATCH, STEPS);
         printf("  1 rank : %7.3f ms/step\n", 1e3 * one / STEPS);
         printf("  %d ranks: %7.3f ms/step  (speed-up %.2fx)\n", world, 1e3 * many / STEPS, one / many);

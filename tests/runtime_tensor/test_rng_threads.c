@@ -1,5 +1,6 @@
 /*
- * test_rng_threads.c - the seeded generator and the thread count (tensor/core.c).
+ * test_rng_threads.c - the seeded generator, the thread count and parallel loops
+ * (tensor/core.c).
  */
 #include "runtime.h"
 
@@ -118,6 +119,67 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* What each range of a parallel loop saw: its bounds, and a mark on every item. */
+typedef struct {
+    int64_t begin[STRATA_MAX_THREADS], end[STRATA_MAX_THREADS];
+    int calls[STRATA_MAX_THREADS];
+    int *seen; /* per item: how many ranges handled it */
+    int inner_threads[STRATA_MAX_THREADS];
+} RangeLog;
+
+static void log_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    RangeLog *log = ctx;
+    log->begin[thread] = begin;
+    log->end[thread] = end;
+    log->calls[thread]++;
+    for (int64_t i = begin; i < end; i++)
+        log->seen[i]++;
+    /* a loop inside a range runs on this thread alone */
+    log->inner_threads[thread] = strata_parallel_threads(1 << 20, 1);
+}
+
+/*
+ * strata_parallel_for: every item exactly once, ranges [n*i/t, n*(i+1)/t) by the
+ * thread count and the grain alone, nested loops serial, empty loops harmless.
+ */
+START_TEST(test_parallel_for)
+{
+    BEGIN;
+    int before = strata_get_num_threads();
+    const int64_t n = 1001;
+    int seen[1001];
+    for (int threads = 1; threads <= 3; threads++) {
+        strata_set_num_threads(threads);
+        RangeLog log = {{0}, {0}, {0}, seen, {0}};
+        memset(seen, 0, sizeof seen);
+        int t = strata_parallel_threads(n, 1);
+        ck_assert_int_eq(t, threads);
+        strata_parallel_for(n, 1, log_range, &log);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(seen[i] == 1, "%d threads: item %lld handled %d times", threads,
+                          (long long)i, seen[i]);
+        for (int r = 0; r < t; r++) {
+            ck_assert_int_eq(log.calls[r], 1);
+            ck_assert_int_eq(log.begin[r], n * r / t);
+            ck_assert_int_eq(log.end[r], n * (r + 1) / t);
+            ck_assert_int_eq(log.inner_threads[r], 1);
+        }
+    }
+    /* the grain caps the ranges: 1001 items at >= 600 each make one range */
+    strata_set_num_threads(3);
+    ck_assert_int_eq(strata_parallel_threads(n, 600), 1);
+    ck_assert_int_eq(strata_parallel_threads(n, 400), 2);
+    ck_assert_int_eq(strata_parallel_threads(0, 1), 1);
+    RangeLog none = {{0}, {0}, {0}, seen, {0}};
+    strata_parallel_for(0, 1, log_range, &none);
+    strata_parallel_for(5, 1, NULL, NULL);
+    ck_assert_int_eq(none.calls[0], 0);
+    strata_set_num_threads(before);
+    END;
+}
+END_TEST
+
 void add_rng_thread_tests(Suite *s)
 {
     GRADED(s, test_rng_same_seed, 1);
@@ -125,4 +187,5 @@ void add_rng_thread_tests(Suite *s)
     GRADED(s, test_rng_normal_stats, 1);
     GRADED(s, test_randperm, 1);
     GRADED(s, test_threads, 1);
+    GRADED(s, test_parallel_for, 1);
 }
