@@ -85,6 +85,34 @@ static void tap_range(int64_t tap, int64_t stride, int64_t size, int64_t n_out,
 }
 
 /*
+ * Tap (th, tw) of one plane for a "same" convolution (stride 1, output rows as wide as
+ * the input's, rows contiguous: a 3x3 kernel with padding 1): out[y*W + x] =
+ * in[(y+th)*W + x+tw] is then one shifted copy of the plane, done as a single run
+ * instead of oh runs of W floats. What it copies from neighbouring rows (the lo / hi
+ * edge columns) and the rows above / below the image are padding, zeroed afterwards.
+ */
+static void im2col_same_tap(const float *in, int64_t H, int64_t W, int64_t oh, int64_t th,
+                            int64_t tw, int64_t lo, int64_t hi, float *out)
+{
+    int64_t ylo = th < 0 ? -th : 0, yhi = H - th < oh ? H - th : oh;
+    if (yhi < ylo)
+        yhi = ylo;
+    memset(out, 0, (size_t)(ylo * W) * sizeof(float));
+    memset(out + yhi * W, 0, (size_t)((oh - yhi) * W) * sizeof(float));
+    if (yhi > ylo && hi > lo) {
+        /* from row ylo's first valid column to row yhi-1's last: never outside the plane */
+        int64_t first = ylo * W + lo, last = (yhi - 1) * W + hi, shift = th * W + tw;
+        memcpy(out + first, in + first + shift, (size_t)(last - first) * sizeof(float));
+    }
+    for (int64_t y = ylo; y < yhi; y++) {
+        for (int64_t x = 0; x < lo; x++)
+            out[y * W + x] = 0.0f;
+        for (int64_t x = hi; x < W; x++)
+            out[y * W + x] = 0.0f;
+    }
+}
+
+/*
  * Unfold one image x [C, H, W] (strides xs) into the matrix cols [C*kh*kw, out_h*out_w]
  * whose rows are @p ld apart. Row (c, i, j) holds tap (i, j) of channel c for every
  * output position; taps that fall in the padding are 0.
@@ -93,6 +121,7 @@ static void im2col_image(const float *x, const int64_t *xs, int64_t C, int64_t H
                          int64_t W, Window2d w, int64_t oh, int64_t ow, float *cols,
                          int64_t ld)
 {
+    bool same = w.stride_h == 1 && w.stride_w == 1 && xs[2] == 1 && xs[1] == W && ow == W;
     for (int64_t c = 0; c < C; c++) {
         for (int i = 0; i < w.kernel_h; i++) {
             for (int j = 0; j < w.kernel_w; j++) {
@@ -101,6 +130,10 @@ static void im2col_image(const float *x, const int64_t *xs, int64_t C, int64_t H
                 int64_t tw = (int64_t)j * w.dilation_w - w.padding_w;
                 int64_t lo, hi;
                 tap_range(tw, w.stride_w, W, ow, &lo, &hi);
+                if (same) {
+                    im2col_same_tap(x + c * xs[0], H, W, oh, th, tw, lo, hi, row);
+                    continue;
+                }
                 for (int64_t y = 0; y < oh; y++) {
                     float *out = row + y * ow;
                     int64_t ih = y * w.stride_h + th;
@@ -388,6 +421,12 @@ static int64_t conv_backward_scratch(const ConvPlan *p)
     return p->K * p->images * p->L + p->C_out * p->K;
 }
 
+/* Thread @p t's grad_weight sum [C_out, K]: after its cols in the scratch. */
+static float *thread_grad_weight(const ConvPlan *p, float *scratch, int t)
+{
+    return scratch + t * conv_backward_scratch(p) + p->K * p->images * p->L;
+}
+
 /* Sum of @p n floats in double, eight lanes at a time (the lanes vectorize). */
 static double row_sum(const float *x, int64_t n)
 {
@@ -417,9 +456,9 @@ static void conv_backward_chunks(void *ctx, int64_t begin, int64_t end, int thre
 {
     const ConvBackward *bw = ctx;
     const ConvPlan *p = bw->plan;
-    int64_t BL = p->images * p->L, O = p->C_out, K = p->K, L = p->L;
+    int64_t O = p->C_out, K = p->K, L = p->L;
     float *cols = bw->scratch + thread * conv_backward_scratch(p);
-    float *gw = cols + K * BL;
+    float *gw = thread_grad_weight(p, bw->scratch, thread);
     double *gb = bw->bias_sums ? bw->bias_sums + thread * O : NULL;
     int64_t image = p->C * p->H * p->W;
     for (int64_t chunk = begin; chunk < end; chunk++) {
@@ -484,7 +523,7 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
     int T = plan.threads;
     int64_t scratch_shape[1] = {T * conv_backward_scratch(&plan)};
     int64_t bias_shape[1] = {O};
-    Tensor *scratch = wc ? tensor_zeros(scratch_shape, 1) : NULL;
+    Tensor *scratch = wc ? tensor_new(scratch_shape, 1, __func__) : NULL;
     double *bias_sums = scratch && grad_bias ? strata_calloc((size_t)(T * O), sizeof(double))
                                              : NULL;
     Tensor *gi = grad_input && scratch ? tensor_new(input->shape, 4, __func__) : NULL;
@@ -495,12 +534,14 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
         (!grad_weight || gw)) {
         ConvBackward bw = {&plan, g->data, scratch->data, bias_sums, gi ? gi->data : NULL,
                            gw != NULL};
+        for (int t = 0; gw && t < T; t++) /* each thread's grad_weight sum starts at 0 */
+            memset(thread_grad_weight(&plan, scratch->data, t), 0,
+                   (size_t)(O * plan.K) * sizeof(float));
         strata_parallel_for(conv_chunks(&plan), 1, conv_backward_chunks, &bw);
         /* Each thread's sums, added in thread order: the same result on every run. */
         int64_t OK = O * plan.K;
         for (int t = 0; gw && t < T; t++) {
-            const float *part = scratch->data + t * conv_backward_scratch(&plan) +
-                                plan.K * plan.images * plan.L;
+            const float *part = thread_grad_weight(&plan, scratch->data, t);
             for (int64_t i = 0; i < OK; i++)
                 gw->data[i] += part[i];
         }

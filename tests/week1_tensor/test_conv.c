@@ -97,6 +97,11 @@ START_TEST(test_im2col_naive)
     Window2d rect = {.kernel_h = 2, .kernel_w = 3, .stride_h = 1, .stride_w = 2,
                      .padding_h = 0, .padding_w = 1, .dilation_h = 1, .dilation_w = 1};
     check_im2col(x, rect);
+    /* "same" windows on thin images and a kernel wider than the image: every tap of
+     * some rows or columns falls in the padding */
+    check_im2col(PATTERN(154, 1, 2, 1, 6), window2d(3, 1, 1));
+    check_im2col(PATTERN(155, 1, 2, 6, 1), window2d(3, 1, 1));
+    check_im2col(PATTERN(156, 2, 1, 3, 4), window2d(5, 1, 2));
     END;
 }
 END_TEST
