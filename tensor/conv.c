@@ -274,15 +274,15 @@ static int check_conv(const Tensor *input, const Tensor *weight, const Tensor *b
     return check_window(w, input->shape[2], input->shape[3], oh, ow, fn);
 }
 
-/* Bytes of im2col columns per GEMM in tensor_conv2d: about what a core's L2 holds. */
+/* Bytes of a chunk's columns and product in conv2d: about what a core's L2 holds. */
 #define CONV_CHUNK_BYTES ((int64_t)1 << 20)
 
 /*
  * The batch goes through conv2d in chunks of images. The simple form is one chunk of
  * all N images: cols [K, N*L] and one GEMM. But cols (K*N*L floats: 29 MB for a 32->64
  * channel 3x3 conv on a batch of 128 14x14 images) is then written and read back from
- * memory. Chunks whose columns take about CONV_CHUNK_BYTES stay in cache, and their
- * GEMMs are still large enough for BLAS. The chunks are independent, so they are also
+ * memory. Chunks whose columns and product [C_out, b*L] take about CONV_CHUNK_BYTES
+ * stay in cache, and their GEMMs are still large enough for BLAS. The chunks are independent, so they are also
  * the unit of parallel work: their count is rounded up to a multiple of the thread
  * count so that every thread gets the same number of images.
  */
@@ -314,7 +314,9 @@ static void conv_plan(ConvPlan *p, const Tensor *input, const float *weight, int
     p->oh = oh;
     p->ow = ow;
     p->L = oh * ow;
-    int64_t per_image = (p->K > 0 ? p->K : 1) * (p->L > 0 ? p->L : 1) * (int64_t)sizeof(float);
+    /* an image's columns and its product (its output before the bias) */
+    int64_t per_image = (p->K + C_out > 0 ? p->K + C_out : 1) * (p->L > 0 ? p->L : 1) *
+                        (int64_t)sizeof(float);
     int64_t B = CONV_CHUNK_BYTES / per_image;
     B = B < 1 ? 1 : B > p->N ? p->N : B;
     int64_t chunks = p->N > 0 ? (p->N + B - 1) / B : 0;
