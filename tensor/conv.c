@@ -282,9 +282,9 @@ static int check_conv(const Tensor *input, const Tensor *weight, const Tensor *b
  * all N images: cols [K, N*L] and one GEMM. But cols (K*N*L floats: 29 MB for a 32->64
  * channel 3x3 conv on a batch of 128 14x14 images) is then written and read back from
  * memory. Chunks whose columns and product [C_out, b*L] take about CONV_CHUNK_BYTES
- * stay in cache, and their GEMMs are still large enough for BLAS. The chunks are independent, so they are also
- * the unit of parallel work: their count is rounded up to a multiple of the thread
- * count so that every thread gets the same number of images.
+ * stay in cache, and their GEMMs are still large enough for BLAS. Images are
+ * independent, so each thread takes an equal share of the batch (to one image) and
+ * works through it chunk by chunk.
  */
 typedef struct {
     const float *x;       /* input [N, C, H, W] (strides xs) */
@@ -293,8 +293,8 @@ typedef struct {
     const Tensor *bias;   /* [C_out] or NULL */
     Window2d w;
     int64_t N, C, H, W, C_out, K, L, oh, ow;
-    int64_t images;       /* images per chunk (the last chunk may have fewer) */
-    int threads;          /* ranges the chunks are cut into */
+    int64_t images;       /* images per chunk (at most) */
+    int threads;          /* ranges the batch is cut into */
 } ConvPlan;
 
 static void conv_plan(ConvPlan *p, const Tensor *input, const float *weight, int64_t C_out,
@@ -318,14 +318,10 @@ static void conv_plan(ConvPlan *p, const Tensor *input, const float *weight, int
     int64_t per_image = (p->K + C_out > 0 ? p->K + C_out : 1) * (p->L > 0 ? p->L : 1) *
                         (int64_t)sizeof(float);
     int64_t B = CONV_CHUNK_BYTES / per_image;
-    B = B < 1 ? 1 : B > p->N ? p->N : B;
-    int64_t chunks = p->N > 0 ? (p->N + B - 1) / B : 0;
-    p->threads = strata_parallel_threads(chunks, 1);
-    chunks = (chunks + p->threads - 1) / p->threads * p->threads;
-    p->images = chunks > 0 ? (p->N + chunks - 1) / chunks : 1;
+    p->threads = strata_parallel_threads(p->N, 1);
+    int64_t share = (p->N + p->threads - 1) / p->threads; /* images per thread, at most */
+    p->images = B < 1 ? 1 : B > share ? (share > 0 ? share : 1) : B;
 }
-
-static int64_t conv_chunks(const ConvPlan *p) { return (p->N + p->images - 1) / p->images; }
 
 /* Columns [K, b*L] (rows ld = b*L apart) of images n0 .. n0+b-1. */
 static void im2col_chunk(const ConvPlan *p, int64_t n0, int64_t b, float *cols)
@@ -343,19 +339,18 @@ typedef struct {
 } ConvForward;
 
 /*
- * Chunks [begin, end) of the forward pass, on one thread:
+ * Images [begin, end) of the forward pass, on one thread, chunk by chunk:
  *     cols [K, b*L] = im2col(images), prod [C_out, b*L] = weight [C_out, K] @ cols,
  *     out[n, co, :] = prod[co, n*L .. n*L+L-1] + bias[co].
  */
-static void conv_forward_chunks(void *ctx, int64_t begin, int64_t end, int thread)
+static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const ConvForward *f = ctx;
     const ConvPlan *p = f->plan;
     int64_t BL = p->images * p->L;
     float *cols = f->scratch + thread * (p->K + p->C_out) * BL, *prod = cols + p->K * BL;
-    for (int64_t chunk = begin; chunk < end; chunk++) {
-        int64_t n0 = chunk * p->images;
-        int64_t b = p->N - n0 < p->images ? p->N - n0 : p->images;
+    for (int64_t n0 = begin; n0 < end; n0 += p->images) {
+        int64_t b = end - n0 < p->images ? end - n0 : p->images;
         if (p->K > 0) {
             im2col_chunk(p, n0, b, cols);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->C_out,
@@ -395,7 +390,7 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
     Tensor *scratch = wc ? tensor_new(scratch_shape, 1, __func__) : NULL;
     if (scratch && tensor_numel(out) > 0) {
         ConvForward f = {&plan, scratch->data, out->data};
-        strata_parallel_for(conv_chunks(&plan), 1, conv_forward_chunks, &f);
+        strata_parallel_for(plan.N, 1, conv_forward_images, &f);
     }
     tensor_release(wc);
     if (!scratch) {
@@ -446,15 +441,15 @@ static double row_sum(const float *x, int64_t n)
 }
 
 /*
- * Chunks [begin, end) of the backward pass, on one thread. For each image n of the
- * chunk, with g[n] its grad_output [C_out, L] and cols[n] its im2col [K, L]:
+ * Images [begin, end) of the backward pass, on one thread, chunk by chunk. For each
+ * image n of a chunk, with g[n] its grad_output [C_out, L] and cols[n] its im2col [K, L]:
  *     grad_weight += g[n] @ cols[n]^T             [C_out, L] x [L, K] -> [C_out, K]
  *     grad_bias   += the rows of g[n], summed
  *     grad_input[n] = col2im(weight^T @ g[n])     [K, C_out] x [C_out, L] -> [K, L]
  * The chunk's columns are unfolded once, while they fit in cache. grad_weight and
  * grad_bias go into this thread's own sums; the caller adds them up.
  */
-static void conv_backward_chunks(void *ctx, int64_t begin, int64_t end, int thread)
+static void conv_backward_images(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const ConvBackward *bw = ctx;
     const ConvPlan *p = bw->plan;
@@ -463,9 +458,8 @@ static void conv_backward_chunks(void *ctx, int64_t begin, int64_t end, int thre
     float *gw = thread_grad_weight(p, bw->scratch, thread);
     double *gb = bw->bias_sums ? bw->bias_sums + thread * O : NULL;
     int64_t image = p->C * p->H * p->W;
-    for (int64_t chunk = begin; chunk < end; chunk++) {
-        int64_t n0 = chunk * p->images;
-        int64_t b = p->N - n0 < p->images ? p->N - n0 : p->images;
+    for (int64_t n0 = begin; n0 < end; n0 += p->images) {
+        int64_t b = end - n0 < p->images ? end - n0 : p->images;
         if (bw->want_weight && K > 0)
             im2col_chunk(p, n0, b, cols);
         for (int64_t n = 0; n < b; n++) {
@@ -539,7 +533,7 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
         for (int t = 0; gw && t < T; t++) /* each thread's grad_weight sum starts at 0 */
             memset(thread_grad_weight(&plan, scratch->data, t), 0,
                    (size_t)(O * plan.K) * sizeof(float));
-        strata_parallel_for(conv_chunks(&plan), 1, conv_backward_chunks, &bw);
+        strata_parallel_for(plan.N, 1, conv_backward_images, &bw);
         /* Each thread's sums, added in thread order: the same result on every run. */
         int64_t OK = O * plan.K;
         for (int t = 0; gw && t < T; t++) {
