@@ -560,6 +560,22 @@ static void adam_kernel(int64_t n, float *restrict p, const float *restrict g,
     }
 }
 
+/* adam_kernel over a slice of the parameter: the elements are independent, so a large
+ * parameter (fc1's 401K weights) is cut into ranges for strata's threads. */
+typedef struct {
+    float *p, *m, *v, *vmax;
+    const float *g;
+    const AdamConsts *c;
+} AdamJob;
+
+static void adam_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const AdamJob *job = ctx;
+    (void)thread;
+    adam_kernel(end - begin, job->p + begin, job->g + begin, job->m + begin, job->v + begin,
+                job->vmax ? job->vmax + begin : NULL, job->c);
+}
+
 /* Adam's update after the weight-decay choice: l2 adds wd*p to the gradient (Adam),
  * decoupled multiplies p by 1 - lr*wd first (AdamW). */
 static int adam_common(OptimParamGroup *group, Var *param, const Tensor *grad,
@@ -592,7 +608,8 @@ static int adam_common(OptimParamGroup *group, Var *param, const Tensor *grad,
         for (int64_t i = 0; i < n; i++)
             p[i] *= decay;
     }
-    adam_kernel(n, p, g, m, v, vmax, &c);
+    AdamJob job = {p, m, v, vmax, g, &c};
+    strata_parallel_for(n, STRATA_GRAIN_ELEMENTS, adam_range, &job);
     tensor_release(tmp);
     return 0;
 }
