@@ -599,7 +599,11 @@ int strata_parallel_threads(int64_t n, int64_t grain)
 
 void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
 {
-    if (n <= 0 || !fn)
+    if (!fn) {
+        strata_error_null(__func__, "fn");
+        return;
+    }
+    if (n <= 0)
         return;
     int t = strata_parallel_threads(n, grain);
     if (t == 1) {

@@ -306,7 +306,7 @@ int strata_parallel_threads(int64_t n, int64_t grain);
  * per thread): allocate and check everything before the loop. A parallel loop started
  * inside a range runs serially on that range's thread, and so does every loop of a
  * child forked after its parent ran one (OpenMP's threads do not survive fork()).
- * n <= 0 or a NULL @p fn does nothing.
+ * n <= 0 does nothing; a NULL @p fn does nothing but set an error naming "fn".
  * @param[in] n items.
  * @param[in] grain fewest items worth a thread (see strata_parallel_threads()).
  * @param[in] fn the loop body.

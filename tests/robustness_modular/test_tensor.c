@@ -284,6 +284,35 @@ START_TEST(conv2d_channels_mismatch)
 }
 END_TEST
 
+START_TEST(conv2d_backward_grad_shape)
+{
+    BEGIN;
+    Tensor *x = OK(tensor_ones(SHAPE(2, 3, 5, 5), 4)), *w = OK(tensor_ones(SHAPE(4, 3, 3, 3), 4));
+    Tensor *g = OK(tensor_ones(SHAPE(2, 4, 4, 4), 4)); /* the output is [2, 4, 5, 5] */
+    Tensor *sx = rb_snap(x), *sw = rb_snap(w), *sg = rb_snap(g);
+    Tensor *gx = x, *gw = w, *gb = w; /* stale values: a failure must reset them */
+    ROW_FAILS(L, "tensor_conv2d_backward(g, x, w, window2d(3, 1, 1), &gx, &gw, &gb)",
+              "g [2, 4, 4, 4] for an output [2, 4, 5, 5]",
+              tensor_conv2d_backward(g, x, w, window2d(3, 1, 1), &gx, &gw, &gb) < 0 &&
+                  !gx && !gw && !gb,
+              "tensor_conv2d_backward", "[2, 4, 5, 5]");
+    rb_assert_same(x, sx, "x");
+    rb_assert_same(w, sw, "w");
+    rb_assert_same(g, sg, "g");
+    END;
+}
+END_TEST
+
+START_TEST(parallel_for_null_body)
+{
+    BEGIN;
+    ROW_FAILS(L, "strata_parallel_for(10, 1, NULL, NULL)", "fn NULL",
+              (strata_parallel_for(10, 1, NULL, NULL), strata_last_error()[0] != '\0'),
+              "strata_parallel_for", "fn");
+    END;
+}
+END_TEST
+
 START_TEST(expand_incompatible)
 {
     BEGIN;
@@ -369,6 +398,8 @@ void add_tensor_rows(Suite *s)
     GRADED(s, item_of_non_scalar, 1);
     GRADED(s, arange_zero_step, 1);
     GRADED(s, conv2d_channels_mismatch, 1);
+    GRADED(s, conv2d_backward_grad_shape, 1);
+    GRADED(s, parallel_for_null_body, 1);
     GRADED(s, expand_incompatible, 1);
     GRADED(s, null_argument, 1);
     GRADED(s, null_propagation_keeps_root_cause, 1);

@@ -179,8 +179,11 @@ START_TEST(test_parallel_for)
     ck_assert_int_eq(strata_parallel_threads(0, 1), 1);
     RangeLog none = {{0}, {0}, {0}, seen, {0}};
     strata_parallel_for(0, 1, log_range, &none);
-    strata_parallel_for(5, 1, NULL, NULL);
     ck_assert_int_eq(none.calls[0], 0);
+    strata_clear_error();
+    strata_parallel_for(5, 1, NULL, NULL); /* an error, not a crash */
+    ck_assert_msg(strstr(strata_last_error(), "strata_parallel_for") != NULL,
+                  "a NULL body should be reported, got \"%s\"", strata_last_error());
     strata_set_num_threads(before);
     END;
 }
