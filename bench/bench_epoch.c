@@ -100,6 +100,47 @@ static Timing time_epoch(Module *model, Dataset *ds)
     return t;
 }
 
+/*
+ * Counted bytes one batch's forward pass keeps alive: the batch itself and every
+ * activation the graph holds for backward (measured, not counted by formula).
+ */
+static double batch_activation_bytes(Module *model, Dataset *ds)
+{
+    DataLoaderOptions lo = {128, false, 1, false};
+    DataLoader *dl = data_loader_new(ds, &lo);
+    Batch b;
+    double bytes = -1.0;
+    Scope *scope = scope_begin();
+    size_t before = strata_mem_stats().bytes_live;
+    if (dl && data_loader_next(dl, &b)) {
+        Var *out = nn_forward(model, b.x);
+        if (out)
+            bytes = (double)(strata_mem_stats().bytes_live - before);
+    }
+    scope_end(scope);
+    data_loader_free(dl);
+    return bytes;
+}
+
+/*
+ * The MLP epoch's memory against issue 10's budget: the counted peak above what was live
+ * before the model existed, against 2 x (parameters + Adam's two moments + one batch's
+ * activations). Gradients, temporaries and the loader fit in the factor 2.
+ */
+static void report_epoch_memory(int threads, double peak, Module *model, Dataset *ds)
+{
+    double params = (double)nn_num_parameters(model, false) * (double)sizeof(float);
+    double acts = batch_activation_bytes(model, ds);
+    double budget = params + 2.0 * params + acts;
+    printf("%-8d %-10s %9.2f MB peak = %.2fx (parameters %.2f + Adam state %.2f + one "
+           "batch's activations %.2f MB)   (target <= 2)\n", threads, "mlp/memory",
+           peak / 1048576.0, peak / budget, params / 1048576.0, 2.0 * params / 1048576.0,
+           acts / 1048576.0);
+    char name[64];
+    snprintf(name, sizeof name, "mlp_epoch_peak_vs_budget_t%d", threads);
+    csv_row(name, peak, budget);
+}
+
 /* The MLP epoch's GEMMs alone: row-major, weights [out, in] as nn stores them. */
 static Timing time_floor(void)
 {
@@ -216,8 +257,12 @@ int main(int argc, char **argv)
             continue;
         strata_set_num_threads(threads);
         strata_manual_seed(1);
+        strata_mem_reset_peak();
+        size_t live_before = strata_mem_stats().bytes_live;
         Module *m = mlp();
         Timing mlp_s = time_epoch(m, ds_flat);
+        double mlp_peak = (double)(strata_mem_stats().bytes_peak - live_before);
+        report_epoch_memory(threads, mlp_peak, m, ds_flat);
         nn_module_free(m);
         openblas_set_num_threads(threads); /* the floor is OpenBLAS's own threading */
         Timing floor_s = time_floor();
