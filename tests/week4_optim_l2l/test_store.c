@@ -177,6 +177,24 @@ END_TEST
 /* N eager steps with a store give the weights of N eager steps without one; the file
  * holds them (read back with nn_safetensors_load() and nn_load()); a failed step leaves
  * the file as it was. */
+/*
+ * Two eager trainers (microbatch 4) fed the same batches: the reference without a store
+ * and the one under test with @p store.
+ */
+static void eager_pair(Module *ref, Optimizer *opt_ref, Module *m, Optimizer *opt,
+                       L2LStore *store, L2LTrainer **t_ref, L2LTrainer **t)
+{
+    L2LOptions o = l2l_options(4);
+    o.eager_update = true;
+    o.optimizer = opt_ref;
+    *t_ref = l2l_new(ref, &o);
+    ck_assert_ok(*t_ref);
+    o.optimizer = opt;
+    o.store = store;
+    *t = l2l_new(m, &o);
+    ck_assert_ok(*t);
+}
+
 static void store_training(bool adam)
 {
     char dir[600], path[700];
@@ -187,15 +205,8 @@ static void store_training(bool adam)
     L2LStore *store = l2l_store_create(path, m, NULL);
     ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
     Optimizer *opt_ref = make_opt(ref, adam, 0.9f), *opt = make_opt(m, adam, 0.9f);
-    L2LOptions o = l2l_options(4);
-    o.eager_update = true;
-    o.optimizer = opt_ref;
-    L2LTrainer *t_ref = l2l_new(ref, &o);
-    ck_assert_ok(t_ref);
-    o.optimizer = opt;
-    o.store = store;
-    L2LTrainer *t = l2l_new(m, &o);
-    ck_assert_ok(t);
+    L2LTrainer *t_ref, *t;
+    eager_pair(ref, opt_ref, m, opt, store, &t_ref, &t);
     for (int s = 0; s < 4; s++) {
         Tensor *x = make_inputs(600 + (uint64_t)s, 10, 5);
         Tensor *y = make_classes((uint64_t)s, 10, 3);
@@ -551,15 +562,8 @@ static void state_training(const char *kind, const char *tag)
     ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
     ck_assert_ptr_eq(l2l_store_optimizer(store), opt);
 
-    L2LOptions o = l2l_options(4);
-    o.eager_update = true;
-    o.optimizer = opt_ref;
-    L2LTrainer *t_ref = l2l_new(ref, &o);
-    ck_assert_ok(t_ref);
-    o.optimizer = opt;
-    o.store = store;
-    L2LTrainer *t = l2l_new(m, &o);
-    ck_assert_ok(t);
+    L2LTrainer *t_ref, *t;
+    eager_pair(ref, opt_ref, m, opt, store, &t_ref, &t);
     for (int s = 0; s < 4; s++) {
         Tensor *x = make_inputs(900 + (uint64_t)s, 10, 5);
         Tensor *y = make_classes((uint64_t)s, 10, 3);
@@ -582,7 +586,9 @@ static void state_training(const char *kind, const char *tag)
     /* Freed, the store gives the optimizer ordinary tensors: training goes on alike. */
     l2l_free(t);
     l2l_store_free(store);
-    o.store = NULL;
+    L2LOptions o = l2l_options(4);
+    o.eager_update = true;
+    o.optimizer = opt;
     t = l2l_new(m, &o);
     ck_assert_ok(t);
     Tensor *x = make_inputs(990, 10, 5);
