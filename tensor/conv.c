@@ -383,6 +383,12 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
         return NULL;
     int64_t out_shape[4] = {input->shape[0], weight->shape[0], oh, ow};
     Tensor *out = tensor_new(out_shape, 4, __func__);
+    if (out && tensor_numel(out) > 0 && winograd_applies(w, input->shape[1], out_shape[1])) {
+        if (winograd_conv2d(input, weight, bias, w, out) == 0)
+            return out;
+        tensor_release(out);
+        return NULL;
+    }
     Tensor *wc = out ? tensor_contiguous(weight) : NULL;
     ConvPlan plan;
     conv_plan(&plan, input, wc ? wc->data : NULL, weight->shape[0], bias, w, oh, ow);
@@ -454,8 +460,9 @@ static void conv_backward_images(void *ctx, int64_t begin, int64_t end, int thre
     const ConvBackward *bw = ctx;
     const ConvPlan *p = bw->plan;
     int64_t O = p->C_out, K = p->K, L = p->L;
-    float *cols = bw->scratch + thread * conv_backward_scratch(p);
-    float *gw = thread_grad_weight(p, bw->scratch, thread);
+    /* no scratch when only the bias is wanted (Winograd computes the rest) */
+    float *cols = bw->scratch ? bw->scratch + thread * conv_backward_scratch(p) : NULL;
+    float *gw = bw->scratch ? thread_grad_weight(p, bw->scratch, thread) : NULL;
     double *gb = bw->bias_sums ? bw->bias_sums + thread * O : NULL;
     int64_t image = p->C * p->H * p->W;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
@@ -517,7 +524,9 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
     ConvPlan plan;
     conv_plan(&plan, input, wc ? wc->data : NULL, O, NULL, w, oh, ow);
     int T = plan.threads;
-    int64_t scratch_shape[1] = {T * conv_backward_scratch(&plan)};
+    /* Winograd takes grad_input and grad_weight; the loop below then only sums the bias */
+    bool winograd = N * O * oh * ow > 0 && winograd_applies(w, input->shape[1], O);
+    int64_t scratch_shape[1] = {winograd ? 0 : T * conv_backward_scratch(&plan)};
     int64_t bias_shape[1] = {O};
     Tensor *scratch = wc ? tensor_new(scratch_shape, 1, __func__) : NULL;
     double *bias_sums = scratch && grad_bias ? strata_calloc((size_t)(T * O), sizeof(double))
@@ -528,15 +537,15 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
     int rc = -1;
     if (scratch && (!grad_bias || (bias_sums && gb)) && (!grad_input || gi) &&
         (!grad_weight || gw)) {
-        ConvBackward bw = {&plan, g->data, scratch->data, bias_sums, gi ? gi->data : NULL,
-                           gw != NULL};
-        for (int t = 0; gw && t < T; t++) /* each thread's grad_weight sum starts at 0 */
+        ConvBackward bw = {&plan, g->data, winograd ? NULL : scratch->data, bias_sums,
+                           gi && !winograd ? gi->data : NULL, gw && !winograd};
+        for (int t = 0; bw.want_weight && t < T; t++) /* each thread's sum starts at 0 */
             memset(thread_grad_weight(&plan, scratch->data, t), 0,
                    (size_t)(O * plan.K) * sizeof(float));
         strata_parallel_for(plan.N, 1, conv_backward_images, &bw);
         /* Each thread's sums, added in thread order: the same result on every run. */
         int64_t OK = O * plan.K;
-        for (int t = 0; gw && t < T; t++) {
+        for (int t = 0; bw.want_weight && t < T; t++) {
             const float *part = thread_grad_weight(&plan, scratch->data, t);
             for (int64_t i = 0; i < OK; i++)
                 gw->data[i] += part[i];
@@ -548,6 +557,9 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
             gb->data[o] = (float)sum;
         }
         rc = 0;
+        if (winograd && (gi || gw))
+            rc = winograd_conv2d_backward(g->data, input, weight, w, oh, ow,
+                                          gi ? gi->data : NULL, gw ? gw->data : NULL);
     }
     strata_free(bias_sums);
     tensor_release(scratch);

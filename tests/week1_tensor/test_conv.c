@@ -385,6 +385,49 @@ START_TEST(test_conv2d_backward_threads)
 }
 END_TEST
 
+/*
+ * 3x3 convolutions of stride 1 with many channels, where the reference leaves im2col
+ * for Winograd's F(2x2, 3x3) and its 4x4 input tiles: every padding up to 2, odd sizes
+ * (tiles that stick out of the output), one-pixel outputs, padding on one axis only,
+ * non-contiguous operands, and a batch cut into several chunks on each of two threads;
+ * forward and all three gradients against the definition.
+ */
+START_TEST(test_conv2d_3x3_many_channels)
+{
+    BEGIN;
+    int threads = strata_get_num_threads();
+    Tensor *wt = PATTERN(311, 16, 16, 3, 3);
+    Tensor *b = PATTERN(312, 16);
+    Tensor *x = PATTERN(313, 3, 16, 7, 6);
+    for (int p = 0; p <= 2; p++) {
+        check_conv(x, wt, b, window2d(3, 1, p));
+        check_conv_backward(PATTERN(314 + p, 3, 16, 5 + 2 * p, 4 + 2 * p), x, wt,
+                            window2d(3, 1, p));
+    }
+    Window2d rows_only = window2d(3, 1, 1);
+    rows_only.padding_w = 0;
+    check_conv(x, wt, NULL, rows_only);
+    check_conv_backward(PATTERN(317, 3, 16, 7, 4), x, wt, rows_only);
+    Tensor *tiny = PATTERN(318, 2, 16, 3, 3); /* a 1x1 output, then 3x3 from padding */
+    check_conv(tiny, wt, b, window2d(3, 1, 0));
+    check_conv_backward(PATTERN(319, 2, 16, 1, 1), tiny, wt, window2d(3, 1, 0));
+    check_conv_backward(PATTERN(320, 2, 16, 3, 3), tiny, wt, window2d(3, 1, 1));
+    /* a channels-last input and a weight stored [C_in, C_out, 3, 3], both as views */
+    Tensor *x_t = OK(tensor_permute(PATTERN(321, 2, 5, 9, 16), DIMS(0, 3, 1, 2)));
+    Tensor *w_t = OK(tensor_transpose(PATTERN(322, 16, 16, 3, 3), 0, 1));
+    check_conv(x_t, w_t, b, window2d(3, 1, 1));
+    check_conv_backward(PATTERN(323, 2, 16, 5, 9), x_t, w_t, window2d(3, 1, 1));
+    /* a batch of 24 on two threads: each thread's share is cut into chunks */
+    Tensor *xb = PATTERN(324, 24, 16, 14, 14);
+    Tensor *wb = PATTERN(325, 32, 16, 3, 3);
+    strata_set_num_threads(2);
+    check_conv(xb, wb, PATTERN(326, 32), window2d(3, 1, 1));
+    check_conv_backward(PATTERN(327, 24, 32, 14, 14), xb, wb, window2d(3, 1, 1));
+    strata_set_num_threads(threads);
+    END;
+}
+END_TEST
+
 START_TEST(test_conv2d_backward_partial_and_errors)
 {
     BEGIN;
@@ -612,6 +655,7 @@ void add_conv_tests(Suite *s)
     GRADED(s, test_conv2d_errors, 2);
     GRADED(s, test_conv2d_backward_naive, 4);
     GRADED(s, test_conv2d_backward_threads, 3);
+    GRADED(s, test_conv2d_3x3_many_channels, 4);
     GRADED(s, test_conv2d_backward_partial_and_errors, 2);
     GRADED(s, test_max_pool2d, 3);
     GRADED(s, test_max_pool2d_padding, 2);
