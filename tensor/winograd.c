@@ -28,10 +28,15 @@
  * sizes) or reads outside the input (padding) sees zeros there: each input plane is
  * first copied into a zero-bordered buffer, so every tile reads a full 4x4 block.
  *
- * The hot transforms below are the products with B^T, A^T and A written out as
- * additions, one row of tiles at a time, so that the compiler vectorizes them across
- * the tiles of a row. The whole file is the week-1 reference's speed-up, not part of
- * the week-1 handout (its region is cut).
+ * The transforms are the same small sums for every image, so a chunk's images sit side
+ * by side: each plane is first copied into a block [rows, columns, images] (zeros
+ * around it), and every transform is a loop over the images that the compiler turns
+ * into vector instructions (a 14x14 plane has only 7 tiles across: too few lanes).
+ * The tiles of a chunk are numbered t = (ty * tw + tx) * b + n for image n of b; any
+ * order works for the GEMMs as long as every step uses the same. `omp simd` tells the
+ * compiler the images' lanes are independent (it cannot prove that the block and the
+ * V or M planes do not overlap). The whole file is the
+ * week-1 reference's speed-up, not part of the week-1 handout (its region is cut).
  */
 #include "tensor_internal.h"
 
@@ -48,8 +53,13 @@ static const float WINO_G[4 * 3] = {
 /* Positions of a 4x4 tile: the 16 matrix products. */
 #define XI 16
 
-/* Bytes of a chunk's transformed inputs V and products M: about what L2 holds. */
-#define WINOGRAD_CHUNK_BYTES ((int64_t)1 << 20)
+/*
+ * Images per chunk, at most: the vector lanes of the transforms (16 fill AVX-512),
+ * unless the chunk's V and M would pass WINOGRAD_CHUNK_BYTES (a few MB: each of the
+ * 16 GEMMs then still reads and writes only 1/16 of it, which L2 holds).
+ */
+#define WINOGRAD_IMAGES 16
+#define WINOGRAD_CHUNK_BYTES ((int64_t)8 << 20)
 
 /* Fewest input and output channels for which the transforms cost less than they save. */
 #define WINOGRAD_MIN_CHANNELS 16
@@ -67,7 +77,7 @@ typedef struct {
     const float *u;   /* kernel transform [XI, O, C] */
     int64_t N, C, H, W, O, oh, ow, pad_h, pad_w;
     int64_t th, tw;   /* tiles down and across the output of one image */
-    int64_t ph, pw;   /* the zero-bordered plane: 2*th + 2 rows of 2*tw + 2 */
+    int64_t ph, pw;   /* a zero-bordered input plane: 2*th + 2 rows of 2*tw + 2 */
     int64_t images;   /* images per chunk, at most */
     int threads;      /* ranges the batch is cut into */
 } Winograd;
@@ -91,9 +101,10 @@ static void winograd_plan(Winograd *p, const Tensor *input, int64_t O, Window2d 
     p->pw = 2 * p->tw + 2;
     int64_t per_image = XI * (p->C + O) * p->th * p->tw * (int64_t)sizeof(float);
     int64_t B = WINOGRAD_CHUNK_BYTES / per_image;
+    B = B < 1 ? 1 : B > WINOGRAD_IMAGES ? WINOGRAD_IMAGES : B;
     p->threads = strata_parallel_threads(p->N, 1);
     int64_t share = (p->N + p->threads - 1) / p->threads;
-    p->images = B < 1 ? 1 : B > share ? share : B;
+    p->images = B > share ? share : B;
 }
 
 /* Tiles in one chunk, at most. */
@@ -102,10 +113,10 @@ static int64_t chunk_tiles(const Winograd *p)
     return p->images * p->th * p->tw;
 }
 
-/* Floats of one thread's scratch: V, M, the bordered plane, and eight rows of it. */
+/* Floats of one thread's scratch: V, M, and a block of one plane per image of a chunk. */
 static int64_t thread_scratch(const Winograd *p)
 {
-    return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw + 8 * p->pw;
+    return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
 }
 
 /* out (r x r) = L X L^T, with L r x k and X k x k: every transform has this form. */
@@ -154,164 +165,187 @@ static void kernel_transform_backward(const float *du, int64_t O, int64_t C, flo
     }
 }
 
-/* Copy input plane [H, W] into the zero-bordered plane: plane[r][c] = x[r - pad_h][c - pad_w]. */
-static void border_plane(const Winograd *p, const float *x, float *plane)
+/*
+ * Plane c of the chunk's b images into block [ph, pw, b], bordered with zeros:
+ * block[(r * pw + col) * b + n] = x[n0 + n, c, r - pad_h, col - pad_w].
+ */
+static void gather_input(const Winograd *p, int64_t n0, int64_t b, int64_t c, float *block)
 {
-    memset(plane, 0, (size_t)(p->ph * p->pw) * sizeof(float));
-    for (int64_t r = 0; r < p->H && r + p->pad_h < p->ph; r++) {
-        int64_t c0 = p->pad_w, n = p->W < p->pw - c0 ? p->W : p->pw - c0;
-        if (n > 0)
-            memcpy(plane + (r + p->pad_h) * p->pw + c0, x + r * p->W, (size_t)n * sizeof(float));
+    memset(block, 0, (size_t)(p->ph * p->pw * b) * sizeof(float));
+    for (int64_t n = 0; n < b; n++) {
+        const float *src = p->x + ((n0 + n) * p->C + c) * p->H * p->W;
+        for (int64_t r = 0; r < p->H; r++) {
+            float *dst = block + ((r + p->pad_h) * p->pw + p->pad_w) * b + n;
+            for (int64_t col = 0; col < p->W; col++)
+                dst[col * b] = src[r * p->W + col];
+        }
     }
 }
 
 /*
- * V[xi, c, t0 + ty*tw + tx] = (B^T d B)[xi] for every tile of one bordered plane (its
- * channel c's V rows start at v, planes XI apart by @p stride). B^T's rows
- * (1 0 -1 0), (0 1 1 0), (0 -1 1 0), (0 1 0 -1) mix four input rows into e0..e3, then
- * the same mix of four columns gives the tile's four values in each of e's rows.
+ * V = B^T d B for every tile d of a gathered plane (block [ph, pw, b]) into v, the
+ * plane's V[0] row, the XI planes @p stride apart. B^T's rows (1 0 -1 0), (0 1 1 0),
+ * (0 -1 1 0), (0 1 0 -1) mix the tile's four rows into e, then its four columns.
  */
-static void input_transform(const Winograd *p, const float *plane, float *rows, float *v,
+static void input_transform(const Winograd *p, const float *block, int64_t b, float *v,
                             int64_t stride)
 {
-    int64_t pw = p->pw, tw = p->tw;
-    float *e[4] = {rows, rows + pw, rows + 2 * pw, rows + 3 * pw};
-    for (int64_t ty = 0; ty < p->th; ty++) {
-        const float *d0 = plane + 2 * ty * pw, *d1 = d0 + pw, *d2 = d1 + pw, *d3 = d2 + pw;
-        for (int64_t c = 0; c < pw; c++) {
-            e[0][c] = d0[c] - d2[c];
-            e[1][c] = d1[c] + d2[c];
-            e[2][c] = d2[c] - d1[c];
-            e[3][c] = d1[c] - d3[c];
-        }
-        for (int i = 0; i < 4; i++) {
-            const float *r = e[i];
-            float *v0 = v + (4 * i) * stride + ty * tw, *v1 = v0 + stride, *v2 = v1 + stride,
-                  *v3 = v2 + stride;
-            for (int64_t tx = 0; tx < tw; tx++) {
-                float a = r[2 * tx], b = r[2 * tx + 1], c = r[2 * tx + 2], d = r[2 * tx + 3];
-                v0[tx] = a - c;
-                v1[tx] = b + c;
-                v2[tx] = c - b;
-                v3[tx] = b - d;
+    int64_t row = p->pw * b; /* floats from one block row to the next */
+    for (int64_t ty = 0; ty < p->th; ty++)
+        for (int64_t tx = 0; tx < p->tw; tx++) {
+            const float *d = block + (2 * ty * p->pw + 2 * tx) * b;
+            float *vt = v + (ty * p->tw + tx) * b;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++) {
+                float e[4][4];
+                for (int j = 0; j < 4; j++) {
+                    float d0 = d[j * b + n], d1 = d[row + j * b + n];
+                    float d2 = d[2 * row + j * b + n], d3 = d[3 * row + j * b + n];
+                    e[0][j] = d0 - d2;
+                    e[1][j] = d1 + d2;
+                    e[2][j] = d2 - d1;
+                    e[3][j] = d1 - d3;
+                }
+                for (int i = 0; i < 4; i++) {
+                    vt[(4 * i) * stride + n] = e[i][0] - e[i][2];
+                    vt[(4 * i + 1) * stride + n] = e[i][1] + e[i][2];
+                    vt[(4 * i + 2) * stride + n] = e[i][2] - e[i][1];
+                    vt[(4 * i + 3) * stride + n] = e[i][1] - e[i][3];
+                }
             }
         }
-    }
 }
 
 /* V for every channel of images n0 .. n0+b-1: [XI, C, T] with T = b*th*tw tiles. */
 static void input_transform_chunk(const Winograd *p, int64_t n0, int64_t b, float *v,
-                                  float *plane, float *rows)
+                                  float *block)
 {
-    int64_t tiles = p->th * p->tw, T = b * tiles;
-    for (int64_t n = 0; n < b; n++)
-        for (int64_t c = 0; c < p->C; c++) {
-            border_plane(p, p->x + ((n0 + n) * p->C + c) * p->H * p->W, plane);
-            input_transform(p, plane, rows, v + c * T + n * tiles, p->C * T);
-        }
-}
-
-/*
- * One output plane [oh, ow] from its products m (planes XI apart by @p stride):
- * Y = A^T m A with A^T's rows (1 1 1 0) and (0 1 -1 -1), plus the bias.
- */
-static void output_transform(const Winograd *p, const float *m, int64_t stride, float bias,
-                             float *rows, float *out)
-{
-    int64_t tw = p->tw;
-    float *y0 = rows, *y1 = rows + 2 * tw; /* the tile row's two output rows, 2*tw wide */
-    for (int64_t ty = 0; ty < p->th; ty++) {
-        const float *mt = m + ty * tw;
-        for (int64_t tx = 0; tx < tw; tx++) {
-            float s0[4], s1[4];
-            for (int j = 0; j < 4; j++) {
-                float m0 = mt[j * stride + tx], m1 = mt[(4 + j) * stride + tx];
-                float m2 = mt[(8 + j) * stride + tx], m3 = mt[(12 + j) * stride + tx];
-                s0[j] = m0 + m1 + m2;
-                s1[j] = m1 - m2 - m3;
-            }
-            y0[2 * tx] = s0[0] + s0[1] + s0[2] + bias;
-            y0[2 * tx + 1] = s0[1] - s0[2] - s0[3] + bias;
-            y1[2 * tx] = s1[0] + s1[1] + s1[2] + bias;
-            y1[2 * tx + 1] = s1[1] - s1[2] - s1[3] + bias;
-        }
-        memcpy(out + 2 * ty * p->ow, y0, (size_t)p->ow * sizeof(float));
-        if (2 * ty + 1 < p->oh)
-            memcpy(out + (2 * ty + 1) * p->ow, y1, (size_t)p->ow * sizeof(float));
+    int64_t T = b * p->th * p->tw;
+    for (int64_t c = 0; c < p->C; c++) {
+        gather_input(p, n0, b, c, block);
+        input_transform(p, block, b, v + c * T, p->C * T);
     }
 }
 
 /*
- * dM = A dY A^T for every tile of one grad_output plane g [oh, ow] (zeros past its
- * edge), into m (planes XI apart by @p stride). A's columns (1 1 1 0) and (0 1 -1 -1)
- * send a pair (u, v) to (u, u + v, u - v, -v), down the rows and then across.
+ * Y = A^T m A for every tile of output channel o (m: its M[0] row, the XI planes
+ * @p stride apart), A^T's rows (1 1 1 0) and (0 1 -1 -1), into block [2*th, 2*tw, b].
  */
-static void grad_output_transform(const Winograd *p, const float *g, float *rows, float *m,
-                                  int64_t stride)
+static void output_transform(const Winograd *p, const float *m, int64_t stride, int64_t b,
+                             float *block)
 {
-    int64_t tw = p->tw;
-    float *g0 = rows, *g1 = rows + 2 * tw; /* the tile row's two grad rows, zero-padded */
-    for (int64_t ty = 0; ty < p->th; ty++) {
-        memset(g0, 0, (size_t)(4 * tw) * sizeof(float));
-        memcpy(g0, g + 2 * ty * p->ow, (size_t)p->ow * sizeof(float));
-        if (2 * ty + 1 < p->oh)
-            memcpy(g1, g + (2 * ty + 1) * p->ow, (size_t)p->ow * sizeof(float));
-        float *mt = m + ty * tw;
-        for (int64_t tx = 0; tx < tw; tx++) {
-            float a = g0[2 * tx], b = g0[2 * tx + 1], c = g1[2 * tx], d = g1[2 * tx + 1];
-            float u[4] = {a, a + c, a - c, -c}, v[4] = {b, b + d, b - d, -d};
-            for (int i = 0; i < 4; i++) {
-                mt[(4 * i) * stride + tx] = u[i];
-                mt[(4 * i + 1) * stride + tx] = u[i] + v[i];
-                mt[(4 * i + 2) * stride + tx] = u[i] - v[i];
-                mt[(4 * i + 3) * stride + tx] = -v[i];
+    int64_t row = 2 * p->tw * b;
+    for (int64_t ty = 0; ty < p->th; ty++)
+        for (int64_t tx = 0; tx < p->tw; tx++) {
+            const float *mt = m + (ty * p->tw + tx) * b;
+            float *y = block + 2 * ty * row + 2 * tx * b;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++) {
+                float s0[4], s1[4];
+                for (int j = 0; j < 4; j++) {
+                    float m0 = mt[j * stride + n], m1 = mt[(4 + j) * stride + n];
+                    float m2 = mt[(8 + j) * stride + n], m3 = mt[(12 + j) * stride + n];
+                    s0[j] = m0 + m1 + m2;
+                    s1[j] = m1 - m2 - m3;
+                }
+                y[n] = s0[0] + s0[1] + s0[2];
+                y[b + n] = s0[1] - s0[2] - s0[3];
+                y[row + n] = s1[0] + s1[1] + s1[2];
+                y[row + b + n] = s1[1] - s1[2] - s1[3];
             }
         }
+}
+
+/* Block [2*th, 2*tw, b] (its inside) plus the bias into out[n0 + n, o] for each image. */
+static void scatter_output(const Winograd *p, const float *block, int64_t n0, int64_t b,
+                           int64_t o, float bias, float *out)
+{
+    for (int64_t n = 0; n < b; n++) {
+        float *dst = out + ((n0 + n) * p->O + o) * p->oh * p->ow;
+        for (int64_t r = 0; r < p->oh; r++)
+            for (int64_t col = 0; col < p->ow; col++)
+                dst[r * p->ow + col] = block[(r * 2 * p->tw + col) * b + n] + bias;
     }
 }
 
 /*
- * Add B dV B^T of every tile of one channel (dv: planes XI apart by @p stride) into the
- * bordered gradient plane. B's rows are B^T's columns: a four-vector (w0 w1 w2 w3) goes
- * to (w0, w1 - w2 + w3, w1 + w2 - w0, -w3), down the rows and then across. Neighbouring
- * tiles overlap by two rows and two columns, so their parts add up.
+ * dM = A dY A^T for every tile of grad_output channel o of the chunk's images (g:
+ * grad_output [N, O, oh, ow]), into m (its M[0] row, the XI planes @p stride apart).
+ * The planes are gathered into block [2*th, 2*tw, b] with zeros past their edges; A's
+ * columns (1 1 1 0) and (0 1 -1 -1) send a pair (u, v) to (u, u + v, u - v, -v).
+ */
+static void grad_output_transform(const Winograd *p, const float *g, int64_t n0, int64_t b,
+                                  int64_t o, float *block, float *m, int64_t stride)
+{
+    int64_t row = 2 * p->tw * b;
+    memset(block, 0, (size_t)(2 * p->th * row) * sizeof(float));
+    for (int64_t n = 0; n < b; n++) {
+        const float *src = g + ((n0 + n) * p->O + o) * p->oh * p->ow;
+        for (int64_t r = 0; r < p->oh; r++)
+            for (int64_t col = 0; col < p->ow; col++)
+                block[(r * 2 * p->tw + col) * b + n] = src[r * p->ow + col];
+    }
+    for (int64_t ty = 0; ty < p->th; ty++)
+        for (int64_t tx = 0; tx < p->tw; tx++) {
+            const float *dy = block + 2 * ty * row + 2 * tx * b;
+            float *mt = m + (ty * p->tw + tx) * b;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++) {
+                float y00 = dy[n], y01 = dy[b + n], y10 = dy[row + n], y11 = dy[row + b + n];
+                float u[4] = {y00, y00 + y10, y00 - y10, -y10};
+                float v[4] = {y01, y01 + y11, y01 - y11, -y11};
+                for (int i = 0; i < 4; i++) {
+                    mt[(4 * i) * stride + n] = u[i];
+                    mt[(4 * i + 1) * stride + n] = u[i] + v[i];
+                    mt[(4 * i + 2) * stride + n] = u[i] - v[i];
+                    mt[(4 * i + 3) * stride + n] = -v[i];
+                }
+            }
+        }
+}
+
+/*
+ * grad_input of channel c of the chunk's images from its dV (dv: its V[0] row, the XI
+ * planes @p stride apart): each tile's B dV B^T is added into block [ph, pw, b], then
+ * the block's inside goes to grad_input[n0 + n, c]. B's rows are B^T's columns: a
+ * four-vector (w0 w1 w2 w3) goes to (w0, w1 - w2 + w3, w1 + w2 - w0, -w3), down the
+ * rows and then across. Neighbouring tiles overlap by two rows and columns: their
+ * parts add up.
  */
 static void grad_input_transform(const Winograd *p, const float *dv, int64_t stride,
-                                 float *rows, float *plane)
+                                 int64_t n0, int64_t b, int64_t c, float *block,
+                                 float *grad_input)
 {
-    int64_t tw = p->tw, pw = p->pw;
-    float *h = rows; /* h[(4r + s) * tw + tx]: row r, column s of tile tx's B dV B^T */
-    for (int64_t ty = 0; ty < p->th; ty++) {
-        const float *vt = dv + ty * tw;
-        for (int64_t tx = 0; tx < tw; tx++) {
-            float q[4][4];
-            for (int j = 0; j < 4; j++) {
-                float w0 = vt[j * stride + tx], w1 = vt[(4 + j) * stride + tx];
-                float w2 = vt[(8 + j) * stride + tx], w3 = vt[(12 + j) * stride + tx];
-                q[0][j] = w0;
-                q[1][j] = w1 - w2 + w3;
-                q[2][j] = w1 + w2 - w0;
-                q[3][j] = -w3;
-            }
-            for (int r = 0; r < 4; r++) {
-                h[(4 * r) * tw + tx] = q[r][0];
-                h[(4 * r + 1) * tw + tx] = q[r][1] - q[r][2] + q[r][3];
-                h[(4 * r + 2) * tw + tx] = q[r][1] + q[r][2] - q[r][0];
-                h[(4 * r + 3) * tw + tx] = -q[r][3];
-            }
-        }
-        for (int r = 0; r < 4; r++) {
-            const float *h0 = h + 4 * r * tw, *h1 = h0 + tw, *h2 = h1 + tw, *h3 = h2 + tw;
-            float *out = plane + (2 * ty + r) * pw;
-            for (int64_t tx = 0; tx < tw; tx++) {
-                out[2 * tx] += h0[tx];
-                out[2 * tx + 1] += h1[tx];
-            }
-            for (int64_t tx = 0; tx < tw; tx++) {
-                out[2 * tx + 2] += h2[tx];
-                out[2 * tx + 3] += h3[tx];
+    int64_t row = p->pw * b;
+    memset(block, 0, (size_t)(p->ph * row) * sizeof(float));
+    for (int64_t ty = 0; ty < p->th; ty++)
+        for (int64_t tx = 0; tx < p->tw; tx++) {
+            const float *vt = dv + (ty * p->tw + tx) * b;
+            float *d = block + 2 * ty * row + 2 * tx * b;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++) {
+                float q[4][4];
+                for (int j = 0; j < 4; j++) {
+                    float w0 = vt[j * stride + n], w1 = vt[(4 + j) * stride + n];
+                    float w2 = vt[(8 + j) * stride + n], w3 = vt[(12 + j) * stride + n];
+                    q[0][j] = w0;
+                    q[1][j] = w1 - w2 + w3;
+                    q[2][j] = w1 + w2 - w0;
+                    q[3][j] = -w3;
+                }
+                for (int r = 0; r < 4; r++) {
+                    d[r * row + n] += q[r][0];
+                    d[r * row + b + n] += q[r][1] - q[r][2] + q[r][3];
+                    d[r * row + 2 * b + n] += q[r][1] + q[r][2] - q[r][0];
+                    d[r * row + 3 * b + n] += -q[r][3];
+                }
             }
         }
+    for (int64_t n = 0; n < b; n++) {
+        float *dst = grad_input + ((n0 + n) * p->C + c) * p->H * p->W;
+        for (int64_t r = 0; r < p->H; r++)
+            for (int64_t col = 0; col < p->W; col++)
+                dst[r * p->W + col] = block[((r + p->pad_h) * p->pw + col + p->pad_w) * b + n];
     }
 }
 
@@ -338,19 +372,18 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const WinogradForward *f = ctx;
     const Winograd *p = f->plan;
-    int64_t TB = chunk_tiles(p), tiles = p->th * p->tw, L = p->oh * p->ow;
+    int64_t TB = chunk_tiles(p);
     float *v = f->scratch + thread * thread_scratch(p), *m = v + XI * p->C * TB;
-    float *plane = m + XI * p->O * TB, *rows = plane + p->ph * p->pw;
+    float *block = m + XI * p->O * TB;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
-        int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * tiles;
-        input_transform_chunk(p, n0, b, v, plane, rows);
+        int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
+        input_transform_chunk(p, n0, b, v, block);
         products(p, v, m, T);
-        for (int64_t n = 0; n < b; n++)
-            for (int64_t o = 0; o < p->O; o++) {
-                float bias = f->bias ? f->bias->data[o * f->bias->strides[0]] : 0.0f;
-                output_transform(p, m + o * T + n * tiles, p->O * T, bias, rows,
-                                 f->out + ((n0 + n) * p->O + o) * L);
-            }
+        for (int64_t o = 0; o < p->O; o++) {
+            float bias = f->bias ? f->bias->data[o * f->bias->strides[0]] : 0.0f;
+            output_transform(p, m + o * T, p->O * T, b, block);
+            scatter_output(p, block, n0, b, o, bias, f->out);
+        }
     }
 }
 
@@ -400,14 +433,6 @@ typedef struct {
     float *grad_input;   /* [N, C, H, W], or NULL */
 } WinogradBackward;
 
-/* Write the inside of the bordered gradient plane to the image's plane [H, W]. */
-static void unborder_plane(const Winograd *p, const float *plane, float *gx)
-{
-    for (int64_t r = 0; r < p->H; r++)
-        memcpy(gx + r * p->W, plane + (r + p->pad_h) * p->pw + p->pad_w,
-               (size_t)p->W * sizeof(float));
-}
-
 /*
  * Images [begin, end) of the backward pass on one thread, a chunk at a time:
  * dM from grad_output; dU += dM @ V^T (V recomputed from the input); dV = U^T @ dM,
@@ -417,18 +442,16 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const WinogradBackward *bw = ctx;
     const Winograd *p = bw->plan;
-    int64_t O = p->O, C = p->C, TB = chunk_tiles(p), tiles = p->th * p->tw;
+    int64_t O = p->O, C = p->C, TB = chunk_tiles(p);
     float *v = bw->scratch + thread * thread_scratch(p), *m = v + XI * C * TB;
-    float *plane = m + XI * O * TB, *rows = plane + p->ph * p->pw;
+    float *block = m + XI * O * TB;
     float *du = bw->du ? bw->du + thread * XI * O * C : NULL;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
-        int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * tiles;
-        for (int64_t n = 0; n < b; n++)
-            for (int64_t o = 0; o < O; o++)
-                grad_output_transform(p, bw->g + ((n0 + n) * O + o) * p->oh * p->ow, rows,
-                                      m + o * T + n * tiles, O * T);
+        int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
+        for (int64_t o = 0; o < O; o++)
+            grad_output_transform(p, bw->g, n0, b, o, block, m + o * T, O * T);
         if (du) {
-            input_transform_chunk(p, n0, b, v, plane, rows);
+            input_transform_chunk(p, n0, b, v, block);
             for (int xi = 0; xi < XI; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)C, (int)T,
                             1.0f, m + xi * O * T, (int)T, v + xi * C * T, (int)T, 1.0f,
@@ -440,12 +463,8 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int thread)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)T, (int)O, 1.0f,
                         p->u + xi * O * C, (int)C, m + xi * O * T, (int)T, 0.0f,
                         v + xi * C * T, (int)T);
-        for (int64_t n = 0; n < b; n++)
-            for (int64_t c = 0; c < C; c++) {
-                memset(plane, 0, (size_t)(p->ph * p->pw) * sizeof(float));
-                grad_input_transform(p, v + c * T + n * tiles, C * T, rows, plane);
-                unborder_plane(p, plane, bw->grad_input + ((n0 + n) * C + c) * p->H * p->W);
-            }
+        for (int64_t c = 0; c < C; c++)
+            grad_input_transform(p, v + c * T, C * T, n0, b, c, block, bw->grad_input);
     }
 }
 
