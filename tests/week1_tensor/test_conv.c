@@ -417,12 +417,13 @@ START_TEST(test_conv2d_3x3_many_channels)
     Tensor *w_t = OK(tensor_transpose(PATTERN(322, 16, 16, 3, 3), 0, 1));
     check_conv(x_t, w_t, b, window2d(3, 1, 1));
     check_conv_backward(PATTERN(323, 2, 16, 5, 9), x_t, w_t, window2d(3, 1, 1));
-    /* a batch of 24 on two threads: each thread's share is cut into chunks */
-    Tensor *xb = PATTERN(324, 24, 16, 14, 14);
+    /* a batch of 40 on two threads: each thread's 20 images are cut into chunks (the
+       reference's chunks hold at most 16) */
+    Tensor *xb = PATTERN(324, 40, 16, 10, 10);
     Tensor *wb = PATTERN(325, 32, 16, 3, 3);
     strata_set_num_threads(2);
     check_conv(xb, wb, PATTERN(326, 32), window2d(3, 1, 1));
-    check_conv_backward(PATTERN(327, 24, 32, 14, 14), xb, wb, window2d(3, 1, 1));
+    check_conv_backward(PATTERN(327, 40, 32, 10, 10), xb, wb, window2d(3, 1, 1));
     strata_set_num_threads(threads);
     END;
 }
