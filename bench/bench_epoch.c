@@ -186,6 +186,23 @@ static Timing time_floor(void)
     return t;
 }
 
+/* Lower *best to @p seconds when it is a time (> 0) and *best has none or a larger one. */
+static void keep_best(double *best, double seconds)
+{
+    if (seconds > 0 && (*best < 0 || seconds < *best))
+        *best = seconds;
+}
+
+/* One "best" row: strata's fastest thread setting against PyTorch's fastest. */
+static void report_best(const char *name, const char *csv_name, double strata_s, double torch_s)
+{
+    if (strata_s <= 0 || torch_s <= 0)
+        return;
+    printf("%-8s %-10s %9.3f %9.3f %6.2f   (each side's best thread setting; target <= 0.5)\n",
+           "best", name, strata_s, torch_s, strata_s / torch_s);
+    csv_row(csv_name, strata_s, torch_s);
+}
+
 /* PyTorch's figures for @p threads threads, or negative when torch is unavailable. */
 static void torch_epoch(int threads, int cnn_images, Timing *mlp_s, Timing *cnn_s)
 {
@@ -249,6 +266,8 @@ int main(int argc, char **argv)
     printf("%-8s %-10s %9s %9s %6s %9s %9s %6s\n", "threads", "case", "strata_s", "ref_s",
            "ratio", "cpu_s", "ref_cpu", "ratio");
     int status = 0;
+    /* the targets compare each side's best thread setting */
+    double best_mlp = -1, best_cnn = -1, best_torch_mlp = -1, best_torch_cnn = -1;
     char list[64];
     snprintf(list, sizeof list, "%s", thread_list);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -275,6 +294,10 @@ int main(int argc, char **argv)
         nn_module_free(c);
         Timing torch_mlp, torch_cnn;
         torch_epoch(threads, cnn_images, &torch_mlp, &torch_cnn);
+        keep_best(&best_mlp, mlp_s.wall);
+        keep_best(&best_cnn, cnn_s.wall);
+        keep_best(&best_torch_mlp, torch_mlp.wall);
+        keep_best(&best_torch_cnn, torch_cnn.wall);
         const struct {
             const char *name, *target;
             Timing a, b;
@@ -305,6 +328,8 @@ int main(int argc, char **argv)
             }
         }
     }
+    report_best("mlp/torch", "mlp_best_vs_torch_best", best_mlp, best_torch_mlp);
+    report_best("cnn/torch", "cnn_best_vs_torch_best", best_cnn, best_torch_cnn);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak RSS %.1f MB; strata allocator peak %.1f MB\n", (double)ru.ru_maxrss / 1024.0,
