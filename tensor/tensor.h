@@ -677,7 +677,11 @@ Tensor *tensor_im2col(const Tensor *input, Window2d w);
 Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int64_t width,
                       Window2d w);
 /**
- * @brief 2-D convolution (cross-correlation, as PyTorch) by im2col and one GEMM.
+ * @brief 2-D convolution (cross-correlation, as PyTorch) by im2col and one GEMM per
+ *        chunk of images. The reference computes 3x3 convolutions of stride 1 and
+ *        dilation 1 with at least 16 input and output channels by Winograd's
+ *        F(2x2, 3x3) instead (2.25x fewer multiplies; same values within float
+ *        rounding).
  * @param[in] input [N, C_in, H, W]
  * @param[in] weight [C_out, C_in, kh, kw] (kh, kw must match @p w)
  * @param[in] bias [C_out] or NULL
@@ -692,7 +696,8 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
  *        W [C_out, K] and grad_output as g [N, C_out, L]:
  *        grad_weight = sum_n g[n] cols[n]^T, grad_input = col2im(W^T g[n]) for each n,
  *        grad_bias = g summed over N, out_h and out_w. The batch runs in chunks of images
- *        spread over strata_get_num_threads() threads.
+ *        spread over strata_get_num_threads() threads. Convolutions tensor_conv2d()
+ *        computes by Winograd get their input and weight gradients the same way.
  * @param[in] grad_output [N, C_out, out_h, out_w]
  * @param[in] input the forward pass's input [N, C_in, H, W].
  * @param[in] weight the forward pass's weight [C_out, C_in, kh, kw].
