@@ -193,6 +193,13 @@ case("gather dim 1", "gather", [1], [V(randn(4, 5)), C(randint(5, 4, 3))],
 case("conv2d 3x3 stride 1 pad 1", "conv2d", [1, 1],
      [V(randn(2, 3, 6, 6)), V(randn(4, 3, 3, 3)), V(randn(4))],
      lambda a, p: F.conv2d(a[0], a[1], a[2], stride=1, padding=1))
+# 3x3, stride 1, >= 16 channels in and out: the reference's Winograd F(2x2, 3x3) path
+case("conv2d 3x3 16->16 channels pad 1 (Winograd)", "conv2d", [1, 1],
+     [V(randn(2, 16, 7, 6)), V(randn(16, 16, 3, 3)), V(randn(16))],
+     lambda a, p: F.conv2d(a[0], a[1], a[2], stride=1, padding=1))
+case("conv2d 3x3 16->24 channels pad 0 odd sizes (Winograd)", "conv2d", [1, 0],
+     [V(randn(3, 16, 9, 8)), V(randn(24, 16, 3, 3)), V(randn(24))],
+     lambda a, p: F.conv2d(a[0], a[1], a[2], stride=1, padding=0))
 case("conv2d 3x3 stride 2 pad 0", "conv2d", [2, 0],
      [V(randn(2, 2, 7, 7)), V(randn(3, 2, 3, 3)), V(randn(3))],
      lambda a, p: F.conv2d(a[0], a[1], a[2], stride=2, padding=0))
