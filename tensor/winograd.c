@@ -9,8 +9,8 @@
  *
  *     Y = A^T [ (G g G^T) (.) (B^T d B) ] A            ((.) is the elementwise product)
  *
- * d is the 4x4 input tile, g the 3x3 kernel, and B^T (4x4), G (4x3), A^T (2x4) are the
- * constant matrices below, made of 0, +-1 and 1/2. Summed over the input channels, the
+ * d is the 4x4 input tile, g the 3x3 kernel, and B^T (4x4), G (4x3), A^T (2x4) are
+ * constant matrices of 0, +-1 and 1/2 (G below; B^T and A^T written out as sums). Summed over the input channels, the
  * elementwise products become 16 matrix products, one per position xi of the 4x4 tile:
  *
  *     M[xi] [C_out, tiles] = U[xi] [C_out, C_in] @ V[xi] [C_in, tiles]
@@ -25,18 +25,18 @@
  *     dV[xi] = U[xi]^T @ dM[xi]        grad_input tile = B dV B^T, overlapping tiles added
  *
  * Tiles cover the output in 2x2 blocks. A tile that sticks out of the output (odd
- * sizes) or reads outside the input (padding) sees zeros there: each input plane is
- * first copied into a zero-bordered buffer, so every tile reads a full 4x4 block.
+ * sizes) or reads outside the input (padding) sees zeros there.
  *
- * The transforms are the same small sums for every image, so a chunk's images sit side
- * by side: each plane is first copied into a block [rows, columns, images] (zeros
- * around it), and every transform is a loop over the images that the compiler turns
- * into vector instructions (a 14x14 plane has only 7 tiles across: too few lanes).
- * The tiles of a chunk are numbered t = (ty * tw + tx) * b + n for image n of b; any
- * order works for the GEMMs as long as every step uses the same. `omp simd` tells the
- * compiler the images' lanes are independent (it cannot prove that the block and the
- * V or M planes do not overlap). The whole file is the
- * week-1 reference's speed-up, not part of the week-1 handout (its region is cut).
+ * The transforms are the same small sums for every image and channel, and a 14x14
+ * plane has only 7 tiles across: too few for vector lanes. So a chunk's images sit side
+ * by side: each plane is copied into a block [rows, columns, images] with a border of
+ * zeros, and every transform loops over the images innermost, which the compiler turns
+ * into vector instructions (`omp simd` tells it the lanes are independent: it cannot
+ * prove that the block and the V or M planes do not overlap). A chunk's tiles are
+ * numbered t = (ty * tw + tx) * b + n for image n of its b; any order suits the GEMMs
+ * as long as every step uses the same.
+ *
+ * The whole file is the week-1 reference's speed-up; the week-1 handout cuts it.
  */
 #include "tensor_internal.h"
 
@@ -45,7 +45,7 @@
 
 /* SOLUTION BEGIN week=1 */
 
-/* The transform matrices of F(2x2, 3x3). */
+/* G, the kernel transform's matrix. */
 static const float WINO_G[4 * 3] = {
     1.0f, 0.0f, 0.0f, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0.0f, 0.0f, 1.0f,
 };
@@ -119,24 +119,25 @@ static int64_t thread_scratch(const Winograd *p)
     return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
 }
 
-/* out (r x r) = L X L^T, with L r x k and X k x k: every transform has this form. */
+/* out [r, c] = A [r, k] @ B [k, c], with B's element (m, j) at B[m * s0 + j * s1]. */
+static void small_matmul(const float *A, const float *B, int s0, int s1, int r, int k, int c,
+                         float *out)
+{
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++) {
+            float s = 0;
+            for (int m = 0; m < k; m++)
+                s += A[i * k + m] * B[m * s0 + j * s1];
+            out[i * c + j] = s;
+        }
+}
+
+/* out (r x r) = L X L^T, with L r x k and X k x k: the form of the kernel transforms. */
 static void sandwich(const float *L, int r, int k, const float *X, float *out)
 {
     float LX[4 * 4];
-    for (int i = 0; i < r; i++)
-        for (int j = 0; j < k; j++) {
-            float s = 0;
-            for (int m = 0; m < k; m++)
-                s += L[i * k + m] * X[m * k + j];
-            LX[i * k + j] = s;
-        }
-    for (int i = 0; i < r; i++)
-        for (int j = 0; j < r; j++) {
-            float s = 0;
-            for (int m = 0; m < k; m++)
-                s += LX[i * k + m] * L[j * k + m];
-            out[i * r + j] = s;
-        }
+    small_matmul(L, X, k, 1, r, k, k, LX);
+    small_matmul(LX, L, 1, k, r, k, r, out); /* L^T: element (m, j) is L[j * k + m] */
 }
 
 /* U[xi, o, c] = (G g G^T)[xi] for every kernel g = weight[o, c] (contiguous [O, C, 3, 3]). */
