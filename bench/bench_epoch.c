@@ -287,8 +287,16 @@ int main(int argc, char **argv)
         Timing floor_s = time_floor();
         strata_set_num_threads(threads);   /* strata's threads, OpenBLAS back to one */
         strata_manual_seed(1);
+        strata_mem_reset_peak();
+        live_before = strata_mem_stats().bytes_live;
+        char name[64];
         Module *c = cnn();
         Timing cnn_s = time_epoch(c, ds_img);
+        double cnn_peak = (double)(strata_mem_stats().bytes_peak - live_before);
+        printf("%-8d %-10s %9.2f MB peak (model, Adam state, activations and scratch, counted "
+               "by strata's allocator)\n", threads, "cnn/memory", cnn_peak / 1048576.0);
+        snprintf(name, sizeof name, "cnn_epoch_peak_bytes_t%d", threads);
+        csv_row(name, cnn_peak, -1.0);
         cnn_s.wall *= (double)EPOCH_IMAGES / (double)cnn_images;
         cnn_s.cpu *= (double)EPOCH_IMAGES / (double)cnn_images;
         nn_module_free(c);
@@ -306,7 +314,6 @@ int main(int argc, char **argv)
                      {"cnn/torch", "0.5", cnn_s, torch_cnn}};
         const char *csv_names[3] = {"mlp_vs_cblas_floor", "mlp_vs_torch", "cnn_vs_torch"};
         for (int r = 0; r < 3; r++) {
-            char name[64];
             if (rows[r].b.wall <= 0.0) {
                 printf("%-8d %-10s %9.3f %9s %6s %9.3f %9s %6s   (PyTorch not available: no "
                        "python3 imports torch)\n", threads, rows[r].name, rows[r].a.wall, "-", "-",
