@@ -558,7 +558,7 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
         }
         rc = 0;
         if (winograd && (gi || gw))
-            rc = winograd_conv2d_backward(g->data, input, weight, w, oh, ow,
+            rc = winograd_conv2d_backward(g->data, input, wc, w, oh, ow,
                                           gi ? gi->data : NULL, gw ? gw->data : NULL);
     }
     strata_free(bias_sums);
