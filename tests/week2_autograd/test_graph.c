@@ -108,6 +108,30 @@ START_TEST(test_accumulation_does_not_alias)
 }
 END_TEST
 
+/* The same, with the shared gradient fresh and dense: mul_scalar's backward makes a new
+ * contiguous tensor, which add's backward hands to both leaves. Only its reference
+ * count says it is shared, so an engine that updates it in place (or keeps it as one
+ * leaf's .grad) without looking at the count makes a and b share one tensor.
+ * y = sum(2 * (a + b)): grad a = grad b = 2; then y2 = sum(a): grad a = 3, grad b = 2. */
+START_TEST(test_fresh_gradient_does_not_alias)
+{
+    BEGIN;
+    Var *a = OKV(var_new(MK(DATA(1, 2), 2), true));
+    Var *b = OKV(var_new(MK(DATA(3, 4), 2), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_mul_scalar(OKV(var_add(a, b)), 2)), NULL, 0, false))));
+    EXPECT_GRAD(a, 1e-6, 2, 2);
+    EXPECT_GRAD(b, 1e-6, 2, 2);
+    ck_assert_msg(var_grad(a) != var_grad(b) &&
+                      var_grad(a)->storage != var_grad(b)->storage,
+                  "a.grad and b.grad are one tensor (or share storage): a later "
+                  "accumulation into one would change the other");
+    OK0(var_backward(OKV(var_sum(a, NULL, 0, false))));
+    EXPECT_GRAD(a, 1e-6, 3, 3);
+    EXPECT_GRAD(b, 1e-6, 2, 2);
+    END;
+}
+END_TEST
+
 /* retain_graph keeps the saved tensors: y = sum(x^3) at x = [1, 2] has dy/dx = 3x^2 =
  * [3, 12]; two backward calls give [6, 24]. A third, after the second freed the graph,
  * is an error that says what happened. */
@@ -197,6 +221,7 @@ void add_graph_tests(Suite *s)
     GRADED(s, test_matmul_by_hand, 3);
     GRADED(s, test_accumulation_and_zero_grad, 4);
     GRADED(s, test_accumulation_does_not_alias, 2);
+    GRADED(s, test_fresh_gradient_does_not_alias, 2);
     GRADED(s, test_retain_graph_then_freed, 4);
     GRADED(s, test_freed_subgraph_error, 2);
     GRADED(s, test_retain_grad, 2);
