@@ -29,6 +29,10 @@ CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fno-m
 CFLAGS   += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDFLAGS  += $(OPENMP) $(EXTRA_LDFLAGS)
 
+# These three ask the machine (pkg-config, mpicc) when the Makefile is read, so they are
+# only right once the Debian packages are installed. That is why the targets a new user
+# types first (train, test, memcheck, grade, install, ...) run `deps` and then do their
+# work in a sub-make, which reads this Makefile again (see "targets" below).
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SYS_LIBS     := -lopenblas -lcjson -lz -lm -lpthread
@@ -197,6 +201,7 @@ fuzz: deps
 	@sh tests/fuzz/run.sh build/fuzz "$(FUZZ_SECONDS)"
 
 # ------------------------------------------------------------------------- targets --
+# `make` (all) builds with what is installed; it never installs anything.
 all: $(STATIC_LIBS) $(SHARED_LIB) $(SUITES) $(EXAMPLES) $(BUILD)/tools/grade \
      $(DIST_LIB) $(MPI_TESTS) $(DIST_EXAMPLES)
 
@@ -206,8 +211,16 @@ $(DEPS_STAMP): .ci/deps
 	sh .ci/deps
 	mkdir -p $(BUILD) && touch $@
 
+# The commands below first install what is missing (deps), then run their real target
+# (the same name with "-after-deps") in a sub-make. The sub-make reads this Makefile
+# anew, so pkg-config and mpicc are asked only after the packages are there: one
+# `make train` on a fresh machine installs, builds and trains.
+AFTER_DEPS := train test memcheck grade install
+$(AFTER_DEPS): deps
+	@$(MAKE) --no-print-directory $@-after-deps
+
 # Run every suite (fork mode, per-test time limits); each prints Check's summary line.
-test: deps all layering-check grader-selftest
+test-after-deps: all layering-check grader-selftest
 	$(if $(MPI_TESTS),@sh tests/mpi/run.sh $(MPI_TESTS))
 	@sh tests/harness/run-suites.sh $(SUITES)
 
@@ -217,12 +230,12 @@ grader-selftest: $(BUILD)/tools/grade $(BUILD)/tools/selftest_suite
 layering-check: $(STATIC_LIBS)
 	@sh tests/harness/layering-check.sh $(BUILD)/lib
 
-memcheck: deps all
+memcheck-after-deps: all
 	@sh tests/harness/memcheck.sh $(SUITES)
 
 # Not "all": grade.sh builds each week's suite itself, so one that fails to build
 # costs that week only.
-grade: deps $(BUILD)/tools/grade
+grade-after-deps: $(BUILD)/tools/grade
 	@MAKE="$(MAKE)" sh tests/harness/grade.sh "$(BUILD)" "$(WEEK)"
 
 handout:
@@ -235,18 +248,23 @@ handout-check: deps
 docs: deps
 	@sh docs/build-docs.sh
 
-bench:
+bench: deps
 	@$(MAKE) --no-print-directory BUILD=build/release OPT="-O3 -march=native -DNDEBUG" \
 	    build/release/lib/libstrata_modular.a \
 	    $(patsubst $(BUILD)/%,build/release/%,$(BENCHES)) \
 	    $(patsubst $(BUILD)/%,build/release/%,$(EXAMPLES))
 	@sh bench/run.sh build/release
 
-# The main job: train the MLP on Fashion-MNIST.
-train: deps all
-	$(BUILD)/examples/fashion_mlp
+# The main job: train the MLP on Fashion-MNIST. Builds only the trainer (make test
+# builds the rest). TRAIN_ARGS is passed to it, e.g. make train TRAIN_ARGS="--epochs 1".
+TRAIN_ARGS ?=
+train-after-deps: $(BUILD)/examples/fashion_mlp
+	$(BUILD)/examples/fashion_mlp $(TRAIN_ARGS)
 
-install: $(STATIC_LIBS) $(SHARED_LIB)
+# Everything installed is built here first (the MPI library too, where mpicc exists).
+# The libraries' run path is in strata.pc (Libs: -Wl,-rpath), so a program linked with
+# `pkg-config --libs strata` finds libstrata.so under any PREFIX without LD_LIBRARY_PATH.
+install-after-deps: $(STATIC_LIBS) $(SHARED_LIB) $(DIST_LIB)
 	mkdir -p $(DESTDIR)$(PREFIX)/include/strata $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	cp tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h modular/modular.h \
 	    strata.h $(DESTDIR)$(PREFIX)/include/strata/
@@ -259,6 +277,6 @@ clean:
 	rm -rf $(BUILD) build/release doc results.json
 
 .PHONY: suites fuzzers sanitize fuzz all deps test grader-selftest layering-check memcheck grade handout handout-check docs bench \
-        train install clean
+        train install clean $(addsuffix -after-deps,$(AFTER_DEPS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
