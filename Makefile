@@ -92,7 +92,7 @@ WEEK_DIRS := $(sort $(wildcard tests/week[0-9]_*))
 # tests/runtime_tensor (the runtime students are given: errors, allocator, scopes, RNG)
 # and tests/robustness_modular (the bad-input table of docs/bad-input.md, whole stack).
 # The word after the underscore names the highest layer the suite may include.
-EXTRA_SUITE_DIRS := $(wildcard tests/runtime_tensor tests/robustness_modular)
+EXTRA_SUITE_DIRS := $(wildcard tests/runtime_tensor tests/robustness_modular tests/faults_modular)
 HARNESS_SRC := tests/harness/runner.c
 define suite_rules
 $(1)_NAME  := $(notdir $(1))

@@ -180,20 +180,99 @@ static int accumulate_leaf(Var *leaf, Tensor *g)
     return rc;
 }
 
-/* A non-leaf asked to keep its gradient: .grad = g, or .grad + g (out of place). */
-static int keep_grad(Var *v, Tensor *g)
+/*
+ * The gradients a backward gives to .grad (the leaves', and those of non-leaves that
+ * asked to keep theirs) wait here until the whole walk has succeeded, then go in all at
+ * once: a backward that fails half way (out of memory) leaves every .grad as it was.
+ * Each Var appears once, its gradients summed; the list holds a reference to it (the
+ * graph may free its last other holder before the walk ends).
+ */
+typedef struct GradList {
+    Var **vars;
+    Tensor **grads; /* engine-owned */
+    long count, capacity;
+} GradList;
+
+/* Add g (consumed) to v's pending gradient. */
+static int grads_add(GradList *p, Var *v, Tensor *g)
 {
-    if (!v->grad) {
-        tensor_retain(g);
-        v->grad = g;
-        return 0;
+    for (long i = 0; i < p->count; i++)
+        if (p->vars[i] == v)
+            return accumulate(&p->grads[i], g);
+    if (p->count == p->capacity) {
+        long cap = p->capacity ? 2 * p->capacity : 16;
+        Var **vars = strata_malloc((size_t)cap * sizeof *vars);
+        Tensor **grads = vars ? strata_malloc((size_t)cap * sizeof *grads) : NULL;
+        if (!grads) {
+            strata_free(vars);
+            tensor_release(g);
+            return -1;
+        }
+        if (p->count) {
+            memcpy(vars, p->vars, (size_t)p->count * sizeof *vars);
+            memcpy(grads, p->grads, (size_t)p->count * sizeof *grads);
+        }
+        strata_free(p->vars);
+        strata_free(p->grads);
+        p->vars = vars;
+        p->grads = grads;
+        p->capacity = cap;
     }
-    Tensor *sum = add_unscoped(v->grad, g);
-    if (!sum)
-        return -1;
-    tensor_release(v->grad);
-    v->grad = sum;
+    var_retain(v);
+    p->vars[p->count] = v;
+    p->grads[p->count] = g;
+    p->count++;
     return 0;
+}
+
+/*
+ * Give the pending gradients to their Vars. First everything that can fail (copies,
+ * out-of-place sums), then the updates, which cannot: a leaf's .grad += g in place (g
+ * has its own storage, so tensor_add_ allocates nothing), or .grad = g; a non-leaf's
+ * .grad is replaced by .grad + g (out of place: g may be flowing on through the graph).
+ */
+static int grads_commit(GradList *p)
+{
+    for (long i = 0; i < p->count; i++) {
+        Var *v = p->vars[i];
+        Tensor *g = p->grads[i];
+        Tensor *ready = g;
+        if (!v->node && !v->grad && !exclusive(g))
+            ready = clone_unscoped(g); /* the first gradient is kept only if private */
+        else if (!v->node && v->grad && g->storage == v->grad->storage)
+            ready = clone_unscoped(g);
+        else if (v->node && v->grad)
+            ready = add_unscoped(v->grad, g);
+        if (!ready)
+            return -1;
+        if (ready != g) {
+            tensor_release(g);
+            p->grads[i] = ready;
+        }
+    }
+    for (long i = 0; i < p->count; i++) {
+        Var *v = p->vars[i];
+        Tensor *g = p->grads[i];
+        p->grads[i] = NULL;
+        if (!v->node && v->grad) {
+            tensor_add_(v->grad, g);
+            tensor_release(g);
+        } else {
+            tensor_release(v->grad);
+            v->grad = g;
+        }
+    }
+    return 0;
+}
+
+static void grads_free(GradList *p)
+{
+    for (long i = 0; i < p->count; i++) {
+        tensor_release(p->grads[i]);
+        var_release(p->vars[i]);
+    }
+    strata_free(p->vars);
+    strata_free(p->grads);
 }
 
 /* Release what backward no longer needs: saved tensors and inputs (see file comment). */
@@ -258,6 +337,7 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
 {
     if (!root->node)
         return accumulate_leaf(root, seed); /* d root / d root = seed */
+    GradList pending = {NULL, NULL, 0, 0};
 
     unsigned gen = ++generation;
     if (gen == 0)
@@ -318,8 +398,10 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
             rc = -1;
             break;
         }
-        if (g && n->out->retains_grad)
-            rc = keep_grad(n->out, g);
+        if (g && n->out->retains_grad) {
+            tensor_retain(g);
+            rc = grads_add(&pending, n->out, g);
+        }
         if (g && rc == 0)
             rc = run_node(n, g, grads);
         else
@@ -338,7 +420,7 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
                     rc = -1;
                 if (--in->node->pending == 0 && stack_push(&ready, in->node) < 0)
                     rc = -1;
-            } else if (gi && accumulate_leaf(in, gi) < 0) {
+            } else if (gi && grads_add(&pending, in, gi) < 0) {
                 rc = -1;
             }
         }
@@ -348,7 +430,12 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
             free_node_graph(n);
     }
 
-    /* 3. Drop what is left: accumulators of nodes not reached after an error, and the
+    /* 3. Only a walk that got through gives its gradients to .grad. */
+    if (rc == 0)
+        rc = grads_commit(&pending);
+    grads_free(&pending);
+
+    /* 4. Drop what is left: accumulators of nodes not reached after an error, and the
      *    references taken in step 1 (this may free the graph's intermediate Vars). */
     for (long k = 0; k < all.count; k++) {
         tensor_release(all.items[k]->grad);

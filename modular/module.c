@@ -412,9 +412,10 @@ static int check_list(const ModularModule *m, Tensor *const *w, bool allow_null,
     }
     int n = modular_num_atoms(m);
     Var **ws = strata_malloc((size_t)(n + 1) * sizeof *ws);
-    if (!ws)
+    if (!ws || modular_weights(m, ws) < 0) {
+        strata_free(ws);
         return -1;
-    modular_weights(m, ws);
+    }
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         if (!w[i]) {
@@ -575,6 +576,8 @@ static double norm_rec(const ModularModule *m, Tensor *const *w, int *pos)
         const ModularModule *m0 = m->children[0], *m1 = m->children[1];
         double mu0 = mass_of(m0), mu1 = mass_of(m1);
         double n0 = norm_rec(m0, w, pos), n1 = norm_rec(m1, w, pos);
+        if (isnan(n0) || isnan(n1))
+            return NAN; /* an atom failed (fmax below would drop a NaN) */
         if (mass == 0.0)
             return 0.0;
         if (mu0 > 0.0)
@@ -586,6 +589,8 @@ static double norm_rec(const ModularModule *m, Tensor *const *w, int *pos)
     for (int i = 0; i < m->num_children; i++) { /* tuple */
         double mui = mass_of(m->children[i]);
         double ni = norm_rec(m->children[i], w, pos);
+        if (isnan(ni))
+            return NAN;
         if (mui > 0.0)
             out = fmax(out, mass / mui * ni);
     }
@@ -640,8 +645,7 @@ float modular_weight_norm(const ModularModule *m)
     Var **ws = strata_malloc((size_t)(n + 1) * sizeof *ws);
     Tensor **ts = strata_malloc((size_t)(n + 1) * sizeof *ts);
     float out = NAN;
-    if (ws && ts) {
-        modular_weights(m, ws);
+    if (ws && ts && modular_weights(m, ws) >= 0) {
         for (int i = 0; i < n; i++)
             ts[i] = ws[i]->data;
         out = modular_norm(m, ts);
@@ -695,6 +699,35 @@ static int visit_regularize(ModularModule *atom, int i, double share, void *ctx)
     (void)i, (void)ctx;
     return tensor_mul_scalar_(atom->weight->data, (float)(1.0 - share));
 }
+
+/*
+ * split_rec() with each atom writing into a scratch tensor shaped like its out[i]; only
+ * when every atom has succeeded are they copied into @p out (copies between separate
+ * buffers, which cannot fail). So a call that fails half way (out of memory) writes
+ * nothing, and @p out may be @p in itself.
+ */
+static int split_into(ModularModule *m, double target, Tensor *const *in, Tensor *const *out,
+                      AtomVisit visit)
+{
+    int n = modular_num_atoms(m);
+    Tensor **scratch = strata_calloc((size_t)n + 1, sizeof *scratch);
+    if (!scratch)
+        return -1;
+    Scope *s = scope_begin();
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = (scratch[i] = tensor_zeros(out[i]->shape, out[i]->ndim)) ? 0 : -1;
+    if (rc == 0) {
+        ListCtx c = {in, scratch, NULL};
+        int pos = 0;
+        rc = split_rec(m, target, &pos, visit, &c);
+    }
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = tensor_copy_(out[i], scratch[i]);
+    scope_end(s);
+    strata_free(scratch);
+    return rc;
+}
 /* SOLUTION END */
 
 int modular_atom_targets(const ModularModule *m, float target, float *out)
@@ -721,9 +754,7 @@ int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const 
         check_list(m, out, false, __func__, "out") != 0)
         return -1;
     /* SOLUTION BEGIN week=5 fail=-1 */
-    ListCtx c = {grads, out, NULL};
-    int pos = 0;
-    return split_rec((ModularModule *)m, target, &pos, visit_dualize, &c);
+    return split_into((ModularModule *)m, target, grads, out, visit_dualize);
     /* SOLUTION END */
 }
 
@@ -734,9 +765,7 @@ int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out
         check_list(m, out, false, __func__, "out") != 0)
         return -1;
     /* SOLUTION BEGIN week=5 fail=-1 */
-    ListCtx c = {w, out, NULL};
-    int pos = 0;
-    return split_rec((ModularModule *)m, 1.0, &pos, visit_project, &c);
+    return split_into((ModularModule *)m, 1.0, w, out, visit_project);
     /* SOLUTION END */
 }
 

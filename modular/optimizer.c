@@ -177,12 +177,11 @@ Optimizer *modular_optimizer_new(ModularModule *m, const ModularOptimOptions *op
     }
     Var **params = strata_malloc((size_t)n * sizeof *params);
     ModOptCtx *c = strata_calloc(1, sizeof *c);
-    if (!params || !c) {
+    if (!params || !c || modular_weights(m, params) < 0) {
         strata_free(params);
         strata_free(c);
         return NULL;
     }
-    modular_weights(m, params);
     c->m = m;
     c->o = o;
     OptimHparams hp;

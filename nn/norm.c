@@ -56,6 +56,7 @@ static int update_running_stats(Module *self, const Tensor *x, const int *dims, 
     Tensor *batch_var = tensor_var(x, dims, ndims, true, false);     /* [C], n - 1 */
     if (!batch_mean || !batch_var)
         return -1;
+    /* from here nothing allocates (in-place arithmetic on dense buffers): all or nothing */
     Tensor *running_mean = nn_get_buffer(self, "running_mean");
     Tensor *running_var = nn_get_buffer(self, "running_var");
     Tensor *tracked = nn_get_buffer(self, "num_batches_tracked");
@@ -100,9 +101,6 @@ Var *nn_batch_norm_forward(Module *self, Var *x)
         }
         mean = var_mean(x, dims, ndims, true);
         var = var_var(x, dims, ndims, false, true); /* biased, to normalise */
-        if (self->training && s->track_running_stats &&
-            update_running_stats(self, t, dims, ndims) < 0)
-            return NULL;
     } else {
         mean = nn_constant(tensor_reshape(nn_get_buffer(self, "running_mean"), cshape, t->ndim));
         var = nn_constant(tensor_reshape(nn_get_buffer(self, "running_var"), cshape, t->ndim));
@@ -111,6 +109,11 @@ Var *nn_batch_norm_forward(Module *self, Var *x)
     if (s->affine)
         y = var_add(var_mul(y, var_reshape(nn_get_parameter(self, "weight"), cshape, t->ndim)),
                     var_reshape(nn_get_parameter(self, "bias"), cshape, t->ndim));
+    /* The running statistics change last, once nothing else can fail: a forward that
+     * fails (out of memory) leaves the buffers as they were. */
+    if (y && self->training && s->track_running_stats &&
+        update_running_stats(self, t, dims, ndims) < 0)
+        return NULL;
     return y;
     /* SOLUTION END */
 }

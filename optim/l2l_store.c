@@ -199,8 +199,13 @@ static Tensor *working_copy(const Tensor *t)
 
 /* Give every parameter and every state buffer that holds a view of the mapping an
  * ordinary tensor with its current values (used by l2l_store_free()). */
-static void detach_all(L2LStore *s)
+/*
+ * Returns false when a copy could not be made (out of memory): that tensor still reads
+ * the mapping, so the caller must keep the mapping alive.
+ */
+static bool detach_all(L2LStore *s)
 {
+    bool all = true;
     for (int i = 0; i < s->count; i++) {
         StoreEntry *e = &s->entries[i];
         if (e->kind == ENTRY_PARAM && e->var->data == e->view) {
@@ -209,14 +214,17 @@ static void detach_all(L2LStore *s)
                 set_var_data(e, copy);
                 tensor_release(copy);
             }
+            all = all && copy;
         } else if (e->kind == ENTRY_STATE && optim_state_find(e->state, e->buffer) == e->view) {
             Tensor *copy = working_copy(e->view);
             if (copy) {
                 (void)optim_state_put(e->state, e->buffer, copy); /* replaces: cannot fail */
                 tensor_release(copy);
             }
+            all = all && copy;
         }
     }
+    return all;
 }
 
 /* Copy the model's buffers (the BUFFER entries) and the optimizer's step count into
@@ -808,7 +816,30 @@ L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt)
     L2LStore *s = store_new(path, model, opt, fn);
     if (!s)
         return NULL;
-    if (write_new_file(s) < 0 || map_and_check(s, fn) < 0) {
+    /* Build and check the file beside its place ("<path>.new"); only a store that is
+     * complete and mapped replaces what was at @p path, so a failure leaves no new file
+     * and the old one as it was. */
+    char *final = s->path;
+    size_t len = strlen(final);
+    s->path = strata_malloc(len + 5);
+    int rc = s->path ? 0 : -1;
+    if (rc == 0) {
+        memcpy(s->path, final, len);
+        memcpy(s->path + len, ".new", 5);
+        rc = write_new_file(s);
+        if (rc == 0)
+            rc = map_and_check(s, fn);
+        if (rc == 0 && strata_rename(s->path, final) != 0) {
+            strata_set_error("%s: cannot rename '%s' to '%s': %s", fn, s->path, final,
+                             strerror(errno));
+            rc = -1;
+        }
+        if (rc < 0)
+            remove(s->path);
+    }
+    strata_free(s->path);
+    s->path = final;
+    if (rc < 0) {
         store_destroy(s);
         return NULL;
     }
@@ -870,7 +901,14 @@ void l2l_store_free(L2LStore *store)
     for (int i = 0; i < store->count; i++)
         store->entries[i].resident = false;
     (void)l2l_store_sync(store);
-    detach_all(store);
+    if (!detach_all(store)) {
+        /* Out of memory: some parameters still read the file's mapping. Keep it (and
+         * the file) rather than pull their memory away; the error slot says so. */
+        strata_set_error("l2l_store_free: out of memory copying the model back from '%s': "
+                         "its mapping stays in place", store->path);
+        store->map = NULL;
+        store->fd = -1;
+    }
     store_destroy(store);
     /* SOLUTION END */
 }

@@ -49,4 +49,13 @@ size_t l2l_store_state_bytes(const L2LStore *store, Var *const *params, int coun
 /* splitmix64 of (seed, salt): well-mixed seeds for epochs, batches and examples. */
 uint64_t data_mix_seed(uint64_t seed, uint64_t salt);
 
+/*
+ * optim_load_state_dict(), with @p then (if not NULL) called once @p sd is validated and
+ * the new state allocated, just before the optimizer takes it: when @p then fails (-1),
+ * the optimizer is left unchanged. The commit after it cannot fail, so a caller can
+ * load something else all-or-nothing together with the optimizer (checkpoints).
+ */
+int optim_load_state_dict_then(Optimizer *opt, const NnStateDict *sd, int (*then)(void *ctx),
+                               void *ctx);
+
 #endif

@@ -365,6 +365,100 @@ void optim_zero_grad(Optimizer *opt, bool set_to_none)
             var_zero_grad(opt->groups[g].params[i], set_to_none);
 }
 
+/* SOLUTION BEGIN week=4 */
+/*
+ * What a step allocates, allocated before any parameter changes: each gradient as a
+ * dense tensor (the updates read flat arrays), and the state buffers of every parameter
+ * about to take its first update. Which buffers an update keeps is learnt by running
+ * it once on a scratch copy of the parameter with a zero gradient and an empty state
+ * (as the L2L store does): the buffers it made are zeroed and become the parameter's.
+ */
+typedef struct StepPlan {
+    Tensor **grads; /* per parameter (groups in order): dense gradient, or NULL */
+    int count;
+} StepPlan;
+
+static void step_plan_free(StepPlan *plan)
+{
+    for (int k = 0; plan->grads && k < plan->count; k++)
+        tensor_release(plan->grads[k]);
+    strata_free(plan->grads);
+    plan->grads = NULL;
+    plan->count = 0;
+}
+
+static void probe_release(OptimParamState *probe)
+{
+    for (int b = 0; b < probe->num_buffers; b++)
+        tensor_release(probe->buffers[b]);
+    probe->num_buffers = 0;
+}
+
+/* The buffers a first update of @p p creates, zeroed, in @p probe. */
+static int probe_buffers(Optimizer *opt, OptimParamGroup *group, Var *p,
+                         OptimParamState *probe)
+{
+    memset(probe, 0, sizeof *probe);
+    Scope *sc = scope_begin();
+    Tensor *data = tensor_clone(var_data(p));
+    Tensor *grad = data ? tensor_zeros_like(data) : NULL;
+    Var *scratch = grad ? var_new(data, false) : NULL;
+    int rc = scratch ? opt->ops->update(opt, group, scratch, grad, probe) : -1;
+    scope_end(sc);
+    for (int b = 0; b < probe->num_buffers && rc == 0; b++)
+        rc = tensor_fill_(probe->buffers[b], 0.0f);
+    if (rc < 0)
+        probe_release(probe);
+    probe->step = 0;
+    return rc;
+}
+
+static int step_prepare(Optimizer *opt, StepPlan *plan)
+{
+    int total = 0;
+    for (int g = 0; g < opt->num_groups; g++)
+        total += opt->groups[g].num_params;
+    plan->count = total;
+    plan->grads = strata_calloc((size_t)(total ? total : 1), sizeof *plan->grads);
+    OptimParamState *fresh = strata_calloc((size_t)(total ? total : 1), sizeof *fresh);
+    int rc = plan->grads && fresh ? 0 : -1;
+    for (int g = 0, k = 0; g < opt->num_groups && rc == 0; g++) {
+        OptimParamGroup *group = &opt->groups[g];
+        for (int i = 0; i < group->num_params && rc == 0; i++, k++) {
+            Var *p = group->params[i];
+            Tensor *grad = var_grad(p);
+            if (!grad)
+                continue;
+            Scope *sc = scope_begin();
+            plan->grads[k] = tensor_contiguous(grad); /* grad itself when dense */
+            tensor_retain(plan->grads[k]);
+            scope_end(sc);
+            if (!plan->grads[k])
+                rc = -1;
+            const OptimParamState *st = &group->state[i];
+            if (rc == 0 && st->step == 0 && st->num_buffers == 0)
+                rc = probe_buffers(opt, group, p, &fresh[k]);
+        }
+    }
+    /* Nothing failed: the probed buffers become the parameters' state (no allocation). */
+    for (int g = 0, k = 0; g < opt->num_groups && fresh; g++) {
+        OptimParamGroup *group = &opt->groups[g];
+        for (int i = 0; i < group->num_params; i++, k++) {
+            if (rc == 0 && fresh[k].num_buffers > 0) {
+                fresh[k].step = 0;
+                group->state[i] = fresh[k];
+            } else {
+                probe_release(&fresh[k]);
+            }
+        }
+    }
+    strata_free(fresh);
+    if (rc < 0)
+        step_plan_free(plan);
+    return rc;
+}
+/* SOLUTION END */
+
 int optim_step(Optimizer *opt)
 {
     const char *fn = "optim_step";
@@ -391,16 +485,19 @@ int optim_step(Optimizer *opt)
     if (opt->ops->step) {
         rc = opt->ops->step(opt);
     } else {
-        for (int g = 0; g < opt->num_groups && rc == 0; g++) {
+        /* Allocate first, update after: a step that runs out of memory changes nothing. */
+        StepPlan plan;
+        rc = step_prepare(opt, &plan);
+        for (int g = 0, k = 0; g < opt->num_groups && rc == 0; g++) {
             OptimParamGroup *group = &opt->groups[g];
-            for (int i = 0; i < group->num_params && rc == 0; i++) {
+            for (int i = 0; i < group->num_params && rc == 0; i++, k++) {
                 Var *p = group->params[i];
-                Tensor *grad = var_grad(p);
-                if (!grad)
+                if (!plan.grads[k])
                     continue;
-                rc = opt->ops->update(opt, group, p, grad, &group->state[i]);
+                rc = opt->ops->update(opt, group, p, plan.grads[k], &group->state[i]);
             }
         }
+        step_plan_free(&plan);
     }
     autograd_no_grad_end();
     if (rc == 0)
@@ -483,7 +580,7 @@ int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const T
     const float damp = 1.0f - hp->dampening, sign = hp->maximize ? -1.0f : 1.0f;
     if (mu != 0.0f) {
         /* The first step copies the gradient into the buffer (no dampening). */
-        bool first = optim_state_find(state, "momentum_buffer") == NULL;
+        bool first = state->step == 0 || optim_state_find(state, "momentum_buffer") == NULL;
         float *buf = buffer(state, "momentum_buffer", param);
         if (!buf) {
             tensor_release(tmp);

@@ -142,6 +142,12 @@ static int meta_float(const NnStateDict *sd, const char *key, float *out, const 
 
 int optim_load_state_dict(Optimizer *opt, const NnStateDict *sd)
 {
+    return optim_load_state_dict_then(opt, sd, NULL, NULL);
+}
+
+int optim_load_state_dict_then(Optimizer *opt, const NnStateDict *sd, int (*then)(void *ctx),
+                               void *ctx)
+{
     const char *fn = "optim_load_state_dict";
     if (!opt || !sd) {
         strata_error_null(fn, !opt ? "opt" : "sd");
@@ -227,8 +233,12 @@ int optim_load_state_dict(Optimizer *opt, const NnStateDict *sd)
             }
         }
     }
+    /* Everything is validated and allocated: the caller's own all-or-nothing step (a
+     * checkpoint loads the model here) decides whether the optimizer changes too. */
+    if (rc == 0 && then)
+        rc = then(ctx);
     if (rc == 0) {
-        /* Pass 2: commit. */
+        /* Pass 2: commit (nothing here can fail). */
         k = 0;
         for (int g = 0; g < opt->num_groups; g++) {
             OptimParamGroup *grp = &opt->groups[g];

@@ -499,6 +499,18 @@ static int meta_i64(const NnStateDict *sd, const char *key, int64_t *out, const 
     return 0;
 }
 
+/* The model's part of a checkpoint, loaded between the optimizer's check and commit. */
+typedef struct ModelLoad {
+    Module *model;
+    const NnStateDict *sd;
+} ModelLoad;
+
+static int load_model(void *ctx)
+{
+    const ModelLoad *load = ctx;
+    return nn_load_state_dict(load->model, load->sd, true, NULL, NULL);
+}
+
 int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRScheduler *sched,
                           int64_t *epoch)
 {
@@ -511,7 +523,6 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
     if (!all)
         return -1;
     NnStateDict *msd = nn_state_dict_new(), *osd = nn_state_dict_new();
-    NnStateDict *backup = NULL;
     int rc = msd && osd ? 0 : -1;
     for (int i = 0; rc == 0 && i < all->num_tensors; i++) {
         if (strncmp(all->names[i], "model.", 6) == 0)
@@ -532,18 +543,13 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
     }
     if (rc == 0 && sched)
         rc = meta_i64(all, "scheduler_epoch", &sched_epoch, fn);
-    /* The optimizer and the model each load all-or-nothing; keep the optimizer's old
-     * state so that a model that refuses its tensors leaves both untouched. */
-    if (rc == 0)
-        rc = (backup = optim_state_dict(opt)) ? 0 : -1;
-    if (rc == 0)
-        rc = optim_load_state_dict(opt, osd);
-    if (rc == 0 && nn_load_state_dict(model, msd, true, NULL, NULL) < 0) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", strata_last_error());
-        optim_load_state_dict(opt, backup);
-        strata_set_error("%s", msg);
-        rc = -1;
+    /* The optimizer's state is validated and allocated first; the model loads (all or
+     * nothing) in between; only then does the optimizer take its new state, a step
+     * that cannot fail. So a model that refuses its tensors, or memory that runs out,
+     * leaves both untouched. */
+    if (rc == 0) {
+        ModelLoad load = {model, msd};
+        rc = optim_load_state_dict_then(opt, osd, load_model, &load);
     }
     if (rc == 0) {
         strata_rng_set_state((uint64_t)strtoull(rng_text, NULL, 10));
@@ -552,7 +558,6 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
         if (epoch)
             *epoch = saved_epoch;
     }
-    nn_state_dict_free(backup);
     nn_state_dict_free(msd);
     nn_state_dict_free(osd);
     nn_state_dict_free(all);

@@ -270,8 +270,42 @@ void strata_mem_trim(void)
     pthread_mutex_unlock(&cache.lock);
 }
 
+/*
+ * Allocation failure injection (docs/bad-input.md, "Fault injection"). Every request for
+ * fresh memory is one allocation point, numbered from 1 since the last
+ * strata_alloc_fail_at(); point fail_at fails (and every later one when persistent), so
+ * a test can walk a call's failure paths one by one, as SQLite's tests do. Atomics,
+ * because any thread may allocate (though never inside a parallel loop's body).
+ */
+static atomic_size_t alloc_points;
+static atomic_size_t alloc_fail_at;
+static atomic_bool alloc_fail_persistent;
+
+void strata_alloc_fail_at(size_t n, bool persistent)
+{
+    atomic_store(&alloc_fail_at, 0); /* disarmed while the counter restarts */
+    atomic_store(&alloc_points, 0);
+    atomic_store(&alloc_fail_persistent, persistent);
+    atomic_store(&alloc_fail_at, n);
+}
+
+size_t strata_alloc_points(void) { return atomic_load(&alloc_points); }
+
+bool strata_alloc_point(void)
+{
+    size_t k = atomic_fetch_add_explicit(&alloc_points, 1, memory_order_relaxed) + 1;
+    size_t at = atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
+    return at != 0 && (k == at || (k > at && atomic_load_explicit(&alloc_fail_persistent,
+                                                                  memory_order_relaxed)));
+}
+
 void *strata_malloc(size_t size)
 {
+    if (strata_alloc_point()) {
+        strata_set_error("strata_malloc: out of memory allocating %zu bytes (injected failure "
+                         "at allocation %zu)", size, strata_alloc_points());
+        return NULL;
+    }
     if (size > SIZE_MAX - 2 * CACHE_PAGE - ALLOC_ALIGN) {
         strata_set_error("strata_malloc: %zu bytes is too large", size);
         return NULL;

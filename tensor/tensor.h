@@ -96,6 +96,81 @@ void strata_not_implemented(const char *function, int week);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
+/** @name File I/O, with failure injection
+ *  strata reads and writes files (safetensors, checkpoints, metrics logs, IDX and CSV
+ *  data, the L2L store) only through these wrappers, so a test can make any call fail
+ *  the way real files fail and check that nothing is lost (docs/bad-input.md, "Fault
+ *  injection"). Without injection each is the C library call it is named after.
+ *  @{ */
+
+/** How an injected I/O failure fails. */
+typedef enum StrataIoFault {
+    STRATA_IO_OK = 0, /**< no failure */
+    STRATA_IO_SHORT,  /**< a write stops half way (errno ENOSPC), a read ends half way (as at
+                           the end of the file); calls that move no data fail with ENOSPC */
+    STRATA_IO_ENOSPC, /**< the call fails with ENOSPC, nothing moved (a read: EIO) */
+    STRATA_IO_EIO     /**< the call fails with EIO, nothing moved */
+} StrataIoFault;
+
+/**
+ * @brief Make file calls fail on purpose. Every wrapper call (and every place strata
+ *        touches a file another way: zlib's reads, the L2L store's open, map and sync) is
+ *        one I/O point; this call restarts their numbering at 1 and makes point @p n fail
+ *        as @p fault says (and every later one when @p persistent). Process-wide.
+ * @param[in] n the point that fails, from 1; 0 (or @p fault STRATA_IO_OK) turns it off.
+ * @param[in] fault how it fails.
+ * @param[in] persistent false: only point @p n fails; true: @p n and every later one.
+ */
+void strata_io_fail_at(size_t n, StrataIoFault fault, bool persistent);
+
+/** @brief I/O points passed since the last strata_io_fail_at() (or program start). */
+size_t strata_io_points(void);
+
+/**
+ * @brief Count one I/O point and say how it must fail (STRATA_IO_OK: not at all). The
+ *        wrappers below call it; code that reaches a file another way (zlib, mmap) calls
+ *        it before each operation and simulates the failure.
+ */
+StrataIoFault strata_io_point(void);
+
+/** @brief The errno an injected @p fault reports (ENOSPC or EIO). */
+int strata_io_errno(StrataIoFault fault);
+
+/** @brief fopen(); NULL with errno set on failure. */
+FILE *strata_fopen(const char *path, const char *mode);
+
+/**
+ * @brief Write all @p n bytes (fwrite).
+ * @return 0, or -1 with errno set when not every byte was written (some may have been).
+ */
+int strata_fwrite(const void *data, size_t n, FILE *f);
+
+/**
+ * @brief Read up to @p n bytes (fread).
+ * @return The bytes read: fewer than @p n at the end of the file or on an error (then
+ *         errno is set); a caller that needs all @p n treats fewer as a failure.
+ */
+size_t strata_fread(void *data, size_t n, FILE *f);
+
+/**
+ * @brief Read one line (POSIX getline(); the line buffer is the C library's, freed
+ *        with free()).
+ * @return Its length; -1 at the end of the file; -2 on a read error (errno set).
+ */
+ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f);
+
+/** @brief fflush(); EOF with errno set on failure. */
+int strata_fflush(FILE *f);
+
+/** @brief fclose() (the stream is closed either way); EOF with errno set on failure,
+ *         which for a written file means its data may not all be there. */
+int strata_fclose(FILE *f);
+
+/** @brief rename(); -1 with errno set on failure (nothing renamed). */
+int strata_rename(const char *from, const char *to);
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
 /** @name The counting allocator
  *  Every byte strata allocates goes through these, so tests can check that a training
  *  step inside a scope leaves nothing behind, and the L2L trainer can measure its
@@ -146,6 +221,41 @@ void strata_mem_trim(void);
 
 /** @brief Set bytes_peak to bytes_live, to measure the peak of what follows. */
 void strata_mem_reset_peak(void);
+
+/**
+ * @brief Make allocations fail on purpose, to test failure paths (docs/bad-input.md,
+ *        "Fault injection"). Every request strata_malloc(), strata_calloc() or
+ *        strata_realloc() makes for fresh memory is one allocation point; this call
+ *        restarts their numbering at 1 and makes point @p n fail (NULL, with the message
+ *        "strata_malloc: out of memory ... (injected failure ...)"), and every point after
+ *        it too when @p persistent. Process-wide (all threads count).
+ * @param[in] n the point that fails, from 1; 0 turns injection off (counting goes on).
+ * @param[in] persistent false: only point @p n fails; true: @p n and every later one.
+ *
+ * @code
+ * for (size_t n = 1;; n++) {          // fail each allocation of the call in turn
+ *     strata_alloc_fail_at(n, false);
+ *     Tensor *y = tensor_matmul(a, b);
+ *     bool reached = strata_alloc_points() >= n;
+ *     strata_alloc_fail_at(0, false);
+ *     if (!reached) break;            // the call made fewer than n allocations
+ *     assert(y == NULL);              // ... and each failure returned NULL
+ * }
+ * @endcode
+ */
+void strata_alloc_fail_at(size_t n, bool persistent);
+
+/** @brief Allocation points passed since the last strata_alloc_fail_at() (or program start). */
+size_t strata_alloc_points(void);
+
+/**
+ * @brief Count one allocation point and say whether it must fail. strata_malloc() calls
+ *        it; a test may call it from another library's allocator (for example hooks
+ *        given to cJSON_InitHooks()) to fail that library's allocations in the same
+ *        numbering.
+ * @return true when injection says this allocation fails.
+ */
+bool strata_alloc_point(void);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
