@@ -372,6 +372,7 @@ void optim_zero_grad(Optimizer *opt, bool set_to_none)
  * about to take its first update. Which buffers an update keeps is learnt by running
  * it once on a scratch copy of the parameter with a zero gradient and an empty state
  * (as the L2L store does): the buffers it made are zeroed and become the parameter's.
+ * A rule written by the user creates its buffers as it goes, as before.
  */
 typedef struct StepPlan {
     Tensor **grads; /* per parameter (groups in order): dense gradient, or NULL */
@@ -413,6 +414,14 @@ static int probe_buffers(Optimizer *opt, OptimParamGroup *group, Var *p,
     return rc;
 }
 
+static bool builtin_rule(const Optimizer *opt)
+{
+    int (*u)(Optimizer *, OptimParamGroup *, Var *, const Tensor *, OptimParamState *) =
+        opt->ops->update;
+    return u == optim_sgd_update || u == optim_adam_update || u == optim_adamw_update ||
+           u == optim_rmsprop_update;
+}
+
 static int step_prepare(Optimizer *opt, StepPlan *plan)
 {
     int total = 0;
@@ -435,8 +444,10 @@ static int step_prepare(Optimizer *opt, StepPlan *plan)
             scope_end(sc);
             if (!plan->grads[k])
                 rc = -1;
+            /* Probing runs the update once more: only for the built-in rules, which
+             * touch nothing but their arguments (a user's rule may count its calls). */
             const OptimParamState *st = &group->state[i];
-            if (rc == 0 && st->step == 0 && st->num_buffers == 0)
+            if (rc == 0 && st->step == 0 && st->num_buffers == 0 && builtin_rule(opt))
                 rc = probe_buffers(opt, group, p, &fresh[k]);
         }
     }
