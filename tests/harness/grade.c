@@ -3,7 +3,7 @@
  * results.json and print the score table. Driven by tests/harness/grade.sh; see
  * docs/grading.md.
  *
- *   grade [--dir DIR] [--out FILE] [--valgrind-points N] [--time SECONDS] SUITE...
+ *   grade [--strict] [--dir DIR] [--out FILE] [--valgrind-points N] [--time SECONDS] SUITE...
  *       For each SUITE (e.g. week1_tensor) read, from DIR (default build/grade):
  *         SUITE.json      what `SUITE --grade` wrote: {"suite", "tests": [{name, score,
  *                         max_score, status, output}]}
@@ -14,7 +14,12 @@
  *         SUITE.valgrind  optional: first line "passed", "failed" or "skipped", then
  *                         what valgrind said; gives the week's valgrind item
  *       A missing or corrupt SUITE.json makes that week's tests failed, with the reason
- *       in their output; results.json is valid whatever the inputs.
+ *       in their output; results.json is valid whatever the inputs. With --strict
+ *       (what tests/harness/grade.sh passes) the list alone says which tests exist and
+ *       what they are worth: an entry of SUITE.json that is not in SUITE.list is
+ *       ignored, and a suite without a list scores nothing. Tests of a suite whose
+ *       name ends in "_hidden" (the instructors' hidden tests) are shown to students
+ *       only after the due date.
  *
  *   grade --tests FILE
  *       The same check, then one line per test: "number status score max_score
@@ -209,6 +214,9 @@ static bool load_list(Week *w, const char *path)
     return true;
 }
 
+/* Whether only the tests of SUITE.list count (see the comment at the top). */
+static bool strict;
+
 /* Merge SUITE.json; on failure set w->problem and return false. */
 static bool load_results(Week *w, const char *path)
 {
@@ -220,7 +228,9 @@ static bool load_results(Week *w, const char *path)
                             w->suite, strerror(errno));
         return false;
     }
-    cJSON *root = cJSON_ParseWithLength(text, length);
+    /* The whole file must be one JSON value: text before or after it is corrupt. */
+    cJSON *root = strlen(text) == length ? cJSON_ParseWithLengthOpts(text, length + 1, NULL, true)
+                                         : NULL;
     free(text);
     cJSON *tests = root ? cJSON_GetObjectItemCaseSensitive(root, "tests") : NULL;
     if (!cJSON_IsObject(root) || !cJSON_IsArray(tests)) {
@@ -249,6 +259,8 @@ static bool load_results(Week *w, const char *path)
         const char *status = cJSON_GetObjectItemCaseSensitive(t, "status")->valuestring;
         const cJSON *output = cJSON_GetObjectItemCaseSensitive(t, "output");
         Test *test = week_find(w, name);
+        if (!test && strict)
+            continue; /* not one of the instructor's tests */
         if (!test)
             test = week_add(w, name, max); /* the list, when there is one, sets the points */
         if (test->output)
@@ -307,7 +319,9 @@ static cJSON *test_json(const Week *w, const Test *t, int index)
     cJSON_AddNumberToObject(j, "max_score", t->max_score);
     cJSON_AddStringToObject(j, "status", t->passed ? "passed" : "failed");
     cJSON_AddStringToObject(j, "output", t->output ? t->output : "");
-    cJSON_AddStringToObject(j, "visibility", "visible");
+    size_t n = strlen(w->suite);
+    bool hidden = n >= 7 && strcmp(w->suite + n - 7, "_hidden") == 0;
+    cJSON_AddStringToObject(j, "visibility", hidden ? "after_due_date" : "visible");
     free(name);
     free(number);
     return j;
@@ -578,7 +592,7 @@ static int summary(const char *path, bool per_test)
 
 static int usage(void)
 {
-    fputs("usage: grade [--dir DIR] [--out FILE] [--valgrind-points N] [--time SECONDS] "
+    fputs("usage: grade [--strict] [--dir DIR] [--out FILE] [--valgrind-points N] [--time SECONDS] "
           "SUITE...\n       grade --summary results.json\n       grade --tests results.json\n",
           stderr);
     return 2;
@@ -595,6 +609,11 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--tests") == 0)
         return summary(argv[2], true);
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (strcmp(argv[i], "--strict") == 0) {
+            strict = true;
+            i--;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage();
         char *end;

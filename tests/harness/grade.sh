@@ -4,23 +4,36 @@
 #   make grade            every week          make grade WEEK=3    week 3 only
 #
 # For each selected week: build its suite (a build failure costs that week, not the
-# run), run `SUITE --grade` (fork mode, per-test time limits, output captured) into
-# BUILD/grade/SUITE.json, then the valgrind item: the suite once more under valgrind
-# with CK_FORK=no. The item passes only when valgrind reports no error and no leak AND
-# every test passes under it, so a stubbed week cannot earn it. Last, BUILD/tools/grade
-# merges everything into results.json (Gradescope's format) and prints the table.
-# docs/grading.md explains the whole.
+# run), run `SUITE --grade -` (each test in its own child process with its time limit,
+# output captured, the verdict decided by the runner's parent process from the test's
+# completion record: tests/harness/runner.c) into BUILD/grade/SUITE.json, then the
+# valgrind item: the same graded run once more under valgrind. The item passes only when
+# that run itself reports every test passed (valgrind's error exit in a test's process
+# fails that test) and valgrind finds nothing in the runner, so a stubbed week cannot
+# earn it and a test that exits early under valgrind does not either. Last,
+# BUILD/tools/grade merges everything into results.json (Gradescope's format) and prints
+# the table. docs/grading.md explains the whole.
+#
+# The tests and their points come from the suites' sources (the GRADED() lines), never
+# from what a suite binary prints. Each suite runs from a copy of its binary in a
+# scratch folder (its working directory, HOME and TMPDIR), with a clean environment;
+# when the grader runs as root (Gradescope) the suites run as an unprivileged user
+# (GRADE_USER, default nobody), who can write nothing the grader reads afterwards.
 #
 # Environment:
 #   RESULTS=path           where results.json goes (default ./results.json)
 #   VALGRIND_POINTS=5      points of each week's valgrind item
 #   GRADE_VALGRIND=no      skip the valgrind items (handout-check does, for time)
 #   SUITE_TIMEOUT=1800     seconds for one suite's whole graded run (a safety net over
-#                          Check's per-test limits)
+#                          the per-test limits)
 #   VALGRIND_TIMEOUT=1800  seconds for one suite under valgrind
 #   GRADE_DIR=dir          where the per-suite files go (default BUILD/grade)
 #   GRADE_SUITES="bin..."  grade these prebuilt suite binaries instead of tests/week*
-#                          (the grader's self-test uses it)
+#                          (the grader's self-test uses it; their lists come from
+#                          `bin --list`)
+#   GRADE_USER=user        who runs the suites when the grader is root (default nobody;
+#                          "none" runs them as root)
+#   GRADE_NO_BUILD=yes     do not build the suites (grade-submission built them already)
 #
 # Exit status: 0 when results.json was written, whatever the score.
 set -u
@@ -30,6 +43,7 @@ week=${2:-}
 results=${RESULTS:-results.json}
 vg_points=${VALGRIND_POINTS:-5}
 use_valgrind=${GRADE_VALGRIND:-yes}
+no_build=${GRADE_NO_BUILD:-no}
 suite_timeout=${SUITE_TIMEOUT:-1800}
 vg_timeout=${VALGRIND_TIMEOUT:-1800}
 make=${MAKE:-make}
@@ -55,6 +69,41 @@ if [ ! -x "$tool" ]; then
 fi
 rm -rf "$dir"
 mkdir -p "$dir"
+
+# Where the suites run: a private folder with a copy of each binary and a scratch
+# folder that is the tests' working directory, HOME and TMPDIR. As root, the suites
+# run as GRADE_USER, who owns only the scratch folder; the per-suite files the grader
+# reads ($dir) are written through descriptors opened here, by the grader.
+run_user=${GRADE_USER:-nobody}
+if [ "$(id -u)" -ne 0 ] || [ "$run_user" = none ]; then
+    run_user=
+elif ! id "$run_user" >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
+    echo "grade: running as root, but cannot switch to user '$run_user' (setpriv, util-linux);" \
+        "the suites run as root" >&2
+    run_user=
+fi
+rundir=$(mktemp -d "${TMPDIR:-/tmp}/strata-grade.XXXXXX") || exit 2
+trap 'rm -rf "$rundir"' EXIT INT TERM
+chmod 711 "$rundir"
+scratch=$rundir/scratch
+mkdir "$scratch"
+[ -z "$run_user" ] || chown "$run_user:$(id -gn "$run_user")" "$scratch"
+chmod 700 "$scratch"
+
+# run_suite CMD...: CMD in the scratch folder, as the run user, with a clean environment
+# (only what the suites need: the thread settings, the self-test's mode).
+run_suite() {
+    set -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$scratch" TMPDIR="$scratch" \
+        LC_ALL=C ${OPENBLAS_NUM_THREADS:+OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS} \
+        ${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS} \
+        ${SELFTEST_MODE:+SELFTEST_MODE=$SELFTEST_MODE} \
+        ${CK_TIMEOUT_MULTIPLIER:+CK_TIMEOUT_MULTIPLIER=$CK_TIMEOUT_MULTIPLIER} "$@"
+    if [ -n "$run_user" ]; then
+        set -- setpriv --reuid="$run_user" --regid="$(id -g "$run_user")" --clear-groups \
+            --no-new-privs -- "$@"
+    fi
+    (cd "$scratch" && exec "$@")
+}
 
 # The suites: "name binary source-dir" per line.
 suites=$dir/.suites
@@ -99,7 +148,7 @@ while read -r name bin src <&3; do
     t0=$(now)
     printf 'grade: %-20s ' "$name"
 
-    if [ -z "${GRADE_SUITES:-}" ]; then
+    if [ -z "${GRADE_SUITES:-}" ] && [ "$no_build" != yes ]; then
         if ! $make --no-print-directory BUILD="$build" "$bin" >"$dir/$name.build.log" 2>&1; then
             {
                 echo "the suite did not build; the end of the build log:"
@@ -109,22 +158,30 @@ while read -r name bin src <&3; do
         fi
     fi
 
-    if [ -x "$bin" ] && (timeout 60 "$bin" --list) >"$dir/$name.list" 2>/dev/null &&
-        [ -s "$dir/$name.list" ]; then
-        :
-    elif [ "$src" != - ]; then
+    # The tests and points: from the sources; a prebuilt suite (self-test) lists its own.
+    if [ "$src" != - ]; then
         list_from_sources "$src" >"$dir/$name.list"
+    elif [ -x "$bin" ]; then
+        (timeout 60 "$bin" --list) >"$dir/$name.list" 2>/dev/null
     fi
 
+    run_bin=
     if [ -x "$bin" ]; then
+        run_bin=$rundir/$name
+        cp "$bin" "$run_bin" && chmod 755 "$run_bin" || run_bin=
+    fi
+    if [ -n "$run_bin" ]; then
         # ulimit -f: a test printing without end dies (SIGXFSZ) instead of filling
-        # the disk. timeout: a safety net over Check's own per-test limits.
+        # the disk. timeout: a safety net over the per-test limits. The results are the
+        # runner's standard output, a file the run user cannot open by itself.
         (
             ulimit -f 262144 2>/dev/null
-            exec timeout -k 10 "$suite_timeout" "$bin" --grade "$dir/$name.json"
-        ) </dev/null >"$dir/$name.log" 2>&1
+            run_suite timeout -k 10 "$suite_timeout" "$run_bin" --grade -
+        ) </dev/null >"$dir/$name.json" 2>"$dir/$name.log"
         rc=$?
         if [ $rc -ne 0 ]; then
+            # Only a runner that finished normally is believed: its results go.
+            rm -f "$dir/$name.json"
             {
                 case $rc in
                     124 | 137) echo "the suite's graded run was stopped after ${suite_timeout} s" ;;
@@ -144,38 +201,50 @@ while read -r name bin src <&3; do
     vg=$dir/$name.valgrind
     if [ "$use_valgrind" = no ]; then
         echo skipped >"$vg"
-    elif [ ! -x "$bin" ]; then
+    elif [ -z "$run_bin" ]; then
         printf 'failed\nthe suite did not build\n' >"$vg"
     elif [ ! -f "$dir/$name.json" ] || [ "$passed" -ne "$total" ] || [ "$total" -eq 0 ]; then
         printf 'failed\nnot run: the item needs every test of the suite to pass first\n' >"$vg"
     else
         printf ', valgrind...'
+        # The same graded run under valgrind: each test in its own process, judged by
+        # the runner's parent from its completion record; valgrind's error exit (99) in
+        # a test's process fails that test, and in the runner fails the item.
         log=$dir/$name.vg.log
         (
             ulimit -f 262144 2>/dev/null
-            CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 OPENBLAS_NUM_THREADS=1
-            export CK_FORK CK_TIMEOUT_MULTIPLIER OPENBLAS_NUM_THREADS
-            exec timeout -k 10 "$vg_timeout" valgrind -q --leak-check=full \
+            CK_TIMEOUT_MULTIPLIER=100 OPENBLAS_NUM_THREADS=1
+            export CK_TIMEOUT_MULTIPLIER OPENBLAS_NUM_THREADS
+            run_suite timeout -k 10 "$vg_timeout" valgrind -q --leak-check=full \
                 --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-                --error-exitcode=99 --log-file="$log" "$bin"
-        ) </dev/null >"$dir/$name.vg.out" 2>&1
+                --error-exitcode=99 "$run_bin" --grade -
+        ) </dev/null >"$dir/$name.vg.json" 2>"$log"
         rc=$?
-        case $rc in
-            0) printf 'passed\nvalgrind: no errors, no leaks; every test passed under it\n' >"$vg" ;;
-            99) { echo failed; echo "valgrind found invalid accesses or leaks:"; head -c 6000 "$log"; } >"$vg" ;;
-            124 | 137) { echo failed; echo "the suite ran past ${vg_timeout} s under valgrind"; } >"$vg" ;;
-            *) {
+        vg_passed=$(grep -c '"status":[[:space:]]*"passed"' "$dir/$name.vg.json")
+        vg_total=$(grep -c '"status":' "$dir/$name.vg.json")
+        if [ $rc -eq 0 ] && [ "$vg_passed" -eq "$total" ] && [ "$vg_total" -eq "$total" ] &&
+            ! grep -q 'ERROR SUMMARY: [1-9]' "$log"; then
+            printf 'passed\nvalgrind: no errors, no leaks; every test passed under it\n' >"$vg"
+        else
+            {
                 echo failed
-                echo "the suite failed under valgrind (CK_FORK=no, status $rc):"
-                grep -E '^[0-9]+%: Checks|:[FE]:' "$dir/$name.vg.out" | head -n 20
-                head -c 3000 "$log"
-            } >"$vg" ;;
-        esac
+                case $rc in
+                    0) ;;
+                    99) echo "valgrind found invalid accesses or leaks in the runner:" ;;
+                    124 | 137) echo "the suite ran past ${vg_timeout} s under valgrind" ;;
+                    *) echo "the suite's run under valgrind ended with status $rc" ;;
+                esac
+                echo "$vg_passed of $total tests passed under valgrind"
+                grep -B1 -A3 '"status":[[:space:]]*"failed"' "$dir/$name.vg.json" |
+                    grep -E '"name"|"output"' | head -n 20 | cut -c1-400
+                head -c 6000 "$log"
+            } >"$vg"
+        fi
         printf ' %s' "$(head -n 1 "$vg")"
     fi
     echo " ($(($(now) - t0)) s)"
 done 3<"$suites"
 
 # shellcheck disable=SC2086  # names is a list of suite names (no spaces)
-"$tool" --dir "$dir" --out "$results" --valgrind-points "$vg_points" \
+"$tool" --strict --dir "$dir" --out "$results" --valgrind-points "$vg_points" \
     --time "$(($(now) - start))" $names

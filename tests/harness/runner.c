@@ -4,20 +4,27 @@
  *   ./week1_tensor                 run every test (fork mode), Check's normal report
  *   ./week1_tensor --list          print "name points" per test
  *   ./week1_tensor --grade FILE    run each test alone, capture what it printed, and
- *                                  write FILE: {"suite", "tests": [{name, score,
- *                                  max_score, status, output}]} for tests/harness/grade.c
+ *                                  write FILE ("-": standard output): {"suite",
+ *                                  "tests": [{name, score, max_score, status, output}]}
+ *                                  for tests/harness/grade.c
  *
- * Grade mode runs one test case at a time with stdout and stderr redirected to a file,
- * because Check does not capture a test's output and the grader must keep what a
- * failing test said. A test that crashes, hangs or exits costs only its own points:
- * Check runs it in a child process with a time limit.
+ * Grade mode runs one test case at a time, each in a child process of its own with its
+ * stdout and stderr redirected to a file, because Check does not capture a test's
+ * output and the grader must keep what a failing test said. A test that crashes, hangs
+ * or exits costs only its own points, and only the parent decides whether it passed
+ * (see "Grade mode" below).
  */
 #include "harness.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_TESTS 1024
@@ -26,6 +33,7 @@
 typedef struct GradedEntry {
     const char *name;
     int points;
+    double timeout;
 } GradedEntry;
 
 static GradedEntry registry[MAX_TESTS];
@@ -74,6 +82,7 @@ void graded_add(Suite *suite, const char *name, const TTest *test, int points, d
     suite_add_tcase(suite, tc);
     registry[registry_count].name = name;
     registry[registry_count].points = points;
+    registry[registry_count].timeout = timeout;
     registry_count++;
 }
 
@@ -86,10 +95,15 @@ static Suite *build_suite(void)
 /* Read at most MAX_CAPTURE bytes of the file, noting how much was cut. */
 static char *read_capture(FILE *f)
 {
+    fseek(f, 0, SEEK_END);
     long size = ftell(f);
+    if (size < 0)
+        size = 0;
     rewind(f);
     long keep = size < MAX_CAPTURE ? size : MAX_CAPTURE;
     char *text = malloc((size_t)keep + 64);
+    if (!text)
+        return NULL;
     size_t got = fread(text, 1, (size_t)keep, f);
     text[got] = '\0';
     if (size > keep)
@@ -97,33 +111,215 @@ static char *read_capture(FILE *f)
     return text;
 }
 
-/* Run one test case alone; fill status and the message/output text. */
-static cJSON *run_one(const GradedEntry *entry)
+/*
+ * Grade mode: the verdict is the parent's.
+ *
+ * Each test runs in a child process that this (parent) process forks itself; the
+ * child runs the one test with Check in no-fork mode and, only when Check says it
+ * passed, writes its completion record "PASS <nonce>\n" into a pipe that the parent
+ * created for this test alone. The nonce is 128 random bits drawn by the parent just
+ * before the fork. The parent then decides:
+ *
+ *   passed  <=>  the child exited normally with status 0, within its time limit,
+ *                and the pipe holds exactly "PASS <nonce>\n".
+ *
+ * So a test body that calls exit(0), _exit(0) or abort(), forks and lets the copy
+ * exit, kills itself, or prints "PASS" on its stdout fails: none of them writes the
+ * record. No code of the suite under test ever runs in the parent (it only registers
+ * tests and reads pipes), so nothing the tested code does can change the parent's
+ * memory: the parent is also made non-dumpable, which keeps a child of the same
+ * user from attaching to it or opening its /proc/PID/fd and /proc/PID/mem. The child
+ * closes every descriptor but its capture file and its record pipe before the test
+ * starts, so the parent's stdout (where the results go) is out of its reach.
+ * docs/grading.md ("Threat model") says what this does not stop.
+ *
+ * The record format: the child writes one line, "PASS <nonce>" or "FAIL <nonce>",
+ * followed for FAIL by Check's message (at most MAX_CAPTURE bytes); nothing else.
+ */
+#define NONCE_BYTES 16
+
+static int make_nonce(char out[2 * NONCE_BYTES + 1])
 {
-    SRunner *sr = srunner_create(build_suite());
-    srunner_set_fork_status(sr, CK_FORK);
+    unsigned char raw[NONCE_BYTES];
+    if (getentropy(raw, sizeof raw) != 0)
+        return -1;
+    for (int i = 0; i < NONCE_BYTES; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
 
-    FILE *capture = tmpfile();
-    fflush(stdout);
-    fflush(stderr);
-    int saved_out = dup(1), saved_err = dup(2);
-    if (capture) {
-        dup2(fileno(capture), 1);
-        dup2(fileno(capture), 2);
+static void write_all(int fd, const char *text, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+        if (n <= 0)
+            return;
+        text += n;
+        len -= (size_t)n;
     }
+}
+
+/* The child: one test, in no-fork mode, then the record. Never returns. */
+static void run_child(Suite *suite, const GradedEntry *entry, int capture_fd, int record_fd,
+                      const char *nonce)
+{
+    setpgid(0, 0); /* its own group, so the parent can kill whatever it leaves behind */
+    dup2(capture_fd, 1);
+    dup2(capture_fd, 2);
+    /* Keep 0, 1, 2 and the record pipe; everything else of the parent's goes. */
+    long max_fd = sysconf(_SC_OPEN_MAX);
+    if (max_fd < 0 || max_fd > 65536)
+        max_fd = 65536;
+    for (int fd = 3; fd < max_fd; fd++)
+        if (fd != record_fd)
+            close(fd);
+
+    SRunner *sr = srunner_create(suite);
+    srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_tagged(sr, NULL, entry->name, NULL, NULL, CK_SILENT);
+    inside_test = 0;
     fflush(stdout);
     fflush(stderr);
-    dup2(saved_out, 1);
-    dup2(saved_err, 2);
-    close(saved_out);
-    close(saved_err);
-
     int passed = srunner_ntests_run(sr) == 1 && srunner_ntests_failed(sr) == 0;
     const char *message = "the test did not run";
     TestResult **results = srunner_results(sr);
     if (srunner_ntests_run(sr) >= 1)
         message = tr_msg(results[0]);
+    char record[MAX_CAPTURE + 64];
+    int n = snprintf(record, sizeof record, "%s %s\n%s", passed ? "PASS" : "FAIL", nonce,
+                     passed ? "" : message);
+    if (n < 0)
+        n = 0;
+    /* Free what the run allocated, so that under valgrind only the test's own leaks
+     * show (the parent's memory stays reachable in this copy of it). */
+    free(results);
+    srunner_free(sr);
+    write_all(record_fd, record, (size_t)n < sizeof record ? (size_t)n : sizeof record - 1);
+    _exit(0);
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Wait for @p pid until @p limit seconds; kill its whole group afterwards. */
+static int wait_child(pid_t pid, double limit, int *timed_out)
+{
+    double deadline = now_seconds() + limit;
+    int status = 0;
+    struct timespec pause = {0, 1000000}; /* 1 ms, growing to 20 ms */
+    *timed_out = 0;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            break;
+        if (got < 0 && errno != EINTR) {
+            status = -1;
+            break;
+        }
+        if (now_seconds() > deadline) {
+            *timed_out = 1;
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        nanosleep(&pause, NULL);
+        if (pause.tv_nsec < 20000000)
+            pause.tv_nsec *= 2;
+    }
+    kill(-pid, SIGKILL); /* anything the test forked and left running */
+    return status;
+}
+
+/* What the child left in the pipe (at most @p size - 1 bytes), NUL-terminated. */
+static size_t read_record(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+static double timeout_multiplier(void)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    double x = m ? atof(m) : 1.0;
+    return x >= 1.0 ? x : 1.0;
+}
+
+/* Run one test in its own child; fill status and the message/output text. */
+static cJSON *run_one(Suite *suite, const GradedEntry *entry)
+{
+    char nonce[2 * NONCE_BYTES + 1];
+    char message[MAX_CAPTURE + 256];
+    int passed = 0;
+    FILE *capture = tmpfile();
+    int pipe_fd[2] = {-1, -1};
+    if (make_nonce(nonce) != 0 || !capture || pipe(pipe_fd) != 0) {
+        snprintf(message, sizeof message, "harness: cannot set the test up (%s)",
+                 strerror(errno));
+    } else {
+        fflush(stdout);
+        fflush(stderr);
+        double limit = entry->timeout * timeout_multiplier();
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(pipe_fd[0]);
+            run_child(suite, entry, fileno(capture), pipe_fd[1], nonce);
+        }
+        close(pipe_fd[1]);
+        if (pid < 0) {
+            snprintf(message, sizeof message, "harness: fork failed (%s)", strerror(errno));
+        } else {
+            setpgid(pid, pid);
+            fcntl(pipe_fd[0], F_SETFL, O_NONBLOCK);
+            int timed_out;
+            int status = wait_child(pid, limit, &timed_out);
+            char record[MAX_CAPTURE + 128];
+            read_record(pipe_fd[0], record, sizeof record);
+            char pass_line[2 * NONCE_BYTES + 8], fail_line[2 * NONCE_BYTES + 8];
+            snprintf(pass_line, sizeof pass_line, "PASS %s\n", nonce);
+            snprintf(fail_line, sizeof fail_line, "FAIL %s\n", nonce);
+            int exited_zero = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            if (timed_out) {
+                snprintf(message, sizeof message, "Test timeout expired (%g s)", limit);
+            } else if (status != -1 && WIFSIGNALED(status)) {
+                snprintf(message, sizeof message, "Received signal %d (%s)",
+                         WTERMSIG(status), strsignal(WTERMSIG(status)));
+            } else if (strcmp(record, pass_line) == 0 && exited_zero) {
+                passed = 1;
+                message[0] = '\0';
+            } else if (strncmp(record, fail_line, strlen(fail_line)) == 0 && exited_zero) {
+                snprintf(message, sizeof message, "%s", record + strlen(fail_line));
+            } else if (record[0] == '\0') {
+                snprintf(message, sizeof message,
+                         "the test ended (exit status %d) before finishing: it called exit() "
+                         "or _exit(), or its process was replaced; a graded test must "
+                         "return normally",
+                         status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            } else if (!exited_zero) {
+                snprintf(message, sizeof message,
+                         "the test's process ended with status %d after the test "
+                         "(under valgrind: errors or leaks were found in it)",
+                         status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            } else {
+                snprintf(message, sizeof message,
+                         "the test's completion record is not the harness's (something "
+                         "wrote into the grader's pipe); the test counts as failed");
+            }
+        }
+    }
+    if (pipe_fd[0] >= 0)
+        close(pipe_fd[0]);
 
     cJSON *test = cJSON_CreateObject();
     cJSON_AddStringToObject(test, "name", entry->name);
@@ -134,41 +330,46 @@ static cJSON *run_one(const GradedEntry *entry)
     char *printed = capture ? read_capture(capture) : NULL;
     size_t len = strlen(message) + (printed ? strlen(printed) : 0) + 64;
     char *output = malloc(len);
-    snprintf(output, len, "%s%s%s", passed ? "" : message,
-             printed && printed[0] ? (passed ? "" : "\n--- output ---\n") : "",
-             printed ? printed : "");
-    cJSON_AddStringToObject(test, "output", output);
+    if (output) {
+        snprintf(output, len, "%s%s%s", passed ? "" : message,
+                 printed && printed[0] ? (passed ? "" : "\n--- output ---\n") : "",
+                 printed ? printed : "");
+        cJSON_AddStringToObject(test, "output", output);
+    } else {
+        cJSON_AddStringToObject(test, "output", "");
+    }
     free(output);
     free(printed);
-    free(results);
     if (capture)
         fclose(capture);
-    srunner_free(sr);
     return test;
 }
 
+/* Grade every test; write the JSON to @p path ("-": standard output). */
 static int grade(const char *path)
 {
-    Suite *probe = build_suite(); /* fills the registry */
-    SRunner *probe_runner = srunner_create(probe);
+    /* No child of ours (the tested code runs only in children) may attach to this
+     * process or open its /proc files: see the comment above make_nonce(). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    Suite *suite = build_suite(); /* fills the registry */
+    SRunner *owner = srunner_create(suite); /* frees the suite at the end */
     int count = registry_count;
-    GradedEntry entries[MAX_TESTS];
-    memcpy(entries, registry, sizeof(GradedEntry) * (size_t)count);
-    srunner_free(probe_runner);
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "suite", SUITE_NAME);
     cJSON *tests = cJSON_AddArrayToObject(root, "tests");
     for (int i = 0; i < count; i++)
-        cJSON_AddItemToArray(tests, run_one(&entries[i]));
+        cJSON_AddItemToArray(tests, run_one(suite, &registry[i]));
 
     char *text = cJSON_Print(root);
-    FILE *out = fopen(path, "w");
-    int ok = out && fputs(text, out) >= 0;
+    int to_stdout = strcmp(path, "-") == 0;
+    FILE *out = to_stdout ? stdout : fopen(path, "w");
+    int ok = out && text && fputs(text, out) >= 0 && fputc('\n', out) != EOF;
     if (out)
-        ok = (fclose(out) == 0) && ok;
+        ok = (to_stdout ? fflush(out) == 0 : fclose(out) == 0) && ok;
     free(text);
     cJSON_Delete(root);
+    srunner_free(owner);
     if (!ok) {
         fprintf(stderr, "%s: cannot write %s\n", SUITE_NAME, path);
         return 2;

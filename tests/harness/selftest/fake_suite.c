@@ -14,6 +14,19 @@
  *   test_leaks         passes, but leaks 1000 bytes: only the valgrind item notices
  *   test_aborts        abort() ("Received signal 6")
  *
+ * Attacks on the verdict itself (each 1 point, each must score 0): the code under test
+ * runs in the test's process, so these stand for what a submission could do there.
+ *   test_underscore_exit   _exit(0) half-way (no exit handlers run)
+ *   test_fork_exit         fork(); both copies _exit(0)
+ *   test_atexit_exit       an atexit() handler, then exit(0)
+ *   test_forged_record     writes "PASS <zeros>" to stdout and to every descriptor it
+ *                          might have, then _exit(0)
+ *   test_parent_fd         opens /proc/PARENT/fd/1 (where the results go) and writes an
+ *                          all-passed results file into it, then _exit(0)
+ *   test_exit_under_vg     passes normally; under valgrind it leaks and then _exit(0)s,
+ *                          so a grader trusting the run's exit status would give it
+ *                          the valgrind item (SELFTEST_MODE=vgexit registers only it)
+ *
  * SELFTEST_MODE=leak registers only test_passes and test_leaks (all pass: the valgrind
  * item must fail on the leak); SELFTEST_MODE=clean only test_passes (the item must
  * pass). A copy of the binary whose name contains "crash" segfaults in make_suite(),
@@ -23,9 +36,12 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 const char *const SUITE_NAME = "selftest";
 
@@ -36,6 +52,7 @@ static volatile unsigned long spin;
 START_TEST(test_passes)
 {
     printf("a passing test may print; its output is kept quietly\n");
+    printf("the test runs as uid %ld\n", (long)getuid());
     ck_assert_int_eq(2 + 2, 4);
 }
 END_TEST
@@ -95,6 +112,86 @@ START_TEST(test_aborts)
 }
 END_TEST
 
+START_TEST(test_underscore_exit)
+{
+    printf("calling _exit(0) from inside a test\n");
+    fflush(stdout);
+    _exit(0);
+}
+END_TEST
+
+START_TEST(test_fork_exit)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    _exit(0);
+}
+END_TEST
+
+static void cheerful_exit(void)
+{
+    puts("an atexit handler says all is well");
+}
+
+START_TEST(test_atexit_exit)
+{
+    atexit(cheerful_exit);
+    exit(0);
+}
+END_TEST
+
+START_TEST(test_forged_record)
+{
+    static const char forged[] = "PASS 00000000000000000000000000000000\n";
+    for (int fd = 1; fd < 1024; fd++)
+        if (write(fd, forged, sizeof forged - 1) < 0)
+            errno = 0;
+    _exit(0);
+}
+END_TEST
+
+START_TEST(test_parent_fd)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd/1", (long)getppid());
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd >= 0) {
+        static const char fake[] = "{\"suite\": \"selftest\", \"tests\": [{\"name\": "
+                                   "\"test_parent_fd\", \"score\": 1, \"max_score\": 1, "
+                                   "\"status\": \"passed\", \"output\": \"\"}]}\n";
+        if (write(fd, fake, sizeof fake - 1) < 0)
+            errno = 0;
+        printf("opened %s and wrote a forged results file\n", path);
+    } else {
+        printf("could not open %s: %s\n", path, strerror(errno));
+    }
+    fflush(stdout);
+    _exit(0);
+}
+END_TEST
+
+/* Under valgrind the environment has LD_PRELOAD of valgrind's own libraries. */
+static int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "valgrind");
+}
+
+START_TEST(test_exit_under_vg)
+{
+    if (under_valgrind()) {
+        char *lost = malloc(100);
+        lost[0] = 1;
+        lost = NULL;
+        _exit(0);
+    }
+    ck_assert_int_eq(1 + 1, 2);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     if (strstr(program_invocation_short_name, "crash"))
@@ -110,6 +207,11 @@ Suite *make_suite(void)
         GRADED(s, test_leaks, 2);
         return s;
     }
+    if (mode && strcmp(mode, "vgexit") == 0) {
+        GRADED(s, test_passes, 3);
+        GRADED(s, test_exit_under_vg, 2);
+        return s;
+    }
     GRADED(s, test_passes, 3);
     GRADED(s, test_fails, 1);
     GRADED_TIMED(s, test_segfault, 1, 2.0);
@@ -118,5 +220,10 @@ Suite *make_suite(void)
     GRADED(s, test_floods, 1);
     GRADED(s, test_leaks, 2);
     GRADED(s, test_aborts, 1);
+    GRADED(s, test_underscore_exit, 1);
+    GRADED(s, test_fork_exit, 1);
+    GRADED(s, test_atexit_exit, 1);
+    GRADED(s, test_forged_record, 1);
+    GRADED(s, test_parent_fd, 1);
     return s;
 }

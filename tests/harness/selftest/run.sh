@@ -2,7 +2,9 @@
 # tests/harness/selftest/run.sh BUILD - test the grader itself (part of `make test`).
 #
 # Grades BUILD/tools/selftest_suite (tests/harness/selftest/fake_suite.c: tests that
-# segfault, hang, call exit(0), flood stdout, leak, abort, fail, and one that passes)
+# segfault, hang, call exit(0), flood stdout, leak, abort, fail, and one that passes,
+# plus attacks on the verdict: _exit(0), fork, atexit, a forged completion record,
+# writing into the runner's results, leaking and exiting only under valgrind)
 # with the real tests/harness/grade.sh, and checks that each bad test costs only its
 # own points, the good one scores, output is kept and cut, a suite that crashes before
 # any test or does not exist costs only its own week, a corrupt results file is
@@ -66,12 +68,22 @@ check "a crashing test keeps what it printed" grep -q 'about to dereference NULL
 check "the segfault is named" grep -q 'Received signal 11' "$tmp/r1.json"
 check "the timeout is named" grep -q 'Test timeout expired' "$tmp/r1.json"
 check "exit(0) is explained" grep -q 'called exit() before finishing' "$tmp/r1.json"
+check "_exit(0) inside a test costs its 1 point" has "$tmp/t1" test_underscore_exit "failed 0 1"
+check "fork() then _exit(0) in both costs its 1 point" has "$tmp/t1" test_fork_exit "failed 0 1"
+check "an atexit() handler then exit(0) costs its 1 point" has "$tmp/t1" test_atexit_exit "failed 0 1"
+check "a forged completion record costs its 1 point" has "$tmp/t1" test_forged_record "failed 0 1"
+check "writing into the runner's stdout via /proc costs its 1 point" has "$tmp/t1" test_parent_fd "failed 0 1"
+check "... and the runner's stdout could not be opened" grep -q 'could not open /proc/[0-9]*/fd/1' "$tmp/r1.json"
+check "the forged record is named" grep -q 'completion record is not the harness' "$tmp/r1.json"
 check "valgrind item not given to a suite with failures" has "$tmp/t1" "passing" "failed 0 5"
 check "the crashing suite is recorded, with zero" grep -q 'selftest_crash: no results' "$tmp/r1.json"
 check "the missing suite is recorded, with zero" grep -q 'no_such_suite: no results' "$tmp/r1.json"
 check "the hang is cut by its 1 s limit (whole run < 60 s)" [ "$elapsed" -lt 60 ]
 "$tool" --summary "$tmp/r1.json" >"$tmp/s1" 2>&1
-check "total is 5 of 26 (3 + 2 of 11 test points, 3 valgrind items of 5)" grep -qx 'total 5 26' "$tmp/s1"
+check "total is 5 of 31 (3 + 2 of 16 test points, 3 valgrind items of 5)" grep -qx 'total 5 31' "$tmp/s1"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+    check "as root, the suites ran as nobody" grep -q "the test runs as uid $(id -u nobody)" "$tmp/r1.json"
+fi
 
 echo "grader self-test: corrupt and truncated results files"
 mkdir -p "$tmp/g2"
@@ -82,7 +94,7 @@ printf '\377\376 not json, not UTF-8 \300\n' >"$tmp/g2/other.json"
 "$tool" --dir "$tmp/g2" --out "$tmp/r2.json" selftest other >"$tmp/grade2.log" 2>&1
 check "a corrupt results file still gives a valid results.json" "$tool" --summary "$tmp/r2.json"
 "$tool" --summary "$tmp/r2.json" >"$tmp/s2" 2>&1
-check "... with the week's tests failed and their points kept (0 of 12)" grep -qx 'total 0 12' "$tmp/s2"
+check "... with the week's tests failed and their points kept (0 of 17)" grep -qx 'total 0 17' "$tmp/s2"
 check "... and the reason in their output" grep -q 'is corrupt' "$tmp/r2.json"
 
 echo "grader self-test: the valgrind item"
@@ -95,6 +107,28 @@ RESULTS=$tmp/r4.json GRADE_DIR=$tmp/g4 GRADE_SUITES="$bin" SELFTEST_MODE=clean \
     sh "$grade_sh" "$build" >"$tmp/grade4.log" 2>&1
 "$tool" --tests "$tmp/r4.json" >"$tmp/t4" 2>&1
 check "a clean suite earns the valgrind item (5/5)" has "$tmp/t4" "passing" "passed 5 5"
+RESULTS=$tmp/r5.json GRADE_DIR=$tmp/g5 GRADE_SUITES="$bin" SELFTEST_MODE=vgexit \
+    sh "$grade_sh" "$build" >"$tmp/grade5.log" 2>&1
+"$tool" --tests "$tmp/r5.json" >"$tmp/t5" 2>&1
+check "a test that leaks and _exit(0)s only under valgrind passes normally" has "$tmp/t5" test_exit_under_vg "passed 2 2"
+check "... but does not earn the valgrind item (0/5)" has "$tmp/t5" "passing" "failed 0 5"
+
+echo "grader self-test: what the merger believes"
+mkdir -p "$tmp/g6"
+printf 'test_a 1\ntest_b 2\n' >"$tmp/g6/s.list"
+cat >"$tmp/g6/s.json" <<'EOF'
+{"suite": "s", "tests": [{"name": "test_a", "score": 1, "max_score": 1, "status": "passed", "output": ""},
+ {"name": "test_extra", "score": 1000000, "max_score": 1000000, "status": "passed", "output": ""},
+ {"name": "test_b", "score": 50, "max_score": 50, "status": "failed", "output": ""}]}
+EOF
+"$tool" --strict --dir "$tmp/g6" --out "$tmp/r6.json" s >/dev/null 2>&1
+"$tool" --summary "$tmp/r6.json" >"$tmp/s6" 2>&1
+check "an entry not in the list scores nothing; the list sets the points (1 of 3)" grep -qx 'total 1 3' "$tmp/s6"
+{ cat "$tmp/g6/s.json"; cat "$tmp/g6/s.json"; } >"$tmp/g6/t.json"
+cp "$tmp/g6/s.list" "$tmp/g6/t.list"
+"$tool" --strict --dir "$tmp/g6" --out "$tmp/r7.json" t >/dev/null 2>&1
+"$tool" --summary "$tmp/r7.json" >"$tmp/s7" 2>&1
+check "two JSON values in one results file make it corrupt (0 of 3)" grep -qx 'total 0 3' "$tmp/s7"
 
 echo "grader self-test: the handout cutter"
 awkfile=$here/../../../weeks/cut-regions.awk
