@@ -41,7 +41,7 @@ typedef struct {
 } PointwiseGradJob;
 
 /* Elements [begin, end) of a PointwiseGradJob, on one thread. */
-static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int thread)
+static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const PointwiseGradJob *job = ctx;
     const float *gp = job->gp, *xp = job->xp, *yp = job->yp;
@@ -49,6 +49,7 @@ static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int thre
     float *o = job->o;
     const float f0 = job->f0, f1 = job->f1;
     const float inv_sqrt2 = 0.70710678118654752f, inv_sqrt2pi = 0.39894228040143268f;
+    (void)chunk;
     (void)thread;
     switch (job->kind) {
     case PW_ABS:

@@ -676,9 +676,10 @@ typedef struct {
     const AdamConsts *c;
 } AdamJob;
 
-static void adam_range(void *ctx, int64_t begin, int64_t end, int thread)
+static void adam_range(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const AdamJob *job = ctx;
+    (void)chunk;
     (void)thread;
     adam_kernel(end - begin, job->p + begin, job->g + begin, job->m + begin, job->v + begin,
                 job->vmax ? job->vmax + begin : NULL, job->c);

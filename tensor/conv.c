@@ -283,8 +283,8 @@ static int check_conv(const Tensor *input, const Tensor *weight, const Tensor *b
  * channel 3x3 conv on a batch of 128 14x14 images) is then written and read back from
  * memory. Chunks whose columns and product [C_out, b*L] take about CONV_CHUNK_BYTES
  * stay in cache, and their GEMMs are still large enough for BLAS. Images are
- * independent, so each thread takes an equal share of the batch (to one image) and
- * works through it chunk by chunk.
+ * independent, so the batch is cut into strata_parallel_for()'s chunks (a few per
+ * thread, to one image), and each is worked through a step of `images` at a time.
  */
 typedef struct {
     const float *x;       /* input [N, C, H, W] (strides xs) */
@@ -293,8 +293,9 @@ typedef struct {
     const Tensor *bias;   /* [C_out] or NULL */
     Window2d w;
     int64_t N, C, H, W, C_out, K, L, oh, ow;
-    int64_t images;       /* images per chunk (at most) */
-    int threads;          /* ranges the batch is cut into */
+    int64_t images;       /* images per step (at most) */
+    int chunks;           /* chunks the batch is cut into */
+    int threads;          /* threads that run them (one scratch each) */
 } ConvPlan;
 
 static void conv_plan(ConvPlan *p, const Tensor *input, const float *weight, int64_t C_out,
@@ -318,8 +319,9 @@ static void conv_plan(ConvPlan *p, const Tensor *input, const float *weight, int
     int64_t per_image = (p->K + C_out > 0 ? p->K + C_out : 1) * (p->L > 0 ? p->L : 1) *
                         (int64_t)sizeof(float);
     int64_t B = CONV_CHUNK_BYTES / per_image;
+    p->chunks = strata_parallel_chunks(p->N, 1);
     p->threads = strata_parallel_threads(p->N, 1);
-    int64_t share = (p->N + p->threads - 1) / p->threads; /* images per thread, at most */
+    int64_t share = (p->N + p->chunks - 1) / p->chunks; /* images per chunk, at most */
     p->images = B < 1 ? 1 : B > share ? (share > 0 ? share : 1) : B;
 }
 
@@ -343,9 +345,10 @@ typedef struct {
  *     cols [K, b*L] = im2col(images), prod [C_out, b*L] = weight [C_out, K] @ cols,
  *     out[n, co, :] = prod[co, n*L .. n*L+L-1] + bias[co].
  */
-static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int thread)
+static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const ConvForward *f = ctx;
+    (void)chunk;
     const ConvPlan *p = f->plan;
     int64_t BL = p->images * p->L;
     float *cols = f->scratch + thread * (p->K + p->C_out) * BL, *prod = cols + p->K * BL;
@@ -413,21 +416,17 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
 typedef struct {
     const ConvPlan *plan;
     const float *g;
-    float *scratch;       /* per thread: cols [K, B*L], then its grad_weight sum [C_out, K] */
-    double *bias_sums;    /* per thread: [C_out], or NULL */
+    float *scratch;       /* per thread: cols [K, B*L] */
+    float *weight_sums;   /* per chunk: its grad_weight sum [C_out, K], or NULL */
+    double *bias_sums;    /* per chunk: [C_out], or NULL */
     float *grad_input;    /* [N, C, H, W] contiguous, or NULL */
     bool want_weight;
 } ConvBackward;
 
+/* Floats of the backward's scratch: each thread's cols, then each chunk's grad_weight. */
 static int64_t conv_backward_scratch(const ConvPlan *p)
 {
-    return p->K * p->images * p->L + p->C_out * p->K;
-}
-
-/* Thread @p t's grad_weight sum [C_out, K]: after its cols in the scratch. */
-static float *thread_grad_weight(const ConvPlan *p, float *scratch, int t)
-{
-    return scratch + t * conv_backward_scratch(p) + p->K * p->images * p->L;
+    return p->threads * p->K * p->images * p->L + p->chunks * p->C_out * p->K;
 }
 
 /* Sum of @p n floats in double, eight lanes at a time (the lanes vectorize). */
@@ -452,18 +451,18 @@ static double row_sum(const float *x, int64_t n)
  *     grad_weight += g[n] @ cols[n]^T             [C_out, L] x [L, K] -> [C_out, K]
  *     grad_bias   += the rows of g[n], summed
  *     grad_input[n] = col2im(weight^T @ g[n])     [K, C_out] x [C_out, L] -> [K, L]
- * The chunk's columns are unfolded once, while they fit in cache. grad_weight and
- * grad_bias go into this thread's own sums; the caller adds them up.
+ * A step's columns are unfolded once, while they fit in cache. grad_weight and
+ * grad_bias go into this chunk's own sums; the caller adds them up in chunk order.
  */
-static void conv_backward_images(void *ctx, int64_t begin, int64_t end, int thread)
+static void conv_backward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const ConvBackward *bw = ctx;
     const ConvPlan *p = bw->plan;
     int64_t O = p->C_out, K = p->K, L = p->L;
     /* no scratch when only the bias is wanted (Winograd computes the rest) */
-    float *cols = bw->scratch ? bw->scratch + thread * conv_backward_scratch(p) : NULL;
-    float *gw = bw->scratch ? thread_grad_weight(p, bw->scratch, thread) : NULL;
-    double *gb = bw->bias_sums ? bw->bias_sums + thread * O : NULL;
+    float *cols = bw->scratch ? bw->scratch + thread * K * p->images * L : NULL;
+    float *gw = bw->weight_sums ? bw->weight_sums + chunk * O * K : NULL;
+    double *gb = bw->bias_sums ? bw->bias_sums + chunk * O : NULL;
     int64_t image = p->C * p->H * p->W;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images;
@@ -523,37 +522,40 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
     Tensor *g = tensor_contiguous(grad_output), *wc = g ? tensor_contiguous(weight) : NULL;
     ConvPlan plan;
     conv_plan(&plan, input, wc ? wc->data : NULL, O, NULL, w, oh, ow);
-    int T = plan.threads;
+    int chunks = plan.chunks;
     /* Winograd takes grad_input and grad_weight; the loop below then only sums the bias */
     bool winograd = N * O * oh * ow > 0 && winograd_applies(w, input->shape[1], O);
-    int64_t scratch_shape[1] = {winograd ? 0 : T * conv_backward_scratch(&plan)};
+    int64_t scratch_shape[1] = {winograd ? 0 : conv_backward_scratch(&plan)};
     int64_t bias_shape[1] = {O};
     Tensor *scratch = wc ? tensor_new(scratch_shape, 1, __func__) : NULL;
-    double *bias_sums = scratch && grad_bias ? strata_calloc((size_t)(T * O), sizeof(double))
-                                             : NULL;
+    double *bias_sums = scratch && grad_bias
+                            ? strata_calloc((size_t)chunks * (size_t)O, sizeof(double))
+                            : NULL;
     Tensor *gi = grad_input && scratch ? tensor_new(input->shape, 4, __func__) : NULL;
     Tensor *gw = grad_weight && scratch ? tensor_zeros(weight->shape, 4) : NULL;
     Tensor *gb = grad_bias && scratch ? tensor_new(bias_shape, 1, __func__) : NULL;
     int rc = -1;
     if (scratch && (!grad_bias || (bias_sums && gb)) && (!grad_input || gi) &&
         (!grad_weight || gw)) {
-        ConvBackward bw = {&plan, g->data, winograd ? NULL : scratch->data, bias_sums,
-                           gi && !winograd ? gi->data : NULL, gw && !winograd};
-        for (int t = 0; bw.want_weight && t < T; t++) /* each thread's sum starts at 0 */
-            memset(thread_grad_weight(&plan, scratch->data, t), 0,
-                   (size_t)(O * plan.K) * sizeof(float));
-        strata_parallel_for(plan.N, 1, conv_backward_images, &bw);
-        /* Each thread's sums, added in thread order: the same result on every run. */
         int64_t OK = O * plan.K;
-        for (int t = 0; bw.want_weight && t < T; t++) {
-            const float *part = thread_grad_weight(&plan, scratch->data, t);
+        float *weight_sums = winograd ? NULL
+                                      : scratch->data + plan.threads * plan.K * plan.images * plan.L;
+        ConvBackward bw = {&plan, g->data, winograd ? NULL : scratch->data,
+                           gw && !winograd ? weight_sums : NULL, bias_sums,
+                           gi && !winograd ? gi->data : NULL, gw && !winograd};
+        if (bw.want_weight) /* each chunk's sum starts at 0 */
+            memset(weight_sums, 0, (size_t)(chunks * OK) * sizeof(float));
+        strata_parallel_for(plan.N, 1, conv_backward_images, &bw);
+        /* Each chunk's sums, added in chunk order: the same result on every run. */
+        for (int c = 0; bw.want_weight && c < chunks; c++) {
+            const float *part = weight_sums + c * OK;
             for (int64_t i = 0; i < OK; i++)
                 gw->data[i] += part[i];
         }
         for (int64_t o = 0; gb && o < O; o++) {
             double sum = 0;
-            for (int t = 0; t < T; t++)
-                sum += bias_sums[t * O + o];
+            for (int c = 0; c < chunks; c++)
+                sum += bias_sums[c * O + o];
             gb->data[o] = (float)sum;
         }
         rc = 0;
@@ -749,13 +751,14 @@ typedef struct {
 } MaxPoolJob;
 
 /* Planes [begin, end) (plane = n*C + c) of a max pooling, on one thread. */
-static void max_pool_planes(void *ctx, int64_t begin, int64_t end, int thread)
+static void max_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const MaxPoolJob *job = ctx;
     const Tensor *input = job->input;
     const int64_t *s = input->strides, C = input->shape[1];
     int64_t H = input->shape[2], W = input->shape[3], oh = job->oh, ow = job->ow;
     Window2d w = job->w;
+    (void)chunk;
     (void)thread;
     for (int64_t p = begin; p < end; p++) {
         const float *plane = input->data + (p / C) * s[0] + (p % C) * s[1];
@@ -819,14 +822,17 @@ typedef struct {
     const float *g, *idx; /* [planes, per_plane] */
     float *out;           /* [planes, plane] */
     int64_t plane, per_plane;
-    int64_t first_bad[STRATA_MAX_THREADS]; /* per range: first index outside its plane */
+    int64_t first_bad[STRATA_MAX_THREADS]; /* per thread: lowest index outside its plane */
 } MaxPoolBackJob;
 
 /* Planes [begin, end), on one thread: zero each, then scatter its gradients into it. An
- * index outside the plane stops the range and is recorded; the caller reports it. */
-static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int thread)
+ * index outside the plane stops the chunk and is recorded (the lowest this thread
+ * found); the caller reports the lowest of all, the first in the tensor. */
+static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int chunk,
+                                     int thread)
 {
     MaxPoolBackJob *job = ctx;
+    (void)chunk;
     for (int64_t p = begin; p < end; p++) {
         float *dst = job->out + p * job->plane;
         const float *gp = job->g + p * job->per_plane, *ip = job->idx + p * job->per_plane;
@@ -834,7 +840,9 @@ static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int 
         for (int64_t i = 0; i < job->per_plane; i++) {
             float v = ip[i];
             if (!(v == floorf(v)) || v < 0 || v >= (float)job->plane) {
-                job->first_bad[thread] = p * job->per_plane + i;
+                int64_t at = p * job->per_plane + i;
+                if (job->first_bad[thread] < 0 || at < job->first_bad[thread])
+                    job->first_bad[thread] = at;
                 return;
             }
             dst[(int64_t)v] += gp[i];
@@ -873,9 +881,10 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
         job.first_bad[t] = -1;
     if (out)
         strata_parallel_for(planes, grain, max_pool_backward_planes, &job);
-    int64_t bad = -1; /* the first bad index: the lowest range that found one has it */
-    for (int t = 0; out && t < T && bad < 0; t++)
-        bad = job.first_bad[t];
+    int64_t bad = -1; /* the first bad index: the lowest any thread found */
+    for (int t = 0; out && t < T; t++)
+        if (job.first_bad[t] >= 0 && (bad < 0 || job.first_bad[t] < bad))
+            bad = job.first_bad[t];
     if (bad >= 0) {
         strata_set_error("tensor_max_pool2d_backward: index %g at position %lld is outside "
                          "the %lld-element plane", (double)ix->data[bad], (long long)bad,

@@ -1,15 +1,12 @@
 /*
  * core.c - the runtime every layer shares: the error slot, the counting allocator,
- * reference-counted objects, scopes (autorelease pools), the seeded generator and the
- * thread count. Read docs/memory-and-errors.md first: this file implements that page.
+ * reference-counted objects, scopes (autorelease pools) and the seeded generator (the
+ * threads are in threads.c). Read docs/memory-and-errors.md first: this file
+ * implements that page.
  */
 #include "tensor.h"
 
-#include <cblas.h>
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -566,90 +563,3 @@ void strata_randperm(int64_t *perm, int64_t n)
         perm[j] = tmp;
     }
 }
-
-/* ----------------------------------------------------------------------- threads --- */
-
-/*
- * strata runs its own threads (strata_parallel_for, on OpenMP) and calls BLAS from each
- * of them, so OpenBLAS itself runs one thread per call: its own pool would otherwise put
- * threads x threads workers on the cores, and its idle workers spin (sched_yield) for a
- * long while after each call, taking time from strata's. The default thread count is
- * what OpenBLAS would have used (every core, or OPENBLAS_NUM_THREADS).
- */
-static atomic_int num_threads;
-static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
-
-/*
- * GNU OpenMP's threads do not survive fork(): a child whose parent already ran a
- * parallel loop would wait forever for them. So a forked child runs its loops on one
- * thread (the Check runner and the crash tests fork).
- */
-static atomic_bool threads_started, threads_lost;
-
-static void threads_after_fork(void)
-{
-    if (atomic_load(&threads_started))
-        atomic_store(&threads_lost, true);
-}
-
-static void threads_init(void)
-{
-    atomic_store(&num_threads, openblas_get_num_threads());
-    openblas_set_num_threads(1);
-    pthread_atfork(NULL, NULL, threads_after_fork);
-}
-
-void strata_set_num_threads(int n)
-{
-    pthread_once(&threads_once, threads_init);
-    atomic_store(&num_threads, n < 1 ? 1 : n);
-    openblas_set_num_threads(1); /* in case a caller changed it directly */
-}
-
-int strata_get_num_threads(void)
-{
-    pthread_once(&threads_once, threads_init);
-    int n = atomic_load_explicit(&num_threads, memory_order_relaxed);
-    return n < 1 ? 1 : n;
-}
-
-int strata_parallel_threads(int64_t n, int64_t grain)
-{
-#ifdef _OPENMP
-    int64_t t = strata_get_num_threads();
-    if (omp_in_parallel() || atomic_load_explicit(&threads_lost, memory_order_relaxed))
-        t = 1;
-#else
-    int64_t t = 1; /* built without OpenMP: every loop runs on the calling thread */
-#endif
-    if (grain < 1)
-        grain = 1;
-    if (t > n / grain)
-        t = n / grain;
-    if (t > STRATA_MAX_THREADS)
-        t = STRATA_MAX_THREADS;
-    return t < 1 ? 1 : (int)t;
-}
-
-void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
-{
-    if (!fn) {
-        strata_error_null(__func__, "fn");
-        return;
-    }
-    if (n <= 0)
-        return;
-    int t = strata_parallel_threads(n, grain);
-    if (t == 1) {
-        fn(ctx, 0, n, 0);
-        return;
-    }
-#ifdef _OPENMP
-    atomic_store_explicit(&threads_started, true, memory_order_relaxed);
-    /* Range i is [n*i/t, n*(i+1)/t): fixed by n and t alone, never by timing. */
-#pragma omp parallel for num_threads(t) schedule(static, 1)
-    for (int i = 0; i < t; i++)
-        fn(ctx, n * i / t, n * (i + 1) / t, i);
-#endif
-}
-

@@ -289,9 +289,10 @@ typedef struct {
     float p, q;
 } DenseJob;
 
-static void dense_range(void *ctx, int64_t begin, int64_t end, int thread)
+static void dense_range(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const DenseJob *job = ctx;
+    (void)chunk;
     (void)thread;
     if (job->binary)
         job->binary(job->out + begin, 1, job->a + begin, 1, job->b + begin, 1, end - begin,

@@ -141,9 +141,10 @@ typedef struct {
 } GemmBands;
 
 /* Bands [begin, end) (in blocks of GEMM_BLOCK) of one product, on one thread. */
-static void gemm_bands(void *ctx, int64_t begin, int64_t end, int thread)
+static void gemm_bands(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const GemmBands *g = ctx;
+    (void)chunk;
     (void)thread;
     int64_t total = g->by_rows ? g->m : g->n;
     int64_t first = begin * GEMM_BLOCK, last = end * GEMM_BLOCK < total ? end * GEMM_BLOCK : total;

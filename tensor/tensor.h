@@ -367,58 +367,81 @@ void strata_randperm(int64_t *perm, int64_t n);
 /**
  * @brief Set the number of threads strata's kernels use (strata_parallel_for(); BLAS
  *        calls are split among them, and OpenBLAS itself is kept to one thread).
- * @param[in] n threads (>= 1); values < 1 are taken as 1.
+ *        Do not change it while another thread of the program runs a kernel.
+ * @param[in] n threads (>= 1); values < 1 are taken as 1, values above
+ *        STRATA_MAX_THREADS as STRATA_MAX_THREADS.
  */
 void strata_set_num_threads(int n);
 
 /** @brief The thread count set by strata_set_num_threads() (default: the count OpenBLAS
- *         starts with, which is every core unless OPENBLAS_NUM_THREADS says otherwise). */
+ *         starts with, which is every core unless OPENBLAS_NUM_THREADS says otherwise,
+ *         but no more than the cores this process may run on, its affinity mask). */
 int strata_get_num_threads(void);
 
 /** Most threads strata_parallel_for() runs at once. */
 #define STRATA_MAX_THREADS 64
 
 /** Fewest elements of a cheap elementwise loop (a few operations per element) worth a
- *  thread of their own: fewer cost more to hand over than they take to compute. */
+ *  chunk of their own: fewer cost more to hand over than they take to compute. */
 #define STRATA_GRAIN_ELEMENTS ((int64_t)1 << 16)
 
 /**
- * @brief The body of a parallel loop: handle the items [begin, end).
- * @param ctx the caller's context, shared by every range (read it; write only the
- *        parts that belong to this range or to @p thread).
- * @param begin first item of this range.
+ * @brief The body of a parallel loop: handle the items [begin, end), one chunk.
+ * @param ctx the caller's context, shared by every chunk (read it; write only the
+ *        parts that belong to this chunk or to @p thread).
+ * @param begin first item of this chunk.
  * @param end one past the last item.
- * @param thread which range this is, 0 .. threads-1 (an index for per-thread scratch).
+ * @param chunk which chunk this is, 0 .. strata_parallel_chunks()-1 (an index for
+ *        per-chunk partial sums: the caller adds them up in chunk order).
+ * @param thread which thread runs it, 0 .. strata_parallel_threads()-1 (an index for
+ *        per-thread scratch; a thread runs one chunk at a time).
  */
-typedef void (*StrataRangeFn)(void *ctx, int64_t begin, int64_t end, int thread);
+typedef void (*StrataRangeFn)(void *ctx, int64_t begin, int64_t end, int chunk, int thread);
 
 /**
- * @brief How many ranges strata_parallel_for() cuts @p n items into: the thread count
- *        (strata_get_num_threads()), but no more than n / @p grain (at least 1).
+ * @brief How many chunks strata_parallel_for() cuts @p n items into: 1 on one thread
+ *        (and in a loop body, and in a child forked after its parent ran a loop), else
+ *        a few per thread, but no more than n / @p grain (at least 1). Callers size
+ *        per-chunk partial sums with it.
+ * @param[in] n items.
+ * @param[in] grain fewest items worth a chunk of their own (values < 1 count as 1).
+ * @return The number of chunks, 1 .. 4095.
+ */
+int strata_parallel_chunks(int64_t n, int64_t grain);
+
+/**
+ * @brief How many threads strata_parallel_for() runs @p n items on: the thread count
+ *        (strata_get_num_threads()), but no more than strata_parallel_chunks(n, grain).
  *        Callers size per-thread scratch with it.
  * @param[in] n items.
- * @param[in] grain fewest items worth a thread of their own (values < 1 count as 1).
- * @return The number of ranges, 1 .. STRATA_MAX_THREADS.
+ * @param[in] grain fewest items worth a chunk of their own (values < 1 count as 1).
+ * @return The number of threads, 1 .. STRATA_MAX_THREADS.
  */
 int strata_parallel_threads(int64_t n, int64_t grain);
 
 /**
- * @brief Run @p fn over the items [0, n) cut into strata_parallel_threads(n, grain)
- *        contiguous ranges of nearly equal size, each on its own thread (range 0 on the
- *        calling thread), and return when all are done. The ranges and their order of
- *        items do not depend on timing, so a kernel that sums per range gets the same
- *        result on every run with the same thread count. The threads are OpenMP's; a
- *        build without OpenMP runs every loop on the calling thread. OpenBLAS runs one
- *        thread per call (strata's threads are the parallelism), so a range may call
- *        cblas itself.
+ * @brief Run @p fn over the items [0, n), cut into K = strata_parallel_chunks(n, grain)
+ *        chunks, chunk c being [n*c/K, n*(c+1)/K), on strata_parallel_threads(n, grain)
+ *        threads (the calling thread among them), and return when all are done.
+ *
+ * The threads claim the chunks one at a time from a shared counter, so a thread that
+ * loses its core to another process leaves its share to the others instead of holding
+ * them up. Which thread runs which chunk depends on timing; the chunks themselves
+ * depend only on n, grain and the thread count. A kernel that sums across its items
+ * keeps one partial sum per chunk and adds them in chunk order after the loop: the same
+ * bits on every run with the same thread count. Idle threads spin for a few tens of
+ * microseconds, then sleep. OpenBLAS runs one thread per call (strata's threads are the
+ * parallelism), so a chunk may call cblas itself.
  *
  * @p fn must not fail and must not touch the error slot or the scope stack (both are
  * per thread): allocate and check everything before the loop. A parallel loop started
- * inside a range runs serially on that range's thread, and so does every loop of a
- * child forked after its parent ran one (OpenMP's threads do not survive fork()).
+ * inside a chunk runs serially on that thread (as one chunk), and so does every loop of
+ * a child forked after its parent ran one (threads do not survive fork()). Two threads
+ * of the program may run loops at the same time: the pool takes one, the other runs the
+ * same chunks in order on its own thread.
  * n <= 0 does nothing; a NULL @p fn does nothing but set an error naming "fn".
  * @param[in] n items.
- * @param[in] grain fewest items worth a thread (see strata_parallel_threads()).
+ * @param[in] grain fewest items worth a chunk (see strata_parallel_chunks()).
  * @param[in] fn the loop body.
  * @param[in] ctx passed to every call of @p fn.
  */

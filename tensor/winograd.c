@@ -78,8 +78,9 @@ typedef struct {
     int64_t N, C, H, W, O, oh, ow, pad_h, pad_w;
     int64_t th, tw;   /* tiles down and across the output of one image */
     int64_t ph, pw;   /* a zero-bordered input plane: 2*th + 2 rows of 2*tw + 2 */
-    int64_t images;   /* images per chunk, at most */
-    int threads;      /* ranges the batch is cut into */
+    int64_t images;   /* images per step, at most */
+    int chunks;       /* chunks the batch is cut into (strata_parallel_for's) */
+    int threads;      /* threads that run them (one scratch each) */
 } Winograd;
 
 static void winograd_plan(Winograd *p, const Tensor *input, int64_t O, Window2d w, int64_t oh,
@@ -102,8 +103,9 @@ static void winograd_plan(Winograd *p, const Tensor *input, int64_t O, Window2d 
     int64_t per_image = XI * (p->C + O) * p->th * p->tw * (int64_t)sizeof(float);
     int64_t B = WINOGRAD_CHUNK_BYTES / per_image;
     B = B < 1 ? 1 : B > WINOGRAD_IMAGES ? WINOGRAD_IMAGES : B;
+    p->chunks = strata_parallel_chunks(p->N, 1);
     p->threads = strata_parallel_threads(p->N, 1);
-    int64_t share = (p->N + p->threads - 1) / p->threads;
+    int64_t share = (p->N + p->chunks - 1) / p->chunks;
     p->images = B > share ? share : B;
 }
 
@@ -368,10 +370,11 @@ typedef struct {
     float *out;         /* [N, O, oh, ow] */
 } WinogradForward;
 
-/* Images [begin, end) of the forward pass on one thread, a chunk at a time. */
-static void forward_images(void *ctx, int64_t begin, int64_t end, int thread)
+/* Images [begin, end) of the forward pass on one thread, a step at a time. */
+static void forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const WinogradForward *f = ctx;
+    (void)chunk;
     const Winograd *p = f->plan;
     int64_t TB = chunk_tiles(p);
     float *v = f->scratch + thread * thread_scratch(p), *m = v + XI * p->C * TB;
@@ -430,23 +433,23 @@ typedef struct {
     const Winograd *plan;
     const float *g;      /* grad_output [N, O, oh, ow], contiguous */
     float *scratch;      /* per thread: thread_scratch() floats */
-    float *du;           /* per thread: its dU sum [XI, O, C], or NULL */
+    float *du;           /* per chunk: its dU sum [XI, O, C], or NULL */
     float *grad_input;   /* [N, C, H, W], or NULL */
 } WinogradBackward;
 
 /*
- * Images [begin, end) of the backward pass on one thread, a chunk at a time:
- * dM from grad_output; dU += dM @ V^T (V recomputed from the input); dV = U^T @ dM,
- * added back into the images' gradient planes.
+ * Images [begin, end) of the backward pass on one thread, a step at a time:
+ * dM from grad_output; dU += dM @ V^T (V recomputed from the input) into this chunk's
+ * sum; dV = U^T @ dM, added back into the images' gradient planes.
  */
-static void backward_images(void *ctx, int64_t begin, int64_t end, int thread)
+static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const WinogradBackward *bw = ctx;
     const Winograd *p = bw->plan;
     int64_t O = p->O, C = p->C, TB = chunk_tiles(p);
     float *v = bw->scratch + thread * thread_scratch(p), *m = v + XI * C * TB;
     float *block = m + XI * O * TB;
-    float *du = bw->du ? bw->du + thread * XI * O * C : NULL;
+    float *du = bw->du ? bw->du + chunk * XI * O * C : NULL;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
         for (int64_t o = 0; o < O; o++)
@@ -480,22 +483,22 @@ int winograd_conv2d_backward(const float *grad_output, const Tensor *input,
     if (u) {
         winograd_plan(&plan, x, weight->shape[0], w, oh, ow);
         plan.u = u->data;
-        int64_t per_thread = thread_scratch(&plan) + (grad_weight ? XI * plan.O * plan.C : 0);
-        int64_t scratch_shape[1] = {plan.threads * per_thread};
+        int64_t scratch_shape[1] = {plan.threads * thread_scratch(&plan) +
+                                    (grad_weight ? plan.chunks * XI * plan.O * plan.C : 0)};
         scratch = tensor_new(scratch_shape, 1, "tensor_conv2d_backward");
-        if (scratch && grad_weight) { /* each thread's dU sum, after all the scratches */
+        if (scratch && grad_weight) { /* each chunk's dU sum, after the threads' scratch */
             du = scratch->data + plan.threads * thread_scratch(&plan);
-            memset(du, 0, (size_t)(plan.threads * XI * plan.O * plan.C) * sizeof(float));
+            memset(du, 0, (size_t)(plan.chunks * XI * plan.O * plan.C) * sizeof(float));
         }
     }
     if (scratch) {
         WinogradBackward bw = {&plan, grad_output, scratch->data, du, grad_input};
         strata_parallel_for(plan.N, 1, backward_images, &bw);
-        /* Each thread's dU, added in thread order: the same result on every run. */
+        /* Each chunk's dU, added in chunk order: the same result on every run. */
         int64_t n = XI * plan.O * plan.C;
-        for (int t = 1; du && t < plan.threads; t++)
+        for (int c = 1; du && c < plan.chunks; c++)
             for (int64_t i = 0; i < n; i++)
-                du[i] += du[t * n + i];
+                du[i] += du[c * n + i];
         if (du)
             kernel_transform_backward(du, plan.O, plan.C, grad_weight);
     }

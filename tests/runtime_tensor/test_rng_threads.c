@@ -119,67 +119,80 @@ START_TEST(test_threads)
 }
 END_TEST
 
-/* What each range of a parallel loop saw: its bounds, and a mark on every item. */
+/* What each chunk of a parallel loop saw: its bounds, its thread, and a mark on every
+ * item. Chunks are indexed by their number, so threads never write the same entry. */
+#define MAX_LOGGED 4096
 typedef struct {
-    int64_t begin[STRATA_MAX_THREADS], end[STRATA_MAX_THREADS];
-    int calls[STRATA_MAX_THREADS];
-    int *seen; /* per item: how many ranges handled it */
-    int inner_threads[STRATA_MAX_THREADS];
-} RangeLog;
+    int64_t begin[MAX_LOGGED], end[MAX_LOGGED];
+    int calls[MAX_LOGGED], thread[MAX_LOGGED];
+    int *seen; /* per item: how many chunks handled it */
+    int inner_chunks[MAX_LOGGED];
+} ChunkLog;
 
-static void log_range(void *ctx, int64_t begin, int64_t end, int thread)
+static void log_chunk(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
-    RangeLog *log = ctx;
-    log->begin[thread] = begin;
-    log->end[thread] = end;
-    log->calls[thread]++;
+    ChunkLog *log = ctx;
+    log->begin[chunk] = begin;
+    log->end[chunk] = end;
+    log->calls[chunk]++;
+    log->thread[chunk] = thread;
     for (int64_t i = begin; i < end; i++)
         log->seen[i]++;
-    /* a loop inside a range runs on this thread alone */
-    log->inner_threads[thread] = strata_parallel_threads(1 << 20, 1);
+    /* a loop inside a chunk runs on this thread alone, as one chunk */
+    log->inner_chunks[chunk] = strata_parallel_chunks(1 << 20, 1) * 10 +
+                               strata_parallel_threads(1 << 20, 1);
 }
 
 /*
- * strata_parallel_for: every item exactly once, ranges [n*i/t, n*(i+1)/t) by the
- * thread count and the grain alone, nested loops serial, empty loops harmless.
+ * strata_parallel_for: every item exactly once, chunk c = [n*c/K, n*(c+1)/K) with
+ * K = strata_parallel_chunks() set by the thread count and the grain alone (one chunk
+ * on one thread, a few per thread otherwise), each chunk run once by a thread below
+ * strata_parallel_threads(), nested loops serial, empty loops harmless.
  */
 START_TEST(test_parallel_for)
 {
     BEGIN;
     int before = strata_get_num_threads();
     const int64_t n = 1001;
-    int seen[1001];
+    static int seen[1001];
+    static ChunkLog log;
     for (int threads = 1; threads <= 3; threads++) {
         strata_set_num_threads(threads);
-        RangeLog log = {{0}, {0}, {0}, seen, {0}};
-        memset(seen, 0, sizeof seen);
-        int t = strata_parallel_threads(n, 1);
-#ifdef _OPENMP
+        int k = strata_parallel_chunks(n, 1), t = strata_parallel_threads(n, 1);
         ck_assert_int_eq(t, threads);
-#else
-        ck_assert_int_eq(t, 1); /* a serial build (OPENMP=) runs every loop as one range */
-#endif
-        strata_parallel_for(n, 1, log_range, &log);
-        for (int64_t i = 0; i < n; i++)
-            ck_assert_msg(seen[i] == 1, "%d threads: item %lld handled %d times", threads,
-                          (long long)i, seen[i]);
-        for (int r = 0; r < t; r++) {
-            ck_assert_int_eq(log.calls[r], 1);
-            ck_assert_int_eq(log.begin[r], n * r / t);
-            ck_assert_int_eq(log.end[r], n * (r + 1) / t);
-            ck_assert_int_eq(log.inner_threads[r], 1);
+        if (threads == 1)
+            ck_assert_int_eq(k, 1);
+        else
+            ck_assert_msg(k > threads && k <= n, "%d threads: %d chunks", threads, k);
+        for (int round = 0; round < 20; round++) { /* who runs what varies; chunks not */
+            memset(&log, 0, sizeof log);
+            log.seen = seen;
+            memset(seen, 0, sizeof seen);
+            strata_parallel_for(n, 1, log_chunk, &log);
+            for (int64_t i = 0; i < n; i++)
+                ck_assert_msg(seen[i] == 1, "%d threads: item %lld handled %d times", threads,
+                              (long long)i, seen[i]);
+            for (int c = 0; c < k; c++) {
+                ck_assert_int_eq(log.calls[c], 1);
+                ck_assert_int_eq(log.begin[c], n * c / k);
+                ck_assert_int_eq(log.end[c], n * (c + 1) / k);
+                ck_assert_int_lt(log.thread[c], t);
+                ck_assert_int_eq(log.inner_chunks[c], 11); /* 1 chunk on 1 thread */
+            }
         }
     }
-    /* the grain caps the ranges: 1001 items at >= 600 each make one range */
+    /* the grain caps the chunks: 1001 items at >= 600 each make one chunk, on one
+     * thread; at >= 400 each, two chunks */
     strata_set_num_threads(3);
+    ck_assert_int_eq(strata_parallel_chunks(n, 600), 1);
     ck_assert_int_eq(strata_parallel_threads(n, 600), 1);
-#ifdef _OPENMP
+    ck_assert_int_eq(strata_parallel_chunks(n, 400), 2);
     ck_assert_int_eq(strata_parallel_threads(n, 400), 2);
-#endif
     ck_assert_int_eq(strata_parallel_threads(0, 1), 1);
-    RangeLog none = {{0}, {0}, {0}, seen, {0}};
-    strata_parallel_for(0, 1, log_range, &none);
-    ck_assert_int_eq(none.calls[0], 0);
+    memset(&log, 0, sizeof log);
+    log.seen = seen;
+    strata_parallel_for(0, 1, log_chunk, &log);
+    ck_assert_int_eq(log.calls[0], 0);
     strata_clear_error();
     strata_parallel_for(5, 1, NULL, NULL); /* an error, not a crash */
     ck_assert_msg(strstr(strata_last_error(), "strata_parallel_for") != NULL,

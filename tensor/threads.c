@@ -1,0 +1,353 @@
+/*
+ * threads.c - strata's own thread pool: strata_parallel_for() and the thread count.
+ * Read docs/memory-and-errors.md ("Threads") first: this file implements that page.
+ *
+ * A parallel loop cuts its items into a fixed number of chunks (set by the item count,
+ * the grain and the thread count, never by timing) and the threads claim chunks one at
+ * a time from a shared counter: whoever is free takes the next one. On a quiet machine
+ * every thread gets about the same share. On a busy one (a browser, another job, a
+ * compiler) the operating system takes a core away from one of our threads now and
+ * then, and the others simply take that thread's chunks, instead of waiting for it at
+ * the end of a fixed range of their own.
+ *
+ * Waiting is bounded: a thread with nothing to do spins for a few tens of microseconds
+ * (the next loop usually starts that soon, and waking a sleeping thread costs about as
+ * much), then sleeps on a condition variable, which gives its core to whoever needs it:
+ * often the very thread it waits for.
+ *
+ * Results never depend on which thread ran which chunk: a kernel that sums over its
+ * items keeps one partial sum per chunk (its `chunk` argument) and adds them up in
+ * chunk order after the loop. So a run is reproducible bit for bit for a given thread
+ * count, however the machine's load hands out the chunks.
+ */
+#include "tensor.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Chunks per thread in a loop: enough that a thread which loses its core for a while
+ * leaves only a small part of the loop to the others, few enough that each chunk's
+ * own cost (a call, a BLAS call's packing) stays small. */
+#define CHUNKS_PER_THREAD 4
+
+/* How long an idle thread spins before it sleeps: about what waking it would cost. */
+#define SPIN_NS 50000
+
+/* Most chunks one loop has (the claim word below keeps 12 bits for them). */
+#define MAX_CHUNKS 4095
+
+/* ------------------------------------------------------------- the thread count --- */
+
+/*
+ * strata calls BLAS from each of its own threads, so OpenBLAS itself runs one thread
+ * per call: its own pool would otherwise put threads x threads workers on the cores,
+ * and its idle workers spin (sched_yield) for a long while after each call, taking time
+ * from strata's.
+ */
+static atomic_int num_threads;
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+/* Cores this process may run on (its affinity mask: taskset, a container's cpuset). */
+static int cores_available(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    return STRATA_MAX_THREADS;
+}
+
+static void threads_init(void)
+{
+    /* OpenBLAS's count honours OPENBLAS_NUM_THREADS; the affinity mask bounds it. */
+    int n = openblas_get_num_threads(), cores = cores_available();
+    atomic_store(&num_threads, n < cores ? n : cores);
+    openblas_set_num_threads(1);
+}
+
+void strata_set_num_threads(int n)
+{
+    pthread_once(&threads_once, threads_init);
+    atomic_store(&num_threads, n < 1 ? 1 : n > STRATA_MAX_THREADS ? STRATA_MAX_THREADS : n);
+    openblas_set_num_threads(1); /* in case a caller changed it directly */
+}
+
+int strata_get_num_threads(void)
+{
+    pthread_once(&threads_once, threads_init);
+    int n = atomic_load_explicit(&num_threads, memory_order_relaxed);
+    return n < 1 ? 1 : n;
+}
+
+/* ----------------------------------------------------------------------- the pool --- */
+
+/*
+ * The job being run, and one 64-bit word through which threads claim its chunks:
+ *
+ *     bits 32..63  the job's number (each loop gets the next one)
+ *     bits 24..31  how many threads may take part (the scratch the kernel sized)
+ *     bits 12..23  how many chunks it has
+ *     bits  0..11  the next chunk to hand out
+ *
+ * A thread claims a chunk with one compare-and-swap that checks, all at once, that the
+ * job is still the one it saw and that chunks are left. Having claimed one, it may read
+ * the job's other fields: the job cannot end (and be replaced) before that chunk is done.
+ */
+#define WORD(job, slots, chunks, next)                                                   \
+    (((uint64_t)(job) << 32) | ((uint64_t)(slots) << 24) | ((uint64_t)(chunks) << 12) |  \
+     (uint64_t)(next))
+#define WORD_JOB(w) ((uint32_t)((w) >> 32))
+#define WORD_SLOTS(w) ((int)(((w) >> 24) & 0xff))
+#define WORD_CHUNKS(w) ((int)(((w) >> 12) & 0xfff))
+#define WORD_NEXT(w) ((int)((w) & 0xfff))
+
+static struct {
+    /* the job: written by its caller before the claim word publishes it */
+    StrataRangeFn fn;
+    void *ctx;
+    int64_t n;
+    _Atomic uint64_t claim;
+    atomic_int finished;          /* chunks of this job done */
+    atomic_bool busy;             /* a caller owns the pool (one loop at a time) */
+    /* sleeping and waking */
+    pthread_mutex_t lock;
+    pthread_cond_t work;          /* idle workers sleep here */
+    pthread_cond_t done;          /* a caller waiting for the last chunk sleeps here */
+    atomic_int sleepers;          /* workers asleep on work */
+    atomic_bool caller_asleep;
+    atomic_bool stop;             /* at exit: workers leave */
+    /* the workers: thread i runs as slot i (the caller is slot 0) */
+    int started;
+    pthread_t threads[STRATA_MAX_THREADS];
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .work = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
+
+/* Set while this thread runs a chunk: a loop started inside one runs serially. */
+static _Thread_local bool in_loop;
+
+/*
+ * A thread of ours does not survive fork(): a child whose parent had started workers
+ * would wait forever for them. So such a child runs every loop on its calling thread
+ * (the Check runner and the crash tests fork).
+ */
+static atomic_bool threads_lost;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void pool_after_fork(void)
+{
+    if (pool.started > 0)
+        atomic_store(&threads_lost, true);
+}
+
+static void fork_handler_install(void) { pthread_atfork(NULL, NULL, pool_after_fork); }
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A hint to the core that this is a spin loop (it saves power and frees the sibling
+ * hyper-thread). */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Claim the next chunk of job @p job: its index, or -1 when none is left (or the job
+ * is no longer the current one). */
+static int claim_chunk(uint32_t job, int *chunks)
+{
+    uint64_t w = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    for (;;) {
+        if (WORD_JOB(w) != job || WORD_NEXT(w) >= WORD_CHUNKS(w))
+            return -1;
+        if (atomic_compare_exchange_weak_explicit(&pool.claim, &w, w + 1,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            *chunks = WORD_CHUNKS(w);
+            return WORD_NEXT(w);
+        }
+    }
+}
+
+/* Run chunks of job @p job as @p slot until none is left. */
+static void run_chunks(uint32_t job, int slot)
+{
+    int chunks, c;
+    in_loop = true;
+    while ((c = claim_chunk(job, &chunks)) >= 0) {
+        int64_t n = pool.n;
+        pool.fn(pool.ctx, n * c / chunks, n * (c + 1) / chunks, c, slot);
+        /* The last chunk done wakes the caller if it went to sleep. seq_cst pairs with
+         * the caller's: either it sees this count, or this sees it asleep. */
+        if (atomic_fetch_add(&pool.finished, 1) + 1 == chunks &&
+            atomic_load(&pool.caller_asleep)) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+    in_loop = false;
+}
+
+/* Wait (spin, then sleep) until a job other than @p seen is published; its word. */
+static uint64_t wait_for_job(uint32_t seen)
+{
+    int64_t until = now_ns() + SPIN_NS;
+    for (int i = 1;; i++) {
+        uint64_t w = atomic_load_explicit(&pool.claim, memory_order_acquire);
+        if (WORD_JOB(w) != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed))
+            return w;
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() > until)
+            break;
+    }
+    pthread_mutex_lock(&pool.lock);
+    atomic_fetch_add(&pool.sleepers, 1); /* seq_cst: pairs with the publisher's check */
+    uint64_t w;
+    while (WORD_JOB(w = atomic_load(&pool.claim)) == seen && !atomic_load(&pool.stop))
+        pthread_cond_wait(&pool.work, &pool.lock);
+    atomic_fetch_sub(&pool.sleepers, 1);
+    pthread_mutex_unlock(&pool.lock);
+    return w;
+}
+
+static void *worker_main(void *arg)
+{
+    int slot = (int)(intptr_t)arg;
+    uint32_t seen = WORD_JOB(atomic_load(&pool.claim));
+    for (;;) {
+        uint64_t w = wait_for_job(seen);
+        if (atomic_load(&pool.stop))
+            return NULL;
+        seen = WORD_JOB(w);
+        if (slot < WORD_SLOTS(w))
+            run_chunks(seen, slot);
+    }
+}
+
+/* At exit: wake every worker, let it leave, and join it (so nothing is left behind for
+ * a leak checker). A forked child has no workers to join. */
+static void pool_shutdown(void)
+{
+    if (atomic_load(&threads_lost) || pool.started == 0)
+        return;
+    pthread_mutex_lock(&pool.lock);
+    atomic_store(&pool.stop, true);
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 1; i <= pool.started; i++)
+        pthread_join(pool.threads[i], NULL);
+    pool.started = 0;
+}
+
+/* Make sure workers 1 .. slots-1 exist (the caller owns the pool). Returns how many
+ * slots can run: fewer when a thread cannot be created (the loop still completes). */
+static int pool_grow(int slots)
+{
+    if (pool.started == 0)
+        atexit(pool_shutdown);
+    while (pool.started < slots - 1) {
+        int slot = pool.started + 1;
+        if (pthread_create(&pool.threads[slot], NULL, worker_main, (void *)(intptr_t)slot) != 0)
+            break;
+        pool.started = slot;
+    }
+    return pool.started + 1 < slots ? pool.started + 1 : slots;
+}
+
+/* Whether loops on this thread run serially (nested, or workers lost to a fork). */
+static bool serial_here(void)
+{
+    return in_loop || atomic_load_explicit(&threads_lost, memory_order_relaxed);
+}
+
+int strata_parallel_chunks(int64_t n, int64_t grain)
+{
+    int64_t t = serial_here() ? 1 : strata_get_num_threads();
+    if (t == 1)
+        return 1;
+    if (grain < 1)
+        grain = 1;
+    int64_t chunks = t * CHUNKS_PER_THREAD;
+    if (chunks > n / grain)
+        chunks = n / grain;
+    if (chunks > MAX_CHUNKS)
+        chunks = MAX_CHUNKS;
+    return chunks < 1 ? 1 : (int)chunks;
+}
+
+int strata_parallel_threads(int64_t n, int64_t grain)
+{
+    int64_t t = serial_here() ? 1 : strata_get_num_threads();
+    int chunks = strata_parallel_chunks(n, grain);
+    return t < chunks ? (int)t : chunks;
+}
+
+void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
+{
+    if (!fn) {
+        strata_error_null(__func__, "fn");
+        return;
+    }
+    if (n <= 0)
+        return;
+    int chunks = strata_parallel_chunks(n, grain);
+    int slots = strata_parallel_threads(n, grain);
+    if (chunks == 1) {
+        fn(ctx, 0, n, 0, 0);
+        return;
+    }
+    /* Another thread of the program runs a loop now: the same chunks, in order, here
+     * (the same results; the pool runs one loop at a time). */
+    if (atomic_exchange(&pool.busy, true)) {
+        bool was = in_loop;
+        in_loop = true;
+        for (int c = 0; c < chunks; c++)
+            fn(ctx, n * c / chunks, n * (c + 1) / chunks, c, 0);
+        in_loop = was;
+        return;
+    }
+    pthread_once(&fork_once, fork_handler_install);
+    slots = pool_grow(slots);
+    /* Publish the job, then wake the workers that sleep (seq_cst: a worker either sees
+     * the new job before it sleeps, or is counted in sleepers here). */
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n = n;
+    atomic_store(&pool.finished, 0);
+    uint32_t job = WORD_JOB(atomic_load(&pool.claim)) + 1;
+    atomic_store(&pool.claim, WORD(job, slots, chunks, 0));
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.work);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    run_chunks(job, 0);
+    /* Every chunk is claimed; wait for the ones other threads still run. */
+    int64_t until = now_ns() + SPIN_NS;
+    for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks; i++) {
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() > until) {
+            pthread_mutex_lock(&pool.lock);
+            atomic_store(&pool.caller_asleep, true);
+            while (atomic_load(&pool.finished) < chunks)
+                pthread_cond_wait(&pool.done, &pool.lock);
+            atomic_store(&pool.caller_asleep, false);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+    atomic_store(&pool.busy, false);
+}
