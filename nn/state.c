@@ -290,7 +290,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
 /* Write @p n bytes, or record an error naming @p path. */
 static int write_all(FILE *f, const void *data, size_t n, const char *path)
 {
-    if (n && fwrite(data, 1, n, f) != n) {
+    if (strata_fwrite(data, n, f) < 0) {
         strata_set_error("nn_safetensors_save: cannot write '%s': %s", path, strerror(errno));
         return -1;
     }
@@ -388,17 +388,17 @@ int nn_safetensors_save(const NnStateDict *sd, const char *path)
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     int status = -1;
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = strata_fopen(tmp, "wb");
     if (!f) {
         strata_set_error("nn_safetensors_save: cannot create '%s': %s", tmp, strerror(errno));
     } else {
         status = write_file(f, sd, header, header_len, tmp);
-        if (fclose(f) != 0 && status == 0) {
+        if (strata_fclose(f) != 0 && status == 0) {
             strata_set_error("nn_safetensors_save: cannot write '%s': %s", tmp,
                              strerror(errno));
             status = -1;
         }
-        if (status == 0 && rename(tmp, path) != 0) {
+        if (status == 0 && strata_rename(tmp, path) != 0) {
             strata_set_error("nn_safetensors_save: cannot rename '%s' to '%s': %s", tmp, path,
                              strerror(errno));
             status = -1;
@@ -416,7 +416,7 @@ int nn_safetensors_save(const NnStateDict *sd, const char *path)
 /* The whole file in counted memory, or NULL with an error. */
 static unsigned char *read_file(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = strata_fopen(path, "rb");
     if (!f) {
         strata_set_error("nn_safetensors_load: cannot open '%s': %s", path, strerror(errno));
         return NULL;
@@ -428,8 +428,9 @@ static unsigned char *read_file(const char *path, size_t *size)
     if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
         strata_set_error("nn_safetensors_load: cannot read '%s'", path);
     } else if ((data = strata_malloc((size_t)n + 1)) != NULL &&
-               fread(data, 1, (size_t)n, f) != (size_t)n) {
-        strata_set_error("nn_safetensors_load: cannot read '%s'", path);
+               strata_fread(data, (size_t)n, f) != (size_t)n) {
+        strata_set_error("nn_safetensors_load: cannot read '%s': %s", path,
+                         ferror(f) || errno ? strerror(errno) : "it ends early");
         strata_free(data);
         data = NULL;
     }

@@ -261,6 +261,31 @@ static int write_buffers(L2LStore *s)
     return rc;
 }
 
+/*
+ * The store's file calls, each an I/O point of the failure injection (tensor.h,
+ * strata_io_point()): an injected failure fails the call with its errno. OPEN returns
+ * the descriptor (or -1); MAP says whether mmap may go ahead (0) or must fail (-1);
+ * SYNC is msync of [addr, addr + length).
+ */
+typedef enum StoreIo { STORE_OPEN, STORE_MAP, STORE_SYNC } StoreIo;
+
+static int store_io(StoreIo op, const L2LStore *s, void *addr, size_t length)
+{
+    StrataIoFault fault = strata_io_point();
+    if (fault != STRATA_IO_OK) {
+        errno = strata_io_errno(fault);
+        return -1;
+    }
+    switch (op) {
+    case STORE_OPEN:
+        return open(s->path, O_RDWR);
+    case STORE_SYNC:
+        return msync(addr, length, MS_SYNC);
+    default:
+        return 0;
+    }
+}
+
 static void store_destroy(L2LStore *s)
 {
     for (int i = 0; s->entries && i < s->count; i++) {
@@ -656,7 +681,7 @@ static int check_header(L2LStore *s, size_t header, const char *fn)
  */
 static int map_and_check(L2LStore *s, const char *fn)
 {
-    s->fd = open(s->path, O_RDWR);
+    s->fd = store_io(STORE_OPEN, s, NULL, 0);
     if (s->fd < 0) {
         strata_set_error("%s: cannot open '%s': %s", fn, s->path, strerror(errno));
         return -1;
@@ -672,7 +697,9 @@ static int map_and_check(L2LStore *s, const char *fn)
         return -1;
     }
     s->size = (size_t)st.st_size;
-    void *map = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+    void *map = store_io(STORE_MAP, s, NULL, 0) == 0
+                    ? mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0)
+                    : MAP_FAILED;
     if (map == MAP_FAILED) {
         strata_set_error("%s: cannot map '%s': %s", fn, s->path, strerror(errno));
         return -1;
@@ -884,7 +911,7 @@ int l2l_store_sync(L2LStore *store)
         strata_set_error("l2l_store_sync: '%s': %s", store->path, strata_last_error());
         return -1;
     }
-    if (msync(store->map, store->size, MS_SYNC) != 0) {
+    if (store_io(STORE_SYNC, store, store->map, store->size) != 0) {
         strata_set_error("l2l_store_sync: cannot flush '%s': %s", store->path, strerror(errno));
         return -1;
     }
@@ -1070,7 +1097,7 @@ static int evict_entry(L2LStore *s, StoreEntry *e, bool write_back)
     default:
         break;
     }
-    if (write_back && msync(start, length, MS_SYNC) != 0) {
+    if (write_back && store_io(STORE_SYNC, s, start, length) != 0) {
         strata_set_error("l2l_store_evict: cannot flush '%s': %s", s->path, strerror(errno));
         rc = -1;
     }

@@ -5,6 +5,7 @@
 #include "optim.h"
 #include "optim_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -329,19 +330,25 @@ TrainLog *train_log_open(const char *path)
         strata_error_null("train_log_open", "path");
         return NULL;
     }
-    FILE *f = fopen(path, "w");
+    TrainLog *log = strata_calloc(1, sizeof *log);
+    if (!log)
+        return NULL;
+    FILE *f = strata_fopen(path, "w");
     if (!f) {
-        strata_set_error("train_log_open: cannot create %s", path);
+        strata_set_error("train_log_open: cannot create %s: %s", path, strerror(errno));
+        strata_free(log);
         return NULL;
     }
-    TrainLog *log = strata_calloc(1, sizeof *log);
-    if (!log) {
+    static const char header[] = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n";
+    if (strata_fwrite(header, sizeof header - 1, f) < 0 || strata_fflush(f) != 0) {
+        /* a log that cannot take its header would lose every line after it */
+        strata_set_error("train_log_open: cannot write %s: %s", path, strerror(errno));
         fclose(f);
+        remove(path);
+        strata_free(log);
         return NULL;
     }
     log->file = f;
-    fprintf(f, "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n");
-    fflush(f);
     return log;
 }
 
@@ -353,11 +360,14 @@ int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
         return -1;
     }
     double nan = NAN;
-    int rc = fprintf(log->file, "%" PRId64 ",%.6f,%.6f,%.6f,%.6f,%.9g,%.3f\n", epoch,
+    char line[512];
+    int n = snprintf(line, sizeof line, "%" PRId64 ",%.6f,%.6f,%.6f,%.6f,%.9g,%.3f\n", epoch,
                      train ? train->loss : nan, train ? train->accuracy : nan,
                      test ? test->loss : nan, test ? test->accuracy : nan, (double)lr, seconds);
-    if (rc < 0 || fflush(log->file) != 0) {
-        strata_set_error("train_log_append: cannot write the metrics file");
+    if (n < 0 || (size_t)n >= sizeof line || strata_fwrite(line, (size_t)n, log->file) < 0 ||
+        strata_fflush(log->file) != 0) {
+        strata_set_error("train_log_append: cannot write the metrics file: %s",
+                         strerror(errno));
         return -1;
     }
     return 0;

@@ -308,7 +308,7 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         o = *opts;
     if (o.delimiter == '\0')
         o.delimiter = ',';
-    FILE *f = fopen(path, "r");
+    FILE *f = strata_fopen(path, "r");
     if (!f) {
         strata_set_error("%s: cannot open %s: %s", fn, path, strerror(errno));
         return NULL;
@@ -322,10 +322,14 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
     Dataset *ds = NULL;
     ssize_t len;
     /* the header */
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = strata_getline(&line, &cap, f)) >= 0) {
         lineno++;
         if (!blank(line))
             break;
+    }
+    if (len == -2) {
+        strata_set_error("%s: cannot read %s: %s", fn, path, strerror(errno));
+        goto done;
     }
     if (len < 0) {
         strata_set_error("%s: %s is empty (no header line)", fn, path);
@@ -375,7 +379,7 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         }
     }
     /* the rows */
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = strata_getline(&line, &cap, f)) >= 0) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
         if (blank(line))
@@ -405,6 +409,11 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
             values[rows * ncols + c] = v;
         }
         rows++;
+    }
+    if (len == -2) { /* a read error is not the end of the file */
+        strata_set_error("%s: cannot read %s after line %ld: %s", fn, path, lineno,
+                         strerror(errno));
+        goto done;
     }
     if (rows == 0) {
         strata_set_error("%s: %s has a header but no data rows", fn, path);

@@ -87,9 +87,7 @@ size_t strata_fread(void *data, size_t n, FILE *f)
 ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f)
 {
     StrataIoFault fault = strata_io_point();
-    if (fault == STRATA_IO_SHORT)
-        return -1; /* the file ends here */
-    if (fault != STRATA_IO_OK) {
+    if (fault != STRATA_IO_OK) { /* a text line cut short could still parse: an error */
         errno = EIO;
         return -2;
     }

@@ -154,7 +154,8 @@ size_t strata_fread(void *data, size_t n, FILE *f);
 
 /**
  * @brief Read one line (POSIX getline(); the line buffer is the C library's, freed
- *        with free()).
+ *        with free()). An injected failure of any kind is a read error here (a line
+ *        cut short may still parse).
  * @return Its length; -1 at the end of the file; -2 on a read error (errno set).
  */
 ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f);

@@ -71,5 +71,6 @@ Module *fault_mlp(void);   /* Sequential(Linear(4, 8), ReLU, Linear(8, 3)) */
 Module *fault_cnn(void);   /* Conv2d(1, 4, 3, pad 1), BatchNorm2d, ReLU, MaxPool 2, Flatten, Linear */
 
 void add_alloc_tests(Suite *s);
+void add_io_tests(Suite *s);
 
 #endif
