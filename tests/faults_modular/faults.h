@@ -72,5 +72,6 @@ Module *fault_cnn(void);   /* Conv2d(1, 4, 3, pad 1), BatchNorm2d, ReLU, MaxPool
 
 void add_alloc_tests(Suite *s);
 void add_io_tests(Suite *s);
+void add_grader_tests(Suite *s);
 
 #endif

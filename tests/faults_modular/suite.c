@@ -12,5 +12,6 @@ Suite *make_suite(void)
     Suite *s = suite_create(SUITE_NAME);
     add_alloc_tests(s);
     add_io_tests(s);
+    add_grader_tests(s);
     return s;
 }
