@@ -308,6 +308,10 @@ static int week_number(const char *suite, int fallback)
 
 /* ----------------------------------------------------------------- results.json --- */
 
+/* Members of a test's object and of the top-level object in results.json. */
+#define TEST_FIELDS 7
+#define RESULT_FIELDS 7
+
 static cJSON *test_json(const Week *w, const Test *t, int index)
 {
     cJSON *j = cJSON_CreateObject();
@@ -436,14 +440,22 @@ static int grade(const char *dir, const char *out, double valgrind_points, doubl
             if (weeks[j].number == weeks[i].number)
                 weeks[i].first += weeks[j].count;
 
+    /* Out of memory, cJSON's constructors return NULL and its Add functions do nothing:
+     * every object's members are counted, so a results.json missing a field or a test is
+     * never written (Gradescope would reject it); the run fails instead. */
     double score = 0, max = 0;
     cJSON *root = cJSON_CreateObject();
     cJSON *tests = cJSON_CreateArray();
+    bool complete = root && tests;
     for (int i = 0; i < nsuites; i++)
         for (int k = 0; k < weeks[i].count; k++) {
             score += weeks[i].tests[k].score;
             max += weeks[i].tests[k].max_score;
-            cJSON_AddItemToArray(tests, test_json(&weeks[i], &weeks[i].tests[k], k));
+            cJSON *j = test_json(&weeks[i], &weeks[i].tests[k], k);
+            if (!j || cJSON_GetArraySize(j) != TEST_FIELDS || !cJSON_AddItemToArray(tests, j)) {
+                cJSON_Delete(j);
+                complete = false;
+            }
         }
     char *summary = format("strata: %g / %g points over %d suite(s)\n%s", score, max,
                            nsuites, notes);
@@ -454,8 +466,14 @@ static int grade(const char *dir, const char *out, double valgrind_points, doubl
     cJSON_AddStringToObject(root, "output", clean_summary);
     cJSON_AddStringToObject(root, "visibility", "visible");
     cJSON_AddStringToObject(root, "stdout_visibility", "visible");
-    cJSON_AddItemToObject(root, "tests", tests);
-    char *text = cJSON_Print(root);
+    if (!cJSON_AddItemToObject(root, "tests", tests)) {
+        cJSON_Delete(tests);
+        complete = false;
+    }
+    complete = complete && cJSON_GetArraySize(root) == RESULT_FIELDS;
+    char *text = complete ? cJSON_Print(root) : NULL;
+    if (!complete)
+        errno = ENOMEM;
     bool ok = text && write_atomically(out, text);
 
     print_table(weeks, nsuites, score, max);
