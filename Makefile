@@ -131,6 +131,9 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 $(BUILD)/bench/%: bench/%.c $(STATIC_LIBS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -o $@ $< \
 	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
+# bench_epoch records the CNN epoch's cblas_sgemm calls (its GEMM-only floor): every
+# call in it, strata's included, goes through its __wrap_cblas_sgemm.
+$(BUILD)/bench/bench_epoch: LDFLAGS += -Wl,--wrap=cblas_sgemm
 
 # `make test-torch` (optional, issue 12): strata's ops and gradients against PyTorch's on
 # random inputs (tests/torch/compare.py); skipped with a note where python3-torch is
