@@ -141,7 +141,7 @@ static bool check_all(VarFunction fn, Var *const *inputs, int n, void *ctx, doub
             double l_minus = evaluate(fn, inputs, n, ctx, proj);
             *p = original;
             if (isnan(l_plus) || isnan(l_minus)) {
-                if (!strata_last_error()[0])
+                if (!strata_error_pending())
                     strata_set_error("var_gradcheck: the function gave NaN near input %d", i);
                 else
                     ag_prefix_error("var_gradcheck: the function failed");

@@ -754,7 +754,8 @@ static void attach(L2LStore *s)
         case ENTRY_BUFFER: {
             if (!sd)
                 sd = nn_state_dict(s->model);
-            Tensor *buf = sd ? nn_state_dict_get(sd, e->name) : NULL;
+            Tensor *buf = nn_state_dict_contains(sd, e->name) ? nn_state_dict_get(sd, e->name)
+                                                              : NULL;
             Scope *sc = scope_begin();
             Tensor *from = buf ? mapped_tensor(e->shape, e->ndim, entry_floats(s, e)) : NULL;
             if (from)
@@ -908,7 +909,9 @@ int l2l_store_sync(L2LStore *store)
     }
     /* SOLUTION BEGIN week=4 fail=-1 */
     if (write_buffers(store) < 0) {
-        strata_set_error("l2l_store_sync: '%s': %s", store->path, strata_last_error());
+        char inner[1024]; /* a copy: the slot cannot be both source and destination */
+        snprintf(inner, sizeof inner, "%s", strata_last_error());
+        strata_set_error("l2l_store_sync: '%s': %s", store->path, inner);
         return -1;
     }
     if (store_io(STORE_SYNC, store, store->map, store->size) != 0) {

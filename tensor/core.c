@@ -19,10 +19,25 @@
 #define ERROR_SLOT_SIZE 1024
 
 static _Thread_local char error_slot[ERROR_SLOT_SIZE];
+/* Whether the message in the slot has been read with strata_last_error() since it was
+ * recorded. An unread message is the likely root cause of a NULL that arrives later (the
+ * chain that failed is still running); a read one has been handled by the caller, so a
+ * later NULL argument is a new failure and gets its own message. */
+static _Thread_local bool error_read;
 
-const char *strata_last_error(void) { return error_slot; }
+const char *strata_last_error(void)
+{
+    error_read = true;
+    return error_slot;
+}
 
-void strata_clear_error(void) { error_slot[0] = '\0'; }
+bool strata_error_pending(void) { return error_slot[0] != '\0' && !error_read; }
+
+void strata_clear_error(void)
+{
+    error_slot[0] = '\0';
+    error_read = false;
+}
 
 void strata_set_error(const char *fmt, ...)
 {
@@ -30,12 +45,13 @@ void strata_set_error(const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(error_slot, sizeof error_slot, fmt, args);
     va_end(args);
+    error_read = false;
 }
 
 void strata_error_null(const char *function, const char *argument)
 {
-    /* Keep the first message: a NULL argument is usually an earlier call's failure. */
-    if (error_slot[0] == '\0')
+    /* Keep an unread message: the NULL is most likely that failure's result. */
+    if (!strata_error_pending())
         strata_set_error("%s: argument '%s' is NULL", function, argument);
 }
 

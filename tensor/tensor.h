@@ -43,21 +43,31 @@ extern "C" {
 
 /* ------------------------------------------------------------------------------------ */
 /** @name Errors
- *  One thread-local slot holds the last error message.
+ *  One thread-local slot holds the last error message. A message stays "unread" until
+ *  strata_last_error() returns it; only an unread message is kept as the root cause of
+ *  a NULL passed in later (see strata_error_null() and docs/memory-and-errors.md).
  *  @{ */
 
 /**
- * @brief The last error message recorded on this thread.
+ * @brief The last error message recorded on this thread, which from now on counts as
+ *        read (handled): a NULL argument reported after this gets its own message.
  * @return A borrowed string, empty ("") when no error has been recorded. Valid until
  *         the next error is recorded or strata_clear_error() is called.
  */
 const char *strata_last_error(void);
 
+/**
+ * @brief Whether the slot holds a message that strata_last_error() has not returned yet
+ *        (a failure nobody has looked at). Does not mark it read.
+ */
+bool strata_error_pending(void);
+
 /** @brief Empty the error slot, so the next failure's message is the one reported. */
 void strata_clear_error(void);
 
 /**
- * @brief Record an error message (printf-style), replacing the slot's content.
+ * @brief Record an error message (printf-style), replacing the slot's content. The new
+ *        message is unread.
  * @param[in] fmt printf format; by convention "function: what went wrong".
  */
 void strata_set_error(const char *fmt, ...)
@@ -67,8 +77,10 @@ void strata_set_error(const char *fmt, ...)
     ;
 
 /**
- * @brief Record "function: argument 'name' is NULL" unless a message is already in
- *        the slot (the NULL is then most likely the result of that earlier failure).
+ * @brief Record "function: argument 'name' is NULL" unless an unread message is in the
+ *        slot (the NULL is then most likely the result of that failure, whose message
+ *        names the root cause). A message already read with strata_last_error() was
+ *        handled by the caller and is replaced.
  * @param[in] function the name of the function that got the NULL.
  * @param[in] argument the parameter's name.
  */

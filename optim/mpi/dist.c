@@ -148,7 +148,7 @@ OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes)
                          ? 0 : (int)((ddp->total_floats + cap - 1) / cap);
     ddp->bucket = strata_malloc((ddp->bucket_floats ? ddp->bucket_floats : 1) * sizeof(float));
     if (!ddp->bucket || check_same_layout(ddp) != 0 || broadcast_model(ddp) != 0) {
-        if (!strata_last_error()[0])
+        if (!strata_error_pending())
             strata_set_error("optim_ddp_new: broadcasting the parameters failed");
         optim_ddp_free(ddp);
         return NULL;

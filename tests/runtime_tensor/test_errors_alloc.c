@@ -10,11 +10,18 @@ START_TEST(test_error_slot)
     BEGIN;
     strata_clear_error();
     ck_assert_str_eq(strata_last_error(), "");
+    ck_assert(!strata_error_pending());
     strata_set_error("tensor_foo: bad value %d in %s", 42, "[2, 3]");
-    ck_assert_str_eq(strata_last_error(), "tensor_foo: bad value 42 in [2, 3]");
-    /* A NULL argument after a failure keeps the root cause. */
+    ck_assert(strata_error_pending());
+    /* A NULL argument after an unread failure keeps the root cause. */
     strata_error_null("tensor_bar", "a");
+    ck_assert(strata_error_pending());
     ck_assert_str_eq(strata_last_error(), "tensor_foo: bad value 42 in [2, 3]");
+    /* Read, the message is handled: a later NULL is a new failure, reported as such
+     * (not as the unrelated failure before it). */
+    ck_assert(!strata_error_pending());
+    strata_error_null("tensor_bar", "b");
+    ck_assert_str_eq(strata_last_error(), "tensor_bar: argument 'b' is NULL");
     /* With an empty slot it records its own message. */
     strata_clear_error();
     strata_error_null("tensor_bar", "weight");
