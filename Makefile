@@ -124,7 +124,7 @@ $(BUILD)/tools/selftest_suite: tests/harness/selftest/fake_suite.c $(HARNESS_SRC
 ALL_INC := $(LAYER_INC_modular)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 $(BUILD)/examples/%: examples/%.c $(STATIC_LIBS) | $(BUILD)/examples
-	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -Iexamples -o $@ $< \
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -I. -Iexamples -o $@ $< \
 	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))

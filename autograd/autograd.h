@@ -59,6 +59,15 @@ void var_release(Var *v);
 Tensor *var_data(const Var *v);
 /** @brief The accumulated gradient, borrowed; NULL when none has been computed. */
 Tensor *var_grad(const Var *v);
+/**
+ * @brief Set the gradient, as PyTorch's `p.grad = g` (for instance gradients computed
+ *        elsewhere, or averaged across processes, before optim_step()).
+ * @param[in,out] v the Var.
+ * @param[in] grad a tensor of v's shape, copied (later changes to it do not reach @p v);
+ *            NULL drops the gradient (`p.grad = None`).
+ * @return 0, or -1 with an error (shape mismatch; @p v unchanged).
+ */
+int var_set_grad(Var *v, const Tensor *grad);
 /** @brief Whether @p v was made by the user rather than by an op (node == NULL). */
 bool var_is_leaf(const Var *v);
 /**

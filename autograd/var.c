@@ -136,6 +136,34 @@ Var *var_detach(const Var *v)
     return var_new(v->data, false);
 }
 
+int var_set_grad(Var *v, const Tensor *grad)
+{
+    AG_CHECK(v, -1);
+    if (!grad) { /* p.grad = None */
+        var_zero_grad(v, true);
+        return 0;
+    }
+    if (!tensor_same_shape(grad, v->data)) {
+        char gs[128], ds[128];
+        strata_set_error("var_set_grad: the gradient has shape %s, the Var %s (they must "
+                         "match)", tensor_shape_str(grad, gs, sizeof gs),
+                         tensor_shape_str(v->data, ds, sizeof ds));
+        return -1;
+    }
+    /* A copy, made in a scope of our own: the Var holds the only reference, whatever
+     * scope the caller has open, and later changes to @p grad do not leak into it. */
+    Scope *s = scope_begin();
+    Tensor *copy = tensor_clone(grad);
+    if (copy)
+        tensor_retain(copy);
+    scope_end(s);
+    if (!copy)
+        return -1;
+    tensor_release(v->grad);
+    v->grad = copy;
+    return 0;
+}
+
 void var_zero_grad(Var *v, bool set_to_none)
 {
     if (!v || !v->grad)
@@ -199,10 +227,13 @@ void ag_prefix_error(const char *fn)
         strata_set_error("%s: failed", fn);
         return;
     }
-    if (strncmp(last, fn, strlen(fn)) == 0)
-        return; /* already names us */
+    /* Written back even when unchanged: reading it marked it handled, and the caller's
+     * caller must still see it as the root cause of the NULL we return. */
     snprintf(message, sizeof message, "%s", last);
-    strata_set_error("%s: %s", fn, message);
+    if (strncmp(message, fn, strlen(fn)) == 0)
+        strata_set_error("%s", message); /* already names us */
+    else
+        strata_set_error("%s: %s", fn, message);
 }
 
 Var *ag_make_output(const char *fn, Tensor *data, const VarOp *op, Var *const *inputs,

@@ -254,8 +254,12 @@ static int fashion_main(const FashionConfig *c, Module *model)
             fprintf(stderr, "%s: cannot resume: %s\n", c->name, strata_last_error());
             goto done;
         }
+        /* The checkpoint holds the model, optimizer, scheduler and generator; the
+         * loader's epoch (which seeds its shuffle) is set here. */
         data_loader_set_epoch(train_dl, start_epoch);
-        printf("resumed from %s at epoch %lld\n", c->resume, (long long)start_epoch);
+        printf("resumed from %s after epoch %lld: loader at epoch %lld, lr %g%s\n", c->resume,
+               (long long)start_epoch, (long long)data_loader_epoch(train_dl),
+               (double)optim_get_lr(opt, 0), c->csv ? ", metrics log continued" : "");
     }
 #ifdef STRATA_MPI
     if (world > 1 && !(ddp = optim_ddp_new(model, 0))) { /* after resume: rank 0 wins */
@@ -267,7 +271,10 @@ static int fashion_main(const FashionConfig *c, Module *model)
                "MPI_Allreduce (%zu bytes per rank per step)\n", world,
                (long long)(c->batch_size / world), optim_ddp_gradient_bytes(ddp));
 #endif
-    if (c->csv && rank == 0 && !(log = train_log_open(c->csv))) {
+    /* On resume the log keeps the epochs already done, so the CSV and its plot cover
+     * the whole run. */
+    if (c->csv && rank == 0 &&
+        !(log = c->resume ? train_log_resume(c->csv, start_epoch) : train_log_open(c->csv))) {
         fprintf(stderr, "%s: %s\n", c->name, strata_last_error());
         goto done;
     }

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     char *summary = modular_repr(mlp);
     printf("MLP(10, 784, width %lld, depth %d)\n%s\n", (long long)c.width, c.depth,
            summary ? summary : "");
-    free(summary);
+    strata_free(summary);
     Module *net = modular_nn_module(mlp); /* owns mlp from here */
     ModularOptimOptions oo = {0};
     oo.kind = MODULAR_DESCENT;

@@ -446,14 +446,16 @@ int modular_regularize(ModularModule *m, float strength);
  *        "...consists of A atoms and B bonds", "...smooth"/"...non-smooth",
  *        "...input sensitivity is S", "...contributes proportion M to feature learning
  *        of any supermodule".
- * @return A string the caller frees with free(), or NULL with an error.
+ * @return A string the caller frees with strata_free() (as every string strata
+ *         returns), or NULL with an error.
  */
 char *modular_repr(const ModularModule *m);
 
 /**
  * @brief The tree of @p m, one node per line with its atoms, bonds, mass and
  *        sensitivity, indented by depth.
- * @return A string the caller frees with free(), or NULL with an error.
+ * @return A string the caller frees with strata_free() (as every string strata
+ *         returns), or NULL with an error.
  */
 char *modular_tree_repr(const ModularModule *m);
 

@@ -829,7 +829,7 @@ static void sb_printf(StrBuf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || b->len + (size_t)n + 1 > b->cap) {
         size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)(n < 0 ? 0 : n);
-        char *grown = realloc(b->s, cap);
+        char *grown = strata_realloc(b->s, cap);
         if (!grown || n < 0) {
             b->failed = true;
             va_end(ap2);
@@ -846,7 +846,7 @@ static void sb_printf(StrBuf *b, const char *fmt, ...)
 static char *sb_finish(StrBuf *b)
 {
     if (b->failed || !b->s) {
-        free(b->s);
+        strata_free(b->s);
         strata_set_error("modular_repr: out of memory");
         return NULL;
     }
@@ -900,6 +900,6 @@ int modular_fprint(FILE *stream, const ModularModule *m)
     if (!s)
         return -1;
     int rc = fprintf(stream, "%s\n", s) < 0 ? -1 : 0;
-    free(s);
+    strata_free(s);
     return rc;
 }

@@ -420,8 +420,15 @@ void nn_state_dict_free(NnStateDict *sd);
  * @return 0, or -1 with an error.
  */
 int nn_state_dict_set(NnStateDict *sd, const char *name, Tensor *t);
-/** @brief The tensor called @p name (borrowed), or NULL (no error recorded) if absent. */
+/**
+ * @brief The tensor called @p name (borrowed).
+ * @return The tensor, or NULL with an error naming the key when it is absent (a
+ *         lookup that may miss asks nn_state_dict_contains() first).
+ */
 Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name);
+/** @brief Whether @p sd has a tensor called @p name (false for NULL arguments; never an
+ *         error), as Python's `name in sd`. */
+bool nn_state_dict_contains(const NnStateDict *sd, const char *name);
 /** @brief Add or replace metadata @p key = @p value (both copied). 0 or -1. */
 int nn_state_dict_set_meta(NnStateDict *sd, const char *key, const char *value);
 /** @brief The metadata value of @p key (borrowed), or NULL (no error) if absent. */

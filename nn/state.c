@@ -82,12 +82,30 @@ int nn_state_dict_set(NnStateDict *sd, const char *name, Tensor *t)
     return 0;
 }
 
-Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name)
+/* The tensor called @p name, or NULL without an error: the lookups of this file, for
+ * which an absent key is an answer, not a failure. */
+static Tensor *lookup(const NnStateDict *sd, const char *name)
 {
-    if (!sd || !name)
-        return NULL;
     int i = find_name(sd->names, sd->num_tensors, name);
     return i >= 0 ? sd->tensors[i] : NULL;
+}
+
+bool nn_state_dict_contains(const NnStateDict *sd, const char *name)
+{
+    return sd && name && find_name(sd->names, sd->num_tensors, name) >= 0;
+}
+
+Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name)
+{
+    if (!sd || !name) {
+        strata_error_null(__func__, !sd ? "sd" : "name");
+        return NULL;
+    }
+    Tensor *t = lookup(sd, name);
+    if (!t)
+        strata_set_error("nn_state_dict_get: no tensor '%s' in the state dict (%d tensors)",
+                         name, sd->num_tensors);
+    return t;
 }
 
 int nn_state_dict_set_meta(NnStateDict *sd, const char *key, const char *value)
@@ -155,10 +173,18 @@ static int keys_add(NnKeys *keys, const char *key)
 }
 
 /* Append "'a', 'b'" for the keys to @p text. */
-static void list_keys(NnText *text, const NnKeys *keys)
+/* The keys, quoted, until about @p budget characters; then "... and N more", so that
+ * the message (the error slot holds 1 KB) never ends cut mid-word. */
+static void list_keys(NnText *text, const NnKeys *keys, size_t budget)
 {
-    for (int i = 0; i < keys->count; i++)
+    size_t start = text->len;
+    for (int i = 0; i < keys->count; i++) {
+        if (i > 0 && text->len - start + strlen(keys->keys[i]) + 4 > budget) {
+            nn_text_append(text, ", ... and %d more", keys->count - i);
+            return;
+        }
         nn_text_append(text, "%s'%s'", i ? ", " : "", keys->keys[i]);
+    }
 }
 /* SOLUTION END */
 
@@ -231,7 +257,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
 
     /* 1. Validate: every model key present with the right shape, no stray keys. */
     for (int i = 0; i < own->num_tensors && status == 0; i++) {
-        Tensor *src = nn_state_dict_get(sd, own->names[i]);
+        Tensor *src = lookup(sd, own->names[i]);
         if (!src) {
             status = keys_add(&miss, own->names[i]);
         } else if (!tensor_same_shape(src, own->tensors[i])) {
@@ -245,7 +271,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
         }
     }
     for (int i = 0; i < sd->num_tensors && status == 0; i++)
-        if (!nn_state_dict_get(own, sd->names[i]))
+        if (!lookup(own, sd->names[i]))
             status = keys_add(&extra, sd->names[i]);
     if (status == 0 && strict && (miss.count || extra.count)) {
         NnText text = {0};
@@ -253,12 +279,12 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
                        m->type->name);
         if (miss.count) {
             nn_text_append(&text, " missing keys: ");
-            list_keys(&text, &miss);
+            list_keys(&text, &miss, 300);
             nn_text_append(&text, extra.count ? ";" : "");
         }
         if (extra.count) {
             nn_text_append(&text, " unexpected keys: ");
-            list_keys(&text, &extra);
+            list_keys(&text, &extra, 300);
         }
         strata_set_error("%s (nothing was loaded)", text.failed ? "" : text.data);
         strata_free(text.data);
@@ -267,7 +293,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
 
     /* 2. Only now copy, into the model's own tensors (so Vars stay the same objects). */
     for (int i = 0; i < own->num_tensors && status == 0; i++) {
-        Tensor *src = nn_state_dict_get(sd, own->names[i]);
+        Tensor *src = lookup(sd, own->names[i]);
         if (src && src != own->tensors[i] && tensor_copy_(own->tensors[i], src) < 0)
             status = -1;
     }
@@ -557,7 +583,7 @@ static int parse_entry(const cJSON *entry, const unsigned char *data, size_t dat
                          "elements of %s", path, name, e - b, numel, dtype->valuestring);
         return -1;
     }
-    if (nn_state_dict_get(sd, name)) {
+    if (lookup(sd, name)) {
         strata_set_error("nn_safetensors_load: '%s': corrupt header: tensor '%s' appears "
                          "twice", path, name);
         return -1;

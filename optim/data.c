@@ -413,6 +413,7 @@ struct DataLoader {
     int64_t *order;     /* example order of this epoch (room for ds->n) */
     int64_t order_len;  /* indices in it (ds->n unless a sampler says otherwise) */
     bool order_ready;   /* order holds the current epoch's order */
+    bool failed;        /* the last data_loader_next() returned false on an error */
     Var *x;             /* the batch handed out last (held) */
     Tensor *y;
     DataSampler sampler; /* optional epoch order */
@@ -628,12 +629,9 @@ const int64_t *data_loader_order(const DataLoader *loader, int64_t *n)
     /* SOLUTION END */
 }
 
-bool data_loader_next(DataLoader *loader, Batch *batch)
+/* data_loader_next() without its bookkeeping of why it returned false. */
+static bool next_batch(DataLoader *loader, Batch *batch)
 {
-    if (!loader || !batch) {
-        strata_error_null("data_loader_next", !loader ? "loader" : "batch");
-        return false;
-    }
     /* SOLUTION BEGIN week=4 fail=false */
     release_batch(loader);
     memset(batch, 0, sizeof *batch);
@@ -685,4 +683,29 @@ bool data_loader_next(DataLoader *loader, Batch *batch)
     batch->index = loader->next_batch++;
     return true;
     /* SOLUTION END */
+}
+
+bool data_loader_next(DataLoader *loader, Batch *batch)
+{
+    if (!loader || !batch) {
+        strata_error_null("data_loader_next", !loader ? "loader" : "batch");
+        if (loader)
+            loader->failed = true;
+        return false;
+    }
+    /* The end of an epoch moves the loader on to the next one; a failure does not. That
+     * is how data_loader_failed() tells the two apart, as ferror() does after fgets(). */
+    int64_t epoch = loader->epoch;
+    bool ok = next_batch(loader, batch);
+    loader->failed = !ok && loader->epoch == epoch;
+    return ok;
+}
+
+bool data_loader_failed(const DataLoader *loader)
+{
+    if (!loader) {
+        strata_error_null("data_loader_failed", "loader");
+        return true;
+    }
+    return loader->failed;
 }

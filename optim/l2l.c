@@ -1135,13 +1135,12 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
                 for (int i = 0; i < t->layers[l].num_params; i++)
                     if (t->layers[l].params[i]->requires_grad)
                         params[n++] = t->layers[l].params[i];
-            /* A NaN norm is an error only when the call recorded one (NaN gradients
-             * give a NaN norm too, as in PyTorch). */
-            strata_clear_error();
+            /* A negative norm is the call's failure; NaN gradients give a NaN norm
+             * (as in PyTorch), which is not an error here. */
             float norm = params ? optim_clip_grad_norm(params, n, t->opts.clip_grad_norm, 2.0f)
-                                : NAN;
+                                : -1.0f;
             strata_free(params);
-            if (isnan(norm) && (!params || strata_last_error()[0] != '\0'))
+            if (norm < 0.0f)
                 rc = -1;
         }
         if (rc == 0 && t->opts.optimizer)

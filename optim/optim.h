@@ -311,7 +311,10 @@ Optimizer *optim_rmsprop(Module *model, float lr);
  * @param[in] n number of parameters (>= 0).
  * @param[in] max_norm the bound (>= 0).
  * @param[in] norm_type p >= 1, or INFINITY for the max-abs norm.
- * @return The total norm before clipping (as a float), or NAN with an error.
+ * @return The total norm before clipping (as a float, >= 0); NaN or Inf, with no error
+ *         and no gradient changed, when a gradient holds NaN or Inf (as PyTorch returns
+ *         it: check it before optim_step()); or -1 with an error for a bad argument. A
+ *         norm is never negative, so the three cases are told apart by the value alone.
  */
 float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm_type);
 
@@ -324,7 +327,8 @@ int optim_clip_grad_value(Var *const *params, int n, float clip_value);
 
 /**
  * @brief optim_clip_grad_norm() over every parameter of @p opt (2-norm).
- * @return The total norm before clipping, or NAN with an error.
+ * @return As optim_clip_grad_norm(): the norm, NaN/Inf for non-finite gradients, or -1
+ *         with an error.
  */
 float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm);
 /** @} */
@@ -660,9 +664,22 @@ DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts);
  * @param[out] batch receives the batch; its x and y are borrowed from the loader, valid
  *             until the next call or data_loader_free() (retain them to keep them).
  * @return true with a batch; false at the end of the epoch (the next call begins the
- *         next epoch) or on error (NULL arguments; see strata_last_error()).
+ *         next epoch) or on error (see strata_last_error()). data_loader_failed() tells
+ *         which, as ferror() does after a read loop:
+ * @code
+ * while (data_loader_next(loader, &b)) { ... }
+ * if (data_loader_failed(loader)) { fprintf(stderr, "%s\n", strata_last_error()); ... }
+ * @endcode
  */
 bool data_loader_next(DataLoader *loader, Batch *batch);
+
+/**
+ * @brief Whether the last data_loader_next() on @p loader returned false because of an
+ *        error (its message is in the error slot) rather than at the end of an epoch.
+ * @return true after a failed call (or for a NULL loader, with an error); false after a
+ *         batch, at the end of an epoch, and before the first call.
+ */
+bool data_loader_failed(const DataLoader *loader);
 
 /**
  * @brief A sampler: the order of one epoch. Fill @p order (room for @p capacity indices,
@@ -818,6 +835,18 @@ typedef struct TrainLog TrainLog;
  */
 TrainLog *train_log_open(const char *path);
 /**
+ * @brief Reopen the log of a run resumed after epoch @p epochs (the epoch
+ *        train_checkpoint_load() returned): keep the header and the rows of epochs
+ *        1..@p epochs, drop later rows (an interrupted run may have logged epochs its last
+ *        checkpoint lacks), and append from there, so the log and its plot cover the
+ *        whole run. A missing file is created as by train_log_open().
+ * @param[in] path the log written by train_log_open().
+ * @param[in] epochs epochs the resumed model has trained (>= 0).
+ * @return A log to append to (train_log_close()), or NULL with an error (a file that is
+ *         not such a log is left untouched).
+ */
+TrainLog *train_log_resume(const char *path, int64_t epochs);
+/**
  * @brief Append one row (and flush it, so a crash keeps the finished epochs).
  * @return 0, or -1 with an error.
  */
@@ -829,7 +858,8 @@ void train_log_close(TrainLog *log);
 /**
  * @brief Plot the loss and accuracy curves of a train_log CSV with gnuplot into @p png.
  * @return 0 when the plot was written; 1 when gnuplot is not installed (nothing done, no
- *         error); -1 with an error when gnuplot failed.
+ *         error); -1 with an error when @p csv cannot be read or has no epochs yet (only
+ *         the header), or gnuplot failed.
  */
 int train_plot_csv(const char *csv, const char *png);
 
@@ -838,7 +868,10 @@ int train_plot_csv(const char *csv, const char *png);
  *        state (as in optim_state_dict()), the scheduler's epoch if @p sched is not NULL,
  *        "epoch" = @p epoch, and the generator's state, in one safetensors file written
  *        atomically.
- * @return 0, or -1 with an error.
+ *
+ * A model or optimizer state holding NaN or Inf (a diverged run) is refused: the error
+ * names the tensor, and the file at @p path keeps its previous checkpoint.
+ * @return 0, or -1 with an error (nothing written).
  */
 int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
                           const LRScheduler *sched, int64_t epoch);
@@ -846,7 +879,19 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
 /**
  * @brief Load a checkpoint written by train_checkpoint_save() into @p model, @p opt and
  *        @p sched (may be NULL), restoring the generator's state. Everything is
- *        validated before anything changes.
+ *        validated before anything changes; the model's keys and shapes first, so a
+ *        checkpoint of another architecture is reported by its keys.
+ *
+ * The data loader is not part of the checkpoint: to continue with the batches the
+ * uninterrupted run would have seen, set its epoch to the one returned here, and reopen
+ * the metrics log with train_log_resume():
+ * @code
+ * int64_t done = 0;
+ * if (train_checkpoint_load("ckpt.st", model, opt, sched, &done) < 0) { ... }
+ * data_loader_set_epoch(train_loader, done);   // epoch e's shuffle is seeded by e
+ * TrainLog *log = train_log_resume("metrics.csv", done);
+ * for (int64_t epoch = done; epoch < epochs; epoch++) { ... }
+ * @endcode
  * @param[in] path the checkpoint file.
  * @param[in,out] model the model (same architecture as the saved one).
  * @param[in,out] opt the optimizer (same kind and parameter groups).

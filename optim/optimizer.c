@@ -14,29 +14,69 @@
 
 /* ------------------------------------------------------------- hyperparameters --- */
 
-/* Check every field a built-in rule reads; name the first bad one. */
-int optim_check_hparams(const OptimHparams *hp, const char *fn)
+static const OptimizerOps sgd_ops, adam_ops, adamw_ops, rmsprop_ops; /* defined below */
+
+/* For a built-in rule (@p ops one of the four above), refuse a setting the rule would
+ * silently ignore (amsgrad for SGD, nesterov for Adam, ...) by name, and an eps the rule
+ * divides by that is not > 0 (a zero-initialised OptimHparams has eps 0). A user-written
+ * rule reads what it likes: nothing to check. */
+static int check_applies(const OptimizerOps *ops, const OptimHparams *hp, const char *fn)
+{
+    bool sgd = ops == &sgd_ops, adam = ops == &adam_ops || ops == &adamw_ops;
+    bool rms = ops == &rmsprop_ops;
+    if (!sgd && !adam && !rms)
+        return 0;
+    struct { const char *name; bool set; bool applies; const char *of; } f[] = {
+        {"momentum", hp->momentum != 0.0f, sgd || rms, "sgd and rmsprop"},
+        {"dampening", hp->dampening != 0.0f, sgd, "sgd"},
+        {"nesterov", hp->nesterov, sgd, "sgd"},
+        {"beta1", hp->beta1 != 0.0f, adam, "adam and adamw"},
+        {"beta2", hp->beta2 != 0.0f, adam, "adam and adamw"},
+        {"eps", hp->eps != 0.0f, adam || rms, "adam, adamw and rmsprop"},
+        {"amsgrad", hp->amsgrad, adam, "adam and adamw"},
+        {"alpha", hp->alpha != 0.0f, rms, "rmsprop"},
+        {"centered", hp->centered, rms, "rmsprop"},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (f[i].set && !f[i].applies) {
+            strata_set_error("%s: '%s' does not apply to %s (it is an option of %s); leave "
+                             "it 0/false, as optim_%s_defaults() does", fn, f[i].name,
+                             ops->name, f[i].of, ops->name);
+            return -1;
+        }
+    }
+    if ((adam || rms) && !(hp->eps > 0.0f)) {
+        strata_set_error("%s: invalid eps %g for %s (must be > 0; optim_%s_defaults() sets "
+                         "1e-8)", fn, (double)hp->eps, ops->name, ops->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Check every field a built-in rule reads; name the first bad one. Every value must be
+ * finite: an infinite learning rate would write NaN into the weights at the next step. */
+int optim_check_hparams(const OptimizerOps *ops, const OptimHparams *hp, const char *fn)
 {
     struct { const char *name; float value; float lo; float hi; bool hi_open; } f[] = {
-        {"lr", hp->lr, 0.0f, INFINITY, false},
-        {"weight_decay", hp->weight_decay, 0.0f, INFINITY, false},
-        {"momentum", hp->momentum, 0.0f, INFINITY, false},
-        {"dampening", hp->dampening, -INFINITY, INFINITY, false},
+        {"lr", hp->lr, 0.0f, INFINITY, true},
+        {"weight_decay", hp->weight_decay, 0.0f, INFINITY, true},
+        {"momentum", hp->momentum, 0.0f, INFINITY, true},
+        {"dampening", hp->dampening, -INFINITY, INFINITY, true},
         {"beta1", hp->beta1, 0.0f, 1.0f, true},
         {"beta2", hp->beta2, 0.0f, 1.0f, true},
-        {"eps", hp->eps, 0.0f, INFINITY, false},
+        {"eps", hp->eps, 0.0f, INFINITY, true},
         {"alpha", hp->alpha, 0.0f, 1.0f, false},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         float v = f[i].value;
-        if (isnan(v) || v < f[i].lo || v > f[i].hi || (f[i].hi_open && v >= f[i].hi)) {
-            strata_set_error("%s: invalid %s %g (must be in [%g, %g%s)", fn, f[i].name,
-                             (double)v, (double)f[i].lo, (double)f[i].hi,
-                             f[i].hi_open ? "" : "]");
+        if (!isfinite(v) || v < f[i].lo || v > f[i].hi || (f[i].hi_open && v >= f[i].hi)) {
+            strata_set_error("%s: invalid %s %g (must be %sin [%g, %g%s)", fn, f[i].name,
+                             (double)v, isinf(f[i].hi) ? "finite, " : "", (double)f[i].lo,
+                             (double)f[i].hi, f[i].hi_open ? ")" : "]");
             return -1;
         }
     }
-    return 0;
+    return check_applies(ops, hp, fn);
 }
 
 OptimHparams optim_sgd_defaults(float lr)
@@ -183,7 +223,7 @@ Optimizer *optim_new(const OptimizerOps *ops, void *ctx, Var *const *params, int
         strata_error_null(fn, "defaults");
         goto fail;
     }
-    if (check_params(NULL, params, n, fn) < 0 || optim_check_hparams(defaults, fn) < 0)
+    if (check_params(NULL, params, n, fn) < 0 || optim_check_hparams(ops, defaults, fn) < 0)
         goto fail;
     opt = strata_calloc(1, sizeof *opt);
     if (!opt)
@@ -210,7 +250,7 @@ int optim_add_param_group(Optimizer *opt, Var *const *params, int n, const Optim
         return -1;
     }
     const OptimHparams *use = hp ? hp : &opt->defaults;
-    if (check_params(opt, params, n, fn) < 0 || optim_check_hparams(use, fn) < 0)
+    if (check_params(opt, params, n, fn) < 0 || optim_check_hparams(opt->ops, use, fn) < 0)
         return -1;
     return append_group(opt, params, n, use);
 }
@@ -240,8 +280,8 @@ int optim_set_lr(Optimizer *opt, int group, float lr)
                          opt->num_groups);
         return -1;
     }
-    if (!(lr >= 0.0f)) {
-        strata_set_error("optim_set_lr: invalid lr %g (must be >= 0)", (double)lr);
+    if (!(lr >= 0.0f) || isinf(lr)) {
+        strata_set_error("optim_set_lr: invalid lr %g (must be finite and >= 0)", (double)lr);
         return -1;
     }
     for (int g = 0; g < opt->num_groups; g++)
@@ -864,15 +904,15 @@ float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm
     const char *fn = "optim_clip_grad_norm";
     if (!params && n > 0) {
         strata_error_null(fn, "params");
-        return NAN;
+        return -1.0f;
     }
     if (n < 0 || !(max_norm >= 0.0f) || !(norm_type >= 1.0f)) {
         strata_set_error("%s: invalid arguments (n %d, max_norm %g, norm_type %g; need n >= 0, "
                          "max_norm >= 0, norm_type >= 1)", fn, n, (double)max_norm,
                          (double)norm_type);
-        return NAN;
+        return -1.0f;
     }
-    /* SOLUTION BEGIN week=4 fail=NAN */
+    /* SOLUTION BEGIN week=4 fail=-1.0f */
     bool inf_norm = isinf(norm_type);
     double total = 0.0;
     for (int i = 0; i < n; i++) {
@@ -883,7 +923,7 @@ float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm
         Tensor *c = tensor_contiguous(g);
         if (!c) {
             scope_end(s);
-            return NAN;
+            return -1.0f;
         }
         int64_t m = tensor_numel(c);
         double acc = 0.0;
@@ -903,12 +943,14 @@ float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm
     if (!inf_norm)
         total = norm_type == 2.0f ? sqrt(total) : pow(total, 1.0 / (double)norm_type);
     float total_f = (float)total;
+    if (!isfinite(total_f))
+        return total_f; /* NaN or Inf gradients: report them, scale nothing */
     float coef = max_norm / (total_f + 1e-6f);
     if (coef < 1.0f) {
         for (int i = 0; i < n; i++) {
             Tensor *g = params[i] ? var_grad(params[i]) : NULL;
             if (g && tensor_mul_scalar_(g, coef) < 0)
-                return NAN;
+                return -1.0f;
         }
     }
     return total_f;
@@ -941,14 +983,14 @@ float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm)
 {
     if (!opt) {
         strata_error_null(__func__, "opt");
-        return NAN;
+        return -1.0f;
     }
     int total = 0;
     for (int g = 0; g < opt->num_groups; g++)
         total += opt->groups[g].num_params;
     Var **all = strata_malloc(sizeof(Var *) * (size_t)(total > 0 ? total : 1));
     if (!all)
-        return NAN;
+        return -1.0f;
     int k = 0;
     for (int g = 0; g < opt->num_groups; g++)
         for (int i = 0; i < opt->groups[g].num_params; i++)

@@ -205,7 +205,7 @@ int optim_load_state_dict_then(Optimizer *opt, const NnStateDict *sd, int (*then
             }
         }
         if (rc == 0)
-            rc = optim_check_hparams(&hps[g], fn);
+            rc = optim_check_hparams(opt->ops, &hps[g], fn);
         for (int i = 0; i < grp->num_params && rc == 0; i++, k++) {
             snprintf(key, sizeof key, "state.%d.%d.step", g, i);
             if ((rc = meta_int(sd, key, &states[k].step, fn)) < 0)

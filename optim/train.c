@@ -119,6 +119,7 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
         optim_zero_grad(opt, true);
         int64_t micro = o.micro_batch_size > 0 ? o.micro_batch_size : b.size;
         double batch_loss_sum = 0.0;
+        int64_t batch_correct = 0; /* counted only if the whole batch succeeds */
         for (int64_t start = 0; start < b.size && rc == 0; start += micro) {
             int64_t len = b.size - start < micro ? b.size - start : micro;
             Scope *ms = scope_begin();
@@ -130,7 +131,7 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
             }
             /* Each micro-batch's mean loss, weighted by its share of the batch, sums to
              * the batch's mean loss: the accumulated gradient is the whole batch's. */
-            Var *loss = x && y ? batch_loss(model, x, y, o.loss_fn, o.loss_ctx, &correct) : NULL;
+            Var *loss = x && y ? batch_loss(model, x, y, o.loss_fn, o.loss_ctx, &batch_correct) : NULL;
             float value = loss ? tensor_item(var_data(loss)) : NAN;
             if (loss && len != b.size)
                 loss = var_mul_scalar(loss, (float)len / (float)b.size);
@@ -146,8 +147,17 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
          * training averages them across ranks here), then clip and step. */
         if (rc == 0 && o.before_step && o.before_step(o.before_step_ctx) < 0)
             rc = -1;
-        if (rc == 0 && o.clip_grad_norm > 0.0f && isnan(optim_clip_grad_norm_opt(opt, o.clip_grad_norm)))
-            rc = -1;
+        if (rc == 0 && o.clip_grad_norm > 0.0f) {
+            float norm = optim_clip_grad_norm_opt(opt, o.clip_grad_norm);
+            if (norm < 0.0f) {
+                rc = -1;
+            } else if (!isfinite(norm)) { /* a step now would write NaN into the weights */
+                strata_set_error("%s: the gradient norm of batch %" PRId64 " is %g (NaN or "
+                                 "infinite gradients; nothing was updated)", fn, b.index,
+                                 (double)norm);
+                rc = -1;
+            }
+        }
         if (rc == 0 && optim_step(opt) < 0)
             rc = -1;
         if (rc == 0 && o.step_scheduler && optim_scheduler_step(o.step_scheduler) < 0)
@@ -155,11 +165,14 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
         scope_end(s);
         if (rc == 0) {
             loss_sum += batch_loss_sum;
+            correct += batch_correct;
             examples += b.size;
             batches++;
             train_progress_update(progress, batches, loss_sum / (double)examples);
         }
     }
+    if (rc == 0 && data_loader_failed(loader)) /* not the end of the epoch: an error */
+        rc = -1;
     if (rc != 0) /* skip the rest of the epoch: the loader starts the next one */
         data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
     train_progress_end(progress);
@@ -193,16 +206,21 @@ int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void 
     Batch b;
     while (rc == 0 && data_loader_next(loader, &b)) {
         Scope *s = scope_begin();
-        Var *loss = batch_loss(model, b.x, b.y, loss_fn, loss_ctx, &correct);
-        if (!loss)
-            rc = -1;
-        else
+        int64_t batch_correct = 0;
+        Var *loss = batch_loss(model, b.x, b.y, loss_fn, loss_ctx, &batch_correct);
+        if (!loss) {
+            rc = -1; /* the stats count the batches before this one */
+        } else {
             loss_sum += (double)tensor_item(var_data(loss)) * (double)b.size;
+            correct += batch_correct;
+            examples += b.size;
+            batches++;
+        }
         scope_end(s);
-        examples += b.size;
-        batches++;
     }
     autograd_no_grad_end();
+    if (rc == 0 && data_loader_failed(loader))
+        rc = -1;
     if (rc != 0)
         data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
     nn_train(model, was_training);
@@ -324,6 +342,8 @@ struct TrainLog {
     FILE *file;
 };
 
+#define TRAIN_LOG_HEADER "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
+
 TrainLog *train_log_open(const char *path)
 {
     if (!path) {
@@ -339,7 +359,7 @@ TrainLog *train_log_open(const char *path)
         strata_free(log);
         return NULL;
     }
-    static const char header[] = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n";
+    static const char header[] = TRAIN_LOG_HEADER;
     if (strata_fwrite(header, sizeof header - 1, f) < 0 || strata_fflush(f) != 0) {
         /* a log that cannot take its header would lose every line after it */
         strata_set_error("train_log_open: cannot write %s: %s", path, strerror(errno));
@@ -350,6 +370,89 @@ TrainLog *train_log_open(const char *path)
     }
     log->file = f;
     return log;
+}
+
+TrainLog *train_log_resume(const char *path, int64_t epochs)
+{
+    const char *fn = "train_log_resume";
+    if (!path) {
+        strata_error_null(fn, "path");
+        return NULL;
+    }
+    if (epochs < 0) {
+        strata_set_error("%s: epochs %" PRId64 " < 0", fn, epochs);
+        return NULL;
+    }
+    FILE *in = strata_fopen(path, "r");
+    if (!in && errno == ENOENT) /* nothing recorded yet: a new log */
+        return train_log_open(path);
+    if (!in) {
+        strata_set_error("%s: cannot read %s: %s", fn, path, strerror(errno));
+        return NULL;
+    }
+    /* Keep the header and the rows of epochs 1..epochs; drop later rows (an interrupted
+     * run may have logged epochs that the checkpoint does not have). Written to a
+     * temporary file and renamed, so a failure leaves the old log as it was. */
+    char tmp[4096];
+    TrainLog *log = NULL;
+    FILE *out = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ptrdiff_t len = strata_getline(&line, &cap, in);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        strata_set_error("%s: path too long", fn);
+        goto fail;
+    }
+    if (len == -2) {
+        strata_set_error("%s: cannot read %s: %s", fn, path, strerror(errno));
+        goto fail;
+    }
+    if (len < 0 || strcmp(line, TRAIN_LOG_HEADER) != 0) {
+        strata_set_error("%s: %s is not a metrics log of train_log_open() (its first line "
+                         "is not the header \"epoch,train_loss,...\"); it was left as it is",
+                         fn, path);
+        goto fail;
+    }
+    if (!(log = strata_calloc(1, sizeof *log)))
+        goto fail;
+    if (!(out = strata_fopen(tmp, "w"))) {
+        strata_set_error("%s: cannot create %s: %s", fn, tmp, strerror(errno));
+        goto fail;
+    }
+    int rc = strata_fwrite(line, (size_t)len, out);
+    while (rc == 0 && (len = strata_getline(&line, &cap, in)) > 0) {
+        char *end = NULL;
+        long long e = strtoll(line, &end, 10);
+        if (end != line && *end == ',' && e >= 1 && e <= epochs)
+            rc = strata_fwrite(line, (size_t)len, out);
+    }
+    if (rc < 0 || len == -2 || strata_fflush(out) != 0) {
+        strata_set_error("%s: cannot rewrite %s: %s", fn, path, strerror(errno));
+        goto fail;
+    }
+    FILE *done = out;
+    out = NULL;
+    if (strata_fclose(done) != 0 || strata_rename(tmp, path) != 0) {
+        strata_set_error("%s: cannot rewrite %s: %s", fn, path, strerror(errno));
+        remove(tmp);
+        goto fail;
+    }
+    if (!(log->file = strata_fopen(path, "a"))) {
+        strata_set_error("%s: cannot append to %s: %s", fn, path, strerror(errno));
+        goto fail;
+    }
+    free(line);
+    strata_fclose(in);
+    return log;
+fail:
+    if (out) {
+        strata_fclose(out);
+        remove(tmp);
+    }
+    free(line);
+    strata_fclose(in);
+    strata_free(log);
+    return NULL;
 }
 
 int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
@@ -414,6 +517,29 @@ int train_plot_csv(const char *csv, const char *png)
         strata_set_error("%s: paths with quotes are not supported ('%s', '%s')", fn, csv, png);
         return -1;
     }
+    /* gnuplot says little about a file it cannot plot: check for epochs here. */
+    FILE *in = strata_fopen(csv, "r");
+    if (!in) {
+        strata_set_error("%s: cannot read %s: %s", fn, csv, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int lines = 0;
+    ptrdiff_t len = 0;
+    while (lines < 2 && (len = strata_getline(&line, &cap, in)) >= 0)
+        lines++;
+    free(line);
+    strata_fclose(in);
+    if (lines < 2 && len == -2) {
+        strata_set_error("%s: cannot read %s: %s", fn, csv, strerror(errno));
+        return -1;
+    }
+    if (lines < 2) {
+        strata_set_error("%s: %s has no epochs to plot (%s)", fn, csv,
+                         lines ? "only the header" : "it is empty");
+        return -1;
+    }
     if (!on_path("gnuplot"))
         return 1;
     FILE *g = popen("gnuplot 2>/dev/null", "w");
@@ -446,6 +572,32 @@ int train_plot_csv(const char *csv, const char *png)
 
 /* ------------------------------------------------------------------ checkpoints --- */
 
+/* -1 with an error naming the first tensor of @p sd (keys shown with @p prefix) that
+ * holds a NaN or an infinity; 0 when every value is finite. */
+static int check_finite(const NnStateDict *sd, const char *prefix, const char *path)
+{
+    for (int i = 0; i < sd->num_tensors; i++) {
+        Scope *s = scope_begin();
+        Tensor *c = tensor_contiguous(sd->tensors[i]);
+        int64_t n = c ? tensor_numel(c) : 0, bad = -1;
+        for (int64_t k = 0; k < n && bad < 0; k++)
+            if (!isfinite(c->data[k]))
+                bad = k;
+        float value = bad >= 0 ? c->data[bad] : 0.0f;
+        scope_end(s);
+        if (!c)
+            return -1;
+        if (bad >= 0) {
+            strata_set_error("train_checkpoint_save: %s%s holds %g (element %" PRId64 " of %"
+                             PRId64 "): a checkpoint with NaN or Inf would poison every run "
+                             "that resumes from it, so nothing was written (%s is as it was)",
+                             prefix, sd->names[i], (double)value, bad, n, path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
                           const LRScheduler *sched, int64_t epoch)
 {
@@ -458,6 +610,9 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
     NnStateDict *osd = msd ? optim_state_dict(opt) : NULL;
     NnStateDict *all = osd ? nn_state_dict_new() : NULL;
     int rc = all ? 0 : -1;
+    if (rc == 0)
+        rc = check_finite(msd, "model.", path) < 0 || check_finite(osd, "optim.", path) < 0
+                 ? -1 : 0;
     char key[512], value[64];
     for (int i = 0; rc == 0 && i < msd->num_tensors; i++) {
         snprintf(key, sizeof key, "model.%s", msd->names[i]);
@@ -521,6 +676,22 @@ static int load_model(void *ctx)
     return nn_load_state_dict(load->model, load->sd, true, NULL, NULL);
 }
 
+/* 1 when @p sd has exactly @p model's keys, with its shapes (what a strict
+ * nn_load_state_dict() checks before it copies anything), 0 when not, -1 with an error
+ * when the model's own state dict cannot be made. */
+static int model_matches(Module *model, const NnStateDict *sd)
+{
+    NnStateDict *own = nn_state_dict(model);
+    if (!own)
+        return -1;
+    bool ok = own->num_tensors == sd->num_tensors;
+    for (int i = 0; ok && i < own->num_tensors; i++)
+        ok = nn_state_dict_contains(sd, own->names[i]) &&
+             tensor_same_shape(own->tensors[i], nn_state_dict_get(sd, own->names[i]));
+    nn_state_dict_free(own);
+    return ok ? 1 : 0;
+}
+
 int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRScheduler *sched,
                           int64_t *epoch)
 {
@@ -553,6 +724,18 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
     }
     if (rc == 0 && sched)
         rc = meta_i64(all, "scheduler_epoch", &sched_epoch, fn);
+    /* A checkpoint of another architecture must be reported as such, not by the
+     * optimizer's parameter counts: check the model's keys and shapes first. */
+    int fits = rc == 0 ? model_matches(model, msd) : 1;
+    if (fits < 0)
+        rc = -1;
+    if (fits == 0) {
+        char msg[1024];
+        nn_load_state_dict(model, msd, true, NULL, NULL); /* fails, loads nothing, names the keys */
+        snprintf(msg, sizeof msg, "%s", strata_last_error());
+        strata_set_error("%s: %s does not fit this model: %s", fn, path, msg);
+        rc = -1;
+    }
     /* The optimizer's state is validated and allocated first; the model loads (all or
      * nothing) in between; only then does the optimizer take its new state, a step
      * that cannot fail. So a model that refuses its tensors, or memory that runs out,

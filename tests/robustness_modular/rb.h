@@ -78,6 +78,7 @@ Module *rb_mlp(void);
 void add_tensor_rows(Suite *s);
 void add_autograd_rows(Suite *s);
 void add_nn_rows(Suite *s);
+void add_trainer_rows(Suite *s);
 void add_file_rows(Suite *s);
 void add_optim_rows(Suite *s);
 void add_data_rows(Suite *s);

@@ -18,6 +18,7 @@ Suite *make_suite(void)
     add_optim_rows(s);
     add_data_rows(s);
     add_modular_rows(s);
+    add_trainer_rows(s);
     add_atomic_tests(s);
     return s;
 }

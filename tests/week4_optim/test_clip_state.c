@@ -30,8 +30,17 @@ START_TEST(test_clip_grad_norm)
     ck_assert_close(var_grad(b)->data[0], 3.0, 1e-5);
     ck_assert_close(var_grad(a)->data[1], 1.0, 1e-5);
     /* bad arguments */
-    ck_assert(isnan(optim_clip_grad_norm(all, 3, -1.0f, 2.0f)));
+    /* A bad argument is -1 (a norm never is), NaN gradients are a NaN norm. */
+    ck_assert(optim_clip_grad_norm(all, 3, -1.0f, 2.0f) == -1.0f);
     ck_assert_error("max_norm");
+    strata_clear_error();
+    set_grad(a, (float[]){NAN, 4.0f});
+    float norm = optim_clip_grad_norm(all, 3, 1.0f, 2.0f);
+    ck_assert_msg(isnan(norm), "NaN gradients: norm %g, expected NaN", (double)norm);
+    ck_assert_msg(!strata_error_pending(), "a NaN norm is not an error: '%s'",
+                  strata_last_error());
+    ck_assert_close(var_grad(a)->data[1], 4.0, 0.0); /* nothing scaled */
+    ck_assert_close(var_grad(b)->data[0], 3.0, 1e-5);
     scope_end(s);
 }
 END_TEST

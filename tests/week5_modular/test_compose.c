@@ -332,16 +332,25 @@ START_TEST(test_summary_print)
 {
     Scope *s = scope_begin();
     ModularModule *mlp = modular_mlp(10, 20, 16, 3);
+    /* Every string strata returns comes from strata_malloc and goes to strata_free, as
+     * tensor_repr's and nn_repr's do: the counting allocator sees it. */
+    size_t live0 = strata_mem_stats().bytes_live;
     char *text = modular_repr(mlp);
     ck_assert_msg(text != NULL, "modular_repr failed: %s", strata_last_error());
     ck_assert_msg(strstr(text, "consists of 3 atoms and 2 bonds"), "repr: %s", text);
     ck_assert_msg(strstr(text, "non-smooth"), "repr: %s", text);
     ck_assert_msg(strstr(text, "input sensitivity is 1"), "repr: %s", text);
     ck_assert_msg(strstr(text, "contributes proportion 3"), "repr: %s", text);
-    free(text);
+    ck_assert_msg(strata_mem_stats().bytes_live > live0,
+                  "modular_repr's string is not counted: it must be strata_malloc'd");
+    strata_free(text);
+    ck_assert_uint_eq(strata_mem_stats().bytes_live, live0);
     char *tree = modular_tree_repr(mlp);
     ck_assert_msg(tree && strstr(tree, "Linear(16, 20)"), "tree: %s", tree ? tree : "");
-    free(tree);
+    ck_assert_msg(strata_mem_stats().bytes_live > live0,
+                  "modular_tree_repr's string is not counted: it must be strata_malloc'd");
+    strata_free(tree);
+    ck_assert_uint_eq(strata_mem_stats().bytes_live, live0);
     modular_free(mlp);
     scope_end(s);
 }
