@@ -107,6 +107,23 @@ SUITES += $(BUILD)/tests/$$($(1)_NAME)
 endef
 $(foreach D,$(WEEK_DIRS) $(EXTRA_SUITE_DIRS),$(eval $(call suite_rules,$(D))))
 
+# Hidden tests: tests/hidden/weekN_<layer>/ holds instructor-only tests of week N (never
+# cut into a handout: weeks/cut-handout.sh leaves tests/hidden/ out). Each folder is one
+# more suite of its week, build/tests/weekN_<layer>_hidden, graded with the public one
+# (docs/grading.md, "Hidden tests").
+HIDDEN_DIRS := $(sort $(wildcard tests/hidden/week[0-9]_*))
+define hidden_rules
+$(1)_NAME  := $(notdir $(1))_hidden
+$(1)_LAYER := $$(word 2,$$(subst _, ,$$(notdir $(1))))
+$(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(HARNESS_SRC) tests/harness/harness.h \
+                              $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
+	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
+	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \
+	    $$(LDFLAGS) $(CHECK_LIBS) $(SYS_LIBS)
+SUITES += $(BUILD)/tests/$$($(1)_NAME)
+endef
+$(foreach D,$(HIDDEN_DIRS),$(eval $(call hidden_rules,$(D))))
+
 $(BUILD)/tests $(BUILD)/examples $(BUILD)/bench $(BUILD)/tools:
 	mkdir -p $@
 
@@ -217,7 +234,7 @@ $(DEPS_STAMP): .ci/deps
 # (the same name with "-after-deps") in a sub-make. The sub-make reads this Makefile
 # anew, so pkg-config and mpicc are asked only after the packages are there: one
 # `make train` on a fresh machine installs, builds and trains.
-AFTER_DEPS := train test memcheck grade install
+AFTER_DEPS := train test memcheck grade grade-submission install
 $(AFTER_DEPS): deps
 	@$(MAKE) --no-print-directory $@-after-deps
 
@@ -239,6 +256,13 @@ memcheck-after-deps: all
 # costs that week only.
 grade-after-deps: $(BUILD)/tools/grade
 	@MAKE="$(MAKE)" sh tests/harness/grade.sh "$(BUILD)" "$(WEEK)"
+
+# The deployed autograder (Gradescope's run_autograder): grade week WEEK of the student
+# tree SUBMISSION in a fresh copy of this one, write RESULTS. docs/grading.md.
+grade-submission-after-deps:
+	@test -n "$(WEEK)" -a -n "$(SUBMISSION)" -a -n "$(RESULTS)" || { \
+	    echo "usage: make grade-submission WEEK=N SUBMISSION=dir RESULTS=path"; exit 2; }
+	@MAKE="$(MAKE)" sh tests/harness/grade-submission.sh "$(WEEK)" "$(SUBMISSION)" "$(RESULTS)"
 
 handout:
 	@test -n "$(WEEK)" -a -n "$(DEST)" || { echo "usage: make handout WEEK=N DEST=dir"; exit 2; }
@@ -278,7 +302,7 @@ install-after-deps: $(STATIC_LIBS) $(SHARED_LIB) $(DIST_LIB)
 clean:
 	rm -rf $(BUILD) build/release doc results.json
 
-.PHONY: suites fuzzers sanitize fuzz all deps test grader-selftest layering-check memcheck grade handout handout-check docs bench \
+.PHONY: suites fuzzers sanitize fuzz all deps test grader-selftest layering-check memcheck grade grade-submission grade-submission-after-deps handout handout-check docs bench \
         train install clean $(addsuffix -after-deps,$(AFTER_DEPS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -6,7 +6,8 @@
 # every .c/.h file under the five layer folders with weeks/cut-regions.awk:
 # regions of week >= WEEK become stubs that compile, record
 # "<function>: not implemented yet (week W)" and return the failure value; regions of
-# earlier weeks stay solved (only their marker lines go). Nothing else is touched.
+# earlier weeks stay solved (only their marker lines go). Nothing else is touched,
+# except that the instructors' hidden tests (tests/hidden/) are never copied.
 # See docs/conventions.md ("Solution regions") and docs/grading.md.
 #
 # Plain POSIX sh + awk: the machines that cut or grade may have no Python.
@@ -57,7 +58,14 @@ else
         -type f -print | sed 's|^\./||' | grep -v -e '\.o$' -e '\.d$' -e '^results\.json$') >"$list"
 fi
 
+# The hidden tests are the instructors' alone: a handout never carries them.
+grep -v -e '^tests/hidden/' -e '^tests/hidden$' "$list" >"$list.cut" || true
+mv "$list.cut" "$list"
 (cd "$src" && tar -cf - -T "$list") | (cd "$dest" && tar -xf -)
+if [ -e "$dest/tests/hidden" ]; then
+    echo "$0: $dest/tests/hidden exists after the copy; hidden tests must not be handed out" >&2
+    exit 1
+fi
 
 status=0
 regions=0

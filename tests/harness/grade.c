@@ -11,6 +11,9 @@
  *                         line (from `SUITE --list`, or from the sources when the suite
  *                         did not build); tests missing from SUITE.json count as failed
  *         SUITE.note      optional: why SUITE.json may be missing (build log, crash)
+ *         SUITE.refused   optional: why the submission was refused before anything ran
+ *                         (tests/harness/grade-submission.sh); the suite's results, if
+ *                         any, are then ignored and its tests fail with this reason
  *         SUITE.valgrind  optional: first line "passed", "failed" or "skipped", then
  *                         what valgrind said; gives the week's valgrind item
  *       A missing or corrupt SUITE.json makes that week's tests failed, with the reason
@@ -398,8 +401,17 @@ static int grade(const char *dir, const char *out, double valgrind_points, doubl
         char *json = format("%s/%s.json", dir, suites[i]);
         char *note_path = format("%s/%s.note", dir, suites[i]);
         char *vg = format("%s/%s.valgrind", dir, suites[i]);
+        char *refused_path = format("%s/%s.refused", dir, suites[i]);
+        char *refused = read_file(refused_path, NULL);
+        free(refused_path);
         load_list(w, list);
-        bool complete = load_results(w, json);
+        bool complete = false;
+        if (refused) {
+            w->problem = clean_text(refused, MAX_NOTE);
+            free(refused);
+        } else {
+            complete = load_results(w, json);
+        }
         char *note_text = read_file(note_path, NULL);
         char *note = note_text ? clean_text(note_text, MAX_NOTE) : NULL;
         free(note_text);

@@ -112,9 +112,11 @@ if [ -n "${GRADE_SUITES:-}" ]; then
         printf '%s %s -\n' "$(basename "$bin")" "$bin"
     done >"$suites"
 else
-    for d in tests/week${week:-[0-9]}_*/; do
+    # The public suites, then the hidden ones (instructor-only, tests/hidden/).
+    for d in tests/week${week:-[0-9]}_*/ tests/hidden/week${week:-[0-9]}_*/; do
         [ -d "$d" ] || continue
         name=$(basename "$d")
+        case $d in tests/hidden/*) name=${name}_hidden ;; esac
         printf '%s %s %s\n' "$name" "$build/tests/$name" "${d%/}"
     done >"$suites"
 fi
