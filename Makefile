@@ -243,8 +243,11 @@ test-after-deps: all layering-check grader-selftest
 	$(if $(MPI_TESTS),@sh tests/mpi/run.sh $(MPI_TESTS))
 	@sh tests/harness/run-suites.sh $(SUITES)
 
+# The grader's self-test (a fake suite whose tests crash, hang, exit and forge), then
+# the red team: attacks on the deployed grader as week-2 submissions, each scoring 0.
 grader-selftest: $(BUILD)/tools/grade $(BUILD)/tools/selftest_suite
 	@sh tests/harness/selftest/run.sh $(BUILD)
+	@MAKE="$(MAKE)" sh tests/harness/redteam/run.sh $(BUILD)
 
 layering-check: $(STATIC_LIBS)
 	@sh tests/harness/layering-check.sh $(BUILD)/lib

@@ -171,7 +171,8 @@ for f in $files; do
     [ -f "$from" ] || refuse "$f is not a plain file"
     size=$(wc -c <"$from")
     [ "$size" -le "$max_bytes" ] || refuse "$f is $size bytes; the limit is $max_bytes"
-    cat "$from" >"$tree/$f" || refuse "$f cannot be read"
+    # cmp: a file identical to the handout's keeps its time stamp (and its object).
+    cmp -s "$from" "$tree/$f" || cat "$from" >"$tree/$f" || refuse "$f cannot be read"
 done
 [ -z "$notes" ] || echo "grade-submission: not in the submission, graded as handed out:$notes"
 
@@ -191,7 +192,7 @@ if [ "${GRADE_GATE:-on}" != off ]; then
     for f in $files; do
         # shellcheck disable=SC2086
         deps=$(cd "$tree" && ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
-            -fopenmp $inc -MM -MT x "$f" 2>"$tmp/mm.err") || {
+            -fopenmp $inc -MM -MG -MT x "$f" 2>"$tmp/mm.err") || {
             # Let the compiler's own message reach the student through the build.
             continue
         }

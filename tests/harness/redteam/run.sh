@@ -1,0 +1,213 @@
+#!/bin/sh
+# tests/harness/redteam/run.sh BUILD - attack the deployed grader (part of `make test`).
+#
+# Each fixture is a week-2 submission made from the handout's own files (one cut
+# handout, built once, shared by every fixture) plus an attack a student could try.
+# Every one goes through tests/harness/grade-submission.sh, the deployed grader, and
+# must score 0; the refused ones must say why in results.json. Then an honest partial
+# submission (the reference's files for part of the week, the handout's stubs for the
+# rest) must score exactly the points of the tests it really passes, as Check itself
+# counts them in its own fork mode, and the untouched handout must score 0.
+# Week 2 is the smallest week to build on top of the reference; the handouts are built
+# at -O1 and without the valgrind items (the run-time attacks on the valgrind item are
+# tests/harness/selftest/'s, on the runner itself). docs/grading.md, "Threat model".
+set -u
+build=${1:-build}
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+here=$root/tests/harness/redteam
+week=2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-redteam.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failures=0
+checks=0
+check() { # check DESCRIPTION COMMAND...
+    what=$1
+    shift
+    checks=$((checks + 1))
+    if "$@" >/dev/null 2>&1; then
+        echo "  ok    $what"
+    else
+        echo "  FAIL  $what"
+        failures=$((failures + 1))
+    fi
+}
+tool=$root/$build/tools/grade
+[ -x "$tool" ] || { echo "redteam: $tool is missing (make $tool)"; exit 2; }
+t0=$(date +%s)
+
+# The shared handout, built once (its own stubs too: a fixture recompiles only the
+# files it changed).
+handout=$tmp/handout
+sh "$root/weeks/cut-handout.sh" $week "$handout" >"$tmp/cut.log" 2>&1 || {
+    cat "$tmp/cut.log"
+    exit 1
+}
+(cd "$handout" && ${MAKE:-make} --no-print-directory -j2 BUILD=build OPT=-O1 lib-tensor \
+    lib-autograd build/tools/grade) >"$tmp/handout-build.log" 2>&1 || {
+    tail -n 20 "$tmp/handout-build.log"
+    exit 1
+}
+GRADE_HANDOUT=$handout GRADE_REFBUILD=$tmp/refbuild GRADE_OPT=-O1 GRADE_VALGRIND=no
+export GRADE_HANDOUT GRADE_REFBUILD GRADE_OPT GRADE_VALGRIND
+files=$(cd "$root" && grep -lE "SOLUTION BEGIN week=$week([^0-9]|\$)" autograd/*.c | sort)
+first=$(printf '%s\n' "$files" | head -n 1)
+
+# new_fixture NAME: a submission holding the handout's week-2 files.
+new_fixture() {
+    fx=$tmp/fx/$1
+    mkdir -p "$fx/autograd"
+    for f in $files; do cp "$handout/$f" "$fx/$f"; done
+}
+# stub_calls FILE REPLACEMENT: every stub of FILE runs REPLACEMENT instead of recording
+# "not implemented".
+stub_calls() {
+    sed -i "s|strata_not_implemented(__func__, $week);|$2|" "$1"
+}
+# grade_fixture NAME [ENV=VALUE...]: grade it; "score max" of the result into NAME.score.
+grade_fixture() {
+    name=$1
+    shift
+    env "$@" sh "$root/tests/harness/grade-submission.sh" $week "$tmp/fx/$name" \
+        "$tmp/$name.json" >"$tmp/$name.log" 2>&1
+    "$tool" --summary "$tmp/$name.json" 2>/dev/null | awk '$1 == "total" { print $2, $3 }' \
+        >"$tmp/$name.score"
+}
+zero() { s=$(cat "$tmp/$1.score"); [ -n "$s" ] && [ "${s%% *}" = 0 ] && [ "${s#* }" -gt 0 ]; }
+says() { grep -q "$2" "$tmp/$1.json"; }
+
+echo "red team: attacks refused before anything runs (week $week, through grade-submission)"
+# Each: name, what to expect in results.json, how to make it.
+new_fixture exit_in_stubs
+stub_calls "$tmp/fx/exit_in_stubs/$first" '_exit(0);'
+sed -i '1i #include <unistd.h>' "$tmp/fx/exit_in_stubs/$first"
+new_fixture fork_then_exit
+stub_calls "$tmp/fx/fork_then_exit/$first" '(void)fork(); _exit(0);'
+sed -i '1i #include <unistd.h>' "$tmp/fx/fork_then_exit/$first"
+new_fixture ctor_results
+cat "$here/ctor_results.c" >>"$tmp/fx/ctor_results/$first"
+new_fixture ctor_list
+cat "$here/ctor_list.c" >>"$tmp/fx/ctor_list/$first"
+new_fixture dtor_section
+printf '%s\n' 'static void late(void) { }' \
+    '__attribute__((used, section(".fini_array"))) static void (*late_ptr)(void) = late;' \
+    >>"$tmp/fx/dtor_section/$first"
+new_fixture overwrite_files
+cat "$here/overwrite_files.c" >>"$tmp/fx/overwrite_files/$first"
+stub_calls "$tmp/fx/overwrite_files/$first" 'overwrite_grader();'
+sed -i '1i static void overwrite_grader(void);' "$tmp/fx/overwrite_files/$first"
+new_fixture reads_test_sources
+sed -i '1i #include "../tests/week2_autograd/common.h"' "$tmp/fx/reads_test_sources/$first"
+new_fixture inline_asm
+printf '%s\n' '#define QUIET(x) __asm__ volatile("" ::: "memory")' \
+    'int autograd_asm_probe(void);' 'int autograd_asm_probe(void) { QUIET(0); return 0; }' \
+    >>"$tmp/fx/inline_asm/$first"
+new_fixture interposes_check
+printf '%s\n' '#include <check.h>' \
+    'int srunner_ntests_failed(SRunner *sr) { (void)sr; return 0; }' \
+    >>"$tmp/fx/interposes_check/$first"
+new_fixture reads_env
+stub_calls "$tmp/fx/reads_env/$first" 'if (getenv("RESULTS")) puts(getenv("RESULTS"));'
+sed -i '1i #include <stdio.h>\n#include <stdlib.h>' "$tmp/fx/reads_env/$first"
+new_fixture signal_handler
+cat "$here/signal_handler.c" >>"$tmp/fx/signal_handler/$first"
+stub_calls "$tmp/fx/signal_handler/$first" 'survive_crashes();'
+sed -i '1i static void survive_crashes(void);' "$tmp/fx/signal_handler/$first"
+new_fixture at_exit
+stub_calls "$tmp/fx/at_exit/$first" 'atexit(bye); exit(0);'
+sed -i '1i #include <stdlib.h>\nstatic void bye(void) { }' "$tmp/fx/at_exit/$first"
+new_fixture long_jump
+stub_calls "$tmp/fx/long_jump/$first" '(void)setjmp(where);'
+sed -i '1i #include <setjmp.h>\nstatic jmp_buf where;' "$tmp/fx/long_jump/$first"
+new_fixture symlink
+rm "$tmp/fx/symlink/$first"
+ln -s "$root/$first" "$tmp/fx/symlink/$first" # the reference's own file, by a link
+new_fixture huge_file
+head -c 2000000 /dev/zero | tr '\0' '\n' >>"$tmp/fx/huge_file/$first"
+
+for spec in \
+    "exit_in_stubs|calls _exit" \
+    "fork_then_exit|calls _exit fork" \
+    "ctor_results|defines a constructor" \
+    "ctor_list|defines a constructor" \
+    "dtor_section|fini_array section" \
+    "overwrite_files|fopen" \
+    "reads_test_sources|includes autograd/../tests/week2_autograd/common.h" \
+    "inline_asm|contains inline assembly" \
+    "interposes_check|srunner_ntests_failed; make helpers static" \
+    "reads_env|calls getenv" \
+    "signal_handler|signal" \
+    "at_exit|atexit" \
+    "long_jump|setjmp" \
+    "symlink|is a symbolic link" \
+    "huge_file|bytes; the limit is"; do
+    name=${spec%%|*}
+    reason=${spec#*|}
+    grade_fixture "$name"
+    check "$name: scores 0 ($(cat "$tmp/$name.score"))" zero "$name"
+    check "$name: refused, and results.json says why ($reason)" says "$name" "refused before any test ran: .*$reason"
+done
+
+echo "red team: attacks that get past the checks (or with the checks off) still score 0"
+# Headers and a shadowing check.h in the submission are never used: this is the
+# untouched handout plus the two headers, graded in full.
+new_fixture handout_and_headers
+cat "$here/autograd.h" >"$tmp/fx/handout_and_headers/autograd/autograd.h"
+cat "$here/check.h" >"$tmp/fx/handout_and_headers/autograd/check.h"
+grade_fixture handout_and_headers
+check "the untouched handout, with an autograd.h redefining START_TEST and an autograd/check.h shadowing <check.h>, scores 0 ($(cat "$tmp/handout_and_headers.score"))" \
+    zero handout_and_headers
+check "... and was graded, not refused (the headers were simply not taken)" \
+    sh -c "! grep -q 'refused' '$tmp/handout_and_headers.json'"
+
+# With the object checks off (GRADE_GATE=off), the run-time defenses alone: stubs that
+# _exit(0), fork and _exit, exit from an atexit handler, try to overwrite the grader's
+# files and its results, and flood the output. Only as root: then the suites run as
+# nobody, who owns nothing the grader reads (as another user of the same uid, the files
+# would be theirs to overwrite; docs/grading.md says to deploy as root).
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+    new_fixture runtime
+    cat "$here/runtime_attacks.c" >>"$tmp/fx/runtime/$first"
+    stub_calls "$tmp/fx/runtime/$first" 'runtime_attack(__func__);'
+    sed -i '1i static void runtime_attack(const char *fn);' "$tmp/fx/runtime/$first"
+    grade_fixture runtime GRADE_GATE=off
+    check "runtime attacks with the checks off: 0 ($(cat "$tmp/runtime.score"))" zero runtime
+    check "... none of them could write outside its scratch folder" \
+        sh -c "! grep -q 'attack: wrote' '$tmp/runtime.json'"
+    check "... and they did run (their output is in results.json)" \
+        grep -q 'attack: could not' "$tmp/runtime.json"
+else
+    echo "  skip  run-time attacks with the checks off (need root, to run the suites as nobody)"
+fi
+
+echo "red team: an honest partial submission"
+new_fixture partial
+for f in autograd/var.c autograd/backward.c autograd/pointwise.c; do
+    cp "$root/$f" "$tmp/fx/partial/$f"
+done
+grade_fixture partial GRADE_KEEP=yes
+kept=$(sed -n 's/^grade-submission: keeping //p' "$tmp/partial.log")
+# What Check itself counts as passed, in its own fork mode, on the same binary.
+suite=$kept/tree/build/tests/week2_autograd
+if [ -x "$suite" ]; then
+    (cd "$tmp" && CK_TAP_LOG_FILE_NAME=$tmp/partial.tap CK_FORK=yes timeout 600 "$suite") \
+        >/dev/null 2>&1
+    awk -F: '/^ok / { print $2 }' "$tmp/partial.tap" | sort -u >"$tmp/partial.passed"
+    expected=$(awk 'NR == FNR { pass[$1] = 1; next } ($1 in pass) { s += $2 } END { print s + 0 }' \
+        "$tmp/partial.passed" "$kept/grade/week2_autograd.list")
+    got=$(cut -d' ' -f1 "$tmp/partial.score")
+    check "partial (var.c, backward.c, pointwise.c): $got points, as Check counts ($expected), neither 0 nor full" \
+        sh -c "[ '$got' = '$expected' ] && [ '$got' -gt 0 ] && [ '$got' -lt '$(cut -d' ' -f2 "$tmp/partial.score")' ]"
+else
+    check "partial: the graded tree was kept" false
+fi
+[ -n "$kept" ] && rm -rf "$kept"
+
+if [ $failures -ne 0 ]; then
+    echo "red team: $failures of $checks checks FAILED; logs:"
+    for f in "$tmp"/*.log; do
+        echo "== $f"
+        tail -n 15 "$f"
+    done
+    exit 1
+fi
+echo "red team: $checks passed, 0 failed ($(($(date +%s) - t0)) s)"
