@@ -123,14 +123,18 @@ static void small_gemm(const MatOperand *a, const float *pa, const MatOperand *b
 }
 
 /*
- * A large product is split among strata's threads: each computes a band of out's rows
- * (when out is taller than wide) or of its columns, with its own sgemm. The bands are
- * whole blocks of GEMM_BLOCK rows or columns (BLAS kernels work in such tiles), and
- * each thread gets at least GEMM_GRAIN multiply-adds: below that, starting a thread
- * costs more than it saves.
+ * A large product is split among strata's threads: each band of out's rows (when out is
+ * taller than wide) or of its columns is a chunk, computed with its own sgemm. The bands
+ * are whole blocks of GEMM_BLOCK rows or columns (BLAS kernels work in such tiles), and
+ * each has at least GEMM_GRAIN multiply-adds: below that, handing it to a thread costs
+ * more than it saves. And at most GEMM_BANDS_PER_THREAD bands per thread: every sgemm
+ * call packs the whole of the operand that is not split (on the MLP's products, a band
+ * of an eighth costs 5-10% more per multiply-add than one of half), so the bands stay
+ * few; two per thread still let one thread take over most of a slow one's share.
  */
 #define GEMM_BLOCK 16
-#define GEMM_GRAIN ((int64_t)1 << 20)
+#define GEMM_GRAIN ((int64_t)1 << 21)
+#define GEMM_BANDS_PER_THREAD 2
 
 typedef struct {
     const MatOperand *a, *b;
@@ -173,7 +177,11 @@ static void gemm(const MatOperand *a, const float *pa, const MatOperand *b,
     GemmBands g = {a, b, pa, pb, out, m, n, k, m >= n};
     int64_t blocks = ((g.by_rows ? m : n) + GEMM_BLOCK - 1) / GEMM_BLOCK;
     int64_t per_block = GEMM_BLOCK * (g.by_rows ? n : m) * k;
-    strata_parallel_for(blocks, (GEMM_GRAIN + per_block - 1) / per_block, gemm_bands, &g);
+    int64_t grain = (GEMM_GRAIN + per_block - 1) / per_block;
+    int64_t bands = GEMM_BANDS_PER_THREAD * (int64_t)strata_get_num_threads();
+    if (grain < (blocks + bands - 1) / bands)
+        grain = (blocks + bands - 1) / bands;
+    strata_parallel_for(blocks, grain, gemm_bands, &g);
 }
 
 /* Batch shape and strides of @p op seen through the broadcast batch shape. */
