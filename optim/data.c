@@ -557,6 +557,28 @@ static int make_order(DataLoader *dl)
     return 0;
 }
 
+/* Rows [begin, end) of a batch gathered from the dataset (no transform: plain copies). */
+typedef struct {
+    const Dataset *ds;
+    const int64_t *indices;
+    float *x, *y;
+} GatherJob;
+
+static void gather_rows(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    const GatherJob *job = ctx;
+    const Dataset *ds = job->ds;
+    (void)chunk;
+    (void)thread;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t idx = job->indices[i];
+        memcpy(job->x + i * ds->x_row, ds->x->data + idx * ds->x_row,
+               sizeof(float) * (size_t)ds->x_row);
+        memcpy(job->y + i * ds->y_row, ds->y->data + idx * ds->y_row,
+               sizeof(float) * (size_t)ds->y_row);
+    }
+}
+
 /* The default collate: gather rows, apply the dataset's transform to each input. */
 static int default_collate(const Dataset *ds, const int64_t *indices, int64_t count,
                            uint64_t seed, Tensor **xo, Tensor **yo)
@@ -570,6 +592,18 @@ static int default_collate(const Dataset *ds, const int64_t *indices, int64_t co
     Tensor *y = x ? tensor_empty(yshape, ds->y->ndim) : NULL;
     if (!y)
         return -1;
+    if (!ds->transform) {
+        /* Rows from all over the data set (a shuffled order): the copies wait on memory
+         * more than they compute, so a batch is gathered on strata's threads, a chunk
+         * being at least 64 KB of rows (a copy that long outlasts handing it over). */
+        GatherJob job = {ds, indices, x->data, y->data};
+        int64_t row = ds->x_row + ds->y_row;
+        strata_parallel_for(count, (STRATA_GRAIN_ELEMENTS / 4) / (row > 0 ? row : 1) + 1,
+                            gather_rows, &job);
+        *xo = x;
+        *yo = y;
+        return 0;
+    }
     int64_t ex_shape[TENSOR_MAX_DIMS];
     int ex_ndim = ds->x->ndim - 1;
     for (int64_t i = 0; i < count; i++) {
