@@ -98,7 +98,7 @@ define suite_rules
 $(1)_NAME  := $(notdir $(1))
 $(1)_LAYER := $$(word 2,$$(subst _, ,$$($(1)_NAME)))
 $(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(1)/../harness/runner.c \
-                              $$(wildcard $(1)/*.h) tests/harness/harness.h \
+                              $$(wildcard $(1)/*.h) tests/harness/harness.h tests/harness/faultwalk.h \
                               $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
 	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
 	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \

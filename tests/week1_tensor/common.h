@@ -257,5 +257,6 @@ void add_conv_tests(Suite *s);
 void add_print_tests(Suite *s);
 void add_error_tests(Suite *s);
 void add_edge_tests(Suite *s);
+void add_error_contract_tests(Suite *s);
 
 #endif

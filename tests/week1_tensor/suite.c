@@ -26,5 +26,6 @@ Suite *make_suite(void)
     add_print_tests(s);
     add_error_tests(s);
     add_edge_tests(s);
+    add_error_contract_tests(s);
     return s;
 }

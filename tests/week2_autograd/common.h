@@ -194,6 +194,7 @@ void add_shape_tests(Suite *s);
 void add_linalg_tests(Suite *s);
 void add_memory_tests(Suite *s);
 void add_error_tests(Suite *s);
+void add_error_contract_tests(Suite *s);
 void add_gradcheck_tests(Suite *s);
 void add_custom_tests(Suite *s);
 

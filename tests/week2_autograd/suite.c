@@ -19,6 +19,7 @@ Suite *make_suite(void)
     add_linalg_tests(s);
     add_memory_tests(s);
     add_error_tests(s);
+    add_error_contract_tests(s);
     add_gradcheck_tests(s);
     add_custom_tests(s);
     return s;

@@ -151,5 +151,6 @@ void add_norm_tests(Suite *s);
 void add_loss_tests(Suite *s);
 void add_container_tests(Suite *s);
 void add_attention_tests(Suite *s);
+void add_error_contract_tests(Suite *s);
 
 #endif

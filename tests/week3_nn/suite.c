@@ -21,5 +21,6 @@ Suite *make_suite(void)
     add_loss_tests(s);
     add_container_tests(s);
     add_attention_tests(s);
+    add_error_contract_tests(s);
     return s;
 }

@@ -15,5 +15,6 @@ Suite *make_suite(void)
     add_data_tests(s);
     add_data_extra_tests(s);
     add_train_tests(s);
+    add_error_contract_tests(s);
     return s;
 }

@@ -290,5 +290,6 @@ void add_l2l_gradient_tests(Suite *s);
 void add_l2l_training_tests(Suite *s);
 void add_l2l_memory_tests(Suite *s);
 void add_l2l_store_tests(Suite *s);
+void add_l2l_error_contract_tests(Suite *s);
 
 #endif

@@ -14,5 +14,6 @@ Suite *make_suite(void)
     add_l2l_training_tests(s);
     add_l2l_memory_tests(s);
     add_l2l_store_tests(s);
+    add_l2l_error_contract_tests(s);
     return s;
 }

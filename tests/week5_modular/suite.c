@@ -12,5 +12,6 @@ Suite *make_suite(void)
     add_atom_tests(s);
     add_compose_tests(s);
     add_train_tests(s);
+    add_error_contract_tests(s);
     return s;
 }

@@ -1,0 +1,146 @@
+/*
+ * test_error_contract.c - week 4's failure paths: an optimizer step and the data
+ * readers when memory runs out, or a file call fails, half way (tests/harness/
+ * faultwalk.h fails each allocation, then each file call, in turn). Every time: the
+ * failure value with a message, nothing leaked, the parameters and the optimizer's
+ * state as they were; with nothing failing, the right result.
+ *
+ * The step is the hard one: a first step creates each parameter's state buffers, and
+ * running out of memory for the second parameter's after the first parameter has moved
+ * is a half-taken step. Allocate everything first, then update.
+ */
+#include "faultwalk.h"
+#include "helpers.h"
+
+#include <math.h>
+#include <string.h>
+#include <zlib.h>
+
+typedef struct Step {
+    Optimizer *opt;
+    Var *p[2];
+} Step;
+
+static int step_call(void *ctx) { return optim_step(((Step *)ctx)->opt); }
+
+static uint64_t step_state(void *ctx)
+{
+    Step *s = ctx;
+    uint64_t h = fw_hash_tensor(fw_hash_tensor(FW_HASH_INIT, var_data(s->p[0])),
+                                var_data(s->p[1]));
+    NnStateDict *sd = optim_state_dict(s->opt);
+    ck_assert_msg(sd != NULL, "optim_state_dict: %s", strata_last_error());
+    for (int i = 0; i < sd->num_tensors; i++)
+        h = fw_hash_tensor(fw_hash_bytes(h, sd->names[i], strlen(sd->names[i])),
+                           sd->tensors[i]);
+    for (int i = 0; i < sd->num_meta; i++)
+        h = fw_hash_bytes(h, sd->meta_values[i], strlen(sd->meta_values[i]));
+    nn_state_dict_free(sd);
+    return h;
+}
+
+START_TEST(test_step_out_of_memory)
+{
+    Scope *sc = scope_begin();
+    Step s = {NULL, {make_param((const float[]){1, 2}, 2), make_param((const float[]){3, 4, 5}, 3)}};
+    set_grad(s.p[0], (const float[]){0.5f, -2});
+    set_grad(s.p[1], (const float[]){-1, 1, 4});
+    OptimHparams hp = optim_adam_defaults(0.1f);
+    s.opt = optim_adam_new(s.p, 2, &hp);
+    ck_assert_msg(s.opt != NULL, "%s", strata_last_error());
+    /* Adam's first step: m_hat = g, v_hat = g^2, so p -= 0.1 g / (|g| + 1e-8), 0.1 sign(g) */
+    FW_WALK_ALLOC("optim_step (Adam, first step)", step_call, step_state, &s);
+    assert_param(s.p[0], (const float[]){0.9f, 2.1f}, 2, 1e-6, "p0 after the first step");
+    assert_param(s.p[1], (const float[]){3.1f, 3.9f, 4.9f}, 3, 1e-6, "p1 after the first step");
+    ck_assert_int_eq(s.opt->steps, 1);
+    /* the second step: the same gradients keep the moment ratio 1: another 0.1 sign(g) */
+    FW_WALK_ALLOC("optim_step (Adam, second step)", step_call, step_state, &s);
+    assert_param(s.p[0], (const float[]){0.8f, 2.2f}, 2, 1e-5, "p0 after the second step");
+    assert_param(s.p[1], (const float[]){3.2f, 3.8f, 4.8f}, 3, 1e-5, "p1 after the second step");
+    optim_free(s.opt);
+    scope_end(sc);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ the readers --- */
+
+typedef struct Reader {
+    char path[256];
+    float last;    /* the last value read */
+    int64_t count; /* elements (IDX) or rows (CSV) */
+} Reader;
+
+static int idx_call(void *ctx)
+{
+    Reader *r = ctx;
+    Tensor *t = data_read_idx(r->path);
+    if (!t)
+        return -1;
+    r->count = tensor_numel(t);
+    r->last = t->data[r->count - 1];
+    return 0;
+}
+
+START_TEST(test_read_idx_failures)
+{
+    Scope *sc = scope_begin();
+    /* 3 images of 2 x 2 bytes, 0..11, gzip'd */
+    unsigned char bytes[28] = {0, 0, 0x08, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2};
+    for (int i = 0; i < 12; i++)
+        bytes[16 + i] = (unsigned char)i;
+    Reader r = {"", 0, 0};
+    tmp_path(r.path, sizeof r.path, "contract.idx.gz");
+    gzFile g = gzopen(r.path, "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, bytes, 28), 28);
+    gzclose(g);
+    FW_WALK_ALLOC("data_read_idx", idx_call, NULL, &r);
+    ck_assert_int_eq(r.count, 12);
+    ck_assert_float_eq(r.last, 11.0f);
+    r.count = 0;
+    FW_WALK_IO("data_read_idx", idx_call, NULL, &r);
+    ck_assert_int_eq(r.count, 12);
+    remove(r.path);
+    scope_end(sc);
+}
+END_TEST
+
+static int csv_call(void *ctx)
+{
+    Reader *r = ctx;
+    Dataset *ds = data_csv_load(r->path, NULL);
+    if (!ds)
+        return -1;
+    r->count = data_dataset_size(ds);
+    r->last = data_dataset_targets(ds)->data[r->count - 1];
+    data_dataset_free(ds);
+    return 0;
+}
+
+START_TEST(test_read_csv_failures)
+{
+    Scope *sc = scope_begin();
+    Reader r = {"", 0, 0};
+    tmp_path(r.path, sizeof r.path, "contract.csv");
+    FILE *f = fopen(r.path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("x1,x2,label\n1,2,0\n3,4,1\n5,6,2\n", f);
+    fclose(f);
+    FW_WALK_ALLOC("data_csv_load", csv_call, NULL, &r);
+    ck_assert_int_eq(r.count, 3);
+    ck_assert_float_eq(r.last, 2.0f);
+    r.count = 0;
+    /* a read error half way is an error, not the end of the file (not 1 or 2 rows) */
+    FW_WALK_IO("data_csv_load", csv_call, NULL, &r);
+    ck_assert_int_eq(r.count, 3);
+    remove(r.path);
+    scope_end(sc);
+}
+END_TEST
+
+void add_error_contract_tests(Suite *s)
+{
+    GRADED(s, test_step_out_of_memory, 3);
+    GRADED(s, test_read_idx_failures, 2);
+    GRADED(s, test_read_csv_failures, 2);
+}
