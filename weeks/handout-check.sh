@@ -6,8 +6,12 @@
 #   2. build it there with -Wall -Wextra -Werror: libraries, suites, examples with gcc,
 #      and the libraries with clang too when clang is installed (HANDOUT_CLANG=no skips);
 #   3. grade it with tests/harness/grade.sh;
-#   4. require: every week < N scores full marks, every week >= N scores zero, and the
-#      grader finishes with a valid results.json.
+#   4. grade the week through the deployed grader (tests/harness/grade-submission.sh)
+#      twice, with the reference's own week-N files (full marks) and with the untouched
+#      handout's (zero);
+#   5. require: every week < N scores full marks, every week >= N scores zero, and the
+#      grader finishes with a valid results.json; and the handout holds none of the
+#      instructors' hidden tests (tests/hidden/), neither the folder nor a test's name.
 # The reference itself (this tree) must score full marks everywhere, valgrind items
 # included. The handouts are graded without the valgrind items (GRADE_VALGRIND=no), to
 # keep the check within a few minutes: weeks >= N cannot earn the item anyway (it needs
@@ -58,6 +62,9 @@ region_weeks=$(for l in tensor autograd nn optim modular; do
     [ -d "$l" ] && find "$l" -type f \( -name '*.c' -o -name '*.h' \) -exec cat {} +
 done | sed -n 's/.*SOLUTION BEGIN week=\([0-9]*\).*/\1/p' | sort -un | tr '\n' ' ')
 weeks=${HANDOUT_WEEKS:-$region_weeks}
+# The hidden tests' names (their GRADED lines), which no handout may contain.
+hidden_tests=$(cat tests/hidden/week*/*.c 2>/dev/null |
+    sed -n 's/.*GRADED\(_TIMED\)\{0,1\}[ \t]*([^,]*,[ \t]*\([A-Za-z_][A-Za-z0-9_]*\).*/\2/p' | sort -u)
 echo "handout-check: suites for weeks: ${suite_weeks:-none}; solution regions for weeks: ${region_weeks:-none}"
 [ -n "$suite_weeks" ] || { echo "handout-check: no graded suite"; exit 1; }
 for w in $suite_weeks; do
@@ -107,6 +114,7 @@ check_scores() {
 
 now() { date +%s; }
 t_all=$(now)
+subs=
 
 # ------------------------------------------------------------------ the reference ---
 t0=$(now)
@@ -129,6 +137,16 @@ for n in $weeks; do
         problem "$label: the cut failed: $(cat "$tmp/cut$n.log")"
         continue
     fi
+    # The instructors' hidden tests must not travel with a handout: no folder, and no
+    # hidden test's name anywhere in the tree.
+    if [ -e "$dir/tests/hidden" ]; then
+        problem "$label: carries tests/hidden/ (the instructors' hidden tests)"
+    fi
+    for t in $hidden_tests; do
+        if grep -rqw -- "$t" "$dir" 2>/dev/null; then
+            problem "$label: names the hidden test $t ($(grep -rlw -- "$t" "$dir" | head -n 1))"
+        fi
+    done
     t1=$(now)
     # Build with -Werror: the handout must compile warning-free as given.
     if ! (cd "$dir" && $make --no-print-directory -j"$jobs" BUILD=build OPT="$opt" \
@@ -156,8 +174,32 @@ $(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/clang$n.log" | h
         problem "$label: the grader failed: $(tail -n 5 "$tmp/grade$n.log")"
     fi
     t4=$(now)
+    # The deployed grader on the same handout: the reference's own week-N files must
+    # score full marks, the untouched handout's zero (public and hidden suites; the
+    # handout's build is reused, so only the week's files are recompiled).
+    for who in reference handout; do
+        case $who in reference) sub=$root ;; handout) sub=$dir ;; esac
+        if ! GRADE_HANDOUT=$dir GRADE_REFBUILD=$tmp/refbuild$n GRADE_VALGRIND=no MAKE=$make \
+            GRADE_OPT="$(printf '%s' "$opt" | cut -d' ' -f1)" \
+            sh tests/harness/grade-submission.sh "$n" "$sub" "$tmp/sub-$who$n.json" \
+            >"$tmp/sub-$who$n.log" 2>&1; then
+            problem "grade-submission week $n ($who files) failed: $(tail -n 5 "$tmp/sub-$who$n.log")"
+            continue
+        fi
+        set -- $("$tool" --summary "$tmp/sub-$who$n.json" 2>/dev/null | awk '$1 == "total" { print $2, $3 }')
+        if [ $# -ne 2 ]; then
+            problem "grade-submission week $n ($who files): no valid results.json"
+        elif [ $who = reference ] && { [ "$1" != "$2" ] || [ "$2" = 0 ]; }; then
+            problem "grade-submission week $n: the reference's files score $1 of $2, expected full marks:
+$(grep -m 3 'refused\|FAILED' "$tmp/sub-$who$n.log")"
+        elif [ $who = handout ] && [ "$1" != 0 ]; then
+            problem "grade-submission week $n: the untouched handout scores $1 of $2, expected 0"
+        fi
+        subs="$subs week$n-$who=${1:-?}/${2:-?}"
+    done
+    t5=$(now)
     echo "handout-check: week $n: cut $((t1 - t0)) s, gcc build $((t2 - t1)) s," \
-        "clang build $((t3 - t2)) s, graded $((t4 - t3)) s"
+        "clang build $((t3 - t2)) s, graded $((t4 - t3)) s, grade-submission $((t5 - t4)) s"
 done
 
 # ------------------------------------------------------------------- the verdict ---
@@ -171,6 +213,7 @@ for n in $weeks; do
     [ -f "$tmp/week$n.json" ] || { row "handout$n" "(not graded)"; continue; }
     check_scores "handout$n" "$tmp/week$n.json" "$n"
 done
+echo "grade-submission (the week's files of the reference / of the untouched handout):$subs"
 echo "(score/max per week; handout N must score full marks below week N and 0 from week N on;"
 echo " handouts are graded without the valgrind items; ! marks a wrong cell)"
 echo
