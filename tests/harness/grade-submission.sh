@@ -198,14 +198,18 @@ if [ "${GRADE_GATE:-on}" != off ]; then
         }
         for d in $(printf '%s\n' "$deps" | sed -e 's/^x://' -e 's/\\$//'); do
             [ "$d" = "$f" ] && continue
-            case $d in
-                /usr/*) continue ;;
-                */../* | ../* | /*) refuse "$f includes $d; a submission may include only the course's headers and system headers" ;;
-            esac
+            # Where it really is (no ".." or link tricks): a system header, or a
+            # header of a layer folder that the instructor's tree has too.
+            real=$(cd "$tree" && realpath -m -- "$d")
             ok=no
-            for l in $layers; do
-                case $d in "$l"/*.h) [ -f "$root/$d" ] && ok=yes ;; esac
-            done
+            case $real in
+                "$tree"/*)
+                    rel=${real#"$tree"/}
+                    for l in $layers; do
+                        case $rel in "$l"/*.h) [ -f "$root/$rel" ] && ok=yes ;; esac
+                    done ;;
+                /usr/include/* | /usr/lib/*) ok=yes ;;
+            esac
             [ $ok = yes ] || refuse "$f includes $d; a submission may include only the course's headers and system headers"
         done
         # Inline assembly, even behind a macro: the preprocessed lines of the file itself.
@@ -311,6 +315,15 @@ if [ "${GRADE_GATE:-on}" != off ] && [ $built = yes ]; then
 fi
 
 # ----------------------------------------------------------------- grade ---
+# The suites run as GRADE_USER (nobody) when this is root; they should not be able to
+# read the instructor's tree (the reference, the hidden tests) either.
+if [ "$(id -u)" -eq 0 ] && [ "${GRADE_USER:-nobody}" != none ] && id "${GRADE_USER:-nobody}" >/dev/null 2>&1 &&
+    setpriv --reuid="${GRADE_USER:-nobody}" --regid="$(id -g "${GRADE_USER:-nobody}")" --clear-groups \
+        -- test -r "$root/Makefile" 2>/dev/null; then
+    echo "grade-submission: warning: $root is readable by ${GRADE_USER:-nobody}, who runs the" \
+        "tests: a submission could read the reference and the hidden tests (chmod 700 $root;" \
+        "docs/grading.md, \"Setting up Gradescope\")" >&2
+fi
 echo "grade-submission: grading week $week..."
 (cd "$tree" && RESULTS=$results GRADE_DIR=$gdir MAKE="$make${GRADE_OPT:+ OPT=$GRADE_OPT}" \
     sh tests/harness/grade.sh build "$week")

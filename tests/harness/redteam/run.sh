@@ -97,6 +97,9 @@ stub_calls "$tmp/fx/overwrite_files/$first" 'overwrite_grader();'
 sed -i '1i static void overwrite_grader(void);' "$tmp/fx/overwrite_files/$first"
 new_fixture reads_test_sources
 sed -i '1i #include "../tests/week2_autograd/common.h"' "$tmp/fx/reads_test_sources/$first"
+new_fixture include_by_path
+sed -i "1i #include \"/usr/include/../..$root/tests/week2_autograd/common.h\"" \
+    "$tmp/fx/include_by_path/$first"
 new_fixture inline_asm
 printf '%s\n' '#define QUIET(x) __asm__ volatile("" ::: "memory")' \
     'int autograd_asm_probe(void);' 'int autograd_asm_probe(void) { QUIET(0); return 0; }' \
@@ -132,6 +135,7 @@ for spec in \
     "dtor_section|fini_array section" \
     "overwrite_files|fopen" \
     "reads_test_sources|includes autograd/../tests/week2_autograd/common.h" \
+    "include_by_path|week2_autograd/common.h; a submission may include only" \
     "inline_asm|contains inline assembly" \
     "interposes_check|srunner_ntests_failed; make helpers static" \
     "reads_env|calls getenv" \
