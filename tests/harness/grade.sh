@@ -105,6 +105,17 @@ run_suite() {
     (cd "$scratch" && exec "$@")
 }
 
+# The run user must reach the copies (a private TMPDIR would hide them): check once.
+if [ -n "$run_user" ]; then
+    : >"$rundir/.probe"
+    chmod 644 "$rundir/.probe"
+    if ! run_suite test -r "$rundir/.probe" 2>/dev/null; then
+        echo "grade: $run_user cannot reach $rundir (TMPDIR=${TMPDIR:-/tmp});" \
+            "the suites run as root" >&2
+        run_user=
+    fi
+fi
+
 # The suites: "name binary source-dir" per line.
 suites=$dir/.suites
 if [ -n "${GRADE_SUITES:-}" ]; then
