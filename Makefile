@@ -153,12 +153,15 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIBS) | $(BUILD)/bench
 $(BUILD)/bench/bench_epoch: LDFLAGS += -Wl,--wrap=cblas_sgemm
 
 # `make test-torch` (optional, issue 12): strata's ops and gradients against PyTorch's on
-# random inputs (tests/torch/compare.py); skipped with a note where python3-torch is
-# absent. Not part of make test.
+# random inputs (tests/torch/compare.py), then weights from strata to PyTorch and back
+# through safetensors files (tests/torch/interop.py, the user guide's lines); skipped
+# with a note where python3-torch is absent. Not part of make test.
 $(BUILD)/tests/torch_driver: tests/torch/driver.c $(STATIC_LIBS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -o $@ $< $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
-test-torch: $(BUILD)/tests/torch_driver
-	@sh tests/torch/run.sh $(BUILD)/tests/torch_driver
+$(BUILD)/tests/torch_interop: tests/torch/interop.c $(STATIC_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -o $@ $< $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
+test-torch: $(BUILD)/tests/torch_driver $(BUILD)/tests/torch_interop
+	@sh tests/torch/run.sh $(BUILD)/tests/torch_driver $(BUILD)/tests/torch_interop
 .PHONY: test-torch
 
 # ------------------------------------------------------- optional: MPI (issue 11) --
