@@ -241,6 +241,14 @@ AFTER_DEPS := train test memcheck grade grade-submission install
 $(AFTER_DEPS): deps
 	@$(MAKE) --no-print-directory $@-after-deps
 
+# The text corpus of examples/hello_gpt: the King James Bible (public domain), printed by
+# Debian's bible-kjv reader at a fixed line width (examples/data/README.md).
+CORPUS := $(BUILD)/data/kjv.txt
+corpus: $(CORPUS)
+$(CORPUS): $(DEPS_STAMP)
+	mkdir -p $(dir $@)
+	bible -l80 gen1:1-rev22:21 > $@.tmp && mv $@.tmp $@
+
 # Run every suite (fork mode, per-test time limits); each prints Check's summary line.
 test-after-deps: all layering-check grader-selftest
 	$(if $(MPI_TESTS),@sh tests/mpi/run.sh $(MPI_TESTS))
@@ -308,7 +316,7 @@ install-after-deps: $(STATIC_LIBS) $(SHARED_LIB) $(DIST_LIB)
 clean:
 	rm -rf $(BUILD) build/release doc results.json
 
-.PHONY: suites fuzzers sanitize fuzz all deps test grader-selftest layering-check memcheck grade grade-submission grade-submission-after-deps handout handout-check docs bench \
+.PHONY: suites fuzzers sanitize fuzz all deps corpus test grader-selftest layering-check memcheck grade grade-submission grade-submission-after-deps handout handout-check docs bench \
         train install clean $(addsuffix -after-deps,$(AFTER_DEPS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -154,12 +154,25 @@ static double pos_init(ModularModule *m, float *mat, int p, void *ctx)
     return mod_orthogonal_raw(mat, m->fan_out, m->fan_in) == 0 ? 0.0 : NAN;
 }
 
+/* What pos_normalize needs: power-iteration count and the target of every position. */
+typedef struct NormalizeCtx {
+    int iters;
+    float target;
+} NormalizeCtx;
+
+/* Scale one kernel position to spectral norm target (Modula normalizes each position on
+ * its own, as dualize orthogonalizes each); a zero position stays zero. */
 static double pos_normalize(ModularModule *m, float *mat, int p, void *ctx)
 {
-    int iters = *(const int *)ctx;
+    const NormalizeCtx *c = ctx;
     float *v = m->pi_vectors + (int64_t)p * m->pi_length;
-    double sigma = mod_power_iteration(mat, m->fan_out, m->fan_in, v, iters);
-    return isnan(sigma) ? NAN : sigma;
+    double sigma = mod_power_iteration(mat, m->fan_out, m->fan_in, v, c->iters);
+    if (isnan(sigma))
+        return NAN;
+    if (sigma > 0.0)
+        for (int64_t i = 0; i < m->fan_out * m->fan_in; i++)
+            mat[i] = (float)(mat[i] * (c->target / sigma));
+    return sigma;
 }
 
 /* Scale each row of buf [rows, d] to length @p len (zero rows stay zero). */
@@ -338,14 +351,9 @@ int mod_conv_normalize(ModularModule *m, Tensor *u, float target)
     /* SOLUTION BEGIN week=5 fail=-1 */
     if (ensure_pi(m, m->kernel * m->kernel, m->fan_in) != 0)
         return -1;
-    int iters = m->pi_fresh ? 20 : 3;
+    NormalizeCtx c = {m->pi_fresh ? 20 : 3, target};
     m->pi_fresh = false;
-    double sigma = conv_each(m, u, NULL, pos_normalize, &iters);
-    if (isnan(sigma))
-        return -1;
-    if (sigma == 0.0)
-        return 0;
-    return tensor_mul_scalar_(u, (float)(target / sigma));
+    return isnan(conv_each(m, u, u, pos_normalize, &c)) ? -1 : 0;
     /* SOLUTION END */
 }
 

@@ -196,6 +196,48 @@ ModularModule *modular_global_avg_pool(void);
 ModularModule *modular_avg_pool(int kernel, int stride, int padding);
 
 /**
+ * @brief SplitIntoHeads(num_heads) bond: [B, T, H*d] to [B, H, T, d], the features of
+ *        each token cut into @p num_heads heads. Sensitivity 1, smooth.
+ * @return A new module, or NULL with an error (num_heads < 1). The forward fails when
+ *         the last dim is not divisible by the number of heads.
+ */
+ModularModule *modular_split_into_heads(int64_t num_heads);
+/** @brief MergeHeads bond, the inverse of SplitIntoHeads: [B, H, T, d] to [B, T, H*d].
+ *         Sensitivity 1, smooth. @return a new module or NULL. */
+ModularModule *modular_merge_heads(void);
+/**
+ * @brief AttentionQK bond: the pair (q, k), both [B, H, T, d], to the scores
+ *        q k^T / d, [B, H, T, T]. The scale is 1/d, not the usual 1/sqrt(d): with q and
+ *        k of RMS norm at most 1 every score is then at most 1 in size whatever d is,
+ *        so the sensitivity 1 holds at every width. Smooth. @return a new module or NULL.
+ */
+ModularModule *modular_attention_qk(void);
+/** @brief CausalMask bond: scores [..., Tq, Tk] with -inf wherever the key comes after
+ *         the query (column j > row i), so softmax gives those pairs weight 0.
+ *         Sensitivity 1, smooth. @return a new module or NULL. */
+ModularModule *modular_causal_mask(void);
+/**
+ * @brief Softmax(scale) bond: softmax(scale * x) over the last dim. Sensitivity
+ *        @p scale (the factor in front multiplies input changes), smooth.
+ * @param[in] scale the sharpness (> 0, finite).
+ * @return A new module, or NULL with an error.
+ */
+ModularModule *modular_softmax(float scale);
+/** @brief ApplyAttentionScores bond: the pair (v [B, H, T, d], scores [B, H, T, T]) to
+ *         scores v, each query's weighted average of the values. Sensitivity 1, smooth.
+ *         @return a new module or NULL. */
+ModularModule *modular_apply_attention_scores(void);
+/**
+ * @brief Rope(d_head, base) bond: rotary position embedding of every value it is given
+ *        (a pair (q, k) gives a pair back), each [..., T, d_head]. With h = d_head / 2,
+ *        token t's pair (x[i], x[i + h]) turns by the angle t * base^(-i/h):
+ *        (x[i] cos - x[i+h] sin, x[i] sin + x[i+h] cos). A rotation: sensitivity 1,
+ *        smooth. Modula's base is 10000.
+ * @return A new module, or NULL with an error (odd or < 2 d_head, base <= 1).
+ */
+ModularModule *modular_rope(int64_t d_head, double base);
+
+/**
  * @brief Composition m1 o m0 (@p m0 runs first). Mass mu0 + mu1, sensitivity s0 * s1;
  *        atoms and bonds add up; smooth when both are.
  * @param[in] m1 the outer module (ownership taken).
@@ -266,6 +308,24 @@ ModularModule *modular_copy(const ModularModule *m);
  */
 int modular_tare(ModularModule *m, float absolute);
 
+/**
+ * @brief Multiply every mass in @p m's subtree by @p factor (Modula's
+ *        tare(relative=...)); modular_tare() is this with factor absolute / mass.
+ * @param[in,out] m the module.
+ * @param[in] factor the factor (>= 0, finite).
+ * @return 0, or -1 with an error.
+ */
+int modular_tare_relative(ModularModule *m, float factor);
+
+/**
+ * @brief Give an atom its own mass (Modula's atom argument mass=, 1 by default): its
+ *        share of feature learning relative to the other atoms.
+ * @param[in,out] m an atom (Linear, Conv2D, Embed).
+ * @param[in] mass the mass (>= 0, finite).
+ * @return 0, or -1 with an error (not an atom, negative or non-finite mass).
+ */
+int modular_set_mass(ModularModule *m, float mass);
+
 /** @brief Destroy @p m, its children and their weights. NULL is ignored. */
 void modular_free(ModularModule *m);
 /** @} */
@@ -292,16 +352,72 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth);
  */
 ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth);
 
+/** Modula's default mass of ResCNN's residual blocks (tared together). */
+#define MODULAR_RESCNN_BLOCKS_MASS 20.0f
+
 /**
- * @brief ResCNN(out, in_channels, width, blocks, block_depth) (Modula's PyTorch era):
- *        Linear(out, width) o GlobalAvgPool o stack o Conv2D(width, in_channels, 3, 1, 1),
- *        where the stack is ResMLP's with residue = MeanSubtract o Abs o
- *        Conv2D(width, width, 3, 1, 1) o RMSDivide (normalizing over C, H, W), tared to
- *        mass 1. Input [N, in_channels, H, W], output [N, out]. Mass 3, sensitivity 1.
- * @return A new module, or NULL with an error (any size < 1).
+ * @brief ResCNN(out, in_channels, width, blocks, block_depth, blocks_mass) (Modula's
+ *        PyTorch era): Linear(out, width) o GlobalAvgPool o stack o
+ *        Conv2D(width, in_channels, 3, 1, 1), where the stack is ResMLP's with residue =
+ *        MeanSubtract o Abs o Conv2D(width, width, 3, 1, 1) o RMSDivide (normalizing over
+ *        C, H, W), tared to @p blocks_mass (Modula's default
+ *        MODULAR_RESCNN_BLOCKS_MASS, 20: the blocks get 20 of the 22 shares of feature
+ *        learning). Input [N, in_channels, H, W], output [N, out]. Mass 2 + blocks_mass,
+ *        sensitivity 1.
+ * @return A new module, or NULL with an error (any size < 1, blocks_mass <= 0).
  */
 ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, int blocks,
-                              int block_depth);
+                              int block_depth, float blocks_mass);
+
+/** Modula's default mass of GPT's residual blocks (tared together). */
+#define MODULAR_GPT_BLOCKS_MASS 5.0f
+
+/**
+ * @brief Attention(num_heads, d_embed, d_query, d_value, softmax_scale, causal), the
+ *        JAX-era Modula compound, for x [B, T, d_embed]:
+ *        W o (1/3 ApplyAttentionScores) o (V, scores), with
+ *        Q = SplitIntoHeads o Linear(H d_query, d_embed), K the same,
+ *        V = SplitIntoHeads o Linear(H d_value, d_embed), W = Linear(d_embed, H d_value)
+ *        o MergeHeads and scores = Softmax(softmax_scale) o CausalMask o AttentionQK o
+ *        Rope(d_query, 10000) o (Q, K). The tuple (V, scores) has sensitivity 1 + 2 *
+ *        softmax_scale, so with scale 1 the 1/3 brings attention to sensitivity 1.
+ *        4 atoms, 10 bonds (9 without the mask), mass 4. Atoms in the order forward
+ *        meets them: V, Q, K, W.
+ * @param[in] num_heads heads (>= 1).
+ * @param[in] d_embed model width (>= 1).
+ * @param[in] d_query query/key size per head (even, for Rope).
+ * @param[in] d_value value size per head (>= 1).
+ * @param[in] softmax_scale Softmax's sharpness (> 0; Modula's attention_scale, 1).
+ * @param[in] causal whether to mask future keys (Modula's GPT always does).
+ * @return A new (uninitialized) module, or NULL with an error.
+ */
+ModularModule *modular_attention(int64_t num_heads, int64_t d_embed, int64_t d_query,
+                                 int64_t d_value, float softmax_scale, bool causal);
+
+/**
+ * @brief GPT(vocab_size, num_heads, d_embed, d_query, d_value, num_blocks, blocks_mass,
+ *        attention_scale, final_scale), the JAX-era Modula compound: token indices
+ *        [B, T] to logits [B, T, vocab_size] as
+ *        final_scale * Linear(vocab, d_embed) o blocks o Embed(d_embed, vocab), where
+ *        Embed is tared to mass 1, blocks = (mlp_block o att_block)^num_blocks tared to
+ *        @p blocks_mass, att_block = (1 - 1/(2L)) Identity + 1/(2L) Attention(...,
+ *        causal), mlp_block the same around Linear(d_embed, 4 d_embed) o GELU o
+ *        Linear(4 d_embed, d_embed), and L = num_blocks (each block has two residual
+ *        connections, hence 2L). Mass 2 + blocks_mass, sensitivity
+ *        final_scale. With 4 blocks: 26 atoms and 77 bonds (Modula counts 78: its power
+ *        ends in an extra Identity).
+ * @param[in] vocab_size tokens (>= 1).
+ * @param[in] num_heads, d_embed, d_query, d_value as modular_attention().
+ * @param[in] num_blocks L (>= 1).
+ * @param[in] blocks_mass mass of all blocks together (> 0; Modula's default
+ *            MODULAR_GPT_BLOCKS_MASS).
+ * @param[in] attention_scale Softmax's scale in every attention (> 0; Modula: 1).
+ * @param[in] final_scale factor on the logits (!= 0; Modula: 1).
+ * @return A new (uninitialized) module, or NULL with an error.
+ */
+ModularModule *modular_gpt(int64_t vocab_size, int64_t num_heads, int64_t d_embed,
+                           int64_t d_query, int64_t d_value, int num_blocks,
+                           float blocks_mass, float attention_scale, float final_scale);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */

@@ -51,7 +51,10 @@ typedef struct ModAtomOps ModAtomOps;
 /* The bonds (modules without weights). */
 typedef enum ModBondKind {
     BOND_IDENTITY, BOND_ADD, BOND_MUL, BOND_RELU, BOND_SCALED_RELU, BOND_GELU, BOND_ABS,
-    BOND_FLATTEN, BOND_MEAN_SUBTRACT, BOND_RMS_DIVIDE, BOND_AVG_POOL, BOND_GLOBAL_POOL
+    BOND_FLATTEN, BOND_MEAN_SUBTRACT, BOND_RMS_DIVIDE, BOND_AVG_POOL, BOND_GLOBAL_POOL,
+    /* attention */
+    BOND_SPLIT_HEADS, BOND_MERGE_HEADS, BOND_ATTENTION_QK, BOND_CAUSAL_MASK, BOND_SOFTMAX,
+    BOND_APPLY_SCORES, BOND_ROPE
 } ModBondKind;
 
 struct ModularModule {
@@ -74,6 +77,10 @@ struct ModularModule {
     bool pi_fresh;             /* vectors not yet iterated: iterate longer once */
     /* bond parameters */
     float alpha;               /* Mul */
+    float scale;               /* Softmax: the sharpness (= its sensitivity) */
+    int64_t num_heads;         /* SplitIntoHeads */
+    int64_t rope_dim;          /* Rope: half the head dimension */
+    double rope_base;          /* Rope: frequencies base^(-i/rope_dim) */
     /* children (compose: children[0] runs first) */
     ModularModule **children;
     int num_children;

@@ -165,6 +165,10 @@ ModularModule *modular_copy(const ModularModule *m)
     c->smooth = m->smooth;
     c->bond = m->bond;
     c->alpha = m->alpha;
+    c->scale = m->scale;
+    c->num_heads = m->num_heads;
+    c->rope_dim = m->rope_dim;
+    c->rope_base = m->rope_base;
     c->kernel = m->kernel, c->stride = m->stride, c->padding = m->padding;
     if (m->num_children > 0) {
         c->children = strata_calloc((size_t)m->num_children, sizeof *c->children);
@@ -345,6 +349,40 @@ int modular_tare(ModularModule *m, float absolute)
         return -1;
     }
     tare_rec(m, absolute / mass);
+    return 0;
+    /* SOLUTION END */
+}
+
+int modular_tare_relative(ModularModule *m, float factor)
+{
+    ATTR_CHECK(m, -1);
+    if (!(factor >= 0.0f) || !isfinite(factor)) {
+        strata_set_error("modular_tare_relative: the factor must be finite and >= 0, got %g",
+                         (double)factor);
+        return -1;
+    }
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    tare_rec(m, factor);
+    return 0;
+    /* SOLUTION END */
+}
+
+int modular_set_mass(ModularModule *m, float mass)
+{
+    ATTR_CHECK(m, -1);
+    if (m->kind != MOD_ATOM) {
+        strata_set_error("modular_set_mass: %s is not an atom (bonds have mass 0, and a "
+                         "combination's mass is its children's sum: use modular_tare())",
+                         m->name);
+        return -1;
+    }
+    if (!(mass >= 0.0f) || !isfinite(mass)) {
+        strata_set_error("modular_set_mass: the mass must be finite and >= 0, got %g",
+                         (double)mass);
+        return -1;
+    }
+    /* SOLUTION BEGIN week=5 fail=-1 */
+    m->mass = mass;
     return 0;
     /* SOLUTION END */
 }

@@ -541,6 +541,75 @@ Tensor *data_dataset_targets(const Dataset *ds);
 /** @brief Destroy @p ds, releasing its tensors and its transform. NULL is ignored. */
 void data_dataset_free(Dataset *ds);
 
+/* ------------------------------------------------------------------------------------ */
+/** @name Text corpora (character level)
+ *  A text file as a sequence of byte tokens for next-character prediction: the
+ *  vocabulary is the set of bytes that occur (numbered in byte order), the first part
+ *  of the text is the training split and the last @p val_fraction the validation split
+ *  (as nanoGPT's and Modula's Shakespeare loaders). examples/hello_gpt trains on the
+ *  King James Bible (`make corpus`, examples/data/README.md).
+ *  @{ */
+
+/** A loaded text corpus. */
+typedef struct TextCorpus TextCorpus;
+
+/**
+ * @brief Read the whole of @p path and build its vocabulary and splits.
+ * @param[in] path a text file.
+ * @param[in] val_fraction the share of the text (its end) kept for validation, in (0, 1);
+ *            the validation split has floor(length * val_fraction) bytes.
+ * @return A new corpus (data_text_free()), or NULL with an error naming the file
+ *         (missing, unreadable, too short for two splits of 2 characters).
+ */
+TextCorpus *data_text_load(const char *path, double val_fraction);
+/** @brief Destroy @p c. NULL is ignored. */
+void data_text_free(TextCorpus *c);
+/** @brief The number of distinct characters (tokens 0 .. size-1), or -1 for NULL. */
+int data_text_vocab_size(const TextCorpus *c);
+/** @brief The length in characters of the validation split (@p val) or the training
+ *         split, or -1 for NULL. */
+int64_t data_text_split_length(const TextCorpus *c, bool val);
+/**
+ * @brief Tokens of the first @p n characters of @p s, as floats (tensor.h's index
+ *        convention).
+ * @param[in] c the corpus. @param[in] s the text. @param[in] n characters to encode.
+ * @param[out] out room for @p n floats; untouched on failure.
+ * @return 0, or -1 with an error naming the first character outside the vocabulary.
+ */
+int data_text_encode(const TextCorpus *c, const char *s, int64_t n, float *out);
+/**
+ * @brief The characters of @p n tokens, NUL-terminated.
+ * @param[in] c the corpus. @param[in] tokens the tokens. @param[in] n how many.
+ * @param[out] out room for @p n + 1 chars; untouched on failure.
+ * @return 0, or -1 with an error naming the first token outside [0, vocab).
+ */
+int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *out);
+/**
+ * @brief A batch of windows: row b of @p x holds the tokens at starts[b] ..
+ *        starts[b] + context - 1 of the chosen split, row b of @p y the tokens one
+ *        further on (the next character of each position).
+ * @param[in] c the corpus.
+ * @param[in] val the validation split (else the training split).
+ * @param[in] starts @p batch start offsets into the split, each in
+ *            [0, length - context - 1].
+ * @param[in] batch rows (>= 1).
+ * @param[in] context tokens per row (>= 1, < the split's length).
+ * @param[out] x, y new [batch, context] tensors (tensor.h's ownership rule); untouched
+ *             on failure.
+ * @return 0, or -1 with an error (sizes, a window outside the split).
+ */
+int data_text_batch(const TextCorpus *c, bool val, const int64_t *starts, int64_t batch,
+                    int64_t context, Tensor **x, Tensor **y);
+/**
+ * @brief data_text_batch() at @p batch start offsets drawn uniformly from the split
+ *        with the seeded generator (strata_manual_seed()), so a seeded run sees the
+ *        same batches.
+ * @return 0, or -1 with an error.
+ */
+int data_text_random_batch(const TextCorpus *c, bool val, int64_t batch, int64_t context,
+                           Tensor **x, Tensor **y);
+/** @} */
+
 /** Options of data_csv_load(). */
 typedef struct DataCsvOptions {
     const char *label_column; /**< the target column's header name; NULL: use @ref label_index */

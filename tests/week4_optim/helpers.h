@@ -62,6 +62,7 @@ void add_scheduler_tests(Suite *s);
 void add_clip_state_tests(Suite *s);
 void add_data_tests(Suite *s);
 void add_data_extra_tests(Suite *s);
+void add_text_tests(Suite *s);
 void add_train_tests(Suite *s);
 void add_error_contract_tests(Suite *s);
 

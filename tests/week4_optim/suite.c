@@ -1,6 +1,6 @@
 /*
  * suite.c - the week-4 graded suite: optimizers, schedulers, clipping, optimizer state,
- * IDX files, datasets, the DataLoader and the training loop.
+ * IDX files, datasets, the DataLoader, text corpora and the training loop.
  */
 #include "helpers.h"
 
@@ -14,6 +14,7 @@ Suite *make_suite(void)
     add_clip_state_tests(s);
     add_data_tests(s);
     add_data_extra_tests(s);
+    add_text_tests(s);
     add_train_tests(s);
     add_error_contract_tests(s);
     return s;

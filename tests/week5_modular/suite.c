@@ -13,5 +13,6 @@ Suite *make_suite(void)
     add_compose_tests(s);
     add_train_tests(s);
     add_error_contract_tests(s);
+    add_attention_tests(s);
     return s;
 }

@@ -280,6 +280,48 @@ START_TEST(test_normalize_power_iteration)
 }
 END_TEST
 
+START_TEST(test_conv_normalize_per_position)
+{
+    Scope *s = scope_begin();
+    strata_manual_seed(18);
+    /* Conv2D(3, 2, kernel 2): four kernel positions, each an [3, 2] matrix. Make position
+     * p the rank-1 c_p a b^T (power iteration finds its sigma = c_p |a| |b| exactly) with
+     * c = 1, 2, 0, 5. Modula normalizes each position on its own: afterwards every
+     * nonzero position has spectral norm = target (LAPACK), the zero one stays zero, and
+     * each keeps its direction. (One scalar for the whole kernel would leave them at
+     * target * c_p / 5.) */
+    ModularModule *conv = modular_conv2d(3, 2, 2, 1, 0);
+    ck_assert_ptr_nonnull(conv);
+    int64_t shape[4] = {3, 2, 2, 2};
+    Tensor *u = tensor_zeros(shape, 4);
+    const double c[4] = {1, 2, 0, 5};
+    const double a[3] = {1, -2, 0.5}, b[2] = {0.3, 1};
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < 2; i++)
+            for (int p = 0; p < 4; p++)
+                u->data[(o * 2 + i) * 4 + p] = (float)(c[p] * a[o] * b[i]);
+    Tensor *before = tensor_clone(u);
+    Tensor *us[1] = {u};
+    ck_assert_int_eq(modular_normalize(conv, us, 0.4f), 0);
+    int64_t ms[2] = {3, 2};
+    for (int p = 0; p < 4; p++) {
+        Tensor *mat = tensor_zeros(ms, 2);
+        for (int o = 0; o < 3; o++)
+            for (int i = 0; i < 2; i++)
+                mat->data[o * 2 + i] = u->data[(o * 2 + i) * 4 + p];
+        double sigma = modular_spectral_norm(mat);
+        ck_assert_close(sigma, c[p] > 0 ? 0.4 : 0.0, 1e-4);
+        for (int k = 0; k < 6 && c[p] > 0; k++) { /* same direction: a positive multiple */
+            int64_t e = (k / 2 * 2 + k % 2) * 4 + p;
+            double want = before->data[e] * 0.4 / (c[p] * sqrt(1 + 4 + 0.25) * sqrt(0.09 + 1));
+            ck_assert_close(u->data[e], want, 1e-4);
+        }
+    }
+    modular_free(conv);
+    scope_end(s);
+}
+END_TEST
+
 START_TEST(test_bonds_forward)
 {
     Scope *s = scope_begin();
@@ -379,6 +421,7 @@ void add_atom_tests(Suite *s)
     GRADED(s, test_conv2d_norms, 3);
     GRADED(s, test_embed, 3);
     GRADED(s, test_normalize_power_iteration, 3);
+    GRADED(s, test_conv_normalize_per_position, 2);
     GRADED(s, test_bonds_forward, 3);
     GRADED(s, test_mul_zero_rejected, 2);
     GRADED(s, test_constructor_errors, 1);

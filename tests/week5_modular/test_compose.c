@@ -190,7 +190,7 @@ START_TEST(test_rescnn)
     strata_manual_seed(23);
     /* Linear(10, 4) o GlobalAvgPool o stack(2 blocks) o Conv2D(4, 1, 3): atoms 1 + 2 + 1,
      * bonds 7 per block + the pool, mass 1 + 1 (tared stack) + 1 = 3, sensitivity 1 */
-    ModularModule *net = modular_rescnn(10, 1, 4, 2, 1);
+    ModularModule *net = modular_rescnn(10, 1, 4, 2, 1, 1.0f);
     ck_assert_msg(net != NULL, "modular_rescnn failed: %s", strata_last_error());
     ck_assert_int_eq(modular_num_atoms(net), 4);
     ck_assert_int_eq(modular_num_bonds(net), 15);
@@ -219,6 +219,31 @@ START_TEST(test_rescnn)
         ck_assert_close(sum, 0.0, 1e-4);
     }
     modular_free(ms);
+    modular_free(net);
+    scope_end(s);
+}
+END_TEST
+
+START_TEST(test_rescnn_blocks_mass)
+{
+    Scope *s = scope_begin();
+    /* Modula's ResCNN tares its blocks to mass 20: total 1 + 20 + 1 = 22. Targets for
+     * t = 1: the first Conv2D and the output Linear get 1/22; each of the 2 block Conv2Ds
+     * has mass 10 and is followed by Mul(1/2) (L = 2; Abs, MeanSubtract, Add, the next
+     * block, the pool and the Linear all have sensitivity 1): (10/22) / (1/2) = 10/11 */
+    ModularModule *net = modular_rescnn(10, 1, 4, 2, 1, MODULAR_RESCNN_BLOCKS_MASS);
+    ck_assert_msg(net != NULL, "modular_rescnn failed: %s", strata_last_error());
+    ck_assert_close(modular_mass(net), 22.0, 1e-5);
+    ck_assert_close(modular_sensitivity(net), 1.0, 1e-5);
+    float t[4];
+    ck_assert_int_eq(modular_atom_targets(net, 1.0f, t), 0);
+    ck_assert_close(t[0], 1.0 / 22.0, 1e-6);
+    ck_assert_close(t[1], 10.0 / 11.0, 1e-6);
+    ck_assert_close(t[2], 10.0 / 11.0, 1e-6);
+    ck_assert_close(t[3], 1.0 / 22.0, 1e-6);
+    ck_assert_ptr_null(modular_rescnn(10, 1, 4, 2, 1, 0.0f));
+    ck_assert_msg(strstr(strata_last_error(), "blocks_mass"), "message: %s",
+                  strata_last_error());
     modular_free(net);
     scope_end(s);
 }
@@ -365,6 +390,7 @@ void add_compose_tests(Suite *s)
     GRADED(s, test_power_deep_copies, 3);
     GRADED(s, test_resmlp_counts, 3);
     GRADED(s, test_rescnn, 2);
+    GRADED(s, test_rescnn_blocks_mass, 2);
     GRADED(s, test_compound_dualize_norm, 4);
     GRADED(s, test_compound_initialize, 2);
     GRADED(s, test_norm_by_hand, 2);

@@ -13,6 +13,7 @@ void add_atom_tests(Suite *s);
 void add_compose_tests(Suite *s);
 void add_train_tests(Suite *s);
 void add_error_contract_tests(Suite *s);
+void add_attention_tests(Suite *s);
 
 /* A [rows, cols] standard normal matrix (scoped). */
 Tensor *w5_randn(int64_t rows, int64_t cols);
