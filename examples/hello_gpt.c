@@ -22,7 +22,9 @@
  *
  * It prints the training loss (mean since the last print), the validation loss every
  * --val-interval steps and at the end, then samples text after a prompt, and the time
- * per step (training steps only, validation excluded).
+ * per step (training steps only, validation excluded), in wall-clock time and in CPU
+ * time of the process (the same on an idle machine with --threads 1; on a shared one
+ * the wall time also counts the waits for a core).
  */
 #include "modular.h"
 
@@ -38,6 +40,7 @@ typedef struct Config {
     int steps;
     int64_t batch, context, d_embed, heads, d_query, d_value;
     int blocks;
+    float attention_scale, final_scale;
     const char *text;
     uint64_t seed;
     int log_interval, val_interval, val_batches, sample;
@@ -60,6 +63,8 @@ static void usage(void)
            "  --d-query N        query/key size per head, even (default 32)\n"
            "  --d-value N        value size per head (default 32)\n"
            "  --blocks N         transformer blocks (default 4)\n"
+           "  --attention-scale F  Softmax's scale in attention (default 1, Modula's)\n"
+           "  --final-scale F    factor on the logits (default 1, Modula's)\n"
            "  --text PATH        the corpus (default build/data/kjv.txt: `make corpus`)\n"
            "  --seed N           seed of initialization, batches and sampling (default 0)\n"
            "  --log-interval N   steps between training-loss lines (default 100)\n"
@@ -99,6 +104,8 @@ static int parse(Config *c, int argc, char **argv)
         else if (!strcmp(a, "--d-query")) c->d_query = atoll(v);
         else if (!strcmp(a, "--d-value")) c->d_value = atoll(v);
         else if (!strcmp(a, "--blocks")) c->blocks = atoi(v);
+        else if (!strcmp(a, "--attention-scale")) c->attention_scale = strtof(v, NULL);
+        else if (!strcmp(a, "--final-scale")) c->final_scale = strtof(v, NULL);
         else if (!strcmp(a, "--text")) c->text = v;
         else if (!strcmp(a, "--seed")) c->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--log-interval")) c->log_interval = atoi(v);
@@ -212,7 +219,7 @@ static void sample_text(ModularModule *model, const TextCorpus *text, const Conf
 
 int main(int argc, char **argv)
 {
-    Config c = {"dualized", 0.1f, 0.95f, 2001, 12, 64, 128, 4, 32, 32, 4,
+    Config c = {"dualized", 0.1f, 0.95f, 2001, 12, 64, 128, 4, 32, 32, 4, 1.0f, 1.0f,
                 "build/data/kjv.txt", 0, 100, 500, 20, 300, "And ", 0, false};
     int rc = parse(&c, argc, argv);
     if (rc != 0)
@@ -228,7 +235,8 @@ int main(int argc, char **argv)
     }
     int vocab = data_text_vocab_size(text);
     ModularModule *model = modular_gpt(vocab, c.heads, c.d_embed, c.d_query, c.d_value,
-                                       c.blocks, MODULAR_GPT_BLOCKS_MASS, 1.0f, 1.0f);
+                                       c.blocks, MODULAR_GPT_BLOCKS_MASS, c.attention_scale,
+                                       c.final_scale);
     if (!model || modular_initialize(model) != 0) {
         fprintf(stderr, "hello_gpt: %s\n", strata_last_error());
         modular_free(model);
@@ -265,6 +273,8 @@ int main(int argc, char **argv)
                vocab, (long long)data_text_split_length(text, false),
                (long long)data_text_split_length(text, true));
         modular_fprint(stdout, model);
+        printf("attention scale %g, final scale %g\n", (double)c.attention_scale,
+               (double)c.final_scale);
         printf("%s, lr %g (linear decay to 0), %s%g, %d steps, batch %lld x %lld tokens, "
                "seed %llu\n",
                adam ? "Adam" : "dualized descent", (double)c.lr,
@@ -272,10 +282,11 @@ int main(int argc, char **argv)
                c.steps, (long long)c.batch, (long long)c.context,
                (unsigned long long)c.seed);
     }
-    double train_time = 0.0, since = 0.0, last_window = 0.0, val = NAN;
+    double train_time = 0.0, train_cpu = 0.0, since = 0.0, last_window = 0.0, val = NAN;
     int since_n = 0, window_n = 0, window = c.steps < 100 ? c.steps : 100;
     for (int step = 0; step < c.steps && rc == 0; step++) {
         double t0 = now();
+        clock_t c0 = clock();
         optim_set_lr(opt, 0, c.lr * (float)(c.steps - step) / (float)c.steps);
         Scope *s = scope_begin();
         Tensor *x, *y;
@@ -290,6 +301,7 @@ int main(int argc, char **argv)
         double l = loss ? var_data(loss)->data[0] : NAN;
         scope_end(s);
         train_time += now() - t0;
+        train_cpu += (double)(clock() - c0) / CLOCKS_PER_SEC;
         since += l, since_n++;
         if (step >= c.steps - window)
             last_window += l, window_n++;
@@ -311,20 +323,21 @@ int main(int argc, char **argv)
             }
         }
     }
-    double ms = 1e3 * train_time / c.steps;
+    double ms = 1e3 * train_time / c.steps, cpu_ms = 1e3 * train_cpu / c.steps;
     if (rc == 0 && c.summary)
         printf("summary optim=%s lr=%g d_embed=%lld blocks=%d steps=%d train=%.4f val=%.4f "
-               "ms_per_step=%.1f\n",
+               "ms_per_step=%.1f cpu_ms_per_step=%.1f\n",
                c.optim, (double)c.lr, (long long)c.d_embed, c.blocks, c.steps,
-               last_window / window_n, val, ms);
+               last_window / window_n, val, ms, cpu_ms);
     if (rc == 0 && !c.summary) {
         printf("final: training loss %.4f (mean of the last %d steps), validation loss "
                "%.4f nats/char\n",
                last_window / window_n, window_n, val);
         if (c.sample > 0)
             sample_text(model, text, &c);
-        printf("time per step: %.1f ms (%d steps, %d thread(s))\n", ms, c.steps,
-               strata_get_num_threads());
+        /* wall time counts the waits of a shared machine; CPU time is the work itself */
+        printf("time per step: %.1f ms wall, %.1f ms CPU (%d steps, %d thread(s))\n", ms,
+               cpu_ms, c.steps, strata_get_num_threads());
     }
     optim_free(opt);
     modular_free(model);
