@@ -9,8 +9,10 @@
 # rest) must score exactly the points of the tests it really passes, as Check itself
 # counts them in its own fork mode, and the untouched handout must score 0.
 # Week 2 is the smallest week to build on top of the reference; the handouts are built
-# at -O1 and without the valgrind items (the run-time attacks on the valgrind item are
-# tests/harness/selftest/'s, on the runner itself). docs/grading.md, "Threat model".
+# at -O1 and without the valgrind items. Exiting 0 under valgrind is refused here like
+# any _exit; that the valgrind item holds even when such code runs is shown on the
+# runner itself by tests/harness/selftest/ (a test that leaks and _exits only under
+# valgrind passes normally but loses the item). docs/grading.md, "Threat model".
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -95,6 +97,10 @@ new_fixture overwrite_files
 cat "$here/overwrite_files.c" >>"$tmp/fx/overwrite_files/$first"
 stub_calls "$tmp/fx/overwrite_files/$first" 'overwrite_grader();'
 sed -i '1i static void overwrite_grader(void);' "$tmp/fx/overwrite_files/$first"
+new_fixture exit_under_valgrind
+cat "$here/exit_under_valgrind.c" >>"$tmp/fx/exit_under_valgrind/$first"
+stub_calls "$tmp/fx/exit_under_valgrind/$first" 'vanish_under_valgrind();'
+sed -i '1i static void vanish_under_valgrind(void);' "$tmp/fx/exit_under_valgrind/$first"
 new_fixture reads_test_sources
 sed -i '1i #include "../tests/week2_autograd/common.h"' "$tmp/fx/reads_test_sources/$first"
 new_fixture include_by_path
@@ -134,6 +140,7 @@ for spec in \
     "ctor_list|defines a constructor" \
     "dtor_section|fini_array section" \
     "overwrite_files|fopen" \
+    "exit_under_valgrind|calls _exit" \
     "reads_test_sources|includes autograd/../tests/week2_autograd/common.h" \
     "include_by_path|week2_autograd/common.h; a submission may include only" \
     "inline_asm|contains inline assembly" \
