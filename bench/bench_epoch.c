@@ -520,9 +520,11 @@ int main(int argc, char **argv)
                                     "cnn_vs_torch"};
         for (int r = 0; r < 4; r++) {
             if (rows[r].b.wall <= 0.0) {
-                printf("%-8d %-10s %9.3f %9s %6s %9.3f %9s %6s   (PyTorch not available: no "
-                       "python3 imports torch)\n", threads, rows[r].name, rows[r].a.wall, "-", "-",
-                       rows[r].a.cpu, "-", "-");
+                const char *skip = getenv("BENCH_TORCH");
+                printf("%-8d %-10s %9.3f %9s %6s %9.3f %9s %6s   (PyTorch %s)\n", threads,
+                       rows[r].name, rows[r].a.wall, "-", "-", rows[r].a.cpu, "-", "-",
+                       skip && strcmp(skip, "0") == 0 ? "skipped: BENCH_TORCH=0"
+                                                      : "not available: no python3 imports torch");
                 snprintf(name, sizeof name, "%s_t%d", r == 3 ? "cnn_epoch" : "mlp_epoch", threads);
                 if (r == 1 || r == 3)
                     csv_row(name, rows[r].a.wall, -1.0);
