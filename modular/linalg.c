@@ -170,6 +170,8 @@ static int svd_raw(const float *a, int64_t rows, int64_t cols, char jobz, float 
         LAPACK_sgesdd(&jobz, &m, &n, work_a, &lda, s, uu, &ldu, vv, &ldvt, work, &lwork,
                       iwork, &info);
     strata_free(work), strata_free(work_a), strata_free(iwork);
+    if (info == 0 && !work)
+        return -1; /* out of memory: strata_malloc's message says so */
     if (!work || info != 0) {
         strata_set_error("modular: LAPACK sgesdd failed on a [%lld, %lld] matrix (info %d)",
                          (long long)rows, (long long)cols, (int)info);

@@ -155,7 +155,9 @@ static void bytes_dir(FaultBytes *b)
 #define FAULT_DENSE 300
 #define FAULT_PER_DECADE 60
 
-static size_t next_n(size_t n)
+bool fault_under_valgrind(void) { return RUNNING_ON_VALGRIND; }
+
+size_t fault_next_n(size_t n)
 {
     static int all = -1;
     if (all < 0) {
@@ -250,6 +252,11 @@ static bool one_call(const FaultScenario *sc, FaultKind kind, size_t n, StrataIo
     ck_assert_msg(rc != 0, "%s: %s failed, but the call reported success", sc->name, how);
     ck_assert_msg(message[0] != '\0', "%s: %s failed: the call failed without a message",
                   sc->name, how);
+    /* Out of memory must be reported as such, not as something else (a "truncated"
+     * file, a missing key): the message keeps strata_malloc's words. */
+    ck_assert_msg(kind != KIND_ALLOC || strstr(message, "out of memory"),
+                  "%s: %s failed, but the message does not say so: \"%s\"", sc->name, how,
+                  message);
     ck_assert_msg(live_after == live,
                   "%s: %s failed (\"%s\"): %zu bytes live before the call, %zu after "
                   "(%s)", sc->name, how, message, live, live_after,
@@ -281,7 +288,7 @@ static FaultWalk walk(const FaultScenario *sc, FaultKind kind)
         if (!fired)
             break;
         w.tested++;
-        n = next_n(n);
+        n = fault_next_n(n);
     }
     /* The last call ran clean: it had fewer than n points. Count them exactly. */
     w.points = last_points;

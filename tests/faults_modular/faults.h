@@ -61,6 +61,12 @@ FaultWalk fault_walk_alloc(const FaultScenario *sc);
 /* Walk every I/O point of @p sc with each kind of failure (short, ENOSPC, EIO). */
 FaultWalk fault_walk_io(const FaultScenario *sc);
 
+/* Whether the suite runs under valgrind (make memcheck). */
+bool fault_under_valgrind(void);
+
+/* The N a walk tries after @p n: every N at first, then a sample (faults.c says how). */
+size_t fault_next_n(size_t n);
+
 /* A private directory for the current test, and a path inside it. */
 const char *fault_dir(void);
 const char *fault_path(const char *name);

@@ -1,7 +1,7 @@
 /*
  * test_io.c - I/O failure injection: every file call of each scenario made to fail in
  * turn, in each way a file can fail (a write that stops half way, a read that ends
- * early, ENOSPC, EIO; faults.h). A failed save must leave the previous file as it was
+ * early, ENOSPC, EIO; faults.h). The data readers' allocations are walked here too. A failed save must leave the previous file as it was
  * and no other file behind (the walk compares every file of the test's directory).
  */
 #include "scenarios.h"
@@ -103,6 +103,7 @@ START_TEST(io_csv_load)
     fclose(f);
     FaultScenario sc = {"data_csv_load", csv_call, NULL, NULL, NULL};
     fault_walk_io(&sc);
+    fault_walk_alloc(&sc);
     fault_dir_remove();
     MEM_END;
 }
@@ -142,8 +143,10 @@ START_TEST(io_idx_read)
     write_idx(fault_path("images.idx.gz"), true);
     FaultScenario raw = {"data_read_idx", idx_call, NULL, "images.idx", NULL};
     fault_walk_io(&raw);
+    fault_walk_alloc(&raw);
     FaultScenario gz = {"data_read_idx (gzip)", idx_call, NULL, "images.idx.gz", NULL};
     fault_walk_io(&gz);
+    fault_walk_alloc(&gz);
     fault_dir_remove();
     MEM_END;
 }
