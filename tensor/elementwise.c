@@ -1,12 +1,13 @@
 /*
- * elementwise.c - broadcasting and the elementwise ops (unary, binary, in-place).
+ * elementwise.c - the elementwise ops: binary with broadcasting, scalar, unary, in place.
  *
  * Every op here is one "row kernel" run by one strided loop:
  *  1. the output shape is the broadcast of the input shapes (NumPy rules);
  *  2. each input is seen through that shape with stride 0 on broadcast dims, so
  *     "repeat this row" costs nothing;
  *  3. the loop merges dims that are contiguous in every operand, so two contiguous
- *     tensors of the same shape become one long row, and calls the kernel per row.
+ *     tensors of the same shape become one long row, and calls the kernel per row
+ *     (the loop and broadcasting are strided.c's).
  * The kernels are plain `for` loops over a row with a stride-1 fast path: the
  * compiler vectorizes those. There is no function call per element.
  */
@@ -15,125 +16,6 @@
 
 #include <math.h>
 #include <string.h>
-
-/* SOLUTION BEGIN week=1 */
-/* ------------------------------------------------------------- the strided loop --- */
-
-void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
-               const int64_t *const *strides)
-{
-    int64_t sh[TENSOR_MAX_DIMS], st[LOOP_MAX_OPS][TENSOR_MAX_DIMS];
-    int64_t numel = 1;
-    int n = 0;
-    loop->nops = nops;
-    /*
-     * Walk from the innermost dim outwards. Size-1 dims never step, so drop them. A
-     * dim merges into the one inside it when, for every operand, stepping it once
-     * equals stepping the inner dim through its whole size.
-     */
-    for (int d = ndim - 1; d >= 0; d--) {
-        numel *= shape[d];
-        if (shape[d] == 1)
-            continue;
-        bool merge = n > 0;
-        for (int k = 0; k < nops && merge; k++)
-            merge = strides[k][d] == st[k][n - 1] * sh[n - 1];
-        if (merge) {
-            sh[n - 1] *= shape[d];
-            continue;
-        }
-        sh[n] = shape[d];
-        for (int k = 0; k < nops; k++)
-            st[k][n] = strides[k][d];
-        n++;
-    }
-    if (n == 0) { /* a scalar, or only size-1 dims: one row of one element */
-        sh[0] = 1;
-        for (int k = 0; k < nops; k++)
-            st[k][0] = 0;
-        n = 1;
-    }
-    loop->ndim = n;
-    for (int i = 0; i < n; i++) {
-        loop->shape[i] = sh[n - 1 - i];
-        loop->index[i] = 0;
-        for (int k = 0; k < nops; k++)
-            loop->strides[k][i] = st[k][n - 1 - i];
-    }
-    loop->inner = loop->shape[n - 1];
-    for (int k = 0; k < nops; k++) {
-        loop->inner_strides[k] = loop->strides[k][n - 1];
-        loop->offset[k] = 0;
-    }
-    loop->rows = numel == 0 ? 0 : numel / loop->inner;
-}
-
-void loop_next(StridedLoop *loop)
-{
-    /* An odometer over the outer dims: bump the last one, carry into the previous. */
-    for (int d = loop->ndim - 2; d >= 0; d--) {
-        for (int k = 0; k < loop->nops; k++)
-            loop->offset[k] += loop->strides[k][d];
-        if (++loop->index[d] < loop->shape[d])
-            return;
-        for (int k = 0; k < loop->nops; k++)
-            loop->offset[k] -= loop->strides[k][d] * loop->shape[d];
-        loop->index[d] = 0;
-    }
-}
-
-void tensor_broadcast_strides(const Tensor *t, const int64_t *shape, int ndim,
-                              int64_t *strides)
-{
-    int lead = ndim - t->ndim;
-    for (int d = 0; d < ndim; d++) {
-        int td = d - lead;
-        /* A missing or size-1 dim repeats the same elements: stride 0. */
-        strides[d] = (td < 0 || (t->shape[td] == 1 && shape[d] != 1)) ? 0 : t->strides[td];
-    }
-}
-
-/* Broadcast two shapes, naming @p fn in the error. */
-static int broadcast_shapes(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
-                            int64_t *out, int *out_ndim, const char *fn)
-{
-    int n = a_ndim > b_ndim ? a_ndim : b_ndim;
-    for (int i = 0; i < n; i++) {
-        /* Align on the right: dim i from the end of each shape. */
-        int64_t x = i < a_ndim ? a[a_ndim - 1 - i] : 1;
-        int64_t y = i < b_ndim ? b[b_ndim - 1 - i] : 1;
-        if (x != y && x != 1 && y != 1) {
-            char sa[SHAPE_STR_SIZE], sb[SHAPE_STR_SIZE];
-            strata_set_error("%s: shapes %s and %s do not broadcast (the size %lld must "
-                             "match the size %lld at dim %d from the end)", fn,
-                             tensor_format_shape(a, a_ndim, sa, sizeof sa),
-                             tensor_format_shape(b, b_ndim, sb, sizeof sb), (long long)x,
-                             (long long)y, -1 - i);
-            return -1;
-        }
-        out[n - 1 - i] = x == 1 ? y : x;
-    }
-    *out_ndim = n;
-    return 0;
-}
-/* SOLUTION END */
-
-int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
-                           int64_t *out, int *out_ndim)
-{
-    if ((!a && a_ndim > 0) || (!b && b_ndim > 0) || !out || !out_ndim) {
-        strata_error_null(__func__, !out ? "out" : !out_ndim ? "out_ndim" : !a ? "a" : "b");
-        return -1;
-    }
-    if (a_ndim < 0 || a_ndim > TENSOR_MAX_DIMS || b_ndim < 0 || b_ndim > TENSOR_MAX_DIMS) {
-        strata_set_error("tensor_broadcast_shape: dims %d and %d must be in [0, %d]",
-                         a_ndim, b_ndim, TENSOR_MAX_DIMS);
-        return -1;
-    }
-    /* SOLUTION BEGIN week=1 fail=-1 */
-    return broadcast_shapes(a, a_ndim, b, b_ndim, out, out_ndim, __func__);
-    /* SOLUTION END */
-}
 
 /* SOLUTION BEGIN week=1 */
 /* ---------------------------------------------------------------- row kernels --- */
@@ -391,7 +273,7 @@ static Tensor *binary_op(const Tensor *a, const Tensor *b, BinaryRow row, const 
 {
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
-    if (broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &ndim, fn) < 0)
+    if (tensor_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &ndim, fn) < 0)
         return NULL;
     Tensor *out = tensor_new(shape, ndim, fn);
     if (out)
@@ -439,7 +321,7 @@ static int check_broadcasts_to(const Tensor *t, const Tensor *other, const char 
 {
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
-    if (broadcast_shapes(t->shape, t->ndim, other->shape, other->ndim, shape, &ndim, fn) < 0)
+    if (tensor_broadcast_shapes(t->shape, t->ndim, other->shape, other->ndim, shape, &ndim, fn) < 0)
         return -1;
     bool same = ndim == t->ndim;
     for (int d = 0; d < ndim && same; d++)
@@ -608,8 +490,8 @@ Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b)
     /* SOLUTION BEGIN week=1 fail=NULL */
     int64_t ab[TENSOR_MAX_DIMS], shape[TENSOR_MAX_DIMS];
     int ab_ndim, ndim;
-    if (broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, ab, &ab_ndim, __func__) < 0 ||
-        broadcast_shapes(cond->shape, cond->ndim, ab, ab_ndim, shape, &ndim, __func__) < 0)
+    if (tensor_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, ab, &ab_ndim, __func__) < 0 ||
+        tensor_broadcast_shapes(cond->shape, cond->ndim, ab, ab_ndim, shape, &ndim, __func__) < 0)
         return NULL;
     Tensor *out = tensor_new(shape, ndim, __func__);
     if (!out)

@@ -5,7 +5,7 @@
  *  - the plumbing every file needs (making tensors and views, checking dims, shape
  *    strings for messages), which stays solved in every handout;
  *  - the strided loop (StridedLoop), the engine behind broadcasting, elementwise ops
- *    and reductions. Its definition in elementwise.c is a week-1 solution region.
+ *    and reductions. Its definition in strided.c is a week-1 solution region.
  */
 #ifndef STRATA_TENSOR_INTERNAL_H
 #define STRATA_TENSOR_INTERNAL_H
@@ -41,6 +41,12 @@ Tensor *tensor_new_like(const Tensor *t, const char *fn);
  */
 Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *strides,
                          int ndim, int64_t offset);
+
+/*
+ * Check a shape for creation: ndim in [0, TENSOR_MAX_DIMS], sizes >= 0, an element count
+ * that fits. 0, or -1 with an error naming @p fn. tensor_new() and tensor_expand() use it.
+ */
+int tensor_check_shape(const int64_t *shape, int ndim, const char *fn);
 
 /* Row-major strides for @p shape. */
 void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
@@ -99,6 +105,17 @@ void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
 /* Advance loop->offset to the next inner row (call rows - 1 times after init). */
 void loop_next(StridedLoop *loop);
 
+/* SOLUTION BEGIN week=1 */
+/*
+ * The broadcast of shapes @p a and @p b (NumPy's rules) into @p out and *out_ndim; 0, or
+ * -1 with an error naming @p fn when they do not broadcast. tensor_broadcast_shape() is
+ * its public face (which also checks its arguments). The reference's own helper
+ * (strided.c, used by elementwise.c): the handout cuts it with its callers.
+ */
+int tensor_broadcast_shapes(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
+                            int64_t *out, int *out_ndim, const char *fn);
+/* SOLUTION END */
+
 /*
  * Strides of @p t seen through @p shape (NumPy broadcasting, aligned on the right):
  * 0 on dims @p t lacks or has of size 1. The caller has checked that they broadcast.
@@ -119,6 +136,20 @@ void tensor_copy_into(Tensor *dst, const Tensor *src);
  */
 int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
                        const char *fn);
+
+/* SOLUTION BEGIN week=1 */
+/*
+ * The checks of a sliding window over [N, C, H, W] images (conv.c), shared by
+ * convolution and pooling (pool.c). tensor_check_window() validates @p w (kernel,
+ * stride, dilation >= 1, padding >= 0) and stores the output size of an @p h x @p wd
+ * input, failing when no window fits; tensor_check_image() checks that @p t is 4-D,
+ * calling it @p what in the error. Both return 0, or -1 with an error naming @p fn.
+ * The reference's own helpers: the handout cuts them with their callers.
+ */
+int tensor_check_window(Window2d w, int64_t h, int64_t wd, int64_t *out_h, int64_t *out_w,
+                        const char *fn);
+int tensor_check_image(const Tensor *t, const char *what, const char *fn);
+/* SOLUTION END */
 
 /*
  * Winograd's F(2x2, 3x3) convolution (winograd.c), the week-1 reference's fast path for

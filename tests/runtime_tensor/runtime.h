@@ -1,7 +1,7 @@
 /*
  * runtime.h - helpers of the runtime suite (tests/runtime_tensor): the shared runtime
- * in tensor/core.c and the tensor lifetime in tensor/tensor.c, which every handout
- * ships solved. `make test` and `make memcheck` run this suite; it is not part of any
+ * in tensor/core.c, alloc.c and threads.c and the tensor lifetime in tensor/tensor.c,
+ * which every handout ships solved. `make test` and `make memcheck` run this suite; it is not part of any
  * week's grade (students do not write this code), and it passes on every handout.
  *
  * It creates tensors only with tensor_new() (tensor_internal.h: the storage

@@ -1,5 +1,5 @@
 /*
- * suite.c - the runtime suite: what tensor/core.c gives every week (the error slot,
+ * suite.c - the runtime suite: what tensor/core.c, alloc.c and threads.c give every week (the error slot,
  * the counting allocator, reference-counted objects and scopes, the seeded generator,
  * threads) and the tensor lifetime in tensor/tensor.c (retain, release, storage).
  *

@@ -1,5 +1,5 @@
 /*
- * test_errors_alloc.c - the error slot and the counting allocator (tensor/core.c).
+ * test_errors_alloc.c - the error slot (tensor/core.c) and the counting allocator (tensor/alloc.c).
  */
 #include "runtime.h"
 

@@ -1,6 +1,6 @@
 /*
  * test_rng_threads.c - the seeded generator, the thread count and parallel loops
- * (tensor/core.c).
+ * (tensor/core.c, tensor/threads.c).
  */
 #include "runtime.h"
 

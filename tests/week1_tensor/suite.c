@@ -1,7 +1,8 @@
 /*
  * suite.c - the week-1 graded suite: tensor/ (creation, accessors, views, elementwise
  * math, reductions, matmul, indexing, convolution helpers, printing). The runtime the
- * handout gives solved (tensor/core.c, the tensor lifetime) is tests/runtime_tensor.
+ * handout gives solved (tensor/core.c, alloc.c, threads.c, the tensor lifetime) is
+ * tests/runtime_tensor.
  *
  * Each test file registers its tests with GRADED(s, name, points); points go from 1
  * (an edge case) to 5 (something every later week stands on).
