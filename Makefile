@@ -45,12 +45,28 @@ MPI_RUN := OMPI_CC="$(CC)" $(MPICC)
 
 LAYERS := tensor autograd nn optim modular
 
-# Include path of each layer: itself and everything below it, nothing above.
-LAYER_INC_tensor   := -Itensor
-LAYER_INC_autograd := $(LAYER_INC_tensor) -Iautograd
-LAYER_INC_nn       := $(LAYER_INC_autograd) -Inn
-LAYER_INC_optim    := $(LAYER_INC_nn) -Ioptim
-LAYER_INC_modular  := $(LAYER_INC_optim) -Imodular
+# The folders of each layer. Week 4 is one library laid out by subsystem: the optimizer
+# part at the top of optim/, then data/, train/ and l2l/ (optim/mpi/ is built apart,
+# below, only where MPI is installed).
+LAYER_DIRS_tensor   := tensor
+LAYER_DIRS_autograd := autograd
+LAYER_DIRS_nn       := nn
+LAYER_DIRS_optim    := optim optim/data optim/train optim/l2l
+LAYER_DIRS_modular  := modular
+
+# Include path of each layer: its own folders and everything below, nothing above (so
+# the files of one layer include each other's headers by name, and never a higher one's).
+LAYER_INC_tensor   := $(addprefix -I,$(LAYER_DIRS_tensor))
+LAYER_INC_autograd := $(LAYER_INC_tensor) $(addprefix -I,$(LAYER_DIRS_autograd))
+LAYER_INC_nn       := $(LAYER_INC_autograd) $(addprefix -I,$(LAYER_DIRS_nn))
+LAYER_INC_optim    := $(LAYER_INC_nn) $(addprefix -I,$(LAYER_DIRS_optim))
+LAYER_INC_modular  := $(LAYER_INC_optim) $(addprefix -I,$(LAYER_DIRS_modular))
+
+# The installed headers: each layer's public header, the parts optim.h includes, and
+# strata.h. Internal headers (*_internal.h, tensor_math.h) stay in the tree.
+PUBLIC_HEADERS := tensor/tensor.h autograd/autograd.h nn/nn.h \
+                  optim/optim.h optim/optimizer.h optim/data/data.h optim/train/train.h \
+                  optim/l2l/l2l.h modular/modular.h strata.h
 
 # Libraries a layer links, top first (the order static linking needs).
 LAYER_LIBS_tensor   := $(BUILD)/lib/libstrata_tensor.a
@@ -61,12 +77,11 @@ LAYER_LIBS_modular  := $(BUILD)/lib/libstrata_modular.a $(LAYER_LIBS_optim)
 
 # ------------------------------------------------------------------------ libraries --
 define layer_rules
-$(1)_SRC := $$(wildcard $(1)/*.c)
+$(1)_SRC := $$(foreach D,$$(LAYER_DIRS_$(1)),$$(wildcard $$(D)/*.c))
 $(1)_OBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
-$(BUILD)/obj/$(1)/%.o: $(1)/%.c | $(BUILD)/obj/$(1)
+$(BUILD)/obj/$(1)/%.o: $(1)/%.c
+	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$(1)) -MMD -MP -c $$< -o $$@
-$(BUILD)/obj/$(1):
-	mkdir -p $$@
 $(BUILD)/lib/libstrata_$(1).a: $$($(1)_OBJ) | $(BUILD)/lib
 	rm -f $$@ && ar rcs $$@ $$($(1)_OBJ)
 lib-$(1): $(BUILD)/lib/libstrata_$(1).a
@@ -306,8 +321,7 @@ train-after-deps: $(BUILD)/examples/fashion_mlp
 # `pkg-config --libs strata` finds libstrata.so under any PREFIX without LD_LIBRARY_PATH.
 install-after-deps: $(STATIC_LIBS) $(SHARED_LIB) $(DIST_LIB)
 	mkdir -p $(DESTDIR)$(PREFIX)/include/strata $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	cp tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h modular/modular.h \
-	    strata.h $(DESTDIR)$(PREFIX)/include/strata/
+	cp $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/strata/
 	cp $(STATIC_LIBS) $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
 	$(if $(DIST_LIB),cp optim/mpi/optim_dist.h $(DESTDIR)$(PREFIX)/include/strata/ && \
 	    cp $(DIST_LIB) $(DESTDIR)$(PREFIX)/lib/)

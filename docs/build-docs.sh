@@ -2,9 +2,9 @@
 # docs/build-docs.sh - build the API site into doc/html (`make docs`).
 #
 # Inputs: the public headers that exist (tensor/tensor.h, autograd/autograd.h, nn/nn.h,
-# optim/optim.h, modular/modular.h, strata.h), README.md as the main page, and
-# docs/*.md, weeks/README.md and weeks/*/README.md (the handouts) as pages. Settings in
-# docs/Doxyfile. Fails when doxygen warns about anything: an undocumented function,
+# optim/optim.h with the four parts it includes, modular/modular.h, strata.h), README.md
+# as the main page, and docs/*.md, weeks/README.md and weeks/*/README.md (the handouts)
+# as pages. Settings in docs/Doxyfile. Fails when doxygen warns about anything: an undocumented function,
 # struct field or parameter, a @param naming no parameter, a broken reference.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 command -v doxygen >/dev/null || { echo "docs: doxygen is not installed (make deps)"; exit 1; }
 
 inputs=
-for f in tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h optim/mpi/optim_dist.h modular/modular.h \
+for f in tensor/tensor.h autograd/autograd.h nn/nn.h optim/optim.h optim/optimizer.h \
+    optim/data/data.h optim/train/train.h optim/l2l/l2l.h optim/mpi/optim_dist.h modular/modular.h \
     strata.h README.md docs/*.md weeks/README.md weeks/*/README.md examples/README.md \
     examples/data/README.md; do
     [ -f "$f" ] && inputs="$inputs $f"

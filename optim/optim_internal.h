@@ -1,26 +1,18 @@
 /*
- * optim_internal.h - helpers shared by the files of optim/ and never installed.
+ * optim_internal.h - helpers shared by the files of optim/ and never installed: what the
+ * optimizer part lends its neighbours (the state dict's checks, the L2L store's access
+ * to a parameter's state).
  */
 #ifndef STRATA_OPTIM_INTERNAL_H
 #define STRATA_OPTIM_INTERNAL_H
 
-#include "optim.h"
+#include "optimizer.h"
 
 /* Validate the fields the built-in rules read; -1 with an error naming @p fn. */
 int optim_check_hparams(const OptimizerOps *ops, const OptimHparams *hp, const char *fn);
 
 /* Format a float so that strtof gives back the same bits ("%.9g"). */
 void optim_format_float(char *buf, size_t size, float value);
-
-/* A dataset: in-memory inputs and targets, and an optional per-example transform. */
-struct Dataset {
-    Tensor *x;                /* [N, ...] contiguous (retained) */
-    Tensor *y;                /* [N, ...] contiguous (retained) */
-    int64_t n;                /* examples */
-    int64_t x_row;            /* floats per example of x */
-    int64_t y_row;            /* floats per example of y */
-    DataTransform *transform; /* applied to each input by the default collate (owned) */
-};
 
 /*
  * Placing a parameter's optimizer state elsewhere (the L2L host store, l2l_store.c).
@@ -41,13 +33,6 @@ int optim_state_put(OptimParamState *state, const char *name, Tensor *t);
 /* Remove buffer @p name from @p state (released), keeping the others in order; a name
  * that is not there is ignored. */
 void optim_state_drop(OptimParamState *state, const char *name);
-
-/* Bytes of the optimizer-state slots the store @p store keeps for @p params (0 without
- * an optimizer): what l2l_store_fetch_state() brings into working memory for them. */
-size_t l2l_store_state_bytes(const L2LStore *store, Var *const *params, int count);
-
-/* splitmix64 of (seed, salt): well-mixed seeds for epochs, batches and examples. */
-uint64_t data_mix_seed(uint64_t seed, uint64_t salt);
 
 /*
  * optim_load_state_dict(), with @p then (if not NULL) called once @p sd is validated and

@@ -6,7 +6,7 @@
  * parameter, its gradient and its state buffers: one pass per parameter, no
  * temporaries, which is what makes an optimizer step cheap next to the matrix products.
  */
-#include "optim.h"
+#include "optimizer.h"
 #include "optim_internal.h"
 
 #include <math.h>

@@ -6,7 +6,7 @@
  * (rather than PyTorch's recursive "chainable" updates) make a schedule independent of
  * the path taken to epoch t, so resuming at epoch t gives exactly the same lrs.
  */
-#include "optim.h"
+#include "optimizer.h"
 #include "optim_internal.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * state.c - the optimizer's state dict: hyperparameters and step counts as metadata
  * strings, state buffers as tensors, in nn's NnStateDict (and so in safetensors files).
  */
-#include "optim.h"
+#include "optimizer.h"
 #include "optim_internal.h"
 
 #include <errno.h>

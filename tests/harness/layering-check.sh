@@ -38,8 +38,9 @@ for layer in $layers; do
     banned="strata.h"
     for up in $(above "$layer"); do
         [ -d "$up" ] || continue
-        for h in "$up"/*.h; do
-            [ -f "$h" ] && banned="$banned $(basename "$h")"
+        # Every header of the layer, in its subfolders too (optim/data/data.h, ...).
+        for h in $(find "$up" -type f -name '*.h'); do
+            banned="$banned $(basename "$h")"
         done
         banned="$banned $up.h ${up}_internal.h"
     done

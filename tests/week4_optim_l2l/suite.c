@@ -1,6 +1,6 @@
 /*
  * suite.c - the L2L graded suite (week 4, bonus section): layer-to-layer execution
- * (optim/l2l.c) gives plain training's loss, gradients and updates with a working set
+ * (optim/l2l/l2l.c) gives plain training's loss, gradients and updates with a working set
  * that does not grow with depth, and refuses what it cannot run.
  */
 #include "l2l_test.h"

@@ -1,5 +1,5 @@
 /*
- * test_store.c - the host store (optim/l2l_store.c): the model's parameters in a
+ * test_store.c - the host store (optim/l2l/l2l_store.c): the model's parameters in a
  * memory-mapped safetensors file, one layer at a time in counted memory.
  *
  * The references are the same L2L training without a store (itself checked against

@@ -33,7 +33,8 @@
  * (probe_state), and the buffers it creates get slots. A buffer exists from the first
  * update on, so "step > 0" says which slots hold live state, in the file as in memory.
  */
-#include "optim.h"
+#include "l2l.h"
+#include "l2l_internal.h"
 #include "optim_internal.h"
 #include "tensor_internal.h"
 

@@ -1,0 +1,23 @@
+/*
+ * data_internal.h - what the files of optim/data/ share and never install: the Dataset
+ * itself, and the seed mixer of the loader's random streams.
+ */
+#ifndef STRATA_OPTIM_DATA_INTERNAL_H
+#define STRATA_OPTIM_DATA_INTERNAL_H
+
+#include "data.h"
+
+/* A dataset: in-memory inputs and targets, and an optional per-example transform. */
+struct Dataset {
+    Tensor *x;                /* [N, ...] contiguous (retained) */
+    Tensor *y;                /* [N, ...] contiguous (retained) */
+    int64_t n;                /* examples */
+    int64_t x_row;            /* floats per example of x */
+    int64_t y_row;            /* floats per example of y */
+    DataTransform *transform; /* applied to each input by the default collate (owned) */
+};
+
+/* splitmix64 of (seed, salt): well-mixed seeds for epochs, batches and examples. */
+uint64_t data_mix_seed(uint64_t seed, uint64_t salt);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * dataset.c - the in-memory Dataset: inputs and targets as contiguous tensors, one
+ * example per leading index, and the transform applied to each input.
+ */
+#include "data.h"
+#include "data_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <zlib.h>
+
+/* -------------------------------------------------------------------- datasets --- */
+
+/* A retained contiguous version of t (t itself when already contiguous). */
+static Tensor *retained_contiguous(Tensor *t)
+{
+    Scope *s = scope_begin();
+    Tensor *c = tensor_is_contiguous(t) ? t : tensor_contiguous(t);
+    if (c)
+        tensor_retain(c);
+    scope_end(s);
+    return c;
+}
+
+Dataset *data_tensor_dataset_new(Tensor *x, Tensor *y)
+{
+    const char *fn = "data_tensor_dataset_new";
+    if (!x || !y) {
+        strata_error_null(fn, !x ? "x" : "y");
+        return NULL;
+    }
+    if (x->ndim < 1 || y->ndim < 1 || x->shape[0] != y->shape[0]) {
+        char a[128], b[128];
+        strata_set_error("%s: inputs %s and targets %s must have the same first dim", fn,
+                         tensor_shape_str(x, a, sizeof a), tensor_shape_str(y, b, sizeof b));
+        return NULL;
+    }
+    Dataset *ds = strata_calloc(1, sizeof *ds);
+    if (!ds)
+        return NULL;
+    ds->x = retained_contiguous(x);
+    ds->y = retained_contiguous(y);
+    if (!ds->x || !ds->y) {
+        data_dataset_free(ds);
+        return NULL;
+    }
+    ds->n = x->shape[0];
+    ds->x_row = ds->n ? tensor_numel(x) / ds->n : 0;
+    ds->y_row = ds->n ? tensor_numel(y) / ds->n : 0;
+    return ds;
+}
+
+void data_dataset_free(Dataset *ds)
+{
+    if (!ds)
+        return;
+    tensor_release(ds->x);
+    tensor_release(ds->y);
+    data_transform_free(ds->transform);
+    strata_free(ds);
+}
+
+int64_t data_dataset_size(const Dataset *ds)
+{
+    if (!ds) {
+        strata_error_null("data_dataset_size", "ds");
+        return -1;
+    }
+    return ds->n;
+}
+
+Tensor *data_dataset_inputs(const Dataset *ds)
+{
+    if (!ds) {
+        strata_error_null("data_dataset_inputs", "ds");
+        return NULL;
+    }
+    return ds->x;
+}
+
+Tensor *data_dataset_targets(const Dataset *ds)
+{
+    if (!ds) {
+        strata_error_null("data_dataset_targets", "ds");
+        return NULL;
+    }
+    return ds->y;
+}

@@ -1,0 +1,230 @@
+/*
+ * train.c - the training loop (micro-batch gradient accumulation, clipping, progress)
+ * and evaluation (accuracy and mean loss).
+ */
+#include "train.h"
+#include "optim_internal.h"
+#include "train_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------- losses --- */
+
+Var *train_cross_entropy_loss(Module *model, Var *x, const Tensor *y, void *ctx)
+{
+    (void)ctx;
+    if (!model || !x || !y) {
+        strata_error_null("train_cross_entropy_loss", !model ? "model" : !x ? "x" : "y");
+        return NULL;
+    }
+    return nn_cross_entropy(nn_forward(model, x), y);
+}
+
+double train_accuracy(const Tensor *logits, const Tensor *targets)
+{
+    const char *fn = "train_accuracy";
+    if (!logits || !targets) {
+        strata_error_null(fn, !logits ? "logits" : "targets");
+        return NAN;
+    }
+    if (logits->ndim != 2 || targets->ndim != 1 || targets->shape[0] != logits->shape[0]) {
+        char a[128], b[128];
+        strata_set_error("%s: need logits [B, C] and targets [B], got %s and %s", fn,
+                         tensor_shape_str(logits, a, sizeof a),
+                         tensor_shape_str(targets, b, sizeof b));
+        return NAN;
+    }
+    /* SOLUTION BEGIN week=4 fail=NAN */
+    int64_t rows = logits->shape[0], cols = logits->shape[1];
+    if (rows == 0)
+        return 0.0;
+    int64_t correct = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *row = logits->data + i * logits->strides[0];
+        int64_t best = 0;
+        for (int64_t j = 1; j < cols; j++)
+            if (row[j * logits->strides[1]] > row[best * logits->strides[1]])
+                best = j;
+        float t = targets->data[i * targets->strides[0]];
+        correct += (float)best == t;
+    }
+    return (double)correct / (double)rows;
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=4 */
+/* Loss (and, for the default loss, accuracy count) of one (micro-)batch. */
+static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_fn,
+                       void *ctx, int64_t *correct)
+{
+    if (loss_fn)
+        return loss_fn(model, x, y, ctx);
+    Var *logits = nn_forward(model, x);
+    if (!logits)
+        return NULL;
+    double acc = train_accuracy(var_data(logits), y);
+    if (isnan(acc))
+        return NULL;
+    *correct += (int64_t)llround(acc * (double)y->shape[0]);
+    return nn_cross_entropy(logits, y);
+}
+/* SOLUTION END */
+
+/* ------------------------------------------------------------------ train_epoch --- */
+
+int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOptions *opts,
+                TrainStats *stats)
+{
+    const char *fn = "train_epoch";
+    if (!model || !opt || !loader) {
+        strata_error_null(fn, !model ? "model" : !opt ? "opt" : "loader");
+        return -1;
+    }
+    TrainOptions o;
+    memset(&o, 0, sizeof o);
+    if (opts)
+        o = *opts;
+    if (o.micro_batch_size < 0 || o.clip_grad_norm < 0.0f) {
+        strata_set_error("%s: negative micro_batch_size (%" PRId64 ") or clip_grad_norm (%g)",
+                         fn, o.micro_batch_size, (double)o.clip_grad_norm);
+        return -1;
+    }
+    /* SOLUTION BEGIN week=4 fail=-1 */
+    double t0 = train_now_seconds();
+    int64_t total_batches = data_loader_num_batches(loader);
+    TrainProgress *progress = o.progress
+        ? train_progress_begin(o.progress, total_batches, o.label ? o.label : "train",
+                               o.log_every > 0 ? o.log_every : 100)
+        : NULL;
+    nn_train(model, true);
+    double loss_sum = 0.0;
+    int64_t examples = 0, batches = 0, correct = 0;
+    int rc = 0;
+    Batch b;
+    while (rc == 0 && data_loader_next(loader, &b)) {
+        Scope *s = scope_begin();
+        optim_zero_grad(opt, true);
+        int64_t micro = o.micro_batch_size > 0 ? o.micro_batch_size : b.size;
+        double batch_loss_sum = 0.0;
+        int64_t batch_correct = 0; /* counted only if the whole batch succeeds */
+        for (int64_t start = 0; start < b.size && rc == 0; start += micro) {
+            int64_t len = b.size - start < micro ? b.size - start : micro;
+            Scope *ms = scope_begin();
+            Var *x = b.x;
+            const Tensor *y = b.y;
+            if (len != b.size) {
+                x = var_new(tensor_narrow(var_data(b.x), 0, start, len), false);
+                y = tensor_narrow(b.y, 0, start, len);
+            }
+            /* Each micro-batch's mean loss, weighted by its share of the batch, sums to
+             * the batch's mean loss: the accumulated gradient is the whole batch's. */
+            Var *loss = x && y ? batch_loss(model, x, y, o.loss_fn, o.loss_ctx, &batch_correct) : NULL;
+            float value = loss ? tensor_item(var_data(loss)) : NAN;
+            if (loss && len != b.size)
+                loss = var_mul_scalar(loss, (float)len / (float)b.size);
+            if (!loss || isnan(value) || var_backward(loss) < 0) {
+                if (loss && isnan(value))
+                    strata_set_error("%s: the loss of batch %" PRId64 " is NaN", fn, b.index);
+                rc = -1;
+            }
+            batch_loss_sum += (double)value * (double)len;
+            scope_end(ms);
+        }
+        /* The gradients are complete: let the caller see them first (data-parallel
+         * training averages them across ranks here), then clip and step. */
+        if (rc == 0 && o.before_step && o.before_step(o.before_step_ctx) < 0)
+            rc = -1;
+        if (rc == 0 && o.clip_grad_norm > 0.0f) {
+            float norm = optim_clip_grad_norm_opt(opt, o.clip_grad_norm);
+            if (norm < 0.0f) {
+                rc = -1;
+            } else if (!isfinite(norm)) { /* a step now would write NaN into the weights */
+                strata_set_error("%s: the gradient norm of batch %" PRId64 " is %g (NaN or "
+                                 "infinite gradients; nothing was updated)", fn, b.index,
+                                 (double)norm);
+                rc = -1;
+            }
+        }
+        if (rc == 0 && optim_step(opt) < 0)
+            rc = -1;
+        if (rc == 0 && o.step_scheduler && optim_scheduler_step(o.step_scheduler) < 0)
+            rc = -1;
+        scope_end(s);
+        if (rc == 0) {
+            loss_sum += batch_loss_sum;
+            correct += batch_correct;
+            examples += b.size;
+            batches++;
+            train_progress_update(progress, batches, loss_sum / (double)examples);
+        }
+    }
+    if (rc == 0 && data_loader_failed(loader)) /* not the end of the epoch: an error */
+        rc = -1;
+    if (rc != 0) /* skip the rest of the epoch: the loader starts the next one */
+        data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
+    train_progress_end(progress);
+    if (stats) {
+        stats->loss = examples ? loss_sum / (double)examples : NAN;
+        stats->accuracy = o.loss_fn || !examples ? NAN : (double)correct / (double)examples;
+        stats->examples = examples;
+        stats->batches = batches;
+        stats->seconds = train_now_seconds() - t0;
+    }
+    return rc;
+    /* SOLUTION END */
+}
+
+int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void *loss_ctx,
+                   TrainStats *stats)
+{
+    const char *fn = "train_evaluate";
+    if (!model || !loader) {
+        strata_error_null(fn, !model ? "model" : "loader");
+        return -1;
+    }
+    /* SOLUTION BEGIN week=4 fail=-1 */
+    double t0 = train_now_seconds();
+    bool was_training = nn_is_training(model);
+    nn_eval(model);
+    autograd_no_grad_begin();
+    double loss_sum = 0.0;
+    int64_t examples = 0, batches = 0, correct = 0;
+    int rc = 0;
+    Batch b;
+    while (rc == 0 && data_loader_next(loader, &b)) {
+        Scope *s = scope_begin();
+        int64_t batch_correct = 0;
+        Var *loss = batch_loss(model, b.x, b.y, loss_fn, loss_ctx, &batch_correct);
+        if (!loss) {
+            rc = -1; /* the stats count the batches before this one */
+        } else {
+            loss_sum += (double)tensor_item(var_data(loss)) * (double)b.size;
+            correct += batch_correct;
+            examples += b.size;
+            batches++;
+        }
+        scope_end(s);
+    }
+    autograd_no_grad_end();
+    if (rc == 0 && data_loader_failed(loader))
+        rc = -1;
+    if (rc != 0)
+        data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
+    nn_train(model, was_training);
+    if (stats) {
+        stats->loss = examples ? loss_sum / (double)examples : NAN;
+        stats->accuracy = loss_fn || !examples ? NAN : (double)correct / (double)examples;
+        stats->examples = examples;
+        stats->batches = batches;
+        stats->seconds = train_now_seconds() - t0;
+    }
+    return rc;
+    /* SOLUTION END */
+}
