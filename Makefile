@@ -104,16 +104,22 @@ $(SHARED_LIB): $(ALL_OBJ) | $(BUILD)/lib
 # suite sees only the headers of its own layer and those below.
 WEEK_DIRS := $(sort $(wildcard tests/week[0-9]_*))
 # Suites outside the weekly grade, run by make test and make memcheck all the same:
-# tests/runtime_tensor (the runtime students are given: errors, allocator, scopes, RNG)
-# and tests/robustness_modular (the bad-input table of docs/bad-input.md, whole stack).
-# The word after the underscore names the highest layer the suite may include.
-EXTRA_SUITE_DIRS := $(wildcard tests/runtime_tensor tests/robustness_modular tests/faults_modular)
+# tests/runtime_tensor (the runtime students are given: errors, allocator, scopes, RNG),
+# tests/bad_input (the bad-input table of docs/bad-input.md, all five layers) and
+# tests/faults_modular (allocation and I/O failures injected into calls of every layer).
+EXTRA_SUITE_DIRS := $(wildcard tests/runtime_tensor tests/bad_input tests/faults_modular)
+# The highest layer a suite may include: for a week's suite (tests/weekN_<layer>...) the
+# word after the first underscore; for the others, said here.
+SUITE_LAYER_runtime_tensor := tensor
+SUITE_LAYER_bad_input      := modular
+SUITE_LAYER_faults_modular := modular
 HARNESS_SRC := tests/harness/runner.c
 define suite_rules
 $(1)_NAME  := $(notdir $(1))
-$(1)_LAYER := $$(word 2,$$(subst _, ,$$($(1)_NAME)))
+$(1)_LAYER := $$(or $$(SUITE_LAYER_$$($(1)_NAME)),$$(word 2,$$(subst _, ,$$($(1)_NAME))))
 $(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(1)/../harness/runner.c \
-                              $$(wildcard $(1)/*.h) tests/harness/harness.h tests/harness/faultwalk.h \
+                              $$(wildcard $(1)/*.h) tests/harness/harness.h \
+                              tests/harness/strata_test.h tests/harness/faultwalk.h \
                               $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
 	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
 	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \

@@ -16,122 +16,13 @@
  *     END_TEST
  *
  * BEGIN opens a scope and clears the error slot; END closes the scope and asserts that
- * the counting allocator is back where it was (a leak costs the test).
+ * the counting allocator is back where it was (a leak costs the test). Those, the
+ * literals (SHAPE, DATA, MK), OK, EXPECT_NULL_ERR and AT are tests/harness/strata_test.h's.
  */
 #ifndef WEEK1_COMMON_H
 #define WEEK1_COMMON_H
 
-#include "harness.h"
-#include "tensor.h"
-
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* Compound literals for shapes, data and dim lists. */
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
-#define DATA(...) ((const float[]){__VA_ARGS__})
-#define DIMS(...) ((const int[]){__VA_ARGS__})
-#define COUNT_I64(...) ((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
-#define COUNT_F(...) ((int64_t)(sizeof((float[]){__VA_ARGS__}) / sizeof(float)))
-
-/* MK(DATA(1, 2, 3, 4), 2, 2): a tensor of shape [2, 2] holding 1 2 3 4. */
-#define MK(data, ...) \
-    OK(tensor_from_data((data), SHAPE(__VA_ARGS__), COUNT_I64(__VA_ARGS__)))
-
-#define BEGIN                                                   \
-    StrataMemStats mem_start_ = strata_mem_stats();             \
-    Scope *scope_ = scope_begin();                              \
-    strata_clear_error()
-
-#define END                                                                        \
-    do {                                                                           \
-        scope_end(scope_);                                                         \
-        StrataMemStats mem_end_ = strata_mem_stats();                              \
-        ck_assert_msg(mem_end_.bytes_live == mem_start_.bytes_live,               \
-                      "%zu bytes were allocated in this test and are still live "   \
-                      "after scope_end (%zu before, %zu after): something leaks",  \
-                      mem_end_.bytes_live - mem_start_.bytes_live,                 \
-                      mem_start_.bytes_live, mem_end_.bytes_live);                 \
-    } while (0)
-
-/* Fail the test (naming the call and the error message) if @p expr is NULL. */
-#define OK(expr) ((Tensor *)must_not_null_((expr), #expr, __FILE__, __LINE__))
-
-static inline const void *must_not_null_(const void *p, const char *what, const char *file,
-                                         int line)
-{
-    if (!p)
-        ck_abort_msg("%s:%d: %s returned NULL; error: \"%s\"", file, line, what,
-                     strata_last_error());
-    return p;
-}
-
-/* Assert an int status call succeeded (returned 0). */
-#define OK0(expr)                                                                   \
-    do {                                                                            \
-        int ok0_ = (expr);                                                          \
-        ck_assert_msg(ok0_ == 0, "%s returned %d; error: \"%s\"", #expr, ok0_,       \
-                      strata_last_error());                                         \
-    } while (0)
-
-/* The error slot must name @p fn, must not be a stub's, and must contain @p detail. */
-static inline void check_message_(const char *what, const char *fn, const char *detail)
-{
-    const char *m = strata_last_error();
-    ck_assert_msg(m != NULL && m[0] != '\0', "%s failed without recording an error", what);
-    ck_assert_msg(strstr(m, "not implemented") == NULL, "%s: \"%s\"", what, m);
-    ck_assert_msg(strstr(m, fn) != NULL, "%s: the error \"%s\" should name %s", what, m, fn);
-    if (detail)
-        ck_assert_msg(strstr(m, detail) != NULL,
-                      "%s: the error \"%s\" should mention \"%s\"", what, m, detail);
-}
-
-/* @p expr (a pointer) must be NULL with an error naming @p fn and containing @p detail. */
-#define EXPECT_NULL_ERR(expr, fn, detail)                                           \
-    do {                                                                            \
-        strata_clear_error();                                                       \
-        const void *r_ = (expr);                                                    \
-        ck_assert_msg(r_ == NULL, "%s should fail (return NULL)", #expr);           \
-        check_message_(#expr, (fn), (detail));                                      \
-    } while (0)
-
-/* @p expr (an int status) must be -1 with an error as above. */
-#define EXPECT_FAIL_ERR(expr, fn, detail)                                           \
-    do {                                                                            \
-        strata_clear_error();                                                       \
-        int r_ = (expr);                                                            \
-        ck_assert_msg(r_ < 0, "%s should fail (return -1), returned %d", #expr, r_); \
-        check_message_(#expr, (fn), (detail));                                      \
-    } while (0)
-
-/* @p expr (a float) must be NaN with an error as above. */
-#define EXPECT_NAN_ERR(expr, fn, detail)                                            \
-    do {                                                                            \
-        strata_clear_error();                                                       \
-        float r_ = (expr);                                                          \
-        ck_assert_msg(isnan(r_), "%s should fail (return NAN), returned %g", #expr,  \
-                      (double)r_);                                                  \
-        check_message_(#expr, (fn), (detail));                                      \
-    } while (0)
-
-/* Offset (in elements, from t->data) of the multi-index @p idx: the naive walk. */
-static inline int64_t strided_offset(const Tensor *t, const int64_t *idx)
-{
-    int64_t off = 0;
-    for (int d = 0; d < t->ndim; d++)
-        off += idx[d] * t->strides[d];
-    return off;
-}
-
-/* Element at multi-index @p idx read through the struct fields. */
-static inline float elem_at(const Tensor *t, const int64_t *idx)
-{
-    return t->data[strided_offset(t, idx)];
-}
-#define AT(t, ...) elem_at((t), SHAPE(__VA_ARGS__))
+#include "strata_test.h"
 
 /* Copy the elements of @p t, row-major, into @p out (naive odometer walk). */
 static inline void read_all(const Tensor *t, float *out)

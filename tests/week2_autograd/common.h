@@ -17,104 +17,19 @@
  *     }
  *     END_TEST
  *
- * BEGIN opens a scope and clears the error slot; END closes the scope and asserts the
- * counting allocator is back where it was (a leaked graph costs the test).
+ * BEGIN opens a scope, seeds the generator and clears the error slot; END closes the
+ * scope and asserts the counting allocator is back where it was (a leaked graph costs
+ * the test). They, OK, MK, AT and EXPECT_NULL_ERR are tests/harness/strata_test.h's.
  */
 #ifndef WEEK2_COMMON_H
 #define WEEK2_COMMON_H
 
+/* Every week-2 test starts from seed 2 (BEGIN). */
+#define TEST_BEGIN_SEED 2
+
 #include "autograd.h"
-#include "harness.h"
+#include "strata_test.h"
 
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
-#define DATA(...) ((const float[]){__VA_ARGS__})
-#define DIMS(...) ((const int[]){__VA_ARGS__})
-#define COUNT_I64(...) ((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
-
-#define BEGIN                                                   \
-    StrataMemStats mem_start_ = strata_mem_stats();             \
-    Scope *scope_ = scope_begin();                              \
-    strata_manual_seed(2);                                      \
-    strata_clear_error()
-
-#define END                                                                        \
-    do {                                                                           \
-        scope_end(scope_);                                                         \
-        StrataMemStats mem_end_ = strata_mem_stats();                              \
-        ck_assert_msg(mem_end_.bytes_live == mem_start_.bytes_live,               \
-                      "%zu bytes were allocated in this test and are still live "   \
-                      "after scope_end (%zu before, %zu after): the graph leaks",    \
-                      mem_end_.bytes_live - mem_start_.bytes_live,                 \
-                      mem_start_.bytes_live, mem_end_.bytes_live);                 \
-    } while (0)
-
-static inline const void *must_not_null_(const void *p, const char *what, const char *file,
-                                         int line)
-{
-    if (!p)
-        ck_abort_msg("%s:%d: %s returned NULL; error: \"%s\"", file, line, what,
-                     strata_last_error());
-    return p;
-}
-/* Fail the test (naming the call and the error) if @p expr is NULL. */
-#define OK(expr) ((Tensor *)must_not_null_((expr), #expr, __FILE__, __LINE__))
-#define OKV(expr) ((Var *)must_not_null_((expr), #expr, __FILE__, __LINE__))
-
-/* Assert an int status call returned 0. */
-#define OK0(expr)                                                                   \
-    do {                                                                            \
-        int ok0_ = (expr);                                                          \
-        ck_assert_msg(ok0_ == 0, "%s returned %d; error: \"%s\"", #expr, ok0_,       \
-                      strata_last_error());                                         \
-    } while (0)
-
-/* The error slot must contain every one of the given fragments (and not be a stub's). */
-static inline void check_message_(const char *what, const char *a, const char *b)
-{
-    const char *m = strata_last_error();
-    ck_assert_msg(!strstr(m, "not implemented"), "%s: got the stub's message \"%s\"", what, m);
-    ck_assert_msg(a == NULL || strstr(m, a), "%s: the error \"%s\" should mention \"%s\"",
-                  what, m, a);
-    ck_assert_msg(b == NULL || strstr(m, b), "%s: the error \"%s\" should mention \"%s\"",
-                  what, m, b);
-}
-
-/* @p expr must return NULL with an error mentioning @p a and @p b (NULL: no check). */
-#define EXPECT_NULL_ERR(expr, a, b)                                                 \
-    do {                                                                            \
-        strata_clear_error();                                                       \
-        const void *r_ = (expr);                                                    \
-        ck_assert_msg(r_ == NULL, "%s should fail (return NULL)", #expr);            \
-        check_message_(#expr, (a), (b));                                            \
-    } while (0)
-
-/* @p expr must return -1 with an error mentioning @p a and @p b. */
-#define EXPECT_FAIL(expr, a, b)                                                     \
-    do {                                                                            \
-        strata_clear_error();                                                       \
-        int r_ = (expr);                                                            \
-        ck_assert_msg(r_ == -1, "%s should fail (return -1), returned %d", #expr, r_); \
-        check_message_(#expr, (a), (b));                                            \
-    } while (0)
-
-/* A tensor of the given shape holding @p data (row-major). */
-#define MK(data, ...) OK(tensor_from_data((data), SHAPE(__VA_ARGS__), COUNT_I64(__VA_ARGS__)))
-
-/* Element at a multi-index, read through the struct fields (naive strided walk). */
-static inline float elem_at(const Tensor *t, const int64_t *idx)
-{
-    int64_t off = 0;
-    for (int d = 0; d < t->ndim; d++)
-        off += idx[d] * t->strides[d];
-    return t->data[off];
-}
-#define AT(t, ...) elem_at((t), SHAPE(__VA_ARGS__))
 
 /* The gradient of @p v must exist and equal @p expected (row-major) within @p tol. */
 void expect_grad_at(const char *file, int line, const char *what, const Var *v,

@@ -9,14 +9,8 @@
 #ifndef WEEK3_NN_TEST_H
 #define WEEK3_NN_TEST_H
 
-#include "harness.h"
 #include "nn.h"
-
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "strata_test.h"
 
 /* A tensor of @p shape (@p ndim dims) holding @p values, failing the test otherwise. */
 static inline Tensor *make_tensor(const float *values, const int64_t *shape, int ndim)
@@ -53,23 +47,6 @@ static inline Module *must_module(Module *m, const char *what)
 }
 #define MUST(module_expr) must_module((module_expr), #module_expr)
 
-/* Fail unless @p ptr is non-NULL, showing the error slot. */
-#define ck_assert_ok(ptr)                                                                   \
-    ck_assert_msg((ptr) != NULL, "%s is NULL: %s", #ptr, strata_last_error())
-
-/* Fail unless status == 0, showing the error slot. */
-#define ck_assert_status(expr)                                                              \
-    do {                                                                                    \
-        int st_ = (int)(expr);                                                              \
-        ck_assert_msg(st_ == 0, "%s returned %d: %s", #expr, st_, strata_last_error());     \
-    } while (0)
-
-/* Assert the last error mentions @p needle. */
-#define ck_assert_error(needle)                                                             \
-    ck_assert_msg(strstr(strata_last_error(), (needle)) != NULL,                           \
-                  "expected an error containing \"%s\", got \"%s\"", (needle),             \
-                  strata_last_error())
-
 /* Assert every element of @p t is within @p tol of @p expected (row-major, n values). */
 static inline void assert_values(const Tensor *t, const float *expected, int64_t n,
                                  double tol, const char *what)
@@ -100,15 +77,6 @@ static inline void assert_shape(const Tensor *t, const int64_t *shape, int ndim,
     for (int d = 0; ok && d < ndim; d++)
         ok = t->shape[d] == shape[d];
     ck_assert_msg(ok, "%s: shape %s is wrong", what, tensor_shape_str(t, got, sizeof got));
-}
-
-/* A fresh path in the temporary directory for this process. */
-static inline const char *tmp_path(char *buf, size_t size, const char *name)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(buf, size, "%s/strata-w3-%ld-%s", dir && *dir ? dir : "/tmp", (long)getpid(),
-             name);
-    return buf;
 }
 
 /* var_gradcheck of a module: inputs[0..n_inputs) go to nn_forward_n(); the rest (the

@@ -4,12 +4,8 @@
 #ifndef WEEK4_HELPERS_H
 #define WEEK4_HELPERS_H
 
-#include "harness.h"
 #include "optim.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include "strata_test.h"
 
 /* A 1-D parameter (requires grad) holding @p n values. */
 static inline Var *make_param(const float *values, int64_t n)
@@ -41,20 +37,6 @@ static inline void assert_param(const Var *p, const float *expected, int64_t n, 
         ck_assert_msg(fabs((double)t->data[i] - (double)expected[i]) <= tol,
                       "%s: element %lld is %.9g, expected %.9g (tol %g)", what, (long long)i,
                       (double)t->data[i], (double)expected[i], tol);
-}
-
-/* Assert the last error mentions @p needle. */
-#define ck_assert_error(needle)                                                              \
-    ck_assert_msg(strstr(strata_last_error(), (needle)) != NULL,                            \
-                  "expected an error containing \"%s\", got \"%s\"", (needle),              \
-                  strata_last_error())
-
-/* A fresh path under the temporary directory, e.g. tmp_path(buf, "x.idx"). */
-static inline const char *tmp_path(char *buf, size_t size, const char *name)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(buf, size, "%s/strata-w4-%ld-%s", dir && *dir ? dir : "/tmp", (long)getpid(), name);
-    return buf;
 }
 
 void add_optimizer_tests(Suite *s);

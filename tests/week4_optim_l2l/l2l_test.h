@@ -14,48 +14,12 @@
 #ifndef WEEK4_L2L_TEST_H
 #define WEEK4_L2L_TEST_H
 
-#include "harness.h"
 #include "optim.h"
-
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define BEGIN                                                   \
-    StrataMemStats mem_start_ = strata_mem_stats();             \
-    Scope *scope_ = scope_begin();                              \
-    strata_clear_error()
-
-#define END                                                                        \
-    do {                                                                           \
-        scope_end(scope_);                                                         \
-        StrataMemStats mem_end_ = strata_mem_stats();                              \
-        ck_assert_msg(mem_end_.bytes_live == mem_start_.bytes_live,               \
-                      "%zu bytes were allocated in this test and are still live "   \
-                      "after scope_end (%zu before, %zu after): something leaks",  \
-                      mem_end_.bytes_live - mem_start_.bytes_live,                 \
-                      mem_start_.bytes_live, mem_end_.bytes_live);                 \
-    } while (0)
+#include "strata_test.h"
 
 /* The float32 tolerance of L2L.md: rtol 1e-5, atol 1e-6. */
 #define L2L_RTOL 1e-5
 #define L2L_ATOL 1e-6
-
-/* Fail unless @p ptr is non-NULL, showing the error slot. */
-#define ck_assert_ok(ptr) \
-    ck_assert_msg((ptr) != NULL, "%s is NULL: %s", #ptr, strata_last_error())
-
-/* Fail unless @p status is 0, showing the error slot. */
-#define ck_assert_rc(status) \
-    ck_assert_msg((status) == 0, "%s failed: %s", #status, strata_last_error())
-
-/* Assert the last error mentions @p needle. */
-#define ck_assert_error(needle)                                                              \
-    ck_assert_msg(strstr(strata_last_error(), (needle)) != NULL,                            \
-                  "expected an error containing \"%s\", got \"%s\"", (needle),              \
-                  strata_last_error())
 
 /* ------------------------------------------------------------------ comparisons --- */
 
@@ -248,7 +212,7 @@ static inline double plain_backward(Module *m, Tensor *x, Tensor *y, L2LLossFn l
     ck_assert_ok(out);
     Var *loss = (loss_fn ? loss_fn : l2l_cross_entropy_loss)(out, y, NULL);
     ck_assert_ok(loss);
-    ck_assert_rc(var_backward(loss));
+    ck_assert_status(var_backward(loss));
     return (double)tensor_item(var_data(loss));
 }
 
@@ -280,7 +244,7 @@ static inline double accumulate_backward(Module *m, Tensor *x, Tensor *y, int64_
         ck_assert_ok(loss);
         double w = (double)rows / (double)B;
         total += w * tensor_item(var_data(loss));
-        ck_assert_rc(var_backward(var_mul_scalar(loss, (float)w)));
+        ck_assert_status(var_backward(var_mul_scalar(loss, (float)w)));
     }
     strata_rng_set_state(saved);
     return total;

@@ -22,7 +22,7 @@ static void check_mlp_split(int64_t B, int64_t mb)
     L2LTrainer *t = l2l_new(m, &o);
     ck_assert_ok(t);
     L2LStats st;
-    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_status(l2l_step(t, x, y, &st));
     char what[64];
     snprintf(what, sizeof what, "B=%lld mb=%lld", (long long)B, (long long)mb);
     ck_assert_msg(fabs(st.loss - plain_loss) <= 1e-6 + 1e-5 * fabs(plain_loss),
@@ -84,7 +84,7 @@ START_TEST(test_l2l_uneven_split_loss)
     L2LTrainer *t = l2l_new(m, &o);
     ck_assert_ok(t);
     L2LStats st;
-    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_status(l2l_step(t, x, y, &st));
     ck_assert_int_eq(st.num_microbatches, 3);
     ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain),
                   "L2L loss %.9g, plain %.9g (1/K weighting would give %.9g)", st.loss, plain,
@@ -124,7 +124,7 @@ START_TEST(test_l2l_cnn_gradients_match_plain)
         L2LTrainer *t = l2l_new(m, &o);
         ck_assert_ok(t);
         L2LStats st;
-        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_status(l2l_step(t, x, y, &st));
         ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain),
                       "mb %lld: loss %.9g, plain %.9g", (long long)sizes[i], st.loss, plain);
         char what[32];
@@ -159,7 +159,7 @@ START_TEST(test_l2l_mse_loss)
     L2LTrainer *t = l2l_new(m, &o);
     ck_assert_ok(t);
     L2LStats st;
-    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_status(l2l_step(t, x, y, &st));
     ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain), "loss %.9g, plain %.9g",
                   st.loss, plain);
     assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "MSE mb=3");
@@ -202,7 +202,7 @@ START_TEST(test_l2l_parameter_free_layers)
     L2LTrainer *t = l2l_new(m, &o);
     ck_assert_ok(t);
     L2LStats st;
-    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_status(l2l_step(t, x, y, &st));
     ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain), "loss %.9g, plain %.9g",
                   st.loss, plain);
     assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "parameter-free layers");
@@ -220,7 +220,7 @@ START_TEST(test_l2l_parameter_free_layers)
     ck_assert_ok(t);
     Tensor *x3 = make_inputs(53, 5, 3);
     Tensor *y3 = make_classes(0, 5, 3);
-    ck_assert_rc(l2l_step(t, x3, y3, &st));
+    ck_assert_status(l2l_step(t, x3, y3, &st));
     Var *ref = nll_loss(nn_forward(flat, var_new(x3, false)), y3, NULL);
     ck_assert_ok(ref);
     ck_assert_msg(fabs(st.loss - tensor_item(var_data(ref))) < 1e-6, "loss %.9g, plain %.9g",
@@ -238,9 +238,9 @@ START_TEST(test_l2l_frozen_layers)
      * layer 2 frozen: frozen gradients stay NULL, the others are plain's. */
     Module *m = make_mlp(61, 5, 6, 3, 2);
     Module *l0 = nn_child_at(m, 0), *l2 = nn_child_at(m, 2);
-    ck_assert_rc(var_requires_grad_(nn_get_parameter(l0, "weight"), false));
-    ck_assert_rc(var_requires_grad_(nn_get_parameter(l0, "bias"), false));
-    ck_assert_rc(var_requires_grad_(nn_get_parameter(l2, "bias"), false));
+    ck_assert_status(var_requires_grad_(nn_get_parameter(l0, "weight"), false));
+    ck_assert_status(var_requires_grad_(nn_get_parameter(l0, "bias"), false));
+    ck_assert_status(var_requires_grad_(nn_get_parameter(l2, "bias"), false));
     Tensor *x = make_inputs(62, 11, 5);
     Tensor *y = make_classes(5, 11, 3);
     double plain = plain_backward(m, x, y, NULL);
@@ -267,7 +267,7 @@ START_TEST(test_l2l_frozen_layers)
         L2LTrainer *t = l2l_new(m, &o);
         ck_assert_ok(t);
         L2LStats st;
-        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_status(l2l_step(t, x, y, &st));
         ck_assert_msg(fabs(st.loss - plain) <= 1e-6 + 1e-5 * fabs(plain),
                       "loss %.9g, plain %.9g", st.loss, plain);
         assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, eager ? "frozen, eager" : "frozen");
@@ -320,7 +320,7 @@ START_TEST(test_l2l_dropout_replay)
         uint64_t before = strata_rng_get_state();
         ck_assert_int_eq(l2l_steps(t), step);
         L2LStats st;
-        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_status(l2l_step(t, x, y, &st));
         ck_assert_msg(strata_rng_get_state() == before,
                       "l2l_step moved the caller's generator");
         ck_assert_msg(fabs(st.loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss),
@@ -363,10 +363,10 @@ START_TEST(test_l2l_batchnorm_statistics)
     ck_assert_ok(t);
     /* The dry run leaves the statistics alone. */
     L2LStats need;
-    ck_assert_rc(l2l_estimate(t, x, y, &need));
+    ck_assert_status(l2l_estimate(t, x, y, &need));
     ck_assert_float_eq(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")), 0.0f);
     L2LStats st;
-    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_status(l2l_step(t, x, y, &st));
     ck_assert_msg(fabs(st.loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss),
                   "loss %.9g, reference %.9g", st.loss, ref_loss);
     assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "BatchNorm");

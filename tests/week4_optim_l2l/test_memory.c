@@ -45,7 +45,7 @@ static size_t plain_working_bytes(Module *m, Tensor *x, Tensor *y)
     ck_assert_ok(out);
     Var *loss = nn_cross_entropy(out, y);
     ck_assert_ok(loss);
-    ck_assert_rc(var_backward(loss));
+    ck_assert_status(var_backward(loss));
     size_t peak = strata_mem_stats().bytes_peak;
     scope_end(s);
     return peak - base;
@@ -67,7 +67,7 @@ START_TEST(test_l2l_working_memory_flat_in_depth)
         L2LTrainer *t = l2l_new(m, &o);
         ck_assert_ok(t);
         L2LStats st;
-        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_status(l2l_step(t, x, y, &st));
         need[i] = st.working_need_bytes;
         peak[i] = st.working_peak_bytes;
         abs_peak[i] = st.peak_bytes;
@@ -107,7 +107,7 @@ START_TEST(test_l2l_working_memory_flat_in_batch)
         Tensor *x = make_inputs(310 + (uint64_t)i, batches[i], 16);
         Tensor *y = make_classes(1, batches[i], 4);
         L2LStats st;
-        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_status(l2l_step(t, x, y, &st));
         peak[i] = st.working_peak_bytes;
         ck_assert_uint_eq(st.stash_bytes, 4u * (size_t)batches[i] * (2 * 3 * 16 + 4));
     }
@@ -141,7 +141,7 @@ START_TEST(test_l2l_budget_one_byte_short)
     L2LTrainer *probe = l2l_new(m, &o);
     ck_assert_ok(probe);
     L2LStats need;
-    ck_assert_rc(l2l_estimate(probe, x, y, &need));
+    ck_assert_status(l2l_estimate(probe, x, y, &need));
     l2l_free(probe);
     ck_assert_msg(need.working_need_bytes > 0, "need is 0");
     ck_assert_uint_eq(need.stash_bytes, 4u * 12u * (10 + 10 + 10 + 10 + 3));
@@ -183,7 +183,7 @@ START_TEST(test_l2l_budget_one_byte_short)
     t = l2l_new(m, &o);
     ck_assert_ok(t);
     L2LStats st;
-    ck_assert_rc(l2l_step(t, x, y, &st));
+    ck_assert_status(l2l_step(t, x, y, &st));
     ck_assert_uint_eq(st.working_need_bytes, need.working_need_bytes);
     ck_assert_msg(st.working_peak_bytes <= o.memory_budget, "used %zu bytes, budget %zu",
                   st.working_peak_bytes, o.memory_budget);
@@ -300,7 +300,7 @@ START_TEST(test_l2l_bad_configurations)
     ck_assert_ok(first);
     Module *id = nn_identity();
     ck_assert_ok(id);
-    ck_assert_rc(nn_register_parameter(id, "tied", nn_get_parameter(first, "weight")));
+    ck_assert_status(nn_register_parameter(id, "tied", nn_get_parameter(first, "weight")));
     add_layer(shared, first);
     add_layer(shared, id);
     strata_clear_error();

@@ -150,10 +150,10 @@ START_TEST(test_l2l_store_gradients_match)
         Tensor *x = make_inputs(500 + (uint64_t)s, 13, 6);
         Tensor *y = make_classes((uint64_t)s, 13, 4);
         L2LStats a, b;
-        ck_assert_rc(l2l_step(t_ref, x, y, &a));
+        ck_assert_status(l2l_step(t_ref, x, y, &a));
         int n;
         Tensor **want = snapshot_grads(ref, &n);
-        ck_assert_rc(l2l_step(t, x, y, &b));
+        ck_assert_status(l2l_step(t, x, y, &b));
         assert_grads_close(m, want, n, 0.0, 0.0, "with a store vs without");
         free(want);
         ck_assert_msg(a.loss == b.loss, "loss %.9g with a store, %.9g without", b.loss, a.loss);
@@ -211,8 +211,8 @@ static void store_training(bool adam)
         Tensor *x = make_inputs(600 + (uint64_t)s, 10, 5);
         Tensor *y = make_classes((uint64_t)s, 10, 3);
         L2LStats a, b;
-        ck_assert_rc(l2l_step(t_ref, x, y, &a));
-        ck_assert_rc(l2l_step(t, x, y, &b));
+        ck_assert_status(l2l_step(t_ref, x, y, &a));
+        ck_assert_status(l2l_step(t, x, y, &b));
         ck_assert_msg(a.loss == b.loss, "step %d: loss %.9g with a store, %.9g without", s,
                       b.loss, a.loss);
         /* Each layer's gradients were consumed by its update and dropped. */
@@ -296,9 +296,9 @@ static Module *deep_run(const char *path, L2LStore **store, size_t *footprint,
     Scope *s = scope_begin();
     Tensor *x = make_inputs(800, B, w);
     Tensor *y = make_classes(3, B, 10);
-    ck_assert_rc(l2l_step(t, x, y, st));
+    ck_assert_status(l2l_step(t, x, y, st));
     size_t live = strata_mem_stats().bytes_live;
-    ck_assert_rc(l2l_step(t, x, y, st));
+    ck_assert_status(l2l_step(t, x, y, st));
     scope_end(s);
     *footprint = st->peak_bytes - base;
     *step_bytes = st->peak_bytes - live;
@@ -568,9 +568,9 @@ static void state_training(const char *kind, const char *tag)
         Tensor *x = make_inputs(900 + (uint64_t)s, 10, 5);
         Tensor *y = make_classes((uint64_t)s, 10, 3);
         L2LStats a, b;
-        ck_assert_rc(l2l_step(t_ref, x, y, &a));
+        ck_assert_status(l2l_step(t_ref, x, y, &a));
         size_t live = strata_mem_stats().bytes_live;
-        ck_assert_rc(l2l_step(t, x, y, &b));
+        ck_assert_status(l2l_step(t, x, y, &b));
         ck_assert_msg(a.loss == b.loss, "%s step %d: loss %.9g with the state in the store, "
                       "%.9g without", kind, s, b.loss, a.loss);
         assert_params_close(m, ref, 0, 0, "weights with the state in the store vs in RAM");
@@ -593,8 +593,8 @@ static void state_training(const char *kind, const char *tag)
     ck_assert_ok(t);
     Tensor *x = make_inputs(990, 10, 5);
     Tensor *y = make_classes(4, 10, 3);
-    ck_assert_rc(l2l_step(t_ref, x, y, NULL));
-    ck_assert_rc(l2l_step(t, x, y, NULL));
+    ck_assert_status(l2l_step(t_ref, x, y, NULL));
+    ck_assert_status(l2l_step(t, x, y, NULL));
     assert_params_close(m, ref, 0, 0, "weights after the store was freed");
     assert_opt_state_equal(opt, opt_ref, "the optimizer state after the store was freed");
     l2l_free(t);
@@ -683,11 +683,11 @@ static void deep_adam_run(const char *path, bool with_state, size_t *step_peak,
     Tensor *y = make_classes(3, B, 10);
     watch_max = 0;
     watch_calls = 0;
-    ck_assert_rc(l2l_step(t, x, y, NULL));
+    ck_assert_status(l2l_step(t, x, y, NULL));
     ck_assert_int_eq(watch_calls, n);
     *resident_first = watch_max;
     watch_max = 0;
-    ck_assert_rc(l2l_step(t, x, y, second));
+    ck_assert_status(l2l_step(t, x, y, second));
     *resident_second = watch_max;
     *step_peak = second->peak_bytes - base;
     scope_end(s);
@@ -754,7 +754,7 @@ static void resume_step(L2LTrainer *t, int s)
 {
     Tensor *x = make_inputs(1000 + (uint64_t)s, 10, 5);
     Tensor *y = make_classes((uint64_t)s, 10, 3);
-    ck_assert_rc(l2l_step(t, x, y, NULL));
+    ck_assert_status(l2l_step(t, x, y, NULL));
 }
 
 /*

@@ -52,9 +52,9 @@ static void train_side_by_side(const char *kind, bool eager, float clip, double 
         if (clip > 0.0f)
             ck_assert_msg(optim_clip_grad_norm_opt(opt_plain, clip) >= 0.0f, "clip: %s",
                           strata_last_error());
-        ck_assert_rc(optim_step(opt_plain));
+        ck_assert_status(optim_step(opt_plain));
         L2LStats st;
-        ck_assert_rc(l2l_step(t, x, y, &st));
+        ck_assert_status(l2l_step(t, x, y, &st));
         ck_assert_msg(fabs(st.loss - loss) <= atol + rtol * fabs(loss),
                       "%s step %d: L2L loss %.9g, plain %.9g", kind, s, st.loss, loss);
     }
@@ -115,7 +115,7 @@ START_TEST(test_l2l_consecutive_steps_are_fresh)
     L2LTrainer *fresh = l2l_new(m, &o);
     ck_assert_ok(fresh);
     L2LStats sb;
-    ck_assert_rc(l2l_step(fresh, xb, yb, &sb));
+    ck_assert_status(l2l_step(fresh, xb, yb, &sb));
     int n;
     Tensor **want = snapshot_grads(m, &n);
     l2l_free(fresh);
@@ -124,13 +124,13 @@ START_TEST(test_l2l_consecutive_steps_are_fresh)
     L2LTrainer *t = l2l_new(m, &o);
     ck_assert_ok(t);
     L2LStats s1, s2, s3;
-    ck_assert_rc(l2l_step(t, xa, ya, &s1));
+    ck_assert_status(l2l_step(t, xa, ya, &s1));
     size_t live_after_one = strata_mem_stats().bytes_live;
-    ck_assert_rc(l2l_step(t, xb, yb, &s2));
+    ck_assert_status(l2l_step(t, xb, yb, &s2));
     ck_assert_msg(s2.loss == sb.loss, "second step loss %.9g, fresh %.9g", s2.loss, sb.loss);
     assert_grads_close(m, want, n, 0.0, 0.0, "second step vs fresh");
     /* A third step on a again: the same state as after the first. */
-    ck_assert_rc(l2l_step(t, xa, ya, &s3));
+    ck_assert_status(l2l_step(t, xa, ya, &s3));
     ck_assert_msg(s3.loss == s1.loss, "third step loss %.9g, first %.9g", s3.loss, s1.loss);
     ck_assert_uint_eq(strata_mem_stats().bytes_live, live_after_one);
     ck_assert_int_eq(l2l_steps(t), 3);

@@ -5,8 +5,8 @@
 #ifndef WEEK5_TESTS_H
 #define WEEK5_TESTS_H
 
-#include "harness.h"
 #include "modular.h"
+#include "strata_test.h"
 
 void add_orthogonalize_tests(Suite *s);
 void add_atom_tests(Suite *s);

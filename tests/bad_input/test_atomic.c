@@ -129,7 +129,7 @@ START_TEST(save_killed_mid_write_is_atomic)
     Optimizer *opt = optim_sgd(model, 1.0f, 0.9f);
     ck_assert_ptr_nonnull(opt);
     /* one step, so the optimizer file carries a 1 MB momentum buffer */
-    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, FEAT), 2)), false));
+    Var *x = OKV(var_new(OK(tensor_ones(SHAPE(2, FEAT), 2)), false));
     ck_assert_int_eq(var_backward(var_sum(nn_forward(model, x), NULL, 0, false)), 0);
     ck_assert_int_eq(optim_step(opt), 0);
     ck_assert_int_eq(save_version(1.0f, model, opt, dicts, dpath, mpath, opath), 0);

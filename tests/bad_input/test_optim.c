@@ -148,7 +148,7 @@ END_TEST
 /* One SGD-with-momentum step on the MLP, so the optimizer has state. */
 static void one_step(Module *m, Optimizer *opt)
 {
-    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
+    Var *x = OKV(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
     Var *y = nn_forward(m, x);
     ck_assert_ptr_nonnull(y);
     Var *loss = var_sum(y, NULL, 0, false);
@@ -360,7 +360,7 @@ START_TEST(optimizer_outlives_its_model_and_list)
     var_retain(first);
     Optimizer *opt = optim_sgd_new(p, n, &(OptimHparams){.lr = 0.5f});
     ck_assert_ptr_nonnull(opt);
-    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
+    Var *x = OKV(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
     ck_assert_int_eq(var_backward(var_sum(nn_forward(m, x), NULL, 0, false)), 0);
     Tensor *before = rb_snap(var_data(first)), *grad = rb_snap(var_grad(first));
     strata_free(p);   /* the list is gone */

@@ -1,32 +1,21 @@
 /*
- * rb.h - helpers of the robustness suite (docs/bad-input.md): one test per table row.
+ * rb.h - helpers of the bad-input suite (docs/bad-input.md): one test per table row.
  *
  * Each test opens a scope (BEGIN), snapshots every object the bad call could touch,
  * makes the call, checks the failure value and the message (ROW_FAILS), and checks the
  * snapshots are unchanged. With RB_DUMP=file set, ROW_FAILS appends a line
- * "test<TAB>layer<TAB>call<TAB>input<TAB>message" to the file: tests/robustness_modular/table.sh
+ * "test<TAB>layer<TAB>call<TAB>input<TAB>message" to the file: tests/bad_input/table.sh
  * makes docs/bad-input.md from it, so the message column is what strata really prints.
  */
 #ifndef STRATA_RB_H
 #define STRATA_RB_H
 
-#include "harness.h"
 #include "modular.h"
+#include "strata_test.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
-#define DATA(...) ((const float[]){__VA_ARGS__})
-#define NDIM(...) ((int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
-
-#define BEGIN Scope *rb_scope_ = scope_begin()
-#define END scope_end(rb_scope_)
-
-/* A tensor from literal data and shape: MK(DATA(1, 2, 3, 4), 2, 2). */
-#define MK(data, ...) rb_ok_tensor(tensor_from_data((data), SHAPE(__VA_ARGS__), NDIM(__VA_ARGS__)))
-#define OK(expr) rb_ok_tensor(expr)
 
 /*
  * ROW_FAILS(layer, call, input, failed, key1, key2): @p failed (an expression that is
@@ -42,9 +31,6 @@
 
 void rb_row(const char *test, const char *layer, const char *call, const char *input, bool failed,
             const char *expr, const char *k1, const char *k2);
-
-Tensor *rb_ok_tensor(Tensor *t);
-Var *rb_ok_var(Var *v);
 
 /* Snapshots: a deep copy taken before the call and compared after. */
 Tensor *rb_snap(const Tensor *t);                   /* clone, retained by the scope */

@@ -14,7 +14,7 @@ START_TEST(linear_forward_wrong_features)
     BEGIN;
     Module *m = rb_mlp();
     NnStateDict *snap = rb_snap_module(m);
-    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 5), 2)), false));
+    Var *x = OKV(var_new(OK(tensor_ones(SHAPE(2, 5), 2)), false));
     ROW_FAILS(L, "nn_forward(mlp, x)", "Linear(4, 3) first, x [2, 5]",
               nn_forward(m, x) == NULL, "[2, 5]", NULL);
     rb_assert_module_same(m, snap);
@@ -45,7 +45,7 @@ END_TEST
 START_TEST(forward_null_module)
 {
     BEGIN;
-    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
+    Var *x = OKV(var_new(OK(tensor_ones(SHAPE(2, 4), 2)), false));
     ROW_FAILS(L, "nn_forward(NULL, x)", "m NULL", nn_forward(NULL, x) == NULL, "nn_forward",
               "NULL");
     END;
@@ -57,8 +57,8 @@ START_TEST(forward_null_input_keeps_root_cause)
     BEGIN;
     Module *m = rb_mlp();
     NnStateDict *snap = rb_snap_module(m);
-    Var *a = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 3), 2)), false));
-    Var *b = rb_ok_var(var_new(OK(tensor_ones(SHAPE(5, 4), 2)), false));
+    Var *a = OKV(var_new(OK(tensor_ones(SHAPE(2, 3), 2)), false));
+    Var *b = OKV(var_new(OK(tensor_ones(SHAPE(5, 4), 2)), false));
     ROW_FAILS(L, "nn_forward(mlp, var_matmul(a, b))", "a [2, 3], b [5, 4]: the input is NULL",
               nn_forward(m, var_matmul(a, b)) == NULL, "var_matmul", "align");
     rb_assert_module_same(m, snap);
@@ -97,7 +97,7 @@ START_TEST(register_duplicate_parameter)
     Module *lin = nn_linear(2, 2, true);
     ck_assert_ptr_nonnull(lin);
     NnStateDict *snap = rb_snap_module(lin);
-    Var *p = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2), 1)), true));
+    Var *p = OKV(var_new(OK(tensor_ones(SHAPE(2), 1)), true));
     ROW_FAILS(L, "nn_register_parameter(linear, \"bias\", p)", "a second \"bias\"",
               nn_register_parameter(lin, "bias", p) == -1, "bias", NULL);
     rb_assert_module_same(lin, snap);
@@ -139,7 +139,7 @@ END_TEST
 START_TEST(cross_entropy_target_out_of_range)
 {
     BEGIN;
-    Var *logits = rb_ok_var(var_new(OK(tensor_zeros(SHAPE(2, 3), 2)), true));
+    Var *logits = OKV(var_new(OK(tensor_zeros(SHAPE(2, 3), 2)), true));
     Tensor *target = MK(DATA(0, 3), 2);
     ROW_FAILS(L, "nn_cross_entropy(logits, target)", "logits [2, 3], target {0, 3}",
               nn_cross_entropy(logits, target) == NULL, "3", NULL);
@@ -151,7 +151,7 @@ END_TEST
 START_TEST(mse_loss_shape_mismatch)
 {
     BEGIN;
-    Var *in = rb_ok_var(var_new(OK(tensor_zeros(SHAPE(2, 3), 2)), true));
+    Var *in = OKV(var_new(OK(tensor_zeros(SHAPE(2, 3), 2)), true));
     Tensor *target = OK(tensor_zeros(SHAPE(3, 2), 2));
     ROW_FAILS(L, "nn_mse_loss(input, target, NN_REDUCTION_MEAN)", "input [2, 3], target [3, 2]",
               nn_mse_loss(in, target, NN_REDUCTION_MEAN) == NULL, "nn_mse_loss", NULL);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/robustness_modular/table.sh [BUILD] - regenerate the table of docs/bad-input.md
+# tests/bad_input/table.sh [BUILD] - regenerate the table of docs/bad-input.md
 # from what strata really prints: runs the robustness suite with RB_DUMP set (each row's
 # test appends "test<TAB>layer<TAB>call<TAB>input<TAB>message") and prints the Markdown
 # rows on stdout. The per-test temporary directory is shown as DIR.
@@ -7,7 +7,7 @@ set -eu
 build=${1:-build}
 dump=$(mktemp)
 trap 'rm -f "$dump"' EXIT INT TERM
-CK_FORK=no RB_DUMP=$dump "$build/tests/robustness_modular" >/dev/null
+CK_FORK=no RB_DUMP=$dump "$build/tests/bad_input" >/dev/null
 echo '| # | layer | call | input | message | test |'
 echo '|---|---|---|---|---|---|'
 sed -e 's#/tmp/strata-rb-[A-Za-z0-9]\{6\}#DIR#g' -e 's/|/\\|/g' "$dump" |

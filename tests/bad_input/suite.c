@@ -1,12 +1,12 @@
 /*
- * suite.c - the robustness suite (issue 9): one test per row of docs/bad-input.md, across
+ * suite.c - the bad-input suite: one test per row of docs/bad-input.md, across
  * all five layers, plus atomic saving (a child killed mid-save). Not graded per week;
  * `make test` and `make memcheck` run it. RB_DUMP=file regenerates the table's messages
- * (tests/robustness_modular/table.sh).
+ * (tests/bad_input/table.sh).
  */
 #include "rb.h"
 
-const char *const SUITE_NAME = "robustness_modular";
+const char *const SUITE_NAME = "bad_input";
 
 Suite *make_suite(void)
 {

@@ -21,7 +21,7 @@ START_TEST(modular_forward_wrong_shape)
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(modular_initialize(m), 0);
     Tensor *w = rb_snap(var_data(modular_weight_get(m, 0)));
-    Var *x = rb_ok_var(var_new(OK(tensor_ones(SHAPE(2, 5), 2)), false));
+    Var *x = OKV(var_new(OK(tensor_ones(SHAPE(2, 5), 2)), false));
     ROW_FAILS(L, "modular_forward(linear(3, 4), x)", "x [2, 5]",
               modular_forward(m, x) == NULL, "[2, 5]", NULL);
     rb_assert_same(var_data(modular_weight_get(m, 0)), w, "weight");

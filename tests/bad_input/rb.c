@@ -1,5 +1,5 @@
 /*
- * rb.c - helpers of the robustness suite (see rb.h).
+ * rb.c - helpers of the bad-input suite (see rb.h).
  */
 #include "rb.h"
 
@@ -30,21 +30,9 @@ void rb_row(const char *test, const char *layer, const char *call, const char *i
         ck_assert_msg(strstr(msg, k2), "%s: message \"%s\" lacks \"%s\"", call, msg, k2);
 }
 
-Tensor *rb_ok_tensor(Tensor *t)
-{
-    ck_assert_msg(t != NULL, "setup failed: %s", strata_last_error());
-    return t;
-}
-
-Var *rb_ok_var(Var *v)
-{
-    ck_assert_msg(v != NULL, "setup failed: %s", strata_last_error());
-    return v;
-}
-
 Tensor *rb_snap(const Tensor *t)
 {
-    return rb_ok_tensor(tensor_clone(t));
+    return OK(tensor_clone(t));
 }
 
 void rb_assert_same(const Tensor *t, const Tensor *snap, const char *what)
