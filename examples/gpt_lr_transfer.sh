@@ -78,6 +78,7 @@ set xlabel 'log2 learning rate'
 set ylabel 'training loss (nats/char)'
 set key top right
 set grid
+set yrange [1.9:3.0]
 $plot
 unset multiplot
 GP
