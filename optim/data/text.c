@@ -7,8 +7,8 @@
  * Characters are bytes: a UTF-8 letter of several bytes becomes several tokens, which
  * is what a byte-level model sees (the King James Bible in Debian is plain ASCII).
  */
-#include "optim.h"
-#include "optim_internal.h"
+#include "data.h"
+#include "data_internal.h"
 
 #include <errno.h>
 #include <math.h>
