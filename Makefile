@@ -37,7 +37,7 @@ CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SYS_LIBS     := -lopenblas -lcjson -lz -lm -lpthread
 
-# MPI (issue 11) is built only where mpicc exists.
+# MPI is built only where mpicc exists.
 MPICC := $(shell command -v mpicc 2>/dev/null)
 # Open MPI's wrapper runs $(CC) too, so the MPI programs are built by the same compiler
 # as the libraries they link.
@@ -173,7 +173,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIBS) | $(BUILD)/bench
 # call in it, strata's included, goes through its __wrap_cblas_sgemm.
 $(BUILD)/bench/bench_epoch: LDFLAGS += -Wl,--wrap=cblas_sgemm
 
-# `make test-torch` (optional, issue 12): strata's ops and gradients against PyTorch's on
+# `make test-torch` (optional): strata's ops and gradients against PyTorch's on
 # random inputs (tests/torch/compare.py), then weights from strata to PyTorch and back
 # through safetensors files (tests/torch/interop.py, the user guide's lines); skipped
 # with a note where python3-torch is absent. Not part of make test.
@@ -185,7 +185,7 @@ test-torch: $(BUILD)/tests/torch_driver $(BUILD)/tests/torch_interop
 	@sh tests/torch/run.sh $(BUILD)/tests/torch_driver $(BUILD)/tests/torch_interop
 .PHONY: test-torch
 
-# ------------------------------------------------------- optional: MPI (issue 11) --
+# -------------------------------------------------------------------- optional: MPI --
 # Data-parallel training lives in optim/mpi/ and is compiled with mpicc into its own
 # library only where MPI is installed; everything else builds without it.
 ifneq ($(MPICC),)
@@ -211,7 +211,7 @@ $(BUILD)/bench/mpi_scaling: bench/mpi/mpi_scaling.c $(DIST_LIB) $(STATIC_LIBS) |
 	    $(DIST_LIB) $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 endif
 
-# ---------------------------------------------------- sanitizers and fuzzing (issue 9) --
+# ----------------------------------------------------------- sanitizers and fuzzing --
 # `make sanitize` rebuilds every suite with clang's AddressSanitizer and UBSan in
 # build/sanitize and runs them; `make fuzz` builds the libFuzzer harnesses of every
 # parser of outside data (tests/fuzz/) and runs each for FUZZ_SECONDS.

@@ -232,7 +232,7 @@ static LRScheduler *combine(Optimizer *opt, LRScheduler **schedulers,
             strata_set_error("%s: scheduler %d belongs to another optimizer", fn, i);
             goto fail;
         }
-        /* Issue 9: the result owns its schedulers, so one listed twice was freed twice. */
+        /* The result owns its schedulers, so one listed twice was freed twice. */
         for (int j = 0; j < i; j++)
             if (schedulers[j] == schedulers[i]) {
                 strata_set_error("%s: scheduler %d is scheduler %d again (each can be given "

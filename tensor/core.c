@@ -226,7 +226,7 @@ double strata_rng_normal(void)
 
 void strata_randperm(int64_t *perm, int64_t n)
 {
-    if (!perm && n > 0) { /* issue 9: a NULL array is an error, not a segfault */
+    if (!perm && n > 0) { /* a NULL array is an error, not a segfault */
         strata_error_null(__func__, "perm");
         return;
     }

@@ -34,7 +34,7 @@ static inline float math_expf(float x)
     /* n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer in float arithmetic. */
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* A NaN n would reach math_pow2i's float-to-int conversion, which is undefined
-     * behaviour (UBSan, issue 9): use 0 there; r = xc - 0 stays NaN, and so does y. */
+     * behaviour (UBSan): use 0 there; r = xc - 0 stays NaN, and so does y. */
     n = n == n ? n : 0.0f;
     /* r = x - n ln2, with ln2 split in two so the product is exact. */
     float r = xc - n * 0.693359375f;

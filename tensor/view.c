@@ -460,7 +460,7 @@ Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim)
         strides[d] = have == want ? t->strides[d - lead] : 0;
     }
     /* A stride-0 view costs no memory, but its element count must still fit in int64_t
-     * (issue 9: expanding [2, 3] to [2^62, 2, 3] overflowed tensor_numel). */
+     * (expanding [2, 3] to [2^62, 2, 3] overflowed tensor_numel). */
     if (tensor_check_shape(out, ndim, "tensor_expand") < 0)
         return NULL;
     return tensor_make_view(t, out, strides, ndim, t->offset);

@@ -170,8 +170,8 @@ Tensor *data_read_idx(const char *path)
     }
     int esize = idx_elem_size(dtype);
     int64_t bytes = numel * esize;
-    /* Never allocate what the header declares before the data is there (issue 9, fuzz
-     * finding 1: a 45-byte file declared 154 GB): read in bounded chunks, growing the
+    /* Never allocate what the header declares before the data is there (a fuzz
+     * finding: a 45-byte file declared 154 GB): read in bounded chunks, growing the
      * buffer only once a chunk is full, so memory stays within 2x the bytes present and
      * a short file fails "truncated" below. Works for gzip and raw files alike. */
     int64_t cap = 0;
