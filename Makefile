@@ -300,11 +300,19 @@ grade-submission-after-deps:
 	@MAKE="$(MAKE)" sh tests/harness/grade-submission.sh "$(WEEK)" "$(SUBMISSION)" "$(RESULTS)"
 
 handout:
-	@test -n "$(WEEK)" -a -n "$(DEST)" || { echo "usage: make handout WEEK=N DEST=dir"; exit 2; }
-	@sh weeks/cut-handout.sh "$(WEEK)" "$(DEST)"
+	@test -n "$(WEEK)" -a -n "$(DEST)" || { echo "usage: make handout WEEK=N DEST=dir [LEVEL=core|full]"; exit 2; }
+	@sh weeks/cut-handout.sh "$(WEEK)" "$(DEST)" "$(or $(LEVEL),core)"
 
 handout-check: deps
 	@sh weeks/handout-check.sh
+
+# Replay each week's core handout step by step: the score must rise at every step.
+replay-check: deps
+	@sh weeks/replay-check.sh
+
+# The tiers table (weeks/tiers.txt), each week's stretch tests and checked wording.
+tiers:
+	@sh weeks/tiers.sh
 
 docs: deps
 	@sh docs/build-docs.sh
@@ -336,7 +344,7 @@ install-after-deps: $(STATIC_LIBS) $(SHARED_LIB) $(DIST_LIB)
 clean:
 	rm -rf $(BUILD) build/release doc results.json
 
-.PHONY: suites fuzzers sanitize fuzz all deps corpus test grader-selftest layering-check memcheck grade grade-submission grade-submission-after-deps handout handout-check docs bench \
+.PHONY: suites fuzzers sanitize fuzz all deps corpus test grader-selftest layering-check memcheck grade grade-submission grade-submission-after-deps handout handout-check replay-check tiers docs bench \
         train install clean $(addsuffix -after-deps,$(AFTER_DEPS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

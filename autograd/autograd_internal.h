@@ -145,8 +145,9 @@ void ag_prefix_error(const char *fn);
 
 /*
  * Sum @p grad (a gradient of a broadcast result) down to @p shape: the leading dims the
- * input lacked and the dims where it had size 1 are summed away. Returns a new
- * reference (grad itself retained when the shapes already agree), or NULL.
+ * input lacked and the dims where it had size 1 are summed away. Returns a new tensor,
+ * like every tensor op (held by the innermost open scope, else by the caller; a view
+ * of grad when the shapes already agree), or NULL.
  */
 Tensor *ag_reduce_to_shape(const Tensor *grad, const int64_t *shape, int ndim);
 

@@ -45,7 +45,7 @@ int ag_keepdim_shape(const int64_t *shape, int ndim, const bool *mask, int64_t *
 Tensor *ag_reduce_to_shape(const Tensor *grad, const int64_t *shape, int ndim)
 {
     AG_CHECK(grad, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=2 tier=core fail=NULL */
     /*
      * Broadcasting aligned the input's dims on the right of the result's: the result's
      * first `lead` dims are new, and a dim where the input had size 1 was repeated.
@@ -58,10 +58,8 @@ Tensor *ag_reduce_to_shape(const Tensor *grad, const int64_t *shape, int ndim)
     for (int d = 0; d < grad->ndim; d++)
         if (d < lead || (shape[d - lead] == 1 && grad->shape[d] != 1))
             dims[n++] = d;
-    if (n == 0 && lead == 0) {
-        tensor_retain((Tensor *)grad);
-        return (Tensor *)grad;
-    }
+    if (n == 0 && lead == 0) /* nothing to sum: a view, the same kind of result */
+        return tensor_reshape(grad, shape, ndim);
     Tensor *summed = n ? tensor_sum(grad, dims, n, true) : (Tensor *)grad;
     Tensor *out = tensor_reshape(summed, shape, ndim);
     if (summed != grad)
@@ -70,9 +68,16 @@ Tensor *ag_reduce_to_shape(const Tensor *grad, const int64_t *shape, int ndim)
     /* SOLUTION END */
 }
 
+/* The error of a second backward through a freed graph (the argument checks of
+ * var_backward_ex and the engine both report it). */
+static const char *const FREED_MESSAGE =
+    "var_backward: trying to backward through the graph a second time (the saved tensors "
+    "were freed by the first backward; pass retain_graph=true to the first call to keep "
+    "them)";
+
 /* ------------------------------------------------------------------- the engine --- */
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=3 tier=core */
 /* A stack of node pointers: 64 inline, then the heap. */
 typedef struct NodeStack {
     VarNode **items;
@@ -290,10 +295,6 @@ static void free_node_graph(VarNode *n)
     n->freed = true;
 }
 
-static const char *const FREED_MESSAGE =
-    "var_backward: trying to backward through the graph a second time (the saved tensors "
-    "were freed by the first backward; pass retain_graph=true to the first call to keep "
-    "them)";
 
 /* Run one node's backward with grad g; grads[] get engine-owned references. */
 static int run_node(VarNode *n, const Tensor *g, Tensor **grads)
@@ -452,7 +453,6 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
 int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph)
 {
     AG_CHECK(root, -1);
-    /* SOLUTION BEGIN week=2 fail=-1 */
     char a[200], b[200];
     if (!root->requires_grad) {
         strata_set_error("var_backward: the root does not require grad (no input of its "
@@ -476,6 +476,7 @@ int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph)
         strata_set_error("%s", FREED_MESSAGE);
         return -1;
     }
+    /* SOLUTION BEGIN week=2 step=3 tier=core fail=-1 */
     /* One scope around the whole walk keeps the scope stack allocated while each step
      * opens and closes its own. */
     Scope *outer = scope_begin();

@@ -13,7 +13,7 @@
 #include <cblas.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=7 tier=stretch */
 /* ----------------------------------------------------------------- matmul --- */
 
 /*
@@ -202,7 +202,7 @@ Var *var_matmul(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Var *in[2] = {a, b};
     return ag_make_output(__func__, tensor_matmul(a->data, b->data), &MATMUL_OP, in, 2, NULL);
     /* SOLUTION END */
@@ -227,7 +227,7 @@ Var *var_linear(Var *x, Var *weight, Var *bias)
                          tensor_shape_str(wd, ws, sizeof ws), (long long)wd->shape[0]);
         return NULL;
     }
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Var *in[3] = {x, weight, bias};
     Tensor *y = linear_forward(xd, wd, bias ? bias->data : NULL);
     return ag_make_output(__func__, y, &LINEAR_OP, in, bias ? 3 : 2, NULL);
@@ -237,7 +237,7 @@ Var *var_linear(Var *x, Var *weight, Var *bias)
 Var *var_im2col(Var *input, Window2d w)
 {
     AG_CHECK(input, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_im2col(input->data, w), &IM2COL_OP, &input, 1,
                               &node);
@@ -251,7 +251,7 @@ Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w)
 {
     AG_CHECK(input, NULL);
     AG_CHECK(weight, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Var *in[3] = {input, weight, bias};
     VarNode *node;
     Tensor *y = tensor_conv2d(input->data, weight->data, bias ? bias->data : NULL, w);
@@ -265,7 +265,7 @@ Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w)
 Var *var_max_pool2d(Var *input, Window2d w)
 {
     AG_CHECK(input, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Tensor *indices = NULL;
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_max_pool2d(input->data, w, &indices),
@@ -281,7 +281,7 @@ Var *var_max_pool2d(Var *input, Window2d w)
 Var *var_avg_pool2d(Var *input, Window2d w)
 {
     AG_CHECK(input, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_avg_pool2d(input->data, w), &AVG_POOL2D_OP,
                               &input, 1, &node);

@@ -17,7 +17,7 @@
 
 /* --------------------------------------------------- elementwise grad kernels --- */
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=4 tier=core */
 /* Dense pointer to @p t's elements: its own when contiguous, else a copy in *tmp. */
 static const float *dense(const Tensor *t, Tensor **tmp)
 {
@@ -31,8 +31,10 @@ static const float *dense(const Tensor *t, Tensor **tmp)
 }
 /* SOLUTION END */
 
-/* SOLUTION BEGIN week=2 */
-/* One elementwise gradient: o = kind'(x, y) * g, read with g's stride gs (0 or 1). */
+/* SOLUTION BEGIN week=2 step=4 tier=core */
+/* One elementwise gradient: o = kind'(x, y) * g, read with g's stride gs (0 or 1).
+ * Running it over strata's threads (the job and strata_parallel_for below) is a
+ * speed-up, not the lesson: a plain loop over the elements is a correct answer. */
 typedef struct {
     PointwiseGrad kind;
     const float *gp, *xp, *yp;
@@ -128,7 +130,7 @@ Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
                           const Tensor *y, float f0, float f1)
 {
     AG_CHECK(g, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     Tensor *tg = NULL, *tx, *ty;
     /* g is often one value broadcast everywhere (the backward of a sum): read it in
      * place with stride 0 rather than copying it out. */
@@ -156,7 +158,7 @@ Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=4 tier=core */
 /* ------------------------------------------------------------- binary ops --- */
 
 /* grads[i] = @p full (a fresh gradient at the broadcast shape) summed to input i. */
@@ -426,7 +428,7 @@ Var *var_add(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_add(a->data, b->data), &ADD_OP, a, b, false);
     /* SOLUTION END */
 }
@@ -435,7 +437,7 @@ Var *var_sub(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_sub(a->data, b->data), &SUB_OP, a, b, false);
     /* SOLUTION END */
 }
@@ -444,7 +446,7 @@ Var *var_mul(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_mul(a->data, b->data), &MUL_OP, a, b, false);
     /* SOLUTION END */
 }
@@ -453,7 +455,7 @@ Var *var_div(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_div(a->data, b->data), &DIV_OP, a, b, false);
     /* SOLUTION END */
 }
@@ -462,7 +464,7 @@ Var *var_pow(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_pow(a->data, b->data), &POW_OP, a, b, true);
     /* SOLUTION END */
 }
@@ -471,7 +473,7 @@ Var *var_maximum(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_maximum(a->data, b->data), &MAXIMUM_OP, a, b, false);
     /* SOLUTION END */
 }
@@ -480,7 +482,7 @@ Var *var_minimum(Var *a, Var *b)
 {
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_minimum(a->data, b->data), &MINIMUM_OP, a, b, false);
     /* SOLUTION END */
 }
@@ -488,7 +490,7 @@ Var *var_minimum(Var *a, Var *b)
 Var *var_add_scalar(Var *v, float s)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_add_scalar(v->data, s), &ADD_SCALAR_OP, v, false, s, 0);
     /* SOLUTION END */
 }
@@ -496,7 +498,7 @@ Var *var_add_scalar(Var *v, float s)
 Var *var_mul_scalar(Var *v, float s)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_mul_scalar(v->data, s), &MUL_SCALAR_OP, v, false, s, 0);
     /* SOLUTION END */
 }
@@ -504,7 +506,7 @@ Var *var_mul_scalar(Var *v, float s)
 Var *var_pow_scalar(Var *v, float e)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_pow_scalar(v->data, e), &pow_scalar_OP_DEF, v, false, e,
                  0);
     /* SOLUTION END */
@@ -513,7 +515,7 @@ Var *var_pow_scalar(Var *v, float e)
 Var *var_neg(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_neg(v->data), &NEG_OP, v, false, 0, 0);
     /* SOLUTION END */
 }
@@ -521,7 +523,7 @@ Var *var_neg(Var *v)
 Var *var_abs(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_abs(v->data), &abs_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
 }
@@ -529,7 +531,7 @@ Var *var_abs(Var *v)
 Var *var_exp(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_exp(v->data), &exp_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
 }
@@ -537,7 +539,7 @@ Var *var_exp(Var *v)
 Var *var_log(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_log(v->data), &log_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
 }
@@ -545,7 +547,7 @@ Var *var_log(Var *v)
 Var *var_sqrt(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_sqrt(v->data), &sqrt_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
 }
@@ -553,7 +555,7 @@ Var *var_sqrt(Var *v)
 Var *var_rsqrt(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_rsqrt(v->data), &rsqrt_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
 }
@@ -561,7 +563,7 @@ Var *var_rsqrt(Var *v)
 Var *var_sin(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_sin(v->data), &sin_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
 }
@@ -569,7 +571,7 @@ Var *var_sin(Var *v)
 Var *var_cos(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_cos(v->data), &cos_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
 }
@@ -577,7 +579,7 @@ Var *var_cos(Var *v)
 Var *var_tanh(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_tanh(v->data), &tanh_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
 }
@@ -585,7 +587,7 @@ Var *var_tanh(Var *v)
 Var *var_sigmoid(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_sigmoid(v->data), &sigmoid_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
 }
@@ -593,7 +595,7 @@ Var *var_sigmoid(Var *v)
 Var *var_relu(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_relu(v->data), &relu_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
 }
@@ -601,7 +603,7 @@ Var *var_relu(Var *v)
 Var *var_gelu(Var *v)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_gelu(v->data), &gelu_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
 }
@@ -609,7 +611,7 @@ Var *var_gelu(Var *v)
 Var *var_leaky_relu(Var *v, float slope)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_leaky_relu(v->data, slope), &leaky_relu_OP_DEF, v, false,
                  slope, 0);
     /* SOLUTION END */
@@ -618,7 +620,7 @@ Var *var_leaky_relu(Var *v, float slope)
 Var *var_clamp(Var *v, float lo, float hi)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_clamp(v->data, lo, hi), &clamp_OP_DEF, v, false, lo, hi);
     /* SOLUTION END */
 }
@@ -628,7 +630,7 @@ Var *var_where(const Tensor *cond, Var *a, Var *b)
     AG_CHECK(cond, NULL);
     AG_CHECK(a, NULL);
     AG_CHECK(b, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     Var *in[2] = {a, b};
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_where(cond, a->data, b->data), &WHERE_OP,
@@ -643,7 +645,7 @@ Var *var_masked_fill(Var *v, const Tensor *mask, float value)
 {
     AG_CHECK(v, NULL);
     AG_CHECK(mask, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_masked_fill(v->data, mask, value),
                               &MASKED_FILL_OP, &v, 1, &node);

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=6 tier=stretch */
 /* grad_x = g reshaped to x's shape (reshape, flatten, squeeze, unsqueeze) */
 static int reshape_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
@@ -156,7 +156,7 @@ static int wrap(int dim, int ndim)
 Var *var_reshape(Var *v, const int64_t *shape, int ndim)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_reshape(v->data, shape, ndim), &RESHAPE_OP, v, &node);
     /* SOLUTION END */
@@ -165,7 +165,7 @@ Var *var_reshape(Var *v, const int64_t *shape, int ndim)
 Var *var_transpose(Var *v, int dim0, int dim1)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_transpose(v->data, dim0, dim1), &TRANSPOSE_OP, v,
                        &node);
@@ -180,7 +180,7 @@ Var *var_transpose(Var *v, int dim0, int dim1)
 Var *var_permute(Var *v, const int *dims)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_permute(v->data, dims), &PERMUTE_OP, v, &node);
     if (node) {
@@ -195,7 +195,7 @@ Var *var_permute(Var *v, const int *dims)
 Var *var_squeeze(Var *v, int dim)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_squeeze(v->data, dim), &SQUEEZE_OP, v, &node);
     /* SOLUTION END */
@@ -204,7 +204,7 @@ Var *var_squeeze(Var *v, int dim)
 Var *var_unsqueeze(Var *v, int dim)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_unsqueeze(v->data, dim), &UNSQUEEZE_OP, v, &node);
     /* SOLUTION END */
@@ -213,7 +213,7 @@ Var *var_unsqueeze(Var *v, int dim)
 Var *var_flatten(Var *v, int start_dim, int end_dim)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_flatten(v->data, start_dim, end_dim), &FLATTEN_OP, v,
                    &node);
@@ -223,7 +223,7 @@ Var *var_flatten(Var *v, int start_dim, int end_dim)
 Var *var_narrow(Var *v, int dim, int64_t start, int64_t length)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_narrow(v->data, dim, start, length), &NARROW_OP, v,
                        &node);
@@ -239,7 +239,7 @@ Var *var_narrow(Var *v, int dim, int64_t start, int64_t length)
 Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_slice(v->data, dim, start, end, step), &SLICE_OP, v,
                        &node);
@@ -256,7 +256,7 @@ Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step)
 Var *var_select(Var *v, int dim, int64_t index)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_select(v->data, dim, index), &SELECT_OP, v, &node);
     if (node) {
@@ -270,7 +270,7 @@ Var *var_select(Var *v, int dim, int64_t index)
 Var *var_expand(Var *v, const int64_t *shape, int ndim)
 {
     AG_CHECK(v, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_expand(v->data, shape, ndim), &EXPAND_OP, v, &node);
     /* SOLUTION END */
@@ -280,7 +280,7 @@ Var *var_index_select(Var *v, int dim, const Tensor *index)
 {
     AG_CHECK(v, NULL);
     AG_CHECK(index, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_index_select(v->data, dim, index), &INDEX_SELECT_OP,
                        v, &node);
@@ -296,7 +296,7 @@ Var *var_gather(Var *v, int dim, const Tensor *index)
 {
     AG_CHECK(v, NULL);
     AG_CHECK(index, NULL);
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_gather(v->data, dim, index), &GATHER_OP, v, &node);
     if (node) {
@@ -307,7 +307,7 @@ Var *var_gather(Var *v, int dim, const Tensor *index)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=6 tier=stretch */
 /* The data tensors of @p n Vars, or -1 with an error naming the NULL one. */
 static int gather_data(const char *fn, Var *const *vars, int n, Tensor **data)
 {
@@ -349,7 +349,7 @@ Var *var_cat(Var *const *vars, int n, int dim)
         strata_set_error("var_cat: needs at least one Var (got %d)", n);
         return NULL;
     }
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     return join(__func__, vars, n, dim, false);
     /* SOLUTION END */
 }
@@ -361,7 +361,7 @@ Var *var_stack(Var *const *vars, int n, int dim)
         strata_set_error("var_stack: needs at least one Var (got %d)", n);
         return NULL;
     }
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     return join(__func__, vars, n, dim, true);
     /* SOLUTION END */
 }

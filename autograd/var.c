@@ -189,14 +189,14 @@ int ag_swap_no_grad_depth(int depth)
 
 void autograd_no_grad_begin(void)
 {
-    /* SOLUTION BEGIN week=2 fail=void */
+    /* SOLUTION BEGIN week=2 step=1 tier=core fail=void */
     no_grad_depth++;
     /* SOLUTION END */
 }
 
 void autograd_no_grad_end(void)
 {
-    /* SOLUTION BEGIN week=2 fail=void */
+    /* SOLUTION BEGIN week=2 step=1 tier=core fail=void */
     if (no_grad_depth > 0)
         no_grad_depth--;
     /* SOLUTION END */
@@ -204,7 +204,7 @@ void autograd_no_grad_end(void)
 
 bool autograd_is_grad_enabled(void)
 {
-    /* SOLUTION BEGIN week=2 fail=false */
+    /* SOLUTION BEGIN week=2 step=1 tier=core fail=false */
     return no_grad_depth == 0;
     /* SOLUTION END */
 }
@@ -297,7 +297,7 @@ void ag_save_fresh(VarNode *node, int k, Tensor *t)
 
 /* ------------------------------------------------------------------- in place --- */
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=8 tier=stretch */
 /* The rule of in-place updates: refuse when the value takes part in differentiation. */
 static int check_in_place(const char *fn, const Var *v)
 {
@@ -320,7 +320,7 @@ int var_add_(Var *v, const Tensor *other)
 {
     AG_CHECK(v, -1);
     AG_CHECK(other, -1);
-    /* SOLUTION BEGIN week=2 fail=-1 */
+    /* SOLUTION BEGIN week=2 step=8 tier=stretch fail=-1 */
     if (check_in_place(__func__, v) < 0)
         return -1;
     if (tensor_add_(v->data, other) < 0) {
@@ -334,7 +334,7 @@ int var_add_(Var *v, const Tensor *other)
 int var_mul_scalar_(Var *v, float s)
 {
     AG_CHECK(v, -1);
-    /* SOLUTION BEGIN week=2 fail=-1 */
+    /* SOLUTION BEGIN week=2 step=8 tier=stretch fail=-1 */
     if (check_in_place(__func__, v) < 0)
         return -1;
     if (tensor_mul_scalar_(v->data, s) < 0) {

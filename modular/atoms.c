@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=4 tier=core */
 /* A row-major copy of @p t (strata_malloc'd) or NULL. */
 static float *read_buf(const Tensor *t)
 {
@@ -222,14 +222,14 @@ static ModularModule *atom_new(const char *name, const ModAtomOps *ops, const in
 
 Var *mod_linear_forward(ModularModule *m, Var *x)
 {
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=4 tier=core fail=NULL */
     return var_linear(x, m->weight, NULL); /* x [..., in] -> [..., out] */
     /* SOLUTION END */
 }
 
 int mod_linear_initialize(ModularModule *m)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     Tensor *w = m->weight->data;
     if (mod_orthogonal_raw(w->data, m->fan_out, m->fan_in) != 0)
         return -1;
@@ -239,7 +239,7 @@ int mod_linear_initialize(ModularModule *m)
 
 double mod_linear_norm(const ModularModule *m, const Tensor *w)
 {
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=4 tier=core fail=NAN */
     float *buf = read_buf(w);
     float *s = strata_malloc((size_t)(m->fan_out < m->fan_in ? m->fan_out : m->fan_in) *
                              sizeof *s);
@@ -254,21 +254,21 @@ double mod_linear_norm(const ModularModule *m, const Tensor *w)
 
 int mod_linear_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     return ortho_scaled(g, out, m->fan_out, m->fan_in, linear_scale(m) * target);
     /* SOLUTION END */
 }
 
 int mod_linear_project(const ModularModule *m, const Tensor *w, Tensor *out)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     return ortho_scaled(w, out, m->fan_out, m->fan_in, linear_scale(m));
     /* SOLUTION END */
 }
 
 int mod_linear_normalize(ModularModule *m, Tensor *u, float target)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     if (ensure_pi(m, 1, m->fan_in) != 0)
         return -1;
     float *buf = read_buf(u);
@@ -306,7 +306,7 @@ ModularModule *modular_linear(int64_t fan_out, int64_t fan_in)
 
 Var *mod_conv_forward(ModularModule *m, Var *x)
 {
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=NULL */
     Var *y = var_conv2d(x, m->weight, NULL, window2d(m->kernel, m->stride, m->padding));
     if (!y)
         return NULL;
@@ -319,28 +319,28 @@ Var *mod_conv_forward(ModularModule *m, Var *x)
 
 int mod_conv_initialize(ModularModule *m)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return isnan(conv_each(m, m->weight->data, m->weight->data, pos_init, NULL)) ? -1 : 0;
     /* SOLUTION END */
 }
 
 double mod_conv_norm(const ModularModule *m, const Tensor *w)
 {
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=NAN */
     return conv_each((ModularModule *)m, w, NULL, pos_sigma, NULL);
     /* SOLUTION END */
 }
 
 int mod_conv_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return isnan(conv_each((ModularModule *)m, g, out, pos_ortho, &target)) ? -1 : 0;
     /* SOLUTION END */
 }
 
 int mod_conv_project(const ModularModule *m, const Tensor *w, Tensor *out)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     float one = 1.0f;
     return isnan(conv_each((ModularModule *)m, w, out, pos_ortho, &one)) ? -1 : 0;
     /* SOLUTION END */
@@ -348,7 +348,7 @@ int mod_conv_project(const ModularModule *m, const Tensor *w, Tensor *out)
 
 int mod_conv_normalize(ModularModule *m, Tensor *u, float target)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     if (ensure_pi(m, m->kernel * m->kernel, m->fan_in) != 0)
         return -1;
     NormalizeCtx c = {m->pi_fresh ? 20 : 3, target};
@@ -385,7 +385,7 @@ ModularModule *modular_conv2d(int64_t out_channels, int64_t in_channels, int ker
 /* fan_out = d_embed, fan_in = num_embed; the weight is [num_embed, d_embed]. */
 Var *mod_embed_forward(ModularModule *m, Var *x)
 {
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=NULL */
     const Tensor *idx = x->data;
     int64_t n = tensor_numel(idx);
     /* An inner scope collects the flattened index; rows leaves it owned by us alone. */
@@ -414,7 +414,7 @@ Var *mod_embed_forward(ModularModule *m, Var *x)
 
 int mod_embed_initialize(ModularModule *m)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     Tensor *w = m->weight->data;
     for (int64_t i = 0; i < tensor_numel(w); i++)
         w->data[i] = (float)strata_rng_normal();
@@ -424,7 +424,7 @@ int mod_embed_initialize(ModularModule *m)
 
 double mod_embed_norm(const ModularModule *m, const Tensor *w)
 {
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=NAN */
     float *buf = read_buf(w);
     if (!buf)
         return NAN;
@@ -438,21 +438,21 @@ double mod_embed_norm(const ModularModule *m, const Tensor *w)
 
 int mod_embed_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return embed_rows(m, g, out, sqrt((double)m->fan_out) * target);
     /* SOLUTION END */
 }
 
 int mod_embed_project(const ModularModule *m, const Tensor *w, Tensor *out)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return embed_rows(m, w, out, sqrt((double)m->fan_out));
     /* SOLUTION END */
 }
 
 int mod_embed_normalize(ModularModule *m, Tensor *u, float target)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     double n = mod_embed_norm(m, u);
     if (isnan(n))
         return -1;

@@ -146,7 +146,7 @@ ModularModule *modular_rope(int64_t d_head, double base)
     return m;
 }
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=10 tier=core */
 /* Name the shape of @p x in an error of @p bond wanting @p want. */
 static int shape_error(const ModularModule *m, const Var *x, const char *want)
 {
@@ -288,7 +288,7 @@ static Var *rope_rotate(const ModularModule *m, Var *x)
 
 int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=5 tier=core fail=-1 */
     out->n = 0;
     out->v = NULL;
     Var *y = NULL;

@@ -17,7 +17,7 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth)
     }
     if (depth == 1)
         return modular_linear(out, in);
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=8 tier=core fail=NULL */
     /* forward order: Linear(width, in), ReLU, [Linear(width, width), ReLU]*, Linear(out, width) */
     int n = 2 * depth - 1, k = 0;
     ModularModule **mods = strata_calloc((size_t)n, sizeof *mods);
@@ -36,7 +36,7 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=8 tier=core */
 /* One residue: MeanSubtract o Abs o <atom> o RMSDivide, the atom a Linear or a 3x3 Conv2D. */
 static ModularModule *residue_new(int64_t width, bool conv)
 {
@@ -76,7 +76,7 @@ ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth)
                          (long long)width, blocks, block_depth);
         return NULL;
     }
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=8 tier=core fail=NULL */
     return residual_stack(width, blocks, block_depth, false, 1.0f);
     /* SOLUTION END */
 }
@@ -93,7 +93,7 @@ ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, i
                          block_depth, (double)blocks_mass);
         return NULL;
     }
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=8 tier=core fail=NULL */
     ModularModule *mods[4] = {modular_conv2d(width, in_channels, 3, 1, 1),
                               residual_stack(width, blocks, block_depth, true, blocks_mass),
                               modular_global_avg_pool(), modular_linear(out, width)};
@@ -117,7 +117,7 @@ ModularModule *modular_attention(int64_t num_heads, int64_t d_embed, int64_t d_q
                          (long long)d_value, (double)softmax_scale);
         return NULL;
     }
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=11 tier=stretch fail=NULL */
     /* forward order: V; then Q and K, rotated, scored, masked, softmaxed; then the
      * scores applied to V, heads merged and projected back to d_embed */
     ModularModule *q[2] = {modular_linear(num_heads * d_query, d_embed),
@@ -143,7 +143,7 @@ ModularModule *modular_attention(int64_t num_heads, int64_t d_embed, int64_t d_q
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=11 tier=stretch */
 /* (1 - 1/(2L)) Identity + 1/(2L) branch: a convex combination, so the block's
  * sensitivity (1 - 1/(2L)) + s_branch/(2L) is 1 when the branch's is. */
 static ModularModule *convex_residual(ModularModule *branch, int num_blocks)
@@ -172,7 +172,7 @@ ModularModule *modular_gpt(int64_t vocab_size, int64_t num_heads, int64_t d_embe
                          (double)blocks_mass, (double)attention_scale, (double)final_scale);
         return NULL;
     }
-    /* SOLUTION BEGIN week=5 fail=NULL */
+    /* SOLUTION BEGIN week=5 step=11 tier=stretch fail=NULL */
     ModularModule *att = modular_attention(num_heads, d_embed, d_query, d_value,
                                            attention_scale, true);
     ModularModule *embed = modular_embed(d_embed, vocab_size);

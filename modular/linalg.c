@@ -33,7 +33,7 @@ double mod_frobenius(const float *a, int64_t n)
     return sqrt(s);
 }
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=1 tier=core */
 /* Transpose a row-major rows x cols buffer into dst (cols x rows). */
 static void transpose_into(const float *src, float *dst, int64_t rows, int64_t cols)
 {
@@ -46,7 +46,7 @@ static void transpose_into(const float *src, float *dst, int64_t rows, int64_t c
 int mod_newton_schulz_raw(const float *src, float *dst, int64_t rows, int64_t cols,
                           const float *coeffs, int steps)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=1 tier=core fail=-1 */
     int64_t n = rows * cols;
     double fro = mod_frobenius(src, n);
     if (fro == 0.0) { /* exact zero test: zero in, zero out (Modula would give NaN) */
@@ -103,7 +103,7 @@ int mod_newton_schulz_raw(const float *src, float *dst, int64_t rows, int64_t co
 
 double mod_power_iteration(const float *a, int64_t rows, int64_t cols, float *v, int iters)
 {
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=2 tier=core fail=NAN */
     float *u = strata_malloc((size_t)rows * sizeof *u);
     if (!u)
         return NAN;
@@ -192,7 +192,7 @@ int mod_singular_values_raw(const float *a, int64_t rows, int64_t cols, float *s
 
 int mod_orthogonal_raw(float *dst, int64_t rows, int64_t cols)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=2 tier=core fail=-1 */
     /* QR of a tall Gaussian G [m, k] (column-major, m >= k); the result is Q or Q^T. */
     bool wide = cols > rows;
     lapack_int m = (lapack_int)(wide ? cols : rows), k = (lapack_int)(wide ? rows : cols);

@@ -230,7 +230,7 @@ ModularModule *modular_power(ModularModule *m, int n)
         }                                                                               \
     } while (0)
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=3 tier=core */
 static double mass_of(const ModularModule *m)
 {
     if (m->kind == MOD_ATOM || m->kind == MOD_BOND)
@@ -264,7 +264,7 @@ static void tare_rec(ModularModule *m, double ratio)
 float modular_mass(const ModularModule *m)
 {
     ATTR_CHECK(m, NAN);
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=3 tier=core fail=NAN */
     return (float)mass_of(m);
     /* SOLUTION END */
 }
@@ -272,7 +272,7 @@ float modular_mass(const ModularModule *m)
 float modular_sensitivity(const ModularModule *m)
 {
     ATTR_CHECK(m, NAN);
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=3 tier=core fail=NAN */
     return (float)sensitivity_of(m);
     /* SOLUTION END */
 }
@@ -341,7 +341,7 @@ int modular_tare(ModularModule *m, float absolute)
                          (double)absolute);
         return -1;
     }
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=3 tier=core fail=-1 */
     double mass = mass_of(m);
     if (mass == 0.0) {
         strata_set_error("modular_tare: %s has mass 0, so no rescaling gives it mass %g",
@@ -361,7 +361,7 @@ int modular_tare_relative(ModularModule *m, float factor)
                          (double)factor);
         return -1;
     }
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=3 tier=core fail=-1 */
     tare_rec(m, factor);
     return 0;
     /* SOLUTION END */
@@ -381,7 +381,7 @@ int modular_set_mass(ModularModule *m, float mass)
                          (double)mass);
         return -1;
     }
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=3 tier=core fail=-1 */
     m->mass = mass;
     return 0;
     /* SOLUTION END */
@@ -491,7 +491,7 @@ static void vals_free(ModVals *v)
  */
 int mod_forward(ModularModule *m, const ModVals *in, ModVals *out)
 {
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=5 tier=core fail=-1 */
     out->n = 0;
     out->v = NULL;
     switch (m->kind) {
@@ -599,7 +599,7 @@ int modular_initialize(ModularModule *m)
     return initialize_rec(m);
 }
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=6 tier=core */
 /* The modular norm of the atoms' entries w[*pos ...] of @p m; advances *pos. */
 static double norm_rec(const ModularModule *m, Tensor *const *w, int *pos)
 {
@@ -670,7 +670,7 @@ float modular_norm(const ModularModule *m, Tensor *const *w)
     MOD_CHECK(m, NAN);
     if (check_list(m, w, true, __func__, "w") != 0)
         return NAN;
-    /* SOLUTION BEGIN week=5 fail=NAN */
+    /* SOLUTION BEGIN week=5 step=6 tier=core fail=NAN */
     int pos = 0;
     return (float)norm_rec(m, w, &pos);
     /* SOLUTION END */
@@ -693,7 +693,7 @@ float modular_weight_norm(const ModularModule *m)
     return out;
 }
 
-/* SOLUTION BEGIN week=5 */
+/* SOLUTION BEGIN week=5 step=6 tier=core */
 typedef struct ListCtx {
     Tensor *const *in;
     Tensor *const *out;
@@ -772,7 +772,7 @@ int modular_atom_targets(const ModularModule *m, float target, float *out)
 {
     MOD_CHECK(m, -1);
     MOD_CHECK(out, -1);
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=6 tier=core fail=-1 */
     ListCtx c = {NULL, NULL, out};
     int pos = 0;
     return split_rec((ModularModule *)m, target, &pos, visit_target, &c);
@@ -791,7 +791,7 @@ int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const 
     if (check_list(m, grads, true, __func__, "grads") != 0 ||
         check_list(m, out, false, __func__, "out") != 0)
         return -1;
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=6 tier=core fail=-1 */
     return split_into((ModularModule *)m, target, grads, out, visit_dualize);
     /* SOLUTION END */
 }
@@ -802,7 +802,7 @@ int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out
     if (check_list(m, w, false, __func__, "w") != 0 ||
         check_list(m, out, false, __func__, "out") != 0)
         return -1;
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=6 tier=core fail=-1 */
     return split_into((ModularModule *)m, 1.0, w, out, visit_project);
     /* SOLUTION END */
 }
@@ -817,7 +817,7 @@ int modular_normalize(ModularModule *m, Tensor *const *updates, float target)
     }
     if (check_list(m, updates, true, __func__, "updates") != 0)
         return -1;
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=6 tier=core fail=-1 */
     ListCtx c = {NULL, updates, NULL};
     int pos = 0;
     return split_rec(m, target, &pos, visit_normalize, &c);
@@ -832,7 +832,7 @@ int modular_regularize(ModularModule *m, float strength)
                          (double)strength);
         return -1;
     }
-    /* SOLUTION BEGIN week=5 fail=-1 */
+    /* SOLUTION BEGIN week=5 step=6 tier=core fail=-1 */
     ListCtx c = {NULL, NULL, NULL};
     int pos = 0;
     return split_rec(m, strength, &pos, visit_regularize, &c);

@@ -26,7 +26,7 @@ static void free_state(void *state) { strata_free(state); }
 static const ModuleType ATTENTION_TYPE = {"MultiheadAttention", NULL, nn_attention_forward_n,
                                           NULL, free_state};
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=9 tier=stretch */
 /* x [N, T, E] -> [N, H, T, D]: split the features into heads. */
 static Var *split_heads(Var *x, int64_t heads)
 {
@@ -125,7 +125,7 @@ Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n)
                          "inputs", n);
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=9 tier=stretch fail=NULL */
     return attention(self, inputs[0], inputs[1], inputs[2], n == 4 ? inputs[3]->data : NULL);
     /* SOLUTION END */
 }

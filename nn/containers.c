@@ -25,7 +25,7 @@ bool nn_is_dict(const Module *m) { return m && m->type == &MODULE_DICT_TYPE; }
 
 Var *nn_sequential_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=6 tier=core fail=NULL */
     /* Each child's output is the next one's input; an empty Sequential is the identity. */
     Var *h = x;
     for (int i = 0; i < self->num_children && h; i++)
@@ -107,7 +107,7 @@ int nn_module_list_insert(Module *list, int index, Module *module)
         drop(list, module);
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=6 tier=core fail=-1 */
     int n = list->num_children;
     int i = index < 0 ? index + n : index;
     if (i < 0 || i > n) {
@@ -155,7 +155,7 @@ int nn_module_list_extend(Module *list, Module *other)
         strata_set_error("nn_module_list_extend: 'other' must be a separate root container");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=6 tier=core fail=-1 */
     /* Make room first so that the moves below cannot fail half-way. */
     if (nn_grow((void **)&list->children, &list->cap_children,
                 list->num_children + other->num_children, sizeof *list->children) < 0)
@@ -186,7 +186,7 @@ int nn_module_list_delete(Module *list, int index)
 {
     if (!check_list(__func__, list))
         return -1;
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=6 tier=core fail=-1 */
     int n = list->num_children;
     int i = index < 0 ? index + n : index;
     if (i < 0 || i >= n) {
@@ -241,7 +241,7 @@ int nn_module_dict_set(Module *dict, const char *key, Module *module)
         drop(dict, module);
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=6 tier=core fail=-1 */
     int i = nn_child_index(dict, key);
     if (i < 0) { /* a new key goes at the end */
         if (nn_children_insert(dict, dict->num_children, key, module) < 0) {

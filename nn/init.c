@@ -19,7 +19,7 @@ float nn_calculate_gain(const char *nonlinearity, float param)
         strata_error_null(__func__, "nonlinearity");
         return NAN;
     }
-    /* SOLUTION BEGIN week=3 fail=NAN */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=NAN */
     static const char *const unit[] = {"linear", "conv1d", "conv2d", "conv3d",
                                        "conv_transpose1d", "conv_transpose2d",
                                        "conv_transpose3d", "sigmoid", "identity"};
@@ -45,7 +45,7 @@ int nn_init_fans(const Tensor *t, int64_t *fan_in, int64_t *fan_out)
         strata_error_null(__func__, !t ? "t" : !fan_in ? "fan_in" : "fan_out");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     if (t->ndim < 2) {
         strata_set_error("nn_init_fans: fan in and fan out need at least 2 dims, the tensor "
                          "has %d", t->ndim);
@@ -85,7 +85,7 @@ int nn_init_uniform_(Tensor *t, float a, float b)
                          (double)b);
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     /* a + (b - a) * U[0, 1), drawn in our own scope and copied in. */
     Scope *s = scope_begin();
     Tensor *r = tensor_rand(t->shape, t->ndim);
@@ -106,7 +106,7 @@ int nn_init_normal_(Tensor *t, float mean, float std)
         strata_set_error("nn_init_normal_: std = %g must be >= 0", (double)std);
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     Scope *s = scope_begin();
     Tensor *r = tensor_randn(t->shape, t->ndim);
     int status = r && tensor_mul_scalar_(r, std) == 0 && tensor_add_scalar_(r, mean) == 0 &&
@@ -121,7 +121,7 @@ int nn_init_xavier_uniform_(Tensor *t, float gain)
     int64_t fan_in, fan_out;
     if (nn_init_fans(t, &fan_in, &fan_out) < 0)
         return -1;
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     double std = gain * sqrt(2.0 / (double)(fan_in + fan_out));
     float bound = (float)(sqrt(3.0) * std);
     return nn_init_uniform_(t, -bound, bound);
@@ -133,12 +133,12 @@ int nn_init_xavier_normal_(Tensor *t, float gain)
     int64_t fan_in, fan_out;
     if (nn_init_fans(t, &fan_in, &fan_out) < 0)
         return -1;
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     return nn_init_normal_(t, 0.0f, (float)(gain * sqrt(2.0 / (double)(fan_in + fan_out))));
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=3 tier=core */
 /* gain / sqrt(fan): the standard deviation kaiming_* aims for; NAN with an error. */
 static double kaiming_std(const char *function, Tensor *t, float a, NnFanMode mode,
                           const char *nonlinearity)
@@ -168,7 +168,7 @@ int nn_init_kaiming_uniform_(Tensor *t, float a, NnFanMode mode, const char *non
         strata_error_null(__func__, !t ? "t" : "nonlinearity");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     double std = kaiming_std(__func__, t, a, mode, nonlinearity);
     if (isnan(std))
         return -1;
@@ -183,7 +183,7 @@ int nn_init_kaiming_normal_(Tensor *t, float a, NnFanMode mode, const char *nonl
         strata_error_null(__func__, !t ? "t" : "nonlinearity");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     double std = kaiming_std(__func__, t, a, mode, nonlinearity);
     if (isnan(std))
         return -1;
@@ -202,7 +202,7 @@ int nn_init_orthogonal_(Tensor *t, float gain)
                          "supported, got %d", t->ndim);
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     int64_t rows = t->shape[0], cols = tensor_numel(t) / (rows ? rows : 1);
     if (rows == 0 || cols == 0)
         return 0;

@@ -49,7 +49,7 @@ static const ModuleType LINEAR_TYPE = {"Linear", nn_linear_forward, NULL, linear
 
 Var *nn_linear_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const LinearState *s = self->state;
     const Tensor *t = x->data;
     if (t->ndim < 1 || t->shape[t->ndim - 1] != s->in_features) {
@@ -67,7 +67,7 @@ Var *nn_linear_forward(Module *self, Var *x)
  * weight, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias from the same range. */
 int nn_reset_weight_and_bias(Module *m)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=-1 */
     Tensor *w = param(m, 0)->data;
     if (nn_init_kaiming_uniform_(w, sqrtf(5.0f), NN_FAN_IN, "leaky_relu") < 0)
         return -1;
@@ -152,7 +152,7 @@ static const ModuleType CONV2D_TYPE = {"Conv2d", nn_conv2d_forward, NULL, conv2d
 
 Var *nn_conv2d_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const Conv2dState *s = self->state;
     if (x->data->ndim != 4 || x->data->shape[1] != s->in_channels) {
         char shape[128];
@@ -210,14 +210,14 @@ static const ModuleType AVG_POOL_TYPE = {"AvgPool2d", nn_avg_pool2d_forward, NUL
 
 Var *nn_max_pool2d_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     return var_max_pool2d(x, ((const PoolState *)self->state)->window);
     /* SOLUTION END */
 }
 
 Var *nn_avg_pool2d_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     return var_avg_pool2d(x, ((const PoolState *)self->state)->window);
     /* SOLUTION END */
 }
@@ -263,7 +263,7 @@ static const ModuleType EMBEDDING_TYPE = {"Embedding", nn_embedding_forward, NUL
 
 Var *nn_embedding_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const EmbeddingState *s = self->state;
     const Tensor *idx = x->data;
     /* Rows of the table picked by the flattened indices, reshaped to idx.shape + [dim]. */
@@ -295,7 +295,7 @@ Var *nn_embedding_forward(Module *self, Var *x)
 /* PyTorch: the table is N(0, 1). */
 int nn_embedding_reset(Module *m)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=-1 */
     return nn_init_normal_(param(m, 0)->data, 0.0f, 1.0f);
     /* SOLUTION END */
 }
@@ -335,7 +335,7 @@ static const ModuleType DROPOUT_TYPE = {"Dropout", nn_dropout_forward, NULL,
 
 Var *nn_dropout_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     float p = ((const DropoutState *)self->state)->p;
     if (!self->training || p == 0.0f)
         return var_reshape(x, x->data->shape, x->data->ndim); /* identity: a fresh view */
@@ -376,7 +376,7 @@ static const ModuleType IDENTITY_TYPE = {"Identity", nn_identity_forward, NULL, 
 
 Var *nn_flatten_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const FlattenState *s = self->state;
     return var_flatten(x, s->start_dim, s->end_dim);
     /* SOLUTION END */
@@ -428,7 +428,7 @@ static int activation_extra_repr(const Module *m, char *buf, size_t size)
 
 Var *nn_activation_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const ActivationState *s = self->state;
     switch (s->kind) {
     case ACT_RELU:

@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdio.h>
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=7 tier=core */
 /* Same shape, or an error naming @p function and both shapes. */
 static bool same_shape(const char *function, const Var *input, const Tensor *target)
 {
@@ -67,7 +67,7 @@ Var *nn_mse_loss(Var *input, const Tensor *target, NnReduction reduction)
         strata_error_null(__func__, !input ? "input" : "target");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, input, target))
         return NULL;
     Scope *inner = scope_begin();
@@ -83,7 +83,7 @@ Var *nn_l1_loss(Var *input, const Tensor *target, NnReduction reduction)
         strata_error_null(__func__, !input ? "input" : "target");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, input, target))
         return NULL;
     Scope *inner = scope_begin();
@@ -98,7 +98,7 @@ Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction)
         strata_error_null(__func__, !log_probs ? "log_probs" : "target");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     Scope *inner = scope_begin();
     Tensor *index = class_index(__func__, log_probs, target);
     Var *loss = index ? nn_reduce(pick_nll(log_probs, index), reduction, __func__) : NULL;
@@ -118,7 +118,7 @@ Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduct
                          (double)label_smoothing);
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     Scope *inner = scope_begin();
     Tensor *index = class_index(__func__, logits, target);
     if (!index)
@@ -141,7 +141,7 @@ Var *nn_cross_entropy(Var *logits, const Tensor *target)
     return nn_cross_entropy_loss(logits, target, NN_REDUCTION_MEAN, 0.0f);
 }
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=7 tier=core */
 /*
  * The gradient of the per-element BCE w.r.t. p, as PyTorch's binary_cross_entropy
  * backward: grad * (p - t) / max(p (1 - p), 1e-12). Finite at p = 0 and p = 1 (found by
@@ -174,7 +174,7 @@ Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction)
         strata_error_null(__func__, !probs ? "probs" : "target");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, probs, target))
         return NULL;
     Scope *inner = scope_begin();
@@ -210,7 +210,7 @@ Var *nn_bce_with_logits_loss(Var *logits, const Tensor *target, NnReduction redu
         strata_error_null(__func__, !logits ? "logits" : "target");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, logits, target))
         return NULL;
     Scope *inner = scope_begin();

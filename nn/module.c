@@ -44,7 +44,7 @@ void nn_module_free(Module *m)
                          m->type->name, m->parent->type->name);
         return;
     }
-    /* SOLUTION BEGIN week=3 fail=void */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=void */
     /* The parent owns its children: free the subtree first. */
     for (int i = 0; i < m->num_children; i++) {
         m->children[i].module->parent = NULL;
@@ -93,7 +93,7 @@ Module *nn_child_at(const Module *m, int index)
 
 /* ------------------------------------------------------------------- registering --- */
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=1 tier=core */
 /* What uses @p name in @p m already ("parameter", "buffer", "child"), or NULL. */
 static const char *name_used_by(const Module *m, const char *name)
 {
@@ -133,7 +133,7 @@ int nn_register_parameter(Module *m, const char *name, Var *param)
         strata_error_null(__func__, !m ? "m" : "name");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     if (check_new_name(__func__, m, name) < 0)
         return -1;
     if (param && !var_is_leaf(param)) {
@@ -176,7 +176,7 @@ int nn_register_buffer(Module *m, const char *name, Tensor *tensor, bool persist
         strata_error_null(__func__, !m ? "m" : "name");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     if (check_new_name(__func__, m, name) < 0)
         return -1;
     if (nn_grow((void **)&m->buffers, &m->cap_buffers, m->num_buffers + 1,
@@ -210,7 +210,7 @@ Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndi
 
 int nn_children_insert(Module *m, int index, const char *name, Module *child)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     if (check_new_name("nn_register_module", m, name) < 0)
         return -1;
     if (child->parent) {
@@ -301,7 +301,7 @@ int nn_register_module(Module *m, const char *name, Module *child)
 
 /* ------------------------------------------------------------ finding by name --- */
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=1 tier=core */
 /* The module owning the last component of the dotted @p name, and where that
  * component starts; NULL with an error if a prefix does not name a submodule. */
 static const Module *walk_prefix(const char *function, const Module *m, const char *name,
@@ -338,7 +338,7 @@ Module *nn_get_submodule(const Module *m, const char *name)
         strata_error_null(__func__, !m ? "m" : "name");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     if (name[0] == '\0')
         return (Module *)m;
     const char *last;
@@ -361,7 +361,7 @@ Var *nn_get_parameter(const Module *m, const char *name)
         strata_error_null(__func__, !m ? "m" : "name");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     const char *last;
     const Module *owner = walk_prefix(__func__, m, name, &last);
     if (!owner)
@@ -380,7 +380,7 @@ Tensor *nn_get_buffer(const Module *m, const char *name)
         strata_error_null(__func__, !m ? "m" : "name");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     const char *last;
     const Module *owner = walk_prefix(__func__, m, name, &last);
     if (!owner)
@@ -406,7 +406,7 @@ typedef struct Collector {
 
 enum { COLLECT_PARAMS, COLLECT_BUFFERS, COLLECT_PERSISTENT, COLLECT_MODULES };
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=1 tier=core */
 /* "prefix.name" (or "name" when the prefix is empty) in counted memory. */
 static char *join_name(const char *prefix, const char *name)
 {
@@ -501,7 +501,7 @@ static void collect(const Module *m, const char *prefix, int what, bool dedupe,
 /* Run collect() and hand over its arrays; 0 or -1. */
 static int run_collect(const Module *m, int what, bool dedupe, Collector *c)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     memset(c, 0, sizeof *c);
     if (what == COLLECT_MODULES)
         collector_add(c, "", "", (void *)m, true);
@@ -701,7 +701,7 @@ void nn_train(Module *m, bool mode)
 {
     if (!m)
         return;
-    /* SOLUTION BEGIN week=3 fail=void */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=void */
     m->training = mode;
     for (int i = 0; i < m->num_children; i++)
         nn_train(m->children[i].module, mode);
@@ -716,7 +716,7 @@ void nn_zero_grad(Module *m, bool set_to_none)
 {
     if (!m)
         return;
-    /* SOLUTION BEGIN week=3 fail=void */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=void */
     for (int i = 0; i < m->num_params; i++)
         if (m->params[i].var)
             var_zero_grad(m->params[i].var, set_to_none);
@@ -731,7 +731,7 @@ int nn_apply(Module *m, int (*fn)(Module *module, void *ctx), void *ctx)
         strata_error_null(__func__, !m ? "m" : "fn");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     for (int i = 0; i < m->num_children; i++)
         if (nn_apply(m->children[i].module, fn, ctx) < 0)
             return -1;
@@ -777,7 +777,7 @@ int nn_remove_hook(Module *m, int64_t handle)
         strata_error_null(__func__, "m");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     for (int i = 0; i < m->num_hooks; i++) {
         if (m->hooks[i].handle == handle) {
             memmove(&m->hooks[i], &m->hooks[i + 1],
@@ -792,7 +792,7 @@ int nn_remove_hook(Module *m, int64_t handle)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=1 tier=core */
 /* Call the type's forward with the inputs it takes. */
 static Var *call_forward(Module *m, Var *const *inputs, int n)
 {
@@ -858,7 +858,7 @@ Var *nn_forward_n(Module *m, Var *const *inputs, int n)
             return NULL;
         }
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     /* Everything made here lives in our own scope; only the result goes back up. */
     Scope *inner = scope_begin();
     Var *args[NN_MAX_INPUTS];

@@ -43,7 +43,7 @@ static const ModuleType BATCH_NORM1D_TYPE = {"BatchNorm1d", nn_batch_norm_forwar
 static const ModuleType BATCH_NORM2D_TYPE = {"BatchNorm2d", nn_batch_norm_forward, NULL,
                                              batch_norm_extra_repr, free_state};
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=5 tier=core */
 /*
  * running = (1 - momentum) * running + momentum * batch, with the unbiased batch
  * variance for running_var (as PyTorch), and num_batches_tracked += 1. Plain tensor
@@ -72,7 +72,7 @@ static int update_running_stats(Module *self, const Tensor *x, const int *dims, 
 
 Var *nn_batch_norm_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=5 tier=core fail=NULL */
     const BatchNormState *s = self->state;
     const Tensor *t = x->data;
     bool shape_ok = s->spatial_dims == 1 ? (t->ndim == 2 || t->ndim == 3) : t->ndim == 4;
@@ -122,7 +122,7 @@ Var *nn_batch_norm_forward(Module *self, Var *x)
  * reset_parameters and reset_running_stats). */
 int nn_norm_reset(Module *m)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=5 tier=core fail=-1 */
     for (int i = 0; i < m->num_params; i++) {
         if (!m->params[i].var)
             continue;
@@ -213,7 +213,7 @@ static const ModuleType LAYER_NORM_TYPE = {"LayerNorm", nn_layer_norm_forward, N
 
 Var *nn_layer_norm_forward(Module *self, Var *x)
 {
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=5 tier=core fail=NULL */
     const LayerNormState *s = self->state;
     const Tensor *t = x->data;
     bool ok = t->ndim >= s->ndim;

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=2 tier=core */
 /* Append @p s with every line after the first indented by @p spaces (_addindent). */
 static void append_indented(NnText *text, const char *s, int spaces)
 {
@@ -101,7 +101,7 @@ char *nn_repr(const Module *m)
         strata_error_null(__func__, "m");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=2 tier=core fail=NULL */
     NnText text = {0};
     repr_into(&text, m);
     if (text.failed) {

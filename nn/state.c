@@ -157,7 +157,7 @@ void nn_keys_clear(NnKeys *keys)
     keys->count = 0;
 }
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=8 tier=stretch */
 /* Append a copy of @p key; 0 or -1. */
 static int keys_add(NnKeys *keys, const char *key)
 {
@@ -194,7 +194,7 @@ static void list_keys(NnText *text, const NnKeys *keys, size_t budget)
  * its persistent buffers, then its children's (PyTorch's _save_to_state_dict order). */
 static int collect_state(const Module *m, const char *prefix, NnStateDict *sd)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=-1 */
     char name[1024];
     for (int i = 0; i < m->num_params; i++) {
         if (!m->params[i].var)
@@ -247,7 +247,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
         strata_error_null(__func__, !m ? "m" : "sd");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=-1 */
     NnStateDict *own = nn_state_dict(m); /* the model's tensors, under their names */
     if (!own)
         return -1;
@@ -312,7 +312,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
 
 /* ------------------------------------------------------------ safetensors files --- */
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=8 tier=stretch */
 /* Write @p n bytes, or record an error naming @p path. */
 static int write_all(FILE *f, const void *data, size_t n, const char *path)
 {
@@ -399,7 +399,7 @@ int nn_safetensors_save(const NnStateDict *sd, const char *path)
         strata_error_null(__func__, !sd ? "sd" : "path");
         return -1;
     }
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=-1 */
     size_t header_len = 0;
     char *header = build_header(sd, &header_len);
     if (!header)
@@ -438,7 +438,7 @@ int nn_safetensors_save(const NnStateDict *sd, const char *path)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=3 */
+/* SOLUTION BEGIN week=3 step=8 tier=stretch */
 /* The whole file in counted memory, or NULL with an error. */
 static unsigned char *read_file(const char *path, size_t *size)
 {
@@ -702,7 +702,7 @@ NnStateDict *nn_safetensors_load(const char *path)
         strata_error_null(__func__, "path");
         return NULL;
     }
-    /* SOLUTION BEGIN week=3 fail=NULL */
+    /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=NULL */
     size_t size = 0;
     unsigned char *file = read_file(path, &size);
     if (!file)

@@ -42,7 +42,7 @@ struct LRScheduler {
     int num_last;
 };
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=4 tier=core */
 /* lr at epoch t for a group whose initial lr is base. */
 static double closed_form(const LRScheduler *s, double base, int64_t t)
 {
@@ -94,7 +94,7 @@ static int apply(LRScheduler *s)
         s->last_lr = lr;
         s->num_last = opt->num_groups;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=4 tier=core fail=-1 */
     for (int g = 0; g < opt->num_groups; g++) {
         float lr = (float)closed_form(s, (double)opt->groups[g].initial_lr, s->epoch);
         if (!(lr >= 0.0f))

@@ -15,7 +15,7 @@
 
 Window2d window2d(int kernel, int stride, int padding)
 {
-    /* SOLUTION BEGIN week=1 fail=(Window2d){0} */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=(Window2d){0} */
     Window2d w;
     w.kernel_h = w.kernel_w = kernel;
     w.stride_h = w.stride_w = stride;
@@ -25,7 +25,7 @@ Window2d window2d(int kernel, int stride, int padding)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /* Output size along one axis: floor((in + 2p - d*(k-1) - 1) / s) + 1, or 0 if none fit. */
 static int64_t window_out(int64_t in, int k, int s, int p, int d)
 {
@@ -197,7 +197,7 @@ static void col2im_image(const float *cols, int64_t ld, int64_t C, int64_t H, in
 Tensor *tensor_im2col(const Tensor *input, Window2d w)
 {
     CHECK_ARG(input, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (tensor_check_image(input, "input", __func__) < 0 ||
         tensor_check_window(w, input->shape[2], input->shape[3], &oh, &ow, __func__) < 0)
@@ -219,7 +219,7 @@ Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int6
                       Window2d w)
 {
     CHECK_ARG(cols, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (channels < 0 || height < 0 || width < 0) {
         strata_set_error("tensor_col2im: negative image size %lld x %lld x %lld",
@@ -248,7 +248,7 @@ Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int6
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /* Check conv2d's operands against each other and the window. */
 static int check_conv(const Tensor *input, const Tensor *weight, const Tensor *bias,
                       Window2d w, int64_t *oh, int64_t *ow)
@@ -380,7 +380,7 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
 {
     CHECK_ARG(input, NULL);
     CHECK_ARG(weight, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (check_conv(input, weight, bias, w, &oh, &ow) < 0)
         return NULL;
@@ -411,7 +411,7 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /* The backward loop's context. g is grad_output [N, C_out, L], contiguous. */
 typedef struct {
     const ConvPlan *plan;
@@ -506,7 +506,7 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
     CHECK_ARG(grad_output, -1);
     CHECK_ARG(input, -1);
     CHECK_ARG(weight, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=-1 */
     int64_t oh, ow;
     if (check_conv(input, weight, NULL, w, &oh, &ow) < 0)
         return -1;

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=3 tier=core */
 /* ---------------------------------------------------------------- row kernels --- */
 
 /*
@@ -289,15 +289,23 @@ static Tensor *unary_op(const Tensor *t, UnaryRow row, float p, float q, const c
     return out;
 }
 
+/* SOLUTION END */
+
 Tensor *tensor_copy_contiguous(const Tensor *t, const char *fn)
 {
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     return unary_op(t, row_copy, 0.0f, 0.0f, fn);
+    /* SOLUTION END */
 }
 
 void tensor_copy_into(Tensor *dst, const Tensor *src)
 {
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=void */
     run_unary(dst, src, row_copy, 0.0f, 0.0f);
+    /* SOLUTION END */
 }
+
+/* SOLUTION BEGIN week=1 step=3 tier=core */
 
 /*
  * Writing through a tensor with a stride-0 dim of size > 1 would store several results
@@ -369,7 +377,7 @@ Tensor *tensor_add(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_add, __func__);
     /* SOLUTION END */
 }
@@ -378,7 +386,7 @@ Tensor *tensor_sub(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_sub, __func__);
     /* SOLUTION END */
 }
@@ -387,7 +395,7 @@ Tensor *tensor_mul(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_mul, __func__);
     /* SOLUTION END */
 }
@@ -396,7 +404,7 @@ Tensor *tensor_div(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_div, __func__);
     /* SOLUTION END */
 }
@@ -405,7 +413,7 @@ Tensor *tensor_pow(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_pow, __func__);
     /* SOLUTION END */
 }
@@ -414,7 +422,7 @@ Tensor *tensor_maximum(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_maximum, __func__);
     /* SOLUTION END */
 }
@@ -423,7 +431,7 @@ Tensor *tensor_minimum(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_minimum, __func__);
     /* SOLUTION END */
 }
@@ -432,7 +440,7 @@ Tensor *tensor_eq(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_eq, __func__);
     /* SOLUTION END */
 }
@@ -441,7 +449,7 @@ Tensor *tensor_ne(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_ne, __func__);
     /* SOLUTION END */
 }
@@ -450,7 +458,7 @@ Tensor *tensor_lt(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_lt, __func__);
     /* SOLUTION END */
 }
@@ -459,7 +467,7 @@ Tensor *tensor_le(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_le, __func__);
     /* SOLUTION END */
 }
@@ -468,7 +476,7 @@ Tensor *tensor_gt(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_gt, __func__);
     /* SOLUTION END */
 }
@@ -477,7 +485,7 @@ Tensor *tensor_ge(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_ge, __func__);
     /* SOLUTION END */
 }
@@ -487,7 +495,7 @@ Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b)
     CHECK_ARG(cond, NULL);
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     int64_t ab[TENSOR_MAX_DIMS], shape[TENSOR_MAX_DIMS];
     int ab_ndim, ndim;
     if (tensor_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, ab, &ab_ndim, __func__) < 0 ||
@@ -523,7 +531,7 @@ Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b)
 Tensor *tensor_add_scalar(const Tensor *t, float s)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return unary_op(t, row_add_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -531,7 +539,7 @@ Tensor *tensor_add_scalar(const Tensor *t, float s)
 Tensor *tensor_mul_scalar(const Tensor *t, float s)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return unary_op(t, row_mul_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -539,7 +547,7 @@ Tensor *tensor_mul_scalar(const Tensor *t, float s)
 Tensor *tensor_pow_scalar(const Tensor *t, float e)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     /* Squaring is common (losses, variance) and x * x is faster than powf. */
     return unary_op(t, e == 2.0f ? row_square : row_pow_scalar, e, 0.0f, __func__);
     /* SOLUTION END */
@@ -550,7 +558,7 @@ Tensor *tensor_pow_scalar(const Tensor *t, float e)
 Tensor *tensor_neg(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_neg, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -558,7 +566,7 @@ Tensor *tensor_neg(const Tensor *t)
 Tensor *tensor_abs(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_abs, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -566,7 +574,7 @@ Tensor *tensor_abs(const Tensor *t)
 Tensor *tensor_sign(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sign, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -574,7 +582,7 @@ Tensor *tensor_sign(const Tensor *t)
 Tensor *tensor_exp(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_exp, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -582,7 +590,7 @@ Tensor *tensor_exp(const Tensor *t)
 Tensor *tensor_log(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_log, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -590,7 +598,7 @@ Tensor *tensor_log(const Tensor *t)
 Tensor *tensor_sqrt(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sqrt, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -598,7 +606,7 @@ Tensor *tensor_sqrt(const Tensor *t)
 Tensor *tensor_rsqrt(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_rsqrt, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -606,7 +614,7 @@ Tensor *tensor_rsqrt(const Tensor *t)
 Tensor *tensor_sin(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sin, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -614,7 +622,7 @@ Tensor *tensor_sin(const Tensor *t)
 Tensor *tensor_cos(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_cos, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -622,7 +630,7 @@ Tensor *tensor_cos(const Tensor *t)
 Tensor *tensor_tanh(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_tanh, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -630,7 +638,7 @@ Tensor *tensor_tanh(const Tensor *t)
 Tensor *tensor_sigmoid(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sigmoid, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -638,7 +646,7 @@ Tensor *tensor_sigmoid(const Tensor *t)
 Tensor *tensor_relu(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_relu, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -646,7 +654,7 @@ Tensor *tensor_relu(const Tensor *t)
 Tensor *tensor_gelu(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_gelu, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -654,7 +662,7 @@ Tensor *tensor_gelu(const Tensor *t)
 Tensor *tensor_leaky_relu(const Tensor *t, float slope)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_leaky_relu, slope, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -667,7 +675,7 @@ Tensor *tensor_clamp(const Tensor *t, float lo, float hi)
                          (double)hi);
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_clamp, lo, hi, __func__);
     /* SOLUTION END */
 }
@@ -678,7 +686,7 @@ int tensor_add_(Tensor *t, const Tensor *other)
 {
     CHECK_ARG(t, -1);
     CHECK_ARG(other, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_add, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -687,7 +695,7 @@ int tensor_sub_(Tensor *t, const Tensor *other)
 {
     CHECK_ARG(t, -1);
     CHECK_ARG(other, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_sub, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -696,7 +704,7 @@ int tensor_mul_(Tensor *t, const Tensor *other)
 {
     CHECK_ARG(t, -1);
     CHECK_ARG(other, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_mul, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -705,7 +713,7 @@ int tensor_div_(Tensor *t, const Tensor *other)
 {
     CHECK_ARG(t, -1);
     CHECK_ARG(other, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_div, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -714,7 +722,7 @@ int tensor_axpy_(Tensor *t, float alpha, const Tensor *x)
 {
     CHECK_ARG(t, -1);
     CHECK_ARG(x, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, x, row_axpy, alpha, __func__);
     /* SOLUTION END */
 }
@@ -722,7 +730,7 @@ int tensor_axpy_(Tensor *t, float alpha, const Tensor *x)
 int tensor_add_scalar_(Tensor *t, float s)
 {
     CHECK_ARG(t, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_add_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -730,7 +738,7 @@ int tensor_add_scalar_(Tensor *t, float s)
 int tensor_mul_scalar_(Tensor *t, float s)
 {
     CHECK_ARG(t, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_mul_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -743,7 +751,7 @@ int tensor_clamp_(Tensor *t, float lo, float hi)
                          (double)hi);
         return -1;
     }
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_clamp, lo, hi, __func__);
     /* SOLUTION END */
 }
@@ -751,7 +759,7 @@ int tensor_clamp_(Tensor *t, float lo, float hi)
 int tensor_fill_(Tensor *t, float value)
 {
     CHECK_ARG(t, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_fill, value, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -759,7 +767,7 @@ int tensor_fill_(Tensor *t, float value)
 int tensor_zero_(Tensor *t)
 {
     CHECK_ARG(t, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_fill, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
 }
@@ -768,7 +776,7 @@ int tensor_copy_(Tensor *t, const Tensor *src)
 {
     CHECK_ARG(t, -1);
     CHECK_ARG(src, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=-1 */
     if (check_broadcasts_to(t, src, __func__) < 0)
         return -1;
     if (src == t)

@@ -28,7 +28,7 @@ int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *
     return 0;
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=10 tier=stretch */
 /* Copy a strided block: dst and src both have @p shape, with their own strides. */
 static void copy_block(float *dst, const int64_t *dst_strides, const float *src,
                        const int64_t *src_strides, const int64_t *shape, int ndim)
@@ -86,7 +86,7 @@ Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index)
 {
     CHECK_ARG(t, NULL);
     CHECK_ARG(index, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0)
         return NULL;
@@ -127,7 +127,7 @@ Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=10 tier=stretch */
 /*
  * Check gather/scatter shapes: @p index has @p t's ndim and no dim larger than @p t's
  * (except along @p dim) nor than @p src's (when given).
@@ -200,7 +200,7 @@ Tensor *tensor_gather(const Tensor *t, int dim, const Tensor *index)
 {
     CHECK_ARG(t, NULL);
     CHECK_ARG(index, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0 || check_index_shape(t, d, index, NULL, __func__) < 0)
         return NULL;
@@ -225,7 +225,7 @@ Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const 
     CHECK_ARG(t, NULL);
     CHECK_ARG(index, NULL);
     CHECK_ARG(src, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0 || check_index_shape(t, d, index, src, __func__) < 0)
         return NULL;
@@ -250,7 +250,7 @@ Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const 
 Tensor *tensor_one_hot(const Tensor *index, int64_t num_classes)
 {
     CHECK_ARG(index, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int64_t n = tensor_numel(index);
     if (index->ndim >= TENSOR_MAX_DIMS) {
         strata_set_error("tensor_one_hot: index has %d dims; the result would exceed %d",
@@ -295,7 +295,7 @@ Tensor *tensor_masked_fill(const Tensor *t, const Tensor *mask, float value)
 {
     CHECK_ARG(t, NULL);
     CHECK_ARG(mask, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
     if (tensor_broadcast_shape(t->shape, t->ndim, mask->shape, mask->ndim, shape, &ndim) < 0 ||
@@ -328,7 +328,7 @@ Tensor *tensor_masked_fill(const Tensor *t, const Tensor *mask, float value)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=10 tier=stretch */
 /* PyTorch skips 1-D empty tensors in cat (a legacy "no data yet" placeholder). */
 static bool cat_skips(const Tensor *t)
 {
@@ -378,7 +378,7 @@ static int cat_shape(Tensor *const *tensors, int n, int dim, int64_t *shape, int
 Tensor *tensor_cat(Tensor *const *tensors, int n, int dim)
 {
     CHECK_ARG(tensors, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     if (n <= 0) {
         strata_set_error("tensor_cat: expected a non-empty list of tensors (n = %d)", n);
         return NULL;
@@ -414,7 +414,7 @@ Tensor *tensor_cat(Tensor *const *tensors, int n, int dim)
 Tensor *tensor_stack(Tensor *const *tensors, int n, int dim)
 {
     CHECK_ARG(tensors, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     if (n <= 0) {
         strata_set_error("tensor_stack: expected a non-empty list of tensors (n = %d)", n);
         return NULL;

@@ -14,7 +14,7 @@
 #include <limits.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=9 tier=stretch */
 /*
  * A matmul operand seen as a batch of 2-D matrices: shape[ndim-2..ndim-1] are the rows
  * and columns, the dims before them the batch. A 1-D operand gets a size-1 dim.
@@ -291,7 +291,7 @@ Tensor *tensor_matmul(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=9 tier=stretch fail=NULL */
     if (a->ndim == 0 || b->ndim == 0) {
         strata_set_error("tensor_matmul: both arguments need at least 1 dim, got %d and "
                          "%d", a->ndim, b->ndim);
@@ -332,7 +332,7 @@ Tensor *tensor_matmul_naive(const Tensor *a, const Tensor *b)
 {
     CHECK_ARG(a, NULL);
     CHECK_ARG(b, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=9 tier=stretch fail=NULL */
     char sa[SHAPE_STR_SIZE], sb[SHAPE_STR_SIZE];
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0]) {
         strata_set_error("tensor_matmul_naive: shapes %s and %s do not align (2-D [m, k] "

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /* ------------------------------------------------------------------- pooling --- */
 
 /* Pooling keeps PyTorch's limit: padding at most half the kernel. */
@@ -164,7 +164,7 @@ static int check_pool_backward(const Tensor *grad_output, const int64_t *input_s
 }
 /* SOLUTION END */
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /* Max pooling of whole [H, W] planes: what every range reads and where it writes. */
 typedef struct {
     const Tensor *input;
@@ -207,7 +207,7 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, in
 Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
 {
     CHECK_ARG(input, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (check_pool(input, w, &oh, &ow, __func__) < 0)
         return NULL;
@@ -239,7 +239,7 @@ Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /* Max pooling's backward over whole planes: each output's gradient goes back to the
  * one input its window picked. */
 typedef struct {
@@ -281,7 +281,7 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
     CHECK_ARG(grad_output, NULL);
     CHECK_ARG(indices, NULL);
     CHECK_ARG(input_shape, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     Window2d unused = window2d(1, 1, 0);
     if (check_pool_backward(grad_output, input_shape, unused, false, __func__) < 0)
         return NULL;
@@ -325,7 +325,7 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
 Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w)
 {
     CHECK_ARG(input, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (check_pool(input, w, &oh, &ow, __func__) < 0)
         return NULL;
@@ -357,7 +357,7 @@ Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *inp
 {
     CHECK_ARG(grad_output, NULL);
     CHECK_ARG(input_shape, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     if (check_pool_backward(grad_output, input_shape, w, true, __func__) < 0)
         return NULL;
     Tensor *g = tensor_contiguous(grad_output);

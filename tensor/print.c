@@ -22,7 +22,7 @@
 #define PRINT_EDGEITEMS 3
 #define PRINT_LINEWIDTH 80
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=11 tier=stretch */
 /* A growing string on the counting allocator: tensor_repr's result is freed with
  * strata_free(), like every string strata returns (nn_repr too). */
 typedef struct Text {
@@ -238,7 +238,7 @@ static void put_size_suffix(Text *out, const Tensor *t)
 char *tensor_repr(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=11 tier=stretch fail=NULL */
     Text out = {NULL, 0, 0, false};
     const int indent = 7; /* strlen("tensor(") */
     text_puts(&out, "tensor(");
@@ -282,7 +282,7 @@ char *tensor_repr(const Tensor *t)
 int tensor_fprint(FILE *stream, const Tensor *t)
 {
     CHECK_ARG(stream, -1);
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=11 tier=stretch fail=-1 */
     char *s = tensor_repr(t);
     if (!s)
         return -1;

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=8 tier=stretch */
 /* What the accumulation pass computes per slot. */
 typedef enum {
     RED_SUM,    /* acc += x */
@@ -252,7 +252,7 @@ static Tensor *reduce_stat(const Tensor *t, const int *dims, int ndims, bool kee
 Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_SUM, false, __func__);
     /* SOLUTION END */
 }
@@ -260,7 +260,7 @@ Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim)
 Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_MEAN, false, __func__);
     /* SOLUTION END */
 }
@@ -268,7 +268,7 @@ Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim)
 Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_VAR, unbiased, __func__);
     /* SOLUTION END */
 }
@@ -276,7 +276,7 @@ Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, b
 Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_STD, unbiased, __func__);
     /* SOLUTION END */
 }
@@ -284,12 +284,12 @@ Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, b
 Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_LOGSUMEXP, false, __func__);
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=8 tier=stretch */
 /* ------------------------------------------------------------------- max / min --- */
 
 /*
@@ -418,7 +418,7 @@ static Tensor *extreme_all(const Tensor *t, bool want_min, const char *fn)
 Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme(t, dim, keepdim, indices, false, __func__);
     /* SOLUTION END */
 }
@@ -426,7 +426,7 @@ Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme(t, dim, keepdim, indices, true, __func__);
     /* SOLUTION END */
 }
@@ -434,7 +434,7 @@ Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 Tensor *tensor_max_all(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme_all(t, false, __func__);
     /* SOLUTION END */
 }
@@ -442,7 +442,7 @@ Tensor *tensor_max_all(const Tensor *t)
 Tensor *tensor_min_all(const Tensor *t)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme_all(t, true, __func__);
     /* SOLUTION END */
 }
@@ -450,7 +450,7 @@ Tensor *tensor_min_all(const Tensor *t)
 Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     Tensor *indices = NULL;
     Tensor *values = extreme(t, dim, keepdim, &indices, false, __func__);
     tensor_release(values);
@@ -461,7 +461,7 @@ Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim)
 Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     Tensor *indices = NULL;
     Tensor *values = extreme(t, dim, keepdim, &indices, true, __func__);
     tensor_release(values);
@@ -469,7 +469,7 @@ Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=8 tier=stretch */
 /* -------------------------------------------------------------------- softmax --- */
 
 /* Max of a lane (NaN wins), for the shift that keeps exp() from overflowing. */
@@ -570,7 +570,7 @@ static Tensor *softmax_impl(const Tensor *t, int dim, bool log_out, const char *
 Tensor *tensor_softmax(const Tensor *t, int dim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return softmax_impl(t, dim, false, __func__);
     /* SOLUTION END */
 }
@@ -578,7 +578,7 @@ Tensor *tensor_softmax(const Tensor *t, int dim)
 Tensor *tensor_log_softmax(const Tensor *t, int dim)
 {
     CHECK_ARG(t, NULL);
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return softmax_impl(t, dim, true, __func__);
     /* SOLUTION END */
 }

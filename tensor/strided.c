@@ -6,12 +6,12 @@
  */
 #include "tensor_internal.h"
 
-/* SOLUTION BEGIN week=1 */
 /* ------------------------------------------------------------- the strided loop --- */
 
 void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
                const int64_t *const *strides)
 {
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=void */
     int64_t sh[TENSOR_MAX_DIMS], st[LOOP_MAX_OPS][TENSOR_MAX_DIMS];
     int64_t numel = 1;
     int n = 0;
@@ -56,10 +56,12 @@ void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
         loop->offset[k] = 0;
     }
     loop->rows = numel == 0 ? 0 : numel / loop->inner;
+    /* SOLUTION END */
 }
 
 void loop_next(StridedLoop *loop)
 {
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=void */
     /* An odometer over the outer dims: bump the last one, carry into the previous. */
     for (int d = loop->ndim - 2; d >= 0; d--) {
         for (int k = 0; k < loop->nops; k++)
@@ -70,23 +72,27 @@ void loop_next(StridedLoop *loop)
             loop->offset[k] -= loop->strides[k][d] * loop->shape[d];
         loop->index[d] = 0;
     }
+    /* SOLUTION END */
 }
 
 void tensor_broadcast_strides(const Tensor *t, const int64_t *shape, int ndim,
                               int64_t *strides)
 {
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=void */
     int lead = ndim - t->ndim;
     for (int d = 0; d < ndim; d++) {
         int td = d - lead;
         /* A missing or size-1 dim repeats the same elements: stride 0. */
         strides[d] = (td < 0 || (t->shape[td] == 1 && shape[d] != 1)) ? 0 : t->strides[td];
     }
+    /* SOLUTION END */
 }
 
 /* Broadcast two shapes, naming @p fn in the error. */
 int tensor_broadcast_shapes(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
                             int64_t *out, int *out_ndim, const char *fn)
 {
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=-1 */
     int n = a_ndim > b_ndim ? a_ndim : b_ndim;
     for (int i = 0; i < n; i++) {
         /* Align on the right: dim i from the end of each shape. */
@@ -105,8 +111,8 @@ int tensor_broadcast_shapes(const int64_t *a, int a_ndim, const int64_t *b, int 
     }
     *out_ndim = n;
     return 0;
+    /* SOLUTION END */
 }
-/* SOLUTION END */
 
 int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
                            int64_t *out, int *out_ndim)
@@ -120,7 +126,7 @@ int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b
                          a_ndim, b_ndim, TENSOR_MAX_DIMS);
         return -1;
     }
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=4 tier=core fail=-1 */
     return tensor_broadcast_shapes(a, a_ndim, b, b_ndim, out, out_ndim, __func__);
     /* SOLUTION END */
 }

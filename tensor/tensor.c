@@ -155,7 +155,7 @@ char *tensor_shape_str(const Tensor *t, char *buf, size_t size)
         snprintf(buf, size, "(null)");
         return buf;
     }
-    /* SOLUTION BEGIN week=1 fail=buf */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=buf */
     return tensor_format_shape(t->shape, t->ndim, buf, size);
     /* SOLUTION END */
 }
@@ -259,7 +259,7 @@ Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *s
 
 /* ------------------------------------------------------------------ creation --- */
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=1 tier=core */
 static void fill_floats(float *data, int64_t n, float value)
 {
     for (int64_t i = 0; i < n; i++)
@@ -269,14 +269,14 @@ static void fill_floats(float *data, int64_t n, float value)
 
 Tensor *tensor_empty(const int64_t *shape, int ndim)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_new(shape, ndim, __func__);
     /* SOLUTION END */
 }
 
 Tensor *tensor_zeros(const int64_t *shape, int ndim)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         memset(t->data, 0, (size_t)tensor_numel(t) * sizeof(float));
@@ -286,7 +286,7 @@ Tensor *tensor_zeros(const int64_t *shape, int ndim)
 
 Tensor *tensor_ones(const int64_t *shape, int ndim)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         fill_floats(t->data, tensor_numel(t), 1.0f);
@@ -296,7 +296,7 @@ Tensor *tensor_ones(const int64_t *shape, int ndim)
 
 Tensor *tensor_full(const int64_t *shape, int ndim, float value)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         fill_floats(t->data, tensor_numel(t), value);
@@ -306,7 +306,7 @@ Tensor *tensor_full(const int64_t *shape, int ndim, float value)
 
 Tensor *tensor_scalar(float value)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     Tensor *t = tensor_new(NULL, 0, __func__);
     if (t)
         t->data[0] = value;
@@ -316,7 +316,7 @@ Tensor *tensor_scalar(float value)
 
 Tensor *tensor_arange(double start, double end, double step)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=7 tier=stretch fail=NULL */
     if (step == 0 || isnan(step) || isnan(start) || isnan(end) || isinf(start) ||
         isinf(end)) {
         strata_set_error("tensor_arange: bad range start=%g end=%g step=%g", start, end,
@@ -345,7 +345,7 @@ Tensor *tensor_arange(double start, double end, double step)
 
 Tensor *tensor_linspace(double start, double end, int64_t steps)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=7 tier=stretch fail=NULL */
     if (steps < 0) {
         strata_set_error("tensor_linspace: number of steps must be non-negative (got "
                          "%lld)", (long long)steps);
@@ -372,7 +372,7 @@ Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim)
         strata_error_null(__func__, "data");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t && tensor_numel(t) > 0)
         memcpy(t->data, data, (size_t)tensor_numel(t) * sizeof(float));
@@ -382,7 +382,7 @@ Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim)
 
 Tensor *tensor_rand(const int64_t *shape, int ndim)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=7 tier=stretch fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
@@ -393,7 +393,7 @@ Tensor *tensor_rand(const int64_t *shape, int ndim)
 
 Tensor *tensor_randn(const int64_t *shape, int ndim)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=7 tier=stretch fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t)
         for (int64_t i = 0, n = tensor_numel(t); i < n; i++)
@@ -404,7 +404,7 @@ Tensor *tensor_randn(const int64_t *shape, int ndim)
 
 Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p)
 {
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=7 tier=stretch fail=NULL */
     if (!(p >= 0.0f && p <= 1.0f)) {
         strata_set_error("tensor_bernoulli: p must be in [0, 1] (got %g)", (double)p);
         return NULL;
@@ -423,7 +423,7 @@ Tensor *tensor_zeros_like(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_zeros(t->shape, t->ndim);
     /* SOLUTION END */
 }
@@ -434,7 +434,7 @@ Tensor *tensor_ones_like(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_ones(t->shape, t->ndim);
     /* SOLUTION END */
 }
@@ -445,7 +445,7 @@ Tensor *tensor_full_like(const Tensor *t, float value)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_full(t->shape, t->ndim, value);
     /* SOLUTION END */
 }
@@ -456,7 +456,7 @@ int64_t tensor_numel(const Tensor *t)
 {
     if (!t)
         return 0;
-    /* SOLUTION BEGIN week=1 fail=0 */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=0 */
     return tensor_shape_numel(t->shape, t->ndim);
     /* SOLUTION END */
 }
@@ -467,7 +467,7 @@ int64_t tensor_size(const Tensor *t, int dim)
         strata_error_null(__func__, "t");
         return -1;
     }
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=-1 */
     if (t->ndim == 0) {
         strata_set_error("tensor_size: dim %d specified but the tensor has no dims (0-d)",
                          dim);
@@ -488,7 +488,7 @@ bool tensor_same_shape(const Tensor *a, const Tensor *b)
     return true;
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=1 tier=core */
 /* Offset of the multi-index @p index, or -1 with an error when one is out of range. */
 static int64_t index_offset(const Tensor *t, const int64_t *index, const char *fn)
 {
@@ -513,7 +513,7 @@ float tensor_item(const Tensor *t)
         strata_error_null(__func__, "t");
         return NAN;
     }
-    /* SOLUTION BEGIN week=1 fail=NAN */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NAN */
     if (tensor_numel(t) != 1) {
         char buf[SHAPE_STR_SIZE];
         strata_set_error("tensor_item: a tensor with %lld elements (shape %s) cannot be "
@@ -535,7 +535,7 @@ float tensor_get(const Tensor *t, const int64_t *index)
         strata_error_null(__func__, "index");
         return NAN;
     }
-    /* SOLUTION BEGIN week=1 fail=NAN */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=NAN */
     int64_t off = index_offset(t, index, __func__);
     return off < 0 ? NAN : t->data[off];
     /* SOLUTION END */
@@ -551,7 +551,7 @@ int tensor_set(Tensor *t, const int64_t *index, float value)
         strata_error_null(__func__, "index");
         return -1;
     }
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=-1 */
     int64_t off = index_offset(t, index, __func__);
     if (off < 0)
         return -1;
@@ -560,7 +560,7 @@ int tensor_set(Tensor *t, const int64_t *index, float value)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=1 tier=core */
 /*
  * Copy the elements into @p out in row-major order: a plain odometer over the
  * multi-index, moving the offset by one stride per step (tensor_to_array, allclose).
@@ -609,7 +609,7 @@ int tensor_to_array(const Tensor *t, float *out)
         strata_error_null(__func__, "out");
         return -1;
     }
-    /* SOLUTION BEGIN week=1 fail=-1 */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=-1 */
     if (is_row_major(t)) {
         if (tensor_numel(t) > 0)
             memcpy(out, t->data, (size_t)tensor_numel(t) * sizeof(float));
@@ -624,7 +624,7 @@ bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol)
 {
     if (!a || !b)
         return false;
-    /* SOLUTION BEGIN week=1 fail=false */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=false */
     if (!tensor_same_shape(a, b))
         return false;
     int64_t n = tensor_numel(a);
@@ -650,7 +650,7 @@ bool tensor_is_contiguous(const Tensor *t)
 {
     if (!t)
         return false;
-    /* SOLUTION BEGIN week=1 fail=false */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=false */
     /* Sizes 1 and 0 never step, so their strides do not matter (PyTorch's rule). */
     return is_row_major(t);
     /* SOLUTION END */

@@ -105,7 +105,7 @@ void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
 /* Advance loop->offset to the next inner row (call rows - 1 times after init). */
 void loop_next(StridedLoop *loop);
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=4 tier=core */
 /*
  * The broadcast of shapes @p a and @p b (NumPy's rules) into @p out and *out_ndim; 0, or
  * -1 with an error naming @p fn when they do not broadcast. tensor_broadcast_shape() is
@@ -137,7 +137,7 @@ void tensor_copy_into(Tensor *dst, const Tensor *src);
 int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
                        const char *fn);
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /*
  * The checks of a sliding window over [N, C, H, W] images (conv.c), shared by
  * convolution and pooling (pool.c). tensor_check_window() validates @p w (kernel,

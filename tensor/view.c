@@ -13,7 +13,7 @@
 
 /* ------------------------------------------------------------------------ views --- */
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=3 tier=core */
 /*
  * Complete a requested shape: at most one -1, inferred from the element count, and
  * the total must match. Fills @p out. Messages follow PyTorch's.
@@ -117,7 +117,7 @@ Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     int64_t full[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     if (infer_shape(t, shape, ndim, full, __func__) < 0)
         return NULL;
@@ -140,7 +140,7 @@ Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     int64_t full[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     if (infer_shape(t, shape, ndim, full, __func__) < 0)
         return NULL;
@@ -163,7 +163,7 @@ Tensor *tensor_contiguous(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     if (tensor_is_contiguous(t))
         return tensor_make_view(t, t->shape, t->strides, t->ndim, t->offset);
     return tensor_copy_contiguous(t, __func__);
@@ -176,7 +176,7 @@ Tensor *tensor_clone(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     return tensor_copy_contiguous(t, __func__);
     /* SOLUTION END */
 }
@@ -187,7 +187,7 @@ Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int d0 = tensor_wrap_dim(dim0, t->ndim, __func__);
     int d1 = d0 < 0 ? -1 : tensor_wrap_dim(dim1, t->ndim, __func__);
     if (d1 < 0)
@@ -214,7 +214,7 @@ Tensor *tensor_permute(const Tensor *t, const int *dims)
         strata_error_null(__func__, "dims");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     bool seen[TENSOR_MAX_DIMS] = {false};
     for (int i = 0; i < t->ndim; i++) {
@@ -233,7 +233,7 @@ Tensor *tensor_permute(const Tensor *t, const int *dims)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=2 tier=core */
 /* A view of @p t without dim @p dim (which the caller has checked). */
 static Tensor *drop_dim(const Tensor *t, int dim, int64_t extra_offset)
 {
@@ -255,7 +255,7 @@ Tensor *tensor_squeeze(const Tensor *t, int dim)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0)
         return NULL;
@@ -271,7 +271,7 @@ Tensor *tensor_squeeze_all(const Tensor *t)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     int n = 0;
     for (int d = 0; d < t->ndim; d++) {
@@ -290,7 +290,7 @@ Tensor *tensor_unsqueeze(const Tensor *t, int dim)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == TENSOR_MAX_DIMS) {
         strata_set_error("tensor_unsqueeze: the tensor already has %d dims, the most "
                          "supported", TENSOR_MAX_DIMS);
@@ -323,7 +323,7 @@ Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == 0) {
         strata_set_error("tensor_narrow: cannot be applied to a 0-dim tensor");
         return NULL;
@@ -359,7 +359,7 @@ Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == 0) {
         strata_set_error("tensor_slice: cannot slice a 0-dim tensor");
         return NULL;
@@ -396,7 +396,7 @@ Tensor *tensor_select(const Tensor *t, int dim, int64_t index)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == 0) {
         strata_set_error("tensor_select: cannot be applied to a 0-dim tensor");
         return NULL;
@@ -426,7 +426,7 @@ Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim)
         strata_error_null(__func__, "shape");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
     if (ndim < t->ndim || ndim > TENSOR_MAX_DIMS) {
         strata_set_error("tensor_expand: cannot expand %s to %d dims (need %d to %d)",
@@ -473,7 +473,7 @@ Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim)
         strata_error_null(__func__, "t");
         return NULL;
     }
-    /* SOLUTION BEGIN week=1 fail=NULL */
+    /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     int s = tensor_wrap_dim(start_dim, t->ndim, __func__);
     int e = s < 0 ? -1 : tensor_wrap_dim(end_dim, t->ndim, __func__);
     if (e < 0)

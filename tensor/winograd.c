@@ -43,7 +43,7 @@
 #include <cblas.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=1 */
+/* SOLUTION BEGIN week=1 step=12 tier=given */
 
 /* G, the kernel transform's matrix. */
 static const float WINO_G[4 * 3] = {

@@ -1,19 +1,28 @@
 # cut-regions.awk - cut the solution regions of one C file (see docs/conventions.md).
 #
-#   awk -v week=N -f weeks/cut-regions.awk file.c > cut.c
+#   awk -v week=N [-v level=core|full] [-v upto=S] [-v briefs=FILE] [-v banner=yes] \
+#       -f weeks/cut-regions.awk file.c > cut.c
 #
 # A region is the lines between two marker lines, each alone on its line:
 #
-#     /* SOLUTION BEGIN week=W fail=VALUE */      (fail= is optional)
+#     /* SOLUTION BEGIN week=W step=S tier=T fail=VALUE */   (fail= is optional)
 #     /* SOLUTION END */
 #
-# Regions with W < N keep their code and lose their two marker lines. Regions with
-# W >= N are cut:
+# T is core, stretch or given; S is the row of week W's "what to implement" table the
+# region belongs to. Regions with W < N keep their code and lose their two marker lines,
+# and so do, in a core handout (level=core, the default), regions of tier stretch or
+# given: they ship solved. upto=S (the replay check) also keeps week N's regions of
+# steps <= S solved, as if the student had done them. (level=stretch, for `make tiers`
+# only, cuts the stretch regions and keeps the others.) The other regions are cut:
 #   - with fail=VALUE (the region runs to the end of a function body): replaced, at the
 #     marker's indentation, by "(void)p;" for each parameter of the enclosing function,
 #     "strata_not_implemented(__func__, W);" and "return VALUE;" (no return when VALUE
 #     is void);
-#   - without fail= (file-scope helpers): deleted whole.
+#   - without fail= (file-scope helpers): deleted whole, leaving a one-line note.
+# A stub opens with a comment naming its week, step and tier, the function and its
+# one-line summary from the header (briefs=FILE, from weeks/briefs.awk). banner=yes
+# puts a comment at the top of the file listing what the student writes in it, or
+# saying that the file is given.
 #
 # The parameters come from the function's signature: from the last line that starts at
 # column 0 with an identifier up to the line holding only "{". Handles pointers, const,
@@ -113,13 +122,130 @@ function parse_params(s,    i, c, depth, start, args, open, n, piece) {
     return n
 }
 
+# Output is kept until the end, so that the file's banner can list what was cut.
+function emit(s) { out[++nout] = s }
+
+# Record a cut for the banner: one line per week, step and tier, naming the functions.
+function note(key, what) {
+    if (!(key in todo_of)) {
+        todo_key[++ntodo] = key
+        todo_of[key] = what
+    } else if (index(", " todo_of[key] ", ", ", " what ", ") == 0)
+        todo_of[key] = todo_of[key] ", " what
+}
+
+# The name a signature defines: the identifier before its first "(".
+function function_name(s,    d) {
+    d = strip_block_comments(s)
+    sub(/\(.*$/, "", d)
+    if (match(d, /[A-Za-z_][A-Za-z0-9_]*[ \t]*$/) == 0)
+        return ""
+    d = substr(d, RSTART, RLENGTH)
+    sub(/[ \t]+$/, "", d)
+    return d
+}
+
+# Emit the words of @p text as comment lines at @p indent, at most 90 columns wide.
+function wrapped(indent, first, text,    nw, w, i, cur, lead) {
+    nw = split(text, w, /[ \t]+/)
+    cur = indent first
+    lead = indent " *"
+    for (i = 1; i <= nw; i++) {
+        if (w[i] == "")
+            continue
+        if (length(cur) + 1 + length(w[i]) > 90 && cur != lead && cur != indent first) {
+            emit(cur)
+            cur = lead
+        }
+        cur = cur " " w[i]
+    }
+    emit(cur " */")
+}
+
+# The stub's first line(s): where it is taught, and its contract from the header.
+function contract(indent, where, fname,    text) {
+    text = where ": " fname
+    if (fname in summary)
+        text = text " - " summary[fname] ". Contract: " header_of[fname] "."
+    else
+        text = text ". Contract: the comment above and the handout."
+    wrapped(indent, "/*", text)
+}
+
+function flush(    i, k) {
+    if (ntodo > 0 && banner == "yes") {
+        print "/*"
+        print " * HANDOUT of week " week " (" level " level). What you write in this file, by the"
+        print " * step of the \"what to implement\" table of its week's handout"
+        print " * (weeks/weekW-<layer>/README.md):"
+        for (i = 1; i <= ntodo; i++) {
+            k = todo_key[i]
+            nout_before = nout
+            wrapped_print(" *   - " k ":", todo_of[k])
+        }
+        print " * Each stub repeats its function's contract. Everything else in this file is"
+        print " * given: read it, call it, keep it as it is."
+        if (("stretch" in kept) || ("given" in kept))
+            print " * " kept_text()
+        print " */"
+    } else if (banner == "yes" && (("stretch" in kept) || ("given" in kept))) {
+        print "/*"
+        print " * HANDOUT of week " week " (" level " level): nothing to write in this file."
+        print " * " kept_text()
+        print " */"
+    } else if (banner == "yes") {
+        print "/* HANDOUT of week " week " (" level " level): this file is given; read it, do not edit it. */"
+    }
+    for (i = 1; i <= nout; i++)
+        print out[i]
+}
+
+function kept_text() {
+    if ("stretch" in kept)
+        return "Its stretch parts ship solved at this level (LEVEL=full cuts them: optional)."
+    return "Its given parts (speed-ups: threads, Winograd) ship solved; read them if you like."
+}
+
+# Print "first" then the comma-separated words of @p text, wrapped at 90 columns.
+function wrapped_print(first, text,    nw, w, i, cur) {
+    nw = split(text, w, / /)
+    cur = first
+    for (i = 1; i <= nw; i++) {
+        if (length(cur) + 1 + length(w[i]) > 90) {
+            print cur
+            cur = " *       "
+        }
+        cur = cur " " w[i]
+    }
+    print cur
+}
+
 BEGIN {
+    # name<TAB>summary<TAB>header lines from weeks/briefs.awk (optional).
+    if (briefs != "") {
+        while ((getline bl < briefs) > 0) {
+            nb = split(bl, bf, "\t")
+            if (nb >= 3 && !(bf[1] in summary)) {
+                summary[bf[1]] = bf[2]
+                header_of[bf[1]] = bf[3]
+            }
+        }
+        close(briefs)
+    }
     if (week !~ /^[0-9]+$/) {
         print "cut-regions.awk: run with -v week=N" > "/dev/stderr"
         failed = 1
         exit 2
     }
     week += 0
+    if (level == "")
+        level = "core"
+    if (level != "core" && level != "full" && level != "stretch") {
+        print "cut-regions.awk: level must be core, full or stretch (got '" level "')" > "/dev/stderr"
+        failed = 1
+        exit 2
+    }
+    upto = (upto == "") ? 0 : upto + 0
     in_region = 0     # inside a region
     cutting = 0       # inside a region being cut (lines dropped)
     in_body = 0       # between a column-0 "{" line and its column-0 "}" line
@@ -135,7 +261,7 @@ BEGIN {
 
     if (expect_close) {
         if (line ~ /^[ \t]*$/) {
-            print line
+            emit(line)
             next
         }
         if (line !~ /^\}/)
@@ -155,6 +281,8 @@ BEGIN {
             sub(/^[ \t]*\/\*[ \t]*SOLUTION[ \t]+BEGIN[ \t]+/, "", attrs)
             sub(/[ \t]*\*\/[ \t]*$/, "", attrs)
             rweek = ""
+            rstep = ""
+            rtier = ""
             rfail = ""
             has_fail = 0
             na = split(attrs, kv, /[ \t]+/)
@@ -164,6 +292,10 @@ BEGIN {
                 val = substr(kv[a], eq + 1)
                 if (key == "week")
                     rweek = val
+                else if (key == "step")
+                    rstep = val
+                else if (key == "tier")
+                    rtier = val
                 else if (key == "fail") {
                     rfail = val
                     has_fail = 1
@@ -173,22 +305,39 @@ BEGIN {
             if (rweek !~ /^[0-9]+$/)
                 fatal("SOLUTION BEGIN needs week=N (a number)")
             rweek += 0
+            if (rstep !~ /^[0-9]+$/)
+                fatal("SOLUTION BEGIN needs step=S (its row in the handout's table, a number)")
+            rstep += 0
+            if (rtier != "core" && rtier != "stretch" && rtier != "given")
+                fatal("SOLUTION BEGIN needs tier=core, tier=stretch or tier=given")
             if (has_fail && !in_body)
                 fatal("a fail= region must sit inside a function body (opening \"{\" alone at column 0)")
-            if (rweek < week) {
+            if (rweek < week || (level == "core" && rtier != "core") ||
+                (level == "stretch" && rtier != "stretch") ||
+                (rweek == week && rstep <= upto)) {
+                if (rweek >= week && rtier != "core")
+                    kept[rtier] = 1
                 cutting = 0
                 next
             }
             cutting = 1
+            where = "week " rweek ", step " rstep " (" rtier ")"
             if (has_fail) {
                 n = parse_params(body_sig)
                 if (n < 0)
                     fatal("cannot read the parameters of the function above this region")
+                fname = function_name(body_sig)
+                contract(indent, where, fname)
                 for (k = 1; k <= n; k++)
-                    print indent "(void)" names[k] ";"
-                print indent "strata_not_implemented(__func__, " rweek ");"
+                    emit(indent "(void)" names[k] ";")
+                emit(indent "strata_not_implemented(__func__, " rweek ");")
                 if (rfail != "void")
-                    print indent "return " rfail ";"
+                    emit(indent "return " rfail ";")
+                note("week " rweek ", step " rstep " (" rtier ")", fname)
+            } else {
+                emit(indent "/* " where ": the static helpers of this step went here (the reference's")
+                emit(indent " * are cut; write the ones you need). */")
+                note("week " rweek ", step " rstep " (" rtier ")", "static helpers")
             }
             next
         }
@@ -201,7 +350,7 @@ BEGIN {
             cutting = 0
             next
         }
-        fatal("malformed solution marker (expected \"/* SOLUTION BEGIN week=N [fail=VALUE] */\" or \"/* SOLUTION END */\" alone on a line)")
+        fatal("malformed solution marker (expected \"/* SOLUTION BEGIN week=N step=S tier=T [fail=VALUE] */\" or \"/* SOLUTION END */\" alone on a line)")
     }
 
     # Track signatures and bodies on every line, cut or not, so the state stays right.
@@ -224,12 +373,14 @@ BEGIN {
     }
 
     if (!cutting)
-        print line
+        emit(line)
 }
 
 END {
     if (failed)
         exit 1
+    if (!in_region)
+        flush()
     if (in_region) {
         printf "%s:%d: SOLUTION BEGIN without a SOLUTION END\n", FILENAME, region_line > "/dev/stderr"
         exit 1

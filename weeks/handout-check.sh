@@ -1,21 +1,26 @@
 #!/bin/sh
 # weeks/handout-check.sh - cut, build and grade every week's handout (`make handout-check`).
 #
-# For each week N (1..5) that has solution regions:
-#   1. cut the handout (weeks/cut-handout.sh N) into a temporary folder;
+# For each week N (1..5) that has solution regions, and each level (core, full):
+#   1. cut the handout (weeks/cut-handout.sh N DIR LEVEL) into a temporary folder;
 #   2. build it there with -Wall -Wextra -Werror: libraries, suites, examples with gcc,
 #      and the libraries with clang too when clang is installed (HANDOUT_CLANG=no skips);
 #   3. grade it with tests/harness/grade.sh;
 #   4. grade the week through the deployed grader (tests/harness/grade-submission.sh)
-#      twice, with the reference's own week-N files (full marks) and with the untouched
-#      handout's (zero);
-#   5. require: every week < N scores full marks, every week >= N scores zero, and the
-#      grader finishes with a valid results.json; and the handout holds none of the
-#      instructors' hidden tests (tests/hidden/), neither the folder nor a test's name.
+#      twice, on the core handout, with the reference's own week-N files (full marks)
+#      and with the untouched handout's (zero);
+#   5. require: every week < N scores full marks, every week >= N scores zero (in a
+#      core handout the stretch tier's tests carry no points, so the core tests must
+#      all fail), and the grader finishes with a valid results.json; and the handout
+#      holds none of the instructors' hidden tests (tests/hidden/), neither the folder
+#      nor a test's name.
+# It also requires weeks/tiers.txt to match the markers (`make tiers` writes it), and
+# prints the non-blank lines of core solution code per week, failing above
+# HANDOUT_CORE_MAX (default 1000).
 # The reference itself (this tree) must score full marks everywhere, valgrind items
 # included. The handouts are graded without the valgrind items (GRADE_VALGRIND=no), to
 # keep the check within a few minutes: weeks >= N cannot earn the item anyway (it needs
-# every test passing), and weeks < N are byte-for-byte the reference's code, which the
+# a passing test with points), and weeks < N are byte-for-byte the reference's code, which the
 # reference run checks under valgrind.
 #
 # The handouts are built at -O0 -g0 (HANDOUT_OPT), four times faster than -O2 -g: the
@@ -25,7 +30,8 @@
 #
 # Environment: BUILD (the reference's build folder, default build), HANDOUT_OPT
 # (default "-O0 -g0"), HANDOUT_CLANG=no skips clang, HANDOUT_KEEP=yes keeps the
-# temporary folder, HANDOUT_WEEKS="2 3" checks only those handouts.
+# temporary folder, HANDOUT_WEEKS="2 3" checks only those handouts, HANDOUT_LEVELS="core"
+# only that level.
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,6 +71,8 @@ weeks=${HANDOUT_WEEKS:-$region_weeks}
 # The hidden tests' names (their GRADED lines), which no handout may contain.
 hidden_tests=$(cat tests/hidden/week*/*.c 2>/dev/null |
     sed -n 's/.*GRADED\(_TIMED\)\{0,1\}[ \t]*([^,]*,[ \t]*\([A-Za-z_][A-Za-z0-9_]*\).*/\2/p' | sort -u)
+levels=${HANDOUT_LEVELS:-core full}
+core_max=${HANDOUT_CORE_MAX:-1000}
 echo "handout-check: suites for weeks: ${suite_weeks:-none}; solution regions for weeks: ${region_weeks:-none}"
 [ -n "$suite_weeks" ] || { echo "handout-check: no graded suite"; exit 1; }
 for w in $suite_weeks; do
@@ -73,6 +81,27 @@ for w in $suite_weeks; do
         *) problem "week $w has a graded suite but no solution regions: no handout can stub it" ;;
     esac
 done
+
+# The tiers table must be the markers' (`make tiers`), and the core parts small enough.
+if TIERS_OUT=$tmp/tiers TIERS_TESTS=no sh weeks/tiers.sh >/dev/null 2>&1; then
+    if ! cmp -s "$tmp/tiers/weeks/tiers.txt" weeks/tiers.txt; then
+        problem "weeks/tiers.txt is out of date with the solution markers: run \`make tiers\`"
+    fi
+    for readme in weeks/week[0-9]-*/README.md; do
+        if ! cmp -s "$tmp/tiers/$readme" "$readme"; then
+            problem "$readme: its list of checked message wording is out of date: run \`make tiers\`"
+        fi
+    done
+    echo "handout-check: non-blank lines of core solution code per week (at most $core_max):"
+    sed -n 's/^#   week \([0-9]*\): core \([0-9]*\),.*/\1 \2/p' "$tmp/tiers/weeks/tiers.txt" |
+        while read -r w n; do
+            echo "  week $w: $n core lines"
+            [ "$n" -le "$core_max" ] || echo "week $w: $n core lines, more than $core_max" >>"$problems"
+        done
+    grep -q . "$problems" && status=1
+else
+    problem "weeks/tiers.sh failed (malformed markers?)"
+fi
 
 # check_scores LABEL RESULTS N: weeks < N full, weeks >= N zero (N=0 for the reference,
 # i.e. everything full). Appends a row to the table.
@@ -130,10 +159,11 @@ echo "handout-check: reference graded ($(($(now) - t0)) s)"
 
 # ------------------------------------------------------------------- the handouts ---
 for n in $weeks; do
+for lv in $levels; do
     t0=$(now)
-    dir=$tmp/week$n
-    label="handout$n"
-    if ! sh weeks/cut-handout.sh "$n" "$dir" >"$tmp/cut$n.log" 2>&1; then
+    dir=$tmp/week$n-$lv
+    label="$lv$n"
+    if ! sh weeks/cut-handout.sh "$n" "$dir" "$lv" >"$tmp/cut$n.log" 2>&1; then
         problem "$label: the cut failed: $(cat "$tmp/cut$n.log")"
         continue
     fi
@@ -150,9 +180,9 @@ for n in $weeks; do
     t1=$(now)
     # Build with -Werror: the handout must compile warning-free as given.
     if ! (cd "$dir" && $make --no-print-directory -j"$jobs" BUILD=build OPT="$opt" \
-        WERROR=-Werror all) >"$tmp/build$n.log" 2>&1; then
+        WERROR=-Werror all) >"$tmp/build$n$lv.log" 2>&1; then
         problem "$label: does not build with -Werror (gcc):
-$(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/build$n.log" | head -n 20)"
+$(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/build$n$lv.log" | head -n 20)"
     fi
     t2=$(now)
     if [ "${HANDOUT_CLANG:-yes}" != no ] && command -v clang >/dev/null 2>&1; then
@@ -162,22 +192,23 @@ $(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/build$n.log" | h
         done
         # shellcheck disable=SC2086
         if ! (cd "$dir" && $make --no-print-directory -j"$jobs" CC=clang BUILD=build-clang \
-            OPT=-O0 WERROR=-Werror $libs) >"$tmp/clang$n.log" 2>&1; then
+            OPT=-O0 WERROR=-Werror $libs) >"$tmp/clang$n$lv.log" 2>&1; then
             problem "$label: does not build with -Werror (clang):
-$(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/clang$n.log" | head -n 20)"
+$(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/clang$n$lv.log" | head -n 20)"
         fi
     fi
     t3=$(now)
     # Grade it (no valgrind items, see above); the grader itself must not fail.
-    if ! (cd "$dir" && RESULTS=$tmp/week$n.json GRADE_VALGRIND=no MAKE=$make \
-        sh tests/harness/grade.sh build "") >"$tmp/grade$n.log" 2>&1; then
-        problem "$label: the grader failed: $(tail -n 5 "$tmp/grade$n.log")"
+    if ! (cd "$dir" && RESULTS=$tmp/week$n$lv.json GRADE_VALGRIND=no MAKE=$make \
+        sh tests/harness/grade.sh build "") >"$tmp/grade$n$lv.log" 2>&1; then
+        problem "$label: the grader failed: $(tail -n 5 "$tmp/grade$n$lv.log")"
     fi
     t4=$(now)
     # The deployed grader on the same handout: the reference's own week-N files must
     # score full marks, the untouched handout's zero (public and hidden suites; the
     # handout's build is reused, so only the week's files are recompiled).
-    for who in reference handout; do
+    first_level=${levels%% *}
+    [ "$lv" != "$first_level" ] || for who in reference handout; do
         case $who in reference) sub=$root ;; handout) sub=$dir ;; esac
         if ! GRADE_HANDOUT=$dir GRADE_REFBUILD=$tmp/refbuild$n GRADE_VALGRIND=no MAKE=$make \
             GRADE_OPT="$(printf '%s' "$opt" | cut -d' ' -f1)" \
@@ -198,8 +229,11 @@ $(grep -m 3 'refused\|FAILED' "$tmp/sub-$who$n.log")"
         subs="$subs week$n-$who=${1:-?}/${2:-?}"
     done
     t5=$(now)
-    echo "handout-check: week $n: cut $((t1 - t0)) s, gcc build $((t2 - t1)) s," \
+    echo "handout-check: week $n ($lv): cut $((t1 - t0)) s, gcc build $((t2 - t1)) s," \
         "clang build $((t3 - t2)) s, graded $((t4 - t3)) s, grade-submission $((t5 - t4)) s"
+    # Only the graded results are kept: the tree goes, to spare the disk.
+    rm -rf "$dir"
+done
 done
 
 # ------------------------------------------------------------------- the verdict ---
@@ -210,12 +244,15 @@ for w in $suite_weeks; do heads="$heads week$w"; done
 row "tree" $heads
 check_scores reference "$tmp/reference.json" 0
 for n in $weeks; do
-    [ -f "$tmp/week$n.json" ] || { row "handout$n" "(not graded)"; continue; }
-    check_scores "handout$n" "$tmp/week$n.json" "$n"
+    for lv in $levels; do
+        [ -f "$tmp/week$n$lv.json" ] || { row "$lv$n" "(not graded)"; continue; }
+        check_scores "$lv$n" "$tmp/week$n$lv.json" "$n"
+    done
 done
-echo "grade-submission (the week's files of the reference / of the untouched handout):$subs"
-echo "(score/max per week; handout N must score full marks below week N and 0 from week N on;"
-echo " handouts are graded without the valgrind items; ! marks a wrong cell)"
+echo "grade-submission (the week's files of the reference / of the untouched core handout):$subs"
+echo "(score/max per week; coreN/fullN: the handout of week N at that level, which must score"
+echo " full marks below week N and 0 from week N on (a core handout's max leaves out the"
+echo " stretch tests); handouts are graded without the valgrind items; ! marks a wrong cell)"
 echo
 if [ $status -ne 0 ]; then
     echo "handout-check: FAILED ($(($(now) - t_all)) s):"

@@ -14,7 +14,7 @@
 
 /* ------------------------------------------------------------------ CSV dataset --- */
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=9 tier=stretch */
 /* Split @p line in place at @p delim into at most @p max fields (trimmed); returns the
  * number of fields found (which may exceed max: the rest are counted, not stored). */
 static int split_fields(char *line, char delim, char **fields, int max)
@@ -54,7 +54,7 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         strata_error_null(fn, "path");
         return NULL;
     }
-    /* SOLUTION BEGIN week=4 fail=NULL */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=NULL */
     DataCsvOptions o = {NULL, -1, ','};
     if (opts)
         o = *opts;

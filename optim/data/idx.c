@@ -17,7 +17,7 @@
 
 /* ------------------------------------------------------------------ IDX reader --- */
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=6 tier=core */
 /* Bytes per element of an IDX dtype, 0 if unknown. */
 static int idx_elem_size(int dtype)
 {
@@ -111,7 +111,7 @@ Tensor *data_read_idx(const char *path)
         strata_error_null(fn, "path");
         return NULL;
     }
-    /* SOLUTION BEGIN week=4 fail=NULL */
+    /* SOLUTION BEGIN week=4 step=6 tier=core fail=NULL */
     StrataIoFault fault = strata_io_point(); /* opening is an I/O point too */
     if (fault != STRATA_IO_OK)
         errno = strata_io_errno(fault);

@@ -128,7 +128,7 @@ uint64_t data_mix_seed(uint64_t seed, uint64_t salt)
     return z ^ (z >> 31);
 }
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=7 tier=core */
 /* This epoch's order: the sampler's, a permutation seeded by (seed, epoch), or 0..n-1. */
 static int make_order(DataLoader *dl)
 {
@@ -261,7 +261,7 @@ const int64_t *data_loader_order(const DataLoader *loader, int64_t *n)
         strata_error_null("data_loader_order", "loader");
         return NULL;
     }
-    /* SOLUTION BEGIN week=4 fail=NULL */
+    /* SOLUTION BEGIN week=4 step=7 tier=core fail=NULL */
     if (!loader->order_ready && make_order((DataLoader *)loader) < 0)
         return NULL;
     if (n)
@@ -273,7 +273,7 @@ const int64_t *data_loader_order(const DataLoader *loader, int64_t *n)
 /* data_loader_next() without its bookkeeping of why it returned false. */
 static bool next_batch(DataLoader *loader, Batch *batch)
 {
-    /* SOLUTION BEGIN week=4 fail=false */
+    /* SOLUTION BEGIN week=4 step=7 tier=core fail=false */
     release_batch(loader);
     memset(batch, 0, sizeof *batch);
     if (!loader->order_ready && make_order(loader) < 0)

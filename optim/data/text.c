@@ -24,7 +24,7 @@ struct TextCorpus {
     int stoi[256];         /* byte -> token, -1 when the byte never occurs */
 };
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=9 tier=stretch */
 /* The whole file in a new corpus (no vocabulary yet), or NULL with an error. */
 static TextCorpus *read_text(const char *path)
 {
@@ -78,7 +78,7 @@ TextCorpus *data_text_load(const char *path, double val_fraction)
         strata_set_error("data_text_load: val_fraction must be in (0, 1), got %g", val_fraction);
         return NULL;
     }
-    /* SOLUTION BEGIN week=4 fail=NULL */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=NULL */
     TextCorpus *c = read_text(path);
     if (!c)
         return NULL;
@@ -128,7 +128,7 @@ int data_text_encode(const TextCorpus *c, const char *s, int64_t n, float *out)
         strata_error_null(__func__, !c ? "c" : !s ? "s" : "out");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     for (int64_t i = 0; i < n; i++) { /* check all first: nothing written on failure */
         unsigned char b = (unsigned char)s[i];
         if (c->stoi[b] < 0) {
@@ -150,7 +150,7 @@ int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *
         strata_error_null(__func__, !c ? "c" : !tokens ? "tokens" : "out");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     for (int64_t i = 0; i < n; i++) {
         float t = tokens[i];
         if (!(t >= 0.0f && t < (float)c->vocab_size) || t != floorf(t)) {
@@ -189,7 +189,7 @@ int data_text_batch(const TextCorpus *c, bool val, const int64_t *starts, int64_
                              (long long)(len - context - 1));
             return -1;
         }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     const unsigned char *text = c->text + (val ? c->train_length : 0);
     int64_t shape[2] = {batch, context};
     Tensor *xs = tensor_zeros(shape, 2), *ys = tensor_zeros(shape, 2);
@@ -225,7 +225,7 @@ int data_text_random_batch(const TextCorpus *c, bool val, int64_t batch, int64_t
                          (long long)len, (long long)batch, (long long)context);
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     int64_t *starts = strata_malloc((size_t)batch * sizeof *starts);
     if (!starts)
         return -1;

@@ -175,7 +175,7 @@ int data_dataset_set_transform(Dataset *ds, DataTransform *t)
     return 0;
 }
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=9 tier=stretch */
 /* splitmix64 step: the next 64 random bits of *state. */
 static uint64_t next_u64(uint64_t *state)
 {
@@ -200,7 +200,7 @@ int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *
         strata_error_null(fn, !t ? "t" : !x ? "x" : !shape ? "shape" : !ndim ? "ndim" : "rng");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     int64_t numel = 1;
     for (int d = 0; d < *ndim; d++)
         numel *= shape[d];

@@ -340,7 +340,7 @@ static int check_batch(const char *fn, const L2LTrainer *t, const Tensor *x, con
     return 0;
 }
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=10 tier=stretch */
 /* ---------------------------------------------------------------------- helpers --- */
 
 static size_t tensor_bytes(const Tensor *t)
@@ -1013,7 +1013,7 @@ int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out)
     int64_t B;
     if (check_batch("l2l_estimate", t, x, y, &B) < 0)
         return -1;
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=13 tier=stretch fail=-1 */
     double t0 = train_now_seconds();
     if (ensure_need(t, x, y, B) < 0) {
         prefix_error("l2l_estimate");
@@ -1033,7 +1033,7 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     int64_t B;
     if (check_batch(fn, t, x, y, &B) < 0)
         return -1;
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=10 tier=stretch fail=-1 */
     double t0 = train_now_seconds();
     t->abs_peak = strata_mem_stats().bytes_live;
 

@@ -87,7 +87,7 @@ struct L2LStore {
     size_t resident_bytes;
 };
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=12 tier=stretch */
 /* Counts (step numbers) are stored as two float32s, lo + 2^24 * hi: a float32 holds
  * every integer up to 2^24 exactly, so this is exact up to 2^48 steps. */
 #define COUNT_RADIX 16777216.0 /* 2^24 */
@@ -841,7 +841,7 @@ L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt)
         strata_error_null(fn, "model");
         return NULL;
     }
-    /* SOLUTION BEGIN week=4 fail=NULL */
+    /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=NULL */
     L2LStore *s = store_new(path, model, opt, fn);
     if (!s)
         return NULL;
@@ -889,7 +889,7 @@ L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt)
         strata_error_null(fn, "model");
         return NULL;
     }
-    /* SOLUTION BEGIN week=4 fail=NULL */
+    /* SOLUTION BEGIN week=4 step=14 tier=stretch fail=NULL */
     L2LStore *s = store_new(path, model, opt, fn);
     if (!s)
         return NULL;
@@ -908,7 +908,7 @@ int l2l_store_sync(L2LStore *store)
         strata_error_null(__func__, "store");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
     if (write_buffers(store) < 0) {
         char inner[1024]; /* a copy: the slot cannot be both source and destination */
         snprintf(inner, sizeof inner, "%s", strata_last_error());
@@ -927,7 +927,7 @@ void l2l_store_free(L2LStore *store)
 {
     if (!store)
         return;
-    /* SOLUTION BEGIN week=4 fail=void */
+    /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=void */
     /* A resident working copy is its latest value: it stays where it is. */
     for (int i = 0; i < store->count; i++)
         store->entries[i].resident = false;
@@ -978,7 +978,7 @@ size_t l2l_store_resident_bytes(const L2LStore *store)
 
 size_t l2l_store_state_bytes(const L2LStore *store, Var *const *params, int count)
 {
-    /* SOLUTION BEGIN week=4 fail=0 */
+    /* SOLUTION BEGIN week=4 step=13 tier=stretch fail=0 */
     size_t bytes = 0;
     for (int i = 0; store && i < store->count; i++)
         for (int j = 0; j < count; j++)
@@ -995,7 +995,7 @@ int l2l_store_fetch(L2LStore *store, Var *const *params, int count)
         strata_error_null(fn, !store ? "store" : "params");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
     for (int i = 0; i < count; i++)
         if (!find_entry(store, params[i])) {
             strata_set_error("%s: parameter %d is not a parameter of the store's model", fn, i);
@@ -1026,7 +1026,7 @@ int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count)
         strata_error_null(fn, !store ? "store" : "params");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=13 tier=stretch fail=-1 */
     for (int i = 0; i < count; i++)
         if (!find_entry(store, params[i])) {
             strata_set_error("%s: parameter %d is not a parameter of the store's model", fn, i);
@@ -1058,7 +1058,7 @@ int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=12 tier=stretch */
 /* Evict one resident entry: write it to the file first if @p write_back. Returns -1 with
  * an error if the flush failed (the entry is evicted anyway). */
 static int evict_entry(L2LStore *s, StoreEntry *e, bool write_back)
@@ -1121,7 +1121,7 @@ int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_b
         strata_error_null(fn, !store ? "store" : "params");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
     int rc = 0;
     for (int i = 0; i < count; i++) {
         /* A state buffer the update created but the store has no slot for would be lost. */

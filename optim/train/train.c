@@ -41,7 +41,7 @@ double train_accuracy(const Tensor *logits, const Tensor *targets)
                          tensor_shape_str(targets, b, sizeof b));
         return NAN;
     }
-    /* SOLUTION BEGIN week=4 fail=NAN */
+    /* SOLUTION BEGIN week=4 step=8 tier=core fail=NAN */
     int64_t rows = logits->shape[0], cols = logits->shape[1];
     if (rows == 0)
         return 0.0;
@@ -59,7 +59,7 @@ double train_accuracy(const Tensor *logits, const Tensor *targets)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=4 */
+/* SOLUTION BEGIN week=4 step=8 tier=core */
 /* Loss (and, for the default loss, accuracy count) of one (micro-)batch. */
 static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_fn,
                        void *ctx, int64_t *correct)
@@ -96,7 +96,7 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
                          fn, o.micro_batch_size, (double)o.clip_grad_norm);
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=8 tier=core fail=-1 */
     double t0 = train_now_seconds();
     int64_t total_batches = data_loader_num_batches(loader);
     TrainProgress *progress = o.progress
@@ -189,7 +189,7 @@ int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void 
         strata_error_null(fn, !model ? "model" : "loader");
         return -1;
     }
-    /* SOLUTION BEGIN week=4 fail=-1 */
+    /* SOLUTION BEGIN week=4 step=8 tier=core fail=-1 */
     double t0 = train_now_seconds();
     bool was_training = nn_is_training(model);
     nn_eval(model);

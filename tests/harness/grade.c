@@ -14,7 +14,7 @@
  *         SUITE.refused   optional: why the submission was refused before anything ran
  *                         (tests/harness/grade-submission.sh); the suite's results, if
  *                         any, are then ignored and its tests fail with this reason
- *         SUITE.valgrind  optional: first line "passed", "failed" or "skipped", then
+ *         SUITE.valgrind  optional: first line "passed [SHARE]", "failed" or "skipped", then
  *                         what valgrind said; gives the week's valgrind item
  *       A missing or corrupt SUITE.json makes that week's tests failed, with the reason
  *       in their output; results.json is valid whatever the inputs. With --strict
@@ -277,7 +277,11 @@ static bool load_results(Week *w, const char *path)
     return true;
 }
 
-/* SUITE.valgrind: "passed"/"failed"/"skipped" then the log. Adds the week's item. */
+/*
+ * SUITE.valgrind: "passed [SHARE]", "failed" or "skipped", then the log. Adds the week's
+ * item, worth @p points; a pass earns SHARE of them (0..1, default 1): the share of
+ * the suite's points whose tests passed and ran clean under valgrind.
+ */
 static void load_valgrind(Week *w, const char *path, double points, char **notes)
 {
     char *text = read_file(path, NULL);
@@ -295,9 +299,17 @@ static void load_valgrind(Week *w, const char *path, double points, char **notes
         free(text);
         return;
     }
-    Test *item = week_add(w, "valgrind: clean, every test passing", points);
-    item->passed = strcmp(text, "passed") == 0;
-    item->score = item->passed ? points : 0;
+    double share = 1;
+    bool passed = strcmp(text, "passed") == 0;
+    if (!passed && strncmp(text, "passed ", 7) == 0) {
+        char *end;
+        share = strtod(text + 7, &end);
+        passed = *end == '\0' && share >= 0 && share <= 1;
+    }
+    Test *item = week_add(w, "valgrind: clean memory while passing", points);
+    item->passed = passed;
+    /* Whole hundredths, so the scores add up exactly in results.json. */
+    item->score = passed ? (double)(long)(points * share * 100 + 0.5) / 100 : 0;
     item->output = clean_text(rest, MAX_OUTPUT);
     free(text);
 }

@@ -7,12 +7,18 @@
 # run), run `SUITE --grade -` (each test in its own child process with its time limit,
 # output captured, the verdict decided by the runner's parent process from the test's
 # completion record: tests/harness/runner.c) into BUILD/grade/SUITE.json, then the
-# valgrind item: the same graded run once more under valgrind. The item passes only when
-# that run itself reports every test passed (valgrind's error exit in a test's process
-# fails that test) and valgrind finds nothing in the runner, so a stubbed week cannot
-# earn it and a test that exits early under valgrind does not either. Last,
-# BUILD/tools/grade merges everything into results.json (Gradescope's format) and prints
-# the table. docs/grading.md explains the whole.
+# valgrind item: the same graded run once more under valgrind. The item rewards clean
+# memory in the work done so far: it passes when every test that passed in the normal
+# run passes under valgrind too (valgrind's error exit in a test's process fails that
+# test) and valgrind finds nothing in the runner, and it then earns the share of the
+# suite's points those tests carry (all of it when every test passes; nothing when no
+# test with points passes, so a stubbed week cannot earn it). Last, BUILD/tools/grade
+# merges everything into results.json (Gradescope's format) and prints the table.
+# docs/grading.md explains the whole.
+#
+# In a core handout (a file .handout saying "week=N level=core"), the tests of the
+# stretch tier (tests/weekN_<layer>/stretch-tests.txt, from `make tiers`) of week N and
+# later are reported with no points: their code ships solved.
 #
 # The tests and their points come from the suites' sources (the GRADED() lines), never
 # from what a suite binary prints. Each suite runs from a copy of its binary in a
@@ -59,7 +65,7 @@ esac
 # no case selection.
 unset CK_FORK CK_RUN_SUITE CK_RUN_CASE CK_INCLUDE_TAGS CK_EXCLUDE_TAGS \
       CK_DEFAULT_TIMEOUT CK_TIMEOUT_MULTIPLIER CK_VERBOSITY CK_LOG_FILE_NAME \
-      CK_XML_LOG_FILE_NAME CK_TAP_LOG_FILE_NAME 2>/dev/null || true
+      CK_XML_LOG_FILE_NAME CK_TAP_LOG_FILE_NAME GRADE_ONLY 2>/dev/null || true
 
 if [ ! -x "$tool" ]; then
     $make --no-print-directory BUILD="$build" "$tool" >/dev/null || {
@@ -69,6 +75,15 @@ if [ ! -x "$tool" ]; then
 fi
 rm -rf "$dir"
 mkdir -p "$dir"
+
+# A handout says which week and level it was cut for (weeks/cut-handout.sh).
+hweek=0
+hlevel=full
+if [ -f .handout ]; then
+    hweek=$(sed -n 's/^week=\([0-9]*\) .*/\1/p' .handout)
+    hlevel=$(sed -n 's/.* level=\([a-z]*\).*/\1/p' .handout)
+    [ -n "$hweek" ] || hweek=0
+fi
 
 # Where the suites run: a private folder with a copy of each binary and a scratch
 # folder that is the tests' working directory, HOME and TMPDIR. As root, the suites
@@ -96,7 +111,7 @@ run_suite() {
     set -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$scratch" TMPDIR="$scratch" \
         LC_ALL=C ${OPENBLAS_NUM_THREADS:+OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS} \
         ${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS} \
-        ${SELFTEST_MODE:+SELFTEST_MODE=$SELFTEST_MODE} \
+        ${SELFTEST_MODE:+SELFTEST_MODE=$SELFTEST_MODE} ${GRADE_ONLY:+"GRADE_ONLY=$GRADE_ONLY"} \
         ${CK_TIMEOUT_MULTIPLIER:+CK_TIMEOUT_MULTIPLIER=$CK_TIMEOUT_MULTIPLIER} "$@"
     if [ -n "$run_user" ]; then
         set -- setpriv --reuid="$run_user" --regid="$(id -g "$run_user")" --clear-groups \
@@ -153,6 +168,12 @@ list_from_sources() {
         }'
 }
 
+# passing_tests FILE: the names of the tests a runner's results file says passed.
+passing_tests() {
+    awk '/"name":/ { n = $0; sub(/^[^:]*:[ \t]*"/, "", n); sub(/".*$/, "", n) }
+         /"status":/ && /"passed"/ { print n }' "$1"
+}
+
 now() { date +%s; }
 start=$(now)
 names=
@@ -205,10 +226,26 @@ while read -r name bin src <&3; do
         fi
     fi
 
-    # How many tests passed, to decide whether valgrind is worth running.
+    # A core handout reports the stretch tier's tests without points.
+    stretch=$src/stretch-tests.txt
+    if [ "$hlevel" = core ] && [ "$src" != - ] && [ -f "$stretch" ] &&
+        [ "$(echo "$name" | sed -n 's/^week\([0-9]*\)_.*/\1/p')" -ge "$hweek" ] 2>/dev/null; then
+        awk 'FILENAME == ARGV[1] { if ($0 !~ /^#/ && NF) s[$1] = 1; next }
+             { print $1, (($1 in s) ? 0 : $2) }' "$stretch" "$dir/$name.list" >"$dir/$name.list.core"
+        mv "$dir/$name.list.core" "$dir/$name.list"
+    fi
+
+    # The tests that passed, and the share of the points they carry (the valgrind item).
     total=$(cat "$dir/$name.list" 2>/dev/null | grep -c .)
-    passed=0
-    [ -f "$dir/$name.json" ] && passed=$(grep -c '"status":[[:space:]]*"passed"' "$dir/$name.json")
+    : >"$dir/$name.passing"
+    [ -f "$dir/$name.json" ] && passing_tests "$dir/$name.json" >"$dir/$name.passing"
+    passed=$(grep -c . "$dir/$name.passing")
+    share=$(awk 'FILENAME == ARGV[1] { ok[$1] = 1; next }
+                 { all += $2; if ($1 in ok) { got += $2; if ($2 > 0) n++ } }
+                 END { printf "%s %.4f\n", n + 0, (all > 0 ? got / all : 0) }' \
+        "$dir/$name.passing" "$dir/$name.list" 2>/dev/null)
+    graded_passing=${share% *}
+    share=${share#* }
     printf '%3s/%-3s tests passed' "$passed" "$total"
 
     vg=$dir/$name.valgrind
@@ -216,8 +253,8 @@ while read -r name bin src <&3; do
         echo skipped >"$vg"
     elif [ -z "$run_bin" ]; then
         printf 'failed\nthe suite did not build\n' >"$vg"
-    elif [ ! -f "$dir/$name.json" ] || [ "$passed" -ne "$total" ] || [ "$total" -eq 0 ]; then
-        printf 'failed\nnot run: the item needs every test of the suite to pass first\n' >"$vg"
+    elif [ ! -f "$dir/$name.json" ] || [ "${graded_passing:-0}" -eq 0 ]; then
+        printf 'failed\nnot run: no test with points passed yet (the item scores clean memory in the passing tests)\n' >"$vg"
     else
         printf ', valgrind...'
         # The same graded run under valgrind: each test in its own process, judged by
@@ -227,17 +264,23 @@ while read -r name bin src <&3; do
         (
             ulimit -f 262144 2>/dev/null
             CK_TIMEOUT_MULTIPLIER=100 OPENBLAS_NUM_THREADS=1
-            export CK_TIMEOUT_MULTIPLIER OPENBLAS_NUM_THREADS
+            GRADE_ONLY=$(tr '\n' ' ' <"$dir/$name.passing")
+            export CK_TIMEOUT_MULTIPLIER OPENBLAS_NUM_THREADS GRADE_ONLY
             run_suite timeout -k 10 "$vg_timeout" valgrind -q --leak-check=full \
                 --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
                 --error-exitcode=99 "$run_bin" --grade -
         ) </dev/null >"$dir/$name.vg.json" 2>"$log"
         rc=$?
-        vg_passed=$(grep -c '"status":[[:space:]]*"passed"' "$dir/$name.vg.json")
+        # Only the tests that passed in the normal run (GRADE_ONLY): each must pass
+        # under valgrind too (a test still failing says nothing about the memory).
+        passing_tests "$dir/$name.vg.json" >"$dir/$name.vg.passing"
+        vg_passed=$(awk 'FILENAME == ARGV[1] { ok[$1] = 1; next } $1 in ok { n++ }
+                         END { print n + 0 }' "$dir/$name.vg.passing" "$dir/$name.passing")
         vg_total=$(grep -c '"status":' "$dir/$name.vg.json")
-        if [ $rc -eq 0 ] && [ "$vg_passed" -eq "$total" ] && [ "$vg_total" -eq "$total" ] &&
+        if [ $rc -eq 0 ] && [ "$vg_passed" -eq "$passed" ] && [ "$vg_total" -eq "$passed" ] &&
             ! grep -q 'ERROR SUMMARY: [1-9]' "$log"; then
-            printf 'passed\nvalgrind: no errors, no leaks; every test passed under it\n' >"$vg"
+            printf 'passed %s\nvalgrind: no errors, no leaks; the %s tests that pass passed under it too (the item earns their share of the points, %s)\n' \
+                "$share" "$passed" "$share" >"$vg"
         else
             {
                 echo failed
@@ -247,7 +290,7 @@ while read -r name bin src <&3; do
                     124 | 137) echo "the suite ran past ${vg_timeout} s under valgrind" ;;
                     *) echo "the suite's run under valgrind ended with status $rc" ;;
                 esac
-                echo "$vg_passed of $total tests passed under valgrind"
+                echo "$vg_passed of the $passed passing tests passed under valgrind"
                 grep -B1 -A3 '"status":[[:space:]]*"failed"' "$dir/$name.vg.json" |
                     grep -E '"name"|"output"' | head -n 20 | cut -c1-400
                 head -c 6000 "$log"

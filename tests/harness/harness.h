@@ -41,6 +41,15 @@ void graded_add(Suite *suite, const char *name, const TTest *test, int points,
     graded_add((suite), #test, (test), (points), (seconds))
 
 /**
+ * @brief Run @p setup before and @p teardown after the body of every test registered
+ *        from now on (Check's checked fixtures: they run in the test's own process, and
+ *        an assertion in @p teardown fails the test). NULL for none.
+ * @param[in] setup called first in each test's process, or NULL
+ * @param[in] teardown called after each test body that returned, or NULL
+ */
+void graded_fixture(void (*setup)(void), void (*teardown)(void));
+
+/**
  * @brief Build the week's suite. Each week defines it once (its suite.c); the runner
  *        may call it several times, so it must only create and register.
  */

@@ -57,6 +57,16 @@ static void exit_guard(void)
     }
 }
 
+/* The suite's own fixture (graded_fixture), run inside the runner's. */
+static void (*suite_setup)(void);
+static void (*suite_teardown)(void);
+
+void graded_fixture(void (*setup)(void), void (*teardown)(void))
+{
+    suite_setup = setup;
+    suite_teardown = teardown;
+}
+
 static void test_setup(void)
 {
     static int guard_installed;
@@ -65,9 +75,16 @@ static void test_setup(void)
         guard_installed = 1;
     }
     inside_test = 1;
+    if (suite_setup)
+        suite_setup();
 }
 
-static void test_teardown(void) { inside_test = 0; }
+static void test_teardown(void)
+{
+    if (suite_teardown)
+        suite_teardown();
+    inside_test = 0;
+}
 
 void graded_add(Suite *suite, const char *name, const TTest *test, int points, double timeout)
 {
@@ -345,6 +362,16 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
     return test;
 }
 
+/* Whether @p name is one of the blank-separated words of @p list. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
 /* Grade every test; write the JSON to @p path ("-": standard output). */
 static int grade(const char *path)
 {
@@ -358,8 +385,12 @@ static int grade(const char *path)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "suite", SUITE_NAME);
     cJSON *tests = cJSON_AddArrayToObject(root, "tests");
+    /* GRADE_ONLY="name ...": only those tests (the grader's valgrind pass reruns the
+     * tests that passed, and no others: a hanging test would cost its limit 100 times). */
+    const char *only = getenv("GRADE_ONLY");
     for (int i = 0; i < count; i++)
-        cJSON_AddItemToArray(tests, run_one(suite, &registry[i]));
+        if (!only || listed(only, registry[i].name))
+            cJSON_AddItemToArray(tests, run_one(suite, &registry[i]));
 
     char *text = cJSON_Print(root);
     int to_stdout = strcmp(path, "-") == 0;

@@ -99,6 +99,8 @@ typedef struct OpCase {
 
 /* A VarFunction applying ((OpCase *)ctx)->op to the inputs. */
 Var *apply_op(Var *const *inputs, int n, void *ctx);
+/* The name of the function an OpKind tests ("var_add"), for failure messages. */
+const char *op_name(OpKind op);
 
 /* The test files. */
 void add_graph_tests(Suite *s);
@@ -112,5 +114,6 @@ void add_error_tests(Suite *s);
 void add_error_contract_tests(Suite *s);
 void add_gradcheck_tests(Suite *s);
 void add_custom_tests(Suite *s);
+void add_step_tests(Suite *s);
 
 #endif

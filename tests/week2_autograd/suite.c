@@ -11,6 +11,7 @@ const char *const SUITE_NAME = "week2_autograd";
 Suite *make_suite(void)
 {
     Suite *s = suite_create(SUITE_NAME);
+    add_step_tests(s);
     add_graph_tests(s);
     add_mode_tests(s);
     add_pointwise_tests(s);

@@ -4,6 +4,7 @@
  *
  * Points go from 1 (an edge case) to 4 (something weeks 4 and 5 stand on).
  */
+#include "leaks.h"
 #include "nn_test.h"
 
 const char *const SUITE_NAME = "week3_nn";
@@ -11,6 +12,7 @@ const char *const SUITE_NAME = "week3_nn";
 Suite *make_suite(void)
 {
     Suite *s = suite_create(SUITE_NAME);
+    graded_fixture(leak_check_begin, leak_check_end); /* no test may leak */
     add_module_tests(s);
     add_hook_tests(s);
     add_state_tests(s);

@@ -16,7 +16,7 @@ int
 fixture_count(const float *restrict values, const int64_t dims[static 2], size_t n /* count */);
 float fixture_noargs(void);
 
-/* SOLUTION BEGIN week=2 */
+/* SOLUTION BEGIN week=2 step=1 tier=core */
 /* A helper only week 2's solution uses: cut with it, or it would be unused. */
 static int helper(int x)
 {
@@ -31,7 +31,7 @@ Tensor *fixture_view(const Tensor *a, const int64_t shape[], int ndim,
         strata_error_null(__func__, "a");
         return NULL;
     }
-    /* SOLUTION BEGIN week=2 fail=NULL */
+    /* SOLUTION BEGIN week=2 step=1 tier=core fail=NULL */
     fn(ctx, (float)helper(ndim) + (float)shape[0]); // a comment (with, commas)
     return (Tensor *)a;
     /* SOLUTION END */
@@ -39,7 +39,7 @@ Tensor *fixture_view(const Tensor *a, const int64_t shape[], int ndim,
 
 void fixture_void(float *out)
 {
-    /* SOLUTION BEGIN week=1 fail=void */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=void */
     *out = 1.0f;
     /* SOLUTION END */
 }
@@ -47,14 +47,14 @@ void fixture_void(float *out)
 int
 fixture_count(const float *restrict values, const int64_t dims[static 2], size_t n /* count */)
 {
-    /* SOLUTION BEGIN week=3 fail=-1 */
+    /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     return (int)(values[0] + (float)dims[1] + (float)n);
     /* SOLUTION END */
 }
 
 float fixture_noargs(void)
 {
-    /* SOLUTION BEGIN week=1 fail=0.0f */
+    /* SOLUTION BEGIN week=1 step=1 tier=core fail=0.0f */
     return 2.0f;
     /* SOLUTION END */
 }

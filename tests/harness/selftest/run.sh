@@ -148,11 +148,16 @@ check "week 1: parameters silenced, failure value returned" sh -c \
     "grep -q '(void)fn;' '$tmp/cut1.c' && grep -q '(void)values;' '$tmp/cut1.c' &&
      grep -q 'return -1;' '$tmp/cut1.c' && grep -q 'return 0.0f;' '$tmp/cut1.c' &&
      ! grep -q 'static int helper' '$tmp/cut1.c'"
-printf '/* SOLUTION BEGIN week=1 */\nint x;\n' >"$tmp/open.c"
+check "level=core keeps a stretch region solved, level=full cuts it" sh -c \
+    "sed 's/week=1 step=1 tier=core fail=void/week=1 step=1 tier=stretch fail=void/' '$fixture' >'$tmp/tiered.c' &&
+     [ \$(awk -v week=1 -f '$awkfile' '$tmp/tiered.c' | grep -c 'strata_not_implemented(') -eq 4 ] &&
+     [ \$(awk -v week=1 -v level=full -f '$awkfile' '$tmp/tiered.c' | grep -c 'strata_not_implemented(') -eq 5 ]"
+printf '/* SOLUTION BEGIN week=1 fail=0 */\nint x;\n/* SOLUTION END */\n' >"$tmp/notier.c"
+printf '/* SOLUTION BEGIN week=1 step=1 tier=core */\nint x;\n' >"$tmp/open.c"
 printf 'int x;\n/* SOLUTION END */\n' >"$tmp/close.c"
-printf 'int f(int a)\n{\n    /* SOLUTION BEGIN week=1 fail=0 */\n    return a;\n    /* SOLUTION END */\n    a++;\n}\n' >"$tmp/tail.c"
-printf 'int y; /* SOLUTION BEGIN week=1 */\n' >"$tmp/inline.c"
-for bad in open close tail inline; do
+printf 'int f(int a)\n{\n    /* SOLUTION BEGIN week=1 step=1 tier=core fail=0 */\n    return a;\n    /* SOLUTION END */\n    a++;\n}\n' >"$tmp/tail.c"
+printf 'int y; /* SOLUTION BEGIN week=1 step=1 tier=core */\n' >"$tmp/inline.c"
+for bad in notier open close tail inline; do
     check "a malformed region ($bad) stops the cut" sh -c \
         "! awk -v week=1 -f '$awkfile' '$tmp/$bad.c' >/dev/null 2>&1"
 done
