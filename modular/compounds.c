@@ -36,7 +36,7 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth)
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=5 step=8 tier=core */
+/* SOLUTION BEGIN week=5 step=11 tier=stretch */
 /* One residue: MeanSubtract o Abs o <atom> o RMSDivide, the atom a Linear or a 3x3 Conv2D. */
 static ModularModule *residue_new(int64_t width, bool conv)
 {
@@ -76,7 +76,7 @@ ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth)
                          (long long)width, blocks, block_depth);
         return NULL;
     }
-    /* SOLUTION BEGIN week=5 step=8 tier=core fail=NULL */
+    /* SOLUTION BEGIN week=5 step=11 tier=stretch fail=NULL */
     return residual_stack(width, blocks, block_depth, false, 1.0f);
     /* SOLUTION END */
 }
@@ -93,7 +93,7 @@ ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, i
                          block_depth, (double)blocks_mass);
         return NULL;
     }
-    /* SOLUTION BEGIN week=5 step=8 tier=core fail=NULL */
+    /* SOLUTION BEGIN week=5 step=11 tier=stretch fail=NULL */
     ModularModule *mods[4] = {modular_conv2d(width, in_channels, 3, 1, 1),
                               residual_stack(width, blocks, block_depth, true, blocks_mass),
                               modular_global_avg_pool(), modular_linear(out, width)};
