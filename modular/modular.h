@@ -125,7 +125,10 @@ typedef struct ModularModule ModularModule;
 
 /**
  * @brief Linear(fan_out, fan_in): weight W [fan_out, fan_in], no bias, y = x W^T for x
- *        [..., fan_in]. Mass 1, sensitivity 1, smooth. Norm sqrt(fan_in/fan_out) *
+ *        [..., fan_in]. The sizes come output first, as in Modula and as W's shape
+ *        reads: the reverse of nn_linear(in, out), which follows PyTorch. A modular
+ *        network is written as a composition, outputs on the left (Linear(10, 256) o
+ *        ReLU o Linear(256, 784)), and each atom's arguments read the same way. Mass 1, sensitivity 1, smooth. Norm sqrt(fan_in/fan_out) *
  *        sigma_max(W); initialize orthogonal * sqrt(fan_out/fan_in); dualize
  *        orthogonalize(G) * sqrt(fan_out/fan_in) * target; project orthogonalize(W) *
  *        sqrt(fan_out/fan_in). The weight starts at zero: call modular_initialize().
