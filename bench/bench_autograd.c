@@ -1,7 +1,7 @@
 /*
  * bench_autograd.c - the cost of recording and differentiating a tiny graph.
  *
- * The graph is the one of issue 4: 4x4 tensors, loss = sum(relu(x @ W) + b), forward
+ * The graph is the smallest useful one: 4x4 tensors, loss = sum(relu(x @ W) + b), forward
  * and backward, four recorded ops per step, single thread. With tensors this small the
  * arithmetic is negligible: what is timed is autograd's own overhead (allocating the
  * output tensors and nodes, the topological walk, accumulating into the leaves,

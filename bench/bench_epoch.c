@@ -135,7 +135,7 @@ static double batch_activation_bytes(Module *model, Dataset *ds)
 }
 
 /*
- * The MLP epoch's memory against issue 10's budget: the counted peak above what was live
+ * The MLP epoch's memory against its budget: the counted peak above what was live
  * before the model existed, against 2 x (parameters + Adam's two moments + one batch's
  * activations). Gradients, temporaries and the loader fit in the factor 2.
  */
@@ -464,7 +464,7 @@ int main(int argc, char **argv)
     printf("%-8s %-10s %9s %9s %6s %9s %9s %6s\n", "threads", "case", "strata_s", "ref_s",
            "ratio", "cpu_s", "ref_cpu", "ratio");
     int status = 0;
-    /* the issue's targets compare each side's best thread setting */
+    /* the speed targets compare each side's best thread setting */
     double best_mlp = -1, best_cnn = -1, best_torch_mlp = -1, best_torch_cnn = -1;
     char list[64];
     snprintf(list, sizeof list, "%s", thread_list);

@@ -19,7 +19,7 @@ for b in "$build"/bench/*; do
     "$b" || { echo "   ($(basename "$b") failed with status $?)"; status=1; }
     echo
 done
-# Data-parallel scaling (issue 11): needs mpirun and the MPI benchmark binary.
+# Data-parallel scaling: needs mpirun and the MPI benchmark binary.
 if [ -x "$build/bench/mpi_scaling" ] && command -v mpirun >/dev/null 2>&1; then
     echo "== mpi_scaling (mpirun -np 2)"
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \

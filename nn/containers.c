@@ -52,7 +52,7 @@ static bool check_list(const char *function, const Module *list)
 }
 
 /* Free @p module we were given ownership of, unless it belongs to a tree: it has a parent,
- * or it is @p container or one of its ancestors (as nn.h documents). Issue 9: without the
+ * or it is @p container or one of its ancestors (as nn.h documents). Without the
  * second check, nn_module_list_append(list, list) freed the list itself. */
 static void drop(const Module *container, Module *module)
 {

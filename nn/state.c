@@ -560,7 +560,7 @@ static int parse_entry(const cJSON *entry, const unsigned char *data, size_t dat
     for (int d = 0; d < ndim; d++) {
         const cJSON *s = cJSON_GetArrayItem(shape, d);
         /* A size of 2^63 or more (or inf) does not fit the int64_t below: converting it is
-         * undefined behaviour (issue 9, found by fuzz_safetensors: a shape of 2.2e25). */
+         * undefined behaviour (found by fuzz_safetensors: a shape of 2.2e25). */
         if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble != floor(s->valuedouble) ||
             s->valuedouble >= 9223372036854775808.0) {
             strata_set_error("nn_safetensors_load: '%s': corrupt header: bad shape of '%s'",

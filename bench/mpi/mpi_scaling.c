@@ -1,5 +1,5 @@
 /*
- * mpi_scaling.c - data-parallel scaling of the Fashion-MNIST MLP (issue 11).
+ * mpi_scaling.c - data-parallel scaling of the Fashion-MNIST MLP.
  *
  * Run under `mpirun -np 2` (bench/run.sh does): first rank 0 alone trains STEPS steps
  * with the global batch (the 1-rank figure; rank 1 waits), then both ranks train the

@@ -1,6 +1,6 @@
 /*
- * test_atomic.c - saving is atomic (DESIGN.md: "saving writes a temporary file and
- * renames it"). A child process saves in a loop, alternating two versions, and is killed
+ * test_atomic.c - saving is atomic (docs/memory-and-errors.md: saving writes a temporary
+ * file and renames it). A child process saves in a loop, alternating two versions, and is killed
  * with SIGKILL at a random moment mid-save, several times; after each kill every target
  * must load cleanly and hold exactly one of the two versions (never a mix, never a
  * truncated file), and the directory may hold nothing but the targets and at most one

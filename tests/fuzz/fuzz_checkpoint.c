@@ -1,6 +1,6 @@
 /*
  * fuzz_checkpoint.c - libFuzzer harness for what reads a state file's metadata and
- * tensors into live objects (issue 9): nn_load, optim_load and train_checkpoint_load into
+ * tensors into live objects: nn_load, optim_load and train_checkpoint_load into
  * a fixed model (Linear(3, 2)), SGD-with-momentum optimizer and StepLR scheduler. Any
  * input must succeed or fail with a message, and a failure must leave the model and the
  * optimizer exactly as they were (validate first, mutate after).

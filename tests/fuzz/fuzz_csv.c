@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c - libFuzzer harness for data_csv_load, the CSV dataset reader (issue 9).
+ * fuzz_csv.c - libFuzzer harness for data_csv_load, the CSV dataset reader.
  * The first byte picks the options (label by index or by name, the delimiter); the rest
  * is the file. Any input must give a dataset or NULL with a message.
  */

@@ -1,6 +1,6 @@
 /*
  * fuzz_grade.c - libFuzzer harness for the grader (tests/harness/grade.c), which parses
- * what suites wrote: SUITE.json (cJSON), SUITE.list and SUITE.valgrind (issue 9). Its
+ * what suites wrote: SUITE.json (cJSON), SUITE.list and SUITE.valgrind. Its
  * promise: results.json is valid whatever the inputs. The input is split at the first two
  * 0x00 bytes into SUITE.json, SUITE.list and SUITE.valgrind; grade() merges them and
  * summary() (`grade --tests`) must then accept the results.json it wrote.

@@ -1,5 +1,5 @@
 /*
- * fuzz_idx.c - libFuzzer harness for data_read_idx, the IDX (MNIST) reader (issue 9).
+ * fuzz_idx.c - libFuzzer harness for data_read_idx, the IDX (MNIST) reader.
  * Inputs are read both as raw IDX and, through zlib, as gzip when they start with the
  * gzip magic. Any input must give a tensor or NULL with a message.
  */

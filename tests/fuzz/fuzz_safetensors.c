@@ -1,5 +1,5 @@
 /*
- * fuzz_safetensors.c - libFuzzer harness for nn_safetensors_load (issue 9).
+ * fuzz_safetensors.c - libFuzzer harness for nn_safetensors_load.
  * Any input must give either a state dict or NULL with a message: no crash, no leak,
  * no out-of-bounds read (AddressSanitizer and UBSan watch).
  */

@@ -15,7 +15,7 @@ for f in "$build"/fuzz/fuzz_*; do
     echo "== fuzz $target for ${seconds}s"
     log="$build/fuzz/$target.log"
     # -malloc_limit_mb: inputs are at most a few kB, so a parser that allocates 64 MB
-    # at once trusted a declared size (the IDX finding of issue 9): report it as a crash.
+    # at once trusted a declared size (the IDX reader once did): report it as a crash.
     if ! ASAN_OPTIONS=detect_leaks=1 "$f" -max_total_time="$seconds" -print_final_stats=1 \
         -malloc_limit_mb=64 \
         -artifact_prefix="$build/fuzz/crash-$target-" "$work" "tests/fuzz/corpus/$target" \

@@ -208,7 +208,7 @@ static bool load_list(Week *w, const char *path)
         char name[512];
         double points;
         /* At most 1e6: "%lf" reads "inf", "nan" and 8e444, and an infinite max_score (or
-         * a sum of huge ones) made results.json invalid (issue 9, tests/fuzz/fuzz_grade.c). */
+         * a sum of huge ones) made results.json invalid (found by tests/fuzz/fuzz_grade.c). */
         if (sscanf(line, "%511s %lf", name, &points) == 2 && points >= 0 && points <= 1e6 &&
             !week_find(w, name))
             week_add(w, name, points);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/mpi/run.sh TEST_BINARY - the MPI checks of `make test` (issue 11).
+# tests/mpi/run.sh TEST_BINARY - the MPI checks of `make test`.
 #  1. the data-parallel test under `mpirun -np 2`, bounded by a timeout;
 #  2. a rank that dies before MPI starts must make mpirun fail promptly with a message,
 #     not hang (the timeout turns a hang into a failure of this script).

@@ -1,5 +1,5 @@
 /*
- * test_ddp.c - data-parallel training under `mpirun -np 2` (issue 11).
+ * test_ddp.c - data-parallel training under `mpirun -np 2`.
  *
  * Checks, on two ranks:
  *  1. two ranks with B/2 rows each, gradients averaged by optim_ddp_allreduce_gradients,

@@ -17,7 +17,7 @@
 #include "optim.h"
 #include "strata_test.h"
 
-/* The float32 tolerance of L2L.md: rtol 1e-5, atol 1e-6. */
+/* The float32 tolerance L2L gradients are held to against plain backprop: rtol 1e-5, atol 1e-6. */
 #define L2L_RTOL 1e-5
 #define L2L_ATOL 1e-6
 

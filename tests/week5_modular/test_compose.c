@@ -1,6 +1,6 @@
 /*
  * test_compose.c - the combinators: mass, sensitivity, counts and smoothness of
- * compounds against MODULAR.md's table (worked out by hand in the comments), the target
+ * compounds against the week-5 handout's table (worked out by hand in the comments), the target
  * split of dualize, the recursive norm, tare, power's deep copies, and ownership errors.
  */
 #include "week5.h"
