@@ -10,7 +10,8 @@
 # (d_embed; 4 heads of d_embed/4), BLOCKS [2], CONTEXT [32], BATCH [12], STEPS [200],
 # DUALIZED [-4 -3 -2 -1 0] and ADAM [-10 -9 -8 -7 -6 -5] (log2 learning rates), HELLO
 # [build/examples/hello_gpt], TEXT [build/data/kjv.txt]. Both optimizers decay the lr
-# linearly to 0; dualized descent uses momentum 0.95 as in hello_gpt.
+# linearly to 0; dualized descent uses momentum 0.95 as in hello_gpt. Attention scale 1
+# (Modula's compound default), as the recorded figure was made.
 set -eu
 OUT=${1:-gpt_lr_transfer}
 WIDTHS=${WIDTHS:-"32 64 128 256"}
@@ -34,6 +35,7 @@ for w in $WIDTHS; do
             line=$("$HELLO" --optim "$opt" --lr "$lr" --d-embed "$w" --heads 4 \
                 --d-query $((w / 4)) --d-value $((w / 4)) --blocks "$BLOCKS" \
                 --context "$CONTEXT" --batch "$BATCH" --steps "$STEPS" --threads 1 \
+                --attention-scale 1 \
                 --val-interval 100000 --val-batches 4 --text "$TEXT" --summary 2>&1 |
                 grep '^summary' || echo "summary train=div val=div ms_per_step=0")
             train=$(echo "$line" | sed 's/.* train=\([^ ]*\).*/\1/')

@@ -63,7 +63,9 @@ static void usage(void)
            "  --d-query N        query/key size per head, even (default 32)\n"
            "  --d-value N        value size per head (default 32)\n"
            "  --blocks N         transformer blocks (default 4)\n"
-           "  --attention-scale F  Softmax's scale in attention (default 1, Modula's)\n"
+           "  --attention-scale F  Softmax's scale in attention (default sqrt(d-query):\n"
+           "                     with AttentionQK's 1/d-query, the usual 1/sqrt(d) scores;\n"
+           "                     Modula's compound default is 1, which stalls here)\n"
            "  --final-scale F    factor on the logits (default 1, Modula's)\n"
            "  --text PATH        the corpus (default build/data/kjv.txt: `make corpus`)\n"
            "  --seed N           seed of initialization, batches and sampling (default 0)\n"
@@ -219,11 +221,14 @@ static void sample_text(ModularModule *model, const TextCorpus *text, const Conf
 
 int main(int argc, char **argv)
 {
-    Config c = {"dualized", 0.1f, 0.95f, 2001, 12, 64, 128, 4, 32, 32, 4, 1.0f, 1.0f,
+    /* attention_scale 0 stands for "not given": sqrt(d_query), set after parsing */
+    Config c = {"dualized", 0.1f, 0.95f, 2001, 12, 64, 128, 4, 32, 32, 4, 0.0f, 1.0f,
                 "build/data/kjv.txt", 0, 100, 500, 20, 300, "And ", 0, false};
     int rc = parse(&c, argc, argv);
     if (rc != 0)
         return rc < 0 ? 2 : 0;
+    if (c.attention_scale == 0)
+        c.attention_scale = sqrtf((float)c.d_query);
     if (c.threads > 0)
         strata_set_num_threads(c.threads);
     strata_manual_seed(c.seed);
