@@ -8,7 +8,7 @@
  * was; then, with nothing failing, it must succeed. A stub fails the walk (it never
  * succeeds), and so does a failure path that reports success, leaks or half-updates.
  * Uses only the runtime's injection knobs (tensor.h: strata_alloc_fail_at(),
- * strata_io_fail_at()); the whole-stack driver is tests/faults_modular.
+ * strata_io_fail_at()); the whole-stack driver is tests/fault_injection.
  *
  * @code
  * static int call(void *ctx) { return var_backward(ctx); }

@@ -5,7 +5,7 @@
  */
 #include "faults.h"
 
-const char *const SUITE_NAME = "faults_modular";
+const char *const SUITE_NAME = "fault_injection";
 
 Suite *make_suite(void)
 {
