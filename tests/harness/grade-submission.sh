@@ -184,9 +184,13 @@ for f in $files; do objs="$objs build/obj/${f%.c}.o"; done
 if [ "${GRADE_GATE:-on}" != off ]; then
     # Includes: only the course's headers (found in the layer folders of the
     # instructor's tree) and system headers (-MM leaves those out).
+    # A layer's include path is its folder and its subfolders (optim/data, ...), as
+    # the Makefile builds it.
     inc=
     for l in $layers; do
-        inc="$inc -I$l"
+        for dir in $(cd "$tree" && find "$l" -type d | sort); do
+            inc="$inc -I$dir"
+        done
         [ "$l" = "$layer" ] && break
     done
     for f in $files; do
