@@ -105,16 +105,15 @@ void loop_init(StridedLoop *loop, const int64_t *shape, int ndim, int nops,
 /* Advance loop->offset to the next inner row (call rows - 1 times after init). */
 void loop_next(StridedLoop *loop);
 
-/* SOLUTION BEGIN week=1 step=4 tier=core */
 /*
  * The broadcast of shapes @p a and @p b (NumPy's rules) into @p out and *out_ndim; 0, or
  * -1 with an error naming @p fn when they do not broadcast. tensor_broadcast_shape() is
  * its public face (which also checks its arguments). The reference's own helper
- * (strided.c, used by elementwise.c): the handout cuts it with its callers.
+ * (strided.c, used by elementwise.c): declared in every handout, so a submitted
+ * strided.c that defines it builds against the instructor's header.
  */
 int tensor_broadcast_shapes(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
                             int64_t *out, int *out_ndim, const char *fn);
-/* SOLUTION END */
 
 /*
  * Strides of @p t seen through @p shape (NumPy broadcasting, aligned on the right):
@@ -137,7 +136,6 @@ void tensor_copy_into(Tensor *dst, const Tensor *src);
 int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
                        const char *fn);
 
-/* SOLUTION BEGIN week=1 step=12 tier=stretch */
 /*
  * The checks of a sliding window over [N, C, H, W] images (conv.c), shared by
  * convolution and pooling (pool.c). tensor_check_window() validates @p w (kernel,
@@ -149,7 +147,6 @@ int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *
 int tensor_check_window(Window2d w, int64_t h, int64_t wd, int64_t *out_h, int64_t *out_w,
                         const char *fn);
 int tensor_check_image(const Tensor *t, const char *what, const char *fn);
-/* SOLUTION END */
 
 /*
  * Winograd's F(2x2, 3x3) convolution (winograd.c), the week-1 reference's fast path for
