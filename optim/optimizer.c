@@ -435,19 +435,31 @@ static void probe_release(OptimParamState *probe)
     probe->num_buffers = 0;
 }
 
-/* The buffers a first update of @p p creates, zeroed, in @p probe. */
+/*
+ * The buffers a first update of @p p creates, zeroed, in @p probe. The built-in rules
+ * (the only ones probed) give every buffer the parameter's shape, so the update runs on
+ * a one-element scratch parameter, which tells the buffers' names in order; then each
+ * gets a zeroed tensor shaped like @p p. (A scratch copy of the whole parameter and a
+ * zero gradient as large would raise the first step's memory peak by twice the largest
+ * parameter: 1.5 MB on the 4.4 MB of the MLP's steps.)
+ */
 static int probe_buffers(Optimizer *opt, OptimParamGroup *group, Var *p,
                          OptimParamState *probe)
 {
     memset(probe, 0, sizeof *probe);
+    OptimParamState names;
+    memset(&names, 0, sizeof names);
+    const int64_t one = 1;
     Scope *sc = scope_begin();
-    Tensor *data = tensor_clone(var_data(p));
-    Tensor *grad = data ? tensor_zeros_like(data) : NULL;
+    Tensor *data = tensor_zeros(&one, 1);
+    Tensor *grad = data ? tensor_zeros(&one, 1) : NULL;
     Var *scratch = grad ? var_new(data, false) : NULL;
-    int rc = scratch ? opt->ops->update(opt, group, scratch, grad, probe) : -1;
+    int rc = scratch ? opt->ops->update(opt, group, scratch, grad, &names) : -1;
     scope_end(sc);
-    for (int b = 0; b < probe->num_buffers && rc == 0; b++)
-        rc = tensor_fill_(probe->buffers[b], 0.0f);
+    for (int b = 0; b < names.num_buffers && rc == 0; b++)
+        if (!optim_state_buffer(probe, names.names[b], var_data(p)))
+            rc = -1;
+    probe_release(&names);
     if (rc < 0)
         probe_release(probe);
     probe->step = 0;
