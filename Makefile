@@ -24,8 +24,12 @@ WERROR   ?= -Werror
 # strata's threads are its own (tensor/threads.c, pthreads); OpenMP only marks the
 # loops that vectorize (`#pragma omp simd`), which needs no OpenMP runtime.
 OPENMP ?= -fopenmp-simd
+# Hidden visibility: libstrata.so exports only what the public headers declare with
+# STRATA_API (tensor/tensor.h); the helpers the layers share through their *_internal.h
+# headers stay inside it (the static libraries, and the tests linked to them, still see
+# them). `make exports-check` holds the shared library to that list.
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fno-math-errno \
-               $(OPENMP) -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
+               -fvisibility=hidden $(OPENMP) -Wall -Wextra -Wpedantic $(WERROR) $(OPT)
 CFLAGS   += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDFLAGS  += $(OPENMP) $(EXTRA_LDFLAGS)
 
@@ -271,7 +275,7 @@ $(CORPUS): $(DEPS_STAMP)
 	bible -l80 gen1:1-rev22:21 > $@.tmp && mv $@.tmp $@
 
 # Run every suite (fork mode, per-test time limits); each prints Check's summary line.
-test-after-deps: all layering-check grader-selftest
+test-after-deps: all layering-check exports-check grader-selftest
 	$(if $(MPI_TESTS),@sh tests/mpi/run.sh $(MPI_TESTS))
 	@sh tests/harness/run-suites.sh $(SUITES)
 
@@ -283,6 +287,10 @@ grader-selftest: $(BUILD)/tools/grade $(BUILD)/tools/selftest_suite
 
 layering-check: $(STATIC_LIBS)
 	@sh tests/harness/layering-check.sh $(BUILD)/lib
+
+# libstrata.so exports exactly the functions the installed headers declare (nm -D).
+exports-check: $(SHARED_LIB)
+	@CC="$(CC)" sh tests/harness/exports-check.sh $(SHARED_LIB) $(PUBLIC_HEADERS)
 
 memcheck-after-deps: all
 	@sh tests/harness/memcheck.sh $(SUITES)
@@ -344,7 +352,7 @@ install-after-deps: $(STATIC_LIBS) $(SHARED_LIB) $(DIST_LIB)
 clean:
 	rm -rf $(BUILD) build/release doc results.json
 
-.PHONY: suites fuzzers sanitize fuzz all deps corpus test grader-selftest layering-check memcheck grade grade-submission grade-submission-after-deps handout handout-check replay-check tiers docs bench \
+.PHONY: suites fuzzers sanitize fuzz all deps corpus test grader-selftest layering-check exports-check memcheck grade grade-submission grade-submission-after-deps handout handout-check replay-check tiers docs bench \
         train install clean $(addsuffix -after-deps,$(AFTER_DEPS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

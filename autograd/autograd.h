@@ -50,15 +50,15 @@ typedef struct Var {
  * @param[in] requires_grad whether backward should compute its gradient.
  * @return A new Var (ownership as in tensor.h) or NULL.
  */
-Var *var_new(Tensor *data, bool requires_grad);
+STRATA_API Var *var_new(Tensor *data, bool requires_grad);
 /** @brief Add a reference; NULL is ignored. */
-void var_retain(Var *v);
+STRATA_API void var_retain(Var *v);
 /** @brief Drop a reference (freeing the Var, and its node, at zero); NULL is ignored. */
-void var_release(Var *v);
+STRATA_API void var_release(Var *v);
 /** @brief The value, borrowed while @p v lives. */
-Tensor *var_data(const Var *v);
+STRATA_API Tensor *var_data(const Var *v);
 /** @brief The accumulated gradient, borrowed; NULL when none has been computed. */
-Tensor *var_grad(const Var *v);
+STRATA_API Tensor *var_grad(const Var *v);
 /**
  * @brief Set the gradient, as PyTorch's `p.grad = g` (for instance gradients computed
  *        elsewhere, or averaged across processes, before optim_step()).
@@ -67,9 +67,9 @@ Tensor *var_grad(const Var *v);
  *            NULL drops the gradient (`p.grad = None`).
  * @return 0, or -1 with an error (shape mismatch; @p v unchanged).
  */
-int var_set_grad(Var *v, const Tensor *grad);
+STRATA_API int var_set_grad(Var *v, const Tensor *grad);
 /** @brief Whether @p v was made by the user rather than by an op (node == NULL). */
-bool var_is_leaf(const Var *v);
+STRATA_API bool var_is_leaf(const Var *v);
 /**
  * @brief Set requires_grad on a leaf.
  * @param[in,out] v the Var.
@@ -77,15 +77,15 @@ bool var_is_leaf(const Var *v);
  * @return 0, or -1 with an error when it would change a non-leaf's flag (as PyTorch;
  *         setting a non-leaf's flag to the value it has is accepted).
  */
-int var_requires_grad_(Var *v, bool requires_grad);
+STRATA_API int var_requires_grad_(Var *v, bool requires_grad);
 /** @brief Ask backward to keep the gradient of this non-leaf as well. */
-void var_retain_grad(Var *v);
+STRATA_API void var_retain_grad(Var *v);
 /** @brief A new leaf sharing @p v's data, cut from the graph, requires_grad false. */
-Var *var_detach(const Var *v);
+STRATA_API Var *var_detach(const Var *v);
 /**
  * @brief Drop the gradient (@p set_to_none, PyTorch's default) or fill it with zeros.
  */
-void var_zero_grad(Var *v, bool set_to_none);
+STRATA_API void var_zero_grad(Var *v, bool set_to_none);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -96,7 +96,7 @@ void var_zero_grad(Var *v, bool set_to_none);
  * @brief Backpropagate from a one-element @p root with gradient 1, then free the graph.
  * @return 0, or -1 with an error (non-scalar root, root without grad, graph freed).
  */
-int var_backward(Var *root);
+STRATA_API int var_backward(Var *root);
 /**
  * @brief Backpropagate @p grad_output (same shape as @p root) from @p root.
  * @param[in,out] root the output to differentiate (must require grad); its graph is
@@ -108,13 +108,13 @@ int var_backward(Var *root);
  * @return 0, or -1 with an error. Iterative (a 10 000-op chain does not overflow the
  *         C stack). Gradients accumulate (+=) into leaves until zeroed.
  */
-int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph);
+STRATA_API int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph);
 /** @brief Enter no-grad mode (nestable): ops record no graph until the matching end. */
-void autograd_no_grad_begin(void);
+STRATA_API void autograd_no_grad_begin(void);
 /** @brief Leave one level of no-grad mode. */
-void autograd_no_grad_end(void);
+STRATA_API void autograd_no_grad_end(void);
 /** @brief Whether ops currently record a graph (thread-local). */
-bool autograd_is_grad_enabled(void);
+STRATA_API bool autograd_is_grad_enabled(void);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -123,81 +123,81 @@ bool autograd_is_grad_enabled(void);
  *  each gradient back to its input's shape.
  *  @{ */
 
-Var *var_add(Var *a, Var *b);     /**< @brief a + b */
-Var *var_sub(Var *a, Var *b);     /**< @brief a - b */
-Var *var_mul(Var *a, Var *b);     /**< @brief a * b */
-Var *var_div(Var *a, Var *b);     /**< @brief a / b */
-Var *var_pow(Var *a, Var *b);     /**< @brief a ^ b */
-Var *var_maximum(Var *a, Var *b); /**< @brief max(a, b); ties share the gradient equally */
-Var *var_minimum(Var *a, Var *b); /**< @brief min(a, b); ties share the gradient equally */
-Var *var_add_scalar(Var *v, float s); /**< @brief v + s */
-Var *var_mul_scalar(Var *v, float s); /**< @brief v * s */
-Var *var_pow_scalar(Var *v, float e); /**< @brief v ^ e */
-Var *var_neg(Var *v);     /**< @brief -v */
-Var *var_abs(Var *v);     /**< @brief |v| (gradient 0 at 0, as PyTorch) */
-Var *var_exp(Var *v);     /**< @brief e^v */
-Var *var_log(Var *v);     /**< @brief log v */
-Var *var_sqrt(Var *v);    /**< @brief sqrt v */
-Var *var_rsqrt(Var *v);   /**< @brief 1 / sqrt v */
-Var *var_sin(Var *v);     /**< @brief sin v */
-Var *var_cos(Var *v);     /**< @brief cos v */
-Var *var_tanh(Var *v);    /**< @brief tanh v */
-Var *var_sigmoid(Var *v); /**< @brief sigmoid v */
-Var *var_relu(Var *v);    /**< @brief relu v (gradient 0 at 0) */
-Var *var_gelu(Var *v);    /**< @brief exact GELU */
-Var *var_leaky_relu(Var *v, float slope); /**< @brief leaky relu */
-Var *var_clamp(Var *v, float lo, float hi); /**< @brief clamp (gradient 1 inside [lo, hi]) */
+STRATA_API Var *var_add(Var *a, Var *b);     /**< @brief a + b */
+STRATA_API Var *var_sub(Var *a, Var *b);     /**< @brief a - b */
+STRATA_API Var *var_mul(Var *a, Var *b);     /**< @brief a * b */
+STRATA_API Var *var_div(Var *a, Var *b);     /**< @brief a / b */
+STRATA_API Var *var_pow(Var *a, Var *b);     /**< @brief a ^ b */
+STRATA_API Var *var_maximum(Var *a, Var *b); /**< @brief max(a, b); ties share the gradient equally */
+STRATA_API Var *var_minimum(Var *a, Var *b); /**< @brief min(a, b); ties share the gradient equally */
+STRATA_API Var *var_add_scalar(Var *v, float s); /**< @brief v + s */
+STRATA_API Var *var_mul_scalar(Var *v, float s); /**< @brief v * s */
+STRATA_API Var *var_pow_scalar(Var *v, float e); /**< @brief v ^ e */
+STRATA_API Var *var_neg(Var *v);     /**< @brief -v */
+STRATA_API Var *var_abs(Var *v);     /**< @brief |v| (gradient 0 at 0, as PyTorch) */
+STRATA_API Var *var_exp(Var *v);     /**< @brief e^v */
+STRATA_API Var *var_log(Var *v);     /**< @brief log v */
+STRATA_API Var *var_sqrt(Var *v);    /**< @brief sqrt v */
+STRATA_API Var *var_rsqrt(Var *v);   /**< @brief 1 / sqrt v */
+STRATA_API Var *var_sin(Var *v);     /**< @brief sin v */
+STRATA_API Var *var_cos(Var *v);     /**< @brief cos v */
+STRATA_API Var *var_tanh(Var *v);    /**< @brief tanh v */
+STRATA_API Var *var_sigmoid(Var *v); /**< @brief sigmoid v */
+STRATA_API Var *var_relu(Var *v);    /**< @brief relu v (gradient 0 at 0) */
+STRATA_API Var *var_gelu(Var *v);    /**< @brief exact GELU */
+STRATA_API Var *var_leaky_relu(Var *v, float slope); /**< @brief leaky relu */
+STRATA_API Var *var_clamp(Var *v, float lo, float hi); /**< @brief clamp (gradient 1 inside [lo, hi]) */
 /** @brief cond != 0 ? a : b (cond is not differentiated). */
-Var *var_where(const Tensor *cond, Var *a, Var *b);
+STRATA_API Var *var_where(const Tensor *cond, Var *a, Var *b);
 /** @brief @p value where @p mask is nonzero (no gradient there). */
-Var *var_masked_fill(Var *v, const Tensor *mask, float value);
+STRATA_API Var *var_masked_fill(Var *v, const Tensor *mask, float value);
 
-Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim);  /**< @brief sum */
-Var *var_mean(Var *v, const int *dims, int ndims, bool keepdim); /**< @brief mean */
+STRATA_API Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim);  /**< @brief sum */
+STRATA_API Var *var_mean(Var *v, const int *dims, int ndims, bool keepdim); /**< @brief mean */
 /** @brief variance (unbiased divides by n - 1) */
-Var *var_var(Var *v, const int *dims, int ndims, bool unbiased, bool keepdim);
+STRATA_API Var *var_var(Var *v, const int *dims, int ndims, bool unbiased, bool keepdim);
 /** @brief log-sum-exp */
-Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim);
+STRATA_API Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim);
 /** @brief Max along @p dim; the gradient goes to the index tensor_max() picks. */
-Var *var_max(Var *v, int dim, bool keepdim);
+STRATA_API Var *var_max(Var *v, int dim, bool keepdim);
 /** @brief Min along @p dim; the gradient goes to the index tensor_min() picks. */
-Var *var_min(Var *v, int dim, bool keepdim);
+STRATA_API Var *var_min(Var *v, int dim, bool keepdim);
 /** @brief Max of all elements; ties share the gradient equally (as PyTorch's max()). */
-Var *var_max_all(Var *v);
-Var *var_softmax(Var *v, int dim);     /**< @brief softmax along @p dim */
-Var *var_log_softmax(Var *v, int dim); /**< @brief log-softmax along @p dim */
+STRATA_API Var *var_max_all(Var *v);
+STRATA_API Var *var_softmax(Var *v, int dim);     /**< @brief softmax along @p dim */
+STRATA_API Var *var_log_softmax(Var *v, int dim); /**< @brief log-softmax along @p dim */
 
-Var *var_reshape(Var *v, const int64_t *shape, int ndim); /**< @brief reshape */
-Var *var_transpose(Var *v, int dim0, int dim1);           /**< @brief transpose */
-Var *var_permute(Var *v, const int *dims);                /**< @brief permute */
-Var *var_squeeze(Var *v, int dim);                        /**< @brief squeeze one dim */
-Var *var_unsqueeze(Var *v, int dim);                      /**< @brief unsqueeze */
-Var *var_narrow(Var *v, int dim, int64_t start, int64_t length); /**< @brief narrow */
+STRATA_API Var *var_reshape(Var *v, const int64_t *shape, int ndim); /**< @brief reshape */
+STRATA_API Var *var_transpose(Var *v, int dim0, int dim1);           /**< @brief transpose */
+STRATA_API Var *var_permute(Var *v, const int *dims);                /**< @brief permute */
+STRATA_API Var *var_squeeze(Var *v, int dim);                        /**< @brief squeeze one dim */
+STRATA_API Var *var_unsqueeze(Var *v, int dim);                      /**< @brief unsqueeze */
+STRATA_API Var *var_narrow(Var *v, int dim, int64_t start, int64_t length); /**< @brief narrow */
 /** @brief slice with step */
-Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step);
-Var *var_select(Var *v, int dim, int64_t index);          /**< @brief select */
-Var *var_expand(Var *v, const int64_t *shape, int ndim);  /**< @brief expand */
-Var *var_flatten(Var *v, int start_dim, int end_dim);     /**< @brief flatten */
+STRATA_API Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step);
+STRATA_API Var *var_select(Var *v, int dim, int64_t index);          /**< @brief select */
+STRATA_API Var *var_expand(Var *v, const int64_t *shape, int ndim);  /**< @brief expand */
+STRATA_API Var *var_flatten(Var *v, int start_dim, int end_dim);     /**< @brief flatten */
 
-Var *var_matmul(Var *a, Var *b); /**< @brief torch.matmul, batched and broadcast */
+STRATA_API Var *var_matmul(Var *a, Var *b); /**< @brief torch.matmul, batched and broadcast */
 /**
  * @brief y = x W^T + b (torch.nn.functional.linear) in one GEMM.
  * @param[in] x [..., in_features]
  * @param[in] weight [out_features, in_features]
  * @param[in] bias [out_features] or NULL
  */
-Var *var_linear(Var *x, Var *weight, Var *bias);
+STRATA_API Var *var_linear(Var *x, Var *weight, Var *bias);
 
-Var *var_index_select(Var *v, int dim, const Tensor *index); /**< @brief index_select */
-Var *var_gather(Var *v, int dim, const Tensor *index);       /**< @brief gather */
-Var *var_cat(Var *const *vars, int n, int dim);              /**< @brief cat */
-Var *var_stack(Var *const *vars, int n, int dim);            /**< @brief stack */
+STRATA_API Var *var_index_select(Var *v, int dim, const Tensor *index); /**< @brief index_select */
+STRATA_API Var *var_gather(Var *v, int dim, const Tensor *index);       /**< @brief gather */
+STRATA_API Var *var_cat(Var *const *vars, int n, int dim);              /**< @brief cat */
+STRATA_API Var *var_stack(Var *const *vars, int n, int dim);            /**< @brief stack */
 
-Var *var_im2col(Var *input, Window2d w); /**< @brief unfold; backward is col2im */
+STRATA_API Var *var_im2col(Var *input, Window2d w); /**< @brief unfold; backward is col2im */
 /** @brief 2-D convolution: input [N,C,H,W], weight [O,C,kh,kw], bias [O] or NULL. */
-Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w);
-Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling */
-Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
+STRATA_API Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w);
+STRATA_API Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling */
+STRATA_API Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -208,8 +208,8 @@ Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
  *  version counters to detect a saved value changed under backward's feet.
  *  @{ */
 
-int var_add_(Var *v, const Tensor *other);  /**< @brief v += other */
-int var_mul_scalar_(Var *v, float s);       /**< @brief v *= s */
+STRATA_API int var_add_(Var *v, const Tensor *other);  /**< @brief v += other */
+STRATA_API int var_mul_scalar_(Var *v, float s);       /**< @brief v *= s */
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -246,8 +246,8 @@ typedef int (*VarCustomBackward)(const Tensor *grad, Var *const *inputs, int n,
  * @return A new Var (ownership as every op's): recorded when grad mode is on and an
  *         input requires grad, a leaf otherwise. NULL with an error on NULL arguments.
  */
-Var *var_custom(const char *name, Tensor *output, Var *const *inputs, int n,
-                VarCustomBackward backward, void *ctx);
+STRATA_API Var *var_custom(const char *name, Tensor *output, Var *const *inputs, int n,
+                           VarCustomBackward backward, void *ctx);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -269,8 +269,8 @@ typedef Var *(*VarFunction)(Var *const *inputs, int n, void *ctx);
  * @return true if |analytic - numeric| <= atol + rtol * |numeric| everywhere; false
  *         with an error naming the input, element, and both values otherwise.
  */
-bool var_gradcheck(VarFunction fn, Var *const *inputs, int n, void *ctx, double eps,
-                   double atol, double rtol);
+STRATA_API bool var_gradcheck(VarFunction fn, Var *const *inputs, int n, void *ctx, double eps,
+                              double atol, double rtol);
 /** @} */
 
 /** @} */ /* end of group autograd */

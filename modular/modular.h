@@ -58,7 +58,7 @@ extern "C" {
  *        order: (3955, -8306, 5008), (3735, -6681, 3463), (3799, -6499, 3211),
  *        (4019, -6385, 2906), (2677, -3029, 1162), (2172, -1833, 682), all / 1024.
  */
-extern const float modular_ns_coefficients[MODULAR_NS_STEPS * 3];
+STRATA_API extern const float modular_ns_coefficients[MODULAR_NS_STEPS * 3];
 
 /**
  * @brief Approximate U V^T of the reduced SVD M = U S V^T by the six-step Newton-Schulz
@@ -70,7 +70,7 @@ extern const float modular_ns_coefficients[MODULAR_NS_STEPS * 3];
  * @param[in] m a 2-D tensor.
  * @return A new tensor shaped like @p m, or NULL with an error.
  */
-Tensor *modular_orthogonalize(const Tensor *m);
+STRATA_API Tensor *modular_orthogonalize(const Tensor *m);
 
 /**
  * @brief The odd polynomial iteration of modular_orthogonalize() with your own
@@ -81,7 +81,7 @@ Tensor *modular_orthogonalize(const Tensor *m);
  * @param[in] steps number of steps (>= 0).
  * @return A new tensor shaped like @p m, or NULL with an error.
  */
-Tensor *modular_newton_schulz(const Tensor *m, const float *coeffs, int steps);
+STRATA_API Tensor *modular_newton_schulz(const Tensor *m, const float *coeffs, int steps);
 
 /**
  * @brief The exact U_r V_r^T through LAPACK's SVD (sgesdd), where r counts the singular
@@ -90,20 +90,20 @@ Tensor *modular_newton_schulz(const Tensor *m, const float *coeffs, int steps);
  * @param[in] m a 2-D tensor.
  * @return A new tensor shaped like @p m, or NULL with an error (LAPACK failure).
  */
-Tensor *modular_orthogonalize_exact(const Tensor *m);
+STRATA_API Tensor *modular_orthogonalize_exact(const Tensor *m);
 
 /**
  * @brief The singular values of @p m in descending order (LAPACK sgesdd).
  * @param[in] m a 2-D tensor [rows, cols].
  * @return A new 1-D tensor of min(rows, cols) values, or NULL with an error.
  */
-Tensor *modular_singular_values(const Tensor *m);
+STRATA_API Tensor *modular_singular_values(const Tensor *m);
 
 /**
  * @brief The exact spectral norm (largest singular value) of a 2-D tensor, through SVD.
  * @return sigma_max >= 0, or NAN with an error.
  */
-float modular_spectral_norm(const Tensor *m);
+STRATA_API float modular_spectral_norm(const Tensor *m);
 
 /**
  * @brief An exactly orthogonal [rows, cols] matrix drawn from the seeded generator:
@@ -113,7 +113,7 @@ float modular_spectral_norm(const Tensor *m);
  * @param[in] rows, cols sizes (>= 1).
  * @return A new tensor, or NULL with an error.
  */
-Tensor *modular_orthogonal(int64_t rows, int64_t cols);
+STRATA_API Tensor *modular_orthogonal(int64_t rows, int64_t cols);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -134,7 +134,7 @@ typedef struct ModularModule ModularModule;
  *        sqrt(fan_out/fan_in). The weight starts at zero: call modular_initialize().
  * @return A new module (modular_free()), or NULL with an error (sizes < 1).
  */
-ModularModule *modular_linear(int64_t fan_out, int64_t fan_in);
+STRATA_API ModularModule *modular_linear(int64_t fan_out, int64_t fan_in);
 
 /**
  * @brief Conv2D(out, in, kernel, stride, padding): weight [out, in, kernel, kernel], no
@@ -145,8 +145,8 @@ ModularModule *modular_linear(int64_t fan_out, int64_t fan_in);
  *        position. Mass 1, sensitivity 1, smooth.
  * @return A new module, or NULL with an error (sizes < 1, stride < 1, padding < 0).
  */
-ModularModule *modular_conv2d(int64_t out_channels, int64_t in_channels, int kernel,
-                              int stride, int padding);
+STRATA_API ModularModule *modular_conv2d(int64_t out_channels, int64_t in_channels, int kernel,
+                                         int stride, int padding);
 
 /**
  * @brief Embed(d_embed, num_embed): weight [num_embed, d_embed], y = W[x] for a tensor x
@@ -156,47 +156,47 @@ ModularModule *modular_conv2d(int64_t out_channels, int64_t in_channels, int ker
  *        sensitivity 1, smooth.
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_embed(int64_t d_embed, int64_t num_embed);
+STRATA_API ModularModule *modular_embed(int64_t d_embed, int64_t num_embed);
 
 /** @brief Identity bond: y = x. Sensitivity 1, smooth. @return a new module or NULL. */
-ModularModule *modular_identity(void);
+STRATA_API ModularModule *modular_identity(void);
 /** @brief Add bond: the sum of a tuple of values (the output of modular_tuple()).
  *         Sensitivity 1, smooth. @return a new module or NULL. */
-ModularModule *modular_add(void);
+STRATA_API ModularModule *modular_add(void);
 /**
  * @brief Mul(alpha) bond: y = alpha * x. Sensitivity |alpha|, smooth.
  * @return A new module, or NULL with "modular_mul: cannot multiply a module by zero"
  *         for alpha = 0 (its sensitivity would be 0 and dualize would divide by it),
  *         or a non-finite alpha.
  */
-ModularModule *modular_mul(float alpha);
+STRATA_API ModularModule *modular_mul(float alpha);
 /** @brief ReLU bond, max(x, 0). Sensitivity 1 (JAX-era Modula), non-smooth. */
-ModularModule *modular_relu(void);
+STRATA_API ModularModule *modular_relu(void);
 /** @brief ScaledReLU bond, sqrt(2) * max(x, 0) (PyTorch-era Modula). Sensitivity 1,
  *         non-smooth. */
-ModularModule *modular_scaled_relu(void);
+STRATA_API ModularModule *modular_scaled_relu(void);
 /** @brief Scaled GELU bond, GELU(x) / 1.1289 (unit second moment on a standard normal
  *         input). Sensitivity 1, non-smooth. */
-ModularModule *modular_gelu(void);
+STRATA_API ModularModule *modular_gelu(void);
 /** @brief Abs bond, |x|. Sensitivity 1, non-smooth. */
-ModularModule *modular_abs(void);
+STRATA_API ModularModule *modular_abs(void);
 /** @brief Flatten bond: [N, ...] to [N, prod(...)]. Sensitivity 1, smooth. */
-ModularModule *modular_flatten(void);
+STRATA_API ModularModule *modular_flatten(void);
 /** @brief MeanSubtract bond: x - mean(x) over the last dim (over C, H and W for a 4-D
  *         [N, C, H, W] input, as Modula's ResCNN). Sensitivity 1, smooth. */
-ModularModule *modular_mean_subtract(void);
+STRATA_API ModularModule *modular_mean_subtract(void);
 /** @brief RMSDivide bond: x / sqrt(mean(x^2) + 1e-12) over the last dim (over C, H and W
  *         for a 4-D input). Sensitivity 1, non-smooth. */
-ModularModule *modular_rms_divide(void);
+STRATA_API ModularModule *modular_rms_divide(void);
 /** @brief GlobalAvgPool bond: [N, C, H, W] to [N, C], the mean over H and W.
  *         Sensitivity 1, smooth. */
-ModularModule *modular_global_avg_pool(void);
+STRATA_API ModularModule *modular_global_avg_pool(void);
 /**
  * @brief AvgPool bond on [N, C, H, W]: average pooling with a square window.
  *        Sensitivity 1, smooth.
  * @return A new module, or NULL with an error (kernel < 1, stride < 1, padding < 0).
  */
-ModularModule *modular_avg_pool(int kernel, int stride, int padding);
+STRATA_API ModularModule *modular_avg_pool(int kernel, int stride, int padding);
 
 /**
  * @brief SplitIntoHeads(num_heads) bond: [B, T, H*d] to [B, H, T, d], the features of
@@ -204,32 +204,32 @@ ModularModule *modular_avg_pool(int kernel, int stride, int padding);
  * @return A new module, or NULL with an error (num_heads < 1). The forward fails when
  *         the last dim is not divisible by the number of heads.
  */
-ModularModule *modular_split_into_heads(int64_t num_heads);
+STRATA_API ModularModule *modular_split_into_heads(int64_t num_heads);
 /** @brief MergeHeads bond, the inverse of SplitIntoHeads: [B, H, T, d] to [B, T, H*d].
  *         Sensitivity 1, smooth. @return a new module or NULL. */
-ModularModule *modular_merge_heads(void);
+STRATA_API ModularModule *modular_merge_heads(void);
 /**
  * @brief AttentionQK bond: the pair (q, k), both [B, H, T, d], to the scores
  *        q k^T / d, [B, H, T, T]. The scale is 1/d, not the usual 1/sqrt(d): with q and
  *        k of RMS norm at most 1 every score is then at most 1 in size whatever d is,
  *        so the sensitivity 1 holds at every width. Smooth. @return a new module or NULL.
  */
-ModularModule *modular_attention_qk(void);
+STRATA_API ModularModule *modular_attention_qk(void);
 /** @brief CausalMask bond: scores [..., Tq, Tk] with -inf wherever the key comes after
  *         the query (column j > row i), so softmax gives those pairs weight 0.
  *         Sensitivity 1, smooth. @return a new module or NULL. */
-ModularModule *modular_causal_mask(void);
+STRATA_API ModularModule *modular_causal_mask(void);
 /**
  * @brief Softmax(scale) bond: softmax(scale * x) over the last dim. Sensitivity
  *        @p scale (the factor in front multiplies input changes), smooth.
  * @param[in] scale the sharpness (> 0, finite).
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_softmax(float scale);
+STRATA_API ModularModule *modular_softmax(float scale);
 /** @brief ApplyAttentionScores bond: the pair (v [B, H, T, d], scores [B, H, T, T]) to
  *         scores v, each query's weighted average of the values. Sensitivity 1, smooth.
  *         @return a new module or NULL. */
-ModularModule *modular_apply_attention_scores(void);
+STRATA_API ModularModule *modular_apply_attention_scores(void);
 /**
  * @brief Rope(d_head, base) bond: rotary position embedding of every value it is given
  *        (a pair (q, k) gives a pair back), each [..., T, d_head]. With h = d_head / 2,
@@ -238,7 +238,7 @@ ModularModule *modular_apply_attention_scores(void);
  *        smooth. Modula's base is 10000.
  * @return A new module, or NULL with an error (odd or < 2 d_head, base <= 1).
  */
-ModularModule *modular_rope(int64_t d_head, double base);
+STRATA_API ModularModule *modular_rope(int64_t d_head, double base);
 
 /**
  * @brief Composition m1 o m0 (@p m0 runs first). Mass mu0 + mu1, sensitivity s0 * s1;
@@ -248,7 +248,7 @@ ModularModule *modular_rope(int64_t d_head, double base);
  * @return A new module owning both, or NULL with an error (either is NULL or already
  *         a child elsewhere; the others given are freed).
  */
-ModularModule *modular_compose(ModularModule *m1, ModularModule *m0);
+STRATA_API ModularModule *modular_compose(ModularModule *m1, ModularModule *m0);
 
 /**
  * @brief Compose @p n modules in forward order: mods[0] runs first, mods[n-1] last
@@ -258,7 +258,7 @@ ModularModule *modular_compose(ModularModule *m1, ModularModule *m0);
  * @param[in] mods the modules (ownership of every one is taken, also on failure).
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_chain(int n, ModularModule *const *mods);
+STRATA_API ModularModule *modular_chain(int n, ModularModule *const *mods);
 
 /**
  * @brief Tuple (M_1, ..., M_n): every module gets the same input; the output is the
@@ -268,7 +268,7 @@ ModularModule *modular_chain(int n, ModularModule *const *mods);
  * @param[in] mods the modules (ownership taken, also on failure).
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_tuple(int n, ModularModule *const *mods);
+STRATA_API ModularModule *modular_tuple(int n, ModularModule *const *mods);
 
 /**
  * @brief Scalar multiple alpha * m = Mul(alpha) o m: mass mu, sensitivity |alpha| * s.
@@ -276,14 +276,14 @@ ModularModule *modular_tuple(int n, ModularModule *const *mods);
  * @param[in] m the module (ownership taken).
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_scale(float alpha, ModularModule *m);
+STRATA_API ModularModule *modular_scale(float alpha, ModularModule *m);
 
 /**
  * @brief Sum a + b = Add o (a, b).
  * @param[in] a, b the modules (ownership taken).
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_sum(ModularModule *a, ModularModule *b);
+STRATA_API ModularModule *modular_sum(ModularModule *a, ModularModule *b);
 
 /**
  * @brief Power m^n: n deep copies of @p m composed (no two share weights, so taring
@@ -292,14 +292,14 @@ ModularModule *modular_sum(ModularModule *a, ModularModule *b);
  * @param[in] n the power (>= 0).
  * @return A new module, or NULL with an error.
  */
-ModularModule *modular_power(ModularModule *m, int n);
+STRATA_API ModularModule *modular_power(ModularModule *m, int n);
 
 /**
  * @brief A deep copy of @p m: the same structure, masses and weights (copied, not
  *        shared).
  * @return A new module (modular_free()), or NULL with an error.
  */
-ModularModule *modular_copy(const ModularModule *m);
+STRATA_API ModularModule *modular_copy(const ModularModule *m);
 
 /**
  * @brief Rescale every mass in @p m's subtree by the same factor so that their total
@@ -309,7 +309,7 @@ ModularModule *modular_copy(const ModularModule *m);
  * @param[in] absolute the new total mass (>= 0, finite).
  * @return 0, or -1 with an error (negative target, or a subtree of mass 0).
  */
-int modular_tare(ModularModule *m, float absolute);
+STRATA_API int modular_tare(ModularModule *m, float absolute);
 
 /**
  * @brief Multiply every mass in @p m's subtree by @p factor (Modula's
@@ -318,7 +318,7 @@ int modular_tare(ModularModule *m, float absolute);
  * @param[in] factor the factor (>= 0, finite).
  * @return 0, or -1 with an error.
  */
-int modular_tare_relative(ModularModule *m, float factor);
+STRATA_API int modular_tare_relative(ModularModule *m, float factor);
 
 /**
  * @brief Give an atom its own mass (Modula's atom argument mass=, 1 by default): its
@@ -327,10 +327,10 @@ int modular_tare_relative(ModularModule *m, float factor);
  * @param[in] mass the mass (>= 0, finite).
  * @return 0, or -1 with an error (not an atom, negative or non-finite mass).
  */
-int modular_set_mass(ModularModule *m, float mass);
+STRATA_API int modular_set_mass(ModularModule *m, float mass);
 
 /** @brief Destroy @p m, its children and their weights. NULL is ignored. */
-void modular_free(ModularModule *m);
+STRATA_API void modular_free(ModularModule *m);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -343,7 +343,7 @@ void modular_free(ModularModule *m);
  *        sensitivity 1. Input [N, in], output [N, out]. Depth 1 is Linear(out, in).
  * @return A new (uninitialized) module, or NULL with an error (sizes or depth < 1).
  */
-ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth);
+STRATA_API ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth);
 
 /**
  * @brief ResMLP(width, blocks, block_depth): block^L tared to mass 1, with L = blocks,
@@ -353,7 +353,7 @@ ModularModule *modular_mlp(int64_t out, int64_t in, int64_t width, int depth);
  *        identity term (1 - 1/1 = 0) is dropped, since Mul(0) is refused.
  * @return A new module, or NULL with an error (width, blocks or block_depth < 1).
  */
-ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth);
+STRATA_API ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth);
 
 /** Modula's default mass of ResCNN's residual blocks (tared together). */
 #define MODULAR_RESCNN_BLOCKS_MASS 20.0f
@@ -369,8 +369,8 @@ ModularModule *modular_resmlp(int64_t width, int blocks, int block_depth);
  *        sensitivity 1.
  * @return A new module, or NULL with an error (any size < 1, blocks_mass <= 0).
  */
-ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, int blocks,
-                              int block_depth, float blocks_mass);
+STRATA_API ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, int blocks,
+                                         int block_depth, float blocks_mass);
 
 /** Modula's default mass of GPT's residual blocks (tared together). */
 #define MODULAR_GPT_BLOCKS_MASS 5.0f
@@ -394,8 +394,8 @@ ModularModule *modular_rescnn(int64_t out, int64_t in_channels, int64_t width, i
  * @param[in] causal whether to mask future keys (Modula's GPT always does).
  * @return A new (uninitialized) module, or NULL with an error.
  */
-ModularModule *modular_attention(int64_t num_heads, int64_t d_embed, int64_t d_query,
-                                 int64_t d_value, float softmax_scale, bool causal);
+STRATA_API ModularModule *modular_attention(int64_t num_heads, int64_t d_embed, int64_t d_query,
+                                            int64_t d_value, float softmax_scale, bool causal);
 
 /**
  * @brief GPT(vocab_size, num_heads, d_embed, d_query, d_value, num_blocks, blocks_mass,
@@ -418,9 +418,9 @@ ModularModule *modular_attention(int64_t num_heads, int64_t d_embed, int64_t d_q
  * @param[in] final_scale factor on the logits (!= 0; Modula: 1).
  * @return A new (uninitialized) module, or NULL with an error.
  */
-ModularModule *modular_gpt(int64_t vocab_size, int64_t num_heads, int64_t d_embed,
-                           int64_t d_query, int64_t d_value, int num_blocks,
-                           float blocks_mass, float attention_scale, float final_scale);
+STRATA_API ModularModule *modular_gpt(int64_t vocab_size, int64_t num_heads, int64_t d_embed,
+                                      int64_t d_query, int64_t d_value, int num_blocks,
+                                      float blocks_mass, float attention_scale, float final_scale);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -429,34 +429,34 @@ ModularModule *modular_gpt(int64_t vocab_size, int64_t num_heads, int64_t d_embe
  *  @{ */
 
 /** @brief The mass (>= 0): an atom's own, a combination's sum over its children. */
-float modular_mass(const ModularModule *m);
+STRATA_API float modular_mass(const ModularModule *m);
 /** @brief The input sensitivity (> 0). */
-float modular_sensitivity(const ModularModule *m);
+STRATA_API float modular_sensitivity(const ModularModule *m);
 /** @brief Whether every part of @p m is smooth. */
-bool modular_is_smooth(const ModularModule *m);
+STRATA_API bool modular_is_smooth(const ModularModule *m);
 /** @brief Number of atoms (= weight tensors) in @p m. */
-int modular_num_atoms(const ModularModule *m);
+STRATA_API int modular_num_atoms(const ModularModule *m);
 /** @brief Number of bonds in @p m. */
-int modular_num_bonds(const ModularModule *m);
+STRATA_API int modular_num_bonds(const ModularModule *m);
 /** @brief The node's kind name ("Linear", "ReLU", "Compose", "Tuple", ...), borrowed. */
-const char *modular_name(const ModularModule *m);
+STRATA_API const char *modular_name(const ModularModule *m);
 /** @brief Number of direct children (0 for atoms and bonds). */
-int modular_num_children(const ModularModule *m);
+STRATA_API int modular_num_children(const ModularModule *m);
 /** @brief Child @p i (borrowed; compose: child 0 runs first), or NULL with an error. */
-ModularModule *modular_child_get(const ModularModule *m, int i);
+STRATA_API ModularModule *modular_child_get(const ModularModule *m, int i);
 /**
  * @brief The weight of atom @p i in atom order, borrowed while @p m lives (a leaf Var
  *        that requires grad; its gradient is var_grad() after backward).
  * @return The Var, or NULL with an error (index out of range).
  */
-Var *modular_weight_get(const ModularModule *m, int i);
+STRATA_API Var *modular_weight_get(const ModularModule *m, int i);
 /**
  * @brief Fill @p out with the weights of all atoms in atom order (borrowed).
  * @param[in] m the module.
  * @param[out] out room for modular_num_atoms(m) pointers.
  * @return The number written, or -1 with an error.
  */
-int modular_weights(const ModularModule *m, Var **out);
+STRATA_API int modular_weights(const ModularModule *m, Var **out);
 /**
  * @brief The target each atom receives when @p m is dualized to @p target (the mass
  *        and sensitivity splits of the combinators), in atom order.
@@ -465,7 +465,7 @@ int modular_weights(const ModularModule *m, Var **out);
  * @param[out] out room for modular_num_atoms(m) floats.
  * @return 0, or -1 with an error.
  */
-int modular_atom_targets(const ModularModule *m, float target, float *out);
+STRATA_API int modular_atom_targets(const ModularModule *m, float target, float *out);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -480,7 +480,7 @@ int modular_atom_targets(const ModularModule *m, float target, float *out);
  *         mismatch named by the failing op, or a tuple output: compose with
  *         modular_add()). Intermediates are released whether or not a scope is open.
  */
-Var *modular_forward(ModularModule *m, Var *x);
+STRATA_API Var *modular_forward(ModularModule *m, Var *x);
 
 /**
  * @brief Draw fresh weights from the seeded generator, each atom at its own norm 1 (exact
@@ -488,7 +488,7 @@ Var *modular_forward(ModularModule *m, Var *x);
  *        Embed). Gradients are cleared.
  * @return 0, or -1 with an error.
  */
-int modular_initialize(ModularModule *m);
+STRATA_API int modular_initialize(ModularModule *m);
 
 /**
  * @brief The modular norm of a weight-shaped list: atoms by their own norms,
@@ -499,7 +499,7 @@ int modular_initialize(ModularModule *m);
  *            as zero. NULL @p w is an error.
  * @return The norm (>= 0), or NAN with an error (a shape differs).
  */
-float modular_norm(const ModularModule *m, Tensor *const *w);
+STRATA_API float modular_norm(const ModularModule *m, Tensor *const *w);
 
 /**
  * @brief modular_norm() of @p m's own weights. Right after modular_initialize() every atom
@@ -507,7 +507,7 @@ float modular_norm(const ModularModule *m, Tensor *const *w);
  *        what follows atom i: 1 for a single atom, 3 for a 3-layer MLP.
  * @return The norm, or NAN with an error.
  */
-float modular_weight_norm(const ModularModule *m);
+STRATA_API float modular_weight_norm(const ModularModule *m);
 
 /**
  * @brief Dualize a gradient list: the steepest-ascent direction of modular norm
@@ -520,8 +520,8 @@ float modular_weight_norm(const ModularModule *m);
  * @param[in] target the norm wanted (>= 0).
  * @return 0, or -1 with an error (shapes, negative target); nothing is written then.
  */
-int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const *out,
-                    float target);
+STRATA_API int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const *out,
+                               float target);
 
 /**
  * @brief Project a weight list to the well-normed set (each Linear to an orthogonal
@@ -532,7 +532,7 @@ int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const 
  * @param[out] out overwritten (may be @p w).
  * @return 0, or -1 with an error.
  */
-int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out);
+STRATA_API int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out);
 
 /**
  * @brief PyTorch-era normalize: scale each atom's update in place to its share of
@@ -544,7 +544,7 @@ int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out
  * @param[in] target the total norm wanted (>= 0).
  * @return 0, or -1 with an error.
  */
-int modular_normalize(ModularModule *m, Tensor *const *updates, float target);
+STRATA_API int modular_normalize(ModularModule *m, Tensor *const *updates, float target);
 
 /**
  * @brief Weight decay split by mass: each atom's weight is multiplied by
@@ -553,7 +553,7 @@ int modular_normalize(ModularModule *m, Tensor *const *updates, float target);
  * @param[in] strength in [0, 1].
  * @return 0, or -1 with an error.
  */
-int modular_regularize(ModularModule *m, float strength);
+STRATA_API int modular_regularize(ModularModule *m, float strength);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -568,7 +568,7 @@ int modular_regularize(ModularModule *m, float strength);
  * @return A string the caller frees with strata_free() (as every string strata
  *         returns), or NULL with an error.
  */
-char *modular_repr(const ModularModule *m);
+STRATA_API char *modular_repr(const ModularModule *m);
 
 /**
  * @brief The tree of @p m, one node per line with its atoms, bonds, mass and
@@ -576,10 +576,10 @@ char *modular_repr(const ModularModule *m);
  * @return A string the caller frees with strata_free() (as every string strata
  *         returns), or NULL with an error.
  */
-char *modular_tree_repr(const ModularModule *m);
+STRATA_API char *modular_tree_repr(const ModularModule *m);
 
 /** @brief Write modular_repr() and a newline to @p stream. @return 0 or -1. */
-int modular_fprint(FILE *stream, const ModularModule *m);
+STRATA_API int modular_fprint(FILE *stream, const ModularModule *m);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -618,7 +618,7 @@ typedef struct ModularOptimOptions {
  *            betas outside [0, 1).
  * @return A new optimizer (optim_free()), or NULL with an error.
  */
-Optimizer *modular_optimizer_new(ModularModule *m, const ModularOptimOptions *opts);
+STRATA_API Optimizer *modular_optimizer_new(ModularModule *m, const ModularOptimOptions *opts);
 
 /**
  * @brief Wrap @p m as an nn Module (week 3), so that week 4's train_epoch() and
@@ -628,14 +628,14 @@ Optimizer *modular_optimizer_new(ModularModule *m, const ModularOptimOptions *op
  *            on failure it is freed too).
  * @return A new Module (nn_module_free()), or NULL with an error.
  */
-Module *modular_nn_module(ModularModule *m);
+STRATA_API Module *modular_nn_module(ModularModule *m);
 
 /**
  * @brief The modular network inside a wrapper made by modular_nn_module().
  * @return The network, borrowed from @p mod, or NULL with an error (another kind of
  *         module).
  */
-ModularModule *modular_from_nn(const Module *mod);
+STRATA_API ModularModule *modular_from_nn(const Module *mod);
 /** @} */
 
 /** @} */ /* end of group modular */

@@ -166,20 +166,20 @@ struct Module {
  * @return A new module (nn_module_free()), or NULL with an error (then @p state has
  *         been freed by type->free_state, if any).
  */
-Module *nn_module_new(const ModuleType *type, void *state);
+STRATA_API Module *nn_module_new(const ModuleType *type, void *state);
 
 /**
  * @brief Destroy @p m, its children (recursively), its hooks, and release its
  *        parameters and buffers. NULL is ignored. A module that is some module's child
  *        is not freed (its parent will free it): an error is recorded instead.
  */
-void nn_module_free(Module *m);
+STRATA_API void nn_module_free(Module *m);
 
 /** @brief The state pointer given to nn_module_new() (borrowed), NULL for NULL @p m. */
-void *nn_module_state(const Module *m);
+STRATA_API void *nn_module_state(const Module *m);
 
 /** @brief The type's name, e.g. "Linear" (borrowed); "" for NULL @p m. */
-const char *nn_module_type_name(const Module *m);
+STRATA_API const char *nn_module_type_name(const Module *m);
 
 /**
  * @brief Register parameter @p name of @p m.
@@ -192,14 +192,14 @@ const char *nn_module_type_name(const Module *m);
  *            as in PyTorch, and nn_get_parameter() returns NULL for it.
  * @return 0, or -1 with an error (bad or duplicate name, non-leaf Var) and @p m unchanged.
  */
-int nn_register_parameter(Module *m, const char *name, Var *param);
+STRATA_API int nn_register_parameter(Module *m, const char *name, Var *param);
 
 /**
  * @brief Create a parameter of @p shape (zeros, requires grad), register it as @p name
  *        and return it. The convenient way for constructors: nothing to release.
  * @return The parameter, borrowed (owned by @p m), or NULL with an error.
  */
-Var *nn_add_parameter(Module *m, const char *name, const int64_t *shape, int ndim);
+STRATA_API Var *nn_add_parameter(Module *m, const char *name, const int64_t *shape, int ndim);
 
 /**
  * @brief Register buffer @p name of @p m.
@@ -210,14 +210,14 @@ Var *nn_add_parameter(Module *m, const char *name, const int64_t *shape, int ndi
  * @param[in] persistent whether nn_state_dict() includes it.
  * @return 0, or -1 with an error (bad or duplicate name) and @p m unchanged.
  */
-int nn_register_buffer(Module *m, const char *name, Tensor *tensor, bool persistent);
+STRATA_API int nn_register_buffer(Module *m, const char *name, Tensor *tensor, bool persistent);
 
 /**
  * @brief Create a zero buffer of @p shape, register it as @p name and return it.
  * @return The buffer, borrowed (owned by @p m), or NULL with an error.
  */
-Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndim,
-                      bool persistent);
+STRATA_API Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndim,
+                                 bool persistent);
 
 /**
  * @brief Register @p child as sub-module @p name of @p m, taking ownership of it.
@@ -231,32 +231,32 @@ Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndi
  * @return 0, or -1 with an error (bad or duplicate name, child already owned, child is
  *         @p m or one of its ancestors).
  */
-int nn_register_module(Module *m, const char *name, Module *child);
+STRATA_API int nn_register_module(Module *m, const char *name, Module *child);
 
 /**
  * @brief The parameter at the dotted path @p name ("fc1.weight"), borrowed.
  * @return The Var; NULL for an absent optional parameter (no error recorded) or an
  *         unknown name (error "no parameter 'x'").
  */
-Var *nn_get_parameter(const Module *m, const char *name);
+STRATA_API Var *nn_get_parameter(const Module *m, const char *name);
 
 /** @brief The buffer at the dotted path @p name, borrowed; NULL with an error if unknown. */
-Tensor *nn_get_buffer(const Module *m, const char *name);
+STRATA_API Tensor *nn_get_buffer(const Module *m, const char *name);
 
 /**
  * @brief The sub-module at the dotted path @p name ("blocks.0.attn"), borrowed;
  *        "" is @p m itself. NULL with an error if unknown.
  */
-Module *nn_get_submodule(const Module *m, const char *name);
+STRATA_API Module *nn_get_submodule(const Module *m, const char *name);
 
 /** @brief Number of direct children of @p m (0 for NULL). */
-int nn_num_children(const Module *m);
+STRATA_API int nn_num_children(const Module *m);
 
 /**
  * @brief The direct child at @p index (negative counts from the end), borrowed.
  * @return The child, or NULL with an error if out of range.
  */
-Module *nn_child_at(const Module *m, int index);
+STRATA_API Module *nn_child_at(const Module *m, int index);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -292,19 +292,19 @@ typedef struct NnNamedModules {
  * @brief Every parameter of @p m and its descendants.
  * @return A new list (nn_named_vars_free()), or NULL with an error.
  */
-NnNamedVars *nn_named_parameters(const Module *m);
+STRATA_API NnNamedVars *nn_named_parameters(const Module *m);
 /** @brief Every buffer (persistent or not) of @p m and its descendants; see above. */
-NnNamedTensors *nn_named_buffers(const Module *m);
+STRATA_API NnNamedTensors *nn_named_buffers(const Module *m);
 /** @brief The direct children of @p m, named by their local names. */
-NnNamedModules *nn_named_children(const Module *m);
+STRATA_API NnNamedModules *nn_named_children(const Module *m);
 /** @brief @p m itself (name "") and every descendant, pre-order. */
-NnNamedModules *nn_named_modules(const Module *m);
+STRATA_API NnNamedModules *nn_named_modules(const Module *m);
 /** @brief Free a list from nn_named_parameters(). NULL is ignored. */
-void nn_named_vars_free(NnNamedVars *list);
+STRATA_API void nn_named_vars_free(NnNamedVars *list);
 /** @brief Free a list from nn_named_buffers(). NULL is ignored. */
-void nn_named_tensors_free(NnNamedTensors *list);
+STRATA_API void nn_named_tensors_free(NnNamedTensors *list);
 /** @brief Free a list from nn_named_children()/nn_named_modules(). NULL is ignored. */
-void nn_named_modules_free(NnNamedModules *list);
+STRATA_API void nn_named_modules_free(NnNamedModules *list);
 
 /**
  * @brief The parameters of @p m without names (what an optimizer takes).
@@ -313,7 +313,7 @@ void nn_named_modules_free(NnNamedModules *list);
  * @return An array of borrowed Vars the caller frees with strata_free() (non-NULL even
  *         when empty), or NULL with an error.
  */
-Var **nn_parameters(const Module *m, int *count);
+STRATA_API Var **nn_parameters(const Module *m, int *count);
 
 /**
  * @brief Number of scalar parameters (each shared parameter counted once).
@@ -321,7 +321,7 @@ Var **nn_parameters(const Module *m, int *count);
  * @param[in] trainable_only count only parameters with requires_grad.
  * @return The count, or -1 with an error.
  */
-int64_t nn_num_parameters(const Module *m, bool trainable_only);
+STRATA_API int64_t nn_num_parameters(const Module *m, bool trainable_only);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -329,17 +329,17 @@ int64_t nn_num_parameters(const Module *m, bool trainable_only);
  *  @{ */
 
 /** @brief Set training mode on @p m and every descendant. NULL is ignored. */
-void nn_train(Module *m, bool mode);
+STRATA_API void nn_train(Module *m, bool mode);
 /** @brief nn_train(m, false): evaluation mode (Dropout off, BatchNorm uses running stats). */
-void nn_eval(Module *m);
+STRATA_API void nn_eval(Module *m);
 /** @brief Whether @p m is in training mode (false for NULL). */
-bool nn_is_training(const Module *m);
+STRATA_API bool nn_is_training(const Module *m);
 /**
  * @brief Zero the gradient of every parameter of @p m's tree. NULL is ignored.
  * @param[in,out] m the root of the tree.
  * @param[in] set_to_none drop the gradients (PyTorch's default) rather than fill zeros.
  */
-void nn_zero_grad(Module *m, bool set_to_none);
+STRATA_API void nn_zero_grad(Module *m, bool set_to_none);
 /**
  * @brief Call @p fn on every module of the tree, children first, then @p m (as
  *        PyTorch's Module.apply).
@@ -348,7 +348,7 @@ void nn_zero_grad(Module *m, bool set_to_none);
  * @param[in] ctx passed to @p fn.
  * @return 0, or -1 if @p fn failed or an argument is NULL.
  */
-int nn_apply(Module *m, int (*fn)(Module *module, void *ctx), void *ctx);
+STRATA_API int nn_apply(Module *m, int (*fn)(Module *module, void *ctx), void *ctx);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -362,15 +362,15 @@ int nn_apply(Module *m, int (*fn)(Module *module, void *ctx), void *ctx);
  *         NULL with an error (NULL input, a failing hook, a module without a one-input
  *         forward such as ModuleList, a shape the layer refuses).
  */
-Var *nn_forward(Module *m, Var *input);
+STRATA_API Var *nn_forward(Module *m, Var *input);
 /**
  * @brief Run @p m on @p n inputs (a loss on input and target, attention on query, key
  *        and value). A module with only a one-input forward accepts n == 1.
  * @return As nn_forward().
  */
-Var *nn_forward_n(Module *m, Var *const *inputs, int n);
+STRATA_API Var *nn_forward_n(Module *m, Var *const *inputs, int n);
 /** @brief nn_forward_n() with two inputs (a loss module's input and target). */
-Var *nn_forward2(Module *m, Var *a, Var *b);
+STRATA_API Var *nn_forward2(Module *m, Var *a, Var *b);
 
 /**
  * @brief Add a forward pre-hook to @p m (runs before forward; may replace the inputs).
@@ -379,17 +379,17 @@ Var *nn_forward2(Module *m, Var *a, Var *b);
  * @param[in] user passed back to @p hook (borrowed).
  * @return A handle > 0 for nn_remove_hook(), or -1 with an error.
  */
-int64_t nn_register_forward_pre_hook(Module *m, NnForwardPreHook hook, void *user);
+STRATA_API int64_t nn_register_forward_pre_hook(Module *m, NnForwardPreHook hook, void *user);
 /**
  * @brief Add a forward hook to @p m (runs after forward; may replace the output).
  * @return A handle > 0 for nn_remove_hook(), or -1 with an error.
  */
-int64_t nn_register_forward_hook(Module *m, NnForwardHook hook, void *user);
+STRATA_API int64_t nn_register_forward_hook(Module *m, NnForwardHook hook, void *user);
 /**
  * @brief Remove the hook @p handle from @p m.
  * @return 0, or -1 with an error ("no hook with handle 3", e.g. removed twice).
  */
-int nn_remove_hook(Module *m, int64_t handle);
+STRATA_API int nn_remove_hook(Module *m, int64_t handle);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -409,9 +409,9 @@ typedef struct NnStateDict {
 } NnStateDict;
 
 /** @brief An empty state dict (nn_state_dict_free()), or NULL with an error. */
-NnStateDict *nn_state_dict_new(void);
+STRATA_API NnStateDict *nn_state_dict_new(void);
 /** @brief Destroy @p sd, releasing its tensors. NULL is ignored. */
-void nn_state_dict_free(NnStateDict *sd);
+STRATA_API void nn_state_dict_free(NnStateDict *sd);
 /**
  * @brief Add tensor @p name, or replace it keeping its position.
  * @param[in,out] sd the dict.
@@ -419,20 +419,20 @@ void nn_state_dict_free(NnStateDict *sd);
  * @param[in] t the tensor (retained, not copied).
  * @return 0, or -1 with an error.
  */
-int nn_state_dict_set(NnStateDict *sd, const char *name, Tensor *t);
+STRATA_API int nn_state_dict_set(NnStateDict *sd, const char *name, Tensor *t);
 /**
  * @brief The tensor called @p name (borrowed).
  * @return The tensor, or NULL with an error naming the key when it is absent (a
  *         lookup that may miss asks nn_state_dict_contains() first).
  */
-Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name);
+STRATA_API Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name);
 /** @brief Whether @p sd has a tensor called @p name (false for NULL arguments; never an
  *         error), as Python's `name in sd`. */
-bool nn_state_dict_contains(const NnStateDict *sd, const char *name);
+STRATA_API bool nn_state_dict_contains(const NnStateDict *sd, const char *name);
 /** @brief Add or replace metadata @p key = @p value (both copied). 0 or -1. */
-int nn_state_dict_set_meta(NnStateDict *sd, const char *key, const char *value);
+STRATA_API int nn_state_dict_set_meta(NnStateDict *sd, const char *key, const char *value);
 /** @brief The metadata value of @p key (borrowed), or NULL (no error) if absent. */
-const char *nn_state_dict_get_meta(const NnStateDict *sd, const char *key);
+STRATA_API const char *nn_state_dict_get_meta(const NnStateDict *sd, const char *key);
 
 /**
  * @brief The state of @p m: every parameter, then persistent buffers, module by module
@@ -441,7 +441,7 @@ const char *nn_state_dict_get_meta(const NnStateDict *sd, const char *key);
  *         (retained, not copied: later training changes them, as in PyTorch; clone
  *         them to snapshot), or NULL with an error.
  */
-NnStateDict *nn_state_dict(const Module *m);
+STRATA_API NnStateDict *nn_state_dict(const Module *m);
 
 /** A list of keys (missing or unexpected), filled by nn_load_state_dict(). */
 typedef struct NnKeys {
@@ -450,7 +450,7 @@ typedef struct NnKeys {
 } NnKeys;
 
 /** @brief Free the keys in @p keys and set it empty. NULL is ignored. */
-void nn_keys_clear(NnKeys *keys);
+STRATA_API void nn_keys_clear(NnKeys *keys);
 
 /**
  * @brief Copy the tensors of @p sd into @p m's parameters and persistent buffers.
@@ -465,8 +465,8 @@ void nn_keys_clear(NnKeys *keys);
  * @return 0, or -1 with an error: a shape mismatch (always, as PyTorch), or in strict
  *         mode missing/unexpected keys (the message names them).
  */
-int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *missing,
-                       NnKeys *unexpected);
+STRATA_API int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *missing,
+                                  NnKeys *unexpected);
 
 /**
  * @brief Write @p sd to a safetensors file: an 8-byte little-endian header length, a
@@ -477,7 +477,7 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
  *        file intact.
  * @return 0, or -1 with an error naming the path.
  */
-int nn_safetensors_save(const NnStateDict *sd, const char *path);
+STRATA_API int nn_safetensors_save(const NnStateDict *sd, const char *path);
 
 /**
  * @brief Read a safetensors file (F32 tensors; F64, F16, BF16, I64, I32, I16, I8, U8 and
@@ -487,15 +487,15 @@ int nn_safetensors_save(const NnStateDict *sd, const char *path);
  *         (missing file, truncated file, bad header JSON, offsets outside the data,
  *         overlapping or holed data, unknown dtype).
  */
-NnStateDict *nn_safetensors_load(const char *path);
+STRATA_API NnStateDict *nn_safetensors_load(const char *path);
 
 /** @brief nn_state_dict() of @p m written with nn_safetensors_save(). 0 or -1. */
-int nn_save(const Module *m, const char *path);
+STRATA_API int nn_save(const Module *m, const char *path);
 /**
  * @brief nn_safetensors_load() then nn_load_state_dict(m, ..., @p strict, NULL, NULL).
  * @return 0, or -1 with an error and @p m unchanged.
  */
-int nn_load(Module *m, const char *path, bool strict);
+STRATA_API int nn_load(Module *m, const char *path, bool strict);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -508,9 +508,9 @@ int nn_load(Module *m, const char *path, bool strict);
  *        (1): ReLU()\n)".
  * @return A string the caller frees with strata_free(), or NULL with an error.
  */
-char *nn_repr(const Module *m);
+STRATA_API char *nn_repr(const Module *m);
 /** @brief Write nn_repr() and a newline to @p stream. 0 or -1. */
-int nn_fprint(FILE *stream, const Module *m);
+STRATA_API int nn_fprint(FILE *stream, const Module *m);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -536,23 +536,23 @@ typedef enum NnFanMode {
  * @param[in] param the negative slope for "leaky_relu" (ignored otherwise).
  * @return The gain, or NAN with an error for an unknown name.
  */
-float nn_calculate_gain(const char *nonlinearity, float param);
+STRATA_API float nn_calculate_gain(const char *nonlinearity, float param);
 /**
  * @brief fan_in and fan_out of @p t (see above).
  * @return 0, or -1 with an error if @p t has fewer than 2 dims.
  */
-int nn_init_fans(const Tensor *t, int64_t *fan_in, int64_t *fan_out);
-int nn_init_constant_(Tensor *t, float value); /**< @brief Fill with @p value. */
-int nn_init_zeros_(Tensor *t);                 /**< @brief Fill with 0. */
-int nn_init_ones_(Tensor *t);                  /**< @brief Fill with 1. */
+STRATA_API int nn_init_fans(const Tensor *t, int64_t *fan_in, int64_t *fan_out);
+STRATA_API int nn_init_constant_(Tensor *t, float value); /**< @brief Fill with @p value. */
+STRATA_API int nn_init_zeros_(Tensor *t);                 /**< @brief Fill with 0. */
+STRATA_API int nn_init_ones_(Tensor *t);                  /**< @brief Fill with 1. */
 /** @brief U(@p a, @p b); -1 if a > b. */
-int nn_init_uniform_(Tensor *t, float a, float b);
+STRATA_API int nn_init_uniform_(Tensor *t, float a, float b);
 /** @brief N(@p mean, @p std^2); -1 if std < 0. */
-int nn_init_normal_(Tensor *t, float mean, float std);
+STRATA_API int nn_init_normal_(Tensor *t, float mean, float std);
 /** @brief U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio). */
-int nn_init_xavier_uniform_(Tensor *t, float gain);
+STRATA_API int nn_init_xavier_uniform_(Tensor *t, float gain);
 /** @brief N(0, s^2), s = gain * sqrt(2 / (fan_in + fan_out)). */
-int nn_init_xavier_normal_(Tensor *t, float gain);
+STRATA_API int nn_init_xavier_normal_(Tensor *t, float gain);
 /**
  * @brief U(-b, b), b = gain * sqrt(3 / fan) with gain = nn_calculate_gain(@p
  *        nonlinearity, @p a) (He et al.).
@@ -561,16 +561,16 @@ int nn_init_xavier_normal_(Tensor *t, float gain);
  * @param[in] mode which fan.
  * @param[in] nonlinearity "relu", "leaky_relu", "linear", "tanh", ...
  */
-int nn_init_kaiming_uniform_(Tensor *t, float a, NnFanMode mode, const char *nonlinearity);
+STRATA_API int nn_init_kaiming_uniform_(Tensor *t, float a, NnFanMode mode, const char *nonlinearity);
 /** @brief N(0, s^2), s = gain / sqrt(fan); arguments as nn_init_kaiming_uniform_(). */
-int nn_init_kaiming_normal_(Tensor *t, float a, NnFanMode mode, const char *nonlinearity);
+STRATA_API int nn_init_kaiming_normal_(Tensor *t, float a, NnFanMode mode, const char *nonlinearity);
 /**
  * @brief A (semi-)orthogonal matrix times @p gain: @p t viewed as [shape[0], rest] gets
  *        orthonormal rows (or columns, whichever are fewer), from the QR decomposition of
  *        a normal matrix with the signs fixed by R's diagonal (as PyTorch).
  * @return 0, or -1 with an error if @p t has fewer than 2 dims.
  */
-int nn_init_orthogonal_(Tensor *t, float gain);
+STRATA_API int nn_init_orthogonal_(Tensor *t, float gain);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -584,24 +584,24 @@ int nn_init_orthogonal_(Tensor *t, float gain);
  * @brief y = x W^T + b. weight [out, in] and bias [out] ~ kaiming_uniform_(a=sqrt(5)),
  *        i.e. U(-1/sqrt(in), 1/sqrt(in)). Input [..., in], output [..., out].
  */
-Module *nn_linear(int64_t in_features, int64_t out_features, bool bias);
+STRATA_API Module *nn_linear(int64_t in_features, int64_t out_features, bool bias);
 /**
  * @brief 2-D convolution (square kernel). weight [out, in, k, k], bias [out], both
  *        U(-1/sqrt(in*k*k), 1/sqrt(in*k*k)). Input [N, in, H, W].
  */
-Module *nn_conv2d(int64_t in_channels, int64_t out_channels, int kernel_size, int stride,
-                  int padding, int dilation, bool bias);
+STRATA_API Module *nn_conv2d(int64_t in_channels, int64_t out_channels, int kernel_size, int stride,
+                             int padding, int dilation, bool bias);
 /** @brief Max pooling; @p stride 0 means stride = kernel_size (PyTorch's default). */
-Module *nn_max_pool2d(int kernel_size, int stride, int padding);
+STRATA_API Module *nn_max_pool2d(int kernel_size, int stride, int padding);
 /** @brief Average pooling (count_include_pad); @p stride 0 means kernel_size. */
-Module *nn_avg_pool2d(int kernel_size, int stride, int padding);
+STRATA_API Module *nn_avg_pool2d(int kernel_size, int stride, int padding);
 /**
  * @brief BatchNorm1d over [N, C] or [N, C, L]: weight 1, bias 0, buffers running_mean 0,
  *        running_var 1, num_batches_tracked 0; eps 1e-5, momentum 0.1.
  */
-Module *nn_batch_norm1d(int64_t num_features);
+STRATA_API Module *nn_batch_norm1d(int64_t num_features);
 /** @brief BatchNorm2d over [N, C, H, W]; as nn_batch_norm1d(). */
-Module *nn_batch_norm2d(int64_t num_features);
+STRATA_API Module *nn_batch_norm2d(int64_t num_features);
 /**
  * @brief Batch normalisation with every option.
  * @param[in] spatial_dims 1 (BatchNorm1d) or 2 (BatchNorm2d).
@@ -614,35 +614,35 @@ Module *nn_batch_norm2d(int64_t num_features);
  * Training normalises with the biased batch variance and updates running_var with the
  * unbiased one, as PyTorch.
  */
-Module *nn_batch_norm(int spatial_dims, int64_t num_features, float eps, float momentum,
-                      bool affine, bool track_running_stats);
+STRATA_API Module *nn_batch_norm(int spatial_dims, int64_t num_features, float eps, float momentum,
+                                 bool affine, bool track_running_stats);
 /**
  * @brief Layer normalisation over the last @p ndim dims, which must equal
  *        @p normalized_shape; weight 1 and bias 0 of that shape if @p elementwise_affine.
  */
-Module *nn_layer_norm(const int64_t *normalized_shape, int ndim, float eps,
-                      bool elementwise_affine);
+STRATA_API Module *nn_layer_norm(const int64_t *normalized_shape, int ndim, float eps,
+                                 bool elementwise_affine);
 /**
  * @brief A table of @p num_embeddings vectors of size @p embedding_dim, N(0, 1). Input:
  *        float indices of any shape; output: that shape plus [embedding_dim].
  */
-Module *nn_embedding(int64_t num_embeddings, int64_t embedding_dim);
+STRATA_API Module *nn_embedding(int64_t num_embeddings, int64_t embedding_dim);
 /**
  * @brief In training, zero each element with probability @p p (tensor RNG) and scale the
  *        rest by 1/(1-p); the identity in eval mode. @p p in [0, 1] (1 gives zeros).
  */
-Module *nn_dropout(float p);
+STRATA_API Module *nn_dropout(float p);
 /** @brief Flatten dims @p start_dim .. @p end_dim (PyTorch's defaults: 1, -1). */
-Module *nn_flatten(int start_dim, int end_dim);
+STRATA_API Module *nn_flatten(int start_dim, int end_dim);
 /** @brief Returns (a fresh view of) its input. */
-Module *nn_identity(void);
-Module *nn_relu(void);                  /**< @brief max(x, 0) */
-Module *nn_leaky_relu(float negative_slope); /**< @brief x or slope*x (PyTorch: 0.01) */
-Module *nn_sigmoid(void);               /**< @brief 1 / (1 + e^-x) */
-Module *nn_tanh(void);                  /**< @brief tanh x */
-Module *nn_gelu(void);                  /**< @brief exact GELU (approximate='none') */
-Module *nn_softmax(int dim);            /**< @brief softmax along @p dim */
-Module *nn_log_softmax(int dim);        /**< @brief log-softmax along @p dim */
+STRATA_API Module *nn_identity(void);
+STRATA_API Module *nn_relu(void);                  /**< @brief max(x, 0) */
+STRATA_API Module *nn_leaky_relu(float negative_slope); /**< @brief x or slope*x (PyTorch: 0.01) */
+STRATA_API Module *nn_sigmoid(void);               /**< @brief 1 / (1 + e^-x) */
+STRATA_API Module *nn_tanh(void);                  /**< @brief tanh x */
+STRATA_API Module *nn_gelu(void);                  /**< @brief exact GELU (approximate='none') */
+STRATA_API Module *nn_softmax(int dim);            /**< @brief softmax along @p dim */
+STRATA_API Module *nn_log_softmax(int dim);        /**< @brief log-softmax along @p dim */
 
 /**
  * @brief Multi-head attention (Vaswani et al.) with batch-first inputs [N, L, E]
@@ -654,7 +654,7 @@ Module *nn_log_softmax(int dim);        /**< @brief log-softmax along @p dim */
  * nn_forward_n() takes (query, key, value) and returns [N, L, E]; see
  * nn_multihead_attention() for masks.
  */
-Module *nn_multihead_attention(int64_t embed_dim, int64_t num_heads, bool bias);
+STRATA_API Module *nn_multihead_attention(int64_t embed_dim, int64_t num_heads, bool bias);
 /**
  * @brief Run a MultiheadAttention module with masks (its hooks run, as nn_forward_n()).
  * @param[in] m a module from nn_multihead_attention().
@@ -667,8 +667,8 @@ Module *nn_multihead_attention(int64_t embed_dim, int64_t num_heads, bool bias);
  * @return [N, L, E], softmax(Q K^T / sqrt(E/heads) + mask) V per head, projected; or
  *         NULL with an error. A row with every position masked gives NaN, as PyTorch.
  */
-Var *nn_multihead_attention_forward(Module *m, Var *query, Var *key, Var *value,
-                                    const Tensor *attn_mask, bool is_causal);
+STRATA_API Var *nn_multihead_attention_forward(Module *m, Var *query, Var *key, Var *value,
+                                               const Tensor *attn_mask, bool is_causal);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -685,56 +685,56 @@ Var *nn_multihead_attention_forward(Module *m, Var *query, Var *key, Var *value,
  *            to the Sequential, even on failure (a NULL among them frees the others and
  *            returns NULL, keeping the failed constructor's message).
  */
-Module *nn_sequential(int n, ...);
+STRATA_API Module *nn_sequential(int n, ...);
 /** @brief An empty ModuleList (a list of children without a forward). */
-Module *nn_module_list(void);
+STRATA_API Module *nn_module_list(void);
 /**
  * @brief Append @p module to a Sequential or ModuleList, taking ownership (freed on
  *        failure, except a module that already has a parent). 0 or -1.
  */
-int nn_sequential_append(Module *seq, Module *module);
+STRATA_API int nn_sequential_append(Module *seq, Module *module);
 /** @brief Same as nn_sequential_append() (ModuleList.append). */
-int nn_module_list_append(Module *list, Module *module);
+STRATA_API int nn_module_list_append(Module *list, Module *module);
 /** @brief Insert @p module before @p index (negative counts from the end; len appends). */
-int nn_module_list_insert(Module *list, int index, Module *module);
+STRATA_API int nn_module_list_insert(Module *list, int index, Module *module);
 /**
  * @brief Move every child of the container @p other (emptied, then freed) to the end of
  *        @p list (ModuleList.extend). 0 or -1 with both unchanged.
  */
-int nn_module_list_extend(Module *list, Module *other);
+STRATA_API int nn_module_list_extend(Module *list, Module *other);
 /** @brief The child at @p index (negative counts from the end), borrowed; NULL if out of range. */
-Module *nn_module_list_get(const Module *list, int index);
+STRATA_API Module *nn_module_list_get(const Module *list, int index);
 /** @brief Free the child at @p index and renumber the rest. 0 or -1. */
-int nn_module_list_delete(Module *list, int index);
+STRATA_API int nn_module_list_delete(Module *list, int index);
 /** @brief Number of children of a Sequential/ModuleList/ModuleDict, -1 with an error. */
-int nn_module_list_len(const Module *list);
+STRATA_API int nn_module_list_len(const Module *list);
 
 /** @brief An empty ModuleDict (children by key, in insertion order). */
-Module *nn_module_dict(void);
+STRATA_API Module *nn_module_dict(void);
 /**
  * @brief Set @p key to @p module (ownership passes, as nn_register_module()); an
  *        existing key's module is freed and replaced in place (keeping its position).
  * @return 0 or -1.
  */
-int nn_module_dict_set(Module *dict, const char *key, Module *module);
+STRATA_API int nn_module_dict_set(Module *dict, const char *key, Module *module);
 /** @brief The module at @p key, borrowed; NULL with an error if absent. */
-Module *nn_module_dict_get(const Module *dict, const char *key);
+STRATA_API Module *nn_module_dict_get(const Module *dict, const char *key);
 /** @brief Whether @p key is present. */
-bool nn_module_dict_contains(const Module *dict, const char *key);
+STRATA_API bool nn_module_dict_contains(const Module *dict, const char *key);
 /** @brief Free the module at @p key and remove the key. 0 or -1 if absent. */
-int nn_module_dict_delete(Module *dict, const char *key);
+STRATA_API int nn_module_dict_delete(Module *dict, const char *key);
 /**
  * @brief The keys in order (ModuleDict.keys); values and items are nn_named_children().
  * @param[in] dict the ModuleDict.
  * @param[out] keys receives the keys (nn_keys_clear()).
  * @return 0 or -1.
  */
-int nn_module_dict_keys(const Module *dict, NnKeys *keys);
+STRATA_API int nn_module_dict_keys(const Module *dict, NnKeys *keys);
 /**
  * @brief Move every child of @p other (a ModuleDict, emptied then freed) into @p dict,
  *        replacing equal keys in place (ModuleDict.update). 0 or -1 with both unchanged.
  */
-int nn_module_dict_update(Module *dict, Module *other);
+STRATA_API int nn_module_dict_update(Module *dict, Module *other);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -752,42 +752,42 @@ typedef enum NnReduction {
 } NnReduction;
 
 /** @brief (input - target)^2 reduced; shapes must match. */
-Var *nn_mse_loss(Var *input, const Tensor *target, NnReduction reduction);
+STRATA_API Var *nn_mse_loss(Var *input, const Tensor *target, NnReduction reduction);
 /** @brief |input - target| reduced; shapes must match. */
-Var *nn_l1_loss(Var *input, const Tensor *target, NnReduction reduction);
+STRATA_API Var *nn_l1_loss(Var *input, const Tensor *target, NnReduction reduction);
 /**
  * @brief Cross-entropy of logits [N, C] with class indices [N], mean over the batch,
  *        computed stably as -log_softmax(logits)[target].
  */
-Var *nn_cross_entropy(Var *logits, const Tensor *target);
+STRATA_API Var *nn_cross_entropy(Var *logits, const Tensor *target);
 /**
  * @brief Cross-entropy with a reduction and label smoothing eps in [0, 1], PyTorch's
  *        formula: loss_i = (1 - eps) * nll_i + eps * mean_c(-log_softmax(x_i)_c).
  * @return A scalar (mean/sum) or [N] (none); NULL with an error for a target outside
  *         [0, C) or mismatched shapes.
  */
-Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduction,
-                           float label_smoothing);
+STRATA_API Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduction,
+                                      float label_smoothing);
 /** @brief Negative log-likelihood: -log_probs[i, target_i] reduced; [N, C] and [N]. */
-Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction);
+STRATA_API Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction);
 /**
  * @brief Binary cross-entropy of probabilities: -(t log p + (1 - t) log(1 - p)), each
  *        log clamped at -100 as PyTorch.
  */
-Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction);
+STRATA_API Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction);
 /**
  * @brief Binary cross-entropy of logits, stable for any magnitude:
  *        softplus(x) - t x with softplus(x) = logsumexp(0, x).
  */
-Var *nn_bce_with_logits_loss(Var *logits, const Tensor *target, NnReduction reduction);
+STRATA_API Var *nn_bce_with_logits_loss(Var *logits, const Tensor *target, NnReduction reduction);
 
-Module *nn_mse_loss_module(NnReduction reduction); /**< @brief MSELoss */
-Module *nn_l1_loss_module(NnReduction reduction);  /**< @brief L1Loss */
+STRATA_API Module *nn_mse_loss_module(NnReduction reduction); /**< @brief MSELoss */
+STRATA_API Module *nn_l1_loss_module(NnReduction reduction);  /**< @brief L1Loss */
 /** @brief CrossEntropyLoss with @p label_smoothing. */
-Module *nn_cross_entropy_module(NnReduction reduction, float label_smoothing);
-Module *nn_nll_loss_module(NnReduction reduction); /**< @brief NLLLoss */
-Module *nn_bce_loss_module(NnReduction reduction); /**< @brief BCELoss */
-Module *nn_bce_with_logits_loss_module(NnReduction reduction); /**< @brief BCEWithLogitsLoss */
+STRATA_API Module *nn_cross_entropy_module(NnReduction reduction, float label_smoothing);
+STRATA_API Module *nn_nll_loss_module(NnReduction reduction); /**< @brief NLLLoss */
+STRATA_API Module *nn_bce_loss_module(NnReduction reduction); /**< @brief BCELoss */
+STRATA_API Module *nn_bce_with_logits_loss_module(NnReduction reduction); /**< @brief BCEWithLogitsLoss */
 /** @} */
 
 /** @} */ /* end of group nn */

@@ -131,11 +131,11 @@ struct Optimizer {
  *            or eps, and betas/alpha outside [0, 1), are errors naming the field.
  * @return A new optimizer the caller frees with optim_free(), or NULL with an error.
  */
-Optimizer *optim_new(const OptimizerOps *ops, void *ctx, Var *const *params, int n,
-                     const OptimHparams *defaults);
+STRATA_API Optimizer *optim_new(const OptimizerOps *ops, void *ctx, Var *const *params, int n,
+                                const OptimHparams *defaults);
 
 /** @brief Destroy @p opt: release its parameters and state, free its context. NULL is ignored. */
-void optim_free(Optimizer *opt);
+STRATA_API void optim_free(Optimizer *opt);
 
 /**
  * @brief Add a parameter group (torch.optim.Optimizer.add_param_group).
@@ -145,7 +145,7 @@ void optim_free(Optimizer *opt);
  * @param[in] hp the group's hyperparameters, or NULL for the optimizer's defaults.
  * @return The new group's index, or -1 with an error (and @p opt unchanged).
  */
-int optim_add_param_group(Optimizer *opt, Var *const *params, int n, const OptimHparams *hp);
+STRATA_API int optim_add_param_group(Optimizer *opt, Var *const *params, int n, const OptimHparams *hp);
 
 /**
  * @brief Apply one update to every parameter that has a gradient, under no-grad mode.
@@ -153,23 +153,23 @@ int optim_add_param_group(Optimizer *opt, Var *const *params, int n, const Optim
  * @return 0, or -1 with an error (NULL optimizer, a gradient whose shape differs from
  *         its parameter's).
  */
-int optim_step(Optimizer *opt);
+STRATA_API int optim_step(Optimizer *opt);
 
 /**
  * @brief Clear the gradient of every parameter.
  * @param[in,out] opt the optimizer; NULL is ignored.
  * @param[in] set_to_none drop the gradients (PyTorch's default), else fill them with zeros.
  */
-void optim_zero_grad(Optimizer *opt, bool set_to_none);
+STRATA_API void optim_zero_grad(Optimizer *opt, bool set_to_none);
 
 /** @brief The learning rate of group @p group, or NAN with an error if out of range. */
-float optim_get_lr(const Optimizer *opt, int group);
+STRATA_API float optim_get_lr(const Optimizer *opt, int group);
 
 /**
  * @brief Set the learning rate of every group (@p group = -1) or of one group.
  * @return 0, or -1 with an error (index out of range, negative lr).
  */
-int optim_set_lr(Optimizer *opt, int group, float lr);
+STRATA_API int optim_set_lr(Optimizer *opt, int group, float lr);
 
 /**
  * @brief A named state buffer of @p state, created as zeros shaped like @p like on
@@ -180,22 +180,22 @@ int optim_set_lr(Optimizer *opt, int group, float lr);
  * @return The buffer, borrowed from @p state, or NULL with an error (no room left, name
  *         too long, or an existing buffer whose shape differs from @p like's).
  */
-Tensor *optim_state_buffer(OptimParamState *state, const char *name, const Tensor *like);
+STRATA_API Tensor *optim_state_buffer(OptimParamState *state, const char *name, const Tensor *like);
 
 /**
  * @brief Look up a named buffer without creating it.
  * @return The buffer (borrowed) or NULL (no error recorded) when it does not exist.
  */
-Tensor *optim_state_find(const OptimParamState *state, const char *name);
+STRATA_API Tensor *optim_state_find(const OptimParamState *state, const char *name);
 
 /** @brief PyTorch's SGD defaults: lr @p lr, no momentum, dampening or weight decay. */
-OptimHparams optim_sgd_defaults(float lr);
+STRATA_API OptimHparams optim_sgd_defaults(float lr);
 /** @brief PyTorch's Adam defaults: lr @p lr, betas (0.9, 0.999), eps 1e-8. */
-OptimHparams optim_adam_defaults(float lr);
+STRATA_API OptimHparams optim_adam_defaults(float lr);
 /** @brief PyTorch's AdamW defaults: as Adam with weight_decay 0.01. */
-OptimHparams optim_adamw_defaults(float lr);
+STRATA_API OptimHparams optim_adamw_defaults(float lr);
 /** @brief PyTorch's RMSprop defaults: lr @p lr, alpha 0.99, eps 1e-8. */
-OptimHparams optim_rmsprop_defaults(float lr);
+STRATA_API OptimHparams optim_rmsprop_defaults(float lr);
 
 /**
  * @brief Stochastic gradient descent (torch.optim.SGD). With g the gradient (negated if
@@ -206,7 +206,7 @@ OptimHparams optim_rmsprop_defaults(float lr);
  *            an error).
  * @return A new optimizer (optim_free()) or NULL with an error.
  */
-Optimizer *optim_sgd_new(Var *const *params, int n, const OptimHparams *hp);
+STRATA_API Optimizer *optim_sgd_new(Var *const *params, int n, const OptimHparams *hp);
 
 /**
  * @brief Adam (torch.optim.Adam): g += wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
@@ -215,14 +215,14 @@ Optimizer *optim_sgd_new(Var *const *params, int n, const OptimHparams *hp);
  *        "exp_avg_sq", "max_exp_avg_sq" (amsgrad).
  * @return A new optimizer (optim_free()) or NULL with an error.
  */
-Optimizer *optim_adam_new(Var *const *params, int n, const OptimHparams *hp);
+STRATA_API Optimizer *optim_adam_new(Var *const *params, int n, const OptimHparams *hp);
 
 /**
  * @brief AdamW (torch.optim.AdamW): p *= 1 - lr*wd first (decoupled decay), then Adam's
  *        update without the L2 term.
  * @return A new optimizer (optim_free()) or NULL with an error.
  */
-Optimizer *optim_adamw_new(Var *const *params, int n, const OptimHparams *hp);
+STRATA_API Optimizer *optim_adamw_new(Var *const *params, int n, const OptimHparams *hp);
 
 /**
  * @brief RMSprop (torch.optim.RMSprop): g += wd*p; v = alpha*v + (1-alpha)*g^2; if
@@ -231,7 +231,7 @@ Optimizer *optim_adamw_new(Var *const *params, int n, const OptimHparams *hp);
  *        p -= lr*g/d. Buffers "square_avg", "grad_avg" (centered), "momentum_buffer".
  * @return A new optimizer (optim_free()) or NULL with an error.
  */
-Optimizer *optim_rmsprop_new(Var *const *params, int n, const OptimHparams *hp);
+STRATA_API Optimizer *optim_rmsprop_new(Var *const *params, int n, const OptimHparams *hp);
 
 /**
  * @brief The SGD update of one parameter (the OptimizerOps::update of optim_sgd_new()),
@@ -243,32 +243,32 @@ Optimizer *optim_rmsprop_new(Var *const *params, int n, const OptimHparams *hp);
  * @param[in,out] state its state ("momentum_buffer", step).
  * @return 0, or -1 with an error (shapes differ, non-contiguous parameter).
  */
-int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
-                     OptimParamState *state);
+STRATA_API int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                                OptimParamState *state);
 /** @brief The Adam update of one parameter (see optim_sgd_update() for the arguments). */
-int optim_adam_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
-                      OptimParamState *state);
+STRATA_API int optim_adam_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                                 OptimParamState *state);
 /** @brief The AdamW update of one parameter (see optim_sgd_update() for the arguments). */
-int optim_adamw_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
-                       OptimParamState *state);
+STRATA_API int optim_adamw_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                                  OptimParamState *state);
 /** @brief The RMSprop update of one parameter (see optim_sgd_update() for the arguments). */
-int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
-                         const Tensor *grad, OptimParamState *state);
+STRATA_API int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
+                                    const Tensor *grad, OptimParamState *state);
 
 /**
  * @brief An optimizer of the built-in kind @p name ("sgd", "adam", "adamw", "rmsprop").
  * @return A new optimizer or NULL with an error naming the unknown kind.
  */
-Optimizer *optim_by_name(const char *name, Var *const *params, int n, const OptimHparams *hp);
+STRATA_API Optimizer *optim_by_name(const char *name, Var *const *params, int n, const OptimHparams *hp);
 
 /** @brief SGD over nn_parameters(@p model) with lr @p lr and momentum @p momentum. */
-Optimizer *optim_sgd(Module *model, float lr, float momentum);
+STRATA_API Optimizer *optim_sgd(Module *model, float lr, float momentum);
 /** @brief Adam over nn_parameters(@p model) with lr @p lr and PyTorch's other defaults. */
-Optimizer *optim_adam(Module *model, float lr);
+STRATA_API Optimizer *optim_adam(Module *model, float lr);
 /** @brief AdamW over nn_parameters(@p model) with lr @p lr and weight decay @p weight_decay. */
-Optimizer *optim_adamw(Module *model, float lr, float weight_decay);
+STRATA_API Optimizer *optim_adamw(Module *model, float lr, float weight_decay);
 /** @brief RMSprop over nn_parameters(@p model) with lr @p lr and PyTorch's other defaults. */
-Optimizer *optim_rmsprop(Module *model, float lr);
+STRATA_API Optimizer *optim_rmsprop(Module *model, float lr);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -289,21 +289,21 @@ Optimizer *optim_rmsprop(Module *model, float lr);
  *         it: check it before optim_step()); or -1 with an error for a bad argument. A
  *         norm is never negative, so the three cases are told apart by the value alone.
  */
-float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm_type);
+STRATA_API float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm_type);
 
 /**
  * @brief Clamp every gradient element into [-@p clip_value, @p clip_value]
  *        (torch.nn.utils.clip_grad_value_).
  * @return 0, or -1 with an error (negative @p clip_value).
  */
-int optim_clip_grad_value(Var *const *params, int n, float clip_value);
+STRATA_API int optim_clip_grad_value(Var *const *params, int n, float clip_value);
 
 /**
  * @brief optim_clip_grad_norm() over every parameter of @p opt (2-norm).
  * @return As optim_clip_grad_norm(): the norm, NaN/Inf for non-finite gradients, or -1
  *         with an error.
  */
-float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm);
+STRATA_API float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -327,7 +327,7 @@ typedef float (*LRLambda)(int64_t epoch, void *ctx);
  * @param[in] gamma decay factor (> 0).
  * @return A new scheduler (optim_scheduler_free()) or NULL with an error.
  */
-LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma);
+STRATA_API LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma);
 
 /**
  * @brief CosineAnnealingLR, closed form:
@@ -337,7 +337,7 @@ LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma);
  * @param[in] eta_min the lowest lr (>= 0).
  * @return A new scheduler or NULL with an error.
  */
-LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min);
+STRATA_API LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min);
 
 /**
  * @brief LinearLR (linear warm-up): lr = initial_lr * (start + (end - start) *
@@ -348,11 +348,11 @@ LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min);
  * @param[in] total_iters epochs of the ramp (>= 1).
  * @return A new scheduler or NULL with an error.
  */
-LRScheduler *optim_linear_lr(Optimizer *opt, float start_factor, float end_factor,
-                             int64_t total_iters);
+STRATA_API LRScheduler *optim_linear_lr(Optimizer *opt, float start_factor, float end_factor,
+                                        int64_t total_iters);
 
 /** @brief ExponentialLR: lr = initial_lr * gamma^t (gamma > 0). NULL with an error otherwise. */
-LRScheduler *optim_exponential_lr(Optimizer *opt, float gamma);
+STRATA_API LRScheduler *optim_exponential_lr(Optimizer *opt, float gamma);
 
 /**
  * @brief LambdaLR: lr = initial_lr * fn(t, ctx).
@@ -361,7 +361,7 @@ LRScheduler *optim_exponential_lr(Optimizer *opt, float gamma);
  * @param[in] ctx passed to @p fn (borrowed).
  * @return A new scheduler or NULL with an error.
  */
-LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx);
+STRATA_API LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx);
 
 /**
  * @brief SequentialLR: @p schedulers[0] until epoch @p milestones[0], then
@@ -373,8 +373,8 @@ LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx);
  * @param[in] n number of schedulers (>= 1).
  * @return A new scheduler or NULL with an error.
  */
-LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
-                                 const int64_t *milestones, int n);
+STRATA_API LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
+                                            const int64_t *milestones, int n);
 
 /**
  * @brief ChainedScheduler: all of @p schedulers at once, their factors multiplied:
@@ -386,22 +386,22 @@ LRScheduler *optim_sequential_lr(Optimizer *opt, LRScheduler **schedulers,
  * @param[in] n number of schedulers (>= 1).
  * @return A new scheduler or NULL with an error.
  */
-LRScheduler *optim_chained_lr(Optimizer *opt, LRScheduler **schedulers, int n);
+STRATA_API LRScheduler *optim_chained_lr(Optimizer *opt, LRScheduler **schedulers, int n);
 
 /**
  * @brief Advance the epoch counter by one and set every group's lr.
  * @return 0, or -1 with an error (NULL scheduler).
  */
-int optim_scheduler_step(LRScheduler *sched);
+STRATA_API int optim_scheduler_step(LRScheduler *sched);
 
 /**
  * @brief Jump to epoch @p epoch (to resume) and set the lrs for it.
  * @return 0, or -1 with an error (negative epoch).
  */
-int optim_scheduler_set_epoch(LRScheduler *sched, int64_t epoch);
+STRATA_API int optim_scheduler_set_epoch(LRScheduler *sched, int64_t epoch);
 
 /** @brief The epoch counter (0 after creation), or -1 with an error for NULL. */
-int64_t optim_scheduler_epoch(const LRScheduler *sched);
+STRATA_API int64_t optim_scheduler_epoch(const LRScheduler *sched);
 
 /**
  * @brief The lrs the scheduler last set (get_last_lr()), one per group.
@@ -411,10 +411,10 @@ int64_t optim_scheduler_epoch(const LRScheduler *sched);
  * @return The number of groups (which may exceed @p max: only @p max are written), or
  *         -1 with an error.
  */
-int optim_scheduler_get_last_lr(const LRScheduler *sched, float *out, int max);
+STRATA_API int optim_scheduler_get_last_lr(const LRScheduler *sched, float *out, int max);
 
 /** @brief Destroy @p sched (and the schedulers a SequentialLR owns). NULL is ignored. */
-void optim_scheduler_free(LRScheduler *sched);
+STRATA_API void optim_scheduler_free(LRScheduler *sched);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -432,7 +432,7 @@ void optim_scheduler_free(LRScheduler *sched);
  *        round-trip exactly).
  * @return A new state dict (nn_state_dict_free()) or NULL with an error.
  */
-NnStateDict *optim_state_dict(const Optimizer *opt);
+STRATA_API NnStateDict *optim_state_dict(const Optimizer *opt);
 
 /**
  * @brief Restore state written by optim_state_dict(): hyperparameters, step counts and
@@ -441,12 +441,12 @@ NnStateDict *optim_state_dict(const Optimizer *opt);
  *        changes.
  * @return 0, or -1 with an error naming the first mismatch.
  */
-int optim_load_state_dict(Optimizer *opt, const NnStateDict *sd);
+STRATA_API int optim_load_state_dict(Optimizer *opt, const NnStateDict *sd);
 
 /** @brief optim_state_dict() written with nn_safetensors_save() (atomically). 0 or -1. */
-int optim_save(const Optimizer *opt, const char *path);
+STRATA_API int optim_save(const Optimizer *opt, const char *path);
 /** @brief nn_safetensors_load() then optim_load_state_dict(). 0 or -1 (opt unchanged). */
-int optim_load(Optimizer *opt, const char *path);
+STRATA_API int optim_load(Optimizer *opt, const char *path);
 /** @} */
 
 

@@ -38,6 +38,20 @@ extern "C" {
  * @{
  */
 
+/**
+ * @def STRATA_API
+ * @brief Marks a declaration as part of strata's public API. The libraries are built
+ *        with hidden visibility (-fvisibility=hidden), so libstrata.so exports the
+ *        functions (and the one table) declared with this mark in the installed headers,
+ *        and nothing else: the helpers the layers share (*_internal.h) stay inside.
+ *        `make exports-check` holds the shared library to exactly this list.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
 /** Largest number of dimensions a tensor may have. */
 #define TENSOR_MAX_DIMS 8
 
@@ -54,23 +68,23 @@ extern "C" {
  * @return A borrowed string, empty ("") when no error has been recorded. Valid until
  *         the next error is recorded or strata_clear_error() is called.
  */
-const char *strata_last_error(void);
+STRATA_API const char *strata_last_error(void);
 
 /**
  * @brief Whether the slot holds a message that strata_last_error() has not returned yet
  *        (a failure nobody has looked at). Does not mark it read.
  */
-bool strata_error_pending(void);
+STRATA_API bool strata_error_pending(void);
 
 /** @brief Empty the error slot, so the next failure's message is the one reported. */
-void strata_clear_error(void);
+STRATA_API void strata_clear_error(void);
 
 /**
  * @brief Record an error message (printf-style), replacing the slot's content. The new
  *        message is unread.
  * @param[in] fmt printf format; by convention "function: what went wrong".
  */
-void strata_set_error(const char *fmt, ...)
+STRATA_API void strata_set_error(const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 1, 2)))
 #endif
@@ -84,7 +98,7 @@ void strata_set_error(const char *fmt, ...)
  * @param[in] function the name of the function that got the NULL.
  * @param[in] argument the parameter's name.
  */
-void strata_error_null(const char *function, const char *argument);
+STRATA_API void strata_error_null(const char *function, const char *argument);
 
 /**
  * @brief Return @p fail from the calling function, recording "function: argument 'x' is
@@ -104,7 +118,7 @@ void strata_error_null(const char *function, const char *argument);
  * @param[in] function the unimplemented function's name (pass `__func__`).
  * @param[in] week the week whose handout asks for it.
  */
-void strata_not_implemented(const char *function, int week);
+STRATA_API void strata_not_implemented(const char *function, int week);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -133,36 +147,36 @@ typedef enum StrataIoFault {
  * @param[in] fault how it fails.
  * @param[in] persistent false: only point @p n fails; true: @p n and every later one.
  */
-void strata_io_fail_at(size_t n, StrataIoFault fault, bool persistent);
+STRATA_API void strata_io_fail_at(size_t n, StrataIoFault fault, bool persistent);
 
 /** @brief I/O points passed since the last strata_io_fail_at() (or program start). */
-size_t strata_io_points(void);
+STRATA_API size_t strata_io_points(void);
 
 /**
  * @brief Count one I/O point and say how it must fail (STRATA_IO_OK: not at all). The
  *        wrappers below call it; code that reaches a file another way (zlib, mmap) calls
  *        it before each operation and simulates the failure.
  */
-StrataIoFault strata_io_point(void);
+STRATA_API StrataIoFault strata_io_point(void);
 
 /** @brief The errno an injected @p fault reports (ENOSPC or EIO). */
-int strata_io_errno(StrataIoFault fault);
+STRATA_API int strata_io_errno(StrataIoFault fault);
 
 /** @brief fopen(); NULL with errno set on failure. */
-FILE *strata_fopen(const char *path, const char *mode);
+STRATA_API FILE *strata_fopen(const char *path, const char *mode);
 
 /**
  * @brief Write all @p n bytes (fwrite).
  * @return 0, or -1 with errno set when not every byte was written (some may have been).
  */
-int strata_fwrite(const void *data, size_t n, FILE *f);
+STRATA_API int strata_fwrite(const void *data, size_t n, FILE *f);
 
 /**
  * @brief Read up to @p n bytes (fread).
  * @return The bytes read: fewer than @p n at the end of the file or on an error (then
  *         errno is set); a caller that needs all @p n treats fewer as a failure.
  */
-size_t strata_fread(void *data, size_t n, FILE *f);
+STRATA_API size_t strata_fread(void *data, size_t n, FILE *f);
 
 /**
  * @brief Read one line (POSIX getline(); the line buffer is the C library's, freed
@@ -170,17 +184,17 @@ size_t strata_fread(void *data, size_t n, FILE *f);
  *        cut short may still parse).
  * @return Its length; -1 at the end of the file; -2 on a read error (errno set).
  */
-ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f);
+STRATA_API ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f);
 
 /** @brief fflush(); EOF with errno set on failure. */
-int strata_fflush(FILE *f);
+STRATA_API int strata_fflush(FILE *f);
 
 /** @brief fclose() (the stream is closed either way); EOF with errno set on failure,
  *         which for a written file means its data may not all be there. */
-int strata_fclose(FILE *f);
+STRATA_API int strata_fclose(FILE *f);
 
 /** @brief rename(); -1 with errno set on failure (nothing renamed). */
-int strata_rename(const char *from, const char *to);
+STRATA_API int strata_rename(const char *from, const char *to);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -204,10 +218,10 @@ typedef struct StrataMemStats {
  * @param[in] size bytes wanted; 0 gives a valid unique pointer.
  * @return Memory the caller frees with strata_free(), or NULL with an error recorded.
  */
-void *strata_malloc(size_t size);
+STRATA_API void *strata_malloc(size_t size);
 
 /** @brief Like strata_malloc() but zero-filled; NULL on overflow of n * size. */
-void *strata_calloc(size_t n, size_t size);
+STRATA_API void *strata_calloc(size_t n, size_t size);
 
 /**
  * @brief Resize counted memory (like realloc).
@@ -215,13 +229,13 @@ void *strata_calloc(size_t n, size_t size);
  * @param[in] size new size in bytes.
  * @return The new block (the old one is freed), or NULL with @p ptr left untouched.
  */
-void *strata_realloc(void *ptr, size_t size);
+STRATA_API void *strata_realloc(void *ptr, size_t size);
 
 /** @brief Free memory from strata_malloc()/strata_calloc(); NULL is ignored. */
-void strata_free(void *ptr);
+STRATA_API void strata_free(void *ptr);
 
 /** @brief The current allocation statistics (totals over all threads). */
-StrataMemStats strata_mem_stats(void);
+STRATA_API StrataMemStats strata_mem_stats(void);
 
 /**
  * @brief Give every cached block back to the C library. Freed blocks are kept for reuse
@@ -230,10 +244,10 @@ StrataMemStats strata_mem_stats(void);
  *        page-faults on its buffers; this empties the calling thread's lists and the
  *        shared cache (it also runs at exit).
  */
-void strata_mem_trim(void);
+STRATA_API void strata_mem_trim(void);
 
 /** @brief Set bytes_peak to bytes_live, to measure the peak of what follows. */
-void strata_mem_reset_peak(void);
+STRATA_API void strata_mem_reset_peak(void);
 
 /**
  * @brief Make allocations fail on purpose, to test failure paths (docs/bad-input.md,
@@ -256,10 +270,10 @@ void strata_mem_reset_peak(void);
  * }
  * @endcode
  */
-void strata_alloc_fail_at(size_t n, bool persistent);
+STRATA_API void strata_alloc_fail_at(size_t n, bool persistent);
 
 /** @brief Allocation points passed since the last strata_alloc_fail_at() (or program start). */
-size_t strata_alloc_points(void);
+STRATA_API size_t strata_alloc_points(void);
 
 /**
  * @brief Count one allocation point and say whether it must fail. strata_malloc() calls
@@ -268,7 +282,7 @@ size_t strata_alloc_points(void);
  *        numbering.
  * @return true when injection says this allocation fails.
  */
-bool strata_alloc_point(void);
+STRATA_API bool strata_alloc_point(void);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -293,10 +307,10 @@ typedef struct StrataObject {
  * @param[out] object the header to fill.
  * @param[in] destroy called when the last reference goes.
  */
-void strata_object_init(StrataObject *object, void (*destroy)(StrataObject *object));
+STRATA_API void strata_object_init(StrataObject *object, void (*destroy)(StrataObject *object));
 
 /** @brief Add a reference. NULL is ignored. */
-void strata_object_retain(StrataObject *object);
+STRATA_API void strata_object_retain(StrataObject *object);
 
 /**
  * @brief Drop a reference you own (one you retained, or the creation reference when no
@@ -305,7 +319,7 @@ void strata_object_retain(StrataObject *object);
  *        release a reference a scope holds while others hold more (scope_end() will).
  *        NULL is ignored.
  */
-void strata_object_release(StrataObject *object);
+STRATA_API void strata_object_release(StrataObject *object);
 
 /**
  * @brief Hand a reference you own to the innermost open scope (an autorelease), the way
@@ -322,7 +336,7 @@ void strata_object_release(StrataObject *object);
  *        With no scope open, or if the object already has a scope, nothing changes
  *        (the caller owns the reference). NULL is ignored.
  */
-void strata_object_autorelease(StrataObject *object);
+STRATA_API void strata_object_autorelease(StrataObject *object);
 
 /** An open scope (autorelease pool); see scope_begin(). */
 typedef struct Scope Scope;
@@ -331,7 +345,7 @@ typedef struct Scope Scope;
  * @brief Open a scope: objects created until scope_end() are owned by it.
  * @return A handle to pass to scope_end(). Never NULL (a sentinel on allocation failure).
  */
-Scope *scope_begin(void);
+STRATA_API Scope *scope_begin(void);
 
 /**
  * @brief Close @p scope (and any scope opened inside it and not yet closed), releasing
@@ -339,10 +353,10 @@ Scope *scope_begin(void);
  *        survive. NULL, or a scope already closed, is ignored.
  * @param[in] scope the handle scope_begin() returned.
  */
-void scope_end(Scope *scope);
+STRATA_API void scope_end(Scope *scope);
 
 /** @brief Number of objects currently held by open scopes on this thread. */
-size_t scope_depth_objects(void);
+STRATA_API size_t scope_depth_objects(void);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -352,29 +366,29 @@ size_t scope_depth_objects(void);
  *  @{ */
 
 /** @brief Seed the generator of this thread (default seed 0 at program start). */
-void strata_manual_seed(uint64_t seed);
+STRATA_API void strata_manual_seed(uint64_t seed);
 
 /** @brief The generator's state (to replay a random stream later). */
-uint64_t strata_rng_get_state(void);
+STRATA_API uint64_t strata_rng_get_state(void);
 
 /** @brief Restore a state returned by strata_rng_get_state(). */
-void strata_rng_set_state(uint64_t state);
+STRATA_API void strata_rng_set_state(uint64_t state);
 
 /** @brief A uniform integer in [0, 2^32). */
-uint32_t strata_rng_u32(void);
+STRATA_API uint32_t strata_rng_u32(void);
 
 /** @brief A uniform float in [0, 1). */
-double strata_rng_uniform(void);
+STRATA_API double strata_rng_uniform(void);
 
 /** @brief A standard normal sample. */
-double strata_rng_normal(void);
+STRATA_API double strata_rng_normal(void);
 
 /**
  * @brief Fill @p perm with a uniformly random permutation of 0..n-1 (Fisher-Yates).
  * @param[out] perm array of @p n entries.
  * @param[in] n length.
  */
-void strata_randperm(int64_t *perm, int64_t n);
+STRATA_API void strata_randperm(int64_t *perm, int64_t n);
 /** @} */
 
 /**
@@ -384,12 +398,12 @@ void strata_randperm(int64_t *perm, int64_t n);
  * @param[in] n threads (>= 1); values < 1 are taken as 1, values above
  *        STRATA_MAX_THREADS as STRATA_MAX_THREADS.
  */
-void strata_set_num_threads(int n);
+STRATA_API void strata_set_num_threads(int n);
 
 /** @brief The thread count set by strata_set_num_threads() (default: the count OpenBLAS
  *         starts with, which is every core unless OPENBLAS_NUM_THREADS says otherwise,
  *         but no more than the cores this process may run on, its affinity mask). */
-int strata_get_num_threads(void);
+STRATA_API int strata_get_num_threads(void);
 
 /** Most threads strata_parallel_for() runs at once. */
 #define STRATA_MAX_THREADS 64
@@ -420,7 +434,7 @@ typedef void (*StrataRangeFn)(void *ctx, int64_t begin, int64_t end, int chunk, 
  * @param[in] grain fewest items worth a chunk of their own (values < 1 count as 1).
  * @return The number of chunks, 1 .. 4095.
  */
-int strata_parallel_chunks(int64_t n, int64_t grain);
+STRATA_API int strata_parallel_chunks(int64_t n, int64_t grain);
 
 /**
  * @brief How many threads strata_parallel_for() runs @p n items on: the thread count
@@ -430,7 +444,7 @@ int strata_parallel_chunks(int64_t n, int64_t grain);
  * @param[in] grain fewest items worth a chunk of their own (values < 1 count as 1).
  * @return The number of threads, 1 .. STRATA_MAX_THREADS.
  */
-int strata_parallel_threads(int64_t n, int64_t grain);
+STRATA_API int strata_parallel_threads(int64_t n, int64_t grain);
 
 /**
  * @brief Run @p fn over the items [0, n), cut into K = strata_parallel_chunks(n, grain)
@@ -458,7 +472,7 @@ int strata_parallel_threads(int64_t n, int64_t grain);
  * @param[in] fn the loop body.
  * @param[in] ctx passed to every call of @p fn.
  */
-void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx);
+STRATA_API void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx);
 
 /* ------------------------------------------------------------------------------------ */
 /** @name The Tensor type
@@ -486,10 +500,10 @@ typedef struct Tensor {
 } Tensor;
 
 /** @brief Add a reference to @p t (to keep it past its scope). NULL is ignored. */
-void tensor_retain(Tensor *t);
+STRATA_API void tensor_retain(Tensor *t);
 
 /** @brief Drop a reference; the tensor is freed when none remain. NULL is ignored. */
-void tensor_release(Tensor *t);
+STRATA_API void tensor_release(Tensor *t);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -500,43 +514,43 @@ void tensor_release(Tensor *t);
  *  @{ */
 
 /** @brief Uninitialised tensor of the given @p shape (@p ndim dims, 0 for a scalar). */
-Tensor *tensor_empty(const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_empty(const int64_t *shape, int ndim);
 /** @brief Tensor of zeros. */
-Tensor *tensor_zeros(const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_zeros(const int64_t *shape, int ndim);
 /** @brief Tensor of ones. */
-Tensor *tensor_ones(const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_ones(const int64_t *shape, int ndim);
 /** @brief Tensor filled with @p value. */
-Tensor *tensor_full(const int64_t *shape, int ndim, float value);
+STRATA_API Tensor *tensor_full(const int64_t *shape, int ndim, float value);
 /** @brief A 0-d tensor holding @p value. */
-Tensor *tensor_scalar(float value);
+STRATA_API Tensor *tensor_scalar(float value);
 /**
  * @brief 1-D tensor start, start+step, ... stopping before @p end (as torch.arange).
  * @return NULL if @p step is 0 or has the wrong sign for the range.
  */
-Tensor *tensor_arange(double start, double end, double step);
+STRATA_API Tensor *tensor_arange(double start, double end, double step);
 /** @brief 1-D tensor of @p steps evenly spaced values from @p start to @p end inclusive. */
-Tensor *tensor_linspace(double start, double end, int64_t steps);
+STRATA_API Tensor *tensor_linspace(double start, double end, int64_t steps);
 /**
  * @brief Copy @p data (row-major, tensor_numel elements) into a new tensor of @p shape.
  * @param[in] data the values; NULL is an error.
  * @param[in] shape the size of each dim.
  * @param[in] ndim number of dims (0 for a scalar).
  */
-Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim);
 /** @brief Uniform samples in [0, 1) from the seeded generator. */
-Tensor *tensor_rand(const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_rand(const int64_t *shape, int ndim);
 /** @brief Standard normal samples from the seeded generator. */
-Tensor *tensor_randn(const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_randn(const int64_t *shape, int ndim);
 /** @brief 1 with probability @p p, else 0 (p in [0, 1]). */
-Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p);
+STRATA_API Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p);
 /** @brief A contiguous copy of @p t with its own storage (torch.clone). */
-Tensor *tensor_clone(const Tensor *t);
+STRATA_API Tensor *tensor_clone(const Tensor *t);
 /** @brief Zeros with the shape of @p t. */
-Tensor *tensor_zeros_like(const Tensor *t);
+STRATA_API Tensor *tensor_zeros_like(const Tensor *t);
 /** @brief Ones with the shape of @p t. */
-Tensor *tensor_ones_like(const Tensor *t);
+STRATA_API Tensor *tensor_ones_like(const Tensor *t);
 /** @brief @p value everywhere, with the shape of @p t. */
-Tensor *tensor_full_like(const Tensor *t, float value);
+STRATA_API Tensor *tensor_full_like(const Tensor *t, float value);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -544,47 +558,47 @@ Tensor *tensor_full_like(const Tensor *t, float value);
  *  @{ */
 
 /** @brief Number of elements (1 for a scalar); 0 for NULL. */
-int64_t tensor_numel(const Tensor *t);
+STRATA_API int64_t tensor_numel(const Tensor *t);
 /**
  * @brief Size of dim @p dim (negative counts from the end).
  * @return The size, or -1 with an error if @p dim is out of range.
  */
-int64_t tensor_size(const Tensor *t, int dim);
+STRATA_API int64_t tensor_size(const Tensor *t, int dim);
 /** @brief Whether the elements are laid out row-major without gaps. */
-bool tensor_is_contiguous(const Tensor *t);
+STRATA_API bool tensor_is_contiguous(const Tensor *t);
 /** @brief Whether @p a and @p b have the same shape. */
-bool tensor_same_shape(const Tensor *a, const Tensor *b);
+STRATA_API bool tensor_same_shape(const Tensor *a, const Tensor *b);
 /**
  * @brief The single value of a one-element tensor.
  * @return The value, or NAN with an error if @p t has more than one element.
  */
-float tensor_item(const Tensor *t);
+STRATA_API float tensor_item(const Tensor *t);
 /**
  * @brief Element at the multi-index @p index (one entry per dim).
  * @return The value, or NAN with an error if an index is out of range.
  */
-float tensor_get(const Tensor *t, const int64_t *index);
+STRATA_API float tensor_get(const Tensor *t, const int64_t *index);
 /**
  * @brief Store @p value at the multi-index @p index.
  * @return 0, or -1 with an error if an index is out of range.
  */
-int tensor_set(Tensor *t, const int64_t *index, float value);
+STRATA_API int tensor_set(Tensor *t, const int64_t *index, float value);
 /**
  * @brief Copy the elements, in row-major order, into @p out.
  * @param[in] t the tensor (any strides).
  * @param[out] out room for tensor_numel(t) floats.
  * @return 0, or -1 with an error.
  */
-int tensor_to_array(const Tensor *t, float *out);
+STRATA_API int tensor_to_array(const Tensor *t, float *out);
 /**
  * @brief Whether |a - b| <= atol + rtol * |b| elementwise (shapes must match; NaNs differ).
  */
-bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol);
+STRATA_API bool tensor_allclose(const Tensor *a, const Tensor *b, float rtol, float atol);
 /**
  * @brief Write the shape as "[2, 3]" into @p buf (at most @p size bytes, NUL-terminated).
  * @return @p buf, for use in messages.
  */
-char *tensor_shape_str(const Tensor *t, char *buf, size_t size);
+STRATA_API char *tensor_shape_str(const Tensor *t, char *buf, size_t size);
 /**
  * @brief The shape two shapes broadcast to (NumPy rules).
  * @param[in] a, a_ndim the first shape and its number of dims.
@@ -593,8 +607,8 @@ char *tensor_shape_str(const Tensor *t, char *buf, size_t size);
  * @param[out] out_ndim number of dims of the result.
  * @return 0, or -1 with an error naming both shapes when they do not broadcast.
  */
-int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
-                           int64_t *out, int *out_ndim);
+STRATA_API int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
+                                      int64_t *out, int *out_ndim);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -604,37 +618,37 @@ int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b
  *  @{ */
 
 /** @brief View with a new shape; one size may be -1. NULL if the strides do not allow a view. */
-Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim);
 /** @brief Like tensor_view(), copying only when a view is impossible. */
-Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim);
 /** @brief @p t itself if contiguous (as a new view object), else a contiguous copy. */
-Tensor *tensor_contiguous(const Tensor *t);
+STRATA_API Tensor *tensor_contiguous(const Tensor *t);
 /** @brief Swap dims @p dim0 and @p dim1. */
-Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1);
+STRATA_API Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1);
 /** @brief Reorder dims: result dim i is @p t's dim @p dims[i] (a permutation of ndim dims). */
-Tensor *tensor_permute(const Tensor *t, const int *dims);
+STRATA_API Tensor *tensor_permute(const Tensor *t, const int *dims);
 /** @brief Remove dim @p dim if its size is 1 (otherwise an unchanged view, as PyTorch). */
-Tensor *tensor_squeeze(const Tensor *t, int dim);
+STRATA_API Tensor *tensor_squeeze(const Tensor *t, int dim);
 /** @brief Remove every dim of size 1. */
-Tensor *tensor_squeeze_all(const Tensor *t);
+STRATA_API Tensor *tensor_squeeze_all(const Tensor *t);
 /** @brief Insert a dim of size 1 at @p dim (in [-ndim-1, ndim]). */
-Tensor *tensor_unsqueeze(const Tensor *t, int dim);
+STRATA_API Tensor *tensor_unsqueeze(const Tensor *t, int dim);
 /** @brief Elements @p start .. @p start + @p length - 1 along @p dim. */
-Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length);
+STRATA_API Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length);
 /**
  * @brief Python's t[..., start:end:step, ...] along @p dim (step > 0; start/end are
  *        clamped to the dim and may be negative, as in Python).
  */
-Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64_t step);
+STRATA_API Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64_t step);
 /** @brief Index @p index along @p dim, removing that dim (t[..., index, ...]). */
-Tensor *tensor_select(const Tensor *t, int dim, int64_t index);
+STRATA_API Tensor *tensor_select(const Tensor *t, int dim, int64_t index);
 /**
  * @brief Broadcast @p t to @p shape without copying (stride 0 on expanded dims);
  *        a size of -1 keeps the existing size.
  */
-Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim);
+STRATA_API Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim);
 /** @brief Merge dims @p start_dim .. @p end_dim into one (a view when possible). */
-Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim);
+STRATA_API Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -643,44 +657,44 @@ Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim);
  *  tensor; comparisons return 1.0 or 0.0.
  *  @{ */
 
-Tensor *tensor_add(const Tensor *a, const Tensor *b);     /**< @brief a + b */
-Tensor *tensor_sub(const Tensor *a, const Tensor *b);     /**< @brief a - b */
-Tensor *tensor_mul(const Tensor *a, const Tensor *b);     /**< @brief a * b */
-Tensor *tensor_div(const Tensor *a, const Tensor *b);     /**< @brief a / b */
-Tensor *tensor_pow(const Tensor *a, const Tensor *b);     /**< @brief a ^ b (powf) */
-Tensor *tensor_maximum(const Tensor *a, const Tensor *b); /**< @brief max(a, b); NaN wins */
-Tensor *tensor_minimum(const Tensor *a, const Tensor *b); /**< @brief min(a, b); NaN wins */
-Tensor *tensor_eq(const Tensor *a, const Tensor *b);      /**< @brief a == b */
-Tensor *tensor_ne(const Tensor *a, const Tensor *b);      /**< @brief a != b */
-Tensor *tensor_lt(const Tensor *a, const Tensor *b);      /**< @brief a < b */
-Tensor *tensor_le(const Tensor *a, const Tensor *b);      /**< @brief a <= b */
-Tensor *tensor_gt(const Tensor *a, const Tensor *b);      /**< @brief a > b */
-Tensor *tensor_ge(const Tensor *a, const Tensor *b);      /**< @brief a >= b */
+STRATA_API Tensor *tensor_add(const Tensor *a, const Tensor *b);     /**< @brief a + b */
+STRATA_API Tensor *tensor_sub(const Tensor *a, const Tensor *b);     /**< @brief a - b */
+STRATA_API Tensor *tensor_mul(const Tensor *a, const Tensor *b);     /**< @brief a * b */
+STRATA_API Tensor *tensor_div(const Tensor *a, const Tensor *b);     /**< @brief a / b */
+STRATA_API Tensor *tensor_pow(const Tensor *a, const Tensor *b);     /**< @brief a ^ b (powf) */
+STRATA_API Tensor *tensor_maximum(const Tensor *a, const Tensor *b); /**< @brief max(a, b); NaN wins */
+STRATA_API Tensor *tensor_minimum(const Tensor *a, const Tensor *b); /**< @brief min(a, b); NaN wins */
+STRATA_API Tensor *tensor_eq(const Tensor *a, const Tensor *b);      /**< @brief a == b */
+STRATA_API Tensor *tensor_ne(const Tensor *a, const Tensor *b);      /**< @brief a != b */
+STRATA_API Tensor *tensor_lt(const Tensor *a, const Tensor *b);      /**< @brief a < b */
+STRATA_API Tensor *tensor_le(const Tensor *a, const Tensor *b);      /**< @brief a <= b */
+STRATA_API Tensor *tensor_gt(const Tensor *a, const Tensor *b);      /**< @brief a > b */
+STRATA_API Tensor *tensor_ge(const Tensor *a, const Tensor *b);      /**< @brief a >= b */
 /** @brief cond != 0 ? a : b, all three broadcast together. */
-Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b);
+STRATA_API Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b);
 
-Tensor *tensor_add_scalar(const Tensor *t, float s);      /**< @brief t + s */
-Tensor *tensor_mul_scalar(const Tensor *t, float s);      /**< @brief t * s */
-Tensor *tensor_pow_scalar(const Tensor *t, float e);      /**< @brief t ^ e */
+STRATA_API Tensor *tensor_add_scalar(const Tensor *t, float s);      /**< @brief t + s */
+STRATA_API Tensor *tensor_mul_scalar(const Tensor *t, float s);      /**< @brief t * s */
+STRATA_API Tensor *tensor_pow_scalar(const Tensor *t, float e);      /**< @brief t ^ e */
 
-Tensor *tensor_neg(const Tensor *t);     /**< @brief -t */
-Tensor *tensor_abs(const Tensor *t);     /**< @brief |t| */
-Tensor *tensor_sign(const Tensor *t);    /**< @brief -1, 0 or 1 */
-Tensor *tensor_exp(const Tensor *t);     /**< @brief e^t */
-Tensor *tensor_log(const Tensor *t);     /**< @brief natural log (-inf at 0, NaN below) */
-Tensor *tensor_sqrt(const Tensor *t);    /**< @brief square root */
-Tensor *tensor_rsqrt(const Tensor *t);   /**< @brief 1 / sqrt(t) */
-Tensor *tensor_sin(const Tensor *t);     /**< @brief sine */
-Tensor *tensor_cos(const Tensor *t);     /**< @brief cosine */
-Tensor *tensor_tanh(const Tensor *t);    /**< @brief hyperbolic tangent */
-Tensor *tensor_sigmoid(const Tensor *t); /**< @brief 1 / (1 + e^-t), stable for large |t| */
-Tensor *tensor_relu(const Tensor *t);    /**< @brief max(t, 0) */
+STRATA_API Tensor *tensor_neg(const Tensor *t);     /**< @brief -t */
+STRATA_API Tensor *tensor_abs(const Tensor *t);     /**< @brief |t| */
+STRATA_API Tensor *tensor_sign(const Tensor *t);    /**< @brief -1, 0 or 1 */
+STRATA_API Tensor *tensor_exp(const Tensor *t);     /**< @brief e^t */
+STRATA_API Tensor *tensor_log(const Tensor *t);     /**< @brief natural log (-inf at 0, NaN below) */
+STRATA_API Tensor *tensor_sqrt(const Tensor *t);    /**< @brief square root */
+STRATA_API Tensor *tensor_rsqrt(const Tensor *t);   /**< @brief 1 / sqrt(t) */
+STRATA_API Tensor *tensor_sin(const Tensor *t);     /**< @brief sine */
+STRATA_API Tensor *tensor_cos(const Tensor *t);     /**< @brief cosine */
+STRATA_API Tensor *tensor_tanh(const Tensor *t);    /**< @brief hyperbolic tangent */
+STRATA_API Tensor *tensor_sigmoid(const Tensor *t); /**< @brief 1 / (1 + e^-t), stable for large |t| */
+STRATA_API Tensor *tensor_relu(const Tensor *t);    /**< @brief max(t, 0) */
 /** @brief GELU, exact form t * Phi(t) with the normal CDF via erf (PyTorch's default). */
-Tensor *tensor_gelu(const Tensor *t);
+STRATA_API Tensor *tensor_gelu(const Tensor *t);
 /** @brief t if t > 0 else slope * t. */
-Tensor *tensor_leaky_relu(const Tensor *t, float slope);
+STRATA_API Tensor *tensor_leaky_relu(const Tensor *t, float slope);
 /** @brief min(max(t, lo), hi); pass -INFINITY / INFINITY for no bound. NULL if lo > hi. */
-Tensor *tensor_clamp(const Tensor *t, float lo, float hi);
+STRATA_API Tensor *tensor_clamp(const Tensor *t, float lo, float hi);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -689,17 +703,17 @@ Tensor *tensor_clamp(const Tensor *t, float lo, float hi);
  *  @return 0, or -1 with an error and @p t unchanged.
  *  @{ */
 
-int tensor_add_(Tensor *t, const Tensor *other);      /**< @brief t += other */
-int tensor_sub_(Tensor *t, const Tensor *other);      /**< @brief t -= other */
-int tensor_mul_(Tensor *t, const Tensor *other);      /**< @brief t *= other */
-int tensor_div_(Tensor *t, const Tensor *other);      /**< @brief t /= other */
-int tensor_axpy_(Tensor *t, float alpha, const Tensor *x); /**< @brief t += alpha * x */
-int tensor_add_scalar_(Tensor *t, float s);           /**< @brief t += s */
-int tensor_mul_scalar_(Tensor *t, float s);           /**< @brief t *= s */
-int tensor_clamp_(Tensor *t, float lo, float hi);     /**< @brief t = clamp(t, lo, hi) */
-int tensor_fill_(Tensor *t, float value);             /**< @brief t = value everywhere */
-int tensor_zero_(Tensor *t);                          /**< @brief t = 0 */
-int tensor_copy_(Tensor *t, const Tensor *src);       /**< @brief t = src (broadcast) */
+STRATA_API int tensor_add_(Tensor *t, const Tensor *other);      /**< @brief t += other */
+STRATA_API int tensor_sub_(Tensor *t, const Tensor *other);      /**< @brief t -= other */
+STRATA_API int tensor_mul_(Tensor *t, const Tensor *other);      /**< @brief t *= other */
+STRATA_API int tensor_div_(Tensor *t, const Tensor *other);      /**< @brief t /= other */
+STRATA_API int tensor_axpy_(Tensor *t, float alpha, const Tensor *x); /**< @brief t += alpha * x */
+STRATA_API int tensor_add_scalar_(Tensor *t, float s);           /**< @brief t += s */
+STRATA_API int tensor_mul_scalar_(Tensor *t, float s);           /**< @brief t *= s */
+STRATA_API int tensor_clamp_(Tensor *t, float lo, float hi);     /**< @brief t = clamp(t, lo, hi) */
+STRATA_API int tensor_fill_(Tensor *t, float value);             /**< @brief t = value everywhere */
+STRATA_API int tensor_zero_(Tensor *t);                          /**< @brief t = 0 */
+STRATA_API int tensor_copy_(Tensor *t, const Tensor *src);       /**< @brief t = src (broadcast) */
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -709,14 +723,14 @@ int tensor_copy_(Tensor *t, const Tensor *src);       /**< @brief t = src (broad
  *  Sums accumulate in double.
  *  @{ */
 
-Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim);  /**< @brief sum */
-Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim); /**< @brief mean */
+STRATA_API Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim);  /**< @brief sum */
+STRATA_API Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim); /**< @brief mean */
 /** @brief Variance; @p unbiased divides by n-1 (torch's default), else by n. */
-Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim);
+STRATA_API Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim);
 /** @brief Standard deviation, sqrt of tensor_var(). */
-Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim);
+STRATA_API Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim);
 /** @brief log(sum(exp(t))) computed stably (the max is subtracted first). */
-Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepdim);
+STRATA_API Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepdim);
 /**
  * @brief Max along @p dim, and where it is.
  * @param[in] t the tensor.
@@ -726,21 +740,21 @@ Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepd
  *             PyTorch's CPU kernel), a new tensor under the usual ownership rule.
  * @return The max values. NaN propagates (a NaN is the max).
  */
-Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices);
+STRATA_API Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices);
 /** @brief Min along @p dim (first index on ties); see tensor_max(). */
-Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices);
+STRATA_API Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices);
 /** @brief Max of all elements as a 0-d tensor. */
-Tensor *tensor_max_all(const Tensor *t);
+STRATA_API Tensor *tensor_max_all(const Tensor *t);
 /** @brief Min of all elements as a 0-d tensor. */
-Tensor *tensor_min_all(const Tensor *t);
+STRATA_API Tensor *tensor_min_all(const Tensor *t);
 /** @brief Index of the max along @p dim (first on ties). */
-Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim);
+STRATA_API Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim);
 /** @brief Index of the min along @p dim (first on ties). */
-Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim);
+STRATA_API Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim);
 /** @brief Softmax along @p dim, stable (exp(t - max) / sum). */
-Tensor *tensor_softmax(const Tensor *t, int dim);
+STRATA_API Tensor *tensor_softmax(const Tensor *t, int dim);
 /** @brief log(softmax(t)) along @p dim, computed as t - logsumexp(t). */
-Tensor *tensor_log_softmax(const Tensor *t, int dim);
+STRATA_API Tensor *tensor_log_softmax(const Tensor *t, int dim);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -754,13 +768,13 @@ Tensor *tensor_log_softmax(const Tensor *t, int dim);
  *        otherwise BLAS-compatible strided view is passed without copying.
  * @return A new tensor, or NULL with "tensor_matmul: shapes [..] and [..] do not align".
  */
-Tensor *tensor_matmul(const Tensor *a, const Tensor *b);
+STRATA_API Tensor *tensor_matmul(const Tensor *a, const Tensor *b);
 
 /**
  * @brief The naive triple loop (double accumulation) for 2-D operands: the reference
  *        the tests compare tensor_matmul() against. Slow; not for training.
  */
-Tensor *tensor_matmul_naive(const Tensor *a, const Tensor *b);
+STRATA_API Tensor *tensor_matmul_naive(const Tensor *a, const Tensor *b);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -768,25 +782,25 @@ Tensor *tensor_matmul_naive(const Tensor *a, const Tensor *b);
  *  @{ */
 
 /** @brief Rows of @p t along @p dim picked by the 1-D @p index (torch.index_select). */
-Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index);
+STRATA_API Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index);
 /** @brief out[i][j] = t[index[i][j]][j] for dim 0, and so on (torch.gather). */
-Tensor *tensor_gather(const Tensor *t, int dim, const Tensor *index);
+STRATA_API Tensor *tensor_gather(const Tensor *t, int dim, const Tensor *index);
 /**
  * @brief A copy of @p t with @p src added at @p index along @p dim
  *        (out-of-place torch.scatter_add: out[index[i][j]][j] += src[i][j] for dim 0).
  */
-Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const Tensor *src);
+STRATA_API Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const Tensor *src);
 /**
  * @brief One-hot encoding: shape of @p index plus a last dim of @p num_classes
  *        (-1: max index + 1). Indices outside [0, num_classes) are an error.
  */
-Tensor *tensor_one_hot(const Tensor *index, int64_t num_classes);
+STRATA_API Tensor *tensor_one_hot(const Tensor *index, int64_t num_classes);
 /** @brief A copy of @p t with @p value where @p mask (broadcast to t) is nonzero. */
-Tensor *tensor_masked_fill(const Tensor *t, const Tensor *mask, float value);
+STRATA_API Tensor *tensor_masked_fill(const Tensor *t, const Tensor *mask, float value);
 /** @brief Join @p n tensors along existing dim @p dim (other sizes must match). */
-Tensor *tensor_cat(Tensor *const *tensors, int n, int dim);
+STRATA_API Tensor *tensor_cat(Tensor *const *tensors, int n, int dim);
 /** @brief Join @p n same-shaped tensors along a new dim @p dim. */
-Tensor *tensor_stack(Tensor *const *tensors, int n, int dim);
+STRATA_API Tensor *tensor_stack(Tensor *const *tensors, int n, int dim);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -808,20 +822,20 @@ typedef struct Window2d {
 } Window2d;
 
 /** @brief A square window: kernel k, the given stride and padding, dilation 1. */
-Window2d window2d(int kernel, int stride, int padding);
+STRATA_API Window2d window2d(int kernel, int stride, int padding);
 
 /**
  * @brief Unfold sliding windows into columns (torch.nn.functional.unfold).
  * @return [N, C*kh*kw, L] where L = out_h * out_w; row c*kh*kw + i*kw + j holds tap (i, j)
  *         of channel c. NULL if the window does not fit.
  */
-Tensor *tensor_im2col(const Tensor *input, Window2d w);
+STRATA_API Tensor *tensor_im2col(const Tensor *input, Window2d w);
 /**
  * @brief The adjoint of tensor_im2col(): sum columns back into an image
  *        (torch.nn.functional.fold) of [N, C, height, width].
  */
-Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int64_t width,
-                      Window2d w);
+STRATA_API Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int64_t width,
+                                 Window2d w);
 /**
  * @brief 2-D convolution (cross-correlation, as PyTorch) by im2col and one GEMM per
  *        chunk of images. The reference computes 3x3 convolutions of stride 1 and
@@ -834,8 +848,8 @@ Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int6
  * @param[in] w the window (stride, padding, dilation).
  * @return [N, C_out, out_h, out_w]
  */
-Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
-                      Window2d w);
+STRATA_API Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
+                                 Window2d w);
 /**
  * @brief The gradients of tensor_conv2d(), from the gradient of its output. With
  *        cols = im2col(input) [N, K, L] (K = C_in*kh*kw, L = out_h*out_w), weight as
@@ -854,9 +868,9 @@ Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *b
  * @return 0, or -1 with an error (NULL argument, shapes that do not fit, no memory);
  *         then every requested output is set to NULL.
  */
-int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
-                           const Tensor *weight, Window2d w, Tensor **grad_input,
-                           Tensor **grad_weight, Tensor **grad_bias);
+STRATA_API int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
+                                      const Tensor *weight, Window2d w, Tensor **grad_input,
+                                      Tensor **grad_weight, Tensor **grad_bias);
 /**
  * @brief Max pooling; padding counts as -inf.
  * @param[in] input [N, C, H, W]
@@ -865,21 +879,21 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
  *             the chosen input element within its [H, W] plane (as PyTorch).
  * @return [N, C, out_h, out_w]
  */
-Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices);
+STRATA_API Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices);
 /**
  * @brief Gradient of max pooling: route each @p grad_output element to the input
  *        position @p indices names. @p input_shape is [N, C, H, W].
  */
-Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
-                                   const int64_t *input_shape);
+STRATA_API Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
+                                              const int64_t *input_shape);
 /**
  * @brief Average pooling; the divisor counts padded zeros (PyTorch's default
  *        count_include_pad=True).
  */
-Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w);
+STRATA_API Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w);
 /** @brief Gradient of average pooling for an input of @p input_shape [N, C, H, W]. */
-Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *input_shape,
-                                   Window2d w);
+STRATA_API Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *input_shape,
+                                              Window2d w);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -895,11 +909,11 @@ Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *inp
  *        elided with "..." (3 items at each edge of every dim).
  * @return A string the caller frees with strata_free(), or NULL with an error.
  */
-char *tensor_repr(const Tensor *t);
+STRATA_API char *tensor_repr(const Tensor *t);
 /** @brief Write tensor_repr() and a newline to @p stream. @return 0 or -1. */
-int tensor_fprint(FILE *stream, const Tensor *t);
+STRATA_API int tensor_fprint(FILE *stream, const Tensor *t);
 /** @brief tensor_fprint() to stdout. */
-int tensor_print(const Tensor *t);
+STRATA_API int tensor_print(const Tensor *t);
 /** @} */
 
 /** @} */ /* end of group tensor */

@@ -40,7 +40,7 @@ extern "C" {
  *         zero-sized dim... and "truncated" when the data are shorter than the header
  *         says, "trailing" bytes when longer.
  */
-Tensor *data_read_idx(const char *path);
+STRATA_API Tensor *data_read_idx(const char *path);
 
 /** A data set: N examples, each an input and a target. */
 typedef struct Dataset Dataset;
@@ -51,7 +51,7 @@ typedef struct Dataset Dataset;
  * @param[in] y targets, [N] or [N, ...] (retained); class indices as floats.
  * @return A new dataset (data_dataset_free()) or NULL with an error (N differs, ndim 0).
  */
-Dataset *data_tensor_dataset_new(Tensor *x, Tensor *y);
+STRATA_API Dataset *data_tensor_dataset_new(Tensor *x, Tensor *y);
 
 /** Options of data_mnist_load(). */
 typedef struct DataMnistOptions {
@@ -74,16 +74,16 @@ typedef struct DataMnistOptions {
  *         dataset-fashion-mnist), malformed files, image and label counts that differ,
  *         labels that are not 1-D.
  */
-Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *opts);
+STRATA_API Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *opts);
 
 /** @brief Number of examples, or -1 with an error for NULL. */
-int64_t data_dataset_size(const Dataset *ds);
+STRATA_API int64_t data_dataset_size(const Dataset *ds);
 /** @brief The inputs tensor [N, ...] (borrowed), or NULL. */
-Tensor *data_dataset_inputs(const Dataset *ds);
+STRATA_API Tensor *data_dataset_inputs(const Dataset *ds);
 /** @brief The targets tensor [N, ...] (borrowed), or NULL. */
-Tensor *data_dataset_targets(const Dataset *ds);
+STRATA_API Tensor *data_dataset_targets(const Dataset *ds);
 /** @brief Destroy @p ds, releasing its tensors and its transform. NULL is ignored. */
-void data_dataset_free(Dataset *ds);
+STRATA_API void data_dataset_free(Dataset *ds);
 
 /* ------------------------------------------------------------------------------------ */
 /** @name Text corpora (character level)
@@ -105,14 +105,14 @@ typedef struct TextCorpus TextCorpus;
  * @return A new corpus (data_text_free()), or NULL with an error naming the file
  *         (missing, unreadable, too short for two splits of 2 characters).
  */
-TextCorpus *data_text_load(const char *path, double val_fraction);
+STRATA_API TextCorpus *data_text_load(const char *path, double val_fraction);
 /** @brief Destroy @p c. NULL is ignored. */
-void data_text_free(TextCorpus *c);
+STRATA_API void data_text_free(TextCorpus *c);
 /** @brief The number of distinct characters (tokens 0 .. size-1), or -1 for NULL. */
-int data_text_vocab_size(const TextCorpus *c);
+STRATA_API int data_text_vocab_size(const TextCorpus *c);
 /** @brief The length in characters of the validation split (@p val) or the training
  *         split, or -1 for NULL. */
-int64_t data_text_split_length(const TextCorpus *c, bool val);
+STRATA_API int64_t data_text_split_length(const TextCorpus *c, bool val);
 /**
  * @brief Tokens of the first @p n characters of @p s, as floats (tensor.h's index
  *        convention).
@@ -120,14 +120,14 @@ int64_t data_text_split_length(const TextCorpus *c, bool val);
  * @param[out] out room for @p n floats; untouched on failure.
  * @return 0, or -1 with an error naming the first character outside the vocabulary.
  */
-int data_text_encode(const TextCorpus *c, const char *s, int64_t n, float *out);
+STRATA_API int data_text_encode(const TextCorpus *c, const char *s, int64_t n, float *out);
 /**
  * @brief The characters of @p n tokens, NUL-terminated.
  * @param[in] c the corpus. @param[in] tokens the tokens. @param[in] n how many.
  * @param[out] out room for @p n + 1 chars; untouched on failure.
  * @return 0, or -1 with an error naming the first token outside [0, vocab).
  */
-int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *out);
+STRATA_API int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *out);
 /**
  * @brief A batch of windows: row b of @p x holds the tokens at starts[b] ..
  *        starts[b] + context - 1 of the chosen split, row b of @p y the tokens one
@@ -142,16 +142,16 @@ int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *
  *             on failure.
  * @return 0, or -1 with an error (sizes, a window outside the split).
  */
-int data_text_batch(const TextCorpus *c, bool val, const int64_t *starts, int64_t batch,
-                    int64_t context, Tensor **x, Tensor **y);
+STRATA_API int data_text_batch(const TextCorpus *c, bool val, const int64_t *starts, int64_t batch,
+                               int64_t context, Tensor **x, Tensor **y);
 /**
  * @brief data_text_batch() at @p batch start offsets drawn uniformly from the split
  *        with the seeded generator (strata_manual_seed()), so a seeded run sees the
  *        same batches.
  * @return 0, or -1 with an error.
  */
-int data_text_random_batch(const TextCorpus *c, bool val, int64_t batch, int64_t context,
-                           Tensor **x, Tensor **y);
+STRATA_API int data_text_random_batch(const TextCorpus *c, bool val, int64_t batch, int64_t context,
+                                      Tensor **x, Tensor **y);
 /** @} */
 
 /** Options of data_csv_load(). */
@@ -173,14 +173,14 @@ typedef struct DataCsvOptions {
  *         expected 4", "line 9, column 'age': 'abc' is not a number"), an unknown label
  *         column, or a file without data rows.
  */
-Dataset *data_csv_load(const char *path, const DataCsvOptions *opts);
+STRATA_API Dataset *data_csv_load(const char *path, const DataCsvOptions *opts);
 
 /**
  * @brief The image dataset over a pair of IDX files: images [N, H, W] (or [N, C, H, W])
  *        scaled to [0, 1] as [N, C, H, W] floats, labels [N] as float class indices.
  * @return A new dataset or NULL with an error (see data_read_idx(); counts that differ).
  */
-Dataset *data_idx_dataset(const char *images_path, const char *labels_path);
+STRATA_API Dataset *data_idx_dataset(const char *images_path, const char *labels_path);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -195,17 +195,17 @@ Dataset *data_idx_dataset(const char *images_path, const char *labels_path);
 typedef struct DataTransform DataTransform;
 
 /** @brief x = (x - mean) / std on every element (std > 0, else NULL with an error). */
-DataTransform *data_transform_normalize(float mean, float std);
+STRATA_API DataTransform *data_transform_normalize(float mean, float std);
 /** @brief Flatten each example to one dim (an image [C, H, W] becomes [C*H*W]). */
-DataTransform *data_transform_flatten(void);
+STRATA_API DataTransform *data_transform_flatten(void);
 /**
  * @brief Pad an image [C, H, W] with @p padding zeros on each side, then crop a random
  *        H x W window (torchvision's RandomCrop(size, padding) with size = the input's).
  * @return A new transform, or NULL with an error for a negative padding.
  */
-DataTransform *data_transform_random_crop(int padding);
+STRATA_API DataTransform *data_transform_random_crop(int padding);
 /** @brief Mirror an image [C, H, W] left-right with probability @p p (in [0, 1]). */
-DataTransform *data_transform_random_hflip(float p);
+STRATA_API DataTransform *data_transform_random_hflip(float p);
 /**
  * @brief Apply @p n transforms in order.
  * @param[in] transforms the transforms; ownership of every one passes to the result (they
@@ -213,9 +213,9 @@ DataTransform *data_transform_random_hflip(float p);
  * @param[in] n how many (>= 1).
  * @return A new transform or NULL with an error (n < 1, a NULL entry).
  */
-DataTransform *data_transform_compose(DataTransform **transforms, int n);
+STRATA_API DataTransform *data_transform_compose(DataTransform **transforms, int n);
 /** @brief Destroy @p t (and a composition's parts). NULL is ignored. */
-void data_transform_free(DataTransform *t);
+STRATA_API void data_transform_free(DataTransform *t);
 
 /**
  * @brief Attach @p t to @p ds, replacing (and freeing) any previous transform; NULL
@@ -223,7 +223,7 @@ void data_transform_free(DataTransform *t);
  * @return 0, or -1 with an error (NULL @p ds, or @p t does not fit the examples' shape,
  *         e.g. a crop on 1-D examples).
  */
-int data_dataset_set_transform(Dataset *ds, DataTransform *t);
+STRATA_API int data_dataset_set_transform(Dataset *ds, DataTransform *t);
 
 /**
  * @brief Apply @p t to one example (what the loader does for each).
@@ -234,8 +234,8 @@ int data_dataset_set_transform(Dataset *ds, DataTransform *t);
  * @param[in,out] rng the generator state for random transforms (any value; advanced).
  * @return 0, or -1 with an error.
  */
-int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *ndim,
-                         uint64_t *rng);
+STRATA_API int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *ndim,
+                                    uint64_t *rng);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */
@@ -267,7 +267,7 @@ typedef struct DataLoader DataLoader;
  * @param[in] opts options; NULL is an error, as is batch_size < 1.
  * @return A new loader (data_loader_free()) or NULL with an error.
  */
-DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts);
+STRATA_API DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts);
 
 /**
  * @brief The next batch of the current epoch. The shuffled order of epoch e is
@@ -284,7 +284,7 @@ DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts);
  * if (data_loader_failed(loader)) { fprintf(stderr, "%s\n", strata_last_error()); ... }
  * @endcode
  */
-bool data_loader_next(DataLoader *loader, Batch *batch);
+STRATA_API bool data_loader_next(DataLoader *loader, Batch *batch);
 
 /**
  * @brief Whether the last data_loader_next() on @p loader returned false because of an
@@ -292,7 +292,7 @@ bool data_loader_next(DataLoader *loader, Batch *batch);
  * @return true after a failed call (or for a NULL loader, with an error); false after a
  *         batch, at the end of an epoch, and before the first call.
  */
-bool data_loader_failed(const DataLoader *loader);
+STRATA_API bool data_loader_failed(const DataLoader *loader);
 
 /**
  * @brief A sampler: the order of one epoch. Fill @p order (room for @p capacity indices,
@@ -315,32 +315,32 @@ typedef int (*DataCollate)(const Dataset *ds, const int64_t *indices, int64_t co
  *        next one on, instead of shuffle/sequential; NULL restores the default.
  * @return 0, or -1 with an error for a NULL loader.
  */
-int data_loader_set_sampler(DataLoader *loader, DataSampler sampler, void *ctx);
+STRATA_API int data_loader_set_sampler(DataLoader *loader, DataSampler sampler, void *ctx);
 
 /**
  * @brief Build batches with @p collate (with @p ctx, borrowed) instead of stacking the
  *        examples and applying the dataset's transform; NULL restores the default.
  * @return 0, or -1 with an error for a NULL loader.
  */
-int data_loader_set_collate(DataLoader *loader, DataCollate collate, void *ctx);
+STRATA_API int data_loader_set_collate(DataLoader *loader, DataCollate collate, void *ctx);
 
 /** @brief Batches per epoch (counting drop_last; with a sampler, of the epoch being
  *         iterated, which calls the sampler if the epoch has not started), or -1. */
-int64_t data_loader_num_batches(const DataLoader *loader);
+STRATA_API int64_t data_loader_num_batches(const DataLoader *loader);
 /** @brief The epoch being iterated (0 at first), or -1 with an error. */
-int64_t data_loader_epoch(const DataLoader *loader);
+STRATA_API int64_t data_loader_epoch(const DataLoader *loader);
 /**
  * @brief Restart at the beginning of epoch @p epoch (to resume a run).
  * @return 0, or -1 with an error (negative epoch).
  */
-int data_loader_set_epoch(DataLoader *loader, int64_t epoch);
+STRATA_API int data_loader_set_epoch(DataLoader *loader, int64_t epoch);
 /**
  * @brief The example indices of the current epoch, in order (borrowed; @p n receives the
  *        count). NULL with an error for a NULL loader.
  */
-const int64_t *data_loader_order(const DataLoader *loader, int64_t *n);
+STRATA_API const int64_t *data_loader_order(const DataLoader *loader, int64_t *n);
 /** @brief Destroy @p loader and the batch it still holds. NULL is ignored. */
-void data_loader_free(DataLoader *loader);
+STRATA_API void data_loader_free(DataLoader *loader);
 /** @} */
 
 

@@ -70,7 +70,7 @@ typedef Var *(*L2LLossFn)(Var *output, const Tensor *target, void *ctx);
  * @param[in] ctx ignored.
  * @return A fresh one-element Var, or NULL with an error (bad shapes or classes).
  */
-Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx);
+STRATA_API Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx);
 
 /**
  * @brief The mean squared error nn_mse_loss(@p output, @p target, NN_REDUCTION_MEAN)
@@ -80,7 +80,7 @@ Var *l2l_cross_entropy_loss(Var *output, const Tensor *target, void *ctx);
  * @param[in] ctx ignored.
  * @return A fresh one-element Var, or NULL with an error (shapes differ).
  */
-Var *l2l_mse_loss(Var *output, const Tensor *target, void *ctx);
+STRATA_API Var *l2l_mse_loss(Var *output, const Tensor *target, void *ctx);
 
 /** A host store: a model's parameters and its optimizer's state in a memory-mapped
  *  safetensors file (see l2l_store_create()). */
@@ -165,13 +165,13 @@ typedef struct L2LTrainer L2LTrainer;
  *            per-parameter update (OptimizerOps::update) are errors.
  * @return A new trainer (l2l_free()), or NULL with an error naming the problem.
  */
-L2LTrainer *l2l_new(Module *model, const L2LOptions *opts);
+STRATA_API L2LTrainer *l2l_new(Module *model, const L2LOptions *opts);
 
 /**
  * @brief Destroy @p t (the model and the optimizer are not touched).
  * @param[in] t the trainer; NULL is ignored.
  */
-void l2l_free(L2LTrainer *t);
+STRATA_API void l2l_free(L2LTrainer *t);
 
 /**
  * @brief One L2L training step on the batch (@p x, @p y).
@@ -197,7 +197,7 @@ void l2l_free(L2LTrainer *t);
  *         budget ("needs N bytes ... but the budget is M bytes"). Once the forward pass
  *         has succeeded only an allocation failure can stop the step.
  */
-int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats);
+STRATA_API int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats);
 
 /**
  * @brief What a step on a batch shaped like (@p x, @p y) needs, without training: the
@@ -211,21 +211,21 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats);
  *            working_need_bytes and stash_bytes (loss NAN, the rest 0); may be NULL.
  * @return 0, or -1 with an error (as l2l_step(); the budget is not checked here).
  */
-int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out);
+STRATA_API int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out);
 
 /**
  * @brief Number of layers (children of the model).
  * @param[in] t the trainer.
  * @return The count, or -1 with an error for NULL.
  */
-int l2l_num_layers(const L2LTrainer *t);
+STRATA_API int l2l_num_layers(const L2LTrainer *t);
 
 /**
  * @brief Steps taken so far: the step index the next l2l_step() seeds its units with.
  * @param[in] t the trainer.
  * @return The count, or -1 with an error for NULL.
  */
-int64_t l2l_steps(const L2LTrainer *t);
+STRATA_API int64_t l2l_steps(const L2LTrainer *t);
 
 /**
  * @brief The seed of one unit of work: the generator is seeded with it
@@ -238,7 +238,7 @@ int64_t l2l_steps(const L2LTrainer *t);
  * @param[in] microbatch the microbatch's index.
  * @return The seed (every value is valid).
  */
-uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatch);
+STRATA_API uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatch);
 
 /**
  * @brief Move the parameters of @p model, and the optimizer state of @p opt, into a host
@@ -272,7 +272,7 @@ uint64_t l2l_unit_seed(uint64_t seed, int64_t step, int layer, int64_t microbatc
  *         problem (cannot write or map the file, an optimizer that does not fit), with the
  *         model and the optimizer unchanged.
  */
-L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt);
+STRATA_API L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt);
 
 /**
  * @brief Reopen a store written by l2l_store_create() to resume training: map the file
@@ -298,7 +298,7 @@ L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt);
  *         truncated or corrupt file), with the model, the optimizer and the file
  *         unchanged.
  */
-L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt);
+STRATA_API L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt);
 
 /**
  * @brief Give the model's parameters and the optimizer's state buffers ordinary tensors
@@ -309,7 +309,7 @@ L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt);
  * @param[in] store the store; NULL is ignored. Call it before freeing the model or the
  *            optimizer.
  */
-void l2l_store_free(L2LStore *store);
+STRATA_API void l2l_store_free(L2LStore *store);
 
 /**
  * @brief Write the model's buffers and the optimizer's step count into the file and
@@ -318,26 +318,26 @@ void l2l_store_free(L2LStore *store);
  * @param[in,out] store the store.
  * @return 0, or -1 with an error.
  */
-int l2l_store_sync(L2LStore *store);
+STRATA_API int l2l_store_sync(L2LStore *store);
 
 /**
  * @brief The model the store holds (borrowed), or NULL with an error for NULL.
  * @param[in] store the store.
  */
-Module *l2l_store_model(const L2LStore *store);
+STRATA_API Module *l2l_store_model(const L2LStore *store);
 
 /**
  * @brief The optimizer whose state the store holds (borrowed), or NULL (no error) when
  *        it holds none; NULL with an error for a NULL @p store.
  * @param[in] store the store.
  */
-Optimizer *l2l_store_optimizer(const L2LStore *store);
+STRATA_API Optimizer *l2l_store_optimizer(const L2LStore *store);
 
 /**
  * @brief The path of the store's file (borrowed), or NULL with an error for NULL.
  * @param[in] store the store.
  */
-const char *l2l_store_path(const L2LStore *store);
+STRATA_API const char *l2l_store_path(const L2LStore *store);
 
 /**
  * @brief Bring parameters into the working set: each of @p params (parameters of the
@@ -349,7 +349,7 @@ const char *l2l_store_path(const L2LStore *store);
  * @param[in] count number of entries.
  * @return 0, or -1 with an error (a parameter not in the store; nothing changed).
  */
-int l2l_store_fetch(L2LStore *store, Var *const *params, int count);
+STRATA_API int l2l_store_fetch(L2LStore *store, Var *const *params, int count);
 
 /**
  * @brief Bring the optimizer state of @p params into the working set, for an update:
@@ -363,7 +363,7 @@ int l2l_store_fetch(L2LStore *store, Var *const *params, int count);
  * @param[in] count number of entries.
  * @return 0, or -1 with an error (a parameter not in the store; nothing changed).
  */
-int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count);
+STRATA_API int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count);
 
 /**
  * @brief Take parameters (and their optimizer state, if it was fetched) out of the
@@ -382,7 +382,7 @@ int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count);
  * @return 0, or -1 with an error (msync failed, or the update created a state buffer
  *         the store has no slot for; the parameters are evicted anyway).
  */
-int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_back);
+STRATA_API int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_back);
 
 /**
  * @brief Bytes the store has brought into the working set: the working copies of
@@ -391,7 +391,7 @@ int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_b
  * @param[in] store the store.
  * @return The bytes, 0 for NULL.
  */
-size_t l2l_store_resident_bytes(const L2LStore *store);
+STRATA_API size_t l2l_store_resident_bytes(const L2LStore *store);
 /** @} */
 
 /** @} */ /* end of group optim */

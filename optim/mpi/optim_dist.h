@@ -39,16 +39,16 @@ extern "C" {
  * @param[in,out] argc, argv the program's arguments (MPI may consume some).
  * @return 0, or -1 with an error.
  */
-int optim_dist_init(int *argc, char ***argv);
+STRATA_API int optim_dist_init(int *argc, char ***argv);
 
 /** @brief Shut MPI down (MPI_Finalize) if this library started it. */
-void optim_dist_finalize(void);
+STRATA_API void optim_dist_finalize(void);
 
 /** @brief This process's rank in MPI_COMM_WORLD (0 when MPI is not running). */
-int optim_dist_rank(void);
+STRATA_API int optim_dist_rank(void);
 
 /** @brief Number of ranks in MPI_COMM_WORLD (1 when MPI is not running). */
-int optim_dist_world_size(void);
+STRATA_API int optim_dist_world_size(void);
 
 /** A data-parallel wrapper around a model (see optim_ddp_new()). */
 typedef struct OptimDDP OptimDDP;
@@ -65,7 +65,7 @@ typedef struct OptimDDP OptimDDP;
  * @return A wrapper freed with optim_ddp_free(), or NULL with an error (MPI not
  *         initialised, ranks disagree on the number or sizes of parameters).
  */
-OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes);
+STRATA_API OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes);
 
 /**
  * @brief Average every parameter's gradient across ranks (sum, then divide by the
@@ -73,19 +73,19 @@ OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes);
  *        contributes zeros and receives the average (so ranks stay in step).
  * @return 0, or -1 with an error.
  */
-int optim_ddp_allreduce_gradients(OptimDDP *ddp);
+STRATA_API int optim_ddp_allreduce_gradients(OptimDDP *ddp);
 
 /** @brief Seconds spent inside MPI_Allreduce so far (for the benchmark). */
-double optim_ddp_allreduce_seconds(const OptimDDP *ddp);
+STRATA_API double optim_ddp_allreduce_seconds(const OptimDDP *ddp);
 
 /** @brief Bytes of gradient each rank sends per optim_ddp_allreduce_gradients(). */
-size_t optim_ddp_gradient_bytes(const OptimDDP *ddp);
+STRATA_API size_t optim_ddp_gradient_bytes(const OptimDDP *ddp);
 
 /** @brief Number of MPI_Allreduce calls made per optim_ddp_allreduce_gradients(). */
-int optim_ddp_buckets(const OptimDDP *ddp);
+STRATA_API int optim_ddp_buckets(const OptimDDP *ddp);
 
 /** @brief Free the wrapper (not the model). NULL is ignored. */
-void optim_ddp_free(OptimDDP *ddp);
+STRATA_API void optim_ddp_free(OptimDDP *ddp);
 
 /**
  * @brief The example indices rank @p rank reads in epoch @p epoch, as PyTorch's
@@ -103,9 +103,9 @@ void optim_ddp_free(OptimDDP *ddp);
  *             @p drop_last).
  * @return An array the caller frees with strata_free(), or NULL with an error.
  */
-int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
-                                  int64_t epoch, bool shuffle, bool drop_last,
-                                  int64_t *count);
+STRATA_API int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
+                                             int64_t epoch, bool shuffle, bool drop_last,
+                                             int64_t *count);
 
 /**
  * @brief The shard of @p ds that rank @p rank reads in @p epoch (see
@@ -117,8 +117,8 @@ int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
  * @param[in] shuffle, drop_last as data_distributed_indices().
  * @return A dataset freed with data_dataset_free(), or NULL with an error.
  */
-Dataset *data_distributed_shard(const Dataset *ds, int rank, int world, uint64_t seed,
-                                int64_t epoch, bool shuffle, bool drop_last);
+STRATA_API Dataset *data_distributed_shard(const Dataset *ds, int rank, int world, uint64_t seed,
+                                           int64_t epoch, bool shuffle, bool drop_last);
 /** @} */
 
 /** @} */

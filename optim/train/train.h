@@ -34,7 +34,7 @@ typedef Var *(*TrainLossFn)(Module *model, Var *x, const Tensor *y, void *ctx);
  * @brief The default loss: nn_cross_entropy(nn_forward(model, x), y), y holding class
  *        indices. @p ctx is ignored.
  */
-Var *train_cross_entropy_loss(Module *model, Var *x, const Tensor *y, void *ctx);
+STRATA_API Var *train_cross_entropy_loss(Module *model, Var *x, const Tensor *y, void *ctx);
 
 /** Options of train_epoch(). Zero-initialise, then set what you need. */
 typedef struct TrainOptions {
@@ -81,8 +81,8 @@ typedef struct TrainStats {
  *             passes, for the default loss) and time.
  * @return 0, or -1 with an error (the epoch stops at the failing batch).
  */
-int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOptions *opts,
-                TrainStats *stats);
+STRATA_API int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOptions *opts,
+                           TrainStats *stats);
 
 /**
  * @brief Evaluate @p model over every batch of @p loader under no-grad mode in eval
@@ -90,14 +90,14 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
  *        @p loss_fn is NULL) and accuracy (argmax of the outputs vs class indices).
  * @return 0, or -1 with an error.
  */
-int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void *loss_ctx,
-                   TrainStats *stats);
+STRATA_API int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void *loss_ctx,
+                              TrainStats *stats);
 
 /**
  * @brief Fraction of rows of @p logits [B, C] whose argmax equals @p targets [B].
  * @return The accuracy in [0, 1], or NAN with an error (shapes).
  */
-double train_accuracy(const Tensor *logits, const Tensor *targets);
+STRATA_API double train_accuracy(const Tensor *logits, const Tensor *targets);
 
 /** A progress reporter (bar or lines). */
 typedef struct TrainProgress TrainProgress;
@@ -108,12 +108,12 @@ typedef struct TrainProgress TrainProgress;
  *        @p stream is a terminal, else a plain line every @p every items.
  * @return A new reporter (train_progress_end() frees it), or NULL with an error.
  */
-TrainProgress *train_progress_begin(FILE *stream, int64_t total, const char *label,
-                                    int64_t every);
+STRATA_API TrainProgress *train_progress_begin(FILE *stream, int64_t total, const char *label,
+                                               int64_t every);
 /** @brief Report @p done items so far and the running @p loss. NULL is ignored. */
-void train_progress_update(TrainProgress *p, int64_t done, double loss);
+STRATA_API void train_progress_update(TrainProgress *p, int64_t done, double loss);
 /** @brief Finish the line and free @p p. NULL is ignored. */
-void train_progress_end(TrainProgress *p);
+STRATA_API void train_progress_end(TrainProgress *p);
 
 /** A per-epoch metrics CSV. */
 typedef struct TrainLog TrainLog;
@@ -123,7 +123,7 @@ typedef struct TrainLog TrainLog;
  *        "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds".
  * @return A new log (train_log_close()) or NULL with an error naming the path.
  */
-TrainLog *train_log_open(const char *path);
+STRATA_API TrainLog *train_log_open(const char *path);
 /**
  * @brief Reopen the log of a run resumed after epoch @p epochs (the epoch
  *        train_checkpoint_load() returned): keep the header and the rows of epochs
@@ -135,15 +135,15 @@ TrainLog *train_log_open(const char *path);
  * @return A log to append to (train_log_close()), or NULL with an error (a file that is
  *         not such a log is left untouched).
  */
-TrainLog *train_log_resume(const char *path, int64_t epochs);
+STRATA_API TrainLog *train_log_resume(const char *path, int64_t epochs);
 /**
  * @brief Append one row (and flush it, so a crash keeps the finished epochs).
  * @return 0, or -1 with an error.
  */
-int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
-                     const TrainStats *test, float lr, double seconds);
+STRATA_API int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
+                                const TrainStats *test, float lr, double seconds);
 /** @brief Close the file and free @p log. NULL is ignored. */
-void train_log_close(TrainLog *log);
+STRATA_API void train_log_close(TrainLog *log);
 
 /**
  * @brief Plot the loss and accuracy curves of a train_log CSV with gnuplot into @p png.
@@ -151,7 +151,7 @@ void train_log_close(TrainLog *log);
  *         error); -1 with an error when @p csv cannot be read or has no epochs yet (only
  *         the header), or gnuplot failed.
  */
-int train_plot_csv(const char *csv, const char *png);
+STRATA_API int train_plot_csv(const char *csv, const char *png);
 
 /**
  * @brief Save a checkpoint: the model's state dict (as "model.<name>"), the optimizer's
@@ -163,8 +163,8 @@ int train_plot_csv(const char *csv, const char *png);
  * names the tensor, and the file at @p path keeps its previous checkpoint.
  * @return 0, or -1 with an error (nothing written).
  */
-int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
-                          const LRScheduler *sched, int64_t epoch);
+STRATA_API int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
+                                     const LRScheduler *sched, int64_t epoch);
 
 /**
  * @brief Load a checkpoint written by train_checkpoint_save() into @p model, @p opt and
@@ -189,8 +189,8 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
  * @param[out] epoch receives the saved epoch (may be NULL).
  * @return 0, or -1 with an error.
  */
-int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRScheduler *sched,
-                          int64_t *epoch);
+STRATA_API int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRScheduler *sched,
+                                     int64_t *epoch);
 /** @} */
 
 
