@@ -95,6 +95,8 @@ struct ModAtomOps {
     int (*normalize)(ModularModule *m, Tensor *u, float target);
 };
 
+/* The node itself (node.c, which uses no other file of modular/). */
+
 /* Allocate a zeroed node of @p kind named @p name (NULL on allocation failure). */
 ModularModule *mod_node_new(ModKind kind, const char *name);
 

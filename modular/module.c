@@ -1,5 +1,5 @@
 /*
- * module.c - the module tree: nodes, combinators, attributes (mass, sensitivity, counts)
+ * module.c - the module tree: combinators, attributes (mass, sensitivity, counts)
  * and the recursive operations (forward, initialize, norm, dualize, project, normalize,
  * regularize) that walk it, splitting targets by mass and sensitivity.
  *
@@ -12,53 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------- nodes --- */
-
-ModularModule *mod_node_new(ModKind kind, const char *name)
-{
-    ModularModule *m = strata_calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->kind = kind;
-    snprintf(m->name, sizeof m->name, "%s", name);
-    m->sensitivity = 1.0f;
-    m->smooth = true;
-    return m;
-}
-
-Var *mod_weight_new(const int64_t *shape, int ndim)
-{
-    /* An inner scope collects the temporaries; the weight leaves it with exactly the one
-     * reference its atom owns, whether or not the caller has a scope open. */
-    Scope *s = scope_begin();
-    Var *w = var_new(tensor_zeros(shape, ndim), true);
-    var_retain(w);
-    scope_end(s);
-    return w;
-}
-
-void mod_drop_temp(Var *v)
-{
-    if (v && v->base.scope_slot < 0)
-        var_release(v);
-}
-
-Var *mod_pass(Var *x)
-{
-    return var_reshape(x, x->data->shape, x->data->ndim);
-}
-
-void modular_free(ModularModule *m)
-{
-    if (!m)
-        return;
-    for (int i = 0; i < m->num_children; i++)
-        modular_free(m->children[i]);
-    strata_free(m->children);
-    var_release(m->weight);
-    strata_free(m->pi_vectors);
-    strata_free(m);
-}
+/* ------------------------------------------------------------- combinators --- */
 
 /*
  * Make a combination node over @p n children, taking ownership of all of them. On any

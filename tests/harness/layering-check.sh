@@ -12,6 +12,11 @@
 #     include path does not stop.
 #  2. links: no layer's static library (LIBDIR/libstrata_<layer>.a) may leave a symbol
 #     undefined that only a higher layer's library defines (nm).
+#  3. files: inside a layer, no circle between files. File a uses file b when a's object
+#     needs a symbol b's object defines (a call, or a function put in a table); these
+#     arrows must never lead back to where they started (a.c -> b.c -> a.c), so each
+#     file can be read after the files it uses. Layers cannot form a circle with each
+#     other: check 2 makes every arrow between them point down.
 set -u
 libdir=${1:-build/lib}
 tmp=$(mktemp -d)
@@ -107,7 +112,35 @@ for layer in $layers; do
 done >"$tmp/links"
 while IFS= read -r l; do violation "$l"; done <"$tmp/links"
 
+# --------------------------------------------------------------------- 3. files ---
+# nm -A names each symbol's archive member: "lib.a:file.o: <addr> T name" (defined),
+# "lib.a:file.o:  U name" (needed). Members are the layer's .o files by base name.
+edges_total=0
+for layer in $layers; do
+    lib=$libdir/libstrata_$layer.a
+    [ -f "$lib" ] || continue
+    nm -A -g --defined-only "$lib" 2>/dev/null |
+        awk '{ n = split($1, p, ":"); print $NF, p[n - 1] }' | sort >"$tmp/fdef"
+    nm -A -u "$lib" 2>/dev/null |
+        awk '{ n = split($1, p, ":"); print $NF, p[n - 1] }' | sort >"$tmp/fuse"
+    # "user.o definer.o" for every symbol one file needs and another defines.
+    join "$tmp/fuse" "$tmp/fdef" | awk '$2 != $3 { print $2, $3 }' | sort -u >"$tmp/edges"
+    edges_total=$((edges_total + $(wc -l <"$tmp/edges")))
+    # tsort orders the files and names every circle it meets on stderr, one
+    # "input contains a loop:" line and then the files of that circle.
+    tsort "$tmp/edges" 2>&1 >/dev/null |
+        awk -v lib="libstrata_$layer.a" '
+            /input contains a loop/ { if (c != "") print lib ": files in a circle: " c; c = ""; next }
+            { sub(/^tsort: /, ""); sub(/\.o$/, ".c"); c = (c == "") ? $0 : c " -> " $0 }
+            END { if (c != "") print lib ": files in a circle: " c }'
+done >"$tmp/cycles"
+while IFS= read -r l; do violation "$l"; done <"$tmp/cycles"
+if [ -s "$tmp/cycles" ]; then
+    echo "layering-check: each file of a circle uses a symbol the next one defines; make the"
+    echo "  arrows go one way (for example move the piece both use into a file of its own)"
+fi
+
 if [ $status -eq 0 ]; then
-    echo "layering-check: ok (no layer includes or links a layer above it)"
+    echo "layering-check: ok (no layer includes or links a layer above it; no circle between the files of a layer: $edges_total arrows)"
 fi
 exit $status
