@@ -29,6 +29,8 @@ extern "C" {
 
 /** A recorded operation (private to autograd/). */
 typedef struct VarNode VarNode;
+/** A leaf's gradient hook (private to autograd/; see var_set_grad_hook()). */
+typedef struct VarHook VarHook;
 
 /** A tensor that takes part in differentiation. */
 typedef struct Var {
@@ -38,6 +40,7 @@ typedef struct Var {
     bool requires_grad; /**< whether gradients flow to (and through) this Var */
     bool retains_grad;  /**< keep .grad on this non-leaf too (var_retain_grad()) */
     VarNode *node;      /**< the operation that produced it; NULL for a leaf */
+    VarHook *hook;      /**< its gradient hook (var_set_grad_hook()), NULL if none */
 } Var;
 
 /* ------------------------------------------------------------------------------------ */
@@ -210,6 +213,48 @@ STRATA_API Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pool
 
 STRATA_API int var_add_(Var *v, const Tensor *other);  /**< @brief v += other */
 STRATA_API int var_mul_scalar_(Var *v, float s);       /**< @brief v *= s */
+/** @} */
+
+/* ------------------------------------------------------------------------------------ */
+/** @name Gradient hooks
+ *  A leaf's hook sees each part of its gradient as soon as backward computes it, while
+ *  the rest of backward is still running: data-parallel training (optim_dist.h) starts
+ *  sending a layer's gradients to the other processes before the layers below it are
+ *  differentiated. The engine needs no change for this: an op that reads a hooked leaf
+ *  is recorded with a wrapper around its backward, and the wrapper calls the hook.
+ *  @{ */
+
+/**
+ * @brief A leaf's gradient hook (see var_set_grad_hook()).
+ *
+ * Called during backward once for every recorded op that reads @p leaf, right after
+ * that op's backward computed its part of the leaf's gradient.
+ * @param[in] leaf the leaf.
+ * @param[in] grad this op's part of the gradient (@p leaf's shape), borrowed for the
+ *            call: copy what you keep, never write into it. It is not in the leaf's
+ *            .grad yet: backward adds the parts to .grad together, in the order the hook
+ *            saw them, once the whole walk has succeeded.
+ * @param[in] last true when no other recorded op that reads @p leaf still awaits its
+ *            backward: with this part the leaf's gradient of this backward is complete
+ *            (the moment PyTorch's post-accumulate-grad hook fires). An op that was
+ *            recorded but is never differentiated (a second loss left alone) keeps
+ *            @p last false until its graph is freed.
+ * @param[in] ctx the pointer given to var_set_grad_hook().
+ * @return 0, or -1 with an error: backward then fails with it and no .grad changes.
+ */
+typedef int (*VarGradHookFn)(Var *leaf, const Tensor *grad, bool last, void *ctx);
+
+/**
+ * @brief Call @p hook during every later backward that reaches the leaf @p leaf.
+ *
+ * Only ops recorded after this call report to the hook. One hook per leaf: a new call
+ * replaces the previous hook, and @p hook NULL removes it.
+ * @param[in,out] leaf a leaf Var (var_is_leaf()).
+ * @param[in] hook the function (NULL: none).
+ * @param[in] ctx passed to @p hook; must stay valid while the hook is set.
+ * @return 0, or -1 with an error (@p leaf NULL or not a leaf; no memory).
+ */
+STRATA_API int var_set_grad_hook(Var *leaf, VarGradHookFn hook, void *ctx);
 /** @} */
 
 /* ------------------------------------------------------------------------------------ */

@@ -68,9 +68,24 @@ struct VarNode {
     int pending;                    /* consumers whose gradient has not arrived yet */
     int ninputs;                    /* entries in inputs */
     bool freed;                     /* saved tensors and inputs released by backward */
+    const VarOp *hooked_op;         /* op is the hook wrapper (var.c): the real op */
+    uint64_t hooked_inputs;         /* bit i: input i is a leaf with a gradient hook */
+    bool hooks_counted;             /* the wrapper has run once (see VarHook.pending) */
     NodeParams p;                   /* the op's parameters */
     Tensor *saved[NODE_MAX_SAVED];  /* tensors kept for backward (retained) */
     Var *inputs[];                  /* the op's inputs (retained); NULL if not needed */
+};
+
+/*
+ * A leaf's gradient hook (var_set_grad_hook()). pending counts the recorded ops that read
+ * the leaf and have not run their backward yet: the part whose op brings it to 0 is
+ * the last one. It lives as long as the leaf (removing the hook only clears fn), so the
+ * nodes that still count on it never see it freed.
+ */
+struct VarHook {
+    VarGradHookFn fn; /* NULL: removed */
+    void *ctx;
+    long pending;
 };
 
 /*
@@ -92,7 +107,9 @@ void ag_save_fresh(VarNode *node, int k, Tensor *t);
 /* The name of the op a node records (a custom op's own name). */
 static inline const char *node_name(const VarNode *node)
 {
-    return node->p.name ? node->p.name : node->op->name;
+    if (node->p.name)
+        return node->p.name;
+    return node->hooked_op ? node->hooked_op->name : node->op->name;
 }
 
 /* Whether backward must compute the gradient of input @p i. */

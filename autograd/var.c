@@ -26,8 +26,11 @@
 static _Thread_local VarNode *drop_list;
 static _Thread_local bool dropping;
 
+static void hooks_uncount(VarNode *node);
+
 static void node_release_contents(VarNode *node)
 {
+    hooks_uncount(node); /* an op freed before its backward ran no longer counts */
     for (int k = 0; k < NODE_MAX_SAVED; k++) {
         tensor_release(node->saved[k]);
         node->saved[k] = NULL;
@@ -48,6 +51,8 @@ static void var_destroy(StrataObject *object)
     tensor_release(v->grad);
     v->data = NULL;
     v->grad = NULL;
+    strata_free(v->hook);
+    v->hook = NULL;
     if (!v->node) {
         strata_free(v);
         return;
@@ -76,6 +81,7 @@ static Var *var_alloc(Tensor *data, bool requires_grad, size_t size)
     v->requires_grad = requires_grad;
     v->retains_grad = false;
     v->node = NULL;
+    v->hook = NULL;
     strata_object_init(&v->base, var_destroy);
     return v;
 }
@@ -209,6 +215,83 @@ bool autograd_is_grad_enabled(void)
     /* SOLUTION END */
 }
 
+/* ------------------------------------------------------------ gradient hooks --- */
+
+/*
+ * How a hook hears from backward without the engine knowing about hooks: every engine
+ * runs a node through node->op->backward, so a node that reads a hooked leaf is
+ * recorded with HOOKED_OP in place of its own op (kept in node->hooked_op).
+ * HOOKED_OP runs the real backward, then hands each hooked leaf its part.
+ */
+static int hooked_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    int rc = n->hooked_op->backward(n, g, grads);
+    bool first = !n->hooks_counted;
+    n->hooks_counted = true;
+    for (int i = 0; i < n->ninputs && i < 64; i++) {
+        if (!(n->hooked_inputs >> i & 1) || !n->inputs[i])
+            continue;
+        VarHook *h = n->inputs[i]->hook;
+        if (first)
+            h->pending--;
+        if (rc == 0 && grads[i] && h->fn &&
+            h->fn(n->inputs[i], grads[i], h->pending == 0, h->ctx) < 0) {
+            ag_prefix_error("gradient hook");
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+static const VarOp HOOKED_OP = {"hooked", hooked_backward};
+
+/* Count the node's hooked inputs as waiting for it, and route its backward through
+ * HOOKED_OP (inputs past the 64th are not watched). */
+static void hooks_count(VarNode *n)
+{
+    for (int i = 0; i < n->ninputs && i < 64; i++) {
+        Var *in = n->inputs[i];
+        if (in && !in->node && in->requires_grad && in->hook && in->hook->fn) {
+            n->hooked_inputs |= (uint64_t)1 << i;
+            in->hook->pending++;
+        }
+    }
+    if (n->hooked_inputs) {
+        n->hooked_op = n->op;
+        n->op = &HOOKED_OP;
+    }
+}
+
+static void hooks_uncount(VarNode *n)
+{
+    if (n->hooks_counted)
+        return;
+    n->hooks_counted = true;
+    for (int i = 0; i < n->ninputs && i < 64; i++)
+        if ((n->hooked_inputs >> i & 1) && n->inputs[i])
+            n->inputs[i]->hook->pending--;
+}
+
+int var_set_grad_hook(Var *leaf, VarGradHookFn hook, void *ctx)
+{
+    AG_CHECK(leaf, -1);
+    if (leaf->node) {
+        strata_set_error("var_set_grad_hook: only a leaf can have a gradient hook (this Var "
+                         "is the output of '%s')", node_name(leaf->node));
+        return -1;
+    }
+    if (!leaf->hook) {
+        if (!hook)
+            return 0;
+        leaf->hook = strata_calloc(1, sizeof *leaf->hook);
+        if (!leaf->hook)
+            return -1;
+    }
+    leaf->hook->fn = hook;
+    leaf->hook->ctx = ctx;
+    return 0;
+}
+
 /* ------------------------------------------------------------- op plumbing --- */
 
 void ag_adopt(Tensor *t)
@@ -270,6 +353,9 @@ Var *ag_make_output(const char *fn, Tensor *data, const VarOp *op, Var *const *i
     n->pending = 0;
     n->ninputs = ninputs;
     n->freed = false;
+    n->hooked_op = NULL;
+    n->hooked_inputs = 0;
+    n->hooks_counted = false;
     memset(&n->p, 0, sizeof n->p);
     for (int k = 0; k < NODE_MAX_SAVED; k++)
         n->saved[k] = NULL;
@@ -277,6 +363,7 @@ Var *ag_make_output(const char *fn, Tensor *data, const VarOp *op, Var *const *i
         n->inputs[i] = inputs[i];
         var_retain(inputs[i]);
     }
+    hooks_count(n);
     v->node = n;
     if (node)
         *node = n;

@@ -5,15 +5,20 @@
  * Built only where MPI is installed (Debian's openmpi-bin and libopenmpi-dev; `make deps`
  * installs them) into libstrata_dist.a; the rest of strata builds without it.
  *
- * The design follows PyTorch's DistributedDataParallel, in its simplest honest form:
+ * The design follows PyTorch's DistributedDataParallel:
  * - at start, rank 0's parameters and buffers are broadcast so every rank begins equal;
  * - each rank runs forward and backward on its own shard of the batch;
- * - optim_ddp_allreduce_gradients() then averages the gradients across ranks with
- *   MPI_Allreduce over a few large flat buckets (one call per bucket, not per tensor);
+ * - the gradients are summed across ranks in a few flat buckets, one MPI_Iallreduce per
+ *   bucket, started during backward as soon as a bucket's gradients are complete (a
+ *   gradient hook on every parameter, var_set_grad_hook()), so the last layers'
+ *   gradients travel while the first layers are still being differentiated;
+ * - optim_ddp_allreduce_gradients(), before the optimizer step, starts what has not
+ *   started, waits for every bucket and divides by the number of ranks;
  * - every rank steps its own optimizer on identical averaged gradients, so the
  *   parameters stay identical without further communication.
- * The reduction is not overlapped with backward (PyTorch's bucket hooks): on a 2-core
- * machine both cores are busy in backward anyway; see docs/distributed.md.
+ * Overlapped or not (optim_ddp_set_overlap()), every element is MPI's sum of the
+ * ranks' values times 1 / world size: on 2 ranks the same bits either way (tested);
+ * on more, MPI chooses the order of the additions. See docs/distributed.md.
  *
  * Ownership and errors follow tensor.h: -1/NULL with a message in strata_last_error().
  */
@@ -53,35 +58,66 @@ STRATA_API int optim_dist_world_size(void);
 /** A data-parallel wrapper around a model (see optim_ddp_new()). */
 typedef struct OptimDDP OptimDDP;
 
-/** Default bucket size of optim_ddp_new(), as PyTorch's bucket_cap_mb = 25. */
-#define OPTIM_DDP_BUCKET_BYTES (25u * 1024u * 1024u)
+/**
+ * Default bucket size of optim_ddp_new(): 256 KB. PyTorch's 25 MB suits models of
+ * hundreds of megabytes; strata's MLP has 0.94 MB of gradients, and a bucket must be
+ * smaller than the model for any of it to start before backward ends.
+ */
+#define OPTIM_DDP_BUCKET_BYTES (256u * 1024u)
 
 /**
  * @brief Wrap @p model for data-parallel training: broadcast its parameters and
- *        buffers from rank 0 so every rank starts from the same weights.
+ *        buffers from rank 0 so every rank starts from the same weights, and hook
+ *        every parameter (var_set_grad_hook()) so backward can start the reduction.
  * @param[in] model the model (borrowed; must outlive the wrapper). Every rank must
  *            build the same architecture.
- * @param[in] bucket_bytes size of each flat gradient buffer (0: OPTIM_DDP_BUCKET_BYTES).
+ * @param[in] bucket_bytes most bytes of gradient per bucket (0: OPTIM_DDP_BUCKET_BYTES);
+ *            a larger parameter gets a bucket of its own. The buckets are made after
+ *            the first backward, in the order the gradients became complete there.
  * @return A wrapper freed with optim_ddp_free(), or NULL with an error (MPI not
  *         initialised, ranks disagree on the number or sizes of parameters).
  */
 STRATA_API OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes);
 
 /**
- * @brief Average every parameter's gradient across ranks (sum, then divide by the
- *        world size), bucket by bucket. A parameter without a gradient on this rank
- *        contributes zeros and receives the average (so ranks stay in step).
+ * @brief Average every parameter's gradient across ranks (sum, then multiply by 1 /
+ *        world size). Call it once after backward, before the optimizer step: it starts
+ *        the buckets backward did not start, waits for all of them and writes the
+ *        averages into .grad. A parameter without a gradient on this rank contributes
+ *        zeros and receives the average (so ranks stay in step).
+ *
+ * Overlap needs one backward per step into gradients that start empty
+ * (optim_zero_grad(opt, true), as train_epoch() does). A step that accumulates several
+ * backwards, or starts from gradients that are not empty, is detected and reduced the
+ * blocking way from .grad: still right, but the buckets already sent are sent again
+ * (turn overlap off for such training).
  * @return 0, or -1 with an error.
  */
 STRATA_API int optim_ddp_allreduce_gradients(OptimDDP *ddp);
 
-/** @brief Seconds spent inside MPI_Allreduce so far (for the benchmark). */
+/**
+ * @brief Start the buckets during backward (@p overlap true, the default) or all at
+ *        once in optim_ddp_allreduce_gradients() (false).
+ */
+STRATA_API void optim_ddp_set_overlap(OptimDDP *ddp, bool overlap);
+
+/**
+ * @brief Seconds spent inside the MPI calls that sum the buckets so far (starting,
+ *        progressing, waiting): the communication that compute did not hide (with
+ *        overlap off, all of it). For the benchmark.
+ */
 STRATA_API double optim_ddp_allreduce_seconds(const OptimDDP *ddp);
+
+/**
+ * @brief Buckets started during backward, by the gradient hooks, over all steps so far
+ *        (the rest started in optim_ddp_allreduce_gradients()).
+ */
+STRATA_API long optim_ddp_buckets_started_in_backward(const OptimDDP *ddp);
 
 /** @brief Bytes of gradient each rank sends per optim_ddp_allreduce_gradients(). */
 STRATA_API size_t optim_ddp_gradient_bytes(const OptimDDP *ddp);
 
-/** @brief Number of MPI_Allreduce calls made per optim_ddp_allreduce_gradients(). */
+/** @brief Number of buckets (MPI_Iallreduce calls per step); 0 before the first step. */
 STRATA_API int optim_ddp_buckets(const OptimDDP *ddp);
 
 /** @brief Free the wrapper (not the model). NULL is ignored. */

@@ -7,7 +7,11 @@
  *     is computed on every rank, from rank 0's initial weights);
  *  2. the distributed sampler gives every example to exactly one rank per epoch (n
  *     divisible by the world), pads by wrapping around otherwise, and reshuffles per epoch;
- *  3. ranks that build different models get a clear error, not a hang.
+ *  3. ranks that build different models get a clear error, not a hang;
+ *  4. the reduction started during backward (overlap) gives the same bits as the one
+ *     started after it, and as one MPI_Allreduce of all gradients laid end to end (the
+ *     reduction before buckets were overlapped), with one backward per step and with
+ *     two (accumulated gradients).
  * Each rank prints PASS/FAIL lines; the exit status is nonzero if any rank failed.
  */
 #include "optim_dist.h"
@@ -91,7 +95,6 @@ static void test_same_as_one_process(void)
     CHECK(ddp != NULL, "optim_ddp_new");
     if (!ddp)
         return;
-    CHECK(optim_ddp_buckets(ddp) > 1, "expected several buckets, got %d", optim_ddp_buckets(ddp));
     CHECK(max_param_diff(model, reference) == 0.0f, "broadcast did not copy rank 0's weights");
 
     strata_manual_seed(7); /* the same data on every rank */
@@ -108,6 +111,7 @@ static void test_same_as_one_process(void)
         train_step(model, opt, ddp, x, y, rank * half, (rank + 1) * half);
         train_step(reference, ref_opt, NULL, x, y, 0, BATCH);
     }
+    CHECK(optim_ddp_buckets(ddp) > 1, "expected several buckets, got %d", optim_ddp_buckets(ddp));
     float diff = max_param_diff(model, reference);
     CHECK(diff < 1e-5f, "after %d steps parameters differ by %g", STEPS, diff);
     if (diff < 1e-5f)
@@ -120,6 +124,121 @@ static void test_same_as_one_process(void)
     tensor_release(y);
     nn_module_free(model);
     nn_module_free(reference);
+}
+
+/*
+ * The reduction as it was before overlap, written out independently: every gradient
+ * laid end to end in registration order, one MPI_Allreduce, times 1 / world.
+ */
+static void allreduce_in_one_call(Module *model)
+{
+    int n = 0;
+    Var **params = nn_parameters(model, &n);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += tensor_numel(var_data(params[i]));
+    float *flat = malloc(sizeof(float) * (size_t)total);
+    int64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t len = tensor_numel(var_data(params[i]));
+        memcpy(flat + pos, var_grad(params[i])->data, sizeof(float) * (size_t)len);
+        pos += len;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, flat, (int)total, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    pos = 0;
+    for (int i = 0; i < n; i++) {
+        float *g = var_grad(params[i])->data;
+        for (int64_t k = 0; k < tensor_numel(var_data(params[i])); k++)
+            g[k] = flat[pos++] * (1.0f / (float)world);
+    }
+    free(flat);
+    strata_free(params);
+}
+
+enum { OVERLAP, AFTER_BACKWARD, ONE_CALL, WAYS };
+
+/* STEPS Adam steps of a wider MLP on this rank's rows, with @p backwards backward passes
+ * per step (gradients accumulated), reduced one of the three ways. */
+static Module *train_reduced(int way, int backwards, long *started_in_backward)
+{
+    strata_manual_seed(3);
+    Module *model = nn_sequential(5, nn_linear(IN, 64, true), nn_relu(), nn_linear(64, 32, true),
+                                  nn_relu(), nn_linear(32, CLASSES, true));
+    OptimDDP *ddp = way == ONE_CALL ? NULL : optim_ddp_new(model, 1024);
+    if (ddp)
+        optim_ddp_set_overlap(ddp, way == OVERLAP);
+    Optimizer *opt = optim_adam(model, 1e-2f);
+    strata_manual_seed(11);
+    int64_t xs[2] = {BATCH, IN}, ys[1] = {BATCH};
+    Tensor *x = tensor_randn(xs, 2), *y = tensor_empty(ys, 1);
+    for (int i = 0; i < BATCH; i++)
+        y->data[i] = (float)((i * 7) % CLASSES);
+    int64_t half = BATCH / world, part = half / backwards;
+    for (int step = 0; step < STEPS; step++) {
+        Scope *s = scope_begin();
+        optim_zero_grad(opt, true);
+        for (int b = 0; b < backwards; b++) {
+            int64_t lo = rank * half + b * part;
+            Var *input = var_new(tensor_narrow(x, 0, lo, part), false);
+            Var *loss = nn_cross_entropy(nn_forward(model, input), tensor_narrow(y, 0, lo, part));
+            CHECK(loss && var_backward(loss) == 0, "forward/backward");
+        }
+        if (ddp)
+            CHECK(optim_ddp_allreduce_gradients(ddp) == 0, "allreduce");
+        else
+            allreduce_in_one_call(model);
+        CHECK(optim_step(opt) == 0, "step");
+        scope_end(s);
+    }
+    *started_in_backward = optim_ddp_buckets_started_in_backward(ddp);
+    optim_free(opt);
+    optim_ddp_free(ddp);
+    tensor_release(x);
+    tensor_release(y);
+    return model;
+}
+
+/* Whether every parameter of @p a has the same bits as @p b's. */
+static bool same_bits(Module *a, Module *b)
+{
+    int na = 0, nb = 0;
+    Var **pa = nn_parameters(a, &na), **pb = nn_parameters(b, &nb);
+    bool same = na == nb;
+    for (int i = 0; same && i < na; i++)
+        same = memcmp(var_data(pa[i])->data, var_data(pb[i])->data,
+                      sizeof(float) * (size_t)tensor_numel(var_data(pa[i]))) == 0;
+    strata_free(pa);
+    strata_free(pb);
+    return same;
+}
+
+static void test_overlap_same_bits(void)
+{
+    const char *names[WAYS] = {"overlapped", "after backward", "in one call"};
+    for (int backwards = 1; backwards <= 2; backwards++) {
+        Module *models[WAYS];
+        long started[WAYS];
+        for (int way = 0; way < WAYS; way++)
+            models[way] = train_reduced(way, backwards, &started[way]);
+        /* one backward per step: after the first step (which lays the buckets out) the
+         * hooks start the first bucket of every step, before backward returns */
+        if (backwards == 1)
+            CHECK(started[OVERLAP] >= STEPS - 1, "only %ld buckets started in backward",
+                  started[OVERLAP]);
+        CHECK(started[AFTER_BACKWARD] == 0, "overlap off started %ld in backward",
+              started[AFTER_BACKWARD]);
+        for (int way = 1; way < WAYS; way++) {
+            bool same = same_bits(models[OVERLAP], models[way]);
+            CHECK(same, "%d backward(s) per step: overlapped and %s differ", backwards,
+                  names[way]);
+            if (same)
+                printf("rank %d: PASS %d backward(s) per step: overlapped == %s, bit for bit "
+                       "(%ld buckets started in backward)\n", rank, backwards, names[way],
+                       started[OVERLAP]);
+        }
+        for (int way = 0; way < WAYS; way++)
+            nn_module_free(models[way]);
+    }
 }
 
 /* Gather every rank's indices on all ranks and count how often each example appears. */
@@ -200,6 +319,7 @@ int main(int argc, char **argv)
         return 1;
     }
     test_same_as_one_process();
+    test_overlap_same_bits();
     test_sampler();
     test_mismatched_models();
     int total = 0;

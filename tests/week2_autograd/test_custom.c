@@ -1,6 +1,8 @@
 /*
  * test_custom.c - var_custom: a custom op's backward is called by the engine, its
  * gradient is checked like a built-in op's, and a wrong-shaped gradient is reported.
+ * Gradient hooks (var_set_grad_hook): each part of a leaf's gradient is reported while
+ * backward runs, the last one marked, and a failing hook fails backward.
  */
 #include "common.h"
 
@@ -61,7 +63,89 @@ START_TEST(test_custom_op)
 }
 END_TEST
 
+/* What a hook saw: each part's two values, whether it was the last, and .grad then. */
+typedef struct HookLog {
+    int calls, last_call;
+    float parts[4][2];
+    bool grad_was_null;
+    int fail_at; /* return -1 on this call (1-based; 0: never) */
+} HookLog;
+
+static int log_hook(Var *leaf, const Tensor *grad, bool last, void *ctx)
+{
+    HookLog *log = ctx;
+    if (log->calls < 4) {
+        log->parts[log->calls][0] = grad->data[0];
+        log->parts[log->calls][1] = grad->data[1];
+    }
+    log->calls++;
+    if (last)
+        log->last_call = log->calls;
+    log->grad_was_null &= var_grad(leaf) == NULL;
+    if (log->calls == log->fail_at) {
+        strata_set_error("log_hook: told to fail");
+        return -1;
+    }
+    return 0;
+}
+
+/* loss = sum(x * x + 3 x): x * x reads x twice, 3 x once: three parts. */
+static Var *square_plus_3x(Var *x)
+{
+    return var_sum(var_add(var_mul(x, x), var_mul_scalar(x, 3.0f)), NULL, 0, false);
+}
+
+START_TEST(test_grad_hook)
+{
+    BEGIN;
+    HookLog log = {.grad_was_null = true};
+    Var *x = OKV(var_new(MK(DATA(1, -2), 2), true));
+    OK0(var_set_grad_hook(x, log_hook, &log));
+    OK0(var_backward(OKV(square_plus_3x(x))));
+    /* by hand, x = [1, -2]: the parts are x, x (from x * x) and [3, 3]; their sum
+     * 2 x + 3 = [5, -1] is the gradient. Only the third part is the last. */
+    ck_assert_int_eq(log.calls, 3);
+    ck_assert_int_eq(log.last_call, 3);
+    ck_assert(log.grad_was_null); /* .grad is written after the walk, all parts at once */
+    int ones = 0, threes = 0;
+    for (int k = 0; k < 3; k++) {
+        ones += log.parts[k][0] == 1.0f && log.parts[k][1] == -2.0f;
+        threes += log.parts[k][0] == 3.0f && log.parts[k][1] == 3.0f;
+    }
+    ck_assert_int_eq(ones, 2);
+    ck_assert_int_eq(threes, 1);
+    EXPECT_GRAD(x, 0, 5, -1);
+
+    /* A recorded op that backward does not reach keeps `last` false. */
+    log = (HookLog){.grad_was_null = true};
+    var_zero_grad(x, true);
+    Var *unused = OKV(var_exp(x));
+    OK0(var_backward(OKV(square_plus_3x(x))));
+    ck_assert_int_eq(log.calls, 3);
+    ck_assert_int_eq(log.last_call, 0);
+    (void)unused;
+
+    /* A failing hook fails backward, and .grad stays as it was. */
+    log = (HookLog){.fail_at = 2};
+    strata_clear_error();
+    ck_assert_int_eq(var_backward(OKV(square_plus_3x(x))), -1);
+    ck_assert(strstr(strata_last_error(), "told to fail")); /* the hook's own message */
+    EXPECT_GRAD(x, 0, 5, -1);
+
+    /* Removed: not called. Only a leaf takes a hook. */
+    OK0(var_set_grad_hook(x, NULL, NULL));
+    log = (HookLog){0};
+    OK0(var_backward(OKV(square_plus_3x(x))));
+    ck_assert_int_eq(log.calls, 0);
+    EXPECT_GRAD(x, 0, 10, -2);
+    Var *y = OKV(var_mul_scalar(x, 2.0f));
+    EXPECT_FAIL_ERR(var_set_grad_hook(y, log_hook, &log), "var_set_grad_hook", "leaf");
+    END;
+}
+END_TEST
+
 void add_custom_tests(Suite *s)
 {
     GRADED(s, test_custom_op, 2);
+    GRADED(s, test_grad_hook, 2);
 }
