@@ -2,17 +2,20 @@
  * mpi_scaling.c - data-parallel scaling of the Fashion-MNIST MLP, and what overlapping
  * the reduction with backward buys.
  *
- * Run under `mpirun -np 2` (bench/run.sh does). Each round times four things, STEPS
- * steps each, so that a burst of load from other processes hits all four alike:
+ * Run under `mpirun -np 2` (bench/run.sh does). Each round times these, STEPS steps
+ * each, so that a burst of load from other processes hits all of them alike:
  *   1 rank, B rows     rank 0 alone with the global batch (rank 1 waits);
  *   1 rank, B/2 rows   rank 0 alone with a rank's share: the compute of a 2-rank step;
  *   2 ranks, after     B/2 rows each, the buckets reduced after backward (blocking);
  *   2 ranks, overlap   the same, buckets started during backward.
+ * and the two 2-rank runs again with a barrier between backward and the reduction, so
+ * that the time inside the reduction's MPI calls is communication, not waiting for a
+ * rank another process slowed down (with overlap, the first buckets are already on
+ * their way at the barrier, as they would be behind the first layer's backward).
  * Each step is timed alone: the fastest step of each kind is the one least disturbed by
- * other processes (the median is printed beside it), and so is the fastest time a step
- * spent in optim_ddp_allreduce_gradients() (the communication backward did not hide).
- * From the parts it estimates 2 ranks on quiet cores: the compute of B/2 rows plus the
- * communication not hidden. One thread per process. Usage:
+ * other processes (the median is printed beside it). From the parts it estimates 2
+ * ranks on quiet cores: the compute of B/2 rows plus the communication overlap did not
+ * hide. One thread per process. Usage:
  *   mpirun -np 2 mpi_scaling [global_batch (256)] [rounds (5)]
  * Appends CSV rows to $BENCH_CSV.
  */
@@ -41,7 +44,7 @@ static Module *make_mlp(void)
 /* STEPS steps on rows of @p ds, each step's seconds (and its seconds inside
  * optim_ddp_allreduce_gradients()) appended to @p out. Returns 0, or -1. */
 static int run(Module *model, Optimizer *opt, OptimDDP *ddp, const Dataset *ds,
-               int64_t batch, Samples *out)
+               int64_t batch, bool sync, Samples *out)
 {
     Tensor *x = data_dataset_inputs(ds), *y = data_dataset_targets(ds);
     int64_t n = data_dataset_size(ds);
@@ -53,8 +56,10 @@ static int run(Module *model, Optimizer *opt, OptimDDP *ddp, const Dataset *ds,
         Var *input = var_new(tensor_narrow(x, 0, lo, batch), false);
         optim_zero_grad(opt, true);
         Var *loss = nn_cross_entropy(nn_forward(model, input), tensor_narrow(y, 0, lo, batch));
-        if (!loss || var_backward(loss) != 0 || (ddp && optim_ddp_allreduce_gradients(ddp) != 0) ||
-            optim_step(opt) != 0) {
+        int rc = loss ? var_backward(loss) : -1;
+        if (rc == 0 && sync) /* both ranks ready: the reduction waits for nobody */
+            MPI_Barrier(MPI_COMM_WORLD);
+        if (rc != 0 || (ddp && optim_ddp_allreduce_gradients(ddp) != 0) || optim_step(opt) != 0) {
             fprintf(stderr, "mpi_scaling: %s\n", strata_last_error());
             scope_end(s);
             return -1;
@@ -81,7 +86,7 @@ static double quantile_ms(const double *v, int n, double q)
     return 1e3 * sorted[(int)(q * (n - 1))];
 }
 
-enum { ONE_FULL, ONE_HALF, TWO_AFTER, TWO_OVERLAP, KINDS };
+enum { ONE_FULL, ONE_HALF, TWO_AFTER, TWO_OVERLAP, SYNC_AFTER, SYNC_OVERLAP, KINDS };
 
 int main(int argc, char **argv)
 {
@@ -118,13 +123,17 @@ int main(int argc, char **argv)
     int rc = 0;
     for (int r = 0; r < rounds && rc == 0; r++) {
         if (rank == 0)
-            rc = run(alone, alone_opt, NULL, train, global, &kind[ONE_FULL]) |
-                 run(alone, alone_opt, NULL, train, global / world, &kind[ONE_HALF]);
+            rc = run(alone, alone_opt, NULL, train, global, false, &kind[ONE_FULL]) |
+                 run(alone, alone_opt, NULL, train, global / world, false, &kind[ONE_HALF]);
         MPI_Barrier(MPI_COMM_WORLD);
-        optim_ddp_set_overlap(ddp, false);
-        rc |= run(model, opt, ddp, shard, global / world, &kind[TWO_AFTER]);
-        optim_ddp_set_overlap(ddp, true);
-        rc |= run(model, opt, ddp, shard, global / world, &kind[TWO_OVERLAP]);
+        for (int sync = 0; sync < 2; sync++) {
+            optim_ddp_set_overlap(ddp, false);
+            rc |= run(model, opt, ddp, shard, global / world, sync,
+                      &kind[sync ? SYNC_AFTER : TWO_AFTER]);
+            optim_ddp_set_overlap(ddp, true);
+            rc |= run(model, opt, ddp, shard, global / world, sync,
+                      &kind[sync ? SYNC_OVERLAP : TWO_OVERLAP]);
+        }
     }
     if (rank == 0 && rc == 0) {
         double fast[KINDS], mid[KINDS];
@@ -132,20 +141,23 @@ int main(int argc, char **argv)
             fast[k] = quantile_ms(kind[k].step, kind[k].n, 0.0);
             mid[k] = quantile_ms(kind[k].step, kind[k].n, 0.5);
         }
-        double comm = quantile_ms(kind[TWO_AFTER].reduce, kind[TWO_AFTER].n, 0.0);
-        double exposed = quantile_ms(kind[TWO_OVERLAP].reduce, kind[TWO_OVERLAP].n, 0.0);
+        /* The communication of a step when both ranks are ready and nothing else runs
+         * (the fastest synchronized step): all of it after backward, and what backward
+         * left of it with overlap. */
+        double comm = quantile_ms(kind[SYNC_AFTER].reduce, kind[SYNC_AFTER].n, 0.0);
+        double exposed = quantile_ms(kind[SYNC_OVERLAP].reduce, kind[SYNC_OVERLAP].n, 0.0);
         printf("MLP 784-256-128-10, Adam, global batch %lld, 1 thread per rank, %d rounds of "
                "%d steps; per step: fastest (median) ms\n", (long long)global, rounds, STEPS);
         printf("  1 rank,  %4lld rows           : %7.3f (%7.3f)\n", (long long)global,
                fast[ONE_FULL], mid[ONE_FULL]);
         printf("  1 rank,  %4lld rows           : %7.3f (%7.3f)  the compute of a %d-rank step\n",
                (long long)(global / world), fast[ONE_HALF], mid[ONE_HALF], world);
-        printf("  %d ranks, reduce after backward: %7.3f (%7.3f)  speed-up %.2fx; reduction "
-               "%.3f\n", world, fast[TWO_AFTER], mid[TWO_AFTER], fast[ONE_FULL] / fast[TWO_AFTER],
-               comm);
-        printf("  %d ranks, reduce in backward   : %7.3f (%7.3f)  speed-up %.2fx; not hidden "
-               "%.3f (%.0f%% hidden)\n", world, fast[TWO_OVERLAP], mid[TWO_OVERLAP],
-               fast[ONE_FULL] / fast[TWO_OVERLAP], exposed,
+        printf("  %d ranks, reduce after backward: %7.3f (%7.3f)  speed-up %.2fx\n", world,
+               fast[TWO_AFTER], mid[TWO_AFTER], fast[ONE_FULL] / fast[TWO_AFTER]);
+        printf("  %d ranks, reduce in backward   : %7.3f (%7.3f)  speed-up %.2fx\n", world,
+               fast[TWO_OVERLAP], mid[TWO_OVERLAP], fast[ONE_FULL] / fast[TWO_OVERLAP]);
+        printf("  communication with both ranks ready (fastest): %.3f after backward, %.3f left "
+               "by overlap (%.0f%% hidden)\n", comm, exposed,
                comm > 0 ? 100 * (1 - exposed / comm) : 0.0);
         printf("  %zu bytes per rank per step in %d buckets (%ld started in backward)\n",
                optim_ddp_gradient_bytes(ddp), optim_ddp_buckets(ddp),
