@@ -267,8 +267,8 @@ static int fashion_main(const FashionConfig *c, Module *model)
         goto done;
     }
     if (world > 1)
-        printf("data parallel: %d ranks x %lld rows per step, gradients averaged with "
-               "MPI_Allreduce (%zu bytes per rank per step)\n", world,
+        printf("data parallel: %d ranks x %lld rows per step, gradients averaged across "
+               "ranks, started during backward (%zu bytes per rank per step)\n", world,
                (long long)(c->batch_size / world), optim_ddp_gradient_bytes(ddp));
 #endif
     /* On resume the log keeps the epochs already done, so the CSV and its plot cover
