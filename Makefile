@@ -110,13 +110,16 @@ WEEK_DIRS := $(sort $(wildcard tests/week[0-9]_*))
 # Suites outside the weekly grade, run by make test and make memcheck all the same:
 # tests/runtime_tensor (the runtime students are given: errors, allocator, scopes, RNG),
 # tests/bad_input (the bad-input table of docs/bad-input.md, all five layers) and
-# tests/fault_injection (allocation and I/O failures injected into calls of every layer).
-EXTRA_SUITE_DIRS := $(wildcard tests/runtime_tensor tests/bad_input tests/fault_injection)
+# tests/fault_injection (allocation and I/O failures injected into calls of every layer),
+# tests/fusion (fused kernels, bit for bit against the ops they stand for).
+EXTRA_SUITE_DIRS := $(wildcard tests/runtime_tensor tests/bad_input tests/fault_injection \
+                               tests/fusion)
 # The highest layer a suite may include: for a week's suite (tests/weekN_<layer>...) the
 # word after the first underscore; for the others, said here.
 SUITE_LAYER_runtime_tensor  := tensor
 SUITE_LAYER_bad_input       := modular
 SUITE_LAYER_fault_injection := modular
+SUITE_LAYER_fusion          := nn
 HARNESS_SRC := tests/harness/runner.c
 define suite_rules
 $(1)_NAME  := $(notdir $(1))

@@ -200,6 +200,12 @@ STRATA_API Var *var_im2col(Var *input, Window2d w); /**< @brief unfold; backward
 /** @brief 2-D convolution: input [N,C,H,W], weight [O,C,kh,kw], bias [O] or NULL. */
 STRATA_API Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w);
 STRATA_API Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling */
+/**
+ * @brief var_max_pool2d(var_relu(input), w) as one op, equal bit for bit in value and
+ *        gradient, without the ReLU'd copy (tensor_relu_max_pool2d()). nn_sequential's
+ *        forward uses it for a ReLU followed by a MaxPool2d.
+ */
+STRATA_API Var *var_relu_max_pool2d(Var *input, Window2d w);
 STRATA_API Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
 /** @} */
 

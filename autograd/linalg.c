@@ -290,3 +290,31 @@ Var *var_avg_pool2d(Var *input, Window2d w)
     return out;
     /* SOLUTION END */
 }
+
+/* ------------------------------------------------------- ReLU, then max pooling --- */
+
+/* the pooled gradient, routed as max pooling's and masked as ReLU's (tensor/fused.c) */
+static int relu_max_pool2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    grads[0] = tensor_relu_max_pool2d_backward(g, n->saved[1], n->saved[0],
+                                               node_input(n, 0)->shape);
+    return grads[0] ? 0 : -1;
+}
+
+static const VarOp RELU_MAX_POOL2D_OP = {"relu_max_pool2d", relu_max_pool2d_backward};
+
+Var *var_relu_max_pool2d(Var *input, Window2d w)
+{
+    AG_CHECK(input, NULL);
+    Tensor *indices = NULL;
+    VarNode *node;
+    Var *out = ag_make_output(__func__, tensor_relu_max_pool2d(input->data, w, &indices),
+                              &RELU_MAX_POOL2D_OP, &input, 1, &node);
+    if (node) {
+        ag_save_fresh(node, 0, indices);
+        ag_save(node, 1, out->data); /* the mask: where the pooled value is positive */
+    } else {
+        tensor_release(indices);
+    }
+    return out;
+}

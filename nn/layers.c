@@ -473,6 +473,15 @@ static Module *activation(const ModuleType *type, ActivationKind kind, float slo
 }
 
 Module *nn_relu(void) { return activation(&RELU_TYPE, ACT_RELU, 0, 0); }
+
+bool nn_relu_then_max_pool(const Module *first, const Module *second, Window2d *w)
+{
+    if (!first || !second || first->type != &RELU_TYPE || second->type != &MAX_POOL_TYPE ||
+        first->num_hooks > 0 || second->num_hooks > 0)
+        return false;
+    *w = ((const PoolState *)second->state)->window;
+    return true;
+}
 Module *nn_leaky_relu(float negative_slope)
 {
     return activation(&LEAKY_RELU_TYPE, ACT_LEAKY_RELU, negative_slope, 0);

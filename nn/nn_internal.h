@@ -69,6 +69,9 @@ bool nn_is_list(const Module *m);
 bool nn_is_dict(const Module *m);
 /** Whether @p m is a ModuleList (repr compresses repeated children). */
 bool nn_is_module_list(const Module *m);
+/* Whether @p first is a ReLU and @p second a MaxPool2d, neither with hooks: a pair
+ * nn_sequential_forward runs as one op (var_relu_max_pool2d), *w the pooling's window. */
+bool nn_relu_then_max_pool(const Module *first, const Module *second, Window2d *w);
 
 /**
  * Insert @p child under @p name at position @p index of @p m's children (taking

@@ -887,6 +887,31 @@ STRATA_API Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **i
 STRATA_API Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
                                               const int64_t *input_shape);
 /**
+ * @brief Max pooling of ReLU(@p input) in one pass, equal bit for bit to
+ *        tensor_max_pool2d(tensor_relu(input), w, indices) without making the ReLU'd
+ *        copy (fused for the 2x2, stride-2 window; any other runs the two ops).
+ * @param[in] input [N, C, H, W]
+ * @param[in] w the window.
+ * @param[out] indices receives the chosen positions, as tensor_max_pool2d() (required:
+ *             backward needs them).
+ * @return [N, C, out_h, out_w], or NULL with an error.
+ */
+STRATA_API Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w,
+                                          Tensor **indices);
+/**
+ * @brief Gradient of tensor_relu_max_pool2d(): each @p grad_output element goes to the
+ *        input position @p indices names when its @p pooled value is positive (where
+ *        ReLU passed it), as tensor_max_pool2d_backward() followed by ReLU's backward.
+ * @param[in] grad_output, pooled, indices [N, C, out_h, out_w] each.
+ * @param[in] input_shape [N, C, H, W] of the forward pass's input.
+ * @return [N, C, H, W], or NULL with an error (shapes that differ, an index outside
+ *         its plane).
+ */
+STRATA_API Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output,
+                                                   const Tensor *pooled,
+                                                   const Tensor *indices,
+                                                   const int64_t *input_shape);
+/**
  * @brief Average pooling; the divisor counts padded zeros (PyTorch's default
  *        count_include_pad=True).
  */

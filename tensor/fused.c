@@ -1,0 +1,209 @@
+/*
+ * fused.c - ReLU and max pooling in one pass, the pair every small CNN has
+ * (Conv2d, ReLU, MaxPool2d(2)).
+ *
+ * Apart, the two ops cost three trips through the convolution's output, the largest
+ * tensor of the step: ReLU reads it and writes a copy as large, pooling reads that
+ * copy; backward writes a zeroed plane-sized gradient, and ReLU's backward reads it
+ * again with its output and writes a third. Fused, forward reads the convolution's
+ * output once and writes only the pooled quarter; backward writes one plane-sized
+ * gradient. And the ReLU's output, which the graph kept for backward, is never made.
+ *
+ * The results are those of the two ops, bit for bit: the window maximum is taken over
+ * the ReLU'd values with pooling's own rule, and the gradient is pooling's, masked by
+ * ReLU's rule. The mask needs no ReLU output: the input position a window chose holds
+ * the pooled value, so "ReLU's output there is positive" is "the pooled value is".
+ */
+#include "tensor_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ReLU as tensor_relu computes it (NaN passes through, -0 stays -0). */
+static inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
+
+/* Only the usual window is fused: 2x2, stride 2, no padding, no dilation. */
+static bool fusable(const Tensor *input, Window2d w)
+{
+    return input->ndim == 4 && w.kernel_h == 2 && w.kernel_w == 2 && w.stride_h == 2 &&
+           w.stride_w == 2 && w.padding_h == 0 && w.padding_w == 0 && w.dilation_h == 1 &&
+           w.dilation_w == 1 && input->strides[3] == 1 && input->shape[2] >= 2 &&
+           input->shape[3] >= 2 && input->shape[2] * input->shape[3] < (1 << 24);
+}
+
+typedef struct {
+    const Tensor *input;
+    int64_t oh, ow;
+    float *out, *idx; /* [N*C, oh, ow] each */
+} ReluPoolJob;
+
+/* Outputs one pass of relu_pool_plane handles: its two input rows' ReLU'd values sit in
+ * two small arrays (in L1 cache) between the ReLU loop and the max loop. */
+#define RELU_POOL_BLOCK 32
+
+/*
+ * One plane. For each output row, in blocks of outputs: ReLU the two input rows' values
+ * into t0, t1, then take each output as the maximum of its four by max pooling's rule
+ * (a larger value or a NaN takes over, ties keep the first), without branches, as
+ * tensor_max_pool2d's 2x2 loop does. Two simple loops rather than one: with the ReLU
+ * inside the max loop, compilers no longer vectorize it.
+ */
+static void relu_pool_plane(const float *restrict plane, int64_t sh, int64_t W, int64_t oh,
+                            int64_t ow, float *restrict out, float *restrict idx)
+{
+    const float fw = (float)W;
+    float t0[2 * RELU_POOL_BLOCK], t1[2 * RELU_POOL_BLOCK];
+    for (int64_t y = 0; y < oh; y++) {
+        const float *r0 = plane + 2 * y * sh, *r1 = r0 + sh;
+        const float row_at = (float)(2 * y * W);
+        for (int64_t x0 = 0; x0 < ow; x0 += RELU_POOL_BLOCK) {
+            int64_t n = ow - x0 < RELU_POOL_BLOCK ? ow - x0 : RELU_POOL_BLOCK;
+            for (int64_t i = 0; i < 2 * n; i++) {
+                t0[i] = relu(r0[2 * x0 + i]);
+                t1[i] = relu(r1[2 * x0 + i]);
+            }
+            float *o = out + y * ow + x0, *ix = idx + y * ow + x0;
+#pragma omp simd simdlen(8)
+            for (int64_t x = 0; x < n; x++) {
+                float a = t0[2 * x], b = t0[2 * x + 1], c = t1[2 * x], d = t1[2 * x + 1];
+                float at = row_at + 2.0f * (float)(x0 + x); /* where a is */
+                float best = a, where = at;
+                bool take = (b > best) | (b != b);
+                best = take ? b : best;
+                where = take ? at + 1.0f : where;
+                take = (c > best) | (c != c);
+                best = take ? c : best;
+                where = take ? at + fw : where;
+                take = (d > best) | (d != d);
+                best = take ? d : best;
+                where = take ? at + fw + 1.0f : where;
+                o[x] = best;
+                ix[x] = where;
+            }
+        }
+    }
+}
+
+/* Planes [begin, end) (plane = n*C + c), on one thread. */
+static void relu_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    const ReluPoolJob *job = ctx;
+    const int64_t *s = job->input->strides, C = job->input->shape[1];
+    const int64_t per_plane = job->oh * job->ow;
+    (void)chunk;
+    (void)thread;
+    for (int64_t p = begin; p < end; p++)
+        relu_pool_plane(job->input->data + (p / C) * s[0] + (p % C) * s[1], s[2],
+                        job->input->shape[3], job->oh, job->ow, job->out + p * per_plane,
+                        job->idx + p * per_plane);
+}
+
+Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
+{
+    CHECK_ARG(input, NULL);
+    CHECK_ARG(indices, NULL);
+    *indices = NULL;
+    if (!fusable(input, w)) { /* any other window: the two ops, one after the other */
+        Tensor *r = tensor_relu(input);
+        Tensor *out = r ? tensor_max_pool2d(r, w, indices) : NULL;
+        tensor_release(r);
+        return out;
+    }
+    int64_t N = input->shape[0], C = input->shape[1];
+    int64_t shape[4] = {N, C, input->shape[2] / 2, input->shape[3] / 2};
+    Tensor *out = tensor_new(shape, 4, __func__);
+    Tensor *idx = out ? tensor_new(shape, 4, __func__) : NULL;
+    if (!idx) {
+        tensor_release(out);
+        return NULL;
+    }
+    ReluPoolJob job = {input, shape[2], shape[3], out->data, idx->data};
+    int64_t plane = input->shape[2] * input->shape[3];
+    strata_parallel_for(N * C, STRATA_GRAIN_ELEMENTS / plane + 1, relu_pool_planes, &job);
+    *indices = idx;
+    return out;
+}
+
+typedef struct {
+    const float *g, *pooled, *idx; /* [planes, per_plane] */
+    float *out;                    /* [planes, plane] */
+    int64_t plane, per_plane;
+    int64_t first_bad[STRATA_MAX_THREADS]; /* per thread: lowest index outside its plane */
+} ReluPoolBackJob;
+
+/*
+ * Planes [begin, end): zero each, then give each window's gradient to the input its
+ * window chose when ReLU let it through (the pooled value is positive). An index that
+ * names no position of the plane stops the chunk and is recorded, as in
+ * tensor_max_pool2d_backward (the caller reports the first and returns nothing).
+ */
+static void relu_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int chunk,
+                                      int thread)
+{
+    ReluPoolBackJob *job = ctx;
+    (void)chunk;
+    for (int64_t p = begin; p < end; p++) {
+        float *dst = job->out + p * job->plane;
+        const int64_t at = p * job->per_plane;
+        memset(dst, 0, (size_t)job->plane * sizeof(float));
+        for (int64_t i = 0; i < job->per_plane; i++) {
+            float v = job->idx[at + i];
+            if (!(v == floorf(v)) || v < 0 || v >= (float)job->plane) {
+                if (job->first_bad[thread] < 0 || at + i < job->first_bad[thread])
+                    job->first_bad[thread] = at + i;
+                return;
+            }
+            if (job->pooled[at + i] > 0)
+                dst[(int64_t)v] += job->g[at + i];
+        }
+    }
+}
+
+Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
+                                        const Tensor *indices, const int64_t *input_shape)
+{
+    CHECK_ARG(grad_output, NULL);
+    CHECK_ARG(pooled, NULL);
+    CHECK_ARG(indices, NULL);
+    CHECK_ARG(input_shape, NULL);
+    const char *fn = __func__;
+    char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE], c[SHAPE_STR_SIZE];
+    if (!tensor_same_shape(grad_output, pooled) || !tensor_same_shape(grad_output, indices) ||
+        grad_output->ndim != 4 || grad_output->shape[0] != input_shape[0] ||
+        grad_output->shape[1] != input_shape[1] || input_shape[2] < 0 || input_shape[3] < 0) {
+        strata_set_error("%s: grad_output %s, pooled %s and indices %s must have one "
+                         "[N, C, oh, ow] shape, N and C those of the input", fn,
+                         tensor_shape_str(grad_output, a, sizeof a),
+                         tensor_shape_str(pooled, b, sizeof b),
+                         tensor_shape_str(indices, c, sizeof c));
+        return NULL;
+    }
+    int64_t plane = input_shape[2] * input_shape[3], planes = input_shape[0] * input_shape[1];
+    Tensor *g = tensor_contiguous(grad_output);
+    Tensor *pc = g ? tensor_contiguous(pooled) : NULL;
+    Tensor *ix = pc ? tensor_contiguous(indices) : NULL;
+    Tensor *out = ix ? tensor_new(input_shape, 4, fn) : NULL;
+    int64_t grain = STRATA_GRAIN_ELEMENTS / (plane > 0 ? plane : 1) + 1; /* planes */
+    int T = strata_parallel_threads(planes, grain);
+    ReluPoolBackJob job = {g ? g->data : NULL, pc ? pc->data : NULL, ix ? ix->data : NULL,
+                           out ? out->data : NULL, plane,
+                           planes > 0 ? tensor_numel(grad_output) / planes : 0, {0}};
+    for (int t = 0; t < T; t++)
+        job.first_bad[t] = -1;
+    if (out)
+        strata_parallel_for(planes, grain, relu_pool_backward_planes, &job);
+    int64_t bad = -1; /* the first bad index: the lowest any thread found */
+    for (int t = 0; out && t < T; t++)
+        if (job.first_bad[t] >= 0 && (bad < 0 || job.first_bad[t] < bad))
+            bad = job.first_bad[t];
+    if (bad >= 0) {
+        strata_set_error("%s: index %g at position %lld is outside the %lld-element plane",
+                         fn, (double)ix->data[bad], (long long)bad, (long long)plane);
+        tensor_release(out);
+        out = NULL;
+    }
+    tensor_release(ix);
+    tensor_release(pc);
+    tensor_release(g);
+    return out;
+}
