@@ -133,7 +133,8 @@ typedef struct {
 
 /*
  * Planes [begin, end): zero each, then give each window's gradient to the input its
- * window chose when ReLU let it through (the pooled value is positive). An index that
+ * window chose when ReLU let it through (the pooled value is positive). Windows that
+ * share a position (overlapping ones) share its pooled value, so its mask too. An index that
  * names no position of the plane stops the chunk and is recorded, as in
  * tensor_max_pool2d_backward (the caller reports the first and returns nothing).
  */
@@ -153,8 +154,9 @@ static void relu_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int
                     job->first_bad[thread] = at + i;
                 return;
             }
-            if (job->pooled[at + i] > 0)
-                dst[(int64_t)v] += job->g[at + i];
+            /* A select, not a branch (the mask is a coin toss): a masked window adds
+             * +0 to a position that holds +0, as the two ops leave it. */
+            dst[(int64_t)v] += job->pooled[at + i] > 0 ? job->g[at + i] : 0.0f;
         }
     }
 }
