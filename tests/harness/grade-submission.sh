@@ -196,7 +196,7 @@ if [ "${GRADE_GATE:-on}" != off ]; then
     for f in $files; do
         # shellcheck disable=SC2086
         deps=$(cd "$tree" && ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
-            -fopenmp $inc -MM -MG -MT x "$f" 2>"$tmp/mm.err") || {
+            -fopenmp-simd $inc -MM -MG -MT x "$f" 2>"$tmp/mm.err") || {
             # Let the compiler's own message reach the student through the build.
             continue
         }
@@ -219,7 +219,7 @@ if [ "${GRADE_GATE:-on}" != off ]; then
         # Inline assembly, even behind a macro: the preprocessed lines of the file itself.
         # shellcheck disable=SC2086
         (cd "$tree" && ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
-            -fopenmp $inc -E "$f" 2>/dev/null) | awk -v f="$f" '
+            -fopenmp-simd $inc -E "$f" 2>/dev/null) | awk -v f="$f" '
             /^# [0-9]+ "/ { split($0, p, "\""); mine = (p[2] == f); next }
             mine' >"$tmp/pp.c"
         if grep -Eq '(^|[^A-Za-z0-9_])(asm|__asm|__asm__)([^A-Za-z0-9_]|$)' "$tmp/pp.c"; then
