@@ -125,13 +125,6 @@ static inline const Tensor *node_input(const VarNode *node, int i)
 }
 
 /*
- * Take over the reference to @p t that the calling library code owns, so that the
- * caller ends up holding exactly one reference that no scope will release: if a scope
- * holds t's fresh reference, add one of our own (the scope keeps its reference).
- */
-void ag_adopt(Tensor *t);
-
-/*
  * Set the no-grad nesting depth of this thread and return the previous one (gradcheck
  * uses it to run its checks with grad mode on whatever the caller's mode).
  */
@@ -198,13 +191,5 @@ typedef enum PointwiseGrad {
     PW_CLAMP,      /* g [f0 <= x <= f1]           */
     PW_POW_SCALAR  /* g f0 x^(f0 - 1), 0 if f0==0 */
 } PointwiseGrad;
-
-/*
- * grad_in = kernel(g, x, y) elementwise; g, x (the input) and y (the output) have one
- * shape (x or y may be NULL when the kernel does not read it). Returns a fresh
- * contiguous tensor, or NULL.
- */
-Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
-                          const Tensor *y, float f0, float f1);
 
 #endif /* STRATA_AUTOGRAD_INTERNAL_H */

@@ -126,8 +126,13 @@ static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int chun
 }
 /* SOLUTION END */
 
-Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
-                          const Tensor *y, float f0, float f1)
+/*
+ * grad_in = kernel(g, x, y) elementwise; g, x (the input) and y (the output) have one
+ * shape (x or y may be NULL when the kernel does not read it). Returns a fresh
+ * contiguous tensor, or NULL.
+ */
+static Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
+                                 const Tensor *y, float f0, float f1)
 {
     AG_CHECK(g, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */

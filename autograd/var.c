@@ -294,7 +294,12 @@ int var_set_grad_hook(Var *leaf, VarGradHookFn hook, void *ctx)
 
 /* ------------------------------------------------------------- op plumbing --- */
 
-void ag_adopt(Tensor *t)
+/*
+ * Take over the reference to @p t that the calling library code owns, so that the
+ * caller ends up holding exactly one reference that no scope will release: if a scope
+ * holds t's fresh reference, add one of our own (the scope keeps its reference).
+ */
+static void ag_adopt(Tensor *t)
 {
     /* A fresh object is held either by the innermost scope or by us: in the first
      * case add our own reference, so that the scope may drop its one at scope_end. */

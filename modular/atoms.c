@@ -220,14 +220,14 @@ static ModularModule *atom_new(const char *name, const ModAtomOps *ops, const in
 
 /* ------------------------------------------------------------------- Linear --- */
 
-Var *mod_linear_forward(ModularModule *m, Var *x)
+static Var *mod_linear_forward(ModularModule *m, Var *x)
 {
     /* SOLUTION BEGIN week=5 step=4 tier=core fail=NULL */
     return var_linear(x, m->weight, NULL); /* x [..., in] -> [..., out] */
     /* SOLUTION END */
 }
 
-int mod_linear_initialize(ModularModule *m)
+static int mod_linear_initialize(ModularModule *m)
 {
     /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     Tensor *w = m->weight->data;
@@ -237,7 +237,7 @@ int mod_linear_initialize(ModularModule *m)
     /* SOLUTION END */
 }
 
-double mod_linear_norm(const ModularModule *m, const Tensor *w)
+static double mod_linear_norm(const ModularModule *m, const Tensor *w)
 {
     /* SOLUTION BEGIN week=5 step=4 tier=core fail=NAN */
     float *buf = read_buf(w);
@@ -252,21 +252,21 @@ double mod_linear_norm(const ModularModule *m, const Tensor *w)
     /* SOLUTION END */
 }
 
-int mod_linear_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
+static int mod_linear_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
 {
     /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     return ortho_scaled(g, out, m->fan_out, m->fan_in, linear_scale(m) * target);
     /* SOLUTION END */
 }
 
-int mod_linear_project(const ModularModule *m, const Tensor *w, Tensor *out)
+static int mod_linear_project(const ModularModule *m, const Tensor *w, Tensor *out)
 {
     /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     return ortho_scaled(w, out, m->fan_out, m->fan_in, linear_scale(m));
     /* SOLUTION END */
 }
 
-int mod_linear_normalize(ModularModule *m, Tensor *u, float target)
+static int mod_linear_normalize(ModularModule *m, Tensor *u, float target)
 {
     /* SOLUTION BEGIN week=5 step=4 tier=core fail=-1 */
     if (ensure_pi(m, 1, m->fan_in) != 0)
@@ -304,7 +304,7 @@ ModularModule *modular_linear(int64_t fan_out, int64_t fan_in)
 
 /* ------------------------------------------------------------------- Conv2D --- */
 
-Var *mod_conv_forward(ModularModule *m, Var *x)
+static Var *mod_conv_forward(ModularModule *m, Var *x)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=NULL */
     Var *y = var_conv2d(x, m->weight, NULL, window2d(m->kernel, m->stride, m->padding));
@@ -317,28 +317,28 @@ Var *mod_conv_forward(ModularModule *m, Var *x)
     /* SOLUTION END */
 }
 
-int mod_conv_initialize(ModularModule *m)
+static int mod_conv_initialize(ModularModule *m)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return isnan(conv_each(m, m->weight->data, m->weight->data, pos_init, NULL)) ? -1 : 0;
     /* SOLUTION END */
 }
 
-double mod_conv_norm(const ModularModule *m, const Tensor *w)
+static double mod_conv_norm(const ModularModule *m, const Tensor *w)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=NAN */
     return conv_each((ModularModule *)m, w, NULL, pos_sigma, NULL);
     /* SOLUTION END */
 }
 
-int mod_conv_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
+static int mod_conv_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return isnan(conv_each((ModularModule *)m, g, out, pos_ortho, &target)) ? -1 : 0;
     /* SOLUTION END */
 }
 
-int mod_conv_project(const ModularModule *m, const Tensor *w, Tensor *out)
+static int mod_conv_project(const ModularModule *m, const Tensor *w, Tensor *out)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     float one = 1.0f;
@@ -346,7 +346,7 @@ int mod_conv_project(const ModularModule *m, const Tensor *w, Tensor *out)
     /* SOLUTION END */
 }
 
-int mod_conv_normalize(ModularModule *m, Tensor *u, float target)
+static int mod_conv_normalize(ModularModule *m, Tensor *u, float target)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     if (ensure_pi(m, m->kernel * m->kernel, m->fan_in) != 0)
@@ -383,7 +383,7 @@ ModularModule *modular_conv2d(int64_t out_channels, int64_t in_channels, int ker
 /* -------------------------------------------------------------------- Embed --- */
 
 /* fan_out = d_embed, fan_in = num_embed; the weight is [num_embed, d_embed]. */
-Var *mod_embed_forward(ModularModule *m, Var *x)
+static Var *mod_embed_forward(ModularModule *m, Var *x)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=NULL */
     const Tensor *idx = x->data;
@@ -412,7 +412,7 @@ Var *mod_embed_forward(ModularModule *m, Var *x)
     /* SOLUTION END */
 }
 
-int mod_embed_initialize(ModularModule *m)
+static int mod_embed_initialize(ModularModule *m)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     Tensor *w = m->weight->data;
@@ -422,7 +422,7 @@ int mod_embed_initialize(ModularModule *m)
     /* SOLUTION END */
 }
 
-double mod_embed_norm(const ModularModule *m, const Tensor *w)
+static double mod_embed_norm(const ModularModule *m, const Tensor *w)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=NAN */
     float *buf = read_buf(w);
@@ -436,21 +436,21 @@ double mod_embed_norm(const ModularModule *m, const Tensor *w)
     /* SOLUTION END */
 }
 
-int mod_embed_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
+static int mod_embed_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return embed_rows(m, g, out, sqrt((double)m->fan_out) * target);
     /* SOLUTION END */
 }
 
-int mod_embed_project(const ModularModule *m, const Tensor *w, Tensor *out)
+static int mod_embed_project(const ModularModule *m, const Tensor *w, Tensor *out)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     return embed_rows(m, w, out, sqrt((double)m->fan_out));
     /* SOLUTION END */
 }
 
-int mod_embed_normalize(ModularModule *m, Tensor *u, float target)
+static int mod_embed_normalize(ModularModule *m, Tensor *u, float target)
 {
     /* SOLUTION BEGIN week=5 step=7 tier=core fail=-1 */
     double n = mod_embed_norm(m, u);

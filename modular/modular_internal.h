@@ -109,34 +109,8 @@ void mod_drop_temp(Var *v);
 /* A fresh Var equal to @p x (a view), for bonds that pass their input through. */
 Var *mod_pass(Var *x);
 
-/* The atoms' operations (atoms.c), one group per atom kind. */
-Var *mod_linear_forward(ModularModule *m, Var *x);
-int mod_linear_initialize(ModularModule *m);
-double mod_linear_norm(const ModularModule *m, const Tensor *w);
-int mod_linear_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target);
-int mod_linear_project(const ModularModule *m, const Tensor *w, Tensor *out);
-int mod_linear_normalize(ModularModule *m, Tensor *u, float target);
-Var *mod_conv_forward(ModularModule *m, Var *x);
-int mod_conv_initialize(ModularModule *m);
-double mod_conv_norm(const ModularModule *m, const Tensor *w);
-int mod_conv_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target);
-int mod_conv_project(const ModularModule *m, const Tensor *w, Tensor *out);
-int mod_conv_normalize(ModularModule *m, Tensor *u, float target);
-Var *mod_embed_forward(ModularModule *m, Var *x);
-int mod_embed_initialize(ModularModule *m);
-double mod_embed_norm(const ModularModule *m, const Tensor *w);
-int mod_embed_dualize(const ModularModule *m, const Tensor *g, Tensor *out, float target);
-int mod_embed_project(const ModularModule *m, const Tensor *w, Tensor *out);
-int mod_embed_normalize(ModularModule *m, Tensor *u, float target);
-
-/* Forward @p in (borrowed) through any node into fresh values @p out (module.c). 0/-1. */
-int mod_forward(ModularModule *m, const ModVals *in, ModVals *out);
-
 /* A bond's forward (bonds.c): consume @p in (borrowed), fresh values in @p out. 0/-1. */
 int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out);
-
-/* The dualized optimizer's update (optimizer.c). */
-int mod_optimizer_update(Optimizer *opt, Tensor *const *g, Tensor *const *u);
 
 /* Deep copy of one atom (weights copied). */
 ModularModule *mod_atom_copy(const ModularModule *m);

@@ -443,7 +443,7 @@ static void vals_free(ModVals *v)
 /*
  * Forward @p in (borrowed) through @p m into fresh values @p out. 0 or -1.
  */
-int mod_forward(ModularModule *m, const ModVals *in, ModVals *out)
+static int mod_forward(ModularModule *m, const ModVals *in, ModVals *out)
 {
     /* SOLUTION BEGIN week=5 step=5 tier=core fail=-1 */
     out->n = 0;

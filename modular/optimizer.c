@@ -108,7 +108,7 @@ static int descent_step(Optimizer *opt, ModOptCtx *c, Tensor *const *g, Tensor *
  * One update of the kind in the optimizer's context, from the gradients @p g (zeros
  * where missing) into the scratch tensors @p u (shaped like the weights). 0 or -1.
  */
-int mod_optimizer_update(Optimizer *opt, Tensor *const *g, Tensor *const *u)
+static int mod_optimizer_update(Optimizer *opt, Tensor *const *g, Tensor *const *u)
 {
     /* SOLUTION BEGIN week=5 step=9 tier=core fail=-1 */
     ModOptCtx *c = opt->ctx;

@@ -23,6 +23,7 @@ typedef struct AttentionState {
 
 static void free_state(void *state) { strata_free(state); }
 
+static Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n);
 static const ModuleType ATTENTION_TYPE = {"MultiheadAttention", NULL, nn_attention_forward_n,
                                           NULL, free_state};
 
@@ -118,7 +119,7 @@ static Var *attention(Module *self, Var *q, Var *k, Var *v, const Tensor *attn_m
 }
 /* SOLUTION END */
 
-Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n)
+static Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n)
 {
     if (n != 3 && n != 4) {
         strata_set_error("MultiheadAttention: takes (query, key, value[, attn_mask]), got %d "

@@ -9,21 +9,23 @@
 #include <stdio.h>
 #include <string.h>
 
+static Var *nn_sequential_forward(Module *self, Var *x);
 static const ModuleType SEQUENTIAL_TYPE = {"Sequential", nn_sequential_forward, NULL, NULL,
                                            NULL};
 static const ModuleType MODULE_LIST_TYPE = {"ModuleList", NULL, NULL, NULL, NULL};
 static const ModuleType MODULE_DICT_TYPE = {"ModuleDict", NULL, NULL, NULL, NULL};
 
-bool nn_is_list(const Module *m)
+/* Whether @p m is a Sequential, ModuleList or ModuleDict (containers.c). */
+static bool nn_is_list(const Module *m)
 {
     return m && (m->type == &SEQUENTIAL_TYPE || m->type == &MODULE_LIST_TYPE);
 }
 
 bool nn_is_module_list(const Module *m) { return m && m->type == &MODULE_LIST_TYPE; }
 
-bool nn_is_dict(const Module *m) { return m && m->type == &MODULE_DICT_TYPE; }
+static bool nn_is_dict(const Module *m) { return m && m->type == &MODULE_DICT_TYPE; }
 
-Var *nn_sequential_forward(Module *self, Var *x)
+static Var *nn_sequential_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=6 tier=core fail=NULL */
     /* Each child's output is the next one's input; an empty Sequential is the identity. */

@@ -44,10 +44,11 @@ static int linear_extra_repr(const Module *m, char *buf, size_t size)
                     yes_no(param(m, 1) != NULL));
 }
 
+static Var *nn_linear_forward(Module *self, Var *x);
 static const ModuleType LINEAR_TYPE = {"Linear", nn_linear_forward, NULL, linear_extra_repr,
                                        free_state};
 
-Var *nn_linear_forward(Module *self, Var *x)
+static Var *nn_linear_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const LinearState *s = self->state;
@@ -65,7 +66,7 @@ Var *nn_linear_forward(Module *self, Var *x)
 
 /* PyTorch's reset_parameters for Linear and Conv2d: kaiming_uniform_(a = sqrt(5)) on the
  * weight, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias from the same range. */
-int nn_reset_weight_and_bias(Module *m)
+static int nn_reset_weight_and_bias(Module *m)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=-1 */
     Tensor *w = param(m, 0)->data;
@@ -147,10 +148,11 @@ static int conv2d_extra_repr(const Module *m, char *buf, size_t size)
     return n;
 }
 
+static Var *nn_conv2d_forward(Module *self, Var *x);
 static const ModuleType CONV2D_TYPE = {"Conv2d", nn_conv2d_forward, NULL, conv2d_extra_repr,
                                        free_state};
 
-Var *nn_conv2d_forward(Module *self, Var *x)
+static Var *nn_conv2d_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const Conv2dState *s = self->state;
@@ -203,19 +205,21 @@ static int avg_pool_extra_repr(const Module *m, char *buf, size_t size)
                     w->stride_h, w->padding_h);
 }
 
+static Var *nn_max_pool2d_forward(Module *self, Var *x);
 static const ModuleType MAX_POOL_TYPE = {"MaxPool2d", nn_max_pool2d_forward, NULL,
                                          max_pool_extra_repr, free_state};
+static Var *nn_avg_pool2d_forward(Module *self, Var *x);
 static const ModuleType AVG_POOL_TYPE = {"AvgPool2d", nn_avg_pool2d_forward, NULL,
                                          avg_pool_extra_repr, free_state};
 
-Var *nn_max_pool2d_forward(Module *self, Var *x)
+static Var *nn_max_pool2d_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     return var_max_pool2d(x, ((const PoolState *)self->state)->window);
     /* SOLUTION END */
 }
 
-Var *nn_avg_pool2d_forward(Module *self, Var *x)
+static Var *nn_avg_pool2d_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     return var_avg_pool2d(x, ((const PoolState *)self->state)->window);
@@ -258,10 +262,11 @@ static int embedding_extra_repr(const Module *m, char *buf, size_t size)
                     (long long)s->embedding_dim);
 }
 
+static Var *nn_embedding_forward(Module *self, Var *x);
 static const ModuleType EMBEDDING_TYPE = {"Embedding", nn_embedding_forward, NULL,
                                           embedding_extra_repr, free_state};
 
-Var *nn_embedding_forward(Module *self, Var *x)
+static Var *nn_embedding_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const EmbeddingState *s = self->state;
@@ -293,7 +298,7 @@ Var *nn_embedding_forward(Module *self, Var *x)
 }
 
 /* PyTorch: the table is N(0, 1). */
-int nn_embedding_reset(Module *m)
+static int nn_embedding_reset(Module *m)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=-1 */
     return nn_init_normal_(param(m, 0)->data, 0.0f, 1.0f);
@@ -330,10 +335,11 @@ static int dropout_extra_repr(const Module *m, char *buf, size_t size)
     return snprintf(buf, size, "p=%s, inplace=False", p);
 }
 
+static Var *nn_dropout_forward(Module *self, Var *x);
 static const ModuleType DROPOUT_TYPE = {"Dropout", nn_dropout_forward, NULL,
                                         dropout_extra_repr, free_state};
 
-Var *nn_dropout_forward(Module *self, Var *x)
+static Var *nn_dropout_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     float p = ((const DropoutState *)self->state)->p;
@@ -370,11 +376,13 @@ static int flatten_extra_repr(const Module *m, char *buf, size_t size)
     return snprintf(buf, size, "start_dim=%d, end_dim=%d", s->start_dim, s->end_dim);
 }
 
+static Var *nn_flatten_forward(Module *self, Var *x);
 static const ModuleType FLATTEN_TYPE = {"Flatten", nn_flatten_forward, NULL,
                                         flatten_extra_repr, free_state};
+static Var *nn_identity_forward(Module *self, Var *x);
 static const ModuleType IDENTITY_TYPE = {"Identity", nn_identity_forward, NULL, NULL, NULL};
 
-Var *nn_flatten_forward(Module *self, Var *x)
+static Var *nn_flatten_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const FlattenState *s = self->state;
@@ -382,7 +390,7 @@ Var *nn_flatten_forward(Module *self, Var *x)
     /* SOLUTION END */
 }
 
-Var *nn_identity_forward(Module *self, Var *x)
+static Var *nn_identity_forward(Module *self, Var *x)
 {
     (void)self;
     return var_reshape(x, x->data->shape, x->data->ndim);
@@ -426,7 +434,7 @@ static int activation_extra_repr(const Module *m, char *buf, size_t size)
     }
 }
 
-Var *nn_activation_forward(Module *self, Var *x)
+static Var *nn_activation_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=4 tier=core fail=NULL */
     const ActivationState *s = self->state;

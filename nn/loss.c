@@ -243,7 +243,7 @@ static int loss_extra_repr(const Module *m, char *buf, size_t size)
     return snprintf(buf, size, "%s", "");
 }
 
-Var *nn_loss_forward(Module *self, Var *const *inputs, int n)
+static Var *nn_loss_forward(Module *self, Var *const *inputs, int n)
 {
     const LossState *s = self->state;
     if (n != 2) {

@@ -515,7 +515,11 @@ static int run_collect(const Module *m, int what, bool dedupe, Collector *c)
     /* SOLUTION END */
 }
 
-int nn_collect_parameters(const Module *m, bool dedupe, NnNamedVars *out)
+/*
+ * Collect (dotted name, Var) of every parameter under @p m, with or without removing
+ * duplicates; the list is allocated with strata_malloc. 0 or -1.
+ */
+static int nn_collect_parameters(const Module *m, bool dedupe, NnNamedVars *out)
 {
     Collector c;
     if (run_collect(m, COLLECT_PARAMS, dedupe, &c) < 0)
@@ -527,8 +531,9 @@ int nn_collect_parameters(const Module *m, bool dedupe, NnNamedVars *out)
     return 0;
 }
 
-int nn_collect_buffers(const Module *m, bool dedupe, bool persistent_only,
-                       NnNamedTensors *out)
+/* Same for buffers (only persistent ones if @p persistent_only). */
+static int nn_collect_buffers(const Module *m, bool dedupe, bool persistent_only,
+                              NnNamedTensors *out)
 {
     Collector c;
     if (run_collect(m, persistent_only ? COLLECT_PERSISTENT : COLLECT_BUFFERS, dedupe,

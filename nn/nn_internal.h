@@ -1,8 +1,9 @@
 /*
  * nn_internal.h - what the files of nn/ share and nobody else sees (never installed).
  *
- * The layers' forward functions are declared here rather than static, so that a
- * student's handout can stub them (see docs/conventions.md, "Solution regions").
+ * Only what several files of nn/ use is here; a function one file uses is static in it
+ * (the handout cutter stubs static functions too: docs/conventions.md, "Solution
+ * regions").
  */
 #ifndef STRATA_NN_INTERNAL_H
 #define STRATA_NN_INTERNAL_H
@@ -37,9 +38,6 @@ int nn_grow(void **items, int *cap, int need, size_t elem_size);
  */
 Var *nn_scope_return(Scope *inner, Var *out);
 
-/** Same as nn_scope_return() for a Tensor. */
-Tensor *nn_scope_return_tensor(Scope *inner, Tensor *out);
-
 /** A Var that does not require grad around @p t (for targets, masks, running stats). */
 Var *nn_constant(const Tensor *t);
 
@@ -64,9 +62,6 @@ void nn_text_append(NnText *text, const char *fmt, ...)
 
 /* ------------------------------------------------------------- the module tree --- */
 
-/** Whether @p m is a Sequential, ModuleList or ModuleDict (containers.c). */
-bool nn_is_list(const Module *m);
-bool nn_is_dict(const Module *m);
 /** Whether @p m is a ModuleList (repr compresses repeated children). */
 bool nn_is_module_list(const Module *m);
 /* Whether @p first is a ReLU and @p second a MaxPool2d, neither with hooks: a pair
@@ -88,39 +83,9 @@ int nn_children_renumber(Module *m);
 /** The index of child @p name of @p m, or -1 (no error recorded). */
 int nn_child_index(const Module *m, const char *name);
 
-/**
- * Collect (dotted name, Var) of every parameter under @p m, with or without removing
- * duplicates; the list is allocated with strata_malloc. 0 or -1.
- */
-int nn_collect_parameters(const Module *m, bool dedupe, NnNamedVars *out);
-/** Same for buffers (only persistent ones if @p persistent_only). */
-int nn_collect_buffers(const Module *m, bool dedupe, bool persistent_only,
-                       NnNamedTensors *out);
-
 /* ---------------------------------------------------- the layers' computations --- */
-
-/* Default initialisations (PyTorch's reset_parameters); 0 or -1. */
-int nn_reset_weight_and_bias(Module *m);
-int nn_embedding_reset(Module *m);
-int nn_norm_reset(Module *m);
 
 /* A Linear features -> features named NonDynamicallyQuantizableLinear (attention). */
 Module *nn_out_proj_linear(int64_t features, bool bias);
-
-
-Var *nn_linear_forward(Module *self, Var *x);
-Var *nn_conv2d_forward(Module *self, Var *x);
-Var *nn_max_pool2d_forward(Module *self, Var *x);
-Var *nn_avg_pool2d_forward(Module *self, Var *x);
-Var *nn_batch_norm_forward(Module *self, Var *x);
-Var *nn_layer_norm_forward(Module *self, Var *x);
-Var *nn_embedding_forward(Module *self, Var *x);
-Var *nn_dropout_forward(Module *self, Var *x);
-Var *nn_flatten_forward(Module *self, Var *x);
-Var *nn_identity_forward(Module *self, Var *x);
-Var *nn_activation_forward(Module *self, Var *x);
-Var *nn_sequential_forward(Module *self, Var *x);
-Var *nn_loss_forward(Module *self, Var *const *inputs, int n);
-Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n);
 
 #endif /* STRATA_NN_INTERNAL_H */

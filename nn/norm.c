@@ -38,6 +38,7 @@ static int batch_norm_extra_repr(const Module *m, char *buf, size_t size)
                     yes_no(s->affine), yes_no(s->track_running_stats));
 }
 
+static Var *nn_batch_norm_forward(Module *self, Var *x);
 static const ModuleType BATCH_NORM1D_TYPE = {"BatchNorm1d", nn_batch_norm_forward, NULL,
                                              batch_norm_extra_repr, free_state};
 static const ModuleType BATCH_NORM2D_TYPE = {"BatchNorm2d", nn_batch_norm_forward, NULL,
@@ -70,7 +71,7 @@ static int update_running_stats(Module *self, const Tensor *x, const int *dims, 
 }
 /* SOLUTION END */
 
-Var *nn_batch_norm_forward(Module *self, Var *x)
+static Var *nn_batch_norm_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=5 tier=core fail=NULL */
     const BatchNormState *s = self->state;
@@ -120,7 +121,7 @@ Var *nn_batch_norm_forward(Module *self, Var *x)
 
 /* Weight 1, bias 0; running mean 0, running var 1, no batches seen (PyTorch's
  * reset_parameters and reset_running_stats). */
-int nn_norm_reset(Module *m)
+static int nn_norm_reset(Module *m)
 {
     /* SOLUTION BEGIN week=3 step=5 tier=core fail=-1 */
     for (int i = 0; i < m->num_params; i++) {
@@ -208,10 +209,11 @@ static int layer_norm_extra_repr(const Module *m, char *buf, size_t size)
                     yes_no(s->affine));
 }
 
+static Var *nn_layer_norm_forward(Module *self, Var *x);
 static const ModuleType LAYER_NORM_TYPE = {"LayerNorm", nn_layer_norm_forward, NULL,
                                            layer_norm_extra_repr, free_state};
 
-Var *nn_layer_norm_forward(Module *self, Var *x)
+static Var *nn_layer_norm_forward(Module *self, Var *x)
 {
     /* SOLUTION BEGIN week=3 step=5 tier=core fail=NULL */
     const LayerNormState *s = self->state;

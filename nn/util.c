@@ -55,23 +55,6 @@ Var *nn_scope_return(Scope *inner, Var *out)
     return fresh;
 }
 
-Tensor *nn_scope_return_tensor(Scope *inner, Tensor *out)
-{
-    if (!out) {
-        scope_end(inner);
-        return NULL;
-    }
-    tensor_retain(out);
-    scope_end(inner);
-    if (out->base.refcount == 1 && out->base.scope_slot < 0) {
-        strata_object_autorelease(&out->base);
-        return out;
-    }
-    Tensor *fresh = tensor_view(out, out->shape, out->ndim);
-    tensor_release(out);
-    return fresh;
-}
-
 Var *nn_constant(const Tensor *t)
 {
     /* var_new retains its data without changing it; the cast drops only the const. */

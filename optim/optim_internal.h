@@ -11,9 +11,6 @@
 /* Validate the fields the built-in rules read; -1 with an error naming @p fn. */
 int optim_check_hparams(const OptimizerOps *ops, const OptimHparams *hp, const char *fn);
 
-/* Format a float so that strtof gives back the same bits ("%.9g"). */
-void optim_format_float(char *buf, size_t size, float value);
-
 /*
  * Placing a parameter's optimizer state elsewhere (the L2L host store, l2l_store.c).
  * The update rules only ever see OptimParamState: these let the store swap the tensor

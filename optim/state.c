@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void optim_format_float(char *buf, size_t size, float value)
+/* Format a float so that strtof gives back the same bits ("%.9g"). */
+static void optim_format_float(char *buf, size_t size, float value)
 {
     snprintf(buf, size, "%.9g", (double)value);
 }

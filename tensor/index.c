@@ -10,8 +10,13 @@
 #include <math.h>
 #include <string.h>
 
-int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
-                       const char *fn)
+/*
+ * Read an index tensor element as an integer and check it against [-size, size) (when
+ * @p allow_negative) or [0, size). Stores the wrapped index in @p out. Returns 0, or -1
+ * with an error naming @p fn when the value is not an integer or out of range.
+ */
+static int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
+                              const char *fn)
 {
     if (!(value == floorf(value)) || fabsf(value) > 16777216.0f) {
         strata_set_error("%s: index %g is not an integer", fn, (double)value);

@@ -49,11 +49,6 @@ static TensorStorage *storage_alloc(size_t numel, size_t extra)
     return s;
 }
 
-TensorStorage *tensor_storage_new(size_t numel)
-{
-    return storage_alloc(numel, 0);
-}
-
 /* ------------------------------------------------------------ tensor lifetime --- */
 
 /* Whether @p t lives inside its storage's block (made by tensor_new). */

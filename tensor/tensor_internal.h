@@ -19,14 +19,6 @@
 #define SHAPE_STR_SIZE 200
 
 /*
- * A refcounted storage of @p numel floats (uninitialised), for code that needs one
- * without a tensor. Like tensor_new(), it goes through storage_alloc() in tensor.c, the
- * one place tensor storage comes from (where a caching allocator would be swapped in).
- * Returns NULL with an error on failure.
- */
-TensorStorage *tensor_storage_new(size_t numel);
-
-/*
  * A fresh contiguous tensor of @p shape, uninitialised. Validates the shape (ndim in
  * [0, TENSOR_MAX_DIMS], sizes >= 0, no overflow) and names @p fn in the error.
  */
@@ -124,17 +116,6 @@ void tensor_broadcast_strides(const Tensor *t, const int64_t *shape, int ndim,
 
 /* A contiguous copy of @p t (always a new storage). */
 Tensor *tensor_copy_contiguous(const Tensor *t, const char *fn);
-
-/* Copy @p src into @p dst elementwise; @p src broadcasts to @p dst's shape. */
-void tensor_copy_into(Tensor *dst, const Tensor *src);
-
-/*
- * Read an index tensor element as an integer and check it against [-size, size) (when
- * @p allow_negative) or [0, size). Stores the wrapped index in @p out. Returns 0, or -1
- * with an error naming @p fn when the value is not an integer or out of range.
- */
-int tensor_index_value(float value, int64_t size, bool allow_negative, int64_t *out,
-                       const char *fn);
 
 /*
  * The checks of a sliding window over [N, C, H, W] images (conv.c), shared by

@@ -19,6 +19,9 @@
 #     "strata_not_implemented(__func__, W);" and "return VALUE;" (no return when VALUE
 #     is void);
 #   - without fail= (file-scope helpers): deleted whole, leaving a one-line note.
+# A static function or table of the file that the cut leaves without any user (its
+# caller became a stub) gets "__attribute__((unused))" (under #if for gcc and clang) and
+# a comment in front of it, so the handout compiles under -Werror.
 # A stub opens with a comment naming its week, step and tier, the function and its
 # one-line summary from the header (briefs=FILE, from weeks/briefs.awk). banner=yes
 # puts a comment at the top of the file listing what the student writes in it, or
@@ -196,8 +199,136 @@ function flush(    i, k) {
     } else if (banner == "yes") {
         print "/* HANDOUT of week " week " (" level " level): this file is given; read it, do not edit it. */"
     }
-    for (i = 1; i <= nout; i++)
+    if (ntodo > 0)
+        mark_unused_statics()
+    for (i = 1; i <= nout; i++) {
+        if (i in unused_at) {
+            print "/* Given, and called by code you write: unused until you write it (the"
+            print " * reference's caller is cut), so the compiler is told not to warn. */"
+            print "#if defined(__GNUC__) || defined(__clang__)"
+            print "__attribute__((unused))"
+            print "#endif"
+        }
         print out[i]
+    }
+}
+
+# Remove comments (state kept across lines in in_cmt) and string/char literals.
+function code_of(s,    r, i, j) {
+    r = ""
+    while (s != "") {
+        if (in_cmt) {
+            j = index(s, "*/")
+            if (j == 0)
+                return r
+            s = substr(s, j + 2)
+            in_cmt = 0
+            continue
+        }
+        i = index(s, "/*")
+        j = index(s, "//")
+        if (i == 0 && j == 0) {
+            r = r s
+            break
+        }
+        if (j > 0 && (i == 0 || j < i)) {
+            r = r substr(s, 1, j - 1)
+            break
+        }
+        r = r substr(s, 1, i - 1) " "
+        s = substr(s, i + 2)
+        in_cmt = 1
+    }
+    gsub(/"([^"\\]|\\.)*"/, " ", r)
+    gsub(/'([^'\\]|\\.)*'/, " ", r)
+    return r
+}
+
+# Count the identifiers of @p code as used from @p from ("" = file scope), skipping @p skip.
+function count_refs(code, from, skip,    n, w, k) {
+    gsub(/[^A-Za-z0-9_]+/, " ", code)
+    n = split(code, w, " ")
+    for (k = 1; k <= n; k++) {
+        if (w[k] == skip || w[k] !~ /^[A-Za-z_]/)
+            continue
+        if (from == "")
+            top_ref[w[k]] = 1
+        else if (!((from, w[k]) in body_ref)) {
+            body_ref[from, w[k]] = 1
+            users[w[k]] = users[w[k]] " " from
+        }
+    }
+}
+
+# A cut can leave a static function of the file without a caller (its only caller was
+# stubbed), which -Wunused-function (an error under -Werror) rejects; a static table
+# can lose its only user the same way. Find the static functions and variables nothing
+# else in the file names any more and set unused_at[line] for flush(), which marks them.
+function mark_unused_statics(    i, code, stmt, start, inbody, cur, name, nu, k, u, live) {
+    in_cmt = 0
+    inbody = 0
+    stmt = ""
+    for (i = 1; i <= nout; i++) {
+        code = code_of(out[i])
+        if (inbody) {
+            if (code ~ /^\}/) {
+                inbody = 0
+                continue
+            }
+            count_refs(code, cur, "")
+            continue
+        }
+        if (code ~ /^#/) {
+            count_refs(code, "", "")
+            stmt = ""
+            continue
+        }
+        if (code ~ /^\{[ \t]*$/ && stmt != "") {
+            cur = function_name(stmt)
+            if (stmt ~ /^static[ \t]/ || stmt ~ /[ \t]static[ \t]/)
+                static_def[cur] = start
+            count_refs(stmt, "", cur) # parameter types and the like
+            inbody = 1
+            stmt = ""
+            continue
+        }
+        if (code ~ /^[ \t]*$/ && stmt == "")
+            continue
+        if (stmt == "")
+            start = i
+        stmt = stmt " " code
+        if (code ~ /;[ \t]*$/ || code ~ /^\}/) {
+            # A prototype names its function without using it; anything else (a table
+            # of function pointers, a variable's initialiser) uses what it names.
+            if (stmt !~ /=/ && index(stmt, "(") > 0)
+                count_refs(stmt, "", function_name(stmt))
+            else if (stmt ~ /^[ \t]*static[ \t]/ && (name = variable_name(stmt)) != "") {
+                static_def[name] = start # a static table or variable: used like a function
+                count_refs(stmt, "", name)
+            } else
+                count_refs(stmt, "", "")
+            stmt = ""
+        }
+    }
+    # Used: named at file scope or in another function's body. (gcc and clang do not
+    # warn about a helper whose only caller is itself unused, so neither do we.)
+    for (name in static_def) {
+        live = (name in top_ref)
+        nu = split(users[name], u, " ")
+        for (k = 1; k <= nu && !live; k++)
+            if (u[k] != name)
+                live = 1
+        if (!live)
+            unused_at[static_def[name]] = 1
+    }
+}
+
+# The name a file-scope variable definition declares: the declarator before its "="
+# (read as a parameter is, so "(*const table[])(int)" gives table).
+function variable_name(s,    d) {
+    d = s
+    sub(/=.*$/, "", d)
+    return param_name(d)
 }
 
 function kept_text() {

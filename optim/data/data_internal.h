@@ -17,7 +17,4 @@ struct Dataset {
     DataTransform *transform; /* applied to each input by the default collate (owned) */
 };
 
-/* splitmix64 of (seed, salt): well-mixed seeds for epochs, batches and examples. */
-uint64_t data_mix_seed(uint64_t seed, uint64_t salt);
-
 #endif

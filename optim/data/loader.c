@@ -120,7 +120,8 @@ int data_loader_set_epoch(DataLoader *loader, int64_t epoch)
     return 0;
 }
 
-uint64_t data_mix_seed(uint64_t seed, uint64_t salt)
+/* splitmix64 of (seed, salt): well-mixed seeds for epochs, batches and examples. */
+static uint64_t data_mix_seed(uint64_t seed, uint64_t salt)
 {
     uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
