@@ -297,6 +297,17 @@ function mark_unused_statics(    i, code, stmt, start, inbody, cur, name, nu, k,
         if (stmt == "")
             start = i
         stmt = stmt " " code
+        # A definition on one line: "static bool f(const T *x) { return ...; }".
+        if (stmt ~ /\)[ \t]*\{.*\}[ \t]*$/ && substr(stmt, 1, index(stmt, "(")) !~ /=/) {
+            cur = function_name(stmt)
+            k = index(stmt, "{")
+            if (substr(stmt, 1, k) ~ /(^|[ \t])static[ \t]/)
+                static_def[cur] = start
+            count_refs(substr(stmt, 1, k - 1), "", cur)
+            count_refs(substr(stmt, k), cur, "")
+            stmt = ""
+            continue
+        }
         if (code ~ /;[ \t]*$/ || code ~ /^\}/) {
             # A prototype names its function without using it; anything else (a table
             # of function pointers, a variable's initialiser) uses what it names.
