@@ -286,13 +286,17 @@ static Var *rope_rotate(const ModularModule *m, Var *x)
 }
 /* SOLUTION END */
 
-int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
+/* The attention bonds' forward (split/merge heads, q k^T, causal mask, softmax, scores v,
+ * rope), as mod_bond_forward: consume @p in (borrowed), fresh values in @p out. 0/-1.
+ * A function of its own, so that it is a handout step of its own. */
+static int mod_attention_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
 {
-    /* SOLUTION BEGIN week=5 step=5 tier=core fail=-1 */
+    /* SOLUTION BEGIN week=5 step=10 tier=core fail=-1 */
     out->n = 0;
     out->v = NULL;
     Var *y = NULL;
-    if (m->bond == BOND_ROPE) {
+    switch (m->bond) {
+    case BOND_ROPE:
         /* Rope rotates every value it is given: (q, k) in, (q, k) out */
         out->v = strata_calloc((size_t)in->n, sizeof *out->v);
         if (!out->v)
@@ -309,8 +313,8 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
         }
         out->n = in->n;
         return 0;
-    }
-    if (m->bond == BOND_ATTENTION_QK || m->bond == BOND_APPLY_SCORES) {
+    case BOND_ATTENTION_QK:
+    case BOND_APPLY_SCORES:
         if (in->n != 2) {
             strata_set_error("modular_forward: %s takes a pair (%s), got %d value(s)", m->name,
                              m->bond == BOND_ATTENTION_QK ? "q, k" : "v, scores", in->n);
@@ -318,7 +322,39 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
         }
         y = m->bond == BOND_ATTENTION_QK ? attention_qk(m, in->v[0], in->v[1])
                                          : apply_scores(m, in->v[0], in->v[1]);
-    } else if (m->bond == BOND_ADD) {
+        break;
+    default:
+        if (in->n != 1) {
+            strata_set_error("modular_forward: %s takes one value, got a tuple of %d (use Add)",
+                             m->name, in->n);
+            return -1;
+        }
+        y = m->bond == BOND_SPLIT_HEADS   ? split_heads(m, in->v[0])
+            : m->bond == BOND_MERGE_HEADS ? merge_heads(m, in->v[0])
+            : m->bond == BOND_CAUSAL_MASK ? causal_mask(m, in->v[0])
+                                          : scaled_softmax(m, in->v[0]);
+        break;
+    }
+    out->v = y ? strata_malloc(sizeof *out->v) : NULL;
+    if (!out->v) {
+        mod_drop_temp(y);
+        return -1;
+    }
+    out->v[0] = y;
+    out->n = 1;
+    return 0;
+    /* SOLUTION END */
+}
+
+int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
+{
+    /* SOLUTION BEGIN week=5 step=5 tier=core fail=-1 */
+    out->n = 0;
+    out->v = NULL;
+    Var *y = NULL;
+    if (m->bond >= BOND_SPLIT_HEADS) /* the attention bonds: their own step */
+        return mod_attention_bond_forward(m, in, out);
+    if (m->bond == BOND_ADD) {
         /* the sum of a tuple: fold with var_add, dropping the partial sums */
         y = mod_pass(in->v[0]);
         for (int i = 1; y && i < in->n; i++) {
@@ -376,14 +412,7 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
             }
             y = var_mean(x, hw, 2, false); /* [N, C] */
             break;
-        case BOND_SPLIT_HEADS: y = split_heads(m, x); break;
-        case BOND_MERGE_HEADS: y = merge_heads(m, x); break;
-        case BOND_CAUSAL_MASK: y = causal_mask(m, x); break;
-        case BOND_SOFTMAX: y = scaled_softmax(m, x); break;
-        case BOND_ADD:
-        case BOND_ATTENTION_QK:
-        case BOND_APPLY_SCORES:
-        case BOND_ROPE: break;
+        default: break; /* BOND_ADD and the attention bonds: handled above */
         }
         mod_drop_temp(t);
         mod_drop_temp(t2);

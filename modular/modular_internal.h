@@ -52,7 +52,8 @@ typedef struct ModAtomOps ModAtomOps;
 typedef enum ModBondKind {
     BOND_IDENTITY, BOND_ADD, BOND_MUL, BOND_RELU, BOND_SCALED_RELU, BOND_GELU, BOND_ABS,
     BOND_FLATTEN, BOND_MEAN_SUBTRACT, BOND_RMS_DIVIDE, BOND_AVG_POOL, BOND_GLOBAL_POOL,
-    /* attention */
+    /* attention (keep them last: mod_bond_forward (bonds.c) hands every kind from
+     * BOND_SPLIT_HEADS on to the attention bonds' own forward) */
     BOND_SPLIT_HEADS, BOND_MERGE_HEADS, BOND_ATTENTION_QK, BOND_CAUSAL_MASK, BOND_SOFTMAX,
     BOND_APPLY_SCORES, BOND_ROPE
 } ModBondKind;
