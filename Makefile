@@ -121,12 +121,14 @@ SUITE_LAYER_bad_input       := modular
 SUITE_LAYER_fault_injection := modular
 SUITE_LAYER_fusion          := nn
 HARNESS_SRC := tests/harness/runner.c
+# Every header of the harness (harness.h, strata_test.h, leaks.h, faultwalk.h, ...):
+# a suite includes some of them, and an edit to any must rebuild the suites.
+HARNESS_HDRS := $(wildcard tests/harness/*.h)
 define suite_rules
 $(1)_NAME  := $(notdir $(1))
 $(1)_LAYER := $$(or $$(SUITE_LAYER_$$($(1)_NAME)),$$(word 2,$$(subst _, ,$$($(1)_NAME))))
 $(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(1)/../harness/runner.c \
-                              $$(wildcard $(1)/*.h) tests/harness/harness.h \
-                              tests/harness/strata_test.h tests/harness/faultwalk.h \
+                              $$(wildcard $(1)/*.h) $(HARNESS_HDRS) \
                               $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
 	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
 	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \
@@ -143,7 +145,7 @@ HIDDEN_DIRS := $(sort $(wildcard tests/hidden/week[0-9]_*))
 define hidden_rules
 $(1)_NAME  := $(notdir $(1))_hidden
 $(1)_LAYER := $$(word 2,$$(subst _, ,$$(notdir $(1))))
-$(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(HARNESS_SRC) tests/harness/harness.h \
+$(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(HARNESS_SRC) $(HARNESS_HDRS) \
                               $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
 	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
 	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \
@@ -161,7 +163,7 @@ $(BUILD)/tools/grade: tests/harness/grade.c | $(BUILD)/tools
 
 # The grader's self-test: a fake suite whose tests crash, hang, exit, flood and leak.
 $(BUILD)/tools/selftest_suite: tests/harness/selftest/fake_suite.c $(HARNESS_SRC) \
-                               tests/harness/harness.h | $(BUILD)/tools
+                               $(HARNESS_HDRS) | $(BUILD)/tools
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) -Itests/harness -o $@ $< $(HARNESS_SRC) \
 	    $(LDFLAGS) $(CHECK_LIBS) -lcjson
 
