@@ -4,7 +4,10 @@
 # For each week N (1..5) that has solution regions, and each level (core, full):
 #   1. cut the handout (weeks/cut-handout.sh N DIR LEVEL) into a temporary folder;
 #   2. build it there with -Wall -Wextra -Werror: libraries, suites, examples with gcc,
-#      and the libraries with clang too when clang is installed (HANDOUT_CLANG=no skips);
+#      and, for the full level only, the libraries with clang too when clang is
+#      installed (HANDOUT_CLANG=no skips, HANDOUT_CLANG=all builds every level): a full
+#      handout stubs every region a core one does, and a core handout's other code is
+#      the reference's, which the normal clang build compiles;
 #   3. grade it with tests/harness/grade.sh;
 #   4. grade the week through the deployed grader (tests/harness/grade-submission.sh)
 #      twice, on the core handout, with the reference's own week-N files (full marks)
@@ -13,7 +16,12 @@
 #      core handout the stretch tier's tests carry no points, so the core tests must
 #      all fail), and the grader finishes with a valid results.json; and the handout
 #      holds none of the instructors' hidden tests (tests/hidden/), neither the folder
-#      nor a test's name.
+#      nor a test's name;
+#   6. on the core handout, replay the week (weeks/replay-check.sh --tree): restore the
+#      reference's regions of week N one step of the handout's table at a time in the
+#      tree just built and graded, grade week N after each, and require the score to
+#      rise at every step and end at full marks (HANDOUT_REPLAY=no skips; `make
+#      replay-check` does the same on its own).
 # It also requires weeks/tiers.txt to match the markers (`make tiers` writes it), and
 # prints the non-blank lines of core solution code per week, failing above
 # HANDOUT_CORE_MAX (default 1000).
@@ -29,7 +37,8 @@
 # normal build compiles at -O2 with -Werror.
 #
 # Environment: BUILD (the reference's build folder, default build), HANDOUT_OPT
-# (default "-O0 -g0"), HANDOUT_CLANG=no skips clang, HANDOUT_KEEP=yes keeps the
+# (default "-O0 -g0"), HANDOUT_CLANG=no skips clang (=all: every level),
+# HANDOUT_REPLAY=no skips the replays, HANDOUT_KEEP=yes keeps the
 # temporary folder, HANDOUT_WEEKS="2 3" checks only those handouts, HANDOUT_LEVELS="core"
 # only that level.
 set -u
@@ -144,6 +153,7 @@ check_scores() {
 now() { date +%s; }
 t_all=$(now)
 subs=
+replays=
 
 # ------------------------------------------------------------------ the reference ---
 t0=$(now)
@@ -185,7 +195,9 @@ for lv in $levels; do
 $(grep -E ': (error|warning):|undefined reference|\*\*\*' "$tmp/build$n$lv.log" | head -n 20)"
     fi
     t2=$(now)
-    if [ "${HANDOUT_CLANG:-yes}" != no ] && command -v clang >/dev/null 2>&1; then
+    clang_here=${HANDOUT_CLANG:-yes}
+    [ "$clang_here" = all ] || [ "$lv" = full ] || clang_here=no
+    if [ "$clang_here" != no ] && command -v clang >/dev/null 2>&1; then
         libs=
         for l in tensor autograd nn optim modular; do
             [ -d "$dir/$l" ] && libs="$libs build-clang/lib/libstrata_$l.a"
@@ -229,8 +241,21 @@ $(grep -m 3 'refused\|FAILED' "$tmp/sub-$who$n.log")"
         subs="$subs week$n-$who=${1:-?}/${2:-?}"
     done
     t5=$(now)
+    # Replay the week step by step in this very tree (built and graded already).
+    replayed=
+    if [ "$lv" = core ] && [ "${HANDOUT_REPLAY:-yes}" != no ] && [ -f "$tmp/week$n$lv.json" ]; then
+        if sh weeks/replay-check.sh --tree "$dir" "$n" "$lv" "$tmp/week$n$lv.json" \
+            >"$tmp/replay$n.log" 2>&1; then
+            :
+        else
+            problem "$(cat "$tmp/replay$n.log")"
+        fi
+        replays="$replays
+  $(grep '^replay-check: week' "$tmp/replay$n.log" | sed 's/^replay-check: //')"
+        replayed=", replay $(($(now) - t5)) s"
+    fi
     echo "handout-check: week $n ($lv): cut $((t1 - t0)) s, gcc build $((t2 - t1)) s," \
-        "clang build $((t3 - t2)) s, graded $((t4 - t3)) s, grade-submission $((t5 - t4)) s"
+        "clang build $((t3 - t2)) s, graded $((t4 - t3)) s, grade-submission $((t5 - t4)) s$replayed"
     # Only the graded results are kept: the tree goes, to spare the disk.
     rm -rf "$dir"
 done
@@ -253,6 +278,7 @@ echo "grade-submission (the week's files of the reference / of the untouched cor
 echo "(score/max per week; coreN/fullN: the handout of week N at that level, which must score"
 echo " full marks below week N and 0 from week N on (a core handout's max leaves out the"
 echo " stretch tests); handouts are graded without the valgrind items; ! marks a wrong cell)"
+[ -z "$replays" ] || echo "replays (score after each step of the week's table, core handouts):$replays"
 echo
 if [ $status -ne 0 ]; then
     echo "handout-check: FAILED ($(($(now) - t_all)) s):"
