@@ -6,7 +6,8 @@
 # message (where: the function the checking macro calls, else the test file), one per
 # line (sort -u them): the needle arguments of the suites' checking
 # macros (EXPECT_NULL_ERR, EXPECT_FAIL_ERR, EXPECT_NAN_ERR, EXPECT_FAIL, check_message_:
-# the 2nd and 3rd; ck_assert_error: the 1st) and of strstr(strata_last_error(), ...).
+# the 2nd and 3rd; ck_assert_error: the 1st), of strstr(strata_last_error(), ...), and
+# of a suite's own checkers (a function with a "const char *needle" parameter: that one).
 # `make tiers` writes each week's list into its handout (weeks/weekN-<layer>/README.md,
 # the section "Messages the tests check"), so a student knows every wording that is
 # graded; handout-check fails when a list is out of date.
@@ -77,13 +78,32 @@ function scan(    i, j, rest, name, open, n, k, s, where) {
         j = index(substr(text, i + 2), "*/")
         text = substr(text, 1, i - 1) " " (j ? substr(text, i + 2 + j + 1) : "")
     }
+    # A test's own checker: a function with a parameter "const char *needle" (it hands
+    # the needle to ck_assert_error); its calls give that argument.
+    delete checker
+    extra = ""
     rest = text
-    while (match(rest, /(EXPECT_NULL_ERR|EXPECT_FAIL_ERR|EXPECT_NAN_ERR|EXPECT_FAIL|check_message_|ck_assert_error|strstr)[ \t\n]*\(/)) {
+    while (match(rest, /[A-Za-z_][A-Za-z0-9_]*[ \t\n]*\([^;{()]*const char[ \t\n]*\*[ \t\n]*needle[ \t\n]*[,)]/)) {
+        name = substr(rest, RSTART, RLENGTH)
+        sub(/[ \t\n]*\(.*$/, "", name)
+        open = RSTART + index(substr(rest, RSTART), "(") - 1
+        n = split_args(rest, open)
+        for (k = 1; k <= n; k++)
+            if (args[k] ~ /needle[ \t\n]*$/ && !(name in checker)) {
+                checker[name] = k
+                extra = extra "|" name
+            }
+        rest = substr(rest, open + 1)
+    }
+    rest = text
+    while (match(rest, "(EXPECT_NULL_ERR|EXPECT_FAIL_ERR|EXPECT_NAN_ERR|EXPECT_FAIL|check_message_|ck_assert_error|strstr" extra ")[ \t\n]*\\(")) {
         name = substr(rest, RSTART, RLENGTH)
         sub(/[ \t\n]*\($/, "", name)
         open = RSTART + RLENGTH - 1
         n = split_args(rest, open)
-        if (name == "ck_assert_error")
+        if (name in checker)
+            want[checker[name]] = 1
+        else if (name == "ck_assert_error")
             want[1] = 1
         else if (name == "strstr") {
             if (n >= 2 && args[1] ~ /strata_last_error/)
