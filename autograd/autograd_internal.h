@@ -21,9 +21,6 @@
 
 #include "autograd.h"
 
-/* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
-#define AG_CHECK(x, fail) STRATA_CHECK_ARG(x, fail)
-
 /* Most tensors a node keeps for its backward. */
 #define NODE_MAX_SAVED 3
 

@@ -44,7 +44,7 @@ int ag_keepdim_shape(const int64_t *shape, int ndim, const bool *mask, int64_t *
 
 Tensor *ag_reduce_to_shape(const Tensor *grad, const int64_t *shape, int ndim)
 {
-    AG_CHECK(grad, NULL);
+    STRATA_CHECK_ARG(grad, NULL);
     /* SOLUTION BEGIN week=2 step=2 tier=core fail=NULL */
     /*
      * Broadcasting aligned the input's dims on the right of the result's: the result's
@@ -452,7 +452,7 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
 
 int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph)
 {
-    AG_CHECK(root, -1);
+    STRATA_CHECK_ARG(root, -1);
     char a[200], b[200];
     if (!root->requires_grad) {
         strata_set_error("var_backward: the root does not require grad (no input of its "

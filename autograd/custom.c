@@ -18,10 +18,10 @@ static const VarOp CUSTOM_OP = {"custom", custom_backward};
 Var *var_custom(const char *name, Tensor *output, Var *const *inputs, int n,
                 VarCustomBackward backward, void *ctx)
 {
-    AG_CHECK(name, NULL);
-    AG_CHECK(output, NULL);
-    AG_CHECK(inputs, NULL);
-    AG_CHECK(backward, NULL);
+    STRATA_CHECK_ARG(name, NULL);
+    STRATA_CHECK_ARG(output, NULL);
+    STRATA_CHECK_ARG(inputs, NULL);
+    STRATA_CHECK_ARG(backward, NULL);
     if (n < 1) {
         strata_set_error("var_custom: '%s' needs at least one input (got %d)", name, n);
         return NULL;

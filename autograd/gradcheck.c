@@ -166,10 +166,7 @@ static bool check_all(VarFunction fn, Var *const *inputs, int n, void *ctx, doub
 bool var_gradcheck(VarFunction fn, Var *const *inputs, int n, void *ctx, double eps,
                    double atol, double rtol)
 {
-    if (!fn) {
-        strata_error_null(__func__, "fn");
-        return false;
-    }
+    STRATA_CHECK_ARG(fn, false);
     if (n < 0 || (n > 0 && !inputs)) {
         strata_set_error("var_gradcheck: %d inputs at %p", n, (const void *)inputs);
         return false;

@@ -200,8 +200,8 @@ static Tensor *linear_forward(const Tensor *x, const Tensor *w, const Tensor *b)
 
 Var *var_matmul(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Var *in[2] = {a, b};
     return ag_make_output(__func__, tensor_matmul(a->data, b->data), &MATMUL_OP, in, 2, NULL);
@@ -210,8 +210,8 @@ Var *var_matmul(Var *a, Var *b)
 
 Var *var_linear(Var *x, Var *weight, Var *bias)
 {
-    AG_CHECK(x, NULL);
-    AG_CHECK(weight, NULL);
+    STRATA_CHECK_ARG(x, NULL);
+    STRATA_CHECK_ARG(weight, NULL);
     char xs[200], ws[200], bs[200];
     const Tensor *xd = x->data, *wd = weight->data;
     if (wd->ndim != 2 || xd->ndim < 1 || xd->shape[xd->ndim - 1] != wd->shape[1]) {
@@ -236,7 +236,7 @@ Var *var_linear(Var *x, Var *weight, Var *bias)
 
 Var *var_im2col(Var *input, Window2d w)
 {
-    AG_CHECK(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_im2col(input->data, w), &IM2COL_OP, &input, 1,
@@ -249,8 +249,8 @@ Var *var_im2col(Var *input, Window2d w)
 
 Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w)
 {
-    AG_CHECK(input, NULL);
-    AG_CHECK(weight, NULL);
+    STRATA_CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(weight, NULL);
     /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Var *in[3] = {input, weight, bias};
     VarNode *node;
@@ -264,7 +264,7 @@ Var *var_conv2d(Var *input, Var *weight, Var *bias, Window2d w)
 
 Var *var_max_pool2d(Var *input, Window2d w)
 {
-    AG_CHECK(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     Tensor *indices = NULL;
     VarNode *node;
@@ -280,7 +280,7 @@ Var *var_max_pool2d(Var *input, Window2d w)
 
 Var *var_avg_pool2d(Var *input, Window2d w)
 {
-    AG_CHECK(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_avg_pool2d(input->data, w), &AVG_POOL2D_OP,

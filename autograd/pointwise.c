@@ -134,7 +134,7 @@ static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int chun
 static Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tensor *x,
                                  const Tensor *y, float f0, float f1)
 {
-    AG_CHECK(g, NULL);
+    STRATA_CHECK_ARG(g, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     Tensor *tg = NULL, *tx, *ty;
     /* g is often one value broadcast everywhere (the backward of a sum): read it in
@@ -431,8 +431,8 @@ static const VarOp MASKED_FILL_OP = {"masked_fill", masked_fill_backward};
 
 Var *var_add(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_add(a->data, b->data), &ADD_OP, a, b, false);
     /* SOLUTION END */
@@ -440,8 +440,8 @@ Var *var_add(Var *a, Var *b)
 
 Var *var_sub(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_sub(a->data, b->data), &SUB_OP, a, b, false);
     /* SOLUTION END */
@@ -449,8 +449,8 @@ Var *var_sub(Var *a, Var *b)
 
 Var *var_mul(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_mul(a->data, b->data), &MUL_OP, a, b, false);
     /* SOLUTION END */
@@ -458,8 +458,8 @@ Var *var_mul(Var *a, Var *b)
 
 Var *var_div(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_div(a->data, b->data), &DIV_OP, a, b, false);
     /* SOLUTION END */
@@ -467,8 +467,8 @@ Var *var_div(Var *a, Var *b)
 
 Var *var_pow(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_pow(a->data, b->data), &POW_OP, a, b, true);
     /* SOLUTION END */
@@ -476,8 +476,8 @@ Var *var_pow(Var *a, Var *b)
 
 Var *var_maximum(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_maximum(a->data, b->data), &MAXIMUM_OP, a, b, false);
     /* SOLUTION END */
@@ -485,8 +485,8 @@ Var *var_maximum(Var *a, Var *b)
 
 Var *var_minimum(Var *a, Var *b)
 {
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return binary(__func__, tensor_minimum(a->data, b->data), &MINIMUM_OP, a, b, false);
     /* SOLUTION END */
@@ -494,7 +494,7 @@ Var *var_minimum(Var *a, Var *b)
 
 Var *var_add_scalar(Var *v, float s)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_add_scalar(v->data, s), &ADD_SCALAR_OP, v, false, s, 0);
     /* SOLUTION END */
@@ -502,7 +502,7 @@ Var *var_add_scalar(Var *v, float s)
 
 Var *var_mul_scalar(Var *v, float s)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_mul_scalar(v->data, s), &MUL_SCALAR_OP, v, false, s, 0);
     /* SOLUTION END */
@@ -510,7 +510,7 @@ Var *var_mul_scalar(Var *v, float s)
 
 Var *var_pow_scalar(Var *v, float e)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_pow_scalar(v->data, e), &pow_scalar_OP_DEF, v, false, e,
                  0);
@@ -519,7 +519,7 @@ Var *var_pow_scalar(Var *v, float e)
 
 Var *var_neg(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_neg(v->data), &NEG_OP, v, false, 0, 0);
     /* SOLUTION END */
@@ -527,7 +527,7 @@ Var *var_neg(Var *v)
 
 Var *var_abs(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_abs(v->data), &abs_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
@@ -535,7 +535,7 @@ Var *var_abs(Var *v)
 
 Var *var_exp(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_exp(v->data), &exp_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
@@ -543,7 +543,7 @@ Var *var_exp(Var *v)
 
 Var *var_log(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_log(v->data), &log_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
@@ -551,7 +551,7 @@ Var *var_log(Var *v)
 
 Var *var_sqrt(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_sqrt(v->data), &sqrt_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
@@ -559,7 +559,7 @@ Var *var_sqrt(Var *v)
 
 Var *var_rsqrt(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_rsqrt(v->data), &rsqrt_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
@@ -567,7 +567,7 @@ Var *var_rsqrt(Var *v)
 
 Var *var_sin(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_sin(v->data), &sin_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
@@ -575,7 +575,7 @@ Var *var_sin(Var *v)
 
 Var *var_cos(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_cos(v->data), &cos_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
@@ -583,7 +583,7 @@ Var *var_cos(Var *v)
 
 Var *var_tanh(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_tanh(v->data), &tanh_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
@@ -591,7 +591,7 @@ Var *var_tanh(Var *v)
 
 Var *var_sigmoid(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_sigmoid(v->data), &sigmoid_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
@@ -599,7 +599,7 @@ Var *var_sigmoid(Var *v)
 
 Var *var_relu(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_relu(v->data), &relu_OP_DEF, v, true, 0, 0);
     /* SOLUTION END */
@@ -607,7 +607,7 @@ Var *var_relu(Var *v)
 
 Var *var_gelu(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_gelu(v->data), &gelu_OP_DEF, v, false, 0, 0);
     /* SOLUTION END */
@@ -615,7 +615,7 @@ Var *var_gelu(Var *v)
 
 Var *var_leaky_relu(Var *v, float slope)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_leaky_relu(v->data, slope), &leaky_relu_OP_DEF, v, false,
                  slope, 0);
@@ -624,7 +624,7 @@ Var *var_leaky_relu(Var *v, float slope)
 
 Var *var_clamp(Var *v, float lo, float hi)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     return unary(__func__, tensor_clamp(v->data, lo, hi), &clamp_OP_DEF, v, false, lo, hi);
     /* SOLUTION END */
@@ -632,9 +632,9 @@ Var *var_clamp(Var *v, float lo, float hi)
 
 Var *var_where(const Tensor *cond, Var *a, Var *b)
 {
-    AG_CHECK(cond, NULL);
-    AG_CHECK(a, NULL);
-    AG_CHECK(b, NULL);
+    STRATA_CHECK_ARG(cond, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     Var *in[2] = {a, b};
     VarNode *node;
@@ -648,8 +648,8 @@ Var *var_where(const Tensor *cond, Var *a, Var *b)
 
 Var *var_masked_fill(Var *v, const Tensor *mask, float value)
 {
-    AG_CHECK(v, NULL);
-    AG_CHECK(mask, NULL);
+    STRATA_CHECK_ARG(v, NULL);
+    STRATA_CHECK_ARG(mask, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_masked_fill(v->data, mask, value),

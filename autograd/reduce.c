@@ -211,7 +211,7 @@ static Var *softmax_like(const char *fn, Tensor *value, const VarOp *op, Var *v,
 
 Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return reduction(__func__, tensor_sum(v->data, dims, ndims, keepdim), &SUM_OP, v, dims,
                      ndims, keepdim, false);
@@ -220,7 +220,7 @@ Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim)
 
 Var *var_mean(Var *v, const int *dims, int ndims, bool keepdim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return reduction(__func__, tensor_mean(v->data, dims, ndims, keepdim), &MEAN_OP, v, dims,
                      ndims, keepdim, false);
@@ -229,7 +229,7 @@ Var *var_mean(Var *v, const int *dims, int ndims, bool keepdim)
 
 Var *var_var(Var *v, const int *dims, int ndims, bool unbiased, bool keepdim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     Var *out = reduction(__func__, tensor_var(v->data, dims, ndims, unbiased, keepdim),
                          &VAR_OP, v, dims, ndims, keepdim, false);
@@ -241,7 +241,7 @@ Var *var_var(Var *v, const int *dims, int ndims, bool unbiased, bool keepdim)
 
 Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return reduction(__func__, tensor_logsumexp(v->data, dims, ndims, keepdim),
                      &LOGSUMEXP_OP, v, dims, ndims, keepdim, true);
@@ -250,7 +250,7 @@ Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim)
 
 Var *var_max(Var *v, int dim, bool keepdim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return select_reduction(__func__, v, dim, keepdim, true);
     /* SOLUTION END */
@@ -258,7 +258,7 @@ Var *var_max(Var *v, int dim, bool keepdim)
 
 Var *var_min(Var *v, int dim, bool keepdim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return select_reduction(__func__, v, dim, keepdim, false);
     /* SOLUTION END */
@@ -266,7 +266,7 @@ Var *var_min(Var *v, int dim, bool keepdim)
 
 Var *var_max_all(Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_max_all(v->data), &MAX_ALL_OP, &v, 1, &node);
@@ -278,7 +278,7 @@ Var *var_max_all(Var *v)
 
 Var *var_softmax(Var *v, int dim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return softmax_like(__func__, tensor_softmax(v->data, dim), &SOFTMAX_OP, v, dim);
     /* SOLUTION END */
@@ -286,7 +286,7 @@ Var *var_softmax(Var *v, int dim)
 
 Var *var_log_softmax(Var *v, int dim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     return softmax_like(__func__, tensor_log_softmax(v->data, dim), &LOG_SOFTMAX_OP, v, dim);
     /* SOLUTION END */

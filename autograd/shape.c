@@ -155,7 +155,7 @@ static int wrap(int dim, int ndim)
 
 Var *var_reshape(Var *v, const int64_t *shape, int ndim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_reshape(v->data, shape, ndim), &RESHAPE_OP, v, &node);
@@ -164,7 +164,7 @@ Var *var_reshape(Var *v, const int64_t *shape, int ndim)
 
 Var *var_transpose(Var *v, int dim0, int dim1)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_transpose(v->data, dim0, dim1), &TRANSPOSE_OP, v,
@@ -179,7 +179,7 @@ Var *var_transpose(Var *v, int dim0, int dim1)
 
 Var *var_permute(Var *v, const int *dims)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_permute(v->data, dims), &PERMUTE_OP, v, &node);
@@ -194,7 +194,7 @@ Var *var_permute(Var *v, const int *dims)
 
 Var *var_squeeze(Var *v, int dim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_squeeze(v->data, dim), &SQUEEZE_OP, v, &node);
@@ -203,7 +203,7 @@ Var *var_squeeze(Var *v, int dim)
 
 Var *var_unsqueeze(Var *v, int dim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_unsqueeze(v->data, dim), &UNSQUEEZE_OP, v, &node);
@@ -212,7 +212,7 @@ Var *var_unsqueeze(Var *v, int dim)
 
 Var *var_flatten(Var *v, int start_dim, int end_dim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_flatten(v->data, start_dim, end_dim), &FLATTEN_OP, v,
@@ -222,7 +222,7 @@ Var *var_flatten(Var *v, int start_dim, int end_dim)
 
 Var *var_narrow(Var *v, int dim, int64_t start, int64_t length)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_narrow(v->data, dim, start, length), &NARROW_OP, v,
@@ -238,7 +238,7 @@ Var *var_narrow(Var *v, int dim, int64_t start, int64_t length)
 
 Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_slice(v->data, dim, start, end, step), &SLICE_OP, v,
@@ -255,7 +255,7 @@ Var *var_slice(Var *v, int dim, int64_t start, int64_t end, int64_t step)
 
 Var *var_select(Var *v, int dim, int64_t index)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_select(v->data, dim, index), &SELECT_OP, v, &node);
@@ -269,7 +269,7 @@ Var *var_select(Var *v, int dim, int64_t index)
 
 Var *var_expand(Var *v, const int64_t *shape, int ndim)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     return view_op(__func__, tensor_expand(v->data, shape, ndim), &EXPAND_OP, v, &node);
@@ -278,8 +278,8 @@ Var *var_expand(Var *v, const int64_t *shape, int ndim)
 
 Var *var_index_select(Var *v, int dim, const Tensor *index)
 {
-    AG_CHECK(v, NULL);
-    AG_CHECK(index, NULL);
+    STRATA_CHECK_ARG(v, NULL);
+    STRATA_CHECK_ARG(index, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_index_select(v->data, dim, index), &INDEX_SELECT_OP,
@@ -294,8 +294,8 @@ Var *var_index_select(Var *v, int dim, const Tensor *index)
 
 Var *var_gather(Var *v, int dim, const Tensor *index)
 {
-    AG_CHECK(v, NULL);
-    AG_CHECK(index, NULL);
+    STRATA_CHECK_ARG(v, NULL);
+    STRATA_CHECK_ARG(index, NULL);
     /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=NULL */
     VarNode *node;
     Var *out = view_op(__func__, tensor_gather(v->data, dim, index), &GATHER_OP, v, &node);
@@ -344,7 +344,7 @@ static Var *join(const char *fn, Var *const *vars, int n, int dim, bool stack)
 
 Var *var_cat(Var *const *vars, int n, int dim)
 {
-    AG_CHECK(vars, NULL);
+    STRATA_CHECK_ARG(vars, NULL);
     if (n <= 0) {
         strata_set_error("var_cat: needs at least one Var (got %d)", n);
         return NULL;
@@ -356,7 +356,7 @@ Var *var_cat(Var *const *vars, int n, int dim)
 
 Var *var_stack(Var *const *vars, int n, int dim)
 {
-    AG_CHECK(vars, NULL);
+    STRATA_CHECK_ARG(vars, NULL);
     if (n <= 0) {
         strata_set_error("var_stack: needs at least one Var (got %d)", n);
         return NULL;

@@ -88,7 +88,7 @@ static Var *var_alloc(Tensor *data, bool requires_grad, size_t size)
 
 Var *var_new(Tensor *data, bool requires_grad)
 {
-    AG_CHECK(data, NULL);
+    STRATA_CHECK_ARG(data, NULL);
     Var *v = var_alloc(data, requires_grad, sizeof(Var));
     if (!v)
         return NULL;
@@ -116,7 +116,7 @@ bool var_is_leaf(const Var *v) { return v && !v->node; }
 
 int var_requires_grad_(Var *v, bool requires_grad)
 {
-    AG_CHECK(v, -1);
+    STRATA_CHECK_ARG(v, -1);
     if (v->node) {
         if (requires_grad == v->requires_grad)
             return 0; /* nothing changes: PyTorch accepts this too */
@@ -138,13 +138,13 @@ void var_retain_grad(Var *v)
 
 Var *var_detach(const Var *v)
 {
-    AG_CHECK(v, NULL);
+    STRATA_CHECK_ARG(v, NULL);
     return var_new(v->data, false);
 }
 
 int var_set_grad(Var *v, const Tensor *grad)
 {
-    AG_CHECK(v, -1);
+    STRATA_CHECK_ARG(v, -1);
     if (!grad) { /* p.grad = None */
         var_zero_grad(v, true);
         return 0;
@@ -410,8 +410,8 @@ static int check_in_place(const char *fn, const Var *v)
 
 int var_add_(Var *v, const Tensor *other)
 {
-    AG_CHECK(v, -1);
-    AG_CHECK(other, -1);
+    STRATA_CHECK_ARG(v, -1);
+    STRATA_CHECK_ARG(other, -1);
     /* SOLUTION BEGIN week=2 step=8 tier=stretch fail=-1 */
     if (check_in_place(__func__, v) < 0)
         return -1;
@@ -425,7 +425,7 @@ int var_add_(Var *v, const Tensor *other)
 
 int var_mul_scalar_(Var *v, float s)
 {
-    AG_CHECK(v, -1);
+    STRATA_CHECK_ARG(v, -1);
     /* SOLUTION BEGIN week=2 step=8 tier=stretch fail=-1 */
     if (check_in_place(__func__, v) < 0)
         return -1;

@@ -281,10 +281,7 @@ static Tensor *matrix_result(float *buf, const Tensor *m)
 
 Tensor *modular_newton_schulz(const Tensor *m, const float *coeffs, int steps)
 {
-    if (!coeffs) {
-        strata_error_null(__func__, "coeffs");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(coeffs, NULL);
     if (steps < 0) {
         strata_set_error("modular_newton_schulz: steps must be >= 0, got %d", steps);
         return NULL;

@@ -6,9 +6,7 @@
 #define STRATA_MODULAR_INTERNAL_H
 
 #include "modular.h"
-
-/* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
-#define MOD_CHECK(x, fail) STRATA_CHECK_ARG(x, fail)
+#include "tensor_internal.h" /* StrataText, strata_strdup(), tensor_format_shape() */
 
 /* ------------------------------------------------------------ raw linear algebra --- */
 

@@ -108,7 +108,7 @@ ModularModule *modular_sum(ModularModule *a, ModularModule *b)
 
 ModularModule *modular_copy(const ModularModule *m)
 {
-    MOD_CHECK(m, NULL);
+    STRATA_CHECK_ARG(m, NULL);
     if (m->kind == MOD_ATOM)
         return mod_atom_copy(m);
     ModularModule *c = mod_node_new(m->kind, m->name);
@@ -145,10 +145,7 @@ ModularModule *modular_copy(const ModularModule *m)
 
 ModularModule *modular_power(ModularModule *m, int n)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     if (n < 0) {
         strata_set_error("modular_power: the power must be >= 0, got %d", n);
         if (!m->owned)
@@ -175,14 +172,6 @@ ModularModule *modular_power(ModularModule *m, int n)
 }
 
 /* -------------------------------------------------------------- attributes --- */
-
-#define ATTR_CHECK(m, fail)                                                             \
-    do {                                                                                \
-        if (!(m)) {                                                                     \
-            strata_error_null(__func__, "m");                                           \
-            return fail;                                                                \
-        }                                                                               \
-    } while (0)
 
 /* SOLUTION BEGIN week=5 step=3 tier=core */
 static double mass_of(const ModularModule *m)
@@ -217,7 +206,7 @@ static void tare_rec(ModularModule *m, double ratio)
 
 float modular_mass(const ModularModule *m)
 {
-    ATTR_CHECK(m, NAN);
+    STRATA_CHECK_ARG(m, NAN);
     /* SOLUTION BEGIN week=5 step=3 tier=core fail=NAN */
     return (float)mass_of(m);
     /* SOLUTION END */
@@ -225,7 +214,7 @@ float modular_mass(const ModularModule *m)
 
 float modular_sensitivity(const ModularModule *m)
 {
-    ATTR_CHECK(m, NAN);
+    STRATA_CHECK_ARG(m, NAN);
     /* SOLUTION BEGIN week=5 step=3 tier=core fail=NAN */
     return (float)sensitivity_of(m);
     /* SOLUTION END */
@@ -233,7 +222,7 @@ float modular_sensitivity(const ModularModule *m)
 
 bool modular_is_smooth(const ModularModule *m)
 {
-    ATTR_CHECK(m, false);
+    STRATA_CHECK_ARG(m, false);
     if (m->kind == MOD_ATOM || m->kind == MOD_BOND)
         return m->smooth;
     for (int i = 0; i < m->num_children; i++)
@@ -244,7 +233,7 @@ bool modular_is_smooth(const ModularModule *m)
 
 int modular_num_atoms(const ModularModule *m)
 {
-    ATTR_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (m->kind == MOD_ATOM)
         return 1;
     int n = 0;
@@ -255,7 +244,7 @@ int modular_num_atoms(const ModularModule *m)
 
 int modular_num_bonds(const ModularModule *m)
 {
-    ATTR_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (m->kind == MOD_BOND)
         return 1;
     int n = 0;
@@ -266,19 +255,19 @@ int modular_num_bonds(const ModularModule *m)
 
 const char *modular_name(const ModularModule *m)
 {
-    ATTR_CHECK(m, NULL);
+    STRATA_CHECK_ARG(m, NULL);
     return m->name;
 }
 
 int modular_num_children(const ModularModule *m)
 {
-    ATTR_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     return m->num_children;
 }
 
 ModularModule *modular_child_get(const ModularModule *m, int i)
 {
-    ATTR_CHECK(m, NULL);
+    STRATA_CHECK_ARG(m, NULL);
     if (i < 0 || i >= m->num_children) {
         strata_set_error("modular_child_get: index %d out of range (%s has %d children)", i,
                          m->name, m->num_children);
@@ -289,7 +278,7 @@ ModularModule *modular_child_get(const ModularModule *m, int i)
 
 int modular_tare(ModularModule *m, float absolute)
 {
-    ATTR_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (!(absolute >= 0.0f) || !isfinite(absolute)) {
         strata_set_error("modular_tare: the mass must be finite and >= 0, got %g",
                          (double)absolute);
@@ -309,7 +298,7 @@ int modular_tare(ModularModule *m, float absolute)
 
 int modular_tare_relative(ModularModule *m, float factor)
 {
-    ATTR_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (!(factor >= 0.0f) || !isfinite(factor)) {
         strata_set_error("modular_tare_relative: the factor must be finite and >= 0, got %g",
                          (double)factor);
@@ -323,7 +312,7 @@ int modular_tare_relative(ModularModule *m, float factor)
 
 int modular_set_mass(ModularModule *m, float mass)
 {
-    ATTR_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (m->kind != MOD_ATOM) {
         strata_set_error("modular_set_mass: %s is not an atom (bonds have mass 0, and a "
                          "combination's mass is its children's sum: use modular_tare())",
@@ -355,7 +344,7 @@ static void collect_atoms(const ModularModule *m, const ModularModule **out, int
 
 Var *modular_weight_get(const ModularModule *m, int i)
 {
-    ATTR_CHECK(m, NULL);
+    STRATA_CHECK_ARG(m, NULL);
     int n = modular_num_atoms(m);
     if (i < 0 || i >= n) {
         strata_set_error("modular_weight_get: index %d out of range (%s has %d atoms)", i,
@@ -374,11 +363,8 @@ Var *modular_weight_get(const ModularModule *m, int i)
 
 int modular_weights(const ModularModule *m, Var **out)
 {
-    ATTR_CHECK(m, -1);
-    if (!out) {
-        strata_error_null(__func__, "out");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(out, -1);
     int n = modular_num_atoms(m);
     const ModularModule **atoms = strata_malloc((size_t)(n + 1) * sizeof *atoms);
     if (!atoms)
@@ -507,8 +493,8 @@ static int mod_forward(ModularModule *m, const ModVals *in, ModVals *out)
 
 Var *modular_forward(ModularModule *m, Var *x)
 {
-    MOD_CHECK(m, NULL);
-    MOD_CHECK(x, NULL);
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(x, NULL);
     /* Intermediates live in an inner scope; the result is handed to the caller's. */
     Scope *s = scope_begin();
     ModVals in = {1, &x}, out = {0, NULL};
@@ -549,7 +535,7 @@ static int initialize_rec(ModularModule *m)
 
 int modular_initialize(ModularModule *m)
 {
-    MOD_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     return initialize_rec(m);
 }
 
@@ -621,7 +607,7 @@ static int split_rec(ModularModule *m, double target, int *pos, AtomVisit visit,
 
 float modular_norm(const ModularModule *m, Tensor *const *w)
 {
-    MOD_CHECK(m, NAN);
+    STRATA_CHECK_ARG(m, NAN);
     if (check_list(m, w, true, __func__, "w") != 0)
         return NAN;
     /* SOLUTION BEGIN week=5 step=6 tier=core fail=NAN */
@@ -632,7 +618,7 @@ float modular_norm(const ModularModule *m, Tensor *const *w)
 
 float modular_weight_norm(const ModularModule *m)
 {
-    MOD_CHECK(m, NAN);
+    STRATA_CHECK_ARG(m, NAN);
     int n = modular_num_atoms(m);
     Var **ws = strata_malloc((size_t)(n + 1) * sizeof *ws);
     Tensor **ts = strata_malloc((size_t)(n + 1) * sizeof *ts);
@@ -724,8 +710,8 @@ static int split_into(ModularModule *m, double target, Tensor *const *in, Tensor
 
 int modular_atom_targets(const ModularModule *m, float target, float *out)
 {
-    MOD_CHECK(m, -1);
-    MOD_CHECK(out, -1);
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(out, -1);
     /* SOLUTION BEGIN week=5 step=6 tier=core fail=-1 */
     ListCtx c = {NULL, NULL, out};
     int pos = 0;
@@ -736,7 +722,7 @@ int modular_atom_targets(const ModularModule *m, float target, float *out)
 int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const *out,
                     float target)
 {
-    MOD_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (!(target >= 0.0f) || !isfinite(target)) {
         strata_set_error("modular_dualize: the target norm must be finite and >= 0, got %g",
                          (double)target);
@@ -752,7 +738,7 @@ int modular_dualize(const ModularModule *m, Tensor *const *grads, Tensor *const 
 
 int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out)
 {
-    MOD_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (check_list(m, w, false, __func__, "w") != 0 ||
         check_list(m, out, false, __func__, "out") != 0)
         return -1;
@@ -763,7 +749,7 @@ int modular_project(const ModularModule *m, Tensor *const *w, Tensor *const *out
 
 int modular_normalize(ModularModule *m, Tensor *const *updates, float target)
 {
-    MOD_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (!(target >= 0.0f) || !isfinite(target)) {
         strata_set_error("modular_normalize: the target norm must be finite and >= 0, got %g",
                          (double)target);
@@ -780,7 +766,7 @@ int modular_normalize(ModularModule *m, Tensor *const *updates, float target)
 
 int modular_regularize(ModularModule *m, float strength)
 {
-    MOD_CHECK(m, -1);
+    STRATA_CHECK_ARG(m, -1);
     if (!(strength >= 0.0f && strength <= 1.0f)) {
         strata_set_error("modular_regularize: the strength must be in [0, 1], got %g",
                          (double)strength);
@@ -795,99 +781,49 @@ int modular_regularize(ModularModule *m, float strength)
 
 /* ----------------------------------------------------------------- printing --- */
 
-typedef struct StrBuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} StrBuf;
-
-static void sb_printf(StrBuf *b, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-#include <stdarg.h>
-
-static void sb_printf(StrBuf *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)(n < 0 ? 0 : n);
-        char *grown = strata_realloc(b->s, cap);
-        if (!grown || n < 0) {
-            b->failed = true;
-            va_end(ap2);
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap2);
-    va_end(ap2);
-    b->len += (size_t)n;
-}
-
-static char *sb_finish(StrBuf *b)
-{
-    if (b->failed || !b->s) {
-        strata_free(b->s);
-        strata_set_error("modular_repr: out of memory");
-        return NULL;
-    }
-    return b->s;
-}
-
 char *modular_repr(const ModularModule *m)
 {
-    MOD_CHECK(m, NULL);
-    StrBuf b = {0};
-    sb_printf(&b, "%s\n...consists of %d atoms and %d bonds\n...%s\n"
-                  "...input sensitivity is %g\n"
-                  "...contributes proportion %g to feature learning of any supermodule",
-              m->name, modular_num_atoms(m), modular_num_bonds(m),
-              modular_is_smooth(m) ? "smooth" : "non-smooth", (double)modular_sensitivity(m),
-              (double)modular_mass(m));
-    return sb_finish(&b);
+    STRATA_CHECK_ARG(m, NULL);
+    StrataText b = {0};
+    strata_text_printf(&b, "%s\n...consists of %d atoms and %d bonds\n...%s\n"
+                           "...input sensitivity is %g\n"
+                           "...contributes proportion %g to feature learning of any supermodule",
+                       m->name, modular_num_atoms(m), modular_num_bonds(m),
+                       modular_is_smooth(m) ? "smooth" : "non-smooth",
+                       (double)modular_sensitivity(m), (double)modular_mass(m));
+    return strata_text_finish(&b, __func__);
 }
 
-static void tree_rec(const ModularModule *m, int depth, StrBuf *b)
+static void tree_rec(const ModularModule *m, int depth, StrataText *b)
 {
-    sb_printf(b, "%*s%s", 2 * depth, "", m->name);
+    strata_text_printf(b, "%*s%s", 2 * depth, "", m->name);
     if (m->kind == MOD_ATOM) {
         if (m->kernel > 0)
-            sb_printf(b, "(%lld, %lld, k=%d)", (long long)m->fan_out, (long long)m->fan_in,
-                      m->kernel);
+            strata_text_printf(b, "(%lld, %lld, k=%d)", (long long)m->fan_out,
+                               (long long)m->fan_in, m->kernel);
         else
-            sb_printf(b, "(%lld, %lld)", (long long)m->fan_out, (long long)m->fan_in);
+            strata_text_printf(b, "(%lld, %lld)", (long long)m->fan_out, (long long)m->fan_in);
     } else if (m->kind == MOD_BOND && strcmp(m->name, "Mul") == 0) {
-        sb_printf(b, "(%g)", (double)m->alpha);
+        strata_text_printf(b, "(%g)", (double)m->alpha);
     }
-    sb_printf(b, "  atoms %d, bonds %d, mass %g, sensitivity %g%s\n", modular_num_atoms(m),
-              modular_num_bonds(m), (double)modular_mass(m), (double)modular_sensitivity(m),
-              modular_is_smooth(m) ? "" : ", non-smooth");
+    strata_text_printf(b, "  atoms %d, bonds %d, mass %g, sensitivity %g%s\n",
+                       modular_num_atoms(m), modular_num_bonds(m), (double)modular_mass(m),
+                       (double)modular_sensitivity(m), modular_is_smooth(m) ? "" : ", non-smooth");
     for (int i = 0; i < m->num_children; i++)
         tree_rec(m->children[i], depth + 1, b);
 }
 
 char *modular_tree_repr(const ModularModule *m)
 {
-    MOD_CHECK(m, NULL);
-    StrBuf b = {0};
+    STRATA_CHECK_ARG(m, NULL);
+    StrataText b = {0};
     tree_rec(m, 0, &b);
-    return sb_finish(&b);
+    return strata_text_finish(&b, __func__);
 }
 
 int modular_fprint(FILE *stream, const ModularModule *m)
 {
-    MOD_CHECK(stream, -1);
+    STRATA_CHECK_ARG(stream, -1);
     char *s = modular_repr(m);
     if (!s)
         return -1;

@@ -150,8 +150,8 @@ static const OptimizerOps MODULAR_OPS = {"modular", NULL, mod_opt_step, mod_opt_
 
 Optimizer *modular_optimizer_new(ModularModule *m, const ModularOptimOptions *opts)
 {
-    MOD_CHECK(m, NULL);
-    MOD_CHECK(opts, NULL);
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(opts, NULL);
     ModularOptimOptions o = *opts;
     if (o.beta1 == 0.0f)
         o.beta1 = 0.9f;
@@ -220,7 +220,7 @@ static const ModuleType NN_MODULAR = {"Modular", nn_modular_forward, NULL,
 
 Module *modular_nn_module(ModularModule *m)
 {
-    MOD_CHECK(m, NULL);
+    STRATA_CHECK_ARG(m, NULL);
     if (m->owned) {
         strata_set_error("modular_nn_module: %s is part of another module", m->name);
         return NULL;
@@ -242,7 +242,7 @@ Module *modular_nn_module(ModularModule *m)
 
 ModularModule *modular_from_nn(const Module *mod)
 {
-    MOD_CHECK(mod, NULL);
+    STRATA_CHECK_ARG(mod, NULL);
     if (mod->type != &NN_MODULAR) {
         strata_set_error("modular_from_nn: the module is a %s, not one made by "
                          "modular_nn_module()",

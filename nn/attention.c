@@ -134,10 +134,10 @@ static Var *nn_attention_forward_n(Module *self, Var *const *inputs, int n)
 Var *nn_multihead_attention_forward(Module *m, Var *query, Var *key, Var *value,
                                     const Tensor *attn_mask, bool is_causal)
 {
-    if (!m || !query || !key || !value) {
-        strata_error_null(__func__, !m ? "m" : !query ? "query" : !key ? "key" : "value");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(query, NULL);
+    STRATA_CHECK_ARG(key, NULL);
+    STRATA_CHECK_ARG(value, NULL);
     if (m->type != &ATTENTION_TYPE) {
         strata_set_error("nn_multihead_attention_forward: expected a MultiheadAttention, got "
                          "%s", m->type->name);

@@ -111,10 +111,7 @@ Module *nn_sequential(int n, ...)
 
 int nn_module_list_insert(Module *list, int index, Module *module)
 {
-    if (!module) {
-        strata_error_null(__func__, "module");
-        return -1;
-    }
+    STRATA_CHECK_ARG(module, -1);
     if (!check_list(__func__, list)) {
         drop(list, module);
         return -1;
@@ -152,10 +149,7 @@ int nn_module_list_append(Module *list, Module *module)
 
 int nn_module_list_extend(Module *list, Module *other)
 {
-    if (!other) {
-        strata_error_null(__func__, "other");
-        return -1;
-    }
+    STRATA_CHECK_ARG(other, -1);
     if (!check_list(__func__, list))
         return -1;
     if (!nn_is_list(other) && !nn_is_dict(other)) {
@@ -213,10 +207,7 @@ int nn_module_list_delete(Module *list, int index)
 
 int nn_module_list_len(const Module *list)
 {
-    if (!list) {
-        strata_error_null(__func__, "list");
-        return -1;
-    }
+    STRATA_CHECK_ARG(list, -1);
     if (!nn_is_list(list) && !nn_is_dict(list)) {
         strata_set_error("nn_module_list_len: %s is not a container", list->type->name);
         return -1;
@@ -243,10 +234,7 @@ Module *nn_module_dict(void) { return nn_module_new(&MODULE_DICT_TYPE, NULL); }
 
 int nn_module_dict_set(Module *dict, const char *key, Module *module)
 {
-    if (!module) {
-        strata_error_null(__func__, "module");
-        return -1;
-    }
+    STRATA_CHECK_ARG(module, -1);
     if (!check_dict(__func__, dict) || !key) {
         if (!key)
             strata_error_null(__func__, "key");
@@ -281,10 +269,7 @@ Module *nn_module_dict_get(const Module *dict, const char *key)
 {
     if (!check_dict(__func__, dict))
         return NULL;
-    if (!key) {
-        strata_error_null(__func__, "key");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(key, NULL);
     int i = nn_child_index(dict, key);
     if (i < 0) {
         strata_set_error("nn_module_dict_get: no key '%s'", key);
@@ -302,10 +287,7 @@ int nn_module_dict_delete(Module *dict, const char *key)
 {
     if (!check_dict(__func__, dict))
         return -1;
-    if (!key) {
-        strata_error_null(__func__, "key");
-        return -1;
-    }
+    STRATA_CHECK_ARG(key, -1);
     int i = nn_child_index(dict, key);
     if (i < 0) {
         strata_set_error("nn_module_dict_delete: no key '%s'", key);
@@ -317,10 +299,7 @@ int nn_module_dict_delete(Module *dict, const char *key)
 
 int nn_module_dict_keys(const Module *dict, NnKeys *keys)
 {
-    if (!keys) {
-        strata_error_null(__func__, "keys");
-        return -1;
-    }
+    STRATA_CHECK_ARG(keys, -1);
     keys->count = 0;
     keys->keys = NULL;
     if (!check_dict(__func__, dict))
@@ -329,7 +308,7 @@ int nn_module_dict_keys(const Module *dict, NnKeys *keys)
     if (!keys->keys)
         return -1;
     for (int i = 0; i < dict->num_children; i++) {
-        keys->keys[i] = nn_strdup(dict->children[i].name);
+        keys->keys[i] = strata_strdup(dict->children[i].name);
         if (!keys->keys[i]) {
             nn_keys_clear(keys);
             return -1;
@@ -341,10 +320,7 @@ int nn_module_dict_keys(const Module *dict, NnKeys *keys)
 
 int nn_module_dict_update(Module *dict, Module *other)
 {
-    if (!other) {
-        strata_error_null(__func__, "other");
-        return -1;
-    }
+    STRATA_CHECK_ARG(other, -1);
     if (!check_dict(__func__, dict) || !check_dict(__func__, other))
         return -1;
     if (other == dict || other->parent) {
@@ -357,7 +333,7 @@ int nn_module_dict_update(Module *dict, Module *other)
         return -1;
     int status = 0;
     while (other->num_children > 0 && status == 0) {
-        char *key = nn_strdup(other->children[0].name);
+        char *key = strata_strdup(other->children[0].name);
         Module *child = nn_children_remove(other, 0);
         status = key ? nn_module_dict_set(dict, key, child) : -1;
         if (!key)

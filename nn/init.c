@@ -15,10 +15,7 @@
 
 float nn_calculate_gain(const char *nonlinearity, float param)
 {
-    if (!nonlinearity) {
-        strata_error_null(__func__, "nonlinearity");
-        return NAN;
-    }
+    STRATA_CHECK_ARG(nonlinearity, NAN);
     /* SOLUTION BEGIN week=3 step=3 tier=core fail=NAN */
     static const char *const unit[] = {"linear", "conv1d", "conv2d", "conv3d",
                                        "conv_transpose1d", "conv_transpose2d",
@@ -41,10 +38,9 @@ float nn_calculate_gain(const char *nonlinearity, float param)
 
 int nn_init_fans(const Tensor *t, int64_t *fan_in, int64_t *fan_out)
 {
-    if (!t || !fan_in || !fan_out) {
-        strata_error_null(__func__, !t ? "t" : !fan_in ? "fan_in" : "fan_out");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(fan_in, -1);
+    STRATA_CHECK_ARG(fan_out, -1);
     /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     if (t->ndim < 2) {
         strata_set_error("nn_init_fans: fan in and fan out need at least 2 dims, the tensor "
@@ -63,10 +59,7 @@ int nn_init_fans(const Tensor *t, int64_t *fan_in, int64_t *fan_out)
 
 int nn_init_constant_(Tensor *t, float value)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     return tensor_fill_(t, value);
 }
 
@@ -76,10 +69,7 @@ int nn_init_ones_(Tensor *t) { return nn_init_constant_(t, 1.0f); }
 
 int nn_init_uniform_(Tensor *t, float a, float b)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     if (!(a <= b)) {
         strata_set_error("nn_init_uniform_: a = %g must not exceed b = %g", (double)a,
                          (double)b);
@@ -98,10 +88,7 @@ int nn_init_uniform_(Tensor *t, float a, float b)
 
 int nn_init_normal_(Tensor *t, float mean, float std)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     if (!(std >= 0)) {
         strata_set_error("nn_init_normal_: std = %g must be >= 0", (double)std);
         return -1;
@@ -164,10 +151,8 @@ static double kaiming_std(const char *function, Tensor *t, float a, NnFanMode mo
 
 int nn_init_kaiming_uniform_(Tensor *t, float a, NnFanMode mode, const char *nonlinearity)
 {
-    if (!t || !nonlinearity) {
-        strata_error_null(__func__, !t ? "t" : "nonlinearity");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(nonlinearity, -1);
     /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     double std = kaiming_std(__func__, t, a, mode, nonlinearity);
     if (isnan(std))
@@ -179,10 +164,8 @@ int nn_init_kaiming_uniform_(Tensor *t, float a, NnFanMode mode, const char *non
 
 int nn_init_kaiming_normal_(Tensor *t, float a, NnFanMode mode, const char *nonlinearity)
 {
-    if (!t || !nonlinearity) {
-        strata_error_null(__func__, !t ? "t" : "nonlinearity");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(nonlinearity, -1);
     /* SOLUTION BEGIN week=3 step=3 tier=core fail=-1 */
     double std = kaiming_std(__func__, t, a, mode, nonlinearity);
     if (isnan(std))
@@ -193,10 +176,7 @@ int nn_init_kaiming_normal_(Tensor *t, float a, NnFanMode mode, const char *nonl
 
 int nn_init_orthogonal_(Tensor *t, float gain)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     if (t->ndim < 2) {
         strata_set_error("nn_init_orthogonal_: only tensors with 2 or more dims are "
                          "supported, got %d", t->ndim);

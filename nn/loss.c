@@ -63,10 +63,8 @@ static Var *pick_nll(Var *log_probs, const Tensor *index)
 
 Var *nn_mse_loss(Var *input, const Tensor *target, NnReduction reduction)
 {
-    if (!input || !target) {
-        strata_error_null(__func__, !input ? "input" : "target");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(target, NULL);
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, input, target))
         return NULL;
@@ -79,10 +77,8 @@ Var *nn_mse_loss(Var *input, const Tensor *target, NnReduction reduction)
 
 Var *nn_l1_loss(Var *input, const Tensor *target, NnReduction reduction)
 {
-    if (!input || !target) {
-        strata_error_null(__func__, !input ? "input" : "target");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(target, NULL);
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, input, target))
         return NULL;
@@ -94,10 +90,8 @@ Var *nn_l1_loss(Var *input, const Tensor *target, NnReduction reduction)
 
 Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction)
 {
-    if (!log_probs || !target) {
-        strata_error_null(__func__, !log_probs ? "log_probs" : "target");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(log_probs, NULL);
+    STRATA_CHECK_ARG(target, NULL);
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     Scope *inner = scope_begin();
     Tensor *index = class_index(__func__, log_probs, target);
@@ -109,10 +103,8 @@ Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction)
 Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduction,
                            float label_smoothing)
 {
-    if (!logits || !target) {
-        strata_error_null(__func__, !logits ? "logits" : "target");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(logits, NULL);
+    STRATA_CHECK_ARG(target, NULL);
     if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f)) {
         strata_set_error("nn_cross_entropy_loss: label_smoothing = %g must be in [0, 1]",
                          (double)label_smoothing);
@@ -170,10 +162,8 @@ static int bce_backward(const Tensor *grad, Var *const *inputs, int n, const Ten
 
 Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction)
 {
-    if (!probs || !target) {
-        strata_error_null(__func__, !probs ? "probs" : "target");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(probs, NULL);
+    STRATA_CHECK_ARG(target, NULL);
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, probs, target))
         return NULL;
@@ -206,10 +196,8 @@ Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction)
 
 Var *nn_bce_with_logits_loss(Var *logits, const Tensor *target, NnReduction reduction)
 {
-    if (!logits || !target) {
-        strata_error_null(__func__, !logits ? "logits" : "target");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(logits, NULL);
+    STRATA_CHECK_ARG(target, NULL);
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     if (!same_shape(__func__, logits, target))
         return NULL;

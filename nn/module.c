@@ -78,10 +78,7 @@ int nn_num_children(const Module *m) { return m ? m->num_children : 0; }
 
 Module *nn_child_at(const Module *m, int index)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     int i = index < 0 ? index + m->num_children : index;
     if (i < 0 || i >= m->num_children) {
         strata_set_error("nn_child_at: index %d is out of range for %s with %d children",
@@ -129,10 +126,8 @@ static int check_new_name(const char *function, const Module *m, const char *nam
 
 int nn_register_parameter(Module *m, const char *name, Var *param)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(name, -1);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     if (check_new_name(__func__, m, name) < 0)
         return -1;
@@ -144,7 +139,7 @@ int nn_register_parameter(Module *m, const char *name, Var *param)
     if (nn_grow((void **)&m->params, &m->cap_params, m->num_params + 1,
                 sizeof *m->params) < 0)
         return -1;
-    char *copy = nn_strdup(name);
+    char *copy = strata_strdup(name);
     if (!copy)
         return -1;
     var_retain(param); /* the module keeps its own reference (NULL is ignored) */
@@ -157,10 +152,8 @@ int nn_register_parameter(Module *m, const char *name, Var *param)
 
 Var *nn_add_parameter(Module *m, const char *name, const int64_t *shape, int ndim)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(name, NULL);
     /* Make it inside our own scope: once registered, the module's reference is the
      * only one left, with or without a scope open in the caller. */
     Scope *s = scope_begin();
@@ -172,17 +165,15 @@ Var *nn_add_parameter(Module *m, const char *name, const int64_t *shape, int ndi
 
 int nn_register_buffer(Module *m, const char *name, Tensor *tensor, bool persistent)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(name, -1);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     if (check_new_name(__func__, m, name) < 0)
         return -1;
     if (nn_grow((void **)&m->buffers, &m->cap_buffers, m->num_buffers + 1,
                 sizeof *m->buffers) < 0)
         return -1;
-    char *copy = nn_strdup(name);
+    char *copy = strata_strdup(name);
     if (!copy)
         return -1;
     tensor_retain(tensor);
@@ -197,10 +188,8 @@ int nn_register_buffer(Module *m, const char *name, Tensor *tensor, bool persist
 Tensor *nn_add_buffer(Module *m, const char *name, const int64_t *shape, int ndim,
                       bool persistent)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(name, NULL);
     Scope *s = scope_begin();
     Tensor *t = tensor_zeros(shape, ndim);
     int status = t ? nn_register_buffer(m, name, t, persistent) : -1;
@@ -228,7 +217,7 @@ int nn_children_insert(Module *m, int index, const char *name, Module *child)
     if (nn_grow((void **)&m->children, &m->cap_children, m->num_children + 1,
                 sizeof *m->children) < 0)
         return -1;
-    char *copy = nn_strdup(name);
+    char *copy = strata_strdup(name);
     if (!copy)
         return -1;
     memmove(&m->children[index + 1], &m->children[index],
@@ -259,7 +248,7 @@ int nn_children_renumber(Module *m)
         snprintf(number, sizeof number, "%d", i);
         if (strcmp(number, m->children[i].name) == 0)
             continue;
-        char *copy = nn_strdup(number);
+        char *copy = strata_strdup(number);
         if (!copy)
             return -1;
         strata_free(m->children[i].name);
@@ -278,10 +267,7 @@ int nn_child_index(const Module *m, const char *name)
 
 int nn_register_module(Module *m, const char *name, Module *child)
 {
-    if (!child) {
-        strata_error_null(__func__, "child");
-        return -1;
-    }
+    STRATA_CHECK_ARG(child, -1);
     if (!m || !name) {
         strata_error_null(__func__, !m ? "m" : "name");
         if (!child->parent)
@@ -334,10 +320,8 @@ static const Module *walk_prefix(const char *function, const Module *m, const ch
 
 Module *nn_get_submodule(const Module *m, const char *name)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(name, NULL);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     if (name[0] == '\0')
         return (Module *)m;
@@ -357,10 +341,8 @@ Module *nn_get_submodule(const Module *m, const char *name)
 
 Var *nn_get_parameter(const Module *m, const char *name)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(name, NULL);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     const char *last;
     const Module *owner = walk_prefix(__func__, m, name, &last);
@@ -376,10 +358,8 @@ Var *nn_get_parameter(const Module *m, const char *name)
 
 Tensor *nn_get_buffer(const Module *m, const char *name)
 {
-    if (!m || !name) {
-        strata_error_null(__func__, !m ? "m" : "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(name, NULL);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=NULL */
     const char *last;
     const Module *owner = walk_prefix(__func__, m, name, &last);
@@ -548,10 +528,7 @@ static int nn_collect_buffers(const Module *m, bool dedupe, bool persistent_only
 
 NnNamedVars *nn_named_parameters(const Module *m)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     NnNamedVars *list = strata_calloc(1, sizeof *list);
     if (!list)
         return NULL;
@@ -564,10 +541,7 @@ NnNamedVars *nn_named_parameters(const Module *m)
 
 NnNamedTensors *nn_named_buffers(const Module *m)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     NnNamedTensors *list = strata_calloc(1, sizeof *list);
     if (!list)
         return NULL;
@@ -592,7 +566,7 @@ static NnNamedModules *modules_list(const Module *m, bool children_only)
             return NULL;
         }
         for (int i = 0; i < n; i++) {
-            list->names[i] = nn_strdup(m->children[i].name);
+            list->names[i] = strata_strdup(m->children[i].name);
             list->modules[i] = m->children[i].module;
             if (!list->names[i]) {
                 nn_named_modules_free(list);
@@ -616,19 +590,13 @@ static NnNamedModules *modules_list(const Module *m, bool children_only)
 
 NnNamedModules *nn_named_children(const Module *m)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     return modules_list(m, true);
 }
 
 NnNamedModules *nn_named_modules(const Module *m)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     return modules_list(m, false);
 }
 
@@ -670,10 +638,8 @@ void nn_named_modules_free(NnNamedModules *list)
 
 Var **nn_parameters(const Module *m, int *count)
 {
-    if (!m || !count) {
-        strata_error_null(__func__, !m ? "m" : "count");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(count, NULL);
     NnNamedVars list;
     if (nn_collect_parameters(m, true, &list) < 0)
         return NULL;
@@ -732,10 +698,8 @@ void nn_zero_grad(Module *m, bool set_to_none)
 
 int nn_apply(Module *m, int (*fn)(Module *module, void *ctx), void *ctx)
 {
-    if (!m || !fn) {
-        strata_error_null(__func__, !m ? "m" : "fn");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(fn, -1);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     for (int i = 0; i < m->num_children; i++)
         if (nn_apply(m->children[i].module, fn, ctx) < 0)
@@ -760,28 +724,21 @@ static int64_t add_hook(Module *m, NnForwardPreHook pre, NnForwardHook post, voi
 
 int64_t nn_register_forward_pre_hook(Module *m, NnForwardPreHook hook, void *user)
 {
-    if (!m || !hook) {
-        strata_error_null(__func__, !m ? "m" : "hook");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(hook, -1);
     return add_hook(m, hook, NULL, user);
 }
 
 int64_t nn_register_forward_hook(Module *m, NnForwardHook hook, void *user)
 {
-    if (!m || !hook) {
-        strata_error_null(__func__, !m ? "m" : "hook");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(hook, -1);
     return add_hook(m, NULL, hook, user);
 }
 
 int nn_remove_hook(Module *m, int64_t handle)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
     /* SOLUTION BEGIN week=3 step=1 tier=core fail=-1 */
     for (int i = 0; i < m->num_hooks; i++) {
         if (m->hooks[i].handle == handle) {
@@ -848,10 +805,8 @@ static Var *run_hooks(Module *m, Var **args, int n, Var *output)
 
 Var *nn_forward_n(Module *m, Var *const *inputs, int n)
 {
-    if (!m || !inputs) {
-        strata_error_null(__func__, !m ? "m" : "inputs");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
+    STRATA_CHECK_ARG(inputs, NULL);
     if (n < 1 || n > NN_MAX_INPUTS) {
         strata_set_error("nn_forward: %d inputs given to %s (1 to %d allowed)", n,
                          m->type->name, NN_MAX_INPUTS);
@@ -879,10 +834,7 @@ Var *nn_forward_n(Module *m, Var *const *inputs, int n)
 
 Var *nn_forward(Module *m, Var *input)
 {
-    if (!input) {
-        strata_error_null(__func__, "input");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(input, NULL);
     return nn_forward_n(m, &input, 1);
 }
 

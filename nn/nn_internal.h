@@ -9,6 +9,7 @@
 #define STRATA_NN_INTERNAL_H
 
 #include "nn.h"
+#include "tensor_internal.h" /* StrataText, strata_strdup(), tensor_format_shape() */
 
 #include <stdarg.h>
 
@@ -16,9 +17,6 @@
 #define NN_MAX_INPUTS 8
 
 /* ------------------------------------------------------------------- utilities --- */
-
-/** A copy of @p s in counted memory (strata_free()), or NULL with an error. */
-char *nn_strdup(const char *s);
 
 /**
  * Grow the array *@p items (of @p elem_size bytes each, *@p cap allocated) to hold at
@@ -47,18 +45,6 @@ Var *nn_reduce(Var *v, NnReduction reduction, const char *function);
 /** Format @p value as Python's repr(float) does for short values ("0.1", "1e-05", "1.0"). */
 void nn_format_float(char *buf, size_t size, double value);
 
-/** snprintf into a growable string; see NnText. */
-typedef struct NnText {
-    char *data;   /* the text (counted memory), NUL-terminated */
-    size_t len;   /* characters used */
-    size_t cap;   /* bytes allocated */
-    bool failed;  /* an allocation failed */
-} NnText;
-void nn_text_append(NnText *text, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 
 /* ------------------------------------------------------------- the module tree --- */
 

@@ -243,10 +243,7 @@ static Var *nn_layer_norm_forward(Module *self, Var *x)
 Module *nn_layer_norm(const int64_t *normalized_shape, int ndim, float eps,
                       bool elementwise_affine)
 {
-    if (!normalized_shape) {
-        strata_error_null(__func__, "normalized_shape");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(normalized_shape, NULL);
     bool ok = ndim >= 1 && ndim <= TENSOR_MAX_DIMS && eps >= 0;
     for (int d = 0; ok && d < ndim; d++)
         ok = normalized_shape[d] > 0;

@@ -55,10 +55,9 @@ static int find_name(char *const *names, int n, const char *name)
 
 int nn_state_dict_set(NnStateDict *sd, const char *name, Tensor *t)
 {
-    if (!sd || !name || !t) {
-        strata_error_null(__func__, !sd ? "sd" : !name ? "name" : "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(sd, -1);
+    STRATA_CHECK_ARG(name, -1);
+    STRATA_CHECK_ARG(t, -1);
     int i = find_name(sd->names, sd->num_tensors, name);
     if (i >= 0) { /* replace in place, keeping the order */
         tensor_retain(t);
@@ -72,7 +71,7 @@ int nn_state_dict_set(NnStateDict *sd, const char *name, Tensor *t)
                 sizeof(Tensor *)) < 0)
         return -1;
     sd->cap_tensors = cap_names < cap_tensors ? cap_names : cap_tensors;
-    char *copy = nn_strdup(name);
+    char *copy = strata_strdup(name);
     if (!copy)
         return -1;
     tensor_retain(t);
@@ -97,10 +96,8 @@ bool nn_state_dict_contains(const NnStateDict *sd, const char *name)
 
 Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name)
 {
-    if (!sd || !name) {
-        strata_error_null(__func__, !sd ? "sd" : "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(sd, NULL);
+    STRATA_CHECK_ARG(name, NULL);
     Tensor *t = lookup(sd, name);
     if (!t)
         strata_set_error("nn_state_dict_get: no tensor '%s' in the state dict (%d tensors)",
@@ -110,11 +107,10 @@ Tensor *nn_state_dict_get(const NnStateDict *sd, const char *name)
 
 int nn_state_dict_set_meta(NnStateDict *sd, const char *key, const char *value)
 {
-    if (!sd || !key || !value) {
-        strata_error_null(__func__, !sd ? "sd" : !key ? "key" : "value");
-        return -1;
-    }
-    char *v = nn_strdup(value);
+    STRATA_CHECK_ARG(sd, -1);
+    STRATA_CHECK_ARG(key, -1);
+    STRATA_CHECK_ARG(value, -1);
+    char *v = strata_strdup(value);
     if (!v)
         return -1;
     int i = find_name(sd->meta_keys, sd->num_meta, key);
@@ -124,7 +120,7 @@ int nn_state_dict_set_meta(NnStateDict *sd, const char *key, const char *value)
         return 0;
     }
     int cap_k = sd->cap_meta, cap_v = sd->cap_meta;
-    char *k = nn_strdup(key);
+    char *k = strata_strdup(key);
     if (!k || nn_grow((void **)&sd->meta_keys, &cap_k, sd->num_meta + 1, sizeof(char *)) < 0 ||
         nn_grow((void **)&sd->meta_values, &cap_v, sd->num_meta + 1, sizeof(char *)) < 0) {
         strata_free(k);
@@ -165,7 +161,7 @@ static int keys_add(NnKeys *keys, const char *key)
     if (!grown)
         return -1;
     keys->keys = grown;
-    keys->keys[keys->count] = nn_strdup(key);
+    keys->keys[keys->count] = strata_strdup(key);
     if (!keys->keys[keys->count])
         return -1;
     keys->count++;
@@ -175,15 +171,15 @@ static int keys_add(NnKeys *keys, const char *key)
 /* Append "'a', 'b'" for the keys to @p text. */
 /* The keys, quoted, until about @p budget characters; then "... and N more", so that
  * the message (the error slot holds 1 KB) never ends cut mid-word. */
-static void list_keys(NnText *text, const NnKeys *keys, size_t budget)
+static void list_keys(StrataText *text, const NnKeys *keys, size_t budget)
 {
     size_t start = text->len;
     for (int i = 0; i < keys->count; i++) {
         if (i > 0 && text->len - start + strlen(keys->keys[i]) + 4 > budget) {
-            nn_text_append(text, ", ... and %d more", keys->count - i);
+            strata_text_printf(text, ", ... and %d more", keys->count - i);
             return;
         }
-        nn_text_append(text, "%s'%s'", i ? ", " : "", keys->keys[i]);
+        strata_text_printf(text, "%s'%s'", i ? ", " : "", keys->keys[i]);
     }
 }
 /* SOLUTION END */
@@ -222,10 +218,7 @@ static int collect_state(const Module *m, const char *prefix, NnStateDict *sd)
 
 NnStateDict *nn_state_dict(const Module *m)
 {
-    if (!m) {
-        strata_error_null(__func__, "m");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(m, NULL);
     NnStateDict *sd = nn_state_dict_new();
     if (!sd)
         return NULL;
@@ -243,10 +236,8 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
         memset(missing, 0, sizeof *missing);
     if (unexpected)
         memset(unexpected, 0, sizeof *unexpected);
-    if (!m || !sd) {
-        strata_error_null(__func__, !m ? "m" : "sd");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(sd, -1);
     /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=-1 */
     NnStateDict *own = nn_state_dict(m); /* the model's tensors, under their names */
     if (!own)
@@ -274,20 +265,20 @@ int nn_load_state_dict(Module *m, const NnStateDict *sd, bool strict, NnKeys *mi
         if (!lookup(own, sd->names[i]))
             status = keys_add(&extra, sd->names[i]);
     if (status == 0 && strict && (miss.count || extra.count)) {
-        NnText text = {0};
-        nn_text_append(&text, "nn_load_state_dict: error loading the state dict into %s:",
+        StrataText text = {0};
+        strata_text_printf(&text, "nn_load_state_dict: error loading the state dict into %s:",
                        m->type->name);
         if (miss.count) {
-            nn_text_append(&text, " missing keys: ");
+            strata_text_printf(&text, " missing keys: ");
             list_keys(&text, &miss, 300);
-            nn_text_append(&text, extra.count ? ";" : "");
+            strata_text_printf(&text, extra.count ? ";" : "");
         }
         if (extra.count) {
-            nn_text_append(&text, " unexpected keys: ");
+            strata_text_printf(&text, " unexpected keys: ");
             list_keys(&text, &extra, 300);
         }
         strata_set_error("%s (nothing was loaded)", text.failed ? "" : text.data);
-        strata_free(text.data);
+        strata_text_clear(&text);
         status = -1;
     }
 
@@ -395,10 +386,8 @@ static int write_file(FILE *f, const NnStateDict *sd, const char *header, size_t
 
 int nn_safetensors_save(const NnStateDict *sd, const char *path)
 {
-    if (!sd || !path) {
-        strata_error_null(__func__, !sd ? "sd" : "path");
-        return -1;
-    }
+    STRATA_CHECK_ARG(sd, -1);
+    STRATA_CHECK_ARG(path, -1);
     /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=-1 */
     size_t header_len = 0;
     char *header = build_header(sd, &header_len);
@@ -698,10 +687,7 @@ static NnStateDict *parse_file(const unsigned char *file, size_t size, const cha
 
 NnStateDict *nn_safetensors_load(const char *path)
 {
-    if (!path) {
-        strata_error_null(__func__, "path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
     /* SOLUTION BEGIN week=3 step=8 tier=stretch fail=NULL */
     size_t size = 0;
     unsigned char *file = read_file(path, &size);
@@ -715,10 +701,8 @@ NnStateDict *nn_safetensors_load(const char *path)
 
 int nn_save(const Module *m, const char *path)
 {
-    if (!m || !path) {
-        strata_error_null(__func__, !m ? "m" : "path");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(path, -1);
     NnStateDict *sd = nn_state_dict(m);
     int status = sd ? nn_safetensors_save(sd, path) : -1;
     nn_state_dict_free(sd);
@@ -727,10 +711,8 @@ int nn_save(const Module *m, const char *path)
 
 int nn_load(Module *m, const char *path, bool strict)
 {
-    if (!m || !path) {
-        strata_error_null(__func__, !m ? "m" : "path");
-        return -1;
-    }
+    STRATA_CHECK_ARG(m, -1);
+    STRATA_CHECK_ARG(path, -1);
     NnStateDict *sd = nn_safetensors_load(path);
     int status = sd ? nn_load_state_dict(m, sd, strict, NULL, NULL) : -1;
     nn_state_dict_free(sd);

@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *nn_strdup(const char *s)
-{
-    if (!s) {
-        strata_error_null(__func__, "s");
-        return NULL;
-    }
-    size_t n = strlen(s) + 1;
-    char *copy = strata_malloc(n);
-    if (copy)
-        memcpy(copy, s, n);
-    return copy;
-}
-
 int nn_grow(void **items, int *cap, int need, size_t elem_size)
 {
     if (need <= *cap)
@@ -100,32 +87,4 @@ void nn_format_float(char *buf, size_t size, double value)
         if (n + 3 <= size)
             memcpy(buf + n, ".0", 3);
     }
-}
-
-void nn_text_append(NnText *text, const char *fmt, ...)
-{
-    if (text->failed)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    va_list again;
-    va_copy(again, args);
-    int n = vsnprintf(NULL, 0, fmt, args);
-    va_end(args);
-    if (n < 0 || text->len + (size_t)n + 1 > text->cap) {
-        size_t cap = text->cap ? text->cap : 128;
-        while (n >= 0 && text->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *grown = n < 0 ? NULL : strata_realloc(text->data, cap);
-        if (!grown) {
-            text->failed = true;
-            va_end(again);
-            return;
-        }
-        text->data = grown;
-        text->cap = cap;
-    }
-    vsnprintf(text->data + text->len, text->cap - text->len, fmt, again);
-    va_end(again);
-    text->len += (size_t)n;
 }

@@ -207,23 +207,23 @@ static int append_group(Optimizer *opt, Var *const *params, int n, const OptimHp
 Optimizer *optim_new(const OptimizerOps *ops, void *ctx, Var *const *params, int n,
                      const OptimHparams *defaults)
 {
-    const char *fn = "optim_new";
     void (*free_ctx)(void *) = ops ? ops->free_ctx : NULL;
     Optimizer *opt = NULL;
     if (!ops) {
-        strata_error_null(fn, "ops");
+        strata_error_null(__func__, "ops");
         goto fail;
     }
     if (!ops->update && !ops->step) {
-        strata_set_error("%s: optimizer '%s' has neither an update nor a step function", fn,
+        strata_set_error("%s: optimizer '%s' has neither an update nor a step function", __func__,
                          ops->name ? ops->name : "?");
         goto fail;
     }
     if (!defaults) {
-        strata_error_null(fn, "defaults");
+        strata_error_null(__func__, "defaults");
         goto fail;
     }
-    if (check_params(NULL, params, n, fn) < 0 || optim_check_hparams(ops, defaults, fn) < 0)
+    if (check_params(NULL, params, n, __func__) < 0 ||
+        optim_check_hparams(ops, defaults, __func__) < 0)
         goto fail;
     opt = strata_calloc(1, sizeof *opt);
     if (!opt)
@@ -244,23 +244,17 @@ fail:
 
 int optim_add_param_group(Optimizer *opt, Var *const *params, int n, const OptimHparams *hp)
 {
-    const char *fn = "optim_add_param_group";
-    if (!opt) {
-        strata_error_null(fn, "opt");
-        return -1;
-    }
+    STRATA_CHECK_ARG(opt, -1);
     const OptimHparams *use = hp ? hp : &opt->defaults;
-    if (check_params(opt, params, n, fn) < 0 || optim_check_hparams(opt->ops, use, fn) < 0)
+    if (check_params(opt, params, n, __func__) < 0 ||
+        optim_check_hparams(opt->ops, use, __func__) < 0)
         return -1;
     return append_group(opt, params, n, use);
 }
 
 float optim_get_lr(const Optimizer *opt, int group)
 {
-    if (!opt) {
-        strata_error_null("optim_get_lr", "opt");
-        return NAN;
-    }
+    STRATA_CHECK_ARG(opt, NAN);
     if (group < 0 || group >= opt->num_groups) {
         strata_set_error("optim_get_lr: group %d out of range (%d groups)", group,
                          opt->num_groups);
@@ -271,10 +265,7 @@ float optim_get_lr(const Optimizer *opt, int group)
 
 int optim_set_lr(Optimizer *opt, int group, float lr)
 {
-    if (!opt) {
-        strata_error_null("optim_set_lr", "opt");
-        return -1;
-    }
+    STRATA_CHECK_ARG(opt, -1);
     if (group < -1 || group >= opt->num_groups) {
         strata_set_error("optim_set_lr: group %d out of range (%d groups)", group,
                          opt->num_groups);
@@ -302,24 +293,14 @@ Tensor *optim_state_find(const OptimParamState *state, const char *name)
 
 Tensor *optim_state_buffer(OptimParamState *state, const char *name, const Tensor *like)
 {
-    const char *fn = "optim_state_buffer";
-    if (!state) {
-        strata_error_null(fn, "state");
-        return NULL;
-    }
-    if (!name) {
-        strata_error_null(fn, "name");
-        return NULL;
-    }
-    if (!like) {
-        strata_error_null(fn, "like");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(state, NULL);
+    STRATA_CHECK_ARG(name, NULL);
+    STRATA_CHECK_ARG(like, NULL);
     Tensor *found = optim_state_find(state, name);
     if (found) {
         if (!tensor_same_shape(found, like)) {
             char a[128], b[128];
-            strata_set_error("%s: buffer '%s' has shape %s, not %s", fn, name,
+            strata_set_error("%s: buffer '%s' has shape %s, not %s", __func__, name,
                              tensor_shape_str(found, a, sizeof a),
                              tensor_shape_str(like, b, sizeof b));
             return NULL;
@@ -327,12 +308,12 @@ Tensor *optim_state_buffer(OptimParamState *state, const char *name, const Tenso
         return found;
     }
     if (strlen(name) >= OPTIM_BUFFER_NAME) {
-        strata_set_error("%s: buffer name '%s' is longer than %d characters", fn, name,
+        strata_set_error("%s: buffer name '%s' is longer than %d characters", __func__, name,
                          OPTIM_BUFFER_NAME - 1);
         return NULL;
     }
     if (state->num_buffers == OPTIM_MAX_BUFFERS) {
-        strata_set_error("%s: no room for buffer '%s' (%d buffers already)", fn, name,
+        strata_set_error("%s: no room for buffer '%s' (%d buffers already)", __func__, name,
                          OPTIM_MAX_BUFFERS);
         return NULL;
     }
@@ -524,11 +505,7 @@ static int step_prepare(Optimizer *opt, StepPlan *plan)
 
 int optim_step(Optimizer *opt)
 {
-    const char *fn = "optim_step";
-    if (!opt) {
-        strata_error_null(fn, "opt");
-        return -1;
-    }
+    STRATA_CHECK_ARG(opt, -1);
     /* SOLUTION BEGIN week=4 step=1 tier=core fail=-1 */
     /* Validate every gradient first, so a bad one leaves every parameter untouched. */
     for (int g = 0; g < opt->num_groups; g++)
@@ -538,7 +515,7 @@ int optim_step(Optimizer *opt)
             if (grad && !tensor_same_shape(grad, var_data(p))) {
                 char a[128], b[128];
                 strata_set_error("%s: group %d parameter %d has shape %s but its gradient %s",
-                                 fn, g, i, tensor_shape_str(var_data(p), a, sizeof a),
+                                 __func__, g, i, tensor_shape_str(var_data(p), a, sizeof a),
                                  tensor_shape_str(grad, b, sizeof b));
                 return -1;
             }
@@ -627,10 +604,10 @@ int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const T
                      OptimParamState *state)
 {
     (void)opt;
-    if (!group || !param || !grad || !state) {
-        strata_error_null(__func__, "group/param/grad/state");
-        return -1;
-    }
+    STRATA_CHECK_ARG(group, -1);
+    STRATA_CHECK_ARG(param, -1);
+    STRATA_CHECK_ARG(grad, -1);
+    STRATA_CHECK_ARG(state, -1);
     /* SOLUTION BEGIN week=4 step=2 tier=core fail=-1 */
     float *p;
     const float *g;
@@ -782,10 +759,10 @@ int optim_adam_update(Optimizer *opt, OptimParamGroup *group, Var *param, const 
                       OptimParamState *state)
 {
     (void)opt;
-    if (!group || !param || !grad || !state) {
-        strata_error_null(__func__, "group/param/grad/state");
-        return -1;
-    }
+    STRATA_CHECK_ARG(group, -1);
+    STRATA_CHECK_ARG(param, -1);
+    STRATA_CHECK_ARG(grad, -1);
+    STRATA_CHECK_ARG(state, -1);
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
     return adam_common(group, param, grad, state, false, __func__);
     /* SOLUTION END */
@@ -795,10 +772,10 @@ int optim_adamw_update(Optimizer *opt, OptimParamGroup *group, Var *param, const
                        OptimParamState *state)
 {
     (void)opt;
-    if (!group || !param || !grad || !state) {
-        strata_error_null(__func__, "group/param/grad/state");
-        return -1;
-    }
+    STRATA_CHECK_ARG(group, -1);
+    STRATA_CHECK_ARG(param, -1);
+    STRATA_CHECK_ARG(grad, -1);
+    STRATA_CHECK_ARG(state, -1);
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
     return adam_common(group, param, grad, state, true, __func__);
     /* SOLUTION END */
@@ -810,10 +787,10 @@ int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
                          const Tensor *grad, OptimParamState *state)
 {
     (void)opt;
-    if (!group || !param || !grad || !state) {
-        strata_error_null(__func__, "group/param/grad/state");
-        return -1;
-    }
+    STRATA_CHECK_ARG(group, -1);
+    STRATA_CHECK_ARG(param, -1);
+    STRATA_CHECK_ARG(grad, -1);
+    STRATA_CHECK_ARG(state, -1);
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
     float *p;
     const float *g;
@@ -865,10 +842,7 @@ static const OptimizerOps rmsprop_ops = {"rmsprop", optim_rmsprop_update, NULL, 
 
 Optimizer *optim_sgd_new(Var *const *params, int n, const OptimHparams *hp)
 {
-    if (!hp) {
-        strata_error_null(__func__, "hp");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(hp, NULL);
     if (hp->nesterov && (hp->momentum <= 0.0f || hp->dampening != 0.0f)) {
         strata_set_error("%s: Nesterov momentum requires a momentum > 0 and zero dampening "
                          "(momentum %g, dampening %g)", __func__, (double)hp->momentum,
@@ -895,10 +869,7 @@ Optimizer *optim_rmsprop_new(Var *const *params, int n, const OptimHparams *hp)
 
 Optimizer *optim_by_name(const char *name, Var *const *params, int n, const OptimHparams *hp)
 {
-    if (!name) {
-        strata_error_null(__func__, "name");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(name, NULL);
     if (strcmp(name, "sgd") == 0)
         return optim_sgd_new(params, n, hp);
     if (strcmp(name, "adam") == 0)
@@ -915,14 +886,11 @@ Optimizer *optim_by_name(const char *name, Var *const *params, int n, const Opti
 
 float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm_type)
 {
-    const char *fn = "optim_clip_grad_norm";
-    if (!params && n > 0) {
-        strata_error_null(fn, "params");
-        return -1.0f;
-    }
+    if (n > 0)
+        STRATA_CHECK_ARG(params, -1.0f);
     if (n < 0 || !(max_norm >= 0.0f) || !(norm_type >= 1.0f)) {
         strata_set_error("%s: invalid arguments (n %d, max_norm %g, norm_type %g; need n >= 0, "
-                         "max_norm >= 0, norm_type >= 1)", fn, n, (double)max_norm,
+                         "max_norm >= 0, norm_type >= 1)", __func__, n, (double)max_norm,
                          (double)norm_type);
         return -1.0f;
     }
@@ -973,14 +941,11 @@ float optim_clip_grad_norm(Var *const *params, int n, float max_norm, float norm
 
 int optim_clip_grad_value(Var *const *params, int n, float clip_value)
 {
-    const char *fn = "optim_clip_grad_value";
-    if (!params && n > 0) {
-        strata_error_null(fn, "params");
-        return -1;
-    }
+    if (n > 0)
+        STRATA_CHECK_ARG(params, -1);
     if (n < 0 || !(clip_value >= 0.0f)) {
         strata_set_error("%s: invalid arguments (n %d, clip_value %g; need n >= 0, "
-                         "clip_value >= 0)", fn, n, (double)clip_value);
+                         "clip_value >= 0)", __func__, n, (double)clip_value);
         return -1;
     }
     /* SOLUTION BEGIN week=4 step=5 tier=core fail=-1 */
@@ -995,10 +960,7 @@ int optim_clip_grad_value(Var *const *params, int n, float clip_value)
 
 float optim_clip_grad_norm_opt(Optimizer *opt, float max_norm)
 {
-    if (!opt) {
-        strata_error_null(__func__, "opt");
-        return -1.0f;
-    }
+    STRATA_CHECK_ARG(opt, -1.0f);
     int total = 0;
     for (int g = 0; g < opt->num_groups; g++)
         total += opt->groups[g].num_params;

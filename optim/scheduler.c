@@ -132,13 +132,12 @@ static LRScheduler *start(LRScheduler *s)
 
 LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma)
 {
-    const char *fn = "optim_step_lr";
     if (opt && (step_size < 1 || !(gamma > 0.0f))) {
-        strata_set_error("%s: need step_size >= 1 and gamma > 0 (got %lld, %g)", fn,
+        strata_set_error("%s: need step_size >= 1 and gamma > 0 (got %lld, %g)", __func__,
                          (long long)step_size, (double)gamma);
         return NULL;
     }
-    LRScheduler *s = make(opt, SCHED_STEP, fn);
+    LRScheduler *s = make(opt, SCHED_STEP, __func__);
     if (s) {
         s->step_size = step_size;
         s->gamma = gamma;
@@ -148,13 +147,12 @@ LRScheduler *optim_step_lr(Optimizer *opt, int64_t step_size, float gamma)
 
 LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min)
 {
-    const char *fn = "optim_cosine_lr";
     if (opt && (t_max < 1 || !(eta_min >= 0.0f))) {
-        strata_set_error("%s: need t_max >= 1 and eta_min >= 0 (got %lld, %g)", fn,
+        strata_set_error("%s: need t_max >= 1 and eta_min >= 0 (got %lld, %g)", __func__,
                          (long long)t_max, (double)eta_min);
         return NULL;
     }
-    LRScheduler *s = make(opt, SCHED_COSINE, fn);
+    LRScheduler *s = make(opt, SCHED_COSINE, __func__);
     if (s) {
         s->t_max = t_max;
         s->eta_min = eta_min;
@@ -165,15 +163,14 @@ LRScheduler *optim_cosine_lr(Optimizer *opt, int64_t t_max, float eta_min)
 LRScheduler *optim_linear_lr(Optimizer *opt, float start_factor, float end_factor,
                              int64_t total_iters)
 {
-    const char *fn = "optim_linear_lr";
     if (opt && (!(start_factor > 0.0f && start_factor <= 1.0f) ||
                 !(end_factor >= 0.0f && end_factor <= 1.0f) || total_iters < 1)) {
         strata_set_error("%s: need start_factor in (0, 1], end_factor in [0, 1] and "
-                         "total_iters >= 1 (got %g, %g, %lld)", fn, (double)start_factor,
+                         "total_iters >= 1 (got %g, %g, %lld)", __func__, (double)start_factor,
                          (double)end_factor, (long long)total_iters);
         return NULL;
     }
-    LRScheduler *s = make(opt, SCHED_LINEAR, fn);
+    LRScheduler *s = make(opt, SCHED_LINEAR, __func__);
     if (s) {
         s->start_factor = start_factor;
         s->end_factor = end_factor;
@@ -184,27 +181,23 @@ LRScheduler *optim_linear_lr(Optimizer *opt, float start_factor, float end_facto
 
 LRScheduler *optim_exponential_lr(Optimizer *opt, float gamma)
 {
-    const char *fn = "optim_exponential_lr";
     if (opt && !(gamma > 0.0f)) {
-        strata_set_error("%s: need gamma > 0 (got %g)", fn, (double)gamma);
+        strata_set_error("%s: need gamma > 0 (got %g)", __func__, (double)gamma);
         return NULL;
     }
-    LRScheduler *s = make(opt, SCHED_EXPONENTIAL, fn);
+    LRScheduler *s = make(opt, SCHED_EXPONENTIAL, __func__);
     if (s)
         s->gamma = gamma;
     return start(s);
 }
 
-LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn_, void *ctx)
+LRScheduler *optim_lambda_lr(Optimizer *opt, LRLambda fn, void *ctx)
 {
-    const char *fn = "optim_lambda_lr";
-    if (opt && !fn_) {
-        strata_error_null(fn, "fn");
-        return NULL;
-    }
-    LRScheduler *s = make(opt, SCHED_LAMBDA, fn);
+    if (opt) /* a NULL opt is reported by make() first */
+        STRATA_CHECK_ARG(fn, NULL);
+    LRScheduler *s = make(opt, SCHED_LAMBDA, __func__);
     if (s) {
-        s->lambda = fn_;
+        s->lambda = fn;
         s->lambda_ctx = ctx;
     }
     return start(s);
@@ -289,20 +282,14 @@ LRScheduler *optim_chained_lr(Optimizer *opt, LRScheduler **schedulers, int n)
 
 int optim_scheduler_step(LRScheduler *sched)
 {
-    if (!sched) {
-        strata_error_null("optim_scheduler_step", "sched");
-        return -1;
-    }
+    STRATA_CHECK_ARG(sched, -1);
     sched->epoch++;
     return apply(sched);
 }
 
 int optim_scheduler_set_epoch(LRScheduler *sched, int64_t epoch)
 {
-    if (!sched) {
-        strata_error_null("optim_scheduler_set_epoch", "sched");
-        return -1;
-    }
+    STRATA_CHECK_ARG(sched, -1);
     if (epoch < 0) {
         strata_set_error("optim_scheduler_set_epoch: negative epoch %lld", (long long)epoch);
         return -1;
@@ -313,23 +300,15 @@ int optim_scheduler_set_epoch(LRScheduler *sched, int64_t epoch)
 
 int64_t optim_scheduler_epoch(const LRScheduler *sched)
 {
-    if (!sched) {
-        strata_error_null("optim_scheduler_epoch", "sched");
-        return -1;
-    }
+    STRATA_CHECK_ARG(sched, -1);
     return sched->epoch;
 }
 
 int optim_scheduler_get_last_lr(const LRScheduler *sched, float *out, int max)
 {
-    if (!sched) {
-        strata_error_null("optim_scheduler_get_last_lr", "sched");
-        return -1;
-    }
-    if (!out && max > 0) {
-        strata_error_null("optim_scheduler_get_last_lr", "out");
-        return -1;
-    }
+    STRATA_CHECK_ARG(sched, -1);
+    if (max > 0)
+        STRATA_CHECK_ARG(out, -1);
     for (int g = 0; g < sched->num_last && g < max; g++)
         out[g] = sched->last_lr[g];
     return sched->num_last;

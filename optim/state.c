@@ -59,11 +59,7 @@ static int set_meta_i(NnStateDict *sd, const char *key, int64_t v)
 
 NnStateDict *optim_state_dict(const Optimizer *opt)
 {
-    const char *fn = "optim_state_dict";
-    if (!opt) {
-        strata_error_null(fn, "opt");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(opt, NULL);
     NnStateDict *sd = nn_state_dict_new();
     if (!sd)
         return NULL;
@@ -275,10 +271,7 @@ int optim_save(const Optimizer *opt, const char *path)
 
 int optim_load(Optimizer *opt, const char *path)
 {
-    if (!opt) {
-        strata_error_null("optim_load", "opt");
-        return -1;
-    }
+    STRATA_CHECK_ARG(opt, -1);
     NnStateDict *sd = nn_safetensors_load(path);
     if (!sd)
         return -1;

@@ -196,7 +196,7 @@ static void col2im_image(const float *cols, int64_t ld, int64_t C, int64_t H, in
 
 Tensor *tensor_im2col(const Tensor *input, Window2d w)
 {
-    CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (tensor_check_image(input, "input", __func__) < 0 ||
@@ -218,7 +218,7 @@ Tensor *tensor_im2col(const Tensor *input, Window2d w)
 Tensor *tensor_col2im(const Tensor *cols, int64_t channels, int64_t height, int64_t width,
                       Window2d w)
 {
-    CHECK_ARG(cols, NULL);
+    STRATA_CHECK_ARG(cols, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (channels < 0 || height < 0 || width < 0) {
@@ -378,8 +378,8 @@ static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int chunk
 Tensor *tensor_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias,
                       Window2d w)
 {
-    CHECK_ARG(input, NULL);
-    CHECK_ARG(weight, NULL);
+    STRATA_CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(weight, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (check_conv(input, weight, bias, w, &oh, &ow) < 0)
@@ -503,9 +503,9 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
         *grad_weight = NULL;
     if (grad_bias)
         *grad_bias = NULL;
-    CHECK_ARG(grad_output, -1);
-    CHECK_ARG(input, -1);
-    CHECK_ARG(weight, -1);
+    STRATA_CHECK_ARG(grad_output, -1);
+    STRATA_CHECK_ARG(input, -1);
+    STRATA_CHECK_ARG(weight, -1);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=-1 */
     int64_t oh, ow;
     if (check_conv(input, weight, NULL, w, &oh, &ow) < 0)

@@ -226,10 +226,8 @@ double strata_rng_normal(void)
 
 void strata_randperm(int64_t *perm, int64_t n)
 {
-    if (!perm && n > 0) { /* a NULL array is an error, not a segfault */
-        strata_error_null(__func__, "perm");
-        return;
-    }
+    if (n > 0) /* a NULL array is an error, not a segfault */
+        STRATA_CHECK_ARG(perm, );
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {

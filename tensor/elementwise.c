@@ -376,8 +376,8 @@ static int inplace_unary(Tensor *t, UnaryRow row, float p, float q, const char *
 
 Tensor *tensor_add(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_add, __func__);
     /* SOLUTION END */
@@ -385,8 +385,8 @@ Tensor *tensor_add(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_sub(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_sub, __func__);
     /* SOLUTION END */
@@ -394,8 +394,8 @@ Tensor *tensor_sub(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_mul(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_mul, __func__);
     /* SOLUTION END */
@@ -403,8 +403,8 @@ Tensor *tensor_mul(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_div(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_div, __func__);
     /* SOLUTION END */
@@ -412,8 +412,8 @@ Tensor *tensor_div(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_pow(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_pow, __func__);
     /* SOLUTION END */
@@ -421,8 +421,8 @@ Tensor *tensor_pow(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_maximum(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_maximum, __func__);
     /* SOLUTION END */
@@ -430,8 +430,8 @@ Tensor *tensor_maximum(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_minimum(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_minimum, __func__);
     /* SOLUTION END */
@@ -439,8 +439,8 @@ Tensor *tensor_minimum(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_eq(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_eq, __func__);
     /* SOLUTION END */
@@ -448,8 +448,8 @@ Tensor *tensor_eq(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_ne(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_ne, __func__);
     /* SOLUTION END */
@@ -457,8 +457,8 @@ Tensor *tensor_ne(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_lt(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_lt, __func__);
     /* SOLUTION END */
@@ -466,8 +466,8 @@ Tensor *tensor_lt(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_le(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_le, __func__);
     /* SOLUTION END */
@@ -475,8 +475,8 @@ Tensor *tensor_le(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_gt(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_gt, __func__);
     /* SOLUTION END */
@@ -484,8 +484,8 @@ Tensor *tensor_gt(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_ge(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return binary_op(a, b, row_ge, __func__);
     /* SOLUTION END */
@@ -493,9 +493,9 @@ Tensor *tensor_ge(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(cond, NULL);
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(cond, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     int64_t ab[TENSOR_MAX_DIMS], shape[TENSOR_MAX_DIMS];
     int ab_ndim, ndim;
@@ -531,7 +531,7 @@ Tensor *tensor_where(const Tensor *cond, const Tensor *a, const Tensor *b)
 
 Tensor *tensor_add_scalar(const Tensor *t, float s)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return unary_op(t, row_add_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
@@ -539,7 +539,7 @@ Tensor *tensor_add_scalar(const Tensor *t, float s)
 
 Tensor *tensor_mul_scalar(const Tensor *t, float s)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     return unary_op(t, row_mul_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
@@ -547,7 +547,7 @@ Tensor *tensor_mul_scalar(const Tensor *t, float s)
 
 Tensor *tensor_pow_scalar(const Tensor *t, float e)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=4 tier=core fail=NULL */
     /* Squaring is common (losses, variance) and x * x is faster than powf. */
     return unary_op(t, e == 2.0f ? row_square : row_pow_scalar, e, 0.0f, __func__);
@@ -558,7 +558,7 @@ Tensor *tensor_pow_scalar(const Tensor *t, float e)
 
 Tensor *tensor_neg(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_neg, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -566,7 +566,7 @@ Tensor *tensor_neg(const Tensor *t)
 
 Tensor *tensor_abs(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_abs, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -574,7 +574,7 @@ Tensor *tensor_abs(const Tensor *t)
 
 Tensor *tensor_sign(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sign, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -582,7 +582,7 @@ Tensor *tensor_sign(const Tensor *t)
 
 Tensor *tensor_exp(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_exp, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -590,7 +590,7 @@ Tensor *tensor_exp(const Tensor *t)
 
 Tensor *tensor_log(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_log, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -598,7 +598,7 @@ Tensor *tensor_log(const Tensor *t)
 
 Tensor *tensor_sqrt(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sqrt, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -606,7 +606,7 @@ Tensor *tensor_sqrt(const Tensor *t)
 
 Tensor *tensor_rsqrt(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_rsqrt, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -614,7 +614,7 @@ Tensor *tensor_rsqrt(const Tensor *t)
 
 Tensor *tensor_sin(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sin, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -622,7 +622,7 @@ Tensor *tensor_sin(const Tensor *t)
 
 Tensor *tensor_cos(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_cos, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -630,7 +630,7 @@ Tensor *tensor_cos(const Tensor *t)
 
 Tensor *tensor_tanh(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_tanh, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -638,7 +638,7 @@ Tensor *tensor_tanh(const Tensor *t)
 
 Tensor *tensor_sigmoid(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_sigmoid, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -646,7 +646,7 @@ Tensor *tensor_sigmoid(const Tensor *t)
 
 Tensor *tensor_relu(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_relu, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -654,7 +654,7 @@ Tensor *tensor_relu(const Tensor *t)
 
 Tensor *tensor_gelu(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_gelu, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -662,7 +662,7 @@ Tensor *tensor_gelu(const Tensor *t)
 
 Tensor *tensor_leaky_relu(const Tensor *t, float slope)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_leaky_relu, slope, 0.0f, __func__);
     /* SOLUTION END */
@@ -670,7 +670,7 @@ Tensor *tensor_leaky_relu(const Tensor *t, float slope)
 
 Tensor *tensor_clamp(const Tensor *t, float lo, float hi)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     if (lo > hi || isnan(lo) || isnan(hi)) {
         strata_set_error("tensor_clamp: lo (%g) must not exceed hi (%g)", (double)lo,
                          (double)hi);
@@ -685,8 +685,8 @@ Tensor *tensor_clamp(const Tensor *t, float lo, float hi)
 
 int tensor_add_(Tensor *t, const Tensor *other)
 {
-    CHECK_ARG(t, -1);
-    CHECK_ARG(other, -1);
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(other, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_add, 0.0f, __func__);
     /* SOLUTION END */
@@ -694,8 +694,8 @@ int tensor_add_(Tensor *t, const Tensor *other)
 
 int tensor_sub_(Tensor *t, const Tensor *other)
 {
-    CHECK_ARG(t, -1);
-    CHECK_ARG(other, -1);
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(other, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_sub, 0.0f, __func__);
     /* SOLUTION END */
@@ -703,8 +703,8 @@ int tensor_sub_(Tensor *t, const Tensor *other)
 
 int tensor_mul_(Tensor *t, const Tensor *other)
 {
-    CHECK_ARG(t, -1);
-    CHECK_ARG(other, -1);
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(other, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_mul, 0.0f, __func__);
     /* SOLUTION END */
@@ -712,8 +712,8 @@ int tensor_mul_(Tensor *t, const Tensor *other)
 
 int tensor_div_(Tensor *t, const Tensor *other)
 {
-    CHECK_ARG(t, -1);
-    CHECK_ARG(other, -1);
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(other, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, other, row_div, 0.0f, __func__);
     /* SOLUTION END */
@@ -721,8 +721,8 @@ int tensor_div_(Tensor *t, const Tensor *other)
 
 int tensor_axpy_(Tensor *t, float alpha, const Tensor *x)
 {
-    CHECK_ARG(t, -1);
-    CHECK_ARG(x, -1);
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(x, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_binary(t, x, row_axpy, alpha, __func__);
     /* SOLUTION END */
@@ -730,7 +730,7 @@ int tensor_axpy_(Tensor *t, float alpha, const Tensor *x)
 
 int tensor_add_scalar_(Tensor *t, float s)
 {
-    CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(t, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_add_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
@@ -738,7 +738,7 @@ int tensor_add_scalar_(Tensor *t, float s)
 
 int tensor_mul_scalar_(Tensor *t, float s)
 {
-    CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(t, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_mul_scalar, s, 0.0f, __func__);
     /* SOLUTION END */
@@ -746,7 +746,7 @@ int tensor_mul_scalar_(Tensor *t, float s)
 
 int tensor_clamp_(Tensor *t, float lo, float hi)
 {
-    CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(t, -1);
     if (lo > hi || isnan(lo) || isnan(hi)) {
         strata_set_error("tensor_clamp_: lo (%g) must not exceed hi (%g)", (double)lo,
                          (double)hi);
@@ -759,7 +759,7 @@ int tensor_clamp_(Tensor *t, float lo, float hi)
 
 int tensor_fill_(Tensor *t, float value)
 {
-    CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(t, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_fill, value, 0.0f, __func__);
     /* SOLUTION END */
@@ -767,7 +767,7 @@ int tensor_fill_(Tensor *t, float value)
 
 int tensor_zero_(Tensor *t)
 {
-    CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(t, -1);
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_fill, 0.0f, 0.0f, __func__);
     /* SOLUTION END */
@@ -775,8 +775,8 @@ int tensor_zero_(Tensor *t)
 
 int tensor_copy_(Tensor *t, const Tensor *src)
 {
-    CHECK_ARG(t, -1);
-    CHECK_ARG(src, -1);
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(src, -1);
     /* SOLUTION BEGIN week=1 step=3 tier=core fail=-1 */
     if (check_broadcasts_to(t, src, __func__) < 0)
         return -1;

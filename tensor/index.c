@@ -89,8 +89,8 @@ static int read_indices(const Tensor *index, int64_t size, int64_t *out, const c
 
 Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index)
 {
-    CHECK_ARG(t, NULL);
-    CHECK_ARG(index, NULL);
+    STRATA_CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(index, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0)
@@ -203,8 +203,8 @@ static int index_walk(float *target, const int64_t *target_strides, int64_t dim_
 
 Tensor *tensor_gather(const Tensor *t, int dim, const Tensor *index)
 {
-    CHECK_ARG(t, NULL);
-    CHECK_ARG(index, NULL);
+    STRATA_CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(index, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0 || check_index_shape(t, d, index, NULL, __func__) < 0)
@@ -227,9 +227,9 @@ Tensor *tensor_gather(const Tensor *t, int dim, const Tensor *index)
 
 Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const Tensor *src)
 {
-    CHECK_ARG(t, NULL);
-    CHECK_ARG(index, NULL);
-    CHECK_ARG(src, NULL);
+    STRATA_CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(index, NULL);
+    STRATA_CHECK_ARG(src, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0 || check_index_shape(t, d, index, src, __func__) < 0)
@@ -254,7 +254,7 @@ Tensor *tensor_scatter_add(const Tensor *t, int dim, const Tensor *index, const 
 
 Tensor *tensor_one_hot(const Tensor *index, int64_t num_classes)
 {
-    CHECK_ARG(index, NULL);
+    STRATA_CHECK_ARG(index, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int64_t n = tensor_numel(index);
     if (index->ndim >= TENSOR_MAX_DIMS) {
@@ -298,8 +298,8 @@ Tensor *tensor_one_hot(const Tensor *index, int64_t num_classes)
 
 Tensor *tensor_masked_fill(const Tensor *t, const Tensor *mask, float value)
 {
-    CHECK_ARG(t, NULL);
-    CHECK_ARG(mask, NULL);
+    STRATA_CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(mask, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
@@ -382,17 +382,14 @@ static int cat_shape(Tensor *const *tensors, int n, int dim, int64_t *shape, int
 
 Tensor *tensor_cat(Tensor *const *tensors, int n, int dim)
 {
-    CHECK_ARG(tensors, NULL);
+    STRATA_CHECK_ARG(tensors, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     if (n <= 0) {
         strata_set_error("tensor_cat: expected a non-empty list of tensors (n = %d)", n);
         return NULL;
     }
     for (int i = 0; i < n; i++) {
-        if (!tensors[i]) {
-            strata_error_null(__func__, "tensors[i]");
-            return NULL;
-        }
+        STRATA_CHECK_ARG(tensors[i], NULL);
     }
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
@@ -418,17 +415,14 @@ Tensor *tensor_cat(Tensor *const *tensors, int n, int dim)
 
 Tensor *tensor_stack(Tensor *const *tensors, int n, int dim)
 {
-    CHECK_ARG(tensors, NULL);
+    STRATA_CHECK_ARG(tensors, NULL);
     /* SOLUTION BEGIN week=1 step=10 tier=stretch fail=NULL */
     if (n <= 0) {
         strata_set_error("tensor_stack: expected a non-empty list of tensors (n = %d)", n);
         return NULL;
     }
     for (int i = 0; i < n; i++) {
-        if (!tensors[i]) {
-            strata_error_null(__func__, "tensors[i]");
-            return NULL;
-        }
+        STRATA_CHECK_ARG(tensors[i], NULL);
         if (!tensor_same_shape(tensors[i], tensors[0])) {
             char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
             strata_set_error("tensor_stack: stack expects each tensor to be equal size, "

@@ -289,8 +289,8 @@ static int prepare_operand(const Tensor *t, bool is_left, MatOperand *op, Tensor
 
 Tensor *tensor_matmul(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=9 tier=stretch fail=NULL */
     if (a->ndim == 0 || b->ndim == 0) {
         strata_set_error("tensor_matmul: both arguments need at least 1 dim, got %d and "
@@ -330,8 +330,8 @@ Tensor *tensor_matmul(const Tensor *a, const Tensor *b)
 
 Tensor *tensor_matmul_naive(const Tensor *a, const Tensor *b)
 {
-    CHECK_ARG(a, NULL);
-    CHECK_ARG(b, NULL);
+    STRATA_CHECK_ARG(a, NULL);
+    STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=9 tier=stretch fail=NULL */
     char sa[SHAPE_STR_SIZE], sb[SHAPE_STR_SIZE];
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0]) {

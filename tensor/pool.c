@@ -206,7 +206,7 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, in
 
 Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
 {
-    CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (check_pool(input, w, &oh, &ow, __func__) < 0)
@@ -278,9 +278,9 @@ static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int 
 Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
                                    const int64_t *input_shape)
 {
-    CHECK_ARG(grad_output, NULL);
-    CHECK_ARG(indices, NULL);
-    CHECK_ARG(input_shape, NULL);
+    STRATA_CHECK_ARG(grad_output, NULL);
+    STRATA_CHECK_ARG(indices, NULL);
+    STRATA_CHECK_ARG(input_shape, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     Window2d unused = window2d(1, 1, 0);
     if (check_pool_backward(grad_output, input_shape, unused, false, __func__) < 0)
@@ -324,7 +324,7 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
 
 Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w)
 {
-    CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     int64_t oh, ow;
     if (check_pool(input, w, &oh, &ow, __func__) < 0)
@@ -355,8 +355,8 @@ Tensor *tensor_avg_pool2d(const Tensor *input, Window2d w)
 Tensor *tensor_avg_pool2d_backward(const Tensor *grad_output, const int64_t *input_shape,
                                    Window2d w)
 {
-    CHECK_ARG(grad_output, NULL);
-    CHECK_ARG(input_shape, NULL);
+    STRATA_CHECK_ARG(grad_output, NULL);
+    STRATA_CHECK_ARG(input_shape, NULL);
     /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
     if (check_pool_backward(grad_output, input_shape, w, true, __func__) < 0)
         return NULL;

@@ -23,44 +23,13 @@
 #define PRINT_LINEWIDTH 80
 
 /* SOLUTION BEGIN week=1 step=11 tier=stretch */
-/* A growing string on the counting allocator: tensor_repr's result is freed with
- * strata_free(), like every string strata returns (nn_repr too). */
-typedef struct Text {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} Text;
-
-static void text_put(Text *t, const char *s, size_t n)
+/* Pad with @p n spaces (none if n <= 0: "%*s" would read a negative width as
+ * left-justify). tensor_repr's text is a StrataText (tensor_internal.h), freed with
+ * strata_free() like every string strata returns. */
+static void text_spaces(StrataText *t, int n)
 {
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 64;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *grown = strata_realloc(t->s, cap);
-        if (!grown) {
-            t->failed = true;
-            return;
-        }
-        t->s = grown;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-}
-
-static void text_puts(Text *t, const char *s)
-{
-    text_put(t, s, strlen(s));
-}
-
-static void text_spaces(Text *t, int n)
-{
-    for (int i = 0; i < n; i++)
-        text_put(t, " ", 1);
+    if (n > 0)
+        strata_text_printf(t, "%*s", n, "");
 }
 
 /* ----------------------------------------------------------------- the formatter --- */
@@ -117,12 +86,12 @@ static Formatter make_formatter(const float *values, int64_t n)
     return f;
 }
 
-static void put_value(Text *t, const Formatter *f, float v)
+static void put_value(StrataText *t, const Formatter *f, float v)
 {
     char buf[64];
     format_raw(f, v, buf, sizeof buf);
     text_spaces(t, f->width - (int)strlen(buf));
-    text_puts(t, buf);
+    strata_text_printf(t, "%s", buf);
 }
 
 /* ------------------------------------------------------------------- the layout --- */
@@ -163,7 +132,7 @@ static void collect_shown(const Tensor *t, int d, const float *base, bool summar
 }
 
 /* The last dim: entries separated by ", ", wrapped to the line width. */
-static void put_vector(Text *out, const Tensor *t, const float *base, int indent,
+static void put_vector(StrataText *out, const Tensor *t, const float *base, int indent,
                        bool summarize, const Formatter *f)
 {
     int d = t->ndim - 1;
@@ -173,28 +142,28 @@ static void put_vector(Text *out, const Tensor *t, const float *base, int indent
     int64_t idx[2 * PRINT_EDGEITEMS + 1];
     int k = shown_indices(t->shape[d], summarize, idx);
     int64_t count = k < 0 ? t->shape[d] : k;
-    text_puts(out, "[");
+    strata_text_printf(out, "[");
     for (int64_t i = 0; i < count; i++) {
         if (i > 0) {
-            text_puts(out, ",");
+            strata_text_printf(out, ",");
             if (i % per_line == 0) {
-                text_puts(out, "\n");
+                strata_text_printf(out, "\n");
                 text_spaces(out, indent + 1);
             } else {
-                text_puts(out, " ");
+                strata_text_printf(out, " ");
             }
         }
         int64_t at = k < 0 ? i : idx[i];
         if (at < 0)
-            text_puts(out, " ...");
+            strata_text_printf(out, " ...");
         else
             put_value(out, f, base[at * t->strides[d]]);
     }
-    text_puts(out, "]");
+    strata_text_printf(out, "]");
 }
 
 /* Dim @p d and everything inside it, starting at @p base. */
-static void put_dims(Text *out, const Tensor *t, int d, const float *base, int indent,
+static void put_dims(StrataText *out, const Tensor *t, int d, const float *base, int indent,
                      bool summarize, const Formatter *f)
 {
     if (d == t->ndim - 1) {
@@ -205,46 +174,43 @@ static void put_dims(Text *out, const Tensor *t, int d, const float *base, int i
     int k = shown_indices(t->shape[d], summarize, idx);
     int64_t count = k < 0 ? t->shape[d] : k;
     int inner_dims = t->ndim - d; /* the dim count of the slices joined here */
-    text_puts(out, "[");
+    strata_text_printf(out, "[");
     for (int64_t i = 0; i < count; i++) {
         if (i > 0) {
-            text_puts(out, ",");
+            strata_text_printf(out, ",");
             for (int nl = 0; nl < inner_dims - 1; nl++)
-                text_puts(out, "\n");
+                strata_text_printf(out, "\n");
             text_spaces(out, indent + 1);
         }
         int64_t at = k < 0 ? i : idx[i];
         if (at < 0)
-            text_puts(out, "...");
+            strata_text_printf(out, "...");
         else
             put_dims(out, t, d + 1, base + at * t->strides[d], indent + 1, summarize, f);
     }
-    text_puts(out, "]");
+    strata_text_printf(out, "]");
 }
 
 /* ", size=(0, 3)" for empty tensors that are not 1-D, as Python prints a tuple. */
-static void put_size_suffix(Text *out, const Tensor *t)
+static void put_size_suffix(StrataText *out, const Tensor *t)
 {
-    char buf[32];
-    text_puts(out, ", size=(");
-    for (int d = 0; d < t->ndim; d++) {
-        snprintf(buf, sizeof buf, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-        text_puts(out, buf);
-    }
-    text_puts(out, t->ndim == 1 ? ",)" : ")");
+    strata_text_printf(out, ", size=(");
+    for (int d = 0; d < t->ndim; d++)
+        strata_text_printf(out, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    strata_text_printf(out, t->ndim == 1 ? ",)" : ")");
 }
 /* SOLUTION END */
 
 char *tensor_repr(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=11 tier=stretch fail=NULL */
-    Text out = {NULL, 0, 0, false};
+    StrataText out = {0};
     const int indent = 7; /* strlen("tensor(") */
-    text_puts(&out, "tensor(");
+    strata_text_printf(&out, "tensor(");
     int64_t numel = tensor_numel(t);
     if (numel == 0) {
-        text_puts(&out, "[]");
+        strata_text_printf(&out, "[]");
         if (t->ndim != 1)
             put_size_suffix(&out, t);
     } else {
@@ -256,7 +222,7 @@ char *tensor_repr(const Tensor *t)
                                                                    : t->shape[d];
         float *shown = strata_malloc((size_t)room * sizeof(float));
         if (!shown) {
-            strata_free(out.s);
+            strata_text_clear(&out);
             strata_set_error("tensor_repr: out of memory");
             return NULL;
         }
@@ -269,19 +235,14 @@ char *tensor_repr(const Tensor *t)
         else
             put_dims(&out, t, 0, t->data, indent, summarize, &f);
     }
-    text_puts(&out, ")");
-    if (out.failed) {
-        strata_free(out.s);
-        strata_set_error("tensor_repr: out of memory");
-        return NULL;
-    }
-    return out.s;
+    strata_text_printf(&out, ")");
+    return strata_text_finish(&out, __func__); /* NULL + "tensor_repr: out of memory" */
     /* SOLUTION END */
 }
 
 int tensor_fprint(FILE *stream, const Tensor *t)
 {
-    CHECK_ARG(stream, -1);
+    STRATA_CHECK_ARG(stream, -1);
     /* SOLUTION BEGIN week=1 step=11 tier=stretch fail=-1 */
     char *s = tensor_repr(t);
     if (!s)

@@ -251,7 +251,7 @@ static Tensor *reduce_stat(const Tensor *t, const int *dims, int ndims, bool kee
 
 Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_SUM, false, __func__);
     /* SOLUTION END */
@@ -259,7 +259,7 @@ Tensor *tensor_sum(const Tensor *t, const int *dims, int ndims, bool keepdim)
 
 Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_MEAN, false, __func__);
     /* SOLUTION END */
@@ -267,7 +267,7 @@ Tensor *tensor_mean(const Tensor *t, const int *dims, int ndims, bool keepdim)
 
 Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_VAR, unbiased, __func__);
     /* SOLUTION END */
@@ -275,7 +275,7 @@ Tensor *tensor_var(const Tensor *t, const int *dims, int ndims, bool unbiased, b
 
 Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_STD, unbiased, __func__);
     /* SOLUTION END */
@@ -283,7 +283,7 @@ Tensor *tensor_std(const Tensor *t, const int *dims, int ndims, bool unbiased, b
 
 Tensor *tensor_logsumexp(const Tensor *t, const int *dims, int ndims, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return reduce_stat(t, dims, ndims, keepdim, STAT_LOGSUMEXP, false, __func__);
     /* SOLUTION END */
@@ -417,7 +417,7 @@ static Tensor *extreme_all(const Tensor *t, bool want_min, const char *fn)
 
 Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme(t, dim, keepdim, indices, false, __func__);
     /* SOLUTION END */
@@ -425,7 +425,7 @@ Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 
 Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme(t, dim, keepdim, indices, true, __func__);
     /* SOLUTION END */
@@ -433,7 +433,7 @@ Tensor *tensor_min(const Tensor *t, int dim, bool keepdim, Tensor **indices)
 
 Tensor *tensor_max_all(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme_all(t, false, __func__);
     /* SOLUTION END */
@@ -441,7 +441,7 @@ Tensor *tensor_max_all(const Tensor *t)
 
 Tensor *tensor_min_all(const Tensor *t)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return extreme_all(t, true, __func__);
     /* SOLUTION END */
@@ -449,7 +449,7 @@ Tensor *tensor_min_all(const Tensor *t)
 
 Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     Tensor *indices = NULL;
     Tensor *values = extreme(t, dim, keepdim, &indices, false, __func__);
@@ -460,7 +460,7 @@ Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim)
 
 Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     Tensor *indices = NULL;
     Tensor *values = extreme(t, dim, keepdim, &indices, true, __func__);
@@ -569,7 +569,7 @@ static Tensor *softmax_impl(const Tensor *t, int dim, bool log_out, const char *
 
 Tensor *tensor_softmax(const Tensor *t, int dim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return softmax_impl(t, dim, false, __func__);
     /* SOLUTION END */
@@ -577,7 +577,7 @@ Tensor *tensor_softmax(const Tensor *t, int dim)
 
 Tensor *tensor_log_softmax(const Tensor *t, int dim)
 {
-    CHECK_ARG(t, NULL);
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
     return softmax_impl(t, dim, true, __func__);
     /* SOLUTION END */

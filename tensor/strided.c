@@ -117,10 +117,12 @@ int tensor_broadcast_shapes(const int64_t *a, int a_ndim, const int64_t *b, int 
 int tensor_broadcast_shape(const int64_t *a, int a_ndim, const int64_t *b, int b_ndim,
                            int64_t *out, int *out_ndim)
 {
-    if ((!a && a_ndim > 0) || (!b && b_ndim > 0) || !out || !out_ndim) {
-        strata_error_null(__func__, !out ? "out" : !out_ndim ? "out_ndim" : !a ? "a" : "b");
-        return -1;
-    }
+    STRATA_CHECK_ARG(out, -1);
+    STRATA_CHECK_ARG(out_ndim, -1);
+    if (a_ndim > 0)
+        STRATA_CHECK_ARG(a, -1);
+    if (b_ndim > 0)
+        STRATA_CHECK_ARG(b, -1);
     if (a_ndim < 0 || a_ndim > TENSOR_MAX_DIMS || b_ndim < 0 || b_ndim > TENSOR_MAX_DIMS) {
         strata_set_error("tensor_broadcast_shape: dims %d and %d must be in [0, %d]",
                          a_ndim, b_ndim, TENSOR_MAX_DIMS);

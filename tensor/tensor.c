@@ -363,10 +363,7 @@ Tensor *tensor_linspace(double start, double end, int64_t steps)
 
 Tensor *tensor_from_data(const float *data, const int64_t *shape, int ndim)
 {
-    if (!data) {
-        strata_error_null(__func__, "data");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(data, NULL);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     Tensor *t = tensor_new(shape, ndim, __func__);
     if (t && tensor_numel(t) > 0)
@@ -414,10 +411,7 @@ Tensor *tensor_bernoulli(const int64_t *shape, int ndim, float p)
 
 Tensor *tensor_zeros_like(const Tensor *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_zeros(t->shape, t->ndim);
     /* SOLUTION END */
@@ -425,10 +419,7 @@ Tensor *tensor_zeros_like(const Tensor *t)
 
 Tensor *tensor_ones_like(const Tensor *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_ones(t->shape, t->ndim);
     /* SOLUTION END */
@@ -436,10 +427,7 @@ Tensor *tensor_ones_like(const Tensor *t)
 
 Tensor *tensor_full_like(const Tensor *t, float value)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=NULL */
     return tensor_full(t->shape, t->ndim, value);
     /* SOLUTION END */
@@ -458,10 +446,7 @@ int64_t tensor_numel(const Tensor *t)
 
 int64_t tensor_size(const Tensor *t, int dim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=-1 */
     if (t->ndim == 0) {
         strata_set_error("tensor_size: dim %d specified but the tensor has no dims (0-d)",
@@ -504,10 +489,7 @@ static int64_t index_offset(const Tensor *t, const int64_t *index, const char *f
 
 float tensor_item(const Tensor *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NAN;
-    }
+    STRATA_CHECK_ARG(t, NAN);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=NAN */
     if (tensor_numel(t) != 1) {
         char buf[SHAPE_STR_SIZE];
@@ -522,14 +504,9 @@ float tensor_item(const Tensor *t)
 
 float tensor_get(const Tensor *t, const int64_t *index)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NAN;
-    }
-    if (!index && t->ndim > 0) {
-        strata_error_null(__func__, "index");
-        return NAN;
-    }
+    STRATA_CHECK_ARG(t, NAN);
+    if (t->ndim > 0)
+        STRATA_CHECK_ARG(index, NAN);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=NAN */
     int64_t off = index_offset(t, index, __func__);
     return off < 0 ? NAN : t->data[off];
@@ -538,14 +515,9 @@ float tensor_get(const Tensor *t, const int64_t *index)
 
 int tensor_set(Tensor *t, const int64_t *index, float value)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
-    if (!index && t->ndim > 0) {
-        strata_error_null(__func__, "index");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
+    if (t->ndim > 0)
+        STRATA_CHECK_ARG(index, -1);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=-1 */
     int64_t off = index_offset(t, index, __func__);
     if (off < 0)
@@ -596,14 +568,8 @@ static bool is_row_major(const Tensor *t)
 
 int tensor_to_array(const Tensor *t, float *out)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
-    if (!out) {
-        strata_error_null(__func__, "out");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(out, -1);
     /* SOLUTION BEGIN week=1 step=1 tier=core fail=-1 */
     if (is_row_major(t)) {
         if (tensor_numel(t) > 0)

@@ -103,7 +103,9 @@ STRATA_API void strata_error_null(const char *function, const char *argument);
 /**
  * @brief Return @p fail from the calling function, recording "function: argument 'x' is
  *        NULL" (keeping an earlier message, see strata_error_null()), when @p x is NULL.
- *        Every layer validates its pointer arguments with it.
+ *        Every layer validates its pointer arguments with it: one line per argument,
+ *        `STRATA_CHECK_ARG(t, NULL);`, with @p fail empty in a void function. The
+ *        function is named by `__func__` and the argument by its spelling (`#x`).
  */
 #define STRATA_CHECK_ARG(x, fail)                                                       \
     do {                                                                                \

@@ -1,9 +1,12 @@
 /*
  * tensor_internal.h - helpers shared by the files of tensor/ and never installed.
  *
- * Two groups live here:
+ * Three groups live here:
  *  - the plumbing every file needs (making tensors and views, checking dims, shape
  *    strings for messages), which stays solved in every handout;
+ *  - the strings every layer builds (StrataText, strata_strdup(), in text.c): the
+ *    upper layers include this header for them and for tensor_format_shape(), so that
+ *    strata has one string builder and one shape formatter, never a copy per file;
  *  - the strided loop (StridedLoop), the engine behind broadcasting, elementwise ops
  *    and reductions. Its definition in strided.c is a week-1 solution region.
  */
@@ -11,9 +14,6 @@
 #define STRATA_TENSOR_INTERNAL_H
 
 #include "tensor.h"
-
-/* Return @p fail with "function: argument 'x' is NULL" when @p x is NULL. */
-#define CHECK_ARG(x, fail) STRATA_CHECK_ARG(x, fail)
 
 /* Room for "[a, b, ...]" with TENSOR_MAX_DIMS 20-digit sizes. */
 #define SHAPE_STR_SIZE 200
@@ -46,7 +46,11 @@ void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides)
 /* Product of the sizes (1 for ndim 0). The caller has validated the shape. */
 int64_t tensor_shape_numel(const int64_t *shape, int ndim);
 
-/* "[2, 3]" into @p buf. */
+/*
+ * "[2, 3]" into @p buf (at most @p size bytes, cut short if it does not fit; a buffer
+ * of SHAPE_STR_SIZE always fits). Returns @p buf. The one shape formatter of every
+ * layer's messages; tensor_shape_str() formats a tensor's shape with it.
+ */
 char *tensor_format_shape(const int64_t *shape, int ndim, char *buf, size_t size);
 
 /*
@@ -62,6 +66,50 @@ int tensor_wrap_dim(int dim, int ndim, const char *fn);
  */
 int tensor_dim_mask(const int *dims, int ndims, int tensor_ndim, bool *mask,
                     const char *fn);
+
+/* ------------------------------------------------------ strings, for every layer --- */
+
+/*
+ * A string that grows as it is written, on the counting allocator. Start from
+ * `StrataText text = {0};`, append with strata_text_printf()/strata_text_put() without
+ * checking each call (after a failed allocation the builder ignores further appends and
+ * remembers the failure), and end with strata_text_finish() (hand the string out) or
+ * strata_text_clear() (drop it):
+ *
+ *     StrataText text = {0};
+ *     strata_text_printf(&text, "%s(", name);
+ *     ...
+ *     return strata_text_finish(&text, __func__);   // NULL + error if memory ran out
+ */
+typedef struct StrataText {
+    char *data;  /* the text so far, NUL-terminated (NULL before the first append) */
+    size_t len;  /* characters in data, without the NUL */
+    size_t cap;  /* bytes allocated */
+    bool failed; /* an allocation failed: the text is incomplete */
+} StrataText;
+
+/* Append what printf(@p fmt, ...) would print. */
+void strata_text_printf(StrataText *text, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Append the @p n characters at @p s. */
+void strata_text_put(StrataText *text, const char *s, size_t n);
+
+/*
+ * Hand out the text (an empty string if nothing was appended), for the caller to free
+ * with strata_free(); or, if an allocation failed, free it and return NULL with
+ * "<fn>: out of memory". Either way @p text is empty again.
+ */
+char *strata_text_finish(StrataText *text, const char *fn);
+
+/* Drop the text and empty @p text (for a builder whose result is not handed out). */
+void strata_text_clear(StrataText *text);
+
+/* A copy of @p s from strata_malloc(), or NULL with an error (NULL @p s, out of memory). */
+char *strata_strdup(const char *s);
 
 /* ------------------------------------------------------------- the strided loop --- */
 

@@ -298,10 +298,7 @@ int strata_parallel_threads(int64_t n, int64_t grain)
 
 void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
 {
-    if (!fn) {
-        strata_error_null(__func__, "fn");
-        return;
-    }
+    STRATA_CHECK_ARG(fn, );
     if (n <= 0)
         return;
     int chunks = strata_parallel_chunks(n, grain);

@@ -113,10 +113,7 @@ static bool view_strides(const Tensor *t, const int64_t *shape, int ndim,
 
 Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     int64_t full[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     if (infer_shape(t, shape, ndim, full, __func__) < 0)
@@ -136,10 +133,7 @@ Tensor *tensor_view(const Tensor *t, const int64_t *shape, int ndim)
 
 Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     int64_t full[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     if (infer_shape(t, shape, ndim, full, __func__) < 0)
@@ -159,10 +153,7 @@ Tensor *tensor_reshape(const Tensor *t, const int64_t *shape, int ndim)
 
 Tensor *tensor_contiguous(const Tensor *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     if (tensor_is_contiguous(t))
         return tensor_make_view(t, t->shape, t->strides, t->ndim, t->offset);
@@ -172,10 +163,7 @@ Tensor *tensor_contiguous(const Tensor *t)
 
 Tensor *tensor_clone(const Tensor *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     return tensor_copy_contiguous(t, __func__);
     /* SOLUTION END */
@@ -183,10 +171,7 @@ Tensor *tensor_clone(const Tensor *t)
 
 Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int d0 = tensor_wrap_dim(dim0, t->ndim, __func__);
     int d1 = d0 < 0 ? -1 : tensor_wrap_dim(dim1, t->ndim, __func__);
@@ -206,14 +191,9 @@ Tensor *tensor_transpose(const Tensor *t, int dim0, int dim1)
 
 Tensor *tensor_permute(const Tensor *t, const int *dims)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
-    if (!dims && t->ndim > 0) {
-        strata_error_null(__func__, "dims");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
+    if (t->ndim > 0)
+        STRATA_CHECK_ARG(dims, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     bool seen[TENSOR_MAX_DIMS] = {false};
@@ -251,10 +231,7 @@ static Tensor *drop_dim(const Tensor *t, int dim, int64_t extra_offset)
 
 Tensor *tensor_squeeze(const Tensor *t, int dim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int d = tensor_wrap_dim(dim, t->ndim, __func__);
     if (d < 0)
@@ -267,10 +244,7 @@ Tensor *tensor_squeeze(const Tensor *t, int dim)
 
 Tensor *tensor_squeeze_all(const Tensor *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
     int n = 0;
@@ -286,10 +260,7 @@ Tensor *tensor_squeeze_all(const Tensor *t)
 
 Tensor *tensor_unsqueeze(const Tensor *t, int dim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == TENSOR_MAX_DIMS) {
         strata_set_error("tensor_unsqueeze: the tensor already has %d dims, the most "
@@ -319,10 +290,7 @@ Tensor *tensor_unsqueeze(const Tensor *t, int dim)
 
 Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == 0) {
         strata_set_error("tensor_narrow: cannot be applied to a 0-dim tensor");
@@ -355,10 +323,7 @@ Tensor *tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length)
 
 Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64_t step)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == 0) {
         strata_set_error("tensor_slice: cannot slice a 0-dim tensor");
@@ -392,10 +357,7 @@ Tensor *tensor_slice(const Tensor *t, int dim, int64_t start, int64_t end, int64
 
 Tensor *tensor_select(const Tensor *t, int dim, int64_t index)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     if (t->ndim == 0) {
         strata_set_error("tensor_select: cannot be applied to a 0-dim tensor");
@@ -418,14 +380,9 @@ Tensor *tensor_select(const Tensor *t, int dim, int64_t index)
 
 Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
-    if (!shape && ndim > 0) {
-        strata_error_null(__func__, "shape");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
+    if (ndim > 0)
+        STRATA_CHECK_ARG(shape, NULL);
     /* SOLUTION BEGIN week=1 step=2 tier=core fail=NULL */
     char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE];
     if (ndim < t->ndim || ndim > TENSOR_MAX_DIMS) {
@@ -469,10 +426,7 @@ Tensor *tensor_expand(const Tensor *t, const int64_t *shape, int ndim)
 
 Tensor *tensor_flatten(const Tensor *t, int start_dim, int end_dim)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=3 tier=core fail=NULL */
     int s = tensor_wrap_dim(start_dim, t->ndim, __func__);
     int e = s < 0 ? -1 : tensor_wrap_dim(end_dim, t->ndim, __func__);

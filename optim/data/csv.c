@@ -49,11 +49,7 @@ static bool blank(const char *s)
 
 Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
 {
-    const char *fn = "data_csv_load";
-    if (!path) {
-        strata_error_null(fn, "path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
     /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=NULL */
     DataCsvOptions o = {NULL, -1, ','};
     if (opts)
@@ -62,7 +58,7 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         o.delimiter = ',';
     FILE *f = strata_fopen(path, "r");
     if (!f) {
-        strata_set_error("%s: cannot open %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot open %s: %s", __func__, path, strerror(errno));
         return NULL;
     }
     char *line = NULL, **fields = NULL, **names = NULL;
@@ -80,11 +76,11 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
             break;
     }
     if (len == -2) {
-        strata_set_error("%s: cannot read %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, path, strerror(errno));
         goto done;
     }
     if (len < 0) {
-        strata_set_error("%s: %s is empty (no header line)", fn, path);
+        strata_set_error("%s: %s is empty (no header line)", __func__, path);
         goto done;
     }
     line[strcspn(line, "\r\n")] = '\0';
@@ -104,13 +100,13 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         free(count);
         free(copy);
         if (!fields || !names) {
-            strata_set_error("%s: out of memory reading %s", fn, path);
+            strata_set_error("%s: out of memory reading %s", __func__, path);
             goto done;
         }
     }
     if (ncols < 2) {
         strata_set_error("%s: %s: the header has %d column (need a label and at least one "
-                         "feature)", fn, path, ncols);
+                         "feature)", __func__, path, ncols);
         goto done;
     }
     if (o.label_column) {
@@ -118,14 +114,14 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
             if (names[c] && strcmp(names[c], o.label_column) == 0)
                 label = c;
         if (label < 0) {
-            strata_set_error("%s: %s: no column named '%s' in the header", fn, path,
+            strata_set_error("%s: %s: no column named '%s' in the header", __func__, path,
                              o.label_column);
             goto done;
         }
     } else {
         label = o.label_index < 0 ? ncols + o.label_index : o.label_index;
         if (label < 0 || label >= ncols) {
-            strata_set_error("%s: %s: label column %d out of range (%d columns)", fn, path,
+            strata_set_error("%s: %s: label column %d out of range (%d columns)", __func__, path,
                              o.label_index, ncols);
             goto done;
         }
@@ -138,8 +134,8 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
             continue;
         int got = split_fields(line, o.delimiter, fields, ncols);
         if (got != ncols) {
-            strata_set_error("%s: %s: line %ld: %d fields, expected %d", fn, path, lineno, got,
-                             ncols);
+            strata_set_error("%s: %s: line %ld: %d fields, expected %d", __func__, path, lineno,
+                             got, ncols);
             goto done;
         }
         if (rows == rows_cap) {
@@ -154,8 +150,8 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
             errno = 0;
             float v = strtof(fields[c], &end);
             if (fields[c][0] == '\0' || *end != '\0' || errno == ERANGE) {
-                strata_set_error("%s: %s: line %ld, column '%s': '%s' is not a number", fn, path,
-                                 lineno, names[c] ? names[c] : "?", fields[c]);
+                strata_set_error("%s: %s: line %ld, column '%s': '%s' is not a number", __func__,
+                                 path, lineno, names[c] ? names[c] : "?", fields[c]);
                 goto done;
             }
             values[rows * ncols + c] = v;
@@ -163,12 +159,12 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
         rows++;
     }
     if (len == -2) { /* a read error is not the end of the file */
-        strata_set_error("%s: cannot read %s after line %ld: %s", fn, path, lineno,
+        strata_set_error("%s: cannot read %s after line %ld: %s", __func__, path, lineno,
                          strerror(errno));
         goto done;
     }
     if (rows == 0) {
-        strata_set_error("%s: %s has a header but no data rows", fn, path);
+        strata_set_error("%s: %s has a header but no data rows", __func__, path);
         goto done;
     }
     {

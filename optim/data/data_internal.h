@@ -6,6 +6,7 @@
 #define STRATA_OPTIM_DATA_INTERNAL_H
 
 #include "data.h"
+#include "tensor_internal.h" /* StrataText, strata_strdup(), tensor_format_shape() */
 
 /* A dataset: in-memory inputs and targets, and an optional per-example transform. */
 struct Dataset {

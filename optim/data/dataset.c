@@ -25,14 +25,11 @@ static Tensor *retained_contiguous(Tensor *t)
 
 Dataset *data_tensor_dataset_new(Tensor *x, Tensor *y)
 {
-    const char *fn = "data_tensor_dataset_new";
-    if (!x || !y) {
-        strata_error_null(fn, !x ? "x" : "y");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(x, NULL);
+    STRATA_CHECK_ARG(y, NULL);
     if (x->ndim < 1 || y->ndim < 1 || x->shape[0] != y->shape[0]) {
         char a[128], b[128];
-        strata_set_error("%s: inputs %s and targets %s must have the same first dim", fn,
+        strata_set_error("%s: inputs %s and targets %s must have the same first dim", __func__,
                          tensor_shape_str(x, a, sizeof a), tensor_shape_str(y, b, sizeof b));
         return NULL;
     }
@@ -63,27 +60,18 @@ void data_dataset_free(Dataset *ds)
 
 int64_t data_dataset_size(const Dataset *ds)
 {
-    if (!ds) {
-        strata_error_null("data_dataset_size", "ds");
-        return -1;
-    }
+    STRATA_CHECK_ARG(ds, -1);
     return ds->n;
 }
 
 Tensor *data_dataset_inputs(const Dataset *ds)
 {
-    if (!ds) {
-        strata_error_null("data_dataset_inputs", "ds");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(ds, NULL);
     return ds->x;
 }
 
 Tensor *data_dataset_targets(const Dataset *ds)
 {
-    if (!ds) {
-        strata_error_null("data_dataset_targets", "ds");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(ds, NULL);
     return ds->y;
 }

@@ -106,18 +106,14 @@ static float idx_value(const unsigned char *p, int dtype)
 
 Tensor *data_read_idx(const char *path)
 {
-    const char *fn = "data_read_idx";
-    if (!path) {
-        strata_error_null(fn, "path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
     /* SOLUTION BEGIN week=4 step=6 tier=core fail=NULL */
     StrataIoFault fault = strata_io_point(); /* opening is an I/O point too */
     if (fault != STRATA_IO_OK)
         errno = strata_io_errno(fault);
     gzFile f = fault == STRATA_IO_OK ? gzopen(path, "rb") : NULL;
     if (!f) {
-        strata_set_error("%s: cannot open %s: %s", fn, path,
+        strata_set_error("%s: cannot open %s: %s", __func__, path,
                          errno ? strerror(errno) : "out of memory");
         return NULL;
     }
@@ -125,31 +121,32 @@ Tensor *data_read_idx(const char *path)
     Tensor *out, *result = NULL;
     unsigned char *payload = NULL;
     unsigned char head[4];
-    int64_t got = gz_read_all(f, head, 4, fn, path);
+    int64_t got = gz_read_all(f, head, 4, __func__, path);
     if (got < 0)
         goto done;
     if (got < 4) {
-        strata_set_error("%s: %s: truncated header (%" PRId64 " of 4 magic bytes)", fn, path, got);
+        strata_set_error("%s: %s: truncated header (%" PRId64 " of 4 magic bytes)", __func__,
+                         path, got);
         goto done;
     }
     int dtype = head[2], ndim = head[3];
     if (head[0] != 0 || head[1] != 0 || idx_elem_size(dtype) == 0) {
         strata_set_error("%s: %s: bad magic 0x%02x%02x%02x%02x (expected 0x0000TTNN with "
-                         "type TT one of 08 09 0B 0C 0D 0E)", fn, path, head[0], head[1],
+                         "type TT one of 08 09 0B 0C 0D 0E)", __func__, path, head[0], head[1],
                          head[2], head[3]);
         goto done;
     }
     if (ndim < 1 || ndim > DATA_IDX_MAX_DIMS) {
-        strata_set_error("%s: %s: %d dims (an IDX file here has 1 to %d)", fn, path, ndim,
+        strata_set_error("%s: %s: %d dims (an IDX file here has 1 to %d)", __func__, path, ndim,
                          DATA_IDX_MAX_DIMS);
         goto done;
     }
     unsigned char dim_bytes[4 * DATA_IDX_MAX_DIMS];
-    got = gz_read_all(f, dim_bytes, 4 * ndim, fn, path);
+    got = gz_read_all(f, dim_bytes, 4 * ndim, __func__, path);
     if (got < 0)
         goto done;
     if (got != 4 * ndim) {
-        strata_set_error("%s: %s: truncated header (%" PRId64 " of %d size bytes)", fn, path,
+        strata_set_error("%s: %s: truncated header (%" PRId64 " of %d size bytes)", __func__, path,
                          got < 0 ? 0 : got, 4 * ndim);
         goto done;
     }
@@ -159,11 +156,11 @@ Tensor *data_read_idx(const char *path)
         const unsigned char *b = dim_bytes + 4 * d;
         shape[d] = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
         if (shape[d] == 0) {
-            strata_set_error("%s: %s: dim %d has size 0", fn, path, d);
+            strata_set_error("%s: %s: dim %d has size 0", __func__, path, d);
             goto done;
         }
         if (numel > (INT64_C(1) << 40) / shape[d]) {
-            strata_set_error("%s: %s: the declared size is too large", fn, path);
+            strata_set_error("%s: %s: the declared size is too large", __func__, path);
             goto done;
         }
         numel *= shape[d];
@@ -185,7 +182,7 @@ Tensor *data_read_idx(const char *path)
             goto done;
         payload = grown;
         cap = next;
-        int64_t r = gz_read_all(f, payload + got, cap - got, fn, path);
+        int64_t r = gz_read_all(f, payload + got, cap - got, __func__, path);
         if (r < 0)
             goto done;
         got += r;
@@ -193,13 +190,10 @@ Tensor *data_read_idx(const char *path)
             break; /* the stream ended, or everything declared has been read */
     }
     if (got < bytes) {
-        char sbuf[128];
-        int len = 0;
-        for (int d = 0; d < ndim; d++)
-            len += snprintf(sbuf + len, sizeof sbuf - (size_t)len, "%s%" PRId64, d ? ", " : "",
-                            shape[d]);
-        strata_set_error("%s: %s: truncated data: the header declares [%s] (%" PRId64
-                         " bytes) but only %" PRId64 " follow", fn, path, sbuf, bytes, got);
+        char sbuf[SHAPE_STR_SIZE];
+        tensor_format_shape(shape, ndim, sbuf, sizeof sbuf);
+        strata_set_error("%s: %s: truncated data: the header declares %s (%" PRId64
+                         " bytes) but only %" PRId64 " follow", __func__, path, sbuf, bytes, got);
         goto done;
     }
     unsigned char extra;
@@ -207,10 +201,10 @@ Tensor *data_read_idx(const char *path)
     if (more != 0) {
         int code;
         if (more < 0)
-            strata_set_error("%s: %s: %s", fn, path, gzerror(f, &code));
+            strata_set_error("%s: %s: %s", __func__, path, gzerror(f, &code));
         else
             strata_set_error("%s: %s: trailing bytes after the %" PRId64 " declared elements",
-                             fn, path, numel);
+                             __func__, path, numel);
         goto done;
     }
     out = tensor_empty(shape, ndim); /* the caller's (or its scope's) reference */
@@ -250,20 +244,16 @@ static int find_idx(const char *dir, const char *name, char *buf, size_t size)
 
 Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *opts)
 {
-    const char *fn = "data_mnist_load";
-    if (!dir) {
-        strata_error_null(fn, "dir");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(dir, NULL);
     DataMnistOptions o = {false, false, 0.0f, 1.0f, 0};
     if (opts)
         o = *opts;
     if (o.standardize && !(o.std > 0.0f)) {
-        strata_set_error("%s: std must be > 0 to standardize (got %g)", fn, (double)o.std);
+        strata_set_error("%s: std must be > 0 to standardize (got %g)", __func__, (double)o.std);
         return NULL;
     }
     if (o.limit < 0) {
-        strata_set_error("%s: negative limit %" PRId64, fn, o.limit);
+        strata_set_error("%s: negative limit %" PRId64, __func__, o.limit);
         return NULL;
     }
     const char *split = train ? "train" : "t10k";
@@ -272,14 +262,14 @@ Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *op
     if (find_idx(dir, name, ipath, sizeof ipath) < 0) {
         strata_set_error("%s: no %s/%s(.gz): install Debian's dataset-fashion-mnist "
                          "(files under /usr/share/datasets/fashion-mnist) or point to a "
-                         "directory holding the IDX files", fn, dir, name);
+                         "directory holding the IDX files", __func__, dir, name);
         return NULL;
     }
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte", split);
     if (find_idx(dir, name, lpath, sizeof lpath) < 0) {
         strata_set_error("%s: no %s/%s(.gz): install Debian's dataset-fashion-mnist "
                          "(files under /usr/share/datasets/fashion-mnist) or point to a "
-                         "directory holding the IDX files", fn, dir, name);
+                         "directory holding the IDX files", __func__, dir, name);
         return NULL;
     }
     Dataset *ds = NULL;
@@ -290,14 +280,14 @@ Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *op
         goto done;
     if (images->ndim != 3 || labels->ndim != 1) {
         char a[128], b[128];
-        strata_set_error("%s: expected images [N, H, W] and labels [N], got %s and %s", fn,
+        strata_set_error("%s: expected images [N, H, W] and labels [N], got %s and %s", __func__,
                          tensor_shape_str(images, a, sizeof a), tensor_shape_str(labels, b, sizeof b));
         goto done;
     }
     int64_t n = images->shape[0], h = images->shape[1], w = images->shape[2];
     if (labels->shape[0] != n) {
-        strata_set_error("%s: %s holds %" PRId64 " images but %s %" PRId64 " labels", fn, ipath,
-                         n, lpath, labels->shape[0]);
+        strata_set_error("%s: %s holds %" PRId64 " images but %s %" PRId64 " labels", __func__,
+                         ipath, n, lpath, labels->shape[0]);
         goto done;
     }
     if (o.limit > 0 && o.limit < n) {
@@ -332,11 +322,8 @@ done:
 
 Dataset *data_idx_dataset(const char *images_path, const char *labels_path)
 {
-    const char *fn = "data_idx_dataset";
-    if (!images_path || !labels_path) {
-        strata_error_null(fn, !images_path ? "images_path" : "labels_path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(images_path, NULL);
+    STRATA_CHECK_ARG(labels_path, NULL);
     Dataset *ds = NULL;
     Scope *s = scope_begin();
     Tensor *images = data_read_idx(images_path);
@@ -346,12 +333,12 @@ Dataset *data_idx_dataset(const char *images_path, const char *labels_path)
     if ((images->ndim != 3 && images->ndim != 4) || labels->ndim != 1) {
         char a[128], b[128];
         strata_set_error("%s: expected images [N, H, W] or [N, C, H, W] and labels [N], got "
-                         "%s and %s", fn, tensor_shape_str(images, a, sizeof a),
+                         "%s and %s", __func__, tensor_shape_str(images, a, sizeof a),
                          tensor_shape_str(labels, b, sizeof b));
         goto done;
     }
     if (labels->shape[0] != images->shape[0]) {
-        strata_set_error("%s: %s holds %" PRId64 " images but %s %" PRId64 " labels", fn,
+        strata_set_error("%s: %s holds %" PRId64 " images but %s %" PRId64 " labels", __func__,
                          images_path, images->shape[0], labels_path, labels->shape[0]);
         goto done;
     }

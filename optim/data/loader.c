@@ -31,10 +31,7 @@ struct DataLoader {
 
 int data_loader_set_sampler(DataLoader *loader, DataSampler sampler, void *ctx)
 {
-    if (!loader) {
-        strata_error_null("data_loader_set_sampler", "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(loader, -1);
     loader->sampler = sampler;
     loader->sampler_ctx = ctx;
     if (loader->next_batch == 0)
@@ -44,10 +41,7 @@ int data_loader_set_sampler(DataLoader *loader, DataSampler sampler, void *ctx)
 
 int data_loader_set_collate(DataLoader *loader, DataCollate collate, void *ctx)
 {
-    if (!loader) {
-        strata_error_null("data_loader_set_collate", "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(loader, -1);
     loader->collate = collate;
     loader->collate_ctx = ctx;
     return 0;
@@ -55,13 +49,11 @@ int data_loader_set_collate(DataLoader *loader, DataCollate collate, void *ctx)
 
 DataLoader *data_loader_new(Dataset *ds, const DataLoaderOptions *opts)
 {
-    const char *fn = "data_loader_new";
-    if (!ds || !opts) {
-        strata_error_null(fn, !ds ? "ds" : "opts");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(ds, NULL);
+    STRATA_CHECK_ARG(opts, NULL);
     if (opts->batch_size < 1) {
-        strata_set_error("%s: batch_size must be >= 1 (got %" PRId64 ")", fn, opts->batch_size);
+        strata_set_error("%s: batch_size must be >= 1 (got %" PRId64 ")", __func__,
+                         opts->batch_size);
         return NULL;
     }
     DataLoader *dl = strata_calloc(1, sizeof *dl);
@@ -96,19 +88,13 @@ void data_loader_free(DataLoader *loader)
 
 int64_t data_loader_epoch(const DataLoader *loader)
 {
-    if (!loader) {
-        strata_error_null("data_loader_epoch", "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(loader, -1);
     return loader->epoch;
 }
 
 int data_loader_set_epoch(DataLoader *loader, int64_t epoch)
 {
-    if (!loader) {
-        strata_error_null("data_loader_set_epoch", "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(loader, -1);
     if (epoch < 0) {
         strata_set_error("data_loader_set_epoch: negative epoch %" PRId64, epoch);
         return -1;
@@ -260,10 +246,7 @@ static int default_collate(const Dataset *ds, const int64_t *indices, int64_t co
 
 int64_t data_loader_num_batches(const DataLoader *loader)
 {
-    if (!loader) {
-        strata_error_null("data_loader_num_batches", "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(loader, -1);
     int64_t n = loader->ds->n;
     if (loader->sampler && !data_loader_order(loader, &n))
         return -1;
@@ -273,10 +256,7 @@ int64_t data_loader_num_batches(const DataLoader *loader)
 
 const int64_t *data_loader_order(const DataLoader *loader, int64_t *n)
 {
-    if (!loader) {
-        strata_error_null("data_loader_order", "loader");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(loader, NULL);
     /* SOLUTION BEGIN week=4 step=7 tier=core fail=NULL */
     if (!loader->order_ready && make_order((DataLoader *)loader) < 0)
         return NULL;
@@ -345,7 +325,7 @@ static bool next_batch(DataLoader *loader, Batch *batch)
 bool data_loader_next(DataLoader *loader, Batch *batch)
 {
     if (!loader || !batch) {
-        strata_error_null("data_loader_next", !loader ? "loader" : "batch");
+        strata_error_null(__func__, !loader ? "loader" : "batch");
         if (loader)
             loader->failed = true;
         return false;
@@ -360,9 +340,6 @@ bool data_loader_next(DataLoader *loader, Batch *batch)
 
 bool data_loader_failed(const DataLoader *loader)
 {
-    if (!loader) {
-        strata_error_null("data_loader_failed", "loader");
-        return true;
-    }
+    STRATA_CHECK_ARG(loader, true);
     return loader->failed;
 }

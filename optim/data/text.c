@@ -70,10 +70,7 @@ static void build_vocab(TextCorpus *c)
 
 TextCorpus *data_text_load(const char *path, double val_fraction)
 {
-    if (!path) {
-        strata_error_null(__func__, "path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
     if (!(val_fraction > 0.0 && val_fraction < 1.0)) {
         strata_set_error("data_text_load: val_fraction must be in (0, 1), got %g", val_fraction);
         return NULL;
@@ -106,28 +103,21 @@ void data_text_free(TextCorpus *c)
 
 int data_text_vocab_size(const TextCorpus *c)
 {
-    if (!c) {
-        strata_error_null(__func__, "c");
-        return -1;
-    }
+    STRATA_CHECK_ARG(c, -1);
     return c->vocab_size;
 }
 
 int64_t data_text_split_length(const TextCorpus *c, bool val)
 {
-    if (!c) {
-        strata_error_null(__func__, "c");
-        return -1;
-    }
+    STRATA_CHECK_ARG(c, -1);
     return val ? c->length - c->train_length : c->train_length;
 }
 
 int data_text_encode(const TextCorpus *c, const char *s, int64_t n, float *out)
 {
-    if (!c || !s || !out) {
-        strata_error_null(__func__, !c ? "c" : !s ? "s" : "out");
-        return -1;
-    }
+    STRATA_CHECK_ARG(c, -1);
+    STRATA_CHECK_ARG(s, -1);
+    STRATA_CHECK_ARG(out, -1);
     /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     for (int64_t i = 0; i < n; i++) { /* check all first: nothing written on failure */
         unsigned char b = (unsigned char)s[i];
@@ -146,10 +136,9 @@ int data_text_encode(const TextCorpus *c, const char *s, int64_t n, float *out)
 
 int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *out)
 {
-    if (!c || !tokens || !out) {
-        strata_error_null(__func__, !c ? "c" : !tokens ? "tokens" : "out");
-        return -1;
-    }
+    STRATA_CHECK_ARG(c, -1);
+    STRATA_CHECK_ARG(tokens, -1);
+    STRATA_CHECK_ARG(out, -1);
     /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     for (int64_t i = 0; i < n; i++) {
         float t = tokens[i];
@@ -169,10 +158,10 @@ int data_text_decode(const TextCorpus *c, const float *tokens, int64_t n, char *
 int data_text_batch(const TextCorpus *c, bool val, const int64_t *starts, int64_t batch,
                     int64_t context, Tensor **x, Tensor **y)
 {
-    if (!c || !starts || !x || !y) {
-        strata_error_null(__func__, !c ? "c" : !starts ? "starts" : !x ? "x" : "y");
-        return -1;
-    }
+    STRATA_CHECK_ARG(c, -1);
+    STRATA_CHECK_ARG(starts, -1);
+    STRATA_CHECK_ARG(x, -1);
+    STRATA_CHECK_ARG(y, -1);
     int64_t len = data_text_split_length(c, val);
     if (batch < 1 || context < 1 || context + 1 > len) {
         strata_set_error("data_text_batch: need batch >= 1 and 1 <= context < %lld (the %s "
@@ -214,10 +203,7 @@ int data_text_batch(const TextCorpus *c, bool val, const int64_t *starts, int64_
 int data_text_random_batch(const TextCorpus *c, bool val, int64_t batch, int64_t context,
                            Tensor **x, Tensor **y)
 {
-    if (!c) {
-        strata_error_null(__func__, "c");
-        return -1;
-    }
+    STRATA_CHECK_ARG(c, -1);
     int64_t len = data_text_split_length(c, val);
     if (batch < 1 || batch > (1 << 20) || context < 1 || context + 1 > len) {
         strata_set_error("data_text_random_batch: need 1 <= batch <= 2^20 and 1 <= context < "

@@ -87,15 +87,14 @@ DataTransform *data_transform_random_hflip(float p)
 
 DataTransform *data_transform_compose(DataTransform **transforms, int n)
 {
-    const char *fn = "data_transform_compose";
     DataTransform *t = NULL;
     if (!transforms || n < 1) {
-        strata_set_error("%s: need at least one transform (got %d)", fn, transforms ? n : 0);
+        strata_set_error("%s: need at least one transform (got %d)", __func__, transforms ? n : 0);
         goto fail;
     }
     for (int i = 0; i < n; i++)
         if (!transforms[i]) {
-            strata_set_error("%s: transform %d is NULL", fn, i);
+            strata_set_error("%s: transform %d is NULL", __func__, i);
             goto fail;
         }
     t = transform_new(TRANSFORM_COMPOSE);
@@ -155,9 +154,8 @@ static int transform_shape(const DataTransform *t, int64_t *shape, int *ndim, co
 
 int data_dataset_set_transform(Dataset *ds, DataTransform *t)
 {
-    const char *fn = "data_dataset_set_transform";
     if (!ds) {
-        strata_error_null(fn, "ds");
+        strata_error_null(__func__, "ds");
         data_transform_free(t);
         return -1;
     }
@@ -165,7 +163,7 @@ int data_dataset_set_transform(Dataset *ds, DataTransform *t)
         int64_t shape[TENSOR_MAX_DIMS];
         int ndim = ds->x->ndim - 1;
         memcpy(shape, ds->x->shape + 1, sizeof(int64_t) * (size_t)ndim);
-        if (transform_shape(t, shape, &ndim, fn) < 0) {
+        if (transform_shape(t, shape, &ndim, __func__) < 0) {
             data_transform_free(t);
             return -1;
         }
@@ -195,11 +193,11 @@ static double next_uniform(uint64_t *state)
 int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *ndim,
                          uint64_t *rng)
 {
-    const char *fn = "data_transform_apply";
-    if (!t || !x || !shape || !ndim || !rng) {
-        strata_error_null(fn, !t ? "t" : !x ? "x" : !shape ? "shape" : !ndim ? "ndim" : "rng");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
+    STRATA_CHECK_ARG(x, -1);
+    STRATA_CHECK_ARG(shape, -1);
+    STRATA_CHECK_ARG(ndim, -1);
+    STRATA_CHECK_ARG(rng, -1);
     /* SOLUTION BEGIN week=4 step=9 tier=stretch fail=-1 */
     int64_t numel = 1;
     for (int d = 0; d < *ndim; d++)
@@ -210,7 +208,7 @@ int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *
             x[i] = (x[i] - t->mean) / t->std;
         return 0;
     case TRANSFORM_FLATTEN:
-        return transform_shape(t, shape, ndim, fn);
+        return transform_shape(t, shape, ndim, __func__);
     case TRANSFORM_COMPOSE:
         for (int i = 0; i < t->num_parts; i++)
             if (data_transform_apply(t->parts[i], x, shape, ndim, rng) < 0)
@@ -220,7 +218,7 @@ int data_transform_apply(const DataTransform *t, float *x, int64_t *shape, int *
     case TRANSFORM_HFLIP:
         break;
     }
-    if (transform_shape(t, shape, ndim, fn) < 0)
+    if (transform_shape(t, shape, ndim, __func__) < 0)
         return -1;
     const int64_t h = shape[*ndim - 2], w = shape[*ndim - 1];
     const int64_t planes = h * w > 0 ? numel / (h * w) : 0;

@@ -147,62 +147,55 @@ void l2l_free(L2LTrainer *t)
 
 L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
 {
-    const char *fn = "l2l_new";
-    if (!model) {
-        strata_error_null(fn, "model");
-        return NULL;
-    }
-    if (!opts) {
-        strata_error_null(fn, "opts");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(model, NULL);
+    STRATA_CHECK_ARG(opts, NULL);
     const char *kind = nn_module_type_name(model);
     if (strcmp(kind, "Sequential") != 0 && strcmp(kind, "ModuleList") != 0) {
         strata_set_error("%s: the model is a %s; L2L runs the children of a Sequential or "
                          "ModuleList as its layers, in order",
-                         fn, kind);
+                         __func__, kind);
         return NULL;
     }
     int n = nn_num_children(model);
     if (n < 1) {
-        strata_set_error("%s: the model's layer list is empty (a %s without children)", fn,
+        strata_set_error("%s: the model's layer list is empty (a %s without children)", __func__,
                          kind);
         return NULL;
     }
     if (model->num_params > 0) {
         strata_set_error("%s: the model has %d parameter(s) of its own ('%s', ...) outside "
                          "its layers; L2L trains only the layers' parameters",
-                         fn, model->num_params, model->params[0].name);
+                         __func__, model->num_params, model->params[0].name);
         return NULL;
     }
     if (opts->microbatch_size < 1) {
-        strata_set_error("%s: microbatch_size is %lld; it must be >= 1", fn,
+        strata_set_error("%s: microbatch_size is %lld; it must be >= 1", __func__,
                          (long long)opts->microbatch_size);
         return NULL;
     }
     if (!(opts->clip_grad_norm >= 0.0f)) {
         strata_set_error("%s: clip_grad_norm is %g; it must be >= 0 (0 turns clipping off)",
-                         fn, (double)opts->clip_grad_norm);
+                         __func__, (double)opts->clip_grad_norm);
         return NULL;
     }
     if (opts->eager_update) {
         if (!opts->optimizer) {
             strata_set_error("%s: eager_update needs an optimizer (opts->optimizer is NULL)",
-                             fn);
+                             __func__);
             return NULL;
         }
         if (opts->clip_grad_norm > 0.0f) {
             strata_set_error("%s: eager_update cannot be combined with clip_grad_norm = %g: "
                              "clipping by the global norm needs every layer's gradient "
                              "before any update",
-                             fn, (double)opts->clip_grad_norm);
+                             __func__, (double)opts->clip_grad_norm);
             return NULL;
         }
         const OptimizerOps *ops = opts->optimizer->ops;
         if (!ops || !ops->update) {
             strata_set_error("%s: eager_update needs a per-parameter update, and optimizer "
                              "'%s' only updates every parameter at once (ops->step)",
-                             fn, ops && ops->name ? ops->name : "?");
+                             __func__, ops && ops->name ? ops->name : "?");
             return NULL;
         }
     }
@@ -210,21 +203,21 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
         if (l2l_store_model(opts->store) != model) {
             strata_set_error("%s: the store holds another model than the one given "
                              "(l2l_store_create() it from this model)",
-                             fn);
+                             __func__);
             return NULL;
         }
         Optimizer *held = l2l_store_optimizer(opts->store);
         if (held && opts->optimizer && held != opts->optimizer) {
             strata_set_error("%s: the store holds the state of another optimizer than "
                              "opts->optimizer (l2l_store_create() it with this one)",
-                             fn);
+                             __func__);
             return NULL;
         }
         if (opts->optimizer && !opts->eager_update) {
             strata_set_error("%s: a store with an optimizer needs eager_update: a "
                              "whole-model optim_step() would need every layer's weights "
                              "in memory at once",
-                             fn);
+                             __func__);
             return NULL;
         }
     }
@@ -236,7 +229,7 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
         if (!layer->type->forward && !layer->type->forward_n) {
             strata_set_error("%s: layer %d (%s) has no forward: every layer must take one "
                              "input and give one output",
-                             fn, l, nn_module_type_name(layer));
+                             __func__, l, nn_module_type_name(layer));
             return NULL;
         }
     }
@@ -263,7 +256,7 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
         layer->module = nn_child_at(model, l);
         layer->params = nn_parameters(layer->module, &layer->num_params);
         if (!layer->params) {
-            prefix_error("%s: layer %d", fn, l);
+            prefix_error("%s: layer %d", __func__, l);
             l2l_free(t);
             return NULL;
         }
@@ -278,7 +271,7 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
                         strata_set_error("%s: layers %d and %d share a parameter; L2L "
                                          "computes each layer's gradients on their own and "
                                          "cannot train tied weights",
-                                         fn, a, b);
+                                         __func__, a, b);
                         l2l_free(t);
                         return NULL;
                     }
@@ -287,19 +280,13 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
 
 int l2l_num_layers(const L2LTrainer *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     return t->num_layers;
 }
 
 int64_t l2l_steps(const L2LTrainer *t)
 {
-    if (!t) {
-        strata_error_null(__func__, "t");
-        return -1;
-    }
+    STRATA_CHECK_ARG(t, -1);
     return t->steps;
 }
 
@@ -1029,9 +1016,8 @@ int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out)
 
 int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
 {
-    const char *fn = "l2l_step";
     int64_t B;
-    if (check_batch(fn, t, x, y, &B) < 0)
+    if (check_batch(__func__, t, x, y, &B) < 0)
         return -1;
     /* SOLUTION BEGIN week=4 step=10 tier=stretch fail=-1 */
     double t0 = train_now_seconds();
@@ -1040,7 +1026,7 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     /* 1. Validate: the dry run checks every layer on a real microbatch and measures the
      *    working set; then the budget. Nothing has changed yet. */
     if (ensure_need(t, x, y, B) < 0) {
-        prefix_error("%s", fn);
+        prefix_error("%s", __func__);
         return -1;
     }
     L2LStats need;
@@ -1050,7 +1036,7 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
                          "largest layer's weights and gradients plus one microbatch of "
                          "size %lld through it) but the budget is %zu bytes; use a smaller "
                          "microbatch or a larger budget",
-                         fn, need.working_need_bytes, (long long)t->opts.microbatch_size,
+                         __func__, need.working_need_bytes, (long long)t->opts.microbatch_size,
                          t->opts.memory_budget);
         return -1;
     }
@@ -1087,7 +1073,7 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
         snapshot_free(&buffers);
         train_progress_end(r.bar);
         run_release(&r);
-        prefix_error("%s", fn);
+        prefix_error("%s", __func__);
         return -1;
     }
     snapshot_free(&buffers);
@@ -1148,7 +1134,7 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     if (rc == 0 && t->opts.store)
         rc = l2l_store_sync(t->opts.store); /* the buffers, and a flush */
     if (rc < 0) {
-        prefix_error("%s", fn);
+        prefix_error("%s", __func__);
         return -1;
     }
     size_t live = strata_mem_stats().bytes_live;

@@ -92,15 +92,6 @@ struct L2LStore {
  * every integer up to 2^24 exactly, so this is exact up to 2^48 steps. */
 #define COUNT_RADIX 16777216.0 /* 2^24 */
 
-static char *dup_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = strata_malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* A storage over floats it does not own: destroying it frees only its header. */
 static void mapped_storage_destroy(StrataObject *object)
 {
@@ -318,7 +309,7 @@ static StoreEntry *add_entry(L2LStore *s, const char *name, EntryKind kind,
     }
     StoreEntry *e = &s->entries[s->count];
     memset(e, 0, sizeof *e);
-    e->name = dup_string(name);
+    e->name = strata_strdup(name);
     if (!e->name)
         return NULL;
     s->count++;
@@ -495,7 +486,7 @@ static L2LStore *store_new(const char *path, Module *model, Optimizer *opt, cons
     s->fd = -1;
     s->model = model;
     s->opt = opt;
-    s->path = dup_string(path);
+    s->path = strata_strdup(path);
     if (!s->path || plan_entries(s, sd, fn) < 0) {
         nn_state_dict_free(sd);
         store_destroy(s);
@@ -832,17 +823,10 @@ static int write_new_file(L2LStore *s)
 
 L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt)
 {
-    const char *fn = "l2l_store_create";
-    if (!path) {
-        strata_error_null(fn, "path");
-        return NULL;
-    }
-    if (!model) {
-        strata_error_null(fn, "model");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
+    STRATA_CHECK_ARG(model, NULL);
     /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=NULL */
-    L2LStore *s = store_new(path, model, opt, fn);
+    L2LStore *s = store_new(path, model, opt, __func__);
     if (!s)
         return NULL;
     /* Build and check the file beside its place ("<path>.new"); only a store that is
@@ -857,9 +841,9 @@ L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt)
         memcpy(s->path + len, ".new", 5);
         rc = write_new_file(s);
         if (rc == 0)
-            rc = map_and_check(s, fn);
+            rc = map_and_check(s, __func__);
         if (rc == 0 && strata_rename(s->path, final) != 0) {
-            strata_set_error("%s: cannot rename '%s' to '%s': %s", fn, s->path, final,
+            strata_set_error("%s: cannot rename '%s' to '%s': %s", __func__, s->path, final,
                              strerror(errno));
             rc = -1;
         }
@@ -880,20 +864,13 @@ L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt)
 
 L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt)
 {
-    const char *fn = "l2l_store_open";
-    if (!path) {
-        strata_error_null(fn, "path");
-        return NULL;
-    }
-    if (!model) {
-        strata_error_null(fn, "model");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
+    STRATA_CHECK_ARG(model, NULL);
     /* SOLUTION BEGIN week=4 step=14 tier=stretch fail=NULL */
-    L2LStore *s = store_new(path, model, opt, fn);
+    L2LStore *s = store_new(path, model, opt, __func__);
     if (!s)
         return NULL;
-    if (map_and_check(s, fn) < 0) { /* every check before anything changes */
+    if (map_and_check(s, __func__) < 0) { /* every check before anything changes */
         store_destroy(s);
         return NULL;
     }
@@ -904,10 +881,7 @@ L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt)
 
 int l2l_store_sync(L2LStore *store)
 {
-    if (!store) {
-        strata_error_null(__func__, "store");
-        return -1;
-    }
+    STRATA_CHECK_ARG(store, -1);
     /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
     if (write_buffers(store) < 0) {
         char inner[1024]; /* a copy: the slot cannot be both source and destination */
@@ -946,28 +920,19 @@ void l2l_store_free(L2LStore *store)
 
 Module *l2l_store_model(const L2LStore *store)
 {
-    if (!store) {
-        strata_error_null(__func__, "store");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(store, NULL);
     return store->model;
 }
 
 Optimizer *l2l_store_optimizer(const L2LStore *store)
 {
-    if (!store) {
-        strata_error_null(__func__, "store");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(store, NULL);
     return store->opt;
 }
 
 const char *l2l_store_path(const L2LStore *store)
 {
-    if (!store) {
-        strata_error_null(__func__, "store");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(store, NULL);
     return store->path;
 }
 
@@ -990,15 +955,14 @@ size_t l2l_store_state_bytes(const L2LStore *store, Var *const *params, int coun
 
 int l2l_store_fetch(L2LStore *store, Var *const *params, int count)
 {
-    const char *fn = "l2l_store_fetch";
-    if (!store || (!params && count > 0)) {
-        strata_error_null(fn, !store ? "store" : "params");
-        return -1;
-    }
+    STRATA_CHECK_ARG(store, -1);
+    if (count > 0)
+        STRATA_CHECK_ARG(params, -1);
     /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
     for (int i = 0; i < count; i++)
         if (!find_entry(store, params[i])) {
-            strata_set_error("%s: parameter %d is not a parameter of the store's model", fn, i);
+            strata_set_error("%s: parameter %d is not a parameter of the store's model", __func__,
+                             i);
             return -1;
         }
     for (int i = 0; i < count; i++) {
@@ -1021,15 +985,14 @@ int l2l_store_fetch(L2LStore *store, Var *const *params, int count)
 
 int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count)
 {
-    const char *fn = "l2l_store_fetch_state";
-    if (!store || (!params && count > 0)) {
-        strata_error_null(fn, !store ? "store" : "params");
-        return -1;
-    }
+    STRATA_CHECK_ARG(store, -1);
+    if (count > 0)
+        STRATA_CHECK_ARG(params, -1);
     /* SOLUTION BEGIN week=4 step=13 tier=stretch fail=-1 */
     for (int i = 0; i < count; i++)
         if (!find_entry(store, params[i])) {
-            strata_set_error("%s: parameter %d is not a parameter of the store's model", fn, i);
+            strata_set_error("%s: parameter %d is not a parameter of the store's model", __func__,
+                             i);
             return -1;
         }
     for (int j = 0; j < store->count; j++) {
@@ -1116,11 +1079,9 @@ static int evict_entry(L2LStore *s, StoreEntry *e, bool write_back)
 
 int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_back)
 {
-    const char *fn = "l2l_store_evict";
-    if (!store || (!params && count > 0)) {
-        strata_error_null(fn, !store ? "store" : "params");
-        return -1;
-    }
+    STRATA_CHECK_ARG(store, -1);
+    if (count > 0)
+        STRATA_CHECK_ARG(params, -1);
     /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
     int rc = 0;
     for (int i = 0; i < count; i++) {
@@ -1135,7 +1096,7 @@ int l2l_store_evict(L2LStore *store, Var *const *params, int count, bool write_b
             if (!slot) {
                 strata_set_error("%s: the update created state buffer '%s', which the store "
                                  "has no slot for; it stays in ordinary memory",
-                                 fn, state->names[b]);
+                                 __func__, state->names[b]);
                 rc = -1;
             }
         }

@@ -328,10 +328,7 @@ void optim_ddp_free(OptimDDP *ddp)
 
 OptimDDP *optim_ddp_new(Module *model, size_t bucket_bytes)
 {
-    if (!model) {
-        strata_error_null(__func__, "model");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(model, NULL);
     if (!mpi_running()) {
         strata_set_error("optim_ddp_new: MPI is not running (call optim_dist_init first)");
         return NULL;
@@ -407,10 +404,7 @@ static int wait_started(OptimDDP *ddp)
 
 int optim_ddp_allreduce_gradients(OptimDDP *ddp)
 {
-    if (!ddp) {
-        strata_error_null(__func__, "ddp");
-        return -1;
-    }
+    STRATA_CHECK_ARG(ddp, -1);
     for (int i = 0; i < ddp->n_params; i++) {
         if (ensure_grad(ddp->params[i]) != 0)
             return -1;
@@ -479,10 +473,7 @@ int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
                                   int64_t epoch, bool shuffle, bool drop_last,
                                   int64_t *count)
 {
-    if (!count) {
-        strata_error_null(__func__, "count");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(count, NULL);
     if (n <= 0 || world < 1 || rank < 0 || rank >= world) {
         strata_set_error("data_distributed_indices: need n > 0 and 0 <= rank < world "
                          "(n=%lld, rank=%d, world=%d)", (long long)n, rank, world);
@@ -522,10 +513,7 @@ int64_t *data_distributed_indices(int64_t n, int rank, int world, uint64_t seed,
 Dataset *data_distributed_shard(const Dataset *ds, int rank, int world, uint64_t seed,
                                 int64_t epoch, bool shuffle, bool drop_last)
 {
-    if (!ds) {
-        strata_error_null(__func__, "ds");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(ds, NULL);
     int64_t count = 0;
     int64_t *idx = data_distributed_indices(data_dataset_size(ds), rank, world, seed, epoch,
                                             shuffle, drop_last, &count);

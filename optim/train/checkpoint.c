@@ -46,11 +46,9 @@ static int check_finite(const NnStateDict *sd, const char *prefix, const char *p
 int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
                           const LRScheduler *sched, int64_t epoch)
 {
-    const char *fn = "train_checkpoint_save";
-    if (!path || !model || !opt) {
-        strata_error_null(fn, !path ? "path" : !model ? "model" : "opt");
-        return -1;
-    }
+    STRATA_CHECK_ARG(path, -1);
+    STRATA_CHECK_ARG(model, -1);
+    STRATA_CHECK_ARG(opt, -1);
     NnStateDict *msd = nn_state_dict(model);
     NnStateDict *osd = msd ? optim_state_dict(opt) : NULL;
     NnStateDict *all = osd ? nn_state_dict_new() : NULL;
@@ -140,11 +138,9 @@ static int model_matches(Module *model, const NnStateDict *sd)
 int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRScheduler *sched,
                           int64_t *epoch)
 {
-    const char *fn = "train_checkpoint_load";
-    if (!path || !model || !opt) {
-        strata_error_null(fn, !path ? "path" : !model ? "model" : "opt");
-        return -1;
-    }
+    STRATA_CHECK_ARG(path, -1);
+    STRATA_CHECK_ARG(model, -1);
+    STRATA_CHECK_ARG(opt, -1);
     NnStateDict *all = nn_safetensors_load(path);
     if (!all)
         return -1;
@@ -162,13 +158,13 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
     int64_t saved_epoch = 0, sched_epoch = -1;
     const char *rng_text = nn_state_dict_get_meta(all, "rng_state");
     if (rc == 0)
-        rc = meta_i64(all, "epoch", &saved_epoch, fn);
+        rc = meta_i64(all, "epoch", &saved_epoch, __func__);
     if (rc == 0 && !rng_text) {
-        strata_set_error("%s: %s has no 'rng_state'", fn, path);
+        strata_set_error("%s: %s has no 'rng_state'", __func__, path);
         rc = -1;
     }
     if (rc == 0 && sched)
-        rc = meta_i64(all, "scheduler_epoch", &sched_epoch, fn);
+        rc = meta_i64(all, "scheduler_epoch", &sched_epoch, __func__);
     /* A checkpoint of another architecture must be reported as such, not by the
      * optimizer's parameter counts: check the model's keys and shapes first. */
     int fits = rc == 0 ? model_matches(model, msd) : 1;
@@ -178,7 +174,7 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
         char msg[1024];
         nn_load_state_dict(model, msd, true, NULL, NULL); /* fails, loads nothing, names the keys */
         snprintf(msg, sizeof msg, "%s", strata_last_error());
-        strata_set_error("%s: %s does not fit this model: %s", fn, path, msg);
+        strata_set_error("%s: %s does not fit this model: %s", __func__, path, msg);
         rc = -1;
     }
     /* The optimizer's state is validated and allocated first; the model loads (all or

@@ -24,10 +24,7 @@ struct TrainLog {
 
 TrainLog *train_log_open(const char *path)
 {
-    if (!path) {
-        strata_error_null("train_log_open", "path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
     TrainLog *log = strata_calloc(1, sizeof *log);
     if (!log)
         return NULL;
@@ -52,20 +49,16 @@ TrainLog *train_log_open(const char *path)
 
 TrainLog *train_log_resume(const char *path, int64_t epochs)
 {
-    const char *fn = "train_log_resume";
-    if (!path) {
-        strata_error_null(fn, "path");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(path, NULL);
     if (epochs < 0) {
-        strata_set_error("%s: epochs %" PRId64 " < 0", fn, epochs);
+        strata_set_error("%s: epochs %" PRId64 " < 0", __func__, epochs);
         return NULL;
     }
     FILE *in = strata_fopen(path, "r");
     if (!in && errno == ENOENT) /* nothing recorded yet: a new log */
         return train_log_open(path);
     if (!in) {
-        strata_set_error("%s: cannot read %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, path, strerror(errno));
         return NULL;
     }
     /* Keep the header and the rows of epochs 1..epochs; drop later rows (an interrupted
@@ -78,23 +71,23 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
     size_t cap = 0;
     ptrdiff_t len = strata_getline(&line, &cap, in);
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        strata_set_error("%s: path too long", fn);
+        strata_set_error("%s: path too long", __func__);
         goto fail;
     }
     if (len == -2) {
-        strata_set_error("%s: cannot read %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, path, strerror(errno));
         goto fail;
     }
     if (len < 0 || strcmp(line, TRAIN_LOG_HEADER) != 0) {
         strata_set_error("%s: %s is not a metrics log of train_log_open() (its first line "
                          "is not the header \"epoch,train_loss,...\"); it was left as it is",
-                         fn, path);
+                         __func__, path);
         goto fail;
     }
     if (!(log = strata_calloc(1, sizeof *log)))
         goto fail;
     if (!(out = strata_fopen(tmp, "w"))) {
-        strata_set_error("%s: cannot create %s: %s", fn, tmp, strerror(errno));
+        strata_set_error("%s: cannot create %s: %s", __func__, tmp, strerror(errno));
         goto fail;
     }
     int rc = strata_fwrite(line, (size_t)len, out);
@@ -105,18 +98,18 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
             rc = strata_fwrite(line, (size_t)len, out);
     }
     if (rc < 0 || len == -2 || strata_fflush(out) != 0) {
-        strata_set_error("%s: cannot rewrite %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot rewrite %s: %s", __func__, path, strerror(errno));
         goto fail;
     }
     FILE *done = out;
     out = NULL;
     if (strata_fclose(done) != 0 || strata_rename(tmp, path) != 0) {
-        strata_set_error("%s: cannot rewrite %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot rewrite %s: %s", __func__, path, strerror(errno));
         remove(tmp);
         goto fail;
     }
     if (!(log->file = strata_fopen(path, "a"))) {
-        strata_set_error("%s: cannot append to %s: %s", fn, path, strerror(errno));
+        strata_set_error("%s: cannot append to %s: %s", __func__, path, strerror(errno));
         goto fail;
     }
     free(line);
@@ -136,10 +129,7 @@ fail:
 int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
                      const TrainStats *test, float lr, double seconds)
 {
-    if (!log) {
-        strata_error_null("train_log_append", "log");
-        return -1;
-    }
+    STRATA_CHECK_ARG(log, -1);
     double nan = NAN;
     char line[512];
     int n = snprintf(line, sizeof line, "%" PRId64 ",%.6f,%.6f,%.6f,%.6f,%.9g,%.3f\n", epoch,
@@ -186,19 +176,17 @@ static bool on_path(const char *name)
 
 int train_plot_csv(const char *csv, const char *png)
 {
-    const char *fn = "train_plot_csv";
-    if (!csv || !png) {
-        strata_error_null(fn, !csv ? "csv" : "png");
-        return -1;
-    }
+    STRATA_CHECK_ARG(csv, -1);
+    STRATA_CHECK_ARG(png, -1);
     if (strchr(csv, '\'') || strchr(png, '\'')) {
-        strata_set_error("%s: paths with quotes are not supported ('%s', '%s')", fn, csv, png);
+        strata_set_error("%s: paths with quotes are not supported ('%s', '%s')", __func__, csv,
+                         png);
         return -1;
     }
     /* gnuplot says little about a file it cannot plot: check for epochs here. */
     FILE *in = strata_fopen(csv, "r");
     if (!in) {
-        strata_set_error("%s: cannot read %s: %s", fn, csv, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, csv, strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -210,11 +198,11 @@ int train_plot_csv(const char *csv, const char *png)
     free(line);
     strata_fclose(in);
     if (lines < 2 && len == -2) {
-        strata_set_error("%s: cannot read %s: %s", fn, csv, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, csv, strerror(errno));
         return -1;
     }
     if (lines < 2) {
-        strata_set_error("%s: %s has no epochs to plot (%s)", fn, csv,
+        strata_set_error("%s: %s has no epochs to plot (%s)", __func__, csv,
                          lines ? "only the header" : "it is empty");
         return -1;
     }
@@ -222,7 +210,7 @@ int train_plot_csv(const char *csv, const char *png)
         return 1;
     FILE *g = popen("gnuplot 2>/dev/null", "w");
     if (!g) {
-        strata_set_error("%s: cannot run gnuplot", fn);
+        strata_set_error("%s: cannot run gnuplot", __func__);
         return -1;
     }
     fprintf(g,
@@ -242,7 +230,7 @@ int train_plot_csv(const char *csv, const char *png)
             png, csv, csv);
     int status = pclose(g);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        strata_set_error("%s: gnuplot failed to plot %s into %s", fn, csv, png);
+        strata_set_error("%s: gnuplot failed to plot %s into %s", __func__, csv, png);
         return -1;
     }
     return 0;

@@ -40,10 +40,7 @@ struct TrainProgress {
 TrainProgress *train_progress_begin(FILE *stream, int64_t total, const char *label,
                                     int64_t every)
 {
-    if (!stream) {
-        strata_error_null("train_progress_begin", "stream");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(stream, NULL);
     TrainProgress *p = strata_calloc(1, sizeof *p);
     if (!p)
         return NULL;

@@ -20,23 +20,19 @@
 Var *train_cross_entropy_loss(Module *model, Var *x, const Tensor *y, void *ctx)
 {
     (void)ctx;
-    if (!model || !x || !y) {
-        strata_error_null("train_cross_entropy_loss", !model ? "model" : !x ? "x" : "y");
-        return NULL;
-    }
+    STRATA_CHECK_ARG(model, NULL);
+    STRATA_CHECK_ARG(x, NULL);
+    STRATA_CHECK_ARG(y, NULL);
     return nn_cross_entropy(nn_forward(model, x), y);
 }
 
 double train_accuracy(const Tensor *logits, const Tensor *targets)
 {
-    const char *fn = "train_accuracy";
-    if (!logits || !targets) {
-        strata_error_null(fn, !logits ? "logits" : "targets");
-        return NAN;
-    }
+    STRATA_CHECK_ARG(logits, NAN);
+    STRATA_CHECK_ARG(targets, NAN);
     if (logits->ndim != 2 || targets->ndim != 1 || targets->shape[0] != logits->shape[0]) {
         char a[128], b[128];
-        strata_set_error("%s: need logits [B, C] and targets [B], got %s and %s", fn,
+        strata_set_error("%s: need logits [B, C] and targets [B], got %s and %s", __func__,
                          tensor_shape_str(logits, a, sizeof a),
                          tensor_shape_str(targets, b, sizeof b));
         return NAN;
@@ -82,18 +78,16 @@ static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_
 int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOptions *opts,
                 TrainStats *stats)
 {
-    const char *fn = "train_epoch";
-    if (!model || !opt || !loader) {
-        strata_error_null(fn, !model ? "model" : !opt ? "opt" : "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(model, -1);
+    STRATA_CHECK_ARG(opt, -1);
+    STRATA_CHECK_ARG(loader, -1);
     TrainOptions o;
     memset(&o, 0, sizeof o);
     if (opts)
         o = *opts;
     if (o.micro_batch_size < 0 || o.clip_grad_norm < 0.0f) {
         strata_set_error("%s: negative micro_batch_size (%" PRId64 ") or clip_grad_norm (%g)",
-                         fn, o.micro_batch_size, (double)o.clip_grad_norm);
+                         __func__, o.micro_batch_size, (double)o.clip_grad_norm);
         return -1;
     }
     /* SOLUTION BEGIN week=4 step=8 tier=core fail=-1 */
@@ -131,7 +125,7 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
                 loss = var_mul_scalar(loss, (float)len / (float)b.size);
             if (!loss || isnan(value) || var_backward(loss) < 0) {
                 if (loss && isnan(value))
-                    strata_set_error("%s: the loss of batch %" PRId64 " is NaN", fn, b.index);
+                    strata_set_error("%s: the loss of batch %" PRId64 " is NaN", __func__, b.index);
                 rc = -1;
             }
             batch_loss_sum += (double)value * (double)len;
@@ -147,7 +141,7 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
                 rc = -1;
             } else if (!isfinite(norm)) { /* a step now would write NaN into the weights */
                 strata_set_error("%s: the gradient norm of batch %" PRId64 " is %g (NaN or "
-                                 "infinite gradients; nothing was updated)", fn, b.index,
+                                 "infinite gradients; nothing was updated)", __func__, b.index,
                                  (double)norm);
                 rc = -1;
             }
@@ -184,11 +178,8 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
 int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void *loss_ctx,
                    TrainStats *stats)
 {
-    const char *fn = "train_evaluate";
-    if (!model || !loader) {
-        strata_error_null(fn, !model ? "model" : "loader");
-        return -1;
-    }
+    STRATA_CHECK_ARG(model, -1);
+    STRATA_CHECK_ARG(loader, -1);
     /* SOLUTION BEGIN week=4 step=8 tier=core fail=-1 */
     double t0 = train_now_seconds();
     bool was_training = nn_is_training(model);
