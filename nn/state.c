@@ -358,7 +358,7 @@ static char *build_header(const NnStateDict *sd, size_t *header_len)
         header[padded] = '\0';
         *header_len = padded;
     }
-    free(json);
+    cJSON_free(json); /* cJSON_Print's string is cJSON's own */
     return header;
 }
 

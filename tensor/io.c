@@ -7,11 +7,12 @@
  * read that ends early (a file cut short), or an error with nothing moved (ENOSPC,
  * EIO). Without injection each wrapper is the C library call it names.
  */
-#include "tensor.h"
+#include "tensor_internal.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 static atomic_size_t io_points;
@@ -91,11 +92,44 @@ ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f)
         errno = EIO;
         return -2;
     }
+    /* getline() without its malloc: the line lives on the counting allocator (the
+     * caller frees it with strata_free()), so it is counted, and a test can make its
+     * growth fail like any other allocation. One lock for the whole line, as getline(). */
+    size_t len = 0;
+    int c = EOF;
+    bool out_of_memory = false;
     errno = 0;
-    ssize_t n = getline(line, capacity, f);
-    if (n < 0)
-        return ferror(f) || errno == ENOMEM ? -2 : -1;
-    return n;
+    flockfile(f);
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (len + 2 > *capacity || !*line) { /* room for c and the NUL */
+            size_t cap = *capacity >= 64 ? 2 * *capacity : 128;
+            char *grown = strata_realloc(*line, cap);
+            if (!grown) {
+                out_of_memory = true;
+                break;
+            }
+            *line = grown;
+            *capacity = cap;
+        }
+        (*line)[len++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    bool failed = ferror(f) != 0;
+    funlockfile(f);
+    if (out_of_memory) {
+        errno = ENOMEM; /* strata_malloc's "out of memory" message is in the slot */
+        return -2;
+    }
+    if (failed) {
+        if (errno == 0)
+            errno = EIO;
+        return -2;
+    }
+    if (len == 0)
+        return -1; /* the end of the file */
+    (*line)[len] = '\0';
+    return (ptrdiff_t)len;
 }
 
 int strata_fflush(FILE *f)
@@ -127,4 +161,9 @@ int strata_rename(const char *from, const char *to)
         return -1;
     }
     return rename(from, to);
+}
+
+const char *strata_strerror(int err)
+{
+    return err == ENOMEM ? "out of memory" : strerror(err);
 }

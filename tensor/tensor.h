@@ -181,10 +181,13 @@ STRATA_API int strata_fwrite(const void *data, size_t n, FILE *f);
 STRATA_API size_t strata_fread(void *data, size_t n, FILE *f);
 
 /**
- * @brief Read one line (POSIX getline(); the line buffer is the C library's, freed
- *        with free()). An injected failure of any kind is a read error here (a line
- *        cut short may still parse).
- * @return Its length; -1 at the end of the file; -2 on a read error (errno set).
+ * @brief Read one line, as POSIX getline() does, into a buffer on the counting
+ *        allocator: *@p line (NULL or from strata_malloc(), @p capacity bytes) grows with
+ *        strata_realloc() and the caller frees it with strata_free(). An injected I/O
+ *        failure of any kind is a read error here (a line cut short may still parse).
+ * @return Its length (with the newline, if any); -1 at the end of the file; -2 on a read
+ *         error (errno set) or when the buffer cannot grow (errno ENOMEM, the allocator's
+ *         "out of memory" message recorded).
  */
 STRATA_API ptrdiff_t strata_getline(char **line, size_t *capacity, FILE *f);
 

@@ -111,6 +111,13 @@ void strata_text_clear(StrataText *text);
 /* A copy of @p s from strata_malloc(), or NULL with an error (NULL @p s, out of memory). */
 char *strata_strdup(const char *s);
 
+/*
+ * strerror(@p err), but "out of memory" for ENOMEM (io.c): a message about a file call
+ * that failed for want of memory says so in the allocator's words (strata_getline()
+ * fails with ENOMEM when its line cannot grow).
+ */
+const char *strata_strerror(int err);
+
 /* ------------------------------------------------------------- the strided loop --- */
 
 /* Up to four operands: an output and three inputs (tensor_where). */

@@ -75,7 +75,7 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
         goto fail;
     }
     if (len == -2) {
-        strata_set_error("%s: cannot read %s: %s", __func__, path, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, path, strata_strerror(errno));
         goto fail;
     }
     if (len < 0 || strcmp(line, TRAIN_LOG_HEADER) != 0) {
@@ -98,7 +98,7 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
             rc = strata_fwrite(line, (size_t)len, out);
     }
     if (rc < 0 || len == -2 || strata_fflush(out) != 0) {
-        strata_set_error("%s: cannot rewrite %s: %s", __func__, path, strerror(errno));
+        strata_set_error("%s: cannot rewrite %s: %s", __func__, path, strata_strerror(errno));
         goto fail;
     }
     FILE *done = out;
@@ -112,7 +112,7 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
         strata_set_error("%s: cannot append to %s: %s", __func__, path, strerror(errno));
         goto fail;
     }
-    free(line);
+    strata_free(line);
     strata_fclose(in);
     return log;
 fail:
@@ -120,7 +120,7 @@ fail:
         strata_fclose(out);
         remove(tmp);
     }
-    free(line);
+    strata_free(line);
     strata_fclose(in);
     strata_free(log);
     return NULL;
@@ -195,10 +195,10 @@ int train_plot_csv(const char *csv, const char *png)
     ptrdiff_t len = 0;
     while (lines < 2 && (len = strata_getline(&line, &cap, in)) >= 0)
         lines++;
-    free(line);
+    strata_free(line);
     strata_fclose(in);
     if (lines < 2 && len == -2) {
-        strata_set_error("%s: cannot read %s: %s", __func__, csv, strerror(errno));
+        strata_set_error("%s: cannot read %s: %s", __func__, csv, strata_strerror(errno));
         return -1;
     }
     if (lines < 2) {

@@ -6,6 +6,7 @@
 #define STRATA_OPTIM_TRAIN_INTERNAL_H
 
 #include "train.h"
+#include "tensor_internal.h" /* StrataText, strata_strdup(), strata_strerror() */
 
 /* Seconds on the monotonic clock: what rates, ETAs and TrainStats::seconds measure. */
 double train_now_seconds(void);
