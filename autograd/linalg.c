@@ -305,7 +305,7 @@ static const VarOp RELU_MAX_POOL2D_OP = {"relu_max_pool2d", relu_max_pool2d_back
 
 Var *var_relu_max_pool2d(Var *input, Window2d w)
 {
-    AG_CHECK(input, NULL);
+    STRATA_CHECK_ARG(input, NULL);
     Tensor *indices = NULL;
     VarNode *node;
     Var *out = ag_make_output(__func__, tensor_relu_max_pool2d(input->data, w, &indices),

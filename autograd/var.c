@@ -274,7 +274,7 @@ static void hooks_uncount(VarNode *n)
 
 int var_set_grad_hook(Var *leaf, VarGradHookFn hook, void *ctx)
 {
-    AG_CHECK(leaf, -1);
+    STRATA_CHECK_ARG(leaf, -1);
     if (leaf->node) {
         strata_set_error("var_set_grad_hook: only a leaf can have a gradient hook (this Var "
                          "is the output of '%s')", node_name(leaf->node));

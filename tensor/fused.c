@@ -100,8 +100,8 @@ static void relu_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, i
 
 Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
 {
-    CHECK_ARG(input, NULL);
-    CHECK_ARG(indices, NULL);
+    STRATA_CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(indices, NULL);
     *indices = NULL;
     if (!fusable(input, w)) { /* any other window: the two ops, one after the other */
         Tensor *r = tensor_relu(input);
@@ -164,10 +164,10 @@ static void relu_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int
 Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
                                         const Tensor *indices, const int64_t *input_shape)
 {
-    CHECK_ARG(grad_output, NULL);
-    CHECK_ARG(pooled, NULL);
-    CHECK_ARG(indices, NULL);
-    CHECK_ARG(input_shape, NULL);
+    STRATA_CHECK_ARG(grad_output, NULL);
+    STRATA_CHECK_ARG(pooled, NULL);
+    STRATA_CHECK_ARG(indices, NULL);
+    STRATA_CHECK_ARG(input_shape, NULL);
     const char *fn = __func__;
     char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE], c[SHAPE_STR_SIZE];
     if (!tensor_same_shape(grad_output, pooled) || !tensor_same_shape(grad_output, indices) ||
