@@ -449,7 +449,13 @@ static unsigned char *read_file(const char *path, size_t *size)
         strata_free(data);
         data = NULL;
     }
-    fclose(f);
+    /* The matching close of strata_fopen (the I/O fault injection counts it). A close
+     * that fails after a good read fails the load: the caller sees every file call. */
+    if (strata_fclose(f) != 0 && data) {
+        strata_set_error("nn_safetensors_load: cannot read '%s': %s", path, strerror(errno));
+        strata_free(data);
+        data = NULL;
+    }
     *size = (size_t)n;
     return data;
 }

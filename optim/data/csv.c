@@ -50,7 +50,9 @@ static bool blank(const char *s)
  * What data_csv_load() holds while it reads: the file, the current line, the header's
  * columns and the values read so far. Its phases (read_header, find_label, read_rows,
  * make_dataset) each fill a part and report failures for data_csv_load (r->fn);
- * csv_close() frees whatever was filled, so every phase can simply return -1.
+ * csv_close() frees whatever was filled, so every phase can simply return -1. The file
+ * is closed by data_csv_load itself, between reading and building, so that a failed
+ * close fails the load before a dataset exists.
  */
 typedef struct CsvReader {
     const char *fn;   /* the public function, for messages */
@@ -75,7 +77,8 @@ static void csv_close(CsvReader *r)
     strata_free(r->fields);
     strata_free(r->values);
     strata_free(r->line);
-    fclose(r->f);
+    if (r->f)
+        strata_fclose(r->f); /* a phase failed: its message is the one that counts */
 }
 
 /* Phase 1: the first non-blank line names the columns; it fixes ncols. */
@@ -235,8 +238,18 @@ Dataset *data_csv_load(const char *path, const DataCsvOptions *opts)
     }
     Dataset *ds = NULL;
     int label = read_header(&r) < 0 ? -1 : find_label(&r, &o);
-    if (label >= 0 && read_rows(&r) == 0)
-        ds = make_dataset(&r, label);
+    if (label >= 0 && read_rows(&r) == 0) {
+        /* Every row is read. Close the file through strata_fclose (as every file opened
+         * by strata_fopen is closed, so the I/O fault injection counts it) before the
+         * dataset is built: a close that fails is a read that failed, and nothing has
+         * to be undone yet. */
+        FILE *f = r.f;
+        r.f = NULL;
+        if (strata_fclose(f) != 0)
+            strata_set_error("%s: cannot read %s: %s", __func__, path, strata_strerror(errno));
+        else
+            ds = make_dataset(&r, label);
+    }
     csv_close(&r);
     return ds;
     /* SOLUTION END */
