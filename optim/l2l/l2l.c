@@ -145,95 +145,128 @@ void l2l_free(L2LTrainer *t)
     strata_free(t);
 }
 
-L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
+/* ------------------------------------------------------- the phases of l2l_new --- */
+
+/*
+ * The checks of l2l_new come first and in this order (the model, the options, the store,
+ * each layer), so that a bad call is refused before anything is allocated: the first
+ * problem found is the one reported, and a refused call leaves nothing behind.
+ * Each check reports for @p fn, the public function.
+ */
+
+/* The model: a Sequential or ModuleList with children and no parameters of its own
+ * (L2L moves layers, and a parameter outside every layer belongs to none of them). */
+static int check_model(const char *fn, Module *model)
 {
-    STRATA_CHECK_ARG(model, NULL);
-    STRATA_CHECK_ARG(opts, NULL);
     const char *kind = nn_module_type_name(model);
     if (strcmp(kind, "Sequential") != 0 && strcmp(kind, "ModuleList") != 0) {
         strata_set_error("%s: the model is a %s; L2L runs the children of a Sequential or "
                          "ModuleList as its layers, in order",
-                         __func__, kind);
-        return NULL;
+                         fn, kind);
+        return -1;
     }
-    int n = nn_num_children(model);
-    if (n < 1) {
-        strata_set_error("%s: the model's layer list is empty (a %s without children)", __func__,
+    if (nn_num_children(model) < 1) {
+        strata_set_error("%s: the model's layer list is empty (a %s without children)", fn,
                          kind);
-        return NULL;
+        return -1;
     }
     if (model->num_params > 0) {
         strata_set_error("%s: the model has %d parameter(s) of its own ('%s', ...) outside "
                          "its layers; L2L trains only the layers' parameters",
-                         __func__, model->num_params, model->params[0].name);
-        return NULL;
+                         fn, model->num_params, model->params[0].name);
+        return -1;
     }
+    return 0;
+}
+
+/* The options on their own: sizes, clipping, and what eager updates need (an optimizer
+ * that can update one parameter at a time, and no global-norm clipping, which would
+ * need every gradient before the first update). */
+static int check_options(const char *fn, const L2LOptions *opts)
+{
     if (opts->microbatch_size < 1) {
-        strata_set_error("%s: microbatch_size is %lld; it must be >= 1", __func__,
+        strata_set_error("%s: microbatch_size is %lld; it must be >= 1", fn,
                          (long long)opts->microbatch_size);
-        return NULL;
+        return -1;
     }
-    if (!(opts->clip_grad_norm >= 0.0f)) {
+    if (!(opts->clip_grad_norm >= 0.0f)) { /* NaN fails too */
         strata_set_error("%s: clip_grad_norm is %g; it must be >= 0 (0 turns clipping off)",
-                         __func__, (double)opts->clip_grad_norm);
-        return NULL;
+                         fn, (double)opts->clip_grad_norm);
+        return -1;
     }
-    if (opts->eager_update) {
-        if (!opts->optimizer) {
-            strata_set_error("%s: eager_update needs an optimizer (opts->optimizer is NULL)",
-                             __func__);
-            return NULL;
-        }
-        if (opts->clip_grad_norm > 0.0f) {
-            strata_set_error("%s: eager_update cannot be combined with clip_grad_norm = %g: "
-                             "clipping by the global norm needs every layer's gradient "
-                             "before any update",
-                             __func__, (double)opts->clip_grad_norm);
-            return NULL;
-        }
-        const OptimizerOps *ops = opts->optimizer->ops;
-        if (!ops || !ops->update) {
-            strata_set_error("%s: eager_update needs a per-parameter update, and optimizer "
-                             "'%s' only updates every parameter at once (ops->step)",
-                             __func__, ops && ops->name ? ops->name : "?");
-            return NULL;
-        }
+    if (!opts->eager_update)
+        return 0;
+    if (!opts->optimizer) {
+        strata_set_error("%s: eager_update needs an optimizer (opts->optimizer is NULL)", fn);
+        return -1;
     }
-    if (opts->store) {
-        if (l2l_store_model(opts->store) != model) {
-            strata_set_error("%s: the store holds another model than the one given "
-                             "(l2l_store_create() it from this model)",
-                             __func__);
-            return NULL;
-        }
-        Optimizer *held = l2l_store_optimizer(opts->store);
-        if (held && opts->optimizer && held != opts->optimizer) {
-            strata_set_error("%s: the store holds the state of another optimizer than "
-                             "opts->optimizer (l2l_store_create() it with this one)",
-                             __func__);
-            return NULL;
-        }
-        if (opts->optimizer && !opts->eager_update) {
-            strata_set_error("%s: a store with an optimizer needs eager_update: a "
-                             "whole-model optim_step() would need every layer's weights "
-                             "in memory at once",
-                             __func__);
-            return NULL;
-        }
+    if (opts->clip_grad_norm > 0.0f) {
+        strata_set_error("%s: eager_update cannot be combined with clip_grad_norm = %g: "
+                         "clipping by the global norm needs every layer's gradient "
+                         "before any update",
+                         fn, (double)opts->clip_grad_norm);
+        return -1;
     }
-    /* Every layer must have a one-input forward. */
+    const OptimizerOps *ops = opts->optimizer->ops;
+    if (!ops || !ops->update) {
+        strata_set_error("%s: eager_update needs a per-parameter update, and optimizer "
+                         "'%s' only updates every parameter at once (ops->step)",
+                         fn, ops && ops->name ? ops->name : "?");
+        return -1;
+    }
+    return 0;
+}
+
+/* The store, if any, against the model and the options: it must have been made for
+ * this model and this optimizer, and a store with an optimizer needs eager updates. */
+static int check_store(const char *fn, Module *model, const L2LOptions *opts)
+{
+    if (!opts->store)
+        return 0;
+    if (l2l_store_model(opts->store) != model) {
+        strata_set_error("%s: the store holds another model than the one given "
+                         "(l2l_store_create() it from this model)",
+                         fn);
+        return -1;
+    }
+    Optimizer *held = l2l_store_optimizer(opts->store);
+    if (held && opts->optimizer && held != opts->optimizer) {
+        strata_set_error("%s: the store holds the state of another optimizer than "
+                         "opts->optimizer (l2l_store_create() it with this one)",
+                         fn);
+        return -1;
+    }
+    if (opts->optimizer && !opts->eager_update) {
+        strata_set_error("%s: a store with an optimizer needs eager_update: a "
+                         "whole-model optim_step() would need every layer's weights "
+                         "in memory at once",
+                         fn);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every layer must have a one-input forward: L2L feeds each layer's output to the next. */
+static int check_layer_forwards(const char *fn, Module *model, int n)
+{
     for (int l = 0; l < n; l++) {
         Module *layer = nn_child_at(model, l);
         if (!layer)
-            return NULL;
+            return -1;
         if (!layer->type->forward && !layer->type->forward_n) {
             strata_set_error("%s: layer %d (%s) has no forward: every layer must take one "
                              "input and give one output",
-                             __func__, l, nn_module_type_name(layer));
-            return NULL;
+                             fn, l, nn_module_type_name(layer));
+            return -1;
         }
     }
+    return 0;
+}
 
+/* The trainer and its per-layer arrays, each layer with its parameters; NULL (nothing
+ * left allocated) on failure. */
+static L2LTrainer *trainer_alloc(const char *fn, Module *model, const L2LOptions *opts, int n)
+{
     L2LTrainer *t = strata_calloc(1, sizeof *t);
     if (!t)
         return NULL;
@@ -256,13 +289,20 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
         layer->module = nn_child_at(model, l);
         layer->params = nn_parameters(layer->module, &layer->num_params);
         if (!layer->params) {
-            prefix_error("%s: layer %d", __func__, l);
+            prefix_error("%s: layer %d", fn, l);
             l2l_free(t);
             return NULL;
         }
     }
-    /* A parameter shared by two layers: each layer's backward would zero the gradient
-     * the other one computed (and an eager update would use half a gradient). */
+    return t;
+}
+
+/* A parameter shared by two layers: each layer's backward would zero the gradient the
+ * other one computed (and an eager update would use half a gradient). This check needs
+ * the layers' parameter lists, so it runs after trainer_alloc. */
+static int check_untied(const char *fn, const L2LTrainer *t)
+{
+    const int n = t->num_layers;
     for (int a = 0; a < n; a++)
         for (int i = 0; i < t->layers[a].num_params; i++)
             for (int b = a + 1; b < n; b++)
@@ -271,10 +311,29 @@ L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
                         strata_set_error("%s: layers %d and %d share a parameter; L2L "
                                          "computes each layer's gradients on their own and "
                                          "cannot train tied weights",
-                                         __func__, a, b);
-                        l2l_free(t);
-                        return NULL;
+                                         fn, a, b);
+                        return -1;
                     }
+    return 0;
+}
+
+L2LTrainer *l2l_new(Module *model, const L2LOptions *opts)
+{
+    STRATA_CHECK_ARG(model, NULL);
+    STRATA_CHECK_ARG(opts, NULL);
+    if (check_model(__func__, model) < 0 || check_options(__func__, opts) < 0 ||
+        check_store(__func__, model, opts) < 0)
+        return NULL;
+    int n = nn_num_children(model);
+    if (check_layer_forwards(__func__, model, n) < 0)
+        return NULL;
+    L2LTrainer *t = trainer_alloc(__func__, model, opts, n);
+    if (!t)
+        return NULL;
+    if (check_untied(__func__, t) < 0) {
+        l2l_free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -993,6 +1052,118 @@ static void fill_need(const L2LTrainer *t, int64_t B, L2LStats *out)
     out->working_need_bytes = working_set(t, t->need_fwd, t->need_bwd, t->need_lmin);
     out->stash_bytes = t->need_stash;
 }
+
+/* ------------------------------------------------------- the phases of l2l_step --- */
+
+/*
+ * Phase 1 of l2l_step, validate: the dry run checks every layer on a real microbatch and
+ * measures the working set (ensure_need), then the budget is checked against it. Nothing
+ * has changed yet, so a failure here needs no undoing. Fills @p need with the estimates.
+ */
+static int check_step(const char *fn, L2LTrainer *t, const Tensor *x, const Tensor *y,
+                      int64_t B, L2LStats *need)
+{
+    if (ensure_need(t, x, y, B) < 0) {
+        prefix_error("%s", fn);
+        return -1;
+    }
+    fill_need(t, B, need);
+    if (t->opts.memory_budget > 0 && need->working_need_bytes > t->opts.memory_budget) {
+        strata_set_error("%s: this configuration needs %zu bytes of working memory (the "
+                         "largest layer's weights and gradients plus one microbatch of "
+                         "size %lld through it) but the budget is %zu bytes; use a smaller "
+                         "microbatch or a larger budget",
+                         fn, need->working_need_bytes, (long long)t->opts.microbatch_size,
+                         t->opts.memory_budget);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Phase 2 of l2l_step, forward: layer by layer over every microbatch, no graph; the
+ * boundary activations go to the stash, the last layer's to the loss. The weights are
+ * not changed by a forward pass, so each layer leaves without a write-back. The only
+ * state a forward pass changes is the buffers (BatchNorm's running statistics): on a
+ * failure they are put back from @p buffers, taken before the pass. The snapshot is
+ * freed either way.
+ */
+static int forward_pass(Run *r, L2LTrainer *t, BufferSnapshot *buffers)
+{
+    int rc = 0;
+    for (int l = 0; l < t->num_layers && rc == 0; l++) {
+        rc = layer_in(t, l); /* with a store: layer l's weights come in for its units */
+        for (int64_t k = 0; k < r->K && rc == 0; k++)
+            rc = forward_unit(r, l, k);
+        if (layer_out(t, l, false) < 0) /* unchanged: nothing to write back */
+            rc = -1;
+    }
+    if (rc < 0)
+        snapshot_restore(t->model, buffers);
+    snapshot_free(buffers);
+    return rc;
+}
+
+/*
+ * Phase 3 of l2l_step, backward: from the last layer down to @p lmin, the lowest one with
+ * something to train (below it no gradient is needed). Layer l reads cell (l, k) (its
+ * input) and cell (l+1, k) (the gradient of its output) and leaves the gradient of its
+ * input in cell (l, k); the gradient of the output is released as soon as it is used,
+ * so the stash shrinks as the pass goes down. With eager updates a layer is updated
+ * here, as soon as its gradients are complete.
+ */
+static int backward_pass(Run *r, L2LTrainer *t, int lmin)
+{
+    int rc = 0;
+    for (int l = t->num_layers - 1; l >= lmin && rc == 0; l--) {
+        rc = layer_in(t, l);
+        if (rc == 0)
+            drop_layer_grads(&t->layers[l]);
+        for (int64_t k = 0; k < r->K && rc == 0; k++) {
+            rc = backward_unit(r, l, k, l > lmin);
+            tensor_release(*cell(r, l + 1, k)); /* the gradient of the output: done */
+            *cell(r, l + 1, k) = NULL;
+        }
+        if (rc == 0 && t->opts.eager_update) {
+            rc = layer_state_in(t, l); /* the state comes in for the update alone */
+            if (rc == 0)
+                rc = eager_update(t, l);
+        }
+        /* With a store, the new weights reach the file only after a successful update
+         * (a failed one leaves the file as it was); the gradients, consumed, go too. */
+        const bool updated = rc == 0 && t->opts.eager_update;
+        if (layer_out(t, l, updated) < 0)
+            rc = -1;
+        if (updated && t->opts.store)
+            drop_layer_grads(&t->layers[l]);
+    }
+    return rc;
+}
+
+/*
+ * Phase 4 of l2l_step (without eager updates), the update that needs every gradient:
+ * clipping by the global norm (it needs all @p trainable parameters at once), then the
+ * optimizer's step.
+ */
+static int clip_and_step(L2LTrainer *t, int64_t trainable)
+{
+    if (t->opts.clip_grad_norm > 0.0f && trainable > 0) {
+        Var **params = strata_malloc((size_t)trainable * sizeof *params);
+        int n = 0;
+        for (int l = 0; params && l < t->num_layers; l++)
+            for (int i = 0; i < t->layers[l].num_params; i++)
+                if (t->layers[l].params[i]->requires_grad)
+                    params[n++] = t->layers[l].params[i];
+        /* A negative norm is the call's failure; NaN gradients give a NaN norm
+         * (as in PyTorch), which is not an error here. */
+        float norm = params ? optim_clip_grad_norm(params, n, t->opts.clip_grad_norm, 2.0f)
+                            : -1.0f;
+        strata_free(params);
+        if (norm < 0.0f)
+            return -1;
+    }
+    return t->opts.optimizer ? optim_step(t->opts.optimizer) : 0;
+}
 /* SOLUTION END */
 
 int l2l_estimate(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *out)
@@ -1023,23 +1194,10 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     double t0 = train_now_seconds();
     t->abs_peak = strata_mem_stats().bytes_live;
 
-    /* 1. Validate: the dry run checks every layer on a real microbatch and measures the
-     *    working set; then the budget. Nothing has changed yet. */
-    if (ensure_need(t, x, y, B) < 0) {
-        prefix_error("%s", __func__);
-        return -1;
-    }
+    /* 1. Validate (dry run, budget): nothing has changed yet. */
     L2LStats need;
-    fill_need(t, B, &need);
-    if (t->opts.memory_budget > 0 && need.working_need_bytes > t->opts.memory_budget) {
-        strata_set_error("%s: this configuration needs %zu bytes of working memory (the "
-                         "largest layer's weights and gradients plus one microbatch of "
-                         "size %lld through it) but the budget is %zu bytes; use a smaller "
-                         "microbatch or a larger budget",
-                         __func__, need.working_need_bytes, (long long)t->opts.microbatch_size,
-                         t->opts.memory_budget);
+    if (check_step(__func__, t, x, y, B, &need) < 0)
         return -1;
-    }
 
     Run r;
     BufferSnapshot buffers;
@@ -1057,79 +1215,28 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
     int64_t every_fwd = (int64_t)N * r.K / 10, every_bwd = (int64_t)(N - lmin) * r.K / 10;
     r.bar = progress_begin(t, "forward", (int64_t)N * r.K, every_fwd, &r.done);
 
-    /* 2. Forward: layer by layer over every microbatch, no graph; the boundary
-     *    activations go to the stash, the last layer's to the loss. */
-    int rc = 0;
-    for (int l = 0; l < N && rc == 0; l++) {
-        rc = layer_in(t, l); /* with a store: layer l's weights come in for its units */
-        for (int64_t k = 0; k < r.K && rc == 0; k++)
-            rc = forward_unit(&r, l, k);
-        if (layer_out(t, l, false) < 0) /* unchanged: nothing to write back */
-            rc = -1;
-    }
-    if (rc < 0) {
-        /* Undo what the forward pass did to the buffers (BatchNorm statistics). */
-        snapshot_restore(t->model, &buffers);
-        snapshot_free(&buffers);
+    /* 2. Forward, every layer; a failure has undone itself (the buffers). */
+    if (forward_pass(&r, t, &buffers) < 0) {
         train_progress_end(r.bar);
         run_release(&r);
         prefix_error("%s", __func__);
         return -1;
     }
-    snapshot_free(&buffers);
     train_progress_end(r.bar);
     r.bar = progress_begin(t, "backward", (int64_t)(N - lmin) * r.K, every_bwd, &r.done);
 
-    /* 3. Backward: from the last layer down to the lowest one with something to train.
-     *    Layer l reads cell (l, k) (its input) and cell (l+1, k) (the gradient of its
-     *    output) and leaves the gradient of its input in cell (l, k). */
-    for (int l = N - 1; l >= lmin && rc == 0; l--) {
-        rc = layer_in(t, l);
-        if (rc == 0)
-            drop_layer_grads(&t->layers[l]);
-        for (int64_t k = 0; k < r.K && rc == 0; k++) {
-            rc = backward_unit(&r, l, k, l > lmin);
-            tensor_release(*cell(&r, l + 1, k)); /* the gradient of the output: done */
-            *cell(&r, l + 1, k) = NULL;
-        }
-        if (rc == 0 && t->opts.eager_update) {
-            rc = layer_state_in(t, l); /* the state comes in for the update alone */
-            if (rc == 0)
-                rc = eager_update(t, l);
-        }
-        /* With a store, the new weights reach the file only after a successful update
-         * (a failed one leaves the file as it was); the gradients, consumed, go too. */
-        const bool updated = rc == 0 && t->opts.eager_update;
-        if (layer_out(t, l, updated) < 0)
-            rc = -1;
-        if (updated && t->opts.store)
-            drop_layer_grads(&t->layers[l]);
-    }
+    /* 3. Backward, down to the lowest layer with something to train (with eager
+     *    updates, each layer is updated as soon as its gradients are complete). */
+    int rc = backward_pass(&r, t, lmin);
 
-    /* 4. The update that needs every gradient: clipping, then the optimizer's step. */
-    if (rc == 0 && !t->opts.eager_update) {
-        if (t->opts.clip_grad_norm > 0.0f && trainable > 0) {
-            Var **params = strata_malloc((size_t)trainable * sizeof *params);
-            int n = 0;
-            for (int l = 0; params && l < N; l++)
-                for (int i = 0; i < t->layers[l].num_params; i++)
-                    if (t->layers[l].params[i]->requires_grad)
-                        params[n++] = t->layers[l].params[i];
-            /* A negative norm is the call's failure; NaN gradients give a NaN norm
-             * (as in PyTorch), which is not an error here. */
-            float norm = params ? optim_clip_grad_norm(params, n, t->opts.clip_grad_norm, 2.0f)
-                                : -1.0f;
-            strata_free(params);
-            if (norm < 0.0f)
-                rc = -1;
-        }
-        if (rc == 0 && t->opts.optimizer)
-            rc = optim_step(t->opts.optimizer);
-    } else if (rc == 0 && t->opts.eager_update) {
+    /* 4. The update that needs every gradient, or the count of the eager one. */
+    if (rc == 0 && !t->opts.eager_update)
+        rc = clip_and_step(t, trainable);
+    else if (rc == 0)
         t->opts.optimizer->steps++; /* one optimizer step, taken layer by layer */
-    }
     train_progress_end(r.bar);
     size_t stash_bytes = r.stash_bytes;
+    double loss = r.loss;
     run_release(&r);
     if (rc == 0 && t->opts.store)
         rc = l2l_store_sync(t->opts.store); /* the buffers, and a flush */
@@ -1137,12 +1244,14 @@ int l2l_step(L2LTrainer *t, const Tensor *x, const Tensor *y, L2LStats *stats)
         prefix_error("%s", __func__);
         return -1;
     }
+
+    /* 5. The step counts: its statistics, measured and estimated. */
     size_t live = strata_mem_stats().bytes_live;
     if (live > t->abs_peak)
         t->abs_peak = live;
     if (stats) {
         *stats = need;
-        stats->loss = r.loss;
+        stats->loss = loss;
         stats->working_peak_bytes = working_set(t, t->run_fwd, t->run_bwd, lmin);
         stats->stash_bytes = stash_bytes;
         stats->peak_bytes = t->abs_peak;
