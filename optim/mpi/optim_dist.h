@@ -8,17 +8,22 @@
  * The design follows PyTorch's DistributedDataParallel:
  * - at start, rank 0's parameters and buffers are broadcast so every rank begins equal;
  * - each rank runs forward and backward on its own shard of the batch;
- * - the gradients are summed across ranks in a few flat buckets, one MPI_Iallreduce per
- *   bucket, started during backward as soon as a bucket's gradients are complete (a
- *   gradient hook on every parameter, var_set_grad_hook()), so the last layers'
- *   gradients travel while the first layers are still being differentiated;
- * - optim_ddp_allreduce_gradients(), before the optimizer step, starts what has not
- *   started, waits for every bucket and divides by the number of ranks;
+ * - a gradient hook on every parameter (var_set_grad_hook()) copies each gradient into
+ *   a flat buffer as soon as backward has computed it;
+ * - across machines the buffer is summed in a few buckets, one MPI_Iallreduce per
+ *   bucket, started during backward as soon as a bucket's gradients are complete, so
+ *   the last layers' gradients travel while the first layers are still being
+ *   differentiated; when every rank runs on one machine the buffer is the rank's
+ *   segment of memory shared by all ranks (MPI_Win_allocate_shared), and summing is
+ *   reading the segments: no messages (optim_ddp_set_shared_memory());
+ * - optim_ddp_allreduce_gradients(), before the optimizer step, completes the sum and
+ *   divides by the number of ranks;
  * - every rank steps its own optimizer on identical averaged gradients, so the
  *   parameters stay identical without further communication.
- * Overlapped or not (optim_ddp_set_overlap()), every element is MPI's sum of the
- * ranks' values times 1 / world size: on 2 ranks the same bits either way (tested);
- * on more, MPI chooses the order of the additions. See docs/distributed.md.
+ * Whichever way (optim_ddp_set_overlap(), optim_ddp_set_shared_memory()), every element
+ * is the sum of the ranks' values times 1 / world size: on 2 ranks the same bits every
+ * way (tested); on more, MPI chooses the order of its additions and shared memory adds
+ * in rank order. See docs/distributed.md.
  *
  * Ownership and errors follow tensor.h: -1/NULL with a message in strata_last_error().
  */
@@ -100,6 +105,20 @@ STRATA_API int optim_ddp_allreduce_gradients(OptimDDP *ddp);
  *        once in optim_ddp_allreduce_gradients() (false).
  */
 STRATA_API void optim_ddp_set_overlap(OptimDDP *ddp, bool overlap);
+
+/**
+ * @brief Sum through shared memory when every rank runs on this machine (@p shared
+ *        true, the default where possible), or always through MPI's collectives of
+ *        buckets (false). Shared memory needs no messages: each rank copies its
+ *        gradients into its segment of one block that MPI maps into every rank
+ *        (MPI_Win_allocate_shared), and reads all the segments at the step. Where the
+ *        ranks span several machines this does nothing. Call it on every rank alike.
+ */
+STRATA_API void optim_ddp_set_shared_memory(OptimDDP *ddp, bool shared);
+
+/** @brief Whether the gradients are summed through shared memory (see
+ *         optim_ddp_set_shared_memory()). */
+STRATA_API bool optim_ddp_shared_memory(const OptimDDP *ddp);
 
 /**
  * @brief Seconds spent inside the MPI calls that sum the buckets so far (starting,

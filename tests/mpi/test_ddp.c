@@ -8,10 +8,11 @@
  *  2. the distributed sampler gives every example to exactly one rank per epoch (n
  *     divisible by the world), pads by wrapping around otherwise, and reshuffles per epoch;
  *  3. ranks that build different models get a clear error, not a hang;
- *  4. the reduction started during backward (overlap) gives the same bits as the one
- *     started after it, and as one MPI_Allreduce of all gradients laid end to end (the
- *     reduction before buckets were overlapped), with one backward per step and with
- *     two (accumulated gradients).
+ *  4. every way of summing gives the same bits as one MPI_Allreduce of all gradients
+ *     laid end to end (the reduction before buckets were overlapped), with one backward
+ *     per step and with two (accumulated gradients): through shared memory (both ranks
+ *     run on this machine, so that is the default) with the gradients gathered during
+ *     backward or after it, and through MPI's buckets started during backward or after.
  * Each rank prints PASS/FAIL lines; the exit status is nonzero if any rank failed.
  */
 #include "optim_dist.h"
@@ -155,18 +156,25 @@ static void allreduce_in_one_call(Module *model)
     strata_free(params);
 }
 
-enum { OVERLAP, AFTER_BACKWARD, ONE_CALL, WAYS };
+enum { SHARED_OVERLAP, SHARED_AFTER, MPI_OVERLAP, MPI_AFTER, ONE_CALL, WAYS };
 
 /* STEPS Adam steps of a wider MLP on this rank's rows, with @p backwards backward passes
- * per step (gradients accumulated), reduced one of the three ways. */
+ * per step (gradients accumulated), reduced one of the five ways. */
 static Module *train_reduced(int way, int backwards, long *started_in_backward)
 {
     strata_manual_seed(3);
     Module *model = nn_sequential(5, nn_linear(IN, 64, true), nn_relu(), nn_linear(64, 32, true),
                                   nn_relu(), nn_linear(32, CLASSES, true));
     OptimDDP *ddp = way == ONE_CALL ? NULL : optim_ddp_new(model, 1024);
-    if (ddp)
-        optim_ddp_set_overlap(ddp, way == OVERLAP);
+    if (ddp) {
+        optim_ddp_set_overlap(ddp, way == SHARED_OVERLAP || way == MPI_OVERLAP);
+        bool shared = way == SHARED_OVERLAP || way == SHARED_AFTER;
+        CHECK(optim_ddp_shared_memory(ddp), "two ranks on one machine: shared memory is not "
+              "the default");
+        optim_ddp_set_shared_memory(ddp, shared);
+        CHECK(optim_ddp_shared_memory(ddp) == shared, "shared memory not switched %s",
+              shared ? "on" : "off");
+    }
     Optimizer *opt = optim_adam(model, 1e-2f);
     strata_manual_seed(11);
     int64_t xs[2] = {BATCH, IN}, ys[1] = {BATCH};
@@ -214,7 +222,10 @@ static bool same_bits(Module *a, Module *b)
 
 static void test_overlap_same_bits(void)
 {
-    const char *names[WAYS] = {"overlapped", "after backward", "in one call"};
+    const char *names[WAYS] = {"shared memory, gathered in backward",
+                               "shared memory, gathered after backward",
+                               "MPI buckets started in backward",
+                               "MPI buckets started after backward", "in one call"};
     for (int backwards = 1; backwards <= 2; backwards++) {
         Module *models[WAYS];
         long started[WAYS];
@@ -223,18 +234,20 @@ static void test_overlap_same_bits(void)
         /* one backward per step: after the first step (which lays the buckets out) the
          * hooks start the first bucket of every step, before backward returns */
         if (backwards == 1)
-            CHECK(started[OVERLAP] >= STEPS - 1, "only %ld buckets started in backward",
-                  started[OVERLAP]);
-        CHECK(started[AFTER_BACKWARD] == 0, "overlap off started %ld in backward",
-              started[AFTER_BACKWARD]);
-        for (int way = 1; way < WAYS; way++) {
-            bool same = same_bits(models[OVERLAP], models[way]);
-            CHECK(same, "%d backward(s) per step: overlapped and %s differ", backwards,
+            CHECK(started[MPI_OVERLAP] >= STEPS - 1, "only %ld buckets started in backward",
+                  started[MPI_OVERLAP]);
+        for (int way = 0; way < WAYS; way++)
+            if (way != MPI_OVERLAP)
+                CHECK(started[way] == 0, "%s started %ld MPI buckets in backward", names[way],
+                      started[way]);
+        for (int way = 0; way < ONE_CALL; way++) {
+            bool same = same_bits(models[way], models[ONE_CALL]);
+            CHECK(same, "%d backward(s) per step: %s and one MPI_Allreduce differ", backwards,
                   names[way]);
             if (same)
-                printf("rank %d: PASS %d backward(s) per step: overlapped == %s, bit for bit "
-                       "(%ld buckets started in backward)\n", rank, backwards, names[way],
-                       started[OVERLAP]);
+                printf("rank %d: PASS %d backward(s) per step: %s == one MPI_Allreduce, bit "
+                       "for bit (%ld buckets started in backward)\n", rank, backwards,
+                       names[way], started[way]);
         }
         for (int way = 0; way < WAYS; way++)
             nn_module_free(models[way]);
