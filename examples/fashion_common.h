@@ -268,8 +268,11 @@ static int fashion_main(const FashionConfig *c, Module *model)
     }
     if (world > 1)
         printf("data parallel: %d ranks x %lld rows per step, gradients averaged across "
-               "ranks, started during backward (%zu bytes per rank per step)\n", world,
-               (long long)(c->batch_size / world), optim_ddp_gradient_bytes(ddp));
+               "ranks %s (%zu bytes per rank per step)\n", world,
+               (long long)(c->batch_size / world),
+               optim_ddp_shared_memory(ddp) ? "through shared memory (all on this machine)"
+                                            : "by MPI, started during backward",
+               optim_ddp_gradient_bytes(ddp));
 #endif
     /* On resume the log keeps the epochs already done, so the CSV and its plot cover
      * the whole run. */
