@@ -17,7 +17,15 @@
  * Time is the CPU time of the process (CLOCK_PROCESS_CPUTIME_ID) for one step, the best
  * of several steps after a warm-up, plain and L2L alternating, on one thread: CPU time
  * does not count the time other jobs on a shared machine take, which wall-clock time
- * does (target: L2L at most 1.5x plain, the price of recomputing each layer's forward).
+ * does (target: L2L at most 1.35x plain at depth 16 and 64, near the 4/3 of recomputing
+ * each layer's forward).
+ *
+ * Beside it, the GEMM floor: the matrix products of one Linear(W, W) layer over the
+ * batch, timed alone with cblas_sgemm, as L2L runs them (forward twice, the input
+ * gradient and the weight gradient, on microbatches) against plain training (forward,
+ * input gradient, weight gradient on the whole batch). GEMMs are almost all of both
+ * steps, so this ratio is what L2L can reach while it recomputes every forward: on
+ * fewer rows each product repacks the same weights, and 4/3 becomes more.
  *
  * Prints a table and, when BENCH_CSV names a file, appends rows
  * "benchmark,case,strata,reference,ratio":
@@ -30,6 +38,7 @@
  */
 #include "optim.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +101,55 @@ static double plain_step(Module *m, Tensor *x, Tensor *y, size_t *working)
     if (working)
         *working = peak - base;
     return rc < 0 ? -1.0 : t;
+}
+
+/*
+ * The GEMM floor of an L2L step against a plain one at microbatch @p mb (see the top):
+ * the best of several timings of each product, summed over the batch's microbatches.
+ * Returns L2L's GEMM seconds over plain's, or a negative value when memory is short.
+ */
+static double gemm_floor(int64_t mb)
+{
+    const int n = WIDTH, b = BATCH, m = (int)mb, k = (b + m - 1) / m;
+    float *x = calloc((size_t)b * n, sizeof(float)), *y = calloc((size_t)b * n, sizeof(float));
+    float *w = calloc((size_t)n * n, sizeof(float)), *dw = calloc((size_t)n * n, sizeof(float));
+    double ratio = -1.0;
+    if (x && y && w && dw) {
+        for (int i = 0; i < b * n; i++)
+            x[i] = (float)(i % 13) * 0.01f;
+        for (int i = 0; i < n * n; i++)
+            w[i] = (float)(i % 7) * 0.01f;
+        double fwd[2] = {1e9, 1e9}, dx[2] = {1e9, 1e9}, dwt[2] = {1e9, 1e9};
+        for (int rep = 0; rep < 20; rep++)
+            for (int plain = 0; plain < 2; plain++) {
+                const int rows = plain ? b : m, parts = plain ? 1 : k;
+                double t0 = now();
+                for (int p = 0; p < parts; p++) /* y = x w^T */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, n, 1.0f,
+                                x + (size_t)p * rows * n, n, w, n, 0.0f,
+                                y + (size_t)p * rows * n, n);
+                double t1 = now();
+                for (int p = 0; p < parts; p++) /* dx = dy w */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, n, 1.0f,
+                                y + (size_t)p * rows * n, n, w, n, 0.0f,
+                                x + (size_t)p * rows * n, n);
+                double t2 = now();
+                for (int p = 0; p < parts; p++) /* dw (+)= dy^T x */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, rows, 1.0f,
+                                y + (size_t)p * rows * n, n, x + (size_t)p * rows * n, n,
+                                p ? 1.0f : 0.0f, dw, n);
+                double t3 = now();
+                fwd[plain] = t1 - t0 < fwd[plain] ? t1 - t0 : fwd[plain];
+                dx[plain] = t2 - t1 < dx[plain] ? t2 - t1 : dx[plain];
+                dwt[plain] = t3 - t2 < dwt[plain] ? t3 - t2 : dwt[plain];
+            }
+        ratio = (2 * fwd[0] + dx[0] + dwt[0]) / (fwd[1] + dx[1] + dwt[1]);
+    }
+    free(x);
+    free(y);
+    free(w);
+    free(dw);
+    return ratio;
 }
 
 typedef struct Measure {
@@ -239,6 +297,16 @@ int main(void)
         }
     }
     if (status == 0) {
+        double floor64 = gemm_floor(MICROBATCH);
+        double worst = 0;
+        for (int d = 0; d < ndepths; d++)
+            if (depths[d] >= 16 && at[d].l2l_ms / at[d].plain_ms > worst)
+                worst = at[d].l2l_ms / at[d].plain_ms;
+        printf("L2L/plain at depth 16 and 64: at most %.2f (target: at most 1.35) %s; the GEMMs "
+               "alone at microbatch %d: %.2f\n", worst, worst <= 1.35 ? "ok" : "MISSED",
+               MICROBATCH, floor64);
+        if (csv)
+            fprintf(csv, "l2l_gemm_floor,mb_%d,,,%.4f\n", MICROBATCH, floor64);
         double flat = (double)at[ndepths - 1].l2l_bytes / (double)at[0].l2l_bytes;
         printf("L2L working set, depth %d vs %d: %.4f (target: within 10%%) %s\n",
                depths[ndepths - 1], depths[0], flat,
@@ -252,16 +320,16 @@ int main(void)
     /* The microbatch trades working memory for time: each microbatch repacks every
      * weight matrix and adds into every gradient, on top of the recomputation. */
     if (status == 0)
-        printf("\nmicrobatch sweep at depth 16 (B = %d)\n%6s %14s %10s %10s %8s\n", BATCH, "mb",
-               "L2L work B", "plain ms", "L2L ms", "ratio");
+        printf("\nmicrobatch sweep at depth 16 (B = %d)\n%6s %14s %10s %10s %8s %10s\n", BATCH,
+               "mb", "L2L work B", "plain ms", "L2L ms", "ratio", "GEMM floor");
     for (int i = 0; i < nsweep && status == 0; i++) {
         Measure r;
         if (measure(16, sweep[i], x, y, &r) < 0) {
             status = 1;
             break;
         }
-        printf("%6lld %14zu %10.2f %10.2f %8.2f\n", (long long)sweep[i], r.l2l_bytes,
-               r.plain_ms, r.l2l_ms, r.l2l_ms / r.plain_ms);
+        printf("%6lld %14zu %10.2f %10.2f %8.2f %10.2f\n", (long long)sweep[i], r.l2l_bytes,
+               r.plain_ms, r.l2l_ms, r.l2l_ms / r.plain_ms, gemm_floor(sweep[i]));
         if (csv)
             fprintf(csv, "l2l_step_ms,depth_16_mb_%lld,%.3f,%.3f,%.4f\n", (long long)sweep[i],
                     r.l2l_ms, r.plain_ms, r.l2l_ms / r.plain_ms);

@@ -152,10 +152,16 @@ static bool small_put(BlockHeader *block)
  * freed blocks of at least CACHE_MIN_BYTES stay here and serve the next request of the
  * same capacity. Capacities are rounded up to whole pages so near sizes share blocks.
  * The statistics count only blocks in use; strata_mem_trim() empties the cache.
+ *
+ * CACHE_SLOTS must exceed the large blocks one step frees: a plain step of a 64-layer
+ * MLP frees several hundred, and with 256 slots it page-faulted 1,500-4,600 times per
+ * step (its time varied by 2x with what ran before it, which is what made L2L's
+ * benchmark ratios jump between microbatch sizes). A lookup scans the slots from the
+ * newest, where a loop's next request usually sits.
  */
 #define CACHE_MIN_BYTES 16384
 #define CACHE_PAGE 4096
-#define CACHE_SLOTS 256
+#define CACHE_SLOTS 2048
 #define CACHE_MAX_BYTES ((size_t)1 << 30)
 
 static struct {
