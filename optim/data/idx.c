@@ -102,6 +102,149 @@ static float idx_value(const unsigned char *p, int dtype)
     }
     return 0.0f;
 }
+
+/*
+ * The phases of data_read_idx, in file order: the header (read_idx_header), the payload
+ * (read_idx_payload), the end of the file (check_idx_end), then the conversion to floats
+ * (idx_to_tensor). Each reads on from where the previous one stopped and reports for
+ * @p fn, the public function; the first that fails ends the read.
+ */
+
+/* What the header of an IDX file declares. */
+typedef struct IdxHeader {
+    int dtype, ndim, esize; /* element type, number of dims, bytes per element */
+    int64_t shape[DATA_IDX_MAX_DIMS];
+    int64_t numel, bytes;   /* elements and payload bytes the shape declares */
+} IdxHeader;
+
+/* The magic (0x00 0x00, a known dtype, 1..DATA_IDX_MAX_DIMS dims), then the sizes. The
+ * declared size is refused past 2^40 elements before anything is multiplied out, so a
+ * hostile header cannot overflow numel. */
+static int read_idx_header(gzFile f, const char *fn, const char *path, IdxHeader *h)
+{
+    unsigned char head[4];
+    int64_t got = gz_read_all(f, head, 4, fn, path);
+    if (got < 0)
+        return -1;
+    if (got < 4) {
+        strata_set_error("%s: %s: truncated header (%" PRId64 " of 4 magic bytes)", fn,
+                         path, got);
+        return -1;
+    }
+    int dtype = head[2], ndim = head[3];
+    if (head[0] != 0 || head[1] != 0 || idx_elem_size(dtype) == 0) {
+        strata_set_error("%s: %s: bad magic 0x%02x%02x%02x%02x (expected 0x0000TTNN with "
+                         "type TT one of 08 09 0B 0C 0D 0E)", fn, path, head[0], head[1],
+                         head[2], head[3]);
+        return -1;
+    }
+    if (ndim < 1 || ndim > DATA_IDX_MAX_DIMS) {
+        strata_set_error("%s: %s: %d dims (an IDX file here has 1 to %d)", fn, path, ndim,
+                         DATA_IDX_MAX_DIMS);
+        return -1;
+    }
+    unsigned char dim_bytes[4 * DATA_IDX_MAX_DIMS];
+    got = gz_read_all(f, dim_bytes, 4 * ndim, fn, path);
+    if (got < 0)
+        return -1;
+    if (got != 4 * ndim) {
+        strata_set_error("%s: %s: truncated header (%" PRId64 " of %d size bytes)", fn, path,
+                         got < 0 ? 0 : got, 4 * ndim);
+        return -1;
+    }
+    h->dtype = dtype;
+    h->ndim = ndim;
+    h->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        const unsigned char *b = dim_bytes + 4 * d;
+        h->shape[d] = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
+        if (h->shape[d] == 0) {
+            strata_set_error("%s: %s: dim %d has size 0", fn, path, d);
+            return -1;
+        }
+        if (h->numel > (INT64_C(1) << 40) / h->shape[d]) {
+            strata_set_error("%s: %s: the declared size is too large", fn, path);
+            return -1;
+        }
+        h->numel *= h->shape[d];
+    }
+    h->esize = idx_elem_size(dtype);
+    h->bytes = h->numel * h->esize;
+    return 0;
+}
+
+/* The h->bytes bytes of payload, in counted memory; NULL (nothing held) on failure. */
+static unsigned char *read_idx_payload(gzFile f, const char *fn, const char *path,
+                                       const IdxHeader *h)
+{
+    /* Never allocate what the header declares before the data is there (a fuzz
+     * finding: a 45-byte file declared 154 GB): read in bounded chunks, growing the
+     * buffer only once a chunk is full, so memory stays within 2x the bytes present and
+     * a short file fails "truncated" below. Works for gzip and raw files alike. */
+    unsigned char *payload = NULL;
+    int64_t cap = 0, got = 0;
+    for (;;) {
+        int64_t next = cap ? cap * 2 : INT64_C(1) << 20;
+        if (next > h->bytes)
+            next = h->bytes;
+        unsigned char *grown = strata_realloc(payload, (size_t)next);
+        if (!grown)
+            goto fail;
+        payload = grown;
+        cap = next;
+        int64_t r = gz_read_all(f, payload + got, cap - got, fn, path);
+        if (r < 0)
+            goto fail;
+        got += r;
+        if (got < cap || cap == h->bytes)
+            break; /* the stream ended, or everything declared has been read */
+    }
+    if (got < h->bytes) {
+        char sbuf[SHAPE_STR_SIZE];
+        tensor_format_shape(h->shape, h->ndim, sbuf, sizeof sbuf);
+        strata_set_error("%s: %s: truncated data: the header declares %s (%" PRId64
+                         " bytes) but only %" PRId64 " follow", fn, path, sbuf, h->bytes, got);
+        goto fail;
+    }
+    return payload;
+fail:
+    strata_free(payload);
+    return NULL;
+}
+
+/* Only the end of the file may follow the declared elements: trailing bytes mean the
+ * header does not describe the file, so the file is refused rather than cut. */
+static int check_idx_end(gzFile f, const char *fn, const char *path, int64_t numel)
+{
+    unsigned char extra;
+    int more = gzread(f, &extra, 1);
+    if (more == 0)
+        return 0;
+    int code;
+    if (more < 0)
+        strata_set_error("%s: %s: %s", fn, path, gzerror(f, &code));
+    else
+        strata_set_error("%s: %s: trailing bytes after the %" PRId64 " declared elements",
+                         fn, path, numel);
+    return -1;
+}
+
+/* The payload as a float tensor of the declared shape (bytes, the common case of image
+ * files, take the direct loop). */
+static Tensor *idx_to_tensor(const unsigned char *payload, const IdxHeader *h)
+{
+    Tensor *out = tensor_empty(h->shape, h->ndim); /* the caller's (or its scope's) reference */
+    if (!out)
+        return NULL;
+    if (h->dtype == 0x08) {
+        for (int64_t i = 0; i < h->numel; i++)
+            out->data[i] = (float)payload[i];
+    } else {
+        for (int64_t i = 0; i < h->numel; i++)
+            out->data[i] = idx_value(payload + i * h->esize, h->dtype);
+    }
+    return out;
+}
 /* SOLUTION END */
 
 Tensor *data_read_idx(const char *path)
@@ -118,107 +261,13 @@ Tensor *data_read_idx(const char *path)
         return NULL;
     }
     gzbuffer(f, 1 << 17);
-    Tensor *out, *result = NULL;
+    IdxHeader h;
     unsigned char *payload = NULL;
-    unsigned char head[4];
-    int64_t got = gz_read_all(f, head, 4, __func__, path);
-    if (got < 0)
-        goto done;
-    if (got < 4) {
-        strata_set_error("%s: %s: truncated header (%" PRId64 " of 4 magic bytes)", __func__,
-                         path, got);
-        goto done;
-    }
-    int dtype = head[2], ndim = head[3];
-    if (head[0] != 0 || head[1] != 0 || idx_elem_size(dtype) == 0) {
-        strata_set_error("%s: %s: bad magic 0x%02x%02x%02x%02x (expected 0x0000TTNN with "
-                         "type TT one of 08 09 0B 0C 0D 0E)", __func__, path, head[0], head[1],
-                         head[2], head[3]);
-        goto done;
-    }
-    if (ndim < 1 || ndim > DATA_IDX_MAX_DIMS) {
-        strata_set_error("%s: %s: %d dims (an IDX file here has 1 to %d)", __func__, path, ndim,
-                         DATA_IDX_MAX_DIMS);
-        goto done;
-    }
-    unsigned char dim_bytes[4 * DATA_IDX_MAX_DIMS];
-    got = gz_read_all(f, dim_bytes, 4 * ndim, __func__, path);
-    if (got < 0)
-        goto done;
-    if (got != 4 * ndim) {
-        strata_set_error("%s: %s: truncated header (%" PRId64 " of %d size bytes)", __func__, path,
-                         got < 0 ? 0 : got, 4 * ndim);
-        goto done;
-    }
-    int64_t shape[DATA_IDX_MAX_DIMS];
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++) {
-        const unsigned char *b = dim_bytes + 4 * d;
-        shape[d] = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
-        if (shape[d] == 0) {
-            strata_set_error("%s: %s: dim %d has size 0", __func__, path, d);
-            goto done;
-        }
-        if (numel > (INT64_C(1) << 40) / shape[d]) {
-            strata_set_error("%s: %s: the declared size is too large", __func__, path);
-            goto done;
-        }
-        numel *= shape[d];
-    }
-    int esize = idx_elem_size(dtype);
-    int64_t bytes = numel * esize;
-    /* Never allocate what the header declares before the data is there (a fuzz
-     * finding: a 45-byte file declared 154 GB): read in bounded chunks, growing the
-     * buffer only once a chunk is full, so memory stays within 2x the bytes present and
-     * a short file fails "truncated" below. Works for gzip and raw files alike. */
-    int64_t cap = 0;
-    got = 0;
-    for (;;) {
-        int64_t next = cap ? cap * 2 : INT64_C(1) << 20;
-        if (next > bytes)
-            next = bytes;
-        unsigned char *grown = strata_realloc(payload, (size_t)next);
-        if (!grown)
-            goto done;
-        payload = grown;
-        cap = next;
-        int64_t r = gz_read_all(f, payload + got, cap - got, __func__, path);
-        if (r < 0)
-            goto done;
-        got += r;
-        if (got < cap || cap == bytes)
-            break; /* the stream ended, or everything declared has been read */
-    }
-    if (got < bytes) {
-        char sbuf[SHAPE_STR_SIZE];
-        tensor_format_shape(shape, ndim, sbuf, sizeof sbuf);
-        strata_set_error("%s: %s: truncated data: the header declares %s (%" PRId64
-                         " bytes) but only %" PRId64 " follow", __func__, path, sbuf, bytes, got);
-        goto done;
-    }
-    unsigned char extra;
-    int more = gzread(f, &extra, 1); /* only the end of the file may follow */
-    if (more != 0) {
-        int code;
-        if (more < 0)
-            strata_set_error("%s: %s: %s", __func__, path, gzerror(f, &code));
-        else
-            strata_set_error("%s: %s: trailing bytes after the %" PRId64 " declared elements",
-                             __func__, path, numel);
-        goto done;
-    }
-    out = tensor_empty(shape, ndim); /* the caller's (or its scope's) reference */
-    if (!out)
-        goto done;
-    if (dtype == 0x08) {
-        for (int64_t i = 0; i < numel; i++)
-            out->data[i] = (float)payload[i];
-    } else {
-        for (int64_t i = 0; i < numel; i++)
-            out->data[i] = idx_value(payload + i * esize, dtype);
-    }
-    result = out;
-done:
+    Tensor *result = NULL;
+    if (read_idx_header(f, __func__, path, &h) == 0 &&
+        (payload = read_idx_payload(f, __func__, path, &h)) != NULL &&
+        check_idx_end(f, __func__, path, h.numel) == 0)
+        result = idx_to_tensor(payload, &h);
     strata_free(payload);
     gzclose(f);
     return result;
