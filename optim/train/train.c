@@ -56,7 +56,9 @@ double train_accuracy(const Tensor *logits, const Tensor *targets)
 }
 
 /* SOLUTION BEGIN week=4 step=8 tier=core */
-/* Loss (and, for the default loss, accuracy count) of one (micro-)batch. */
+/* Loss (and, for the default loss, accuracy count) of one (micro-)batch. The default loss
+ * runs the forward itself so that the logits are at hand for the accuracy; a custom loss
+ * runs its own forward and gives no count. */
 static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_fn,
                        void *ctx, int64_t *correct)
 {
@@ -70,6 +72,77 @@ static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_
         return NULL;
     *correct += (int64_t)llround(acc * (double)y->shape[0]);
     return nn_cross_entropy(logits, y);
+}
+
+/*
+ * The two phases of one batch of train_epoch, reporting for @p fn (train_epoch).
+ *
+ * accumulate_gradients: the batch's gradients, from zero, in micro-batches of
+ * opts->micro_batch_size rows (0: the whole batch at once). Each micro-batch's mean loss,
+ * weighted by its share of the batch, sums to the batch's mean loss: the accumulated
+ * gradient is the whole batch's, whatever the micro-batch size, and only the memory of
+ * one micro-batch's graph is needed at a time. Adds the batch's summed loss and correct
+ * count to @p loss_sum and @p correct. A NaN loss is an error here, before its backward:
+ * its gradients would be NaN and the step would write NaN into every weight.
+ */
+static int accumulate_gradients(const char *fn, Module *model, Optimizer *opt, const Batch *b,
+                                const TrainOptions *o, double *loss_sum, int64_t *correct)
+{
+    optim_zero_grad(opt, true);
+    int64_t micro = o->micro_batch_size > 0 ? o->micro_batch_size : b->size;
+    int rc = 0;
+    for (int64_t start = 0; start < b->size && rc == 0; start += micro) {
+        int64_t len = b->size - start < micro ? b->size - start : micro;
+        Scope *ms = scope_begin(); /* one micro-batch's graph, freed after its backward */
+        Var *x = b->x;
+        const Tensor *y = b->y;
+        if (len != b->size) { /* views of the rows, no copy */
+            x = var_new(tensor_narrow(var_data(b->x), 0, start, len), false);
+            y = tensor_narrow(b->y, 0, start, len);
+        }
+        Var *loss = x && y ? batch_loss(model, x, y, o->loss_fn, o->loss_ctx, correct) : NULL;
+        float value = loss ? tensor_item(var_data(loss)) : NAN;
+        if (loss && len != b->size)
+            loss = var_mul_scalar(loss, (float)len / (float)b->size);
+        if (!loss || isnan(value) || var_backward(loss) < 0) {
+            if (loss && isnan(value))
+                strata_set_error("%s: the loss of batch %" PRId64 " is NaN", fn, b->index);
+            rc = -1;
+        }
+        *loss_sum += (double)value * (double)len;
+        scope_end(ms);
+    }
+    return rc;
+}
+
+/*
+ * update_weights: the gradients are complete. The caller sees them first (data-parallel
+ * training averages them across ranks here), then they are clipped and the optimizer
+ * steps, then the scheduler (per batch, if the options give one). The order matters:
+ * clipping must see the averaged gradients, and the scheduler sets the lr of the next
+ * step, not of this one. A gradient norm that is NaN or infinite stops the epoch before
+ * the step, so the weights stay finite.
+ */
+static int update_weights(const char *fn, Optimizer *opt, const TrainOptions *o, int64_t index)
+{
+    if (o->before_step && o->before_step(o->before_step_ctx) < 0)
+        return -1;
+    if (o->clip_grad_norm > 0.0f) {
+        float norm = optim_clip_grad_norm_opt(opt, o->clip_grad_norm);
+        if (norm < 0.0f)
+            return -1;
+        if (!isfinite(norm)) { /* a step now would write NaN into the weights */
+            strata_set_error("%s: the gradient norm of batch %" PRId64 " is %g (NaN or "
+                             "infinite gradients; nothing was updated)", fn, index,
+                             (double)norm);
+            return -1;
+        }
+    }
+    if (optim_step(opt) < 0)
+        return -1;
+    if (o->step_scheduler && optim_scheduler_step(o->step_scheduler) < 0)
+        return -1;
+    return 0;
 }
 /* SOLUTION END */
 
@@ -97,59 +170,21 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
         ? train_progress_begin(o.progress, total_batches, o.label ? o.label : "train",
                                o.log_every > 0 ? o.log_every : 100)
         : NULL;
-    nn_train(model, true);
+    nn_train(model, true); /* dropout drops, BatchNorm uses and updates batch statistics */
+    /* The epoch's statistics count only the batches whose step was taken, so after a
+     * failure they describe what the weights went through. */
     double loss_sum = 0.0;
     int64_t examples = 0, batches = 0, correct = 0;
     int rc = 0;
     Batch b;
     while (rc == 0 && data_loader_next(loader, &b)) {
+        /* One batch: the scope frees every intermediate tensor of its graphs. */
         Scope *s = scope_begin();
-        optim_zero_grad(opt, true);
-        int64_t micro = o.micro_batch_size > 0 ? o.micro_batch_size : b.size;
         double batch_loss_sum = 0.0;
         int64_t batch_correct = 0; /* counted only if the whole batch succeeds */
-        for (int64_t start = 0; start < b.size && rc == 0; start += micro) {
-            int64_t len = b.size - start < micro ? b.size - start : micro;
-            Scope *ms = scope_begin();
-            Var *x = b.x;
-            const Tensor *y = b.y;
-            if (len != b.size) {
-                x = var_new(tensor_narrow(var_data(b.x), 0, start, len), false);
-                y = tensor_narrow(b.y, 0, start, len);
-            }
-            /* Each micro-batch's mean loss, weighted by its share of the batch, sums to
-             * the batch's mean loss: the accumulated gradient is the whole batch's. */
-            Var *loss = x && y ? batch_loss(model, x, y, o.loss_fn, o.loss_ctx, &batch_correct) : NULL;
-            float value = loss ? tensor_item(var_data(loss)) : NAN;
-            if (loss && len != b.size)
-                loss = var_mul_scalar(loss, (float)len / (float)b.size);
-            if (!loss || isnan(value) || var_backward(loss) < 0) {
-                if (loss && isnan(value))
-                    strata_set_error("%s: the loss of batch %" PRId64 " is NaN", __func__, b.index);
-                rc = -1;
-            }
-            batch_loss_sum += (double)value * (double)len;
-            scope_end(ms);
-        }
-        /* The gradients are complete: let the caller see them first (data-parallel
-         * training averages them across ranks here), then clip and step. */
-        if (rc == 0 && o.before_step && o.before_step(o.before_step_ctx) < 0)
-            rc = -1;
-        if (rc == 0 && o.clip_grad_norm > 0.0f) {
-            float norm = optim_clip_grad_norm_opt(opt, o.clip_grad_norm);
-            if (norm < 0.0f) {
-                rc = -1;
-            } else if (!isfinite(norm)) { /* a step now would write NaN into the weights */
-                strata_set_error("%s: the gradient norm of batch %" PRId64 " is %g (NaN or "
-                                 "infinite gradients; nothing was updated)", __func__, b.index,
-                                 (double)norm);
-                rc = -1;
-            }
-        }
-        if (rc == 0 && optim_step(opt) < 0)
-            rc = -1;
-        if (rc == 0 && o.step_scheduler && optim_scheduler_step(o.step_scheduler) < 0)
-            rc = -1;
+        rc = accumulate_gradients(__func__, model, opt, &b, &o, &batch_loss_sum, &batch_correct);
+        if (rc == 0)
+            rc = update_weights(__func__, opt, &o, b.index);
         scope_end(s);
         if (rc == 0) {
             loss_sum += batch_loss_sum;
@@ -165,6 +200,8 @@ int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOp
         data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
     train_progress_end(progress);
     if (stats) {
+        /* Means per example, not per batch: the last batch may be smaller. Accuracy is
+         * known only for the default loss (a custom loss has no notion of a class). */
         stats->loss = examples ? loss_sum / (double)examples : NAN;
         stats->accuracy = o.loss_fn || !examples ? NAN : (double)correct / (double)examples;
         stats->examples = examples;
@@ -182,6 +219,9 @@ int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void 
     STRATA_CHECK_ARG(loader, -1);
     /* SOLUTION BEGIN week=4 step=8 tier=core fail=-1 */
     double t0 = train_now_seconds();
+    /* Evaluation changes nothing: eval mode (dropout off, BatchNorm's running statistics
+     * read, not updated), no graph recorded (no gradient is wanted, and the memory of a
+     * graph is saved), and the model's mode put back as it was found. */
     bool was_training = nn_is_training(model);
     nn_eval(model);
     autograd_no_grad_begin();
@@ -204,7 +244,7 @@ int train_evaluate(Module *model, DataLoader *loader, TrainLossFn loss_fn, void 
         scope_end(s);
     }
     autograd_no_grad_end();
-    if (rc == 0 && data_loader_failed(loader))
+    if (rc == 0 && data_loader_failed(loader)) /* as in train_epoch: an error, not the end */
         rc = -1;
     if (rc != 0)
         data_loader_set_epoch(loader, data_loader_epoch(loader) + 1);
