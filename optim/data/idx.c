@@ -35,12 +35,14 @@ static int idx_elem_size(int dtype)
     }
     return 0;
 }
+/* SOLUTION END */
 
 /*
  * Read exactly n bytes; returns the number read (short on EOF) or -1 on a read error,
- * with the error recorded (naming @p fn and @p path). Each gzread is an I/O point of
- * the failure injection (strata_io_point(), tensor.h): a short read ends the data
- * there, an error is a read error.
+ * with the error recorded (naming @p fn and @p path). Given, not written in the week:
+ * it is zlib's read loop plus the plumbing of the failure injection (each gzread is an
+ * I/O point, strata_io_point(), tensor.h: a short read ends the data there, an error is
+ * a read error), so that the fault walks reach every read of an IDX file.
  */
 static int64_t gz_read_all(gzFile f, unsigned char *buf, int64_t n, const char *fn,
                            const char *path)
@@ -71,6 +73,7 @@ static int64_t gz_read_all(gzFile f, unsigned char *buf, int64_t n, const char *
     return got;
 }
 
+/* SOLUTION BEGIN week=4 step=6 tier=core */
 /* Big-endian element i of an IDX payload, as a float. */
 static float idx_value(const unsigned char *p, int dtype)
 {
@@ -103,23 +106,16 @@ static float idx_value(const unsigned char *p, int dtype)
     return 0.0f;
 }
 
-/*
- * The phases of data_read_idx, in file order: the header (read_idx_header), the payload
- * (read_idx_payload), the end of the file (check_idx_end), then the conversion to floats
- * (idx_to_tensor). Each reads on from where the previous one stopped and reports for
- * @p fn, the public function; the first that fails ends the read.
- */
-
-/* What the header of an IDX file declares. */
+/* The phases of data_read_idx, in file order; each reports for @p fn, and the first
+ * that fails ends the read. What the header of an IDX file declares: */
 typedef struct IdxHeader {
     int dtype, ndim, esize; /* element type, number of dims, bytes per element */
     int64_t shape[DATA_IDX_MAX_DIMS];
-    int64_t numel, bytes;   /* elements and payload bytes the shape declares */
+    int64_t numel, bytes; /* elements and payload bytes the shape declares */
 } IdxHeader;
 
-/* The magic (0x00 0x00, a known dtype, 1..DATA_IDX_MAX_DIMS dims), then the sizes. The
- * declared size is refused past 2^40 elements before anything is multiplied out, so a
- * hostile header cannot overflow numel. */
+/* The magic, then the sizes; past 2^40 elements the size is refused before it can
+ * overflow numel. */
 static int read_idx_header(gzFile f, const char *fn, const char *path, IdxHeader *h)
 {
     unsigned char head[4];
@@ -212,8 +208,7 @@ fail:
     return NULL;
 }
 
-/* Only the end of the file may follow the declared elements: trailing bytes mean the
- * header does not describe the file, so the file is refused rather than cut. */
+/* Only the end of the file may follow: trailing bytes mean a header that lies. */
 static int check_idx_end(gzFile f, const char *fn, const char *path, int64_t numel)
 {
     unsigned char extra;
@@ -229,8 +224,7 @@ static int check_idx_end(gzFile f, const char *fn, const char *path, int64_t num
     return -1;
 }
 
-/* The payload as a float tensor of the declared shape (bytes, the common case of image
- * files, take the direct loop). */
+/* The payload as floats of the declared shape (bytes, as in images, the direct way). */
 static Tensor *idx_to_tensor(const unsigned char *payload, const IdxHeader *h)
 {
     Tensor *out = tensor_empty(h->shape, h->ndim); /* the caller's (or its scope's) reference */
