@@ -56,9 +56,7 @@ double train_accuracy(const Tensor *logits, const Tensor *targets)
 }
 
 /* SOLUTION BEGIN week=4 step=8 tier=core */
-/* Loss (and, for the default loss, accuracy count) of one (micro-)batch. The default loss
- * runs the forward itself so that the logits are at hand for the accuracy; a custom loss
- * runs its own forward and gives no count. */
+/* Loss (and, for the default loss, accuracy count) of one (micro-)batch. */
 static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_fn,
                        void *ctx, int64_t *correct)
 {
@@ -74,17 +72,7 @@ static Var *batch_loss(Module *model, Var *x, const Tensor *y, TrainLossFn loss_
     return nn_cross_entropy(logits, y);
 }
 
-/*
- * The two phases of one batch of train_epoch, reporting for @p fn (train_epoch).
- *
- * accumulate_gradients: the batch's gradients, from zero, in micro-batches of
- * opts->micro_batch_size rows (0: the whole batch at once). Each micro-batch's mean loss,
- * weighted by its share of the batch, sums to the batch's mean loss: the accumulated
- * gradient is the whole batch's, whatever the micro-batch size, and only the memory of
- * one micro-batch's graph is needed at a time. Adds the batch's summed loss and correct
- * count to @p loss_sum and @p correct. A NaN loss is an error here, before its backward:
- * its gradients would be NaN and the step would write NaN into every weight.
- */
+/* Phase 1 of a batch of train_epoch (see there): its gradients, from zero. */
 static int accumulate_gradients(const char *fn, Module *model, Optimizer *opt, const Batch *b,
                                 const TrainOptions *o, double *loss_sum, int64_t *correct)
 {
@@ -115,14 +103,7 @@ static int accumulate_gradients(const char *fn, Module *model, Optimizer *opt, c
     return rc;
 }
 
-/*
- * update_weights: the gradients are complete. The caller sees them first (data-parallel
- * training averages them across ranks here), then they are clipped and the optimizer
- * steps, then the scheduler (per batch, if the options give one). The order matters:
- * clipping must see the averaged gradients, and the scheduler sets the lr of the next
- * step, not of this one. A gradient norm that is NaN or infinite stops the epoch before
- * the step, so the weights stay finite.
- */
+/* Phase 2: the caller's hook, clipping, the step, the scheduler. */
 static int update_weights(const char *fn, Optimizer *opt, const TrainOptions *o, int64_t index)
 {
     if (o->before_step && o->before_step(o->before_step_ctx) < 0)
@@ -147,6 +128,23 @@ static int update_weights(const char *fn, Optimizer *opt, const TrainOptions *o,
 /* SOLUTION END */
 
 /* ------------------------------------------------------------------ train_epoch --- */
+
+/*
+ * One batch of train_epoch is two phases: its gradients, then the update.
+ *
+ * The gradients start from zero and are accumulated in micro-batches of
+ * micro_batch_size rows (0: the whole batch at once). Each micro-batch's mean loss,
+ * weighted by its share of the batch, sums to the batch's mean loss: the accumulated
+ * gradient is the whole batch's, whatever the micro-batch size, and only one
+ * micro-batch's graph is in memory at a time. A NaN loss stops the epoch before its
+ * backward: its gradients would be NaN, and the step would write NaN into every weight.
+ *
+ * Then the update, in this order: the caller's before_step (data-parallel training
+ * averages the gradients across ranks there), so that clipping sees the averaged
+ * gradients; clipping, where a norm that is NaN or infinite stops the epoch before the
+ * step, so the weights stay finite; the optimizer's step; and last the scheduler, which
+ * sets the lr of the next step, not of this one.
+ */
 
 int train_epoch(Module *model, Optimizer *opt, DataLoader *loader, const TrainOptions *opts,
                 TrainStats *stats)
