@@ -334,6 +334,82 @@ static int run_node(VarNode *n, const Tensor *g, Tensor **grads)
     return 0;
 }
 
+/* Step 1 of run_backward: discover the nodes under all's first one and count each one's
+ * consumers. Each discovered node's output is retained until the end, so freeing a
+ * node's inputs early (step 2) never destroys a node that is still to run. */
+static int discover_nodes(NodeStack *all, unsigned gen)
+{
+    for (long k = 0; k < all->count; k++) {
+        VarNode *n = all->items[k];
+        for (int i = 0; i < n->ninputs; i++) {
+            Var *in = n->inputs[i];
+            if (!in || !in->requires_grad || !in->node)
+                continue;
+            VarNode *c = in->node;
+            if (c->freed) {
+                strata_set_error("%s", FREED_MESSAGE);
+                return -1;
+            }
+            if (c->mark != gen) {
+                c->mark = gen;
+                c->pending = 0;
+                if (stack_push(all, c) < 0)
+                    return -1;
+                var_retain(c->out);
+            }
+            c->pending++;
+        }
+    }
+    return 0;
+}
+
+/* Step 2, one node whose consumers are all done: its backward, then each input's
+ * gradient to the input's node (ready once its last consumer ran) or, for a leaf, to
+ * pending. After an error the gradients are only released. */
+static int run_ready_node(VarNode *n, NodeStack *ready, GradList *pending, bool retain_graph)
+{
+    Tensor *local_grads[8];
+    Tensor *g = n->grad;
+    n->grad = NULL;
+    Tensor **grads = local_grads;
+    if (n->ninputs > 8 && !(grads = strata_calloc((size_t)n->ninputs, sizeof *grads))) {
+        tensor_release(g);
+        return -1;
+    }
+    int rc = 0;
+    if (g && n->out->retains_grad) {
+        tensor_retain(g);
+        rc = grads_add(pending, n->out, g);
+    }
+    if (g && rc == 0)
+        rc = run_node(n, g, grads);
+    else
+        for (int i = 0; i < n->ninputs; i++)
+            grads[i] = NULL;
+    tensor_release(g);
+    for (int i = 0; i < n->ninputs; i++) {
+        Var *in = n->inputs[i];
+        Tensor *gi = grads[i];
+        if (rc < 0 || !in || !in->requires_grad) {
+            tensor_release(gi);
+            continue;
+        }
+        if (in->node) {
+            if (gi && accumulate(&in->node->grad, gi) < 0)
+                rc = -1;
+            if (--in->node->pending == 0 && stack_push(ready, in->node) < 0)
+                rc = -1;
+        } else if (gi && grads_add(pending, in, gi) < 0) {
+            rc = -1;
+        }
+    }
+    if (grads != local_grads)
+        strata_free(grads);
+    if (!retain_graph && rc == 0)
+        free_node_graph(n);
+    return rc;
+}
+
 static int run_backward(Var *root, Tensor *seed, bool retain_graph)
 {
     if (!root->node)
@@ -346,11 +422,8 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
     NodeStack all, ready;
     stack_init(&all);
     stack_init(&ready);
-    int rc = 0;
 
-    /* 1. Discover the nodes and count each one's consumers. Each discovered node's
-     *    output is retained until the end, so freeing a node's inputs early (below)
-     *    never destroys a node that is still to run. */
+    /* 1. Discover the nodes and count each one's consumers. */
     VarNode *first = root->node;
     first->mark = gen;
     first->pending = 0;
@@ -359,77 +432,14 @@ static int run_backward(Var *root, Tensor *seed, bool retain_graph)
         return -1;
     }
     var_retain(first->out);
-    for (long k = 0; k < all.count && rc == 0; k++) {
-        VarNode *n = all.items[k];
-        for (int i = 0; i < n->ninputs; i++) {
-            Var *in = n->inputs[i];
-            if (!in || !in->requires_grad || !in->node)
-                continue;
-            VarNode *c = in->node;
-            if (c->freed) {
-                strata_set_error("%s", FREED_MESSAGE);
-                rc = -1;
-                break;
-            }
-            if (c->mark != gen) {
-                c->mark = gen;
-                c->pending = 0;
-                if (stack_push(&all, c) < 0) {
-                    rc = -1;
-                    break;
-                }
-                var_retain(c->out);
-            }
-            c->pending++;
-        }
-    }
+    int rc = discover_nodes(&all, gen);
 
     /* 2. Run the nodes whose consumers are all done, starting from the root. */
     first->grad = seed;
     if (rc == 0)
         rc = stack_push(&ready, first);
-    Tensor *local_grads[8];
-    while (rc == 0 && ready.count > 0) {
-        VarNode *n = ready.items[--ready.count];
-        Tensor *g = n->grad;
-        n->grad = NULL;
-        Tensor **grads = local_grads;
-        if (n->ninputs > 8 && !(grads = strata_calloc((size_t)n->ninputs, sizeof *grads))) {
-            tensor_release(g);
-            rc = -1;
-            break;
-        }
-        if (g && n->out->retains_grad) {
-            tensor_retain(g);
-            rc = grads_add(&pending, n->out, g);
-        }
-        if (g && rc == 0)
-            rc = run_node(n, g, grads);
-        else
-            for (int i = 0; i < n->ninputs; i++)
-                grads[i] = NULL;
-        tensor_release(g);
-        for (int i = 0; i < n->ninputs; i++) {
-            Var *in = n->inputs[i];
-            Tensor *gi = grads[i];
-            if (rc < 0 || !in || !in->requires_grad) {
-                tensor_release(gi);
-                continue;
-            }
-            if (in->node) {
-                if (gi && accumulate(&in->node->grad, gi) < 0)
-                    rc = -1;
-                if (--in->node->pending == 0 && stack_push(&ready, in->node) < 0)
-                    rc = -1;
-            } else if (gi && grads_add(&pending, in, gi) < 0) {
-                rc = -1;
-            }
-        }
-        if (grads != local_grads)
-            strata_free(grads);
-        if (!retain_graph && rc == 0)
-            free_node_graph(n);
-    }
+    while (rc == 0 && ready.count > 0)
+        rc = run_ready_node(ready.items[--ready.count], &ready, &pending, retain_graph);
 
     /* 3. Only a walk that got through gives its gradients to .grad. */
     if (rc == 0)
