@@ -170,7 +170,9 @@ $(BUILD)/tools/selftest_suite: tests/harness/selftest/fake_suite.c $(HARNESS_SRC
 # --------------------------------------------------------------- examples and bench --
 ALL_INC := $(LAYER_INC_modular)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-$(BUILD)/examples/%: examples/%.c $(STATIC_LIBS) | $(BUILD)/examples
+# The examples share small headers (examples/*.h): editing one rebuilds them all.
+EXAMPLE_HDRS := $(wildcard examples/*.h)
+$(BUILD)/examples/%: examples/%.c $(EXAMPLE_HDRS) $(STATIC_LIBS) | $(BUILD)/examples
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) $(ALL_INC) -I. -Iexamples -o $@ $< \
 	    $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 
@@ -211,7 +213,7 @@ $(BUILD)/tests/mpi_ddp: tests/mpi/test_ddp.c $(DIST_LIB) $(LAYER_LIBS_optim) | $
 	    $(LAYER_LIBS_optim) $(LDFLAGS) $(SYS_LIBS)
 MPI_TESTS := $(BUILD)/tests/mpi_ddp
 DIST_EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%_mpi,$(wildcard examples/fashion_*.c))
-$(BUILD)/examples/%_mpi: examples/%.c $(DIST_LIB) $(STATIC_LIBS) | $(BUILD)/examples
+$(BUILD)/examples/%_mpi: examples/%.c $(EXAMPLE_HDRS) $(DIST_LIB) $(STATIC_LIBS) | $(BUILD)/examples
 	$(MPI_RUN) $(CFLAGS) -DSTRATA_MPI $(CJSON_CFLAGS) $(ALL_INC) -Ioptim/mpi -Iexamples -o $@ $< \
 	    $(DIST_LIB) $(LAYER_LIBS_modular) $(LDFLAGS) $(SYS_LIBS)
 BENCHES += $(if $(wildcard bench/mpi/*.c),$(BUILD)/bench/mpi_scaling)
