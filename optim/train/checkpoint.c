@@ -1,6 +1,23 @@
 /*
  * checkpoint.c - checkpoints: model, optimizer, scheduler and epoch in one safetensors
  * file, loaded back all or nothing.
+ *
+ * The format is one safetensors file holding two state dicts side by side, told apart
+ * by a prefix on every key:
+ *
+ *     model.<name>       the model's tensors (nn_state_dict(): parameters and buffers)
+ *     optim.<key>        the optimizer's tensors and metadata (optim_state_dict(), state.c)
+ *     epoch              metadata: the last finished epoch
+ *     rng_state          metadata: strata's random generator, so that a resumed run draws
+ *                        the same numbers (dropout masks) as one that never stopped
+ *     scheduler_epoch    metadata, when a scheduler was given
+ *
+ * One file, not three: a run stopped between writing the model and writing the
+ * optimizer would otherwise leave a checkpoint whose parts belong to different epochs.
+ * The file is written by nn_safetensors_save(), which writes a temporary file and
+ * renames it over the old one, so a save that fails anywhere leaves the previous
+ * checkpoint byte for byte as it was: the last good checkpoint is never lost to a full
+ * disk or a crash.
  */
 #include "train.h"
 #include "optim_internal.h"
@@ -18,7 +35,10 @@
 /* ------------------------------------------------------------------ checkpoints --- */
 
 /* -1 with an error naming the first tensor of @p sd (keys shown with @p prefix) that
- * holds a NaN or an infinity; 0 when every value is finite. */
+ * holds a NaN or an infinity; 0 when every value is finite. The save checks this before
+ * writing anything: a diverged run must not replace its last good checkpoint with one
+ * that every resumed run would inherit. Each tensor is made contiguous in a scope of its
+ * own, so at most one copy is alive at a time. */
 static int check_finite(const NnStateDict *sd, const char *prefix, const char *path)
 {
     for (int i = 0; i < sd->num_tensors; i++) {
@@ -49,6 +69,8 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
     STRATA_CHECK_ARG(path, -1);
     STRATA_CHECK_ARG(model, -1);
     STRATA_CHECK_ARG(opt, -1);
+    /* Gather everything in memory first (the two state dicts, then the file's one), check
+     * it, and only then write: a failure before the last step changes no file. */
     NnStateDict *msd = nn_state_dict(model);
     NnStateDict *osd = msd ? optim_state_dict(opt) : NULL;
     NnStateDict *all = osd ? nn_state_dict_new() : NULL;
@@ -81,7 +103,7 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
         snprintf(value, sizeof value, "%" PRId64, optim_scheduler_epoch(sched));
         rc = nn_state_dict_set_meta(all, "scheduler_epoch", value);
     }
-    if (rc == 0)
+    if (rc == 0) /* the only step that touches the disk: temporary file, then rename */
         rc = nn_safetensors_save(all, path);
     nn_state_dict_free(all);
     nn_state_dict_free(osd);
@@ -89,7 +111,8 @@ int train_checkpoint_save(const char *path, Module *model, const Optimizer *opt,
     return rc;
 }
 
-/* Parse an integer metadata value. */
+/* Parse an integer metadata value; -1 with an error (naming @p fn) when it is absent or
+ * not an integer. */
 static int meta_i64(const NnStateDict *sd, const char *key, int64_t *out, const char *fn)
 {
     const char *v = nn_state_dict_get_meta(sd, key);
@@ -107,7 +130,8 @@ static int meta_i64(const NnStateDict *sd, const char *key, int64_t *out, const 
     return 0;
 }
 
-/* The model's part of a checkpoint, loaded between the optimizer's check and commit. */
+/* The model's part of a checkpoint, loaded between the optimizer's check and commit
+ * (the hook of optim_load_state_dict_then: state.c). */
 typedef struct ModelLoad {
     Module *model;
     const NnStateDict *sd;
@@ -141,9 +165,14 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
     STRATA_CHECK_ARG(path, -1);
     STRATA_CHECK_ARG(model, -1);
     STRATA_CHECK_ARG(opt, -1);
+    /* The checks run from the cheapest to the one that allocates most, and nothing of
+     * the caller's changes until all of them passed: the file is read and split back
+     * into the model's and the optimizer's dicts, the metadata is read, the model's keys
+     * are checked, then the optimizer stages its state and the model loads. */
     NnStateDict *all = nn_safetensors_load(path);
     if (!all)
         return -1;
+    /* The dicts share the file's tensors (nn_state_dict_set retains, not copies). */
     NnStateDict *msd = nn_state_dict_new(), *osd = nn_state_dict_new();
     int rc = msd && osd ? 0 : -1;
     for (int i = 0; rc == 0 && i < all->num_tensors; i++) {
@@ -185,6 +214,8 @@ int train_checkpoint_load(const char *path, Module *model, Optimizer *opt, LRSch
         ModelLoad load = {model, msd};
         rc = optim_load_state_dict_then(opt, osd, load_model, &load);
     }
+    /* Everything loaded: the rest are plain assignments, which cannot fail, so the
+     * generator, the scheduler and the epoch change only together with the weights. */
     if (rc == 0) {
         strata_rng_set_state((uint64_t)strtoull(rng_text, NULL, 10));
         if (sched)

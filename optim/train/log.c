@@ -1,5 +1,11 @@
 /*
  * log.c - the per-epoch metrics CSV and its plot (gnuplot, when installed).
+ *
+ * The log is a CSV file with a fixed header (TRAIN_LOG_HEADER) and one row per epoch:
+ * plain text that a spreadsheet, a plotting tool or `column -s, -t` reads as it is. Each
+ * row is flushed as soon as it is written, so a run that dies keeps every finished
+ * epoch's row; unlike checkpoints, the log is appended to, not rewritten, except when a
+ * resumed run cuts it back to its checkpoint (train_log_resume).
  */
 #include "train.h"
 #include "optim_internal.h"
@@ -17,7 +23,7 @@
 /* ------------------------------------------------------------------ metrics CSV --- */
 
 struct TrainLog {
-    FILE *file;
+    FILE *file; /* opened for writing (a new log) or appending (a resumed one) */
 };
 
 #define TRAIN_LOG_HEADER "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
@@ -28,7 +34,7 @@ TrainLog *train_log_open(const char *path)
     TrainLog *log = strata_calloc(1, sizeof *log);
     if (!log)
         return NULL;
-    FILE *f = strata_fopen(path, "w");
+    FILE *f = strata_fopen(path, "w"); /* a new run starts a new log: "w" truncates */
     if (!f) {
         strata_set_error("train_log_open: cannot create %s: %s", path, strerror(errno));
         strata_free(log);
@@ -90,6 +96,8 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
         strata_set_error("%s: cannot create %s: %s", __func__, tmp, strerror(errno));
         goto fail;
     }
+    /* The header, then the rows to keep: a row whose first field is not an epoch number
+     * in 1..epochs is dropped (a later epoch, or a line that is not a row). */
     int rc = strata_fwrite(line, (size_t)len, out);
     while (rc == 0 && (len = strata_getline(&line, &cap, in)) > 0) {
         char *end = NULL;
@@ -108,6 +116,7 @@ TrainLog *train_log_resume(const char *path, int64_t epochs)
         remove(tmp);
         goto fail;
     }
+    /* The kept rows are in place; new epochs are appended after them. */
     if (!(log->file = strata_fopen(path, "a"))) {
         strata_set_error("%s: cannot append to %s: %s", __func__, path, strerror(errno));
         goto fail;
@@ -130,7 +139,7 @@ int train_log_append(TrainLog *log, int64_t epoch, const TrainStats *train,
                      const TrainStats *test, float lr, double seconds)
 {
     STRATA_CHECK_ARG(log, -1);
-    double nan = NAN;
+    double nan = NAN; /* a missing train or test part is written as nan */
     char line[512];
     int n = snprintf(line, sizeof line, "%" PRId64 ",%.6f,%.6f,%.6f,%.6f,%.9g,%.3f\n", epoch,
                      train ? train->loss : nan, train ? train->accuracy : nan,
@@ -155,7 +164,8 @@ void train_log_close(TrainLog *log)
     strata_free(log);
 }
 
-/* Whether an executable @p name is on PATH. */
+/* Whether an executable @p name is on PATH: the plot is optional, and a missing gnuplot
+ * is reported as "not plotted" (1), not as an error. */
 static bool on_path(const char *name)
 {
     const char *path = getenv("PATH");
