@@ -689,6 +689,47 @@ static int stash_keep(Run *r, int level, int64_t k, Tensor *value)
 }
 
 /*
+ * The end of the last layer's forward unit: the loss of microbatch @p k on the layer's
+ * output @p out, and its gradient with respect to @p out, which starts the backward pass
+ * (it is what the stash keeps for that unit). Allocates in the caller's scope; NULL with
+ * an error on failure.
+ */
+static Tensor *loss_gradient(Run *r, int64_t k, Tensor *out)
+{
+    L2LTrainer *t = r->t;
+    const int64_t r0 = k * r->mb, rows = rows_of(r, k);
+    char a[128];
+    /* The loss of this microbatch, weighted by its share of the batch: the sum over
+     * microbatches of (rows_k / B) * mean_k is the mean over the whole batch, even
+     * when the last microbatch is smaller (weighting by 1/K would not be). */
+    Var *ov = var_new(out, true);
+    Tensor *target = tensor_narrow(r->y, 0, r0, rows);
+    Var *loss = ov && target ? t->opts.loss_fn(ov, target, t->opts.loss_ctx) : NULL;
+    if (!loss) {
+        prefix_error("the loss failed on microbatch %lld (output %s)", (long long)k,
+                     tensor_shape_str(out, a, sizeof a));
+        return NULL;
+    }
+    if (tensor_numel(var_data(loss)) != 1) {
+        strata_set_error("the loss returned shape %s; it must return one element (the "
+                         "mean over the microbatch)",
+                         tensor_shape_str(var_data(loss), a, sizeof a));
+        return NULL;
+    }
+    const double weight = (double)rows / (double)r->B;
+    Var *weighted = var_mul_scalar(loss, (float)weight);
+    if (!weighted || var_backward(weighted) < 0) {
+        prefix_error("backward through the loss failed on microbatch %lld", (long long)k);
+        return NULL;
+    }
+    r->loss += weight * (double)tensor_item(var_data(loss));
+    Tensor *grad = var_grad(ov);
+    if (!grad)
+        strata_set_error("the loss does not depend on the last layer's output");
+    return grad;
+}
+
+/*
  * Forward unit: layer l on microbatch k without a graph; its output becomes S(l+1, k).
  * For the last layer, the loss of the microbatch is computed here instead and the
  * gradient of (rows/B) * loss with respect to the output is stashed.
@@ -698,7 +739,7 @@ static int forward_unit(Run *r, int l, int64_t k)
     L2LTrainer *t = r->t;
     Module *layer = t->layers[l].module;
     const bool last = l == t->num_layers - 1;
-    const int64_t r0 = k * r->mb, rows = rows_of(r, k);
+    const int64_t rows = rows_of(r, k);
     char a[128], b[128];
     Meter meter;
     int rc = -1;
@@ -727,37 +768,8 @@ static int forward_unit(Run *r, int l, int64_t k)
         goto out;
     }
     Tensor *value = out;
-    if (last) {
-        /* The loss of this microbatch, weighted by its share of the batch: the sum over
-         * microbatches of (rows_k / B) * mean_k is the mean over the whole batch, even
-         * when the last microbatch is smaller (weighting by 1/K would not be). */
-        Var *ov = var_new(out, true);
-        Tensor *target = tensor_narrow(r->y, 0, r0, rows);
-        Var *loss = ov && target ? t->opts.loss_fn(ov, target, t->opts.loss_ctx) : NULL;
-        if (!loss) {
-            prefix_error("the loss failed on microbatch %lld (output %s)", (long long)k,
-                         tensor_shape_str(out, a, sizeof a));
-            goto out;
-        }
-        if (tensor_numel(var_data(loss)) != 1) {
-            strata_set_error("the loss returned shape %s; it must return one element (the "
-                             "mean over the microbatch)",
-                             tensor_shape_str(var_data(loss), a, sizeof a));
-            goto out;
-        }
-        const double weight = (double)rows / (double)r->B;
-        Var *weighted = var_mul_scalar(loss, (float)weight);
-        if (!weighted || var_backward(weighted) < 0) {
-            prefix_error("backward through the loss failed on microbatch %lld", (long long)k);
-            goto out;
-        }
-        r->loss += weight * (double)tensor_item(var_data(loss));
-        value = var_grad(ov);
-        if (!value) {
-            strata_set_error("the loss does not depend on the last layer's output");
-            goto out;
-        }
-    }
+    if (last && !(value = loss_gradient(r, k, out)))
+        goto out;
     if (stash_keep(r, l + 1, k, value) < 0) {
         prefix_error("layer %d (%s)", l, nn_module_type_name(layer));
         goto out;
