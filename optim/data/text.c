@@ -28,7 +28,7 @@ struct TextCorpus {
 /* The whole file in a new corpus (no vocabulary yet), or NULL with an error. */
 static TextCorpus *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = strata_fopen(path, "rb"); /* through tensor/io.c: the fault walks see it */
     if (!f) {
         strata_set_error("data_text_load: cannot open '%s': %s", path, strerror(errno));
         return NULL;
@@ -39,12 +39,13 @@ static TextCorpus *read_text(const char *path)
         size = ftell(f);
     if (c && size >= 0 && fseek(f, 0, SEEK_SET) == 0) {
         c->text = strata_malloc((size_t)size + 1);
-        if (c->text && fread(c->text, 1, (size_t)size, f) == (size_t)size)
+        if (c->text && strata_fread(c->text, (size_t)size, f) == (size_t)size)
             c->length = size;
         else
             size = -1;
     }
-    fclose(f);
+    if (strata_fclose(f) != 0) /* a close that fails is a read that failed */
+        size = -1;
     if (c && size < 0) {
         strata_set_error("data_text_load: cannot read '%s'", path);
         data_text_free(c);
