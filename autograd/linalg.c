@@ -13,16 +13,25 @@
 #include <cblas.h>
 #include <string.h>
 
-/* SOLUTION BEGIN week=2 step=7 tier=stretch */
+/*
+ * The backward functions below share one contract (VarBackwardFn in
+ * autograd_internal.h): given g, the gradient of the output, store in grads[i] the
+ * gradient of input i (for every input with node_needs_grad), at its shape; return 0,
+ * or -1 (message recorded) when a tensor op fails. Their signatures and the VarOp
+ * tables are given: you write each backward's body, linear_forward and each var_* op.
+ */
+
 /* ----------------------------------------------------------------- matmul --- */
 
 /*
- * torch.matmul's backward. A 1-D operand was promoted (a [k] -> [1, k], b [k] -> [k, 1])
- * and batch dims broadcast; backward works on the promoted shapes, then sums the
- * gradients over broadcast batch dims and reshapes them to the operands' shapes.
+ * Backward of var_matmul (torch.matmul's backward). A 1-D operand was promoted
+ * (a [k] -> [1, k], b [k] -> [k, 1]) and batch dims broadcast; backward works on the
+ * promoted shapes, then sums the gradients over broadcast batch dims and reshapes them
+ * to the operands' shapes.
  */
 static int matmul_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=-1 */
     const Tensor *a = node_input(n, 0), *b = node_input(n, 1);
     if (a->ndim == 2 && b->ndim == 2) { /* the common case, without reshapes */
         Tensor t;
@@ -86,18 +95,21 @@ done:
     tensor_release(ga);
     tensor_release(gb);
     return rc;
+    /* SOLUTION END */
 }
 
 /* ----------------------------------------------------------------- linear --- */
 
 /*
- * y = x W^T + b with x viewed as rows [M, in], W [out, in], g viewed as [M, out]:
+ * Backward of var_linear: y = x W^T + b with x viewed as rows [M, in], W [out, in],
+ * g viewed as [M, out]:
  *     grad_x = g W      [M, out] x [out, in] -> [M, in]
  *     grad_W = g^T x    [out, M] x [M, in]   -> [out, in]
  *     grad_b = sum of g over the rows        -> [out]
  */
 static int linear_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=-1 */
     const Tensor *x = node_input(n, 0), *w = node_input(n, 1);
     int64_t out_f = w->shape[0], in_f = w->shape[1];
     int64_t rows_g[2] = {-1, out_f}, rows_x[2] = {-1, in_f};
@@ -125,46 +137,66 @@ static int linear_backward(VarNode *n, const Tensor *g, Tensor **grads)
     }
     tensor_release(g2);
     return rc;
+    /* SOLUTION END */
 }
 
 /* ------------------------------------------------------ convolution, pooling --- */
 
-/* im2col's adjoint is col2im: each column entry goes back to the pixel it came from */
+/*
+ * Backward of var_im2col: im2col's adjoint is col2im; each column entry goes back to
+ * the pixel it came from.
+ */
 static int im2col_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=-1 */
     const Tensor *x = node_input(n, 0);
     grads[0] = tensor_col2im(g, x->shape[1], x->shape[2], x->shape[3], n->p.window);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
 /*
- * conv2d's three gradients come from one tensor kernel (tensor_conv2d_backward: with
- * cols = im2col(x) and W as [O, K], grad_W = sum_n g[n] cols[n]^T, grad_x =
- * col2im(W^T g), grad_b = g summed over N, oh, ow), asked only for the ones needed.
+ * Backward of var_conv2d: its three gradients come from one tensor kernel
+ * (tensor_conv2d_backward: with cols = im2col(x) and W as [O, K], grad_W = sum_n g[n]
+ * cols[n]^T, grad_x = col2im(W^T g), grad_b = g summed over N, oh, ow), asked only for
+ * the ones needed.
  */
 static int conv2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=-1 */
     bool has_bias = n->ninputs == 3;
     return tensor_conv2d_backward(g, node_input(n, 0), node_input(n, 1), n->p.window,
                                   node_needs_grad(n, 0) ? &grads[0] : NULL,
                                   node_needs_grad(n, 1) ? &grads[1] : NULL,
                                   has_bias && node_needs_grad(n, 2) ? &grads[2] : NULL);
+    /* SOLUTION END */
 }
 
-/* each output's gradient goes to the input element its window chose (saved[0]) */
+/*
+ * Backward of var_max_pool2d: each output's gradient goes to the input element its
+ * window chose (saved[0]).
+ */
 static int max_pool2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=-1 */
     grads[0] = tensor_max_pool2d_backward(g, n->saved[0], node_input(n, 0)->shape);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* each output's gradient is shared equally by the kh*kw taps of its window */
+/*
+ * Backward of var_avg_pool2d: each output's gradient is shared equally by the kh*kw
+ * taps of its window.
+ */
 static int avg_pool2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=-1 */
     grads[0] = tensor_avg_pool2d_backward(g, node_input(n, 0)->shape, n->p.window);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
+/* Given: what each op records (its name in messages and its backward). */
 static const VarOp MATMUL_OP = {"matmul", matmul_backward};
 static const VarOp LINEAR_OP = {"linear", linear_backward};
 static const VarOp IM2COL_OP = {"im2col", im2col_backward};
@@ -172,9 +204,14 @@ static const VarOp CONV2D_OP = {"conv2d", conv2d_backward};
 static const VarOp MAX_POOL2D_OP = {"max_pool2d", max_pool2d_backward};
 static const VarOp AVG_POOL2D_OP = {"avg_pool2d", avg_pool2d_backward};
 
-/* y = x W^T + b in one GEMM: x as rows [M, in] times the transposed view of W. */
+/*
+ * The forward of var_linear: y = x W^T + b in one GEMM, x as rows [M, in] times the
+ * transposed view of W (ag_transposed); x of any ndim >= 1, y with x's leading dims.
+ * Returns a fresh tensor, or NULL.
+ */
 static Tensor *linear_forward(const Tensor *x, const Tensor *w, const Tensor *b)
 {
+    /* SOLUTION BEGIN week=2 step=7 tier=stretch fail=NULL */
     int64_t in_f = w->shape[1], out_f = w->shape[0];
     int64_t rows[2] = {-1, in_f};
     Tensor wt;
@@ -195,8 +232,8 @@ static Tensor *linear_forward(const Tensor *x, const Tensor *w, const Tensor *b)
     Tensor *y = tensor_reshape(y2, shape, x->ndim);
     tensor_release(y2);
     return y;
+    /* SOLUTION END */
 }
-/* SOLUTION END */
 
 Var *var_matmul(Var *a, Var *b)
 {

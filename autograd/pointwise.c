@@ -163,10 +163,22 @@ static Tensor *ag_pointwise_grad(PointwiseGrad kind, const Tensor *g, const Tens
     /* SOLUTION END */
 }
 
-/* SOLUTION BEGIN week=2 step=4 tier=core */
+/*
+ * The backward functions below share one contract (VarBackwardFn in
+ * autograd_internal.h): given g, the gradient of the op's output, store in grads[i] the
+ * gradient of input i for every input with node_needs_grad(n, i), at input i's shape,
+ * and leave the others NULL; return 0, or -1 (message recorded) when a tensor op fails.
+ * Their signatures, the VarOp tables that name them and the forward helpers binary()
+ * and unary() are given: what you write is each backward's body (and each var_* op's).
+ */
+
 /* ------------------------------------------------------------- binary ops --- */
 
-/* grads[i] = @p full (a fresh gradient at the broadcast shape) summed to input i. */
+/*
+ * Given: grads[i] = @p full (a fresh gradient at the broadcast shape, which this call
+ * takes over) summed back to input i's shape; returns 0, or -1 when full is NULL or the
+ * sum fails.
+ */
 static int set_reduced(VarNode *n, int i, Tensor *full, Tensor **grads)
 {
     if (!full)
@@ -177,9 +189,10 @@ static int set_reduced(VarNode *n, int i, Tensor *full, Tensor **grads)
     return grads[i] ? 0 : -1;
 }
 
-/* grad_a = g, grad_b = g */
+/* Backward of var_add: grad_a = g, grad_b = g, each summed back to its input's shape. */
 static int add_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     for (int i = 0; i < 2; i++)
         if (node_needs_grad(n, i)) {
             tensor_retain((Tensor *)g);
@@ -187,11 +200,13 @@ static int add_backward(VarNode *n, const Tensor *g, Tensor **grads)
                 return -1;
         }
     return 0;
+    /* SOLUTION END */
 }
 
-/* grad_a = g, grad_b = -g */
+/* Backward of var_sub: grad_a = g, grad_b = -g, each summed back to its input's shape. */
 static int sub_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     if (node_needs_grad(n, 0)) {
         tensor_retain((Tensor *)g);
         if (set_reduced(n, 0, (Tensor *)g, grads) < 0)
@@ -200,21 +215,28 @@ static int sub_backward(VarNode *n, const Tensor *g, Tensor **grads)
     if (node_needs_grad(n, 1) && set_reduced(n, 1, tensor_neg(g), grads) < 0)
         return -1;
     return 0;
+    /* SOLUTION END */
 }
 
-/* grad_a = g * b, grad_b = g * a */
+/* Backward of var_mul: grad_a = g * b, grad_b = g * a, each summed back to its input's shape. */
 static int mul_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     if (node_needs_grad(n, 0) && set_reduced(n, 0, tensor_mul(g, node_input(n, 1)), grads) < 0)
         return -1;
     if (node_needs_grad(n, 1) && set_reduced(n, 1, tensor_mul(g, node_input(n, 0)), grads) < 0)
         return -1;
     return 0;
+    /* SOLUTION END */
 }
 
-/* grad_a = g / b, grad_b = -g a / b^2 = -(g / b) * (a / b) */
+/*
+ * Backward of var_div: grad_a = g / b, grad_b = -g a / b^2 = -(g / b) * (a / b), each
+ * summed back to its input's shape.
+ */
 static int div_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     const Tensor *a = node_input(n, 0), *b = node_input(n, 1);
     Tensor *g_over_b = tensor_div(g, b);
     if (!g_over_b)
@@ -234,11 +256,16 @@ static int div_backward(VarNode *n, const Tensor *g, Tensor **grads)
     }
     tensor_release(g_over_b);
     return rc;
+    /* SOLUTION END */
 }
 
-/* grad_a = g b a^(b-1); grad_b = g a^b log a (0 where a == 0, as PyTorch) */
+/*
+ * Backward of var_pow: grad_a = g b a^(b-1); grad_b = g a^b log a (0 where a == 0, as
+ * PyTorch), each summed back to its input's shape; a^b is the output, saved[0].
+ */
 static int pow_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     const Tensor *a = node_input(n, 0), *b = node_input(n, 1), *y = n->saved[0];
     if (node_needs_grad(n, 0)) {
         Tensor *bm1 = tensor_add_scalar(b, -1.0f);
@@ -267,14 +294,17 @@ static int pow_backward(VarNode *n, const Tensor *g, Tensor **grads)
             return -1;
     }
     return 0;
+    /* SOLUTION END */
 }
 
 /*
- * maximum: grad_a = g where a > b, g/2 where a == b, else 0; grad_b = g - grad_a
- * (before reduction). minimum is the same with a < b.
+ * Backward of var_maximum (is_max) and var_minimum: grad_a = g where a wins (a > b for
+ * the maximum, a < b for the minimum), g/2 where a == b, else 0; grad_b = g - grad_a
+ * (before reduction); each summed back to its input's shape.
  */
 static int extremum_backward(VarNode *n, const Tensor *g, Tensor **grads, bool is_max)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     const Tensor *a = node_input(n, 0), *b = node_input(n, 1);
     Tensor *wins = is_max ? tensor_gt(a, b) : tensor_lt(a, b);
     Tensor *ties = tensor_eq(a, b);
@@ -296,18 +326,22 @@ static int extremum_backward(VarNode *n, const Tensor *g, Tensor **grads, bool i
     }
     tensor_release(ga);
     return rc;
+    /* SOLUTION END */
 }
 
+/* Given: the backward of var_maximum. */
 static int maximum_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     return extremum_backward(n, g, grads, true);
 }
 
+/* Given: the backward of var_minimum. */
 static int minimum_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     return extremum_backward(n, g, grads, false);
 }
 
+/* Given: what each binary op records (its name in messages and its backward). */
 static const VarOp ADD_OP = {"add", add_backward};
 static const VarOp SUB_OP = {"sub", sub_backward};
 static const VarOp MUL_OP = {"mul", mul_backward};
@@ -316,7 +350,11 @@ static const VarOp POW_OP = {"pow", pow_backward};
 static const VarOp MAXIMUM_OP = {"maximum", maximum_backward};
 static const VarOp MINIMUM_OP = {"minimum", minimum_backward};
 
-/* The forward shared by the binary ops: compute, record, save what backward reads. */
+/*
+ * Given: the forward shared by the binary ops: adopt @p value (the tensor op's result),
+ * record a node with @p op when grad mode is on and an input requires grad, and save
+ * the output in saved[0] when backward reads it (@p save_output).
+ */
 static Var *binary(const char *fn, Tensor *value, const VarOp *op, Var *a, Var *b,
                    bool save_output)
 {
@@ -330,28 +368,35 @@ static Var *binary(const char *fn, Tensor *value, const VarOp *op, Var *a, Var *
 
 /* ------------------------------------------------------- ops with a scalar --- */
 
-/* grad = g */
+/* Backward of var_add_scalar: grad = g (the same tensor, retained). */
 static int add_scalar_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     (void)n;
     tensor_retain((Tensor *)g);
     grads[0] = (Tensor *)g;
     return 0;
+    /* SOLUTION END */
 }
 
-/* grad = g * s */
+/* Backward of var_mul_scalar: grad = g * s (s is n->p.f0). */
 static int mul_scalar_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     return (grads[0] = tensor_mul_scalar(g, n->p.f0)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* grad = -g */
+/* Backward of var_neg: grad = -g. */
 static int neg_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     (void)n;
     return (grads[0] = tensor_neg(g)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
+/* Given: what each op with a scalar records. */
 static const VarOp ADD_SCALAR_OP = {"add_scalar", add_scalar_backward};
 static const VarOp MUL_SCALAR_OP = {"mul_scalar", mul_scalar_backward};
 static const VarOp NEG_OP = {"neg", neg_backward};
@@ -359,36 +404,45 @@ static const VarOp NEG_OP = {"neg", neg_backward};
 /* --------------------------------------------------------------- unary ops --- */
 
 /*
- * The unary ops whose backward is one elementwise kernel. The node keeps the output
- * (saved[0]) when the kernel reads y; the input x is the node's input already.
+ * Backward of the unary ops whose gradient is one elementwise kernel (pow_scalar, abs,
+ * exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, gelu, leaky_relu, clamp):
+ * grad_x = ag_pointwise_grad(kind, g, x, y, f0, f1), with the kernel's kind in n->p.i0,
+ * x the node's input, y the output in saved[0] (NULL when the kernel does not read it)
+ * and the op's scalars in n->p.f0 and n->p.f1.
  */
-#define UNARY_BACKWARD(name, KIND)                                                      \
-    static int name##_backward(VarNode *n, const Tensor *g, Tensor **grads)             \
-    {                                                                                   \
-        grads[0] = ag_pointwise_grad(KIND, g, node_input(n, 0), n->saved[0], n->p.f0,   \
-                                     n->p.f1);                                          \
-        return grads[0] ? 0 : -1;                                                       \
-    }                                                                                   \
-    static const VarOp name##_OP_DEF = {#name, name##_backward};
+static int pointwise_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
+    grads[0] = ag_pointwise_grad((PointwiseGrad)n->p.i0, g, node_input(n, 0), n->saved[0],
+                                 n->p.f0, n->p.f1);
+    return grads[0] ? 0 : -1;
+    /* SOLUTION END */
+}
 
-UNARY_BACKWARD(pow_scalar, PW_POW_SCALAR)
-UNARY_BACKWARD(abs, PW_ABS)
-UNARY_BACKWARD(exp, PW_EXP)
-UNARY_BACKWARD(log, PW_LOG)
-UNARY_BACKWARD(sqrt, PW_SQRT)
-UNARY_BACKWARD(rsqrt, PW_RSQRT)
-UNARY_BACKWARD(sin, PW_SIN)
-UNARY_BACKWARD(cos, PW_COS)
-UNARY_BACKWARD(tanh, PW_TANH)
-UNARY_BACKWARD(sigmoid, PW_SIGMOID)
-UNARY_BACKWARD(relu, PW_RELU)
-UNARY_BACKWARD(gelu, PW_GELU)
-UNARY_BACKWARD(leaky_relu, PW_LEAKY_RELU)
-UNARY_BACKWARD(clamp, PW_CLAMP)
+/* Given: what each unary op records (its name in messages and its backward). */
+static const VarOp POW_SCALAR_OP = {"pow_scalar", pointwise_backward};
+static const VarOp ABS_OP = {"abs", pointwise_backward};
+static const VarOp EXP_OP = {"exp", pointwise_backward};
+static const VarOp LOG_OP = {"log", pointwise_backward};
+static const VarOp SQRT_OP = {"sqrt", pointwise_backward};
+static const VarOp RSQRT_OP = {"rsqrt", pointwise_backward};
+static const VarOp SIN_OP = {"sin", pointwise_backward};
+static const VarOp COS_OP = {"cos", pointwise_backward};
+static const VarOp TANH_OP = {"tanh", pointwise_backward};
+static const VarOp SIGMOID_OP = {"sigmoid", pointwise_backward};
+static const VarOp RELU_OP = {"relu", pointwise_backward};
+static const VarOp GELU_OP = {"gelu", pointwise_backward};
+static const VarOp LEAKY_RELU_OP = {"leaky_relu", pointwise_backward};
+static const VarOp CLAMP_OP = {"clamp", pointwise_backward};
 
-/* Forward of a unary op: record, keep the output if backward reads it, and scalars. */
+/*
+ * Given: the forward of a unary op: record a node with @p op, keep the output in
+ * saved[0] if backward reads it (@p save_output), the op's scalars in n->p.f0 and
+ * n->p.f1, and in n->p.i0 the elementwise kernel @p kind of pointwise_backward (-1 for
+ * an op with a backward of its own).
+ */
 static Var *unary(const char *fn, Tensor *value, const VarOp *op, Var *v, bool save_output,
-                  float f0, float f1)
+                  float f0, float f1, int kind)
 {
     VarNode *node;
     Var *out = ag_make_output(fn, value, op, &v, 1, &node);
@@ -397,15 +451,20 @@ static Var *unary(const char *fn, Tensor *value, const VarOp *op, Var *v, bool s
             ag_save(node, 0, out->data);
         node->p.f0 = f0;
         node->p.f1 = f1;
+        node->p.i0 = kind;
     }
     return out;
 }
 
 /* ------------------------------------------------------- where, masked_fill --- */
 
-/* grad_a = where(cond, g, 0), grad_b = where(cond, 0, g), each reduced to its input */
+/*
+ * Backward of var_where: grad_a = where(cond, g, 0), grad_b = where(cond, 0, g), each
+ * summed back to its input's shape; cond is saved[0].
+ */
 static int where_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     const Tensor *cond = n->saved[0];
     Tensor *zero = tensor_scalar(0.0f);
     int rc = 0;
@@ -415,17 +474,20 @@ static int where_backward(VarNode *n, const Tensor *g, Tensor **grads)
         rc = set_reduced(n, 1, tensor_where(cond, zero, g), grads);
     tensor_release(zero);
     return rc;
+    /* SOLUTION END */
 }
 
-/* grad = g with 0 where the mask is set */
+/* Backward of var_masked_fill: grad = g with 0 where the mask (saved[0]) is set. */
 static int masked_fill_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     return (grads[0] = tensor_masked_fill(g, n->saved[0], 0.0f)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
+/* Given: what where and masked_fill record. */
 static const VarOp WHERE_OP = {"where", where_backward};
 static const VarOp MASKED_FILL_OP = {"masked_fill", masked_fill_backward};
-/* SOLUTION END */
 
 /* ---------------------------------------------------------------- public API --- */
 
@@ -496,7 +558,7 @@ Var *var_add_scalar(Var *v, float s)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_add_scalar(v->data, s), &ADD_SCALAR_OP, v, false, s, 0);
+    return unary(__func__, tensor_add_scalar(v->data, s), &ADD_SCALAR_OP, v, false, s, 0, -1);
     /* SOLUTION END */
 }
 
@@ -504,7 +566,7 @@ Var *var_mul_scalar(Var *v, float s)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_mul_scalar(v->data, s), &MUL_SCALAR_OP, v, false, s, 0);
+    return unary(__func__, tensor_mul_scalar(v->data, s), &MUL_SCALAR_OP, v, false, s, 0, -1);
     /* SOLUTION END */
 }
 
@@ -512,8 +574,8 @@ Var *var_pow_scalar(Var *v, float e)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_pow_scalar(v->data, e), &pow_scalar_OP_DEF, v, false, e,
-                 0);
+    return unary(__func__, tensor_pow_scalar(v->data, e), &POW_SCALAR_OP, v, false, e,
+                 0, PW_POW_SCALAR);
     /* SOLUTION END */
 }
 
@@ -521,7 +583,7 @@ Var *var_neg(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_neg(v->data), &NEG_OP, v, false, 0, 0);
+    return unary(__func__, tensor_neg(v->data), &NEG_OP, v, false, 0, 0, -1);
     /* SOLUTION END */
 }
 
@@ -529,7 +591,7 @@ Var *var_abs(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_abs(v->data), &abs_OP_DEF, v, false, 0, 0);
+    return unary(__func__, tensor_abs(v->data), &ABS_OP, v, false, 0, 0, PW_ABS);
     /* SOLUTION END */
 }
 
@@ -537,7 +599,7 @@ Var *var_exp(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_exp(v->data), &exp_OP_DEF, v, true, 0, 0);
+    return unary(__func__, tensor_exp(v->data), &EXP_OP, v, true, 0, 0, PW_EXP);
     /* SOLUTION END */
 }
 
@@ -545,7 +607,7 @@ Var *var_log(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_log(v->data), &log_OP_DEF, v, false, 0, 0);
+    return unary(__func__, tensor_log(v->data), &LOG_OP, v, false, 0, 0, PW_LOG);
     /* SOLUTION END */
 }
 
@@ -553,7 +615,7 @@ Var *var_sqrt(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_sqrt(v->data), &sqrt_OP_DEF, v, true, 0, 0);
+    return unary(__func__, tensor_sqrt(v->data), &SQRT_OP, v, true, 0, 0, PW_SQRT);
     /* SOLUTION END */
 }
 
@@ -561,7 +623,7 @@ Var *var_rsqrt(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_rsqrt(v->data), &rsqrt_OP_DEF, v, true, 0, 0);
+    return unary(__func__, tensor_rsqrt(v->data), &RSQRT_OP, v, true, 0, 0, PW_RSQRT);
     /* SOLUTION END */
 }
 
@@ -569,7 +631,7 @@ Var *var_sin(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_sin(v->data), &sin_OP_DEF, v, false, 0, 0);
+    return unary(__func__, tensor_sin(v->data), &SIN_OP, v, false, 0, 0, PW_SIN);
     /* SOLUTION END */
 }
 
@@ -577,7 +639,7 @@ Var *var_cos(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_cos(v->data), &cos_OP_DEF, v, false, 0, 0);
+    return unary(__func__, tensor_cos(v->data), &COS_OP, v, false, 0, 0, PW_COS);
     /* SOLUTION END */
 }
 
@@ -585,7 +647,7 @@ Var *var_tanh(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_tanh(v->data), &tanh_OP_DEF, v, true, 0, 0);
+    return unary(__func__, tensor_tanh(v->data), &TANH_OP, v, true, 0, 0, PW_TANH);
     /* SOLUTION END */
 }
 
@@ -593,7 +655,7 @@ Var *var_sigmoid(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_sigmoid(v->data), &sigmoid_OP_DEF, v, true, 0, 0);
+    return unary(__func__, tensor_sigmoid(v->data), &SIGMOID_OP, v, true, 0, 0, PW_SIGMOID);
     /* SOLUTION END */
 }
 
@@ -601,7 +663,7 @@ Var *var_relu(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_relu(v->data), &relu_OP_DEF, v, true, 0, 0);
+    return unary(__func__, tensor_relu(v->data), &RELU_OP, v, true, 0, 0, PW_RELU);
     /* SOLUTION END */
 }
 
@@ -609,7 +671,7 @@ Var *var_gelu(Var *v)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_gelu(v->data), &gelu_OP_DEF, v, false, 0, 0);
+    return unary(__func__, tensor_gelu(v->data), &GELU_OP, v, false, 0, 0, PW_GELU);
     /* SOLUTION END */
 }
 
@@ -617,8 +679,8 @@ Var *var_leaky_relu(Var *v, float slope)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_leaky_relu(v->data, slope), &leaky_relu_OP_DEF, v, false,
-                 slope, 0);
+    return unary(__func__, tensor_leaky_relu(v->data, slope), &LEAKY_RELU_OP, v, false,
+                 slope, 0, PW_LEAKY_RELU);
     /* SOLUTION END */
 }
 
@@ -626,7 +688,8 @@ Var *var_clamp(Var *v, float lo, float hi)
 {
     STRATA_CHECK_ARG(v, NULL);
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=NULL */
-    return unary(__func__, tensor_clamp(v->data, lo, hi), &clamp_OP_DEF, v, false, lo, hi);
+    return unary(__func__, tensor_clamp(v->data, lo, hi), &CLAMP_OP, v, false, lo, hi,
+                 PW_CLAMP);
     /* SOLUTION END */
 }
 

@@ -12,8 +12,16 @@
 
 #include <string.h>
 
-/* SOLUTION BEGIN week=2 step=5 tier=core */
-/* Remember the reduced dims in the node (normalized by ag_dim_mask at backward). */
+/*
+ * The backward functions below share one contract (VarBackwardFn in
+ * autograd_internal.h): given g, the gradient of the output, store in grads[0] the
+ * gradient of the input x, at x's shape; return 0, or -1 (message recorded) when a
+ * tensor op fails. Their signatures, the VarOp tables and the forward helpers
+ * (reduction, select_reduction, softmax_like) are given: you write keepdim_view,
+ * expand_back, each backward's body and each var_* op.
+ */
+
+/* Given: remember the reduced dims in the node (normalized by ag_dim_mask at backward). */
 static void save_dims(VarNode *node, const int *dims, int ndims, bool keepdim)
 {
     node->p.ndims = ndims < TENSOR_MAX_DIMS ? ndims : TENSOR_MAX_DIMS;
@@ -22,20 +30,31 @@ static void save_dims(VarNode *node, const int *dims, int ndims, bool keepdim)
     node->p.keepdim = keepdim;
 }
 
-/* @p t (of the reduced shape) viewed with keepdim's shape [K]. */
+/*
+ * @p t (of the reduced shape [R]) viewed with keepdim's shape [K]: the input's shape
+ * with the reduced dims (n->p.dims, n->p.ndims; see ag_dim_mask, ag_keepdim_shape) set
+ * to 1. Returns a new view, or NULL.
+ */
 static Tensor *keepdim_view(const VarNode *n, const Tensor *t)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     const Tensor *x = node_input(n, 0);
     bool mask[TENSOR_MAX_DIMS];
     int64_t keep[TENSOR_MAX_DIMS];
     ag_dim_mask(n->p.dims, n->p.ndims, x->ndim, mask);
     ag_keepdim_shape(x->shape, x->ndim, mask, keep);
     return tensor_reshape(t, keep, x->ndim);
+    /* SOLUTION END */
 }
 
-/* g [R] broadcast back to the input's shape [S] (a view). */
+/*
+ * g [R] broadcast back to the input's shape [S]: a stride-0 view (no copy), through
+ * keepdim_view unless g already has keepdim's shape (n->p.keepdim) or is a scalar.
+ * Returns a new view, or NULL.
+ */
 static Tensor *expand_back(const VarNode *n, const Tensor *g)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=NULL */
     const Tensor *x = node_input(n, 0);
     if (n->p.keepdim || g->ndim == 0) /* already [K] (or a scalar): expand directly */
         return tensor_expand(g, x->shape, x->ndim);
@@ -43,33 +62,42 @@ static Tensor *expand_back(const VarNode *n, const Tensor *g)
     Tensor *e = tensor_expand(gk, x->shape, x->ndim);
     tensor_release(gk);
     return e;
+    /* SOLUTION END */
 }
 
-/* Elements of the input per element of the output. */
+/* Given: elements of the input per element of the output (N of the mean). */
 static double group_size(const VarNode *n, const Tensor *g)
 {
     int64_t out = tensor_numel(g);
     return out ? (double)tensor_numel(node_input(n, 0)) / (double)out : 1.0;
 }
 
-/* grad_x = g broadcast back */
+/* Backward of var_sum: grad_x = g broadcast back to x's shape. */
 static int sum_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     return (grads[0] = expand_back(n, g)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* grad_x = g broadcast back / N */
+/* Backward of var_mean: grad_x = g broadcast back / N (N = group_size). */
 static int mean_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     Tensor *e = expand_back(n, g);
     grads[0] = tensor_mul_scalar(e, (float)(1.0 / group_size(n, g)));
     tensor_release(e);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* var = sum (x - mean)^2 / (N - u): grad_x = g * 2 (x - mean) / (N - u) */
+/*
+ * Backward of var_var: var = sum (x - mean)^2 / (N - u), so grad_x = g * 2 (x - mean) /
+ * (N - u), with u = 1 when unbiased (n->p.flag).
+ */
 static int variance_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     const Tensor *x = node_input(n, 0);
     double denom = group_size(n, g) - (n->p.flag ? 1.0 : 0.0);
     Tensor *mean = tensor_mean(x, n->p.dims, n->p.ndims, true);
@@ -82,11 +110,16 @@ static int variance_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(e);
     tensor_release(prod);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* y = log sum exp x: grad_x = g * exp(x - y) (the softmax over the reduced dims) */
+/*
+ * Backward of var_logsumexp: y = log sum exp x (saved[0]), so grad_x = g * exp(x - y),
+ * the softmax over the reduced dims.
+ */
 static int logsumexp_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     Tensor *yk = keepdim_view(n, n->saved[0]);
     Tensor *shifted = tensor_sub(node_input(n, 0), yk);
     Tensor *soft = tensor_exp(shifted);
@@ -97,11 +130,16 @@ static int logsumexp_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(soft);
     tensor_release(e);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* max/min along dim: the gradient goes to the chosen index (saved[0]) alone */
+/*
+ * Backward of var_max and var_min along one dim: the gradient goes to the chosen index
+ * (saved[0], the indices) alone; every other element gets 0.
+ */
 static int select_index_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     Tensor *gk = keepdim_view(n, g);
     Tensor *ik = keepdim_view(n, n->saved[0]);
     Tensor *zeros = tensor_zeros_like(node_input(n, 0));
@@ -110,11 +148,16 @@ static int select_index_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(ik);
     tensor_release(zeros);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* max of all: the k elements equal to the max share g: grad_x = g [x == y] / k */
+/*
+ * Backward of var_max_all: the k elements equal to the max (saved[0]) share g:
+ * grad_x = g [x == y] / k.
+ */
 static int max_all_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     Tensor *is_max = tensor_eq(node_input(n, 0), n->saved[0]);
     Tensor *count = tensor_sum(is_max, NULL, 0, false);
     Tensor *share = tensor_div(g, count);
@@ -123,11 +166,13 @@ static int max_all_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(count);
     tensor_release(share);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* y = softmax x: grad_x = y * (g - sum(g * y, dim)) */
+/* Backward of var_softmax: y = softmax x (saved[0]), grad_x = y * (g - sum(g * y, dim)). */
 static int softmax_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     const Tensor *y = n->saved[0];
     int dim = n->p.dim;
     Tensor *gy = tensor_mul(g, y);
@@ -138,11 +183,13 @@ static int softmax_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(dot);
     tensor_release(diff);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* y = log_softmax x: grad_x = g - exp(y) * sum(g, dim) */
+/* Backward of var_log_softmax: y (saved[0]), grad_x = g - exp(y) * sum(g, dim). */
 static int log_softmax_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
     int dim = n->p.dim;
     Tensor *soft = tensor_exp(n->saved[0]);
     Tensor *total = tensor_sum(g, &dim, 1, true);
@@ -152,8 +199,10 @@ static int log_softmax_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(total);
     tensor_release(prod);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
+/* Given: what each reduction records (its name in messages and its backward). */
 static const VarOp SUM_OP = {"sum", sum_backward};
 static const VarOp MEAN_OP = {"mean", mean_backward};
 static const VarOp VAR_OP = {"var", variance_backward};
@@ -164,7 +213,10 @@ static const VarOp MAX_ALL_OP = {"max_all", max_all_backward};
 static const VarOp SOFTMAX_OP = {"softmax", softmax_backward};
 static const VarOp LOG_SOFTMAX_OP = {"log_softmax", log_softmax_backward};
 
-/* Forward of a reduction over a dim list. */
+/*
+ * Given: the forward of a reduction over a dim list: record a node with @p op, its dims
+ * and keepdim, and the output in saved[0] when backward reads it.
+ */
 static Var *reduction(const char *fn, Tensor *value, const VarOp *op, Var *v, const int *dims,
                       int ndims, bool keepdim, bool save_output)
 {
@@ -178,7 +230,7 @@ static Var *reduction(const char *fn, Tensor *value, const VarOp *op, Var *v, co
     return out;
 }
 
-/* Forward of max/min along one dim: keep the indices tensor_max/min chose. */
+/* Given: the forward of max/min along one dim: keep the indices tensor_max/min chose. */
 static Var *select_reduction(const char *fn, Var *v, int dim, bool keepdim, bool is_max)
 {
     Tensor *indices = NULL;
@@ -196,7 +248,7 @@ static Var *select_reduction(const char *fn, Var *v, int dim, bool keepdim, bool
     return out;
 }
 
-/* Forward of softmax / log_softmax: keep the output and the normalized dim. */
+/* Given: the forward of softmax / log_softmax: keep the output and the normalized dim. */
 static Var *softmax_like(const char *fn, Tensor *value, const VarOp *op, Var *v, int dim)
 {
     VarNode *node;
@@ -207,7 +259,6 @@ static Var *softmax_like(const char *fn, Tensor *value, const VarOp *op, Var *v,
     }
     return out;
 }
-/* SOLUTION END */
 
 Var *var_sum(Var *v, const int *dims, int ndims, bool keepdim)
 {

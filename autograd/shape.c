@@ -13,32 +13,53 @@
 
 #include <string.h>
 
-/* SOLUTION BEGIN week=2 step=6 tier=stretch */
-/* grad_x = g reshaped to x's shape (reshape, flatten, squeeze, unsqueeze) */
+/*
+ * The backward functions below share one contract (VarBackwardFn in
+ * autograd_internal.h): given g, the gradient of the output, store in grads[i] the
+ * gradient of input i (for every input with node_needs_grad), at its shape; return 0,
+ * or -1 (message recorded) when a tensor op fails. Their signatures, the VarOp tables
+ * and the forward helper view_op are given: you write each backward's body and each
+ * var_* op.
+ */
+
+/*
+ * Backward of var_reshape, var_flatten, var_squeeze and var_unsqueeze: grad_x = g
+ * reshaped to x's shape.
+ */
 static int reshape_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     const Tensor *x = node_input(n, 0);
     return (grads[0] = tensor_reshape(g, x->shape, x->ndim)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* grad_x = transpose(g, dim0, dim1) */
+/* Backward of var_transpose: grad_x = transpose(g, dim0, dim1) (n->p.i0, n->p.i1). */
 static int transpose_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     return (grads[0] = tensor_transpose(g, (int)n->p.i0, (int)n->p.i1)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* grad_x = permute(g, inverse permutation) */
+/* Backward of var_permute: grad_x = permute(g, the inverse of n->p.dims). */
 static int permute_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     int inverse[TENSOR_MAX_DIMS];
     for (int i = 0; i < n->p.ndims; i++)
         inverse[n->p.dims[i]] = i;
     return (grads[0] = tensor_permute(g, inverse)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* grad_x = zeros of x's shape with g written where the view took its elements */
+/*
+ * Backward of var_narrow (kind 0), var_slice (1) and var_select (2): grad_x = zeros of
+ * x's shape with g written where the view took its elements.
+ */
 static int part_backward(VarNode *n, const Tensor *g, Tensor **grads, int kind)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     Tensor *zeros = tensor_zeros_like(node_input(n, 0));
     if (!zeros)
         return -1;
@@ -53,33 +74,43 @@ static int part_backward(VarNode *n, const Tensor *g, Tensor **grads, int kind)
     }
     grads[0] = zeros;
     return 0;
+    /* SOLUTION END */
 }
 
+/* Given: the backward of var_narrow. */
 static int narrow_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     return part_backward(n, g, grads, 0);
 }
 
+/* Given: the backward of var_slice. */
 static int slice_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     return part_backward(n, g, grads, 1);
 }
 
+/* Given: the backward of var_select. */
 static int select_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     return part_backward(n, g, grads, 2);
 }
 
-/* grad_x = g summed over the expanded dims */
+/* Backward of var_expand: grad_x = g summed over the expanded dims. */
 static int expand_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     const Tensor *x = node_input(n, 0);
     return (grads[0] = ag_reduce_to_shape(g, x->shape, x->ndim)) ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* y = x.index_select(dim, index) [.., k, ..]: grad_x[.., index[i], ..] += g[.., i, ..] */
+/*
+ * Backward of var_index_select: y = x.index_select(dim, index) [.., k, ..], so
+ * grad_x[.., index[i], ..] += g[.., i, ..] (index is saved[0]).
+ */
 static int index_select_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     const Tensor *index = n->saved[0];
     int dim = n->p.dim;
     int64_t shape[TENSOR_MAX_DIMS];
@@ -93,20 +124,24 @@ static int index_select_backward(VarNode *n, const Tensor *g, Tensor **grads)
     tensor_release(spread);
     tensor_release(zeros);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* y = x.gather(dim, index): grad_x = zeros.scatter_add(dim, index, g) */
+/* Backward of var_gather: grad_x = zeros.scatter_add(dim, index, g) (index is saved[0]). */
 static int gather_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     Tensor *zeros = tensor_zeros_like(node_input(n, 0));
     grads[0] = tensor_scatter_add(zeros, n->p.dim, n->saved[0], g);
     tensor_release(zeros);
     return grads[0] ? 0 : -1;
+    /* SOLUTION END */
 }
 
-/* cat: grad of input i is the slab of g it was copied to */
+/* Backward of var_cat: the gradient of input i is the slab of g it was copied to. */
 static int cat_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     int64_t offset = 0;
     for (int i = 0; i < n->ninputs; i++) {
         int64_t size = node_input(n, i)->shape[n->p.dim];
@@ -115,17 +150,21 @@ static int cat_backward(VarNode *n, const Tensor *g, Tensor **grads)
         offset += size;
     }
     return 0;
+    /* SOLUTION END */
 }
 
-/* stack: grad of input i is g[.., i, ..] */
+/* Backward of var_stack: the gradient of input i is g[.., i, ..]. */
 static int stack_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
+    /* SOLUTION BEGIN week=2 step=6 tier=stretch fail=-1 */
     for (int i = 0; i < n->ninputs; i++)
         if (node_needs_grad(n, i) && !(grads[i] = tensor_select(g, n->p.dim, i)))
             return -1;
     return 0;
+    /* SOLUTION END */
 }
 
+/* Given: what each view records (its name in messages and its backward). */
 static const VarOp RESHAPE_OP = {"reshape", reshape_backward};
 static const VarOp SQUEEZE_OP = {"squeeze", reshape_backward};
 static const VarOp UNSQUEEZE_OP = {"unsqueeze", reshape_backward};
@@ -141,17 +180,17 @@ static const VarOp GATHER_OP = {"gather", gather_backward};
 static const VarOp CAT_OP = {"cat", cat_backward};
 static const VarOp STACK_OP = {"stack", stack_backward};
 
-/* Forward of a one-input view: record, returning the node to fill (or NULL). */
+/* Given: the forward of a one-input view: record, returning the node to fill (or NULL). */
 static Var *view_op(const char *fn, Tensor *value, const VarOp *op, Var *v, VarNode **node)
 {
     return ag_make_output(fn, value, op, &v, 1, node);
 }
 
+/* Given: a negative dim counted from the end. */
 static int wrap(int dim, int ndim)
 {
     return dim < 0 ? dim + ndim : dim;
 }
-/* SOLUTION END */
 
 Var *var_reshape(Var *v, const int64_t *shape, int ndim)
 {

@@ -168,7 +168,9 @@ function wrapped(indent, first, text,    nw, w, i, cur, lead) {
 # The stub's first line(s): where it is taught, and its contract from the header.
 function contract(indent, where, fname,    text) {
     text = where ": " fname
-    if (fname in summary)
+    if ((fname in summary) && header_of[fname] ~ /\.c$/)
+        text = text " - " summary[fname] ". Contract: the comment above this function."
+    else if (fname in summary)
         text = text " - " summary[fname] ". Contract: " header_of[fname] "."
     else
         text = text ". Contract: the comment above and the handout."
@@ -203,8 +205,11 @@ function flush(    i, k) {
         mark_unused_statics()
     for (i = 1; i <= nout; i++) {
         if (i in unused_at) {
-            print "/* Given, and called by code you write: unused until you write it (the"
-            print " * reference's caller is cut), so the compiler is told not to warn. */"
+            # One comment for a run of marked one-line tables (a file's VarOp table).
+            if (!((i - 1) in unused_at) || out[i - 1] !~ /;[ \t]*$/) {
+                print "/* Given, and called by code you write: unused until you write it (the"
+                print " * reference's caller is cut), so the compiler is told not to warn. */"
+            }
             print "#if defined(__GNUC__) || defined(__clang__)"
             print "__attribute__((unused))"
             print "#endif"
