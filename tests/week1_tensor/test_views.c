@@ -195,25 +195,41 @@ START_TEST(test_permute)
 }
 END_TEST
 
-START_TEST(test_squeeze_unsqueeze)
+START_TEST(test_squeeze)
 {
     BEGIN;
     Tensor *base = IOTA(2, 1, 3, 1);
     Tensor *a = OK(tensor_squeeze(base, 1));
     EXPECT_SHAPE(a, 2, 3, 1);
     ck_assert(SHARES(a, base));
-    ck_assert_close(AT(a, 1, 2, 0), 5, 0);
+    ck_assert_close(AT(a, 1, 2, 0), 5, 0); /* base[1][0][2][0] = 3 * 1 + 2 */
     Tensor *b = OK(tensor_squeeze(base, 0)); /* size 2: unchanged view */
     EXPECT_SHAPE(b, 2, 1, 3, 1);
     ck_assert(SHARES(b, base));
     Tensor *c = OK(tensor_squeeze(base, -1));
     EXPECT_SHAPE(c, 2, 1, 3);
+    EXPECT_NULL_ERR(tensor_squeeze(base, 4), "tensor_squeeze", "4");
+    END;
+}
+END_TEST
+
+START_TEST(test_squeeze_all)
+{
+    BEGIN;
+    Tensor *base = IOTA(2, 1, 3, 1);
     Tensor *all = OK(tensor_squeeze_all(base));
     EXPECT_SHAPE(all, 2, 3);
+    ck_assert(SHARES(all, base));
     EXPECT_VALUES(all, 0, 0, 1, 2, 3, 4, 5);
     Tensor *ones = OK(tensor_zeros(SHAPE(1, 1), 2));
     EXPECT_SCALAR(OK(tensor_squeeze_all(ones)));
+    END;
+}
+END_TEST
 
+START_TEST(test_unsqueeze)
+{
+    BEGIN;
     Tensor *m = IOTA(2, 3);
     EXPECT_SHAPE(OK(tensor_unsqueeze(m, 0)), 1, 2, 3);
     EXPECT_SHAPE(OK(tensor_unsqueeze(m, 1)), 2, 1, 3);
@@ -222,11 +238,10 @@ START_TEST(test_squeeze_unsqueeze)
     EXPECT_SHAPE(OK(tensor_unsqueeze(m, -3)), 1, 2, 3);
     Tensor *u = OK(tensor_unsqueeze(m, 1));
     ck_assert(SHARES(u, m));
-    ck_assert_close(AT(u, 1, 0, 2), 5, 0);
+    ck_assert_close(AT(u, 1, 0, 2), 5, 0); /* m[1][2] = 3 * 1 + 2 */
     EXPECT_SHAPE(OK(tensor_unsqueeze(OK(tensor_scalar(1)), 0)), 1);
     EXPECT_NULL_ERR(tensor_unsqueeze(m, 3), "tensor_unsqueeze", "3");
     EXPECT_NULL_ERR(tensor_unsqueeze(m, -4), "tensor_unsqueeze", "-4");
-    EXPECT_NULL_ERR(tensor_squeeze(base, 4), "tensor_squeeze", "4");
     END;
 }
 END_TEST
@@ -415,7 +430,9 @@ void add_view_tests(Suite *s)
     GRADED(s, test_contiguous, 3);
     GRADED(s, test_transpose, 4);
     GRADED(s, test_permute, 4);
-    GRADED(s, test_squeeze_unsqueeze, 3);
+    GRADED(s, test_squeeze, 1);
+    GRADED(s, test_squeeze_all, 1);
+    GRADED(s, test_unsqueeze, 1);
     GRADED(s, test_narrow, 3);
     GRADED(s, test_slice, 4);
     GRADED(s, test_select, 3);
