@@ -206,6 +206,14 @@ STRATA_API Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling 
  *        forward uses it for a ReLU followed by a MaxPool2d.
  */
 STRATA_API Var *var_relu_max_pool2d(Var *input, Window2d w);
+/**
+ * @brief var_max_pool2d(var_relu(var_conv2d(input, weight, bias, conv)), pool) as one
+ *        op, equal bit for bit in value and gradients, without writing the
+ *        convolution's output whole (tensor_conv2d_relu_max_pool2d()). nn_sequential's
+ *        forward uses it for a Conv2d, a ReLU and a 2x2 MaxPool2d in a row.
+ */
+STRATA_API Var *var_conv2d_relu_max_pool2d(Var *input, Var *weight, Var *bias, Window2d conv,
+                                           Window2d pool);
 STRATA_API Var *var_avg_pool2d(Var *input, Window2d w); /**< @brief average pooling */
 /** @} */
 

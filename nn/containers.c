@@ -31,8 +31,22 @@ static Var *nn_sequential_forward(Module *self, Var *x)
     /* Each child's output is the next one's input; an empty Sequential is the identity. */
     Var *h = x;
     for (int i = 0; i < self->num_children && h; i++) {
-        /* A ReLU then a MaxPool2d (a CNN's usual pair) run as one op: the same values
-         * and gradients, without the ReLU'd copy of the largest tensor of the step. */
+        /* A Conv2d, a ReLU and a MaxPool2d (a CNN's usual three) run as one op: the
+         * same values and gradients, without writing the convolution's output, the
+         * largest tensor of the step, to memory whole. */
+        if (i + 2 < self->num_children) {
+            Module *three[3] = {self->children[i].module, self->children[i + 1].module,
+                                self->children[i + 2].module};
+            bool fused;
+            Var *y = nn_conv_relu_max_pool(three, h, &fused);
+            if (fused) {
+                h = y;
+                i += 2;
+                continue;
+            }
+        }
+        /* A ReLU then a MaxPool2d run as one op: the same values and gradients,
+         * without the ReLU'd copy of the largest tensor of the step. */
         Window2d w;
         if (i + 1 < self->num_children &&
             nn_relu_then_max_pool(self->children[i].module, self->children[i + 1].module, &w)) {

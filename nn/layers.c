@@ -490,6 +490,20 @@ bool nn_relu_then_max_pool(const Module *first, const Module *second, Window2d *
     *w = ((const PoolState *)second->state)->window;
     return true;
 }
+
+Var *nn_conv_relu_max_pool(Module *const *m, Var *x, bool *fused)
+{
+    *fused = false;
+    Window2d pool;
+    if (!m[0] || m[0]->type != &CONV2D_TYPE || m[0]->num_hooks > 0 ||
+        !nn_relu_then_max_pool(m[1], m[2], &pool))
+        return NULL;
+    const Conv2dState *s = m[0]->state;
+    if (x->data->ndim != 4 || x->data->shape[1] != s->in_channels)
+        return NULL; /* the Conv2d's own forward reports it */
+    *fused = true;
+    return var_conv2d_relu_max_pool2d(x, param(m[0], 0), param(m[0], 1), s->window, pool);
+}
 Module *nn_leaky_relu(float negative_slope)
 {
     return activation(&LEAKY_RELU_TYPE, ACT_LEAKY_RELU, negative_slope, 0);

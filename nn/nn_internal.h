@@ -53,6 +53,11 @@ bool nn_is_module_list(const Module *m);
 /* Whether @p first is a ReLU and @p second a MaxPool2d, neither with hooks: a pair
  * nn_sequential_forward runs as one op (var_relu_max_pool2d), *w the pooling's window. */
 bool nn_relu_then_max_pool(const Module *first, const Module *second, Window2d *w);
+/* When m[0], m[1], m[2] are a Conv2d, a ReLU and a MaxPool2d, none with hooks, and @p x
+ * fits the Conv2d: sets *fused and returns their output as one op
+ * (var_conv2d_relu_max_pool2d; NULL with an error if it fails). Otherwise clears *fused
+ * and returns NULL, having done nothing. */
+Var *nn_conv_relu_max_pool(Module *const *m, Var *x, bool *fused);
 
 /**
  * Insert @p child under @p name at position @p index of @p m's children (taking

@@ -124,6 +124,73 @@ Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w, Tensor **indices
     return out;
 }
 
+/* ------------------------------------------ convolution, then ReLU and pooling --- */
+
+/*
+ * The convolution's output would still make one trip through memory: written whole by
+ * the convolution, read back whole by the pooling. But the convolution computes it a
+ * step of a few images at a time (conv2d_forward), each step small enough for the
+ * cache, so each step is pooled as soon as it is made (a ConvSink), and the
+ * full-size output is never written. The values are those of the two ops: the same
+ * convolution code writes the same floats, and the same relu_pool_plane pools them.
+ */
+typedef struct {
+    int64_t C, oh, ow;  /* the convolution's output channels and size */
+    int64_t poh, pow;   /* the pooled size */
+    float *out, *idx;   /* [N, C, poh, pow] each */
+} ConvPoolSink;
+
+/* Pool the step's b images, [b, C, oh, ow] in @p conv, into their pooled planes. */
+static void relu_pool_step(void *ctx, int64_t n0, int64_t b, const float *conv, int thread)
+{
+    const ConvPoolSink *s = ctx;
+    (void)thread;
+    int64_t plane = s->oh * s->ow, pooled = s->poh * s->pow;
+    for (int64_t p = 0; p < b * s->C; p++)
+        relu_pool_plane(conv + p * plane, s->ow, s->ow, s->poh, s->pow,
+                        s->out + (n0 * s->C + p) * pooled, s->idx + (n0 * s->C + p) * pooled);
+}
+
+Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
+                                      const Tensor *bias, Window2d conv, Window2d pool,
+                                      Tensor **indices)
+{
+    STRATA_CHECK_ARG(input, NULL);
+    STRATA_CHECK_ARG(weight, NULL);
+    STRATA_CHECK_ARG(indices, NULL);
+    *indices = NULL;
+    int64_t oh, ow;
+    if (conv2d_check(input, weight, bias, conv, &oh, &ow) < 0)
+        return NULL;
+    int64_t N = input->shape[0], C = weight->shape[0];
+    /* The window relu_pool_plane pools (fusable() asks it of a [.., oh, ow] input). */
+    bool two_by_two = pool.kernel_h == 2 && pool.kernel_w == 2 && pool.stride_h == 2 &&
+                      pool.stride_w == 2 && pool.padding_h == 0 && pool.padding_w == 0 &&
+                      pool.dilation_h == 1 && pool.dilation_w == 1 && oh >= 2 && ow >= 2 &&
+                      oh * ow < (1 << 24);
+    if (!two_by_two || N * C == 0) { /* the two ops, one after the other */
+        Tensor *y = tensor_conv2d(input, weight, bias, conv);
+        Tensor *out = y ? tensor_relu_max_pool2d(y, pool, indices) : NULL;
+        tensor_release(y);
+        return out;
+    }
+    int64_t shape[4] = {N, C, oh / 2, ow / 2};
+    Tensor *out = tensor_new(shape, 4, __func__);
+    Tensor *idx = out ? tensor_new(shape, 4, __func__) : NULL;
+    ConvPoolSink s = {C, oh, ow, shape[2], shape[3], out ? out->data : NULL,
+                      idx ? idx->data : NULL};
+    ConvSink sink = {relu_pool_step, &s};
+    if (!idx || conv2d_forward(input, weight, bias, conv, oh, ow, NULL, &sink) < 0) {
+        tensor_release(out);
+        tensor_release(idx);
+        return NULL;
+    }
+    *indices = idx;
+    return out;
+}
+
+/* ----------------------------------------------------------------- backward --- */
+
 typedef struct {
     const float *g, *pooled, *idx; /* [planes, per_plane] */
     float *out;                    /* [planes, plane] */

@@ -917,6 +917,21 @@ STRATA_API Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output,
                                                    const Tensor *indices,
                                                    const int64_t *input_shape);
 /**
+ * @brief A convolution, then ReLU and max pooling, in one pass: equal bit for bit to
+ *        tensor_relu_max_pool2d(tensor_conv2d(input, weight, bias, conv), pool,
+ *        indices), without writing the convolution's output whole (fused for the 2x2,
+ *        stride-2 pooling window: each few images' output is pooled while it is in
+ *        cache; any other window runs the two ops).
+ * @param[in] input, weight, bias, conv as tensor_conv2d().
+ * @param[in] pool the pooling window.
+ * @param[out] indices receives the chosen positions within the convolution's output
+ *             planes, as tensor_max_pool2d() (required: backward needs them).
+ * @return [N, C_out, out_h, out_w] pooled, or NULL with an error.
+ */
+STRATA_API Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
+                                                 const Tensor *bias, Window2d conv,
+                                                 Window2d pool, Tensor **indices);
+/**
  * @brief Average pooling; the divisor counts padded zeros (PyTorch's default
  *        count_include_pad=True).
  */

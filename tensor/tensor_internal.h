@@ -185,6 +185,35 @@ int tensor_check_window(Window2d w, int64_t h, int64_t wd, int64_t *out_h, int64
 int tensor_check_image(const Tensor *t, const char *what, const char *fn);
 
 /*
+ * Where a convolution's output goes when nobody needs it whole (conv2d_forward()): the
+ * forward pass works through the batch a step of a few images at a time, and hands
+ * each step's output [b, C_out, oh, ow] (contiguous, images n0 .. n0+b-1, in the
+ * calling thread's scratch) to fn while it is still in cache. fn runs on strata's
+ * threads, on disjoint steps; @p thread is the calling thread's number.
+ * tensor_conv2d_relu_max_pool2d() (fused.c) pools each step this way, so the
+ * convolution's output, the largest tensor of a CNN's step, is never written whole.
+ */
+typedef struct ConvSink {
+    void (*fn)(void *ctx, int64_t n0, int64_t b, const float *out, int thread);
+    void *ctx;
+} ConvSink;
+
+/*
+ * Check conv2d's operands (as tensor_conv2d() does) and store its output size. 0, or
+ * -1 with an error naming tensor_conv2d.
+ */
+int conv2d_check(const Tensor *input, const Tensor *weight, const Tensor *bias, Window2d w,
+                 int64_t *oh, int64_t *ow);
+
+/*
+ * conv2d forward, for operands conv2d_check() accepted, into @p out [N, C_out, oh, ow]
+ * (contiguous), or, when @p out is NULL, a step at a time into @p sink. Returns 0, or
+ * -1 with an error when scratch memory runs out.
+ */
+int conv2d_forward(const Tensor *input, const Tensor *weight, const Tensor *bias, Window2d w,
+                   int64_t oh, int64_t ow, float *out, const ConvSink *sink);
+
+/*
  * Winograd's F(2x2, 3x3) convolution (winograd.c), the week-1 reference's fast path for
  * 3x3 convolutions of stride 1 with many channels: 2.25x fewer multiplies than im2col.
  * The handout cuts its definitions; conv.c's reference is the only caller.
@@ -194,12 +223,13 @@ int tensor_check_image(const Tensor *t, const char *what, const char *fn);
 bool winograd_applies(Window2d w, int64_t C_in, int64_t C_out);
 
 /*
- * conv2d forward into @p out [N, C_out, oh, ow] (fresh, contiguous, non-empty), for
- * operands conv.c has checked and winograd_applies() accepts. Returns 0, or -1 with an
- * error when scratch memory runs out.
+ * conv2d forward into @p out [N, C_out, oh, ow] (contiguous, non-empty) or, when @p out
+ * is NULL, into @p sink (as conv2d_forward()), for operands conv.c has checked and
+ * winograd_applies() accepts. Returns 0, or -1 with an error when scratch memory runs
+ * out.
  */
 int winograd_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias, Window2d w,
-                    Tensor *out);
+                    int64_t oh, int64_t ow, float *out, const ConvSink *sink);
 
 /*
  * conv2d's input and weight gradients from contiguous @p grad_output [N, C_out, oh, ow]:

@@ -121,6 +121,12 @@ static int64_t thread_scratch(const Winograd *p)
     return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
 }
 
+/* The forward's, with a sink: also the step's output [images, O, oh, ow]. */
+static int64_t forward_scratch(const Winograd *p, bool sink)
+{
+    return thread_scratch(p) + (sink ? p->images * p->O * p->oh * p->ow : 0);
+}
+
 /* out [r, c] = A [r, k] @ B [k, c], with B's element (m, j) at B[m * s0 + j * s1]. */
 static void small_matmul(const float *A, const float *B, int s0, int s1, int r, int k, int c,
                          float *out)
@@ -259,12 +265,13 @@ static void output_transform(const Winograd *p, const float *m, int64_t stride, 
         }
 }
 
-/* Block [2*th, 2*tw, b] (its inside) plus the bias into out[n0 + n, o] for each image. */
-static void scatter_output(const Winograd *p, const float *block, int64_t n0, int64_t b,
-                           int64_t o, float bias, float *out)
+/* Block [2*th, 2*tw, b] (its inside) plus the bias into out[n, o] for each image n of
+ * the step (out: the step's first image). */
+static void scatter_output(const Winograd *p, const float *block, int64_t b, int64_t o,
+                           float bias, float *out)
 {
     for (int64_t n = 0; n < b; n++) {
-        float *dst = out + ((n0 + n) * p->O + o) * p->oh * p->ow;
+        float *dst = out + (n * p->O + o) * p->oh * p->ow;
         for (int64_t r = 0; r < p->oh; r++)
             for (int64_t col = 0; col < p->ow; col++)
                 dst[r * p->ow + col] = block[(r * 2 * p->tw + col) * b + n] + bias;
@@ -365,9 +372,10 @@ static void products(const Winograd *p, const float *v, float *m, int64_t T)
 /* The forward loop's context. */
 typedef struct {
     const Winograd *plan;
-    const Tensor *bias; /* [O] or NULL */
-    float *scratch;     /* thread_scratch() floats per thread */
-    float *out;         /* [N, O, oh, ow] */
+    const Tensor *bias;   /* [O] or NULL */
+    float *scratch;       /* forward_scratch() floats per thread */
+    float *out;           /* [N, O, oh, ow], or NULL: each step's output goes to the sink */
+    const ConvSink *sink; /* or NULL */
 } WinogradForward;
 
 /* Images [begin, end) of the forward pass on one thread, a step at a time. */
@@ -377,17 +385,22 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int
     (void)chunk;
     const Winograd *p = f->plan;
     int64_t TB = chunk_tiles(p);
-    float *v = f->scratch + thread * thread_scratch(p), *m = v + XI * p->C * TB;
-    float *block = m + XI * p->O * TB;
+    float *v = f->scratch + thread * forward_scratch(p, f->sink != NULL);
+    float *m = v + XI * p->C * TB, *block = m + XI * p->O * TB;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
+        /* the step's output: in the output tensor, or after the block for the sink */
+        float *out = f->out ? f->out + n0 * p->O * p->oh * p->ow
+                            : block + p->ph * p->pw * p->images;
         input_transform_chunk(p, n0, b, v, block);
         products(p, v, m, T);
         for (int64_t o = 0; o < p->O; o++) {
             float bias = f->bias ? f->bias->data[o * f->bias->strides[0]] : 0.0f;
             output_transform(p, m + o * T, p->O * T, b, block);
-            scatter_output(p, block, n0, b, o, bias, f->out);
+            scatter_output(p, block, b, o, bias, out);
         }
+        if (f->sink)
+            f->sink->fn(f->sink->ctx, n0, b, out, thread);
     }
 }
 
@@ -405,20 +418,20 @@ static Tensor *transformed_kernel(const Tensor *weight)
 }
 
 int winograd_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bias, Window2d w,
-                    Tensor *out)
+                    int64_t oh, int64_t ow, float *out, const ConvSink *sink)
 {
     Tensor *x = tensor_contiguous(input), *u = x ? transformed_kernel(weight) : NULL;
     Winograd plan;
     int64_t scratch_shape[1] = {0};
     Tensor *scratch = NULL;
     if (u) {
-        winograd_plan(&plan, x, weight->shape[0], w, out->shape[2], out->shape[3]);
+        winograd_plan(&plan, x, weight->shape[0], w, oh, ow);
         plan.u = u->data;
-        scratch_shape[0] = plan.threads * thread_scratch(&plan);
+        scratch_shape[0] = plan.threads * forward_scratch(&plan, sink != NULL);
         scratch = tensor_new(scratch_shape, 1, "tensor_conv2d");
     }
     if (scratch) {
-        WinogradForward f = {&plan, bias, scratch->data, out->data};
+        WinogradForward f = {&plan, bias, scratch->data, out, sink};
         strata_parallel_for(plan.N, 1, forward_images, &f);
     }
     int rc = scratch ? 0 : -1;

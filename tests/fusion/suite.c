@@ -63,9 +63,14 @@ END_TEST
 START_TEST(relu_max_pool_backward_matches_the_two_ops)
 {
     BEGIN;
-    Tensor *data = awkward_images();
-    Window2d windows[2] = {window2d(2, 2, 0), window2d(3, 2, 1)};
-    for (int k = 0; k < 2; k++) {
+    /* 2x2 windows on even sizes; on odd sizes, which leave a row and a column in no
+     * window; and 3x3 windows (stride 2, padding 1), whose windows overlap. */
+    Tensor *odd = OK(tensor_randn(SHAPE(2, 3, 7, 9), 4));
+    odd->data[0] = odd->data[1] = -0.0f, odd->data[9] = odd->data[10] = 0.0f;
+    Tensor *inputs[3] = {awkward_images(), odd, awkward_images()};
+    Window2d windows[3] = {window2d(2, 2, 0), window2d(2, 2, 0), window2d(3, 2, 1)};
+    for (int k = 0; k < 3; k++) {
+        Tensor *data = inputs[k];
         Var *xf = OKV(var_new(OK(tensor_clone(data)), true));
         Var *xp = OKV(var_new(OK(tensor_clone(data)), true));
         Var *yf = OKV(var_relu_max_pool2d(xf, windows[k]));
@@ -94,6 +99,111 @@ START_TEST(relu_max_pool_backward_refuses_bad_indices)
     ck_assert_ptr_null(tensor_relu_max_pool2d_backward(g, y, idx, x->shape));
     ck_assert_ptr_nonnull(strstr(strata_last_error(), "16"));
     ck_assert_ptr_nonnull(strstr(strata_last_error(), "tensor_relu_max_pool2d_backward"));
+    END;
+}
+END_TEST
+
+/* ------------------------------------------ convolution, then ReLU and pooling --- */
+
+/* A convolution's operands: N images of C channels (H x W), O 3x3 kernels (padding 1),
+ * bias or not, with some outputs exactly 0 and negative (the weights of kernel 0 are 0,
+ * its bias -0 or absent). */
+typedef struct {
+    int64_t N, C, H, W, O;
+    bool bias;
+} ConvCase;
+
+static void conv_operands(ConvCase c, Tensor **x, Tensor **w, Tensor **b)
+{
+    *x = OK(tensor_randn(SHAPE(c.N, c.C, c.H, c.W), 4));
+    *w = OK(tensor_randn(SHAPE(c.O, c.C, 3, 3), 4));
+    memset((*w)->data, 0, (size_t)(c.C * 9) * sizeof(float));
+    *b = c.bias ? OK(tensor_randn(SHAPE(c.O), 1)) : NULL;
+    if (*b)
+        (*b)->data[0] = -0.0f;
+}
+
+/* Cases that take each path of the convolution: Winograd (16 channels and more) with a
+ * batch of several steps and a last short one, im2col, odd output sizes (a row and a
+ * column in no window), no bias; on one thread and on two. */
+static const ConvCase CONV_CASES[] = {
+    {37, 16, 6, 8, 16, true}, {21, 2, 8, 6, 3, true}, {5, 16, 7, 9, 17, false},
+    {9, 3, 5, 7, 4, false},
+};
+
+START_TEST(conv_relu_max_pool_forward_matches_the_ops)
+{
+    BEGIN;
+    for (int threads = 1; threads <= 2; threads++) {
+        strata_set_num_threads(threads);
+        for (size_t k = 0; k < sizeof CONV_CASES / sizeof *CONV_CASES; k++) {
+            Tensor *x, *w, *b;
+            conv_operands(CONV_CASES[k], &x, &w, &b);
+            Window2d conv = window2d(3, 1, 1);
+            Window2d pools[2] = {window2d(2, 2, 0), window2d(3, 2, 1)}; /* fused, not */
+            for (int p = 0; p < 2; p++) {
+                Tensor *idx_fused = NULL, *idx_plain = NULL;
+                Tensor *fused =
+                    OK(tensor_conv2d_relu_max_pool2d(x, w, b, conv, pools[p], &idx_fused));
+                Tensor *y = OK(tensor_conv2d(x, w, b, conv));
+                Tensor *plain = OK(tensor_max_pool2d(OK(tensor_relu(y)), pools[p], &idx_plain));
+                assert_same_bits(fused, plain, "pooled values");
+                assert_same_bits(idx_fused, idx_plain, "indices");
+            }
+        }
+    }
+    strata_set_num_threads(1);
+    END;
+}
+END_TEST
+
+/* Backward: the input, weight and bias gradients equal those the autograd engine
+ * computes through the three separate ops. */
+START_TEST(conv_relu_max_pool_backward_matches_the_ops)
+{
+    BEGIN;
+    for (int threads = 1; threads <= 2; threads++) {
+        strata_set_num_threads(threads);
+        for (size_t k = 0; k < sizeof CONV_CASES / sizeof *CONV_CASES; k++) {
+            Tensor *x, *w, *b;
+            conv_operands(CONV_CASES[k], &x, &w, &b);
+            Var *v[2][3];
+            for (int f = 0; f < 2; f++) {
+                v[f][0] = OKV(var_new(OK(tensor_clone(x)), true));
+                v[f][1] = OKV(var_new(OK(tensor_clone(w)), true));
+                v[f][2] = b ? OKV(var_new(OK(tensor_clone(b)), true)) : NULL;
+            }
+            Window2d conv = window2d(3, 1, 1), pool = window2d(2, 2, 0);
+            Var *yf = OKV(var_conv2d_relu_max_pool2d(v[0][0], v[0][1], v[0][2], conv, pool));
+            Var *yp = OKV(var_max_pool2d(
+                OKV(var_relu(OKV(var_conv2d(v[1][0], v[1][1], v[1][2], conv)))), pool));
+            assert_same_bits(yf->data, yp->data, "values");
+            Tensor *g = OK(tensor_randn(yf->data->shape, 4));
+            g->data[1] = -0.0f;
+            ck_assert_int_eq(var_backward_ex(yf, g, false), 0);
+            ck_assert_int_eq(var_backward_ex(yp, g, false), 0);
+            assert_same_bits(var_grad(v[0][0]), var_grad(v[1][0]), "input gradients");
+            assert_same_bits(var_grad(v[0][1]), var_grad(v[1][1]), "weight gradients");
+            if (b)
+                assert_same_bits(var_grad(v[0][2]), var_grad(v[1][2]), "bias gradients");
+        }
+    }
+    strata_set_num_threads(1);
+    END;
+}
+END_TEST
+
+/* Bad operands are refused as tensor_conv2d refuses them. */
+START_TEST(conv_relu_max_pool_refuses_bad_operands)
+{
+    BEGIN;
+    Tensor *x = OK(tensor_randn(SHAPE(2, 3, 6, 6), 4));
+    Tensor *w = OK(tensor_randn(SHAPE(4, 2, 3, 3), 4)); /* 2 input channels, not 3 */
+    Tensor *idx = NULL;
+    ck_assert_ptr_null(tensor_conv2d_relu_max_pool2d(x, w, NULL, window2d(3, 1, 1),
+                                                     window2d(2, 2, 0), &idx));
+    ck_assert_ptr_null(idx);
+    ck_assert_ptr_nonnull(strstr(strata_last_error(), "tensor_conv2d"));
     END;
 }
 END_TEST
@@ -159,5 +269,8 @@ Suite *make_suite(void)
     GRADED(s, relu_max_pool_backward_matches_the_two_ops, 1);
     GRADED(s, relu_max_pool_backward_refuses_bad_indices, 1);
     GRADED(s, sequential_relu_max_pool_matches_children, 1);
+    GRADED(s, conv_relu_max_pool_forward_matches_the_ops, 1);
+    GRADED(s, conv_relu_max_pool_backward_matches_the_ops, 1);
+    GRADED(s, conv_relu_max_pool_refuses_bad_operands, 1);
     return s;
 }
