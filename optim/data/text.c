@@ -34,11 +34,13 @@ static TextCorpus *read_text(const char *path)
         return NULL;
     }
     TextCorpus *c = strata_calloc(1, sizeof *c);
+    bool out_of_memory = c == NULL;
     long size = -1;
     if (c && fseek(f, 0, SEEK_END) == 0)
         size = ftell(f);
     if (c && size >= 0 && fseek(f, 0, SEEK_SET) == 0) {
         c->text = strata_malloc((size_t)size + 1);
+        out_of_memory = c->text == NULL;
         if (c->text && strata_fread(c->text, (size_t)size, f) == (size_t)size)
             c->length = size;
         else
@@ -46,8 +48,10 @@ static TextCorpus *read_text(const char *path)
     }
     if (strata_fclose(f) != 0) /* a close that fails is a read that failed */
         size = -1;
-    if (c && size < 0) {
-        strata_set_error("data_text_load: cannot read '%s'", path);
+    if (out_of_memory || size < 0) {
+        /* The allocator has said "out of memory" already; anything else is the file's fault. */
+        if (!out_of_memory)
+            strata_set_error("data_text_load: cannot read '%s'", path);
         data_text_free(c);
         return NULL;
     }

@@ -109,6 +109,31 @@ START_TEST(io_csv_load)
 }
 END_TEST
 
+/* The character corpus: read whole, then its vocabulary built. */
+static int text_call(void *ctx)
+{
+    (void)ctx;
+    TextCorpus *c = data_text_load(fault_path("corpus.txt"), 0.25);
+    int rc = c && data_text_vocab_size(c) == 8 ? 0 : -1;
+    data_text_free(c);
+    return rc;
+}
+
+START_TEST(io_text_load)
+{
+    MEM_BEGIN;
+    FILE *f = fopen(fault_path("corpus.txt"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("abracadabra, cadabra!", f); /* 8 distinct bytes */
+    fclose(f);
+    FaultScenario sc = {"data_text_load", text_call, NULL, NULL, NULL};
+    fault_walk_io(&sc);
+    fault_walk_alloc(&sc); /* the message of a failed allocation must say "out of memory" */
+    fault_dir_remove();
+    MEM_END;
+}
+END_TEST
+
 /* An IDX file of 3 images 2x2 (bytes 0..11), plain or gzip'd. */
 static void write_idx(const char *path, bool gz)
 {
@@ -199,6 +224,7 @@ void add_io_tests(Suite *s)
     GRADED_TIMED(s, io_checkpoint_save_and_resume, 1, 60);
     GRADED_TIMED(s, io_metrics_log, 1, 60);
     GRADED_TIMED(s, io_csv_load, 1, 60);
+    GRADED_TIMED(s, io_text_load, 1, 60);
     GRADED_TIMED(s, io_idx_read, 1, 60);
     GRADED_TIMED(s, io_l2l_store, 1, 60);
 }
