@@ -55,18 +55,6 @@ static void copy_block(float *dst, const int64_t *dst_strides, const float *src,
     }
 }
 
-/* @p t's shape and strides without dim @p dim. */
-static int without_dim(const Tensor *t, int dim, int64_t *shape, int64_t *strides)
-{
-    int n = 0;
-    for (int d = 0; d < t->ndim; d++) {
-        if (d == dim)
-            continue;
-        shape[n] = t->shape[d];
-        strides[n++] = t->strides[d];
-    }
-    return n;
-}
 
 /*
  * Read every element of @p index (in row-major order) as an integer index in
@@ -120,8 +108,8 @@ Tensor *tensor_index_select(const Tensor *t, int dim, const Tensor *index)
     if (out) {
         /* out[..., i, ...] = t[..., rows[i], ...]: one block copy per picked index. */
         int64_t bshape[TENSOR_MAX_DIMS], ts[TENSOR_MAX_DIMS], os[TENSOR_MAX_DIMS];
-        int bn = without_dim(t, d, bshape, ts);
-        without_dim(out, d, bshape, os);
+        int bn = tensor_geometry_without_dim(t, d, bshape, ts);
+        tensor_geometry_without_dim(out, d, bshape, os);
         int64_t t_step = t->ndim ? t->strides[d] : 0, o_step = out->ndim ? out->strides[d] : 0;
         for (int64_t i = 0; i < count; i++)
             copy_block(out->data + i * o_step, os, t->data + rows[i] * t_step, ts, bshape,
@@ -448,7 +436,7 @@ Tensor *tensor_stack(Tensor *const *tensors, int n, int dim)
         return NULL;
     /* Tensor i is out[..., i, ...]: out's strides without the new dim. */
     int64_t bshape[TENSOR_MAX_DIMS], os[TENSOR_MAX_DIMS];
-    without_dim(out, d, bshape, os);
+    tensor_geometry_without_dim(out, d, bshape, os);
     for (int i = 0; i < n; i++)
         copy_block(out->data + i * out->strides[d], os, tensors[i]->data,
                    tensors[i]->strides, tensors[i]->shape, t0->ndim);

@@ -188,8 +188,8 @@ int tensor_dim_mask(const int *dims, int ndims, int tensor_ndim, bool *mask,
     return 0;
 }
 
-/* Check a shape for creation: ndim in range, sizes >= 0, total size that fits. */
-int tensor_check_shape(const int64_t *shape, int ndim, const char *fn)
+/* Check a requested rank: ndim in range, and a shape array when there are dims. */
+int tensor_check_rank(const int64_t *shape, int ndim, const char *fn)
 {
     if (ndim < 0 || ndim > TENSOR_MAX_DIMS) {
         strata_set_error("%s: %d dims requested, at most %d are supported", fn, ndim,
@@ -200,6 +200,14 @@ int tensor_check_shape(const int64_t *shape, int ndim, const char *fn)
         strata_error_null(fn, "shape");
         return -1;
     }
+    return 0;
+}
+
+/* Check a shape for creation: ndim in range, sizes >= 0, total size that fits. */
+int tensor_check_shape(const int64_t *shape, int ndim, const char *fn)
+{
+    if (tensor_check_rank(shape, ndim, fn) < 0)
+        return -1;
     char buf[SHAPE_STR_SIZE];
     int64_t limit = (int64_t)((SIZE_MAX - STORAGE_HEADER - EMBEDDED_TENSOR) / sizeof(float));
     if (limit < 0 || (uint64_t)limit > (uint64_t)INT64_MAX / 2)
@@ -240,6 +248,19 @@ Tensor *tensor_new(const int64_t *shape, int ndim, const char *fn)
 Tensor *tensor_new_like(const Tensor *t, const char *fn)
 {
     return tensor_new(t->shape, t->ndim, fn);
+}
+
+/* @p t's shape and strides without dim @p dim, into @p shape and @p strides. */
+int tensor_geometry_without_dim(const Tensor *t, int dim, int64_t *shape, int64_t *strides)
+{
+    int n = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (d == dim)
+            continue;
+        shape[n] = t->shape[d];
+        strides[n++] = t->strides[d];
+    }
+    return n;
 }
 
 Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *strides,

@@ -35,10 +35,23 @@ Tensor *tensor_make_view(const Tensor *t, const int64_t *shape, const int64_t *s
                          int ndim, int64_t offset);
 
 /*
+ * Check a requested rank: @p ndim in [0, TENSOR_MAX_DIMS], and @p shape not NULL when
+ * @p ndim > 0. 0, or -1 with an error naming @p fn. tensor_check_shape() starts with it;
+ * the views, whose shapes may hold a -1 to infer, use it alone.
+ */
+int tensor_check_rank(const int64_t *shape, int ndim, const char *fn);
+
+/*
  * Check a shape for creation: ndim in [0, TENSOR_MAX_DIMS], sizes >= 0, an element count
  * that fits. 0, or -1 with an error naming @p fn. tensor_new() and tensor_expand() use it.
  */
 int tensor_check_shape(const int64_t *shape, int ndim, const char *fn);
+
+/*
+ * @p t's shape and strides with dim @p dim (in range; the caller checks) left out, into
+ * @p shape and @p strides; returns their length, t->ndim - 1.
+ */
+int tensor_geometry_without_dim(const Tensor *t, int dim, int64_t *shape, int64_t *strides);
 
 /* Row-major strides for @p shape. */
 void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);

@@ -22,15 +22,8 @@ static int infer_shape(const Tensor *t, const int64_t *shape, int ndim, int64_t 
                        const char *fn)
 {
     char buf[SHAPE_STR_SIZE];
-    if (ndim < 0 || ndim > TENSOR_MAX_DIMS) {
-        strata_set_error("%s: %d dims requested, at most %d are supported", fn, ndim,
-                         TENSOR_MAX_DIMS);
+    if (tensor_check_rank(shape, ndim, fn) < 0)
         return -1;
-    }
-    if (ndim > 0 && !shape) {
-        strata_error_null(fn, "shape");
-        return -1;
-    }
     int infer = -1;
     int64_t known = 1;
     for (int d = 0; d < ndim; d++) {
@@ -218,13 +211,7 @@ Tensor *tensor_permute(const Tensor *t, const int *dims)
 static Tensor *drop_dim(const Tensor *t, int dim, int64_t extra_offset)
 {
     int64_t shape[TENSOR_MAX_DIMS], strides[TENSOR_MAX_DIMS];
-    int n = 0;
-    for (int d = 0; d < t->ndim; d++) {
-        if (d == dim)
-            continue;
-        shape[n] = t->shape[d];
-        strides[n++] = t->strides[d];
-    }
+    int n = tensor_geometry_without_dim(t, dim, shape, strides);
     return tensor_make_view(t, shape, strides, n, t->offset + extra_offset);
 }
 /* SOLUTION END */
