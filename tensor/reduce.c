@@ -413,6 +413,16 @@ static Tensor *extreme_all(const Tensor *t, bool want_min, const char *fn)
         out->data[0] = (float)acc;
     return out;
 }
+
+/* Where the max or min along @p dim is: extreme()'s indices alone. */
+static Tensor *extreme_index(const Tensor *t, int dim, bool keepdim, bool want_min,
+                             const char *fn)
+{
+    Tensor *indices = NULL;
+    Tensor *values = extreme(t, dim, keepdim, &indices, want_min, fn);
+    tensor_release(values);
+    return indices;
+}
 /* SOLUTION END */
 
 Tensor *tensor_max(const Tensor *t, int dim, bool keepdim, Tensor **indices)
@@ -451,10 +461,7 @@ Tensor *tensor_argmax(const Tensor *t, int dim, bool keepdim)
 {
     STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
-    Tensor *indices = NULL;
-    Tensor *values = extreme(t, dim, keepdim, &indices, false, __func__);
-    tensor_release(values);
-    return indices;
+    return extreme_index(t, dim, keepdim, false, __func__);
     /* SOLUTION END */
 }
 
@@ -462,10 +469,7 @@ Tensor *tensor_argmin(const Tensor *t, int dim, bool keepdim)
 {
     STRATA_CHECK_ARG(t, NULL);
     /* SOLUTION BEGIN week=1 step=8 tier=stretch fail=NULL */
-    Tensor *indices = NULL;
-    Tensor *values = extreme(t, dim, keepdim, &indices, true, __func__);
-    tensor_release(values);
-    return indices;
+    return extreme_index(t, dim, keepdim, true, __func__);
     /* SOLUTION END */
 }
 
