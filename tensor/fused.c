@@ -65,20 +65,9 @@ static void relu_pool_plane(const float *restrict plane, int64_t sh, int64_t W, 
             float *o = out + y * ow + x0, *ix = idx + y * ow + x0;
 #pragma omp simd simdlen(8)
             for (int64_t x = 0; x < n; x++) {
-                float a = t0[2 * x], b = t0[2 * x + 1], c = t1[2 * x], d = t1[2 * x + 1];
-                float at = row_at + 2.0f * (float)(x0 + x); /* where a is */
-                float best = a, where = at;
-                bool take = (b > best) | (b != b);
-                best = take ? b : best;
-                where = take ? at + 1.0f : where;
-                take = (c > best) | (c != c);
-                best = take ? c : best;
-                where = take ? at + fw : where;
-                take = (d > best) | (d != d);
-                best = take ? d : best;
-                where = take ? at + fw + 1.0f : where;
-                o[x] = best;
-                ix[x] = where;
+                float at = row_at + 2.0f * (float)(x0 + x); /* where t0[2 * x] is */
+                o[x] = tensor_max_2x2(t0[2 * x], t0[2 * x + 1], t1[2 * x], t1[2 * x + 1], at,
+                                      fw, &ix[x]);
             }
         }
     }

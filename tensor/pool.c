@@ -87,9 +87,8 @@ static float window_max(const float *x, int64_t sh, int64_t sw, int64_t H, int64
  * dilation, on a plane whose rows are contiguous (stride sh between rows). The windows
  * never cross the border, so each output reads its four values directly. The rule is
  * window_max's (a larger value or a NaN takes over, ties keep the first), applied
- * exactly. Bitwise | and selects instead of || and if: no branches for random data to
- * mispredict, and the compiler can vectorize the loop over x. Indices are computed as
- * floats (exact below 2^24, the caller's limit).
+ * exactly by tensor_max_2x2 (tensor_internal.h), without branches so that the loop over
+ * x vectorizes. Indices are computed as floats (exact below 2^24, the caller's limit).
  */
 static void max_pool_2x2(const float *restrict plane, int64_t sh, int64_t W, int64_t oh,
                          int64_t ow, float *restrict out, float *restrict idx)
@@ -103,20 +102,9 @@ static void max_pool_2x2(const float *restrict plane, int64_t sh, int64_t W, int
          * so the vector loop runs at all. */
 #pragma omp simd simdlen(8)
         for (int64_t x = 0; x < ow; x++) {
-            float a = r0[2 * x], b = r0[2 * x + 1], c = r1[2 * x], d = r1[2 * x + 1];
-            float at = row_at + 2.0f * (float)x; /* where a is */
-            float best = a, where = at;
-            bool take = (b > best) | (b != b);
-            best = take ? b : best;
-            where = take ? at + 1.0f : where;
-            take = (c > best) | (c != c);
-            best = take ? c : best;
-            where = take ? at + fw : where;
-            take = (d > best) | (d != d);
-            best = take ? d : best;
-            where = take ? at + fw + 1.0f : where;
-            o[x] = best;
-            ix[x] = where;
+            float at = row_at + 2.0f * (float)x; /* where r0[2 * x] is */
+            o[x] = tensor_max_2x2(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], at, fw,
+                                  &ix[x]);
         }
     }
 }

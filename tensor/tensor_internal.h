@@ -198,6 +198,31 @@ int tensor_check_window(Window2d w, int64_t h, int64_t wd, int64_t *out_h, int64
 int tensor_check_image(const Tensor *t, const char *what, const char *fn);
 
 /*
+ * Max pooling's rule over one 2x2 window [a b; c d] whose a sits at flat index @p at of
+ * a plane @p w wide: a larger value or a NaN takes over, ties keep the first (as
+ * tensor_max_pool2d's general loop). Returns the maximum and stores its flat index in
+ * @p where (a float: exact below 2^24). Bitwise | and selects instead of || and if: no
+ * branches for random data to mispredict, so the loops that call it (pool.c's 2x2
+ * kernel, fused.c's ReLU-pool) vectorize.
+ */
+static inline float tensor_max_2x2(float a, float b, float c, float d, float at, float w,
+                                   float *where)
+{
+    float best = a, pos = at;
+    bool take = (b > best) | (b != b);
+    best = take ? b : best;
+    pos = take ? at + 1.0f : pos;
+    take = (c > best) | (c != c);
+    best = take ? c : best;
+    pos = take ? at + w : pos;
+    take = (d > best) | (d != d);
+    best = take ? d : best;
+    pos = take ? at + w + 1.0f : pos;
+    *where = pos;
+    return best;
+}
+
+/*
  * Where a convolution's output goes when nobody needs it whole (conv2d_forward()): the
  * forward pass works through the batch a step of a few images at a time, and hands
  * each step's output [b, C_out, oh, ow] (contiguous, images n0 .. n0+b-1, in the
