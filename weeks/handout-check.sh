@@ -44,30 +44,14 @@
 # only that level.
 set -u
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-build=${BUILD:-build}
-make=${MAKE:-make}
-jobs=$(nproc 2>/dev/null || echo 2)
-opt=${HANDOUT_OPT:--O0 -g0}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-handouts.XXXXXX")
-if [ "${HANDOUT_KEEP:-no}" = yes ]; then
-    echo "handout-check: keeping $tmp"
-else
-    trap 'rm -rf "$tmp"' EXIT INT TERM
-fi
-tool=$root/$build/tools/grade
+check=handout-check tmp_name=strata-handouts
+. "$(dirname "$0")/check-prelude.sh"
 status=0
 problems=$tmp/problems
 : >"$problems"
 problem() {
     echo "$*" >>"$problems"
     status=1
-}
-
-$make --no-print-directory BUILD="$build" "$build/tools/grade" >/dev/null 2>&1 || {
-    echo "handout-check: cannot build $build/tools/grade"
-    exit 1
 }
 
 # The weeks that have graded suites, and the weeks that have solution regions.

@@ -25,23 +25,8 @@
 # temporary folder.
 set -u
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-build=${BUILD:-build}
-make=${MAKE:-make}
-jobs=$(nproc 2>/dev/null || echo 2)
-opt=${HANDOUT_OPT:--O0 -g0}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-replay.XXXXXX")
-if [ "${HANDOUT_KEEP:-no}" = yes ]; then
-    echo "replay-check: keeping $tmp"
-else
-    trap 'rm -rf "$tmp"' EXIT INT TERM
-fi
-tool=$root/$build/tools/grade
-$make --no-print-directory BUILD="$build" "$build/tools/grade" >/dev/null 2>&1 || {
-    echo "replay-check: cannot build $build/tools/grade"
-    exit 1
-}
+check=replay-check tmp_name=strata-replay
+. "$(dirname "$0")/check-prelude.sh"
 
 # The steps of week W that level L cuts: "step" per line, in order.
 steps_of() {
