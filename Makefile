@@ -124,35 +124,28 @@ HARNESS_SRC := tests/harness/runner.c
 # Every header of the harness (harness.h, strata_test.h, leaks.h, faultwalk.h, ...):
 # a suite includes some of them, and an edit to any must rebuild the suites.
 HARNESS_HDRS := $(wildcard tests/harness/*.h)
+# One suite: $(1) its folder, $(2) its name (build/tests/$(2)), $(3) the layer whose
+# libraries and include path it gets.
 define suite_rules
-$(1)_NAME  := $(notdir $(1))
-$(1)_LAYER := $$(or $$(SUITE_LAYER_$$($(1)_NAME)),$$(word 2,$$(subst _, ,$$($(1)_NAME))))
-$(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(1)/../harness/runner.c \
-                              $$(wildcard $(1)/*.h) $(HARNESS_HDRS) \
-                              $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
-	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
-	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \
+$(BUILD)/tests/$(2): $$(wildcard $(1)/*.c) $$(wildcard $(1)/*.h) $(HARNESS_SRC) \
+                     $(HARNESS_HDRS) $$(LAYER_LIBS_$(3)) | $(BUILD)/tests
+	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$(3)) -Itests/harness \
+	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$(3)) \
 	    $$(LDFLAGS) $(CHECK_LIBS) $(SYS_LIBS)
-SUITES += $(BUILD)/tests/$$($(1)_NAME)
+SUITES += $(BUILD)/tests/$(2)
 endef
-$(foreach D,$(WEEK_DIRS) $(EXTRA_SUITE_DIRS),$(eval $(call suite_rules,$(D))))
+# A suite's layer is the second word of its name (week1_tensor), or SUITE_LAYER_<name>.
+suite_layer = $(or $(SUITE_LAYER_$(1)),$(word 2,$(subst _, ,$(1))))
+$(foreach D,$(WEEK_DIRS) $(EXTRA_SUITE_DIRS),\
+  $(eval $(call suite_rules,$(D),$(notdir $(D)),$(call suite_layer,$(notdir $(D))))))
 
 # Hidden tests: tests/hidden/weekN_<layer>/ holds instructor-only tests of week N (never
 # cut into a handout: weeks/cut-handout.sh leaves tests/hidden/ out). Each folder is one
 # more suite of its week, build/tests/weekN_<layer>_hidden, graded with the public one
 # (docs/grading.md, "Hidden tests").
 HIDDEN_DIRS := $(sort $(wildcard tests/hidden/week[0-9]_*))
-define hidden_rules
-$(1)_NAME  := $(notdir $(1))_hidden
-$(1)_LAYER := $$(word 2,$$(subst _, ,$$(notdir $(1))))
-$(BUILD)/tests/$$($(1)_NAME): $$(wildcard $(1)/*.c) $(HARNESS_SRC) $(HARNESS_HDRS) \
-                              $$(LAYER_LIBS_$$($(1)_LAYER)) | $(BUILD)/tests
-	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$$($(1)_LAYER)) -Itests/harness \
-	    -o $$@ $$(wildcard $(1)/*.c) $(HARNESS_SRC) $$(LAYER_LIBS_$$($(1)_LAYER)) \
-	    $$(LDFLAGS) $(CHECK_LIBS) $(SYS_LIBS)
-SUITES += $(BUILD)/tests/$$($(1)_NAME)
-endef
-$(foreach D,$(HIDDEN_DIRS),$(eval $(call hidden_rules,$(D))))
+$(foreach D,$(HIDDEN_DIRS),\
+  $(eval $(call suite_rules,$(D),$(notdir $(D))_hidden,$(call suite_layer,$(notdir $(D))))))
 
 $(BUILD)/tests $(BUILD)/examples $(BUILD)/bench $(BUILD)/tools:
 	mkdir -p $@
