@@ -777,6 +777,19 @@ static void attach(L2LStore *s)
     nn_state_dict_free(sd);
 }
 
+/* How creating and opening a store end: a store whose file is ready (@p rc 0) takes
+ * over the model and the optimizer and is returned; one that failed is destroyed,
+ * leaving them as they were, and NULL returned. */
+static L2LStore *attach_or_destroy(L2LStore *s, int rc)
+{
+    if (rc < 0) {
+        store_destroy(s);
+        return NULL;
+    }
+    attach(s);
+    return s;
+}
+
 /* Write @p s's planned tensors to s->path (the parameters', buffers' and state's current
  * values; zeros for the slots of buffers not created yet). */
 static int write_new_file(L2LStore *s)
@@ -852,13 +865,8 @@ L2LStore *l2l_store_create(const char *path, Module *model, Optimizer *opt)
     }
     strata_free(s->path);
     s->path = final;
-    if (rc < 0) {
-        store_destroy(s);
-        return NULL;
-    }
     /* The file holds the current values: the model and the optimizer move to it. */
-    attach(s);
-    return s;
+    return attach_or_destroy(s, rc);
     /* SOLUTION END */
 }
 
@@ -870,12 +878,8 @@ L2LStore *l2l_store_open(const char *path, Module *model, Optimizer *opt)
     L2LStore *s = store_new(path, model, opt, __func__);
     if (!s)
         return NULL;
-    if (map_and_check(s, __func__) < 0) { /* every check before anything changes */
-        store_destroy(s);
-        return NULL;
-    }
-    attach(s);
-    return s;
+    /* Every check before anything changes. */
+    return attach_or_destroy(s, map_and_check(s, __func__));
     /* SOLUTION END */
 }
 
