@@ -199,14 +199,16 @@ static int embed_rows(const ModularModule *m, const Tensor *in, Tensor *out, dou
 }
 /* SOLUTION END */
 
-/* Make an atom node with a zero weight of @p shape. */
+/* Make an atom node with a zero weight of @p shape, mapping @p fan_in to @p fan_out. */
 static ModularModule *atom_new(const char *name, const ModAtomOps *ops, const int64_t *shape,
-                               int ndim)
+                               int ndim, int64_t fan_out, int64_t fan_in)
 {
     ModularModule *m = mod_node_new(MOD_ATOM, name);
     if (!m)
         return NULL;
     m->atom = ops;
+    m->fan_out = fan_out;
+    m->fan_in = fan_in;
     m->mass = 1.0f;
     m->sensitivity = 1.0f;
     m->smooth = true;
@@ -216,6 +218,17 @@ static ModularModule *atom_new(const char *name, const ModAtomOps *ops, const in
         return NULL;
     }
     return m;
+}
+
+/* Whether both sizes of a matrix atom are >= 1; if not, an error naming @p fn and them. */
+static bool sizes_ok(const char *fn, const char *a_name, int64_t a, const char *b_name,
+                     int64_t b)
+{
+    if (a >= 1 && b >= 1)
+        return true;
+    strata_set_error("%s: sizes must be >= 1, got %s %lld, %s %lld", fn, a_name, (long long)a,
+                     b_name, (long long)b);
+    return false;
 }
 
 /* ------------------------------------------------------------------- Linear --- */
@@ -290,16 +303,10 @@ static const ModAtomOps LINEAR_OPS = {
 
 ModularModule *modular_linear(int64_t fan_out, int64_t fan_in)
 {
-    if (fan_out < 1 || fan_in < 1) {
-        strata_set_error("modular_linear: sizes must be >= 1, got fan_out %lld, fan_in %lld",
-                         (long long)fan_out, (long long)fan_in);
+    if (!sizes_ok(__func__, "fan_out", fan_out, "fan_in", fan_in))
         return NULL;
-    }
     int64_t shape[2] = {fan_out, fan_in};
-    ModularModule *m = atom_new("Linear", &LINEAR_OPS, shape, 2);
-    if (m)
-        m->fan_out = fan_out, m->fan_in = fan_in;
-    return m;
+    return atom_new("Linear", &LINEAR_OPS, shape, 2, fan_out, fan_in);
 }
 
 /* ------------------------------------------------------------------- Conv2D --- */
@@ -372,11 +379,9 @@ ModularModule *modular_conv2d(int64_t out_channels, int64_t in_channels, int ker
         return NULL;
     }
     int64_t shape[4] = {out_channels, in_channels, kernel, kernel};
-    ModularModule *m = atom_new("Conv2D", &CONV_OPS, shape, 4);
-    if (m) {
-        m->fan_out = out_channels, m->fan_in = in_channels;
+    ModularModule *m = atom_new("Conv2D", &CONV_OPS, shape, 4, out_channels, in_channels);
+    if (m)
         m->kernel = kernel, m->stride = stride, m->padding = padding;
-    }
     return m;
 }
 
@@ -468,16 +473,10 @@ static const ModAtomOps EMBED_OPS = {
 
 ModularModule *modular_embed(int64_t d_embed, int64_t num_embed)
 {
-    if (d_embed < 1 || num_embed < 1) {
-        strata_set_error("modular_embed: sizes must be >= 1, got d_embed %lld, num_embed %lld",
-                         (long long)d_embed, (long long)num_embed);
+    if (!sizes_ok(__func__, "d_embed", d_embed, "num_embed", num_embed))
         return NULL;
-    }
     int64_t shape[2] = {num_embed, d_embed};
-    ModularModule *m = atom_new("Embed", &EMBED_OPS, shape, 2);
-    if (m)
-        m->fan_out = d_embed, m->fan_in = num_embed;
-    return m;
+    return atom_new("Embed", &EMBED_OPS, shape, 2, d_embed, num_embed);
 }
 
 /* -------------------------------------------------------------------- copies --- */
