@@ -548,6 +548,18 @@ int optim_step(Optimizer *opt)
 
 /* -------------------------------------------------------------- update helpers --- */
 
+/* The NULL checks of the update hooks, which share one signature: every argument but the
+ * optimizer must be there. False, with an error naming @p fn and the argument, if not. */
+static bool update_args_ok(const OptimParamGroup *group, const Var *param,
+                           const Tensor *grad, const OptimParamState *state, const char *fn)
+{
+    const char *missing = !group ? "group" : !param ? "param" : !grad ? "grad"
+                        : !state ? "state" : NULL;
+    if (missing)
+        strata_error_null(fn, missing);
+    return !missing;
+}
+
 /* SOLUTION BEGIN week=4 step=2 tier=core */
 /*
  * The flat arrays an update works on: the parameter (must be contiguous, it is written
@@ -596,36 +608,46 @@ static float *buffer(OptimParamState *st, const char *name, Var *param)
     Tensor *b = optim_state_buffer(st, name, var_data(param));
     return b ? b->data : NULL;
 }
-/* SOLUTION END */
 
-/* ------------------------------------------------------------------------- SGD --- */
+/*
+ * An update rule: one optimizer's arithmetic on one parameter's flat arrays (@p n values
+ * @p p, updated in place, and their gradient @p g), with its group's hyperparameters
+ * and its state. 0, or -1 with an error.
+ */
+typedef int (*UpdateRule)(const OptimHparams *hp, OptimParamState *state, Var *param,
+                          float *p, const float *g, int64_t n);
 
-int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
-                     OptimParamState *state)
+/* Run @p rule on @p param's flat arrays (flat_views), then release the temporary. */
+static int apply_rule(OptimParamGroup *group, Var *param, const Tensor *grad,
+                      OptimParamState *state, UpdateRule rule, const char *fn)
 {
-    (void)opt;
-    STRATA_CHECK_ARG(group, -1);
-    STRATA_CHECK_ARG(param, -1);
-    STRATA_CHECK_ARG(grad, -1);
-    STRATA_CHECK_ARG(state, -1);
-    /* SOLUTION BEGIN week=4 step=2 tier=core fail=-1 */
     float *p;
     const float *g;
     Tensor *tmp;
     int64_t n;
-    if (flat_views(param, grad, &p, &g, &tmp, &n, __func__) < 0)
+    if (flat_views(param, grad, &p, &g, &tmp, &n, fn) < 0)
         return -1;
-    const OptimHparams *hp = &group->hp;
+    int rc = rule(&group->hp, state, param, p, g, n);
+    tensor_release(tmp);
+    return rc;
+}
+/* SOLUTION END */
+
+/* ------------------------------------------------------------------------- SGD --- */
+
+/* SOLUTION BEGIN week=4 step=2 tier=core */
+/* SGD with momentum, dampening, Nesterov and weight decay, as torch.optim.SGD. */
+static int sgd_rule(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
+                    const float *g, int64_t n)
+{
     const float lr = hp->lr, wd = hp->weight_decay, mu = hp->momentum;
     const float damp = 1.0f - hp->dampening, sign = hp->maximize ? -1.0f : 1.0f;
     if (mu != 0.0f) {
         /* The first step copies the gradient into the buffer (no dampening). */
         bool first = state->step == 0 || optim_state_find(state, "momentum_buffer") == NULL;
         float *buf = buffer(state, "momentum_buffer", param);
-        if (!buf) {
-            tensor_release(tmp);
+        if (!buf)
             return -1;
-        }
         for (int64_t i = 0; i < n; i++) {
             float d = sign * g[i];
             if (wd != 0.0f)
@@ -643,8 +665,18 @@ int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const T
         }
     }
     state->step++;
-    tensor_release(tmp);
     return 0;
+}
+/* SOLUTION END */
+
+int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                     OptimParamState *state)
+{
+    (void)opt;
+    if (!update_args_ok(group, param, grad, state, __func__))
+        return -1;
+    /* SOLUTION BEGIN week=4 step=2 tier=core fail=-1 */
+    return apply_rule(group, param, grad, state, sgd_rule, __func__);
     /* SOLUTION END */
 }
 
@@ -716,23 +748,14 @@ static void adam_range(void *ctx, int64_t begin, int64_t end, int chunk, int thr
 
 /* Adam's update after the weight-decay choice: l2 adds wd*p to the gradient (Adam),
  * decoupled multiplies p by 1 - lr*wd first (AdamW). */
-static int adam_common(OptimParamGroup *group, Var *param, const Tensor *grad,
-                       OptimParamState *state, bool decoupled, const char *fn)
+static int adam_common(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
+                       const float *g, int64_t n, bool decoupled)
 {
-    float *p;
-    const float *g;
-    Tensor *tmp;
-    int64_t n;
-    if (flat_views(param, grad, &p, &g, &tmp, &n, fn) < 0)
-        return -1;
-    const OptimHparams *hp = &group->hp;
     float *m = buffer(state, "exp_avg", param);
     float *v = m ? buffer(state, "exp_avg_sq", param) : NULL;
     float *vmax = v && hp->amsgrad ? buffer(state, "max_exp_avg_sq", param) : NULL;
-    if (!m || !v || (hp->amsgrad && !vmax)) {
-        tensor_release(tmp);
+    if (!m || !v || (hp->amsgrad && !vmax))
         return -1;
-    }
     state->step++;
     const float lr = hp->lr, wd = hp->weight_decay, b1 = hp->beta1, b2 = hp->beta2;
     /* Bias corrections as PyTorch computes them: 1 - beta^t, in double then float. */
@@ -750,8 +773,21 @@ static int adam_common(OptimParamGroup *group, Var *param, const Tensor *grad,
      * is a correct answer). */
     AdamJob job = {p, m, v, vmax, g, &c};
     strata_parallel_for(n, STRATA_GRAIN_ELEMENTS, adam_range, &job);
-    tensor_release(tmp);
     return 0;
+}
+
+/* Adam: weight decay added to the gradient. */
+static int adam_rule(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
+                     const float *g, int64_t n)
+{
+    return adam_common(hp, state, param, p, g, n, false);
+}
+
+/* AdamW: weight decay decoupled from the gradient. */
+static int adamw_rule(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
+                      const float *g, int64_t n)
+{
+    return adam_common(hp, state, param, p, g, n, true);
 }
 /* SOLUTION END */
 
@@ -759,12 +795,10 @@ int optim_adam_update(Optimizer *opt, OptimParamGroup *group, Var *param, const 
                       OptimParamState *state)
 {
     (void)opt;
-    STRATA_CHECK_ARG(group, -1);
-    STRATA_CHECK_ARG(param, -1);
-    STRATA_CHECK_ARG(grad, -1);
-    STRATA_CHECK_ARG(state, -1);
+    if (!update_args_ok(group, param, grad, state, __func__))
+        return -1;
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
-    return adam_common(group, param, grad, state, false, __func__);
+    return apply_rule(group, param, grad, state, adam_rule, __func__);
     /* SOLUTION END */
 }
 
@@ -772,40 +806,25 @@ int optim_adamw_update(Optimizer *opt, OptimParamGroup *group, Var *param, const
                        OptimParamState *state)
 {
     (void)opt;
-    STRATA_CHECK_ARG(group, -1);
-    STRATA_CHECK_ARG(param, -1);
-    STRATA_CHECK_ARG(grad, -1);
-    STRATA_CHECK_ARG(state, -1);
+    if (!update_args_ok(group, param, grad, state, __func__))
+        return -1;
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
-    return adam_common(group, param, grad, state, true, __func__);
+    return apply_rule(group, param, grad, state, adamw_rule, __func__);
     /* SOLUTION END */
 }
 
 /* ---------------------------------------------------------------------- RMSprop --- */
 
-int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
-                         const Tensor *grad, OptimParamState *state)
+/* SOLUTION BEGIN week=4 step=3 tier=core */
+/* RMSprop, centered or not, with momentum and weight decay, as torch.optim.RMSprop. */
+static int rmsprop_rule(const OptimHparams *hp, OptimParamState *state, Var *param,
+                        float *p, const float *g, int64_t n)
 {
-    (void)opt;
-    STRATA_CHECK_ARG(group, -1);
-    STRATA_CHECK_ARG(param, -1);
-    STRATA_CHECK_ARG(grad, -1);
-    STRATA_CHECK_ARG(state, -1);
-    /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
-    float *p;
-    const float *g;
-    Tensor *tmp;
-    int64_t n;
-    if (flat_views(param, grad, &p, &g, &tmp, &n, __func__) < 0)
-        return -1;
-    const OptimHparams *hp = &group->hp;
     float *sq = buffer(state, "square_avg", param);
     float *ga = sq && hp->centered ? buffer(state, "grad_avg", param) : NULL;
     float *buf = sq && hp->momentum > 0.0f ? buffer(state, "momentum_buffer", param) : NULL;
-    if (!sq || (hp->centered && !ga) || (hp->momentum > 0.0f && !buf)) {
-        tensor_release(tmp);
+    if (!sq || (hp->centered && !ga) || (hp->momentum > 0.0f && !buf))
         return -1;
-    }
     state->step++;
     const float lr = hp->lr, wd = hp->weight_decay, a = hp->alpha, eps = hp->eps;
     const float mu = hp->momentum, sign = hp->maximize ? -1.0f : 1.0f;
@@ -828,8 +847,18 @@ int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
             p[i] -= lr * (d / avg);
         }
     }
-    tensor_release(tmp);
     return 0;
+}
+/* SOLUTION END */
+
+int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
+                         const Tensor *grad, OptimParamState *state)
+{
+    (void)opt;
+    if (!update_args_ok(group, param, grad, state, __func__))
+        return -1;
+    /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
+    return apply_rule(group, param, grad, state, rmsprop_rule, __func__);
     /* SOLUTION END */
 }
 
