@@ -15,24 +15,10 @@
 
 int main(int argc, char **argv)
 {
-    FashionConfig c = {
-        .name = "fashion_cnn",
-        .epochs = 10,
-        .batch_size = 128,
-        .lr = 1e-3f,
-        .weight_decay = -1.0f,
-        .optimizer = "adam",
-        .schedule = "cosine",
-        .seed = 1,
-        .threads = 2,
-        .data = "/usr/share/datasets/fashion-mnist",
-        .flatten = false,
-    };
-    int rc = fashion_parse(&c, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    strata_set_num_threads(c.threads);
-    strata_manual_seed(c.seed);
+    FashionConfig c = fashion_defaults("fashion_cnn");
+    int status;
+    if (!fashion_start(&c, argc, argv, &status))
+        return status;
     Module *model = nn_sequential(
         10, nn_conv2d(1, 32, 3, 1, 1, 1, true), nn_relu(), nn_max_pool2d(2, 0, 0),
         nn_conv2d(32, 64, 3, 1, 1, 1, true), nn_relu(), nn_max_pool2d(2, 0, 0),

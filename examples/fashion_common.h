@@ -2,8 +2,8 @@
  * fashion_common.h - what the Fashion-MNIST trainers share: flags, data, the epoch
  * loop with evaluation, the metrics CSV and plot, checkpoints and resume.
  *
- * Each trainer (fashion_mlp.c, fashion_cnn.c) sets its defaults, builds its model and
- * calls fashion_main(). Everything here uses only the public API (strata's five
+ * Each trainer (fashion_mlp.c, fashion_cnn.c, fashion_transformer.c) changes the
+ * defaults it needs, builds its model and calls fashion_main(). Everything here uses only the public API (strata's five
  * headers), so it doubles as an example of a complete training program.
  */
 #ifndef FASHION_COMMON_H
@@ -139,6 +139,45 @@ static int fashion_parse(FashionConfig *c, int argc, char **argv)
         return -1;
     }
     return 0;
+}
+
+/*
+ * The defaults every trainer starts from: 10 epochs of Adam, lr 1e-3 with cosine
+ * annealing, batch 128, seed 1, 2 threads, images [N, 1, 28, 28] from Debian's copy of
+ * the data set. A trainer changes what differs before fashion_start().
+ */
+static FashionConfig fashion_defaults(const char *name)
+{
+    return (FashionConfig){
+        .name = name,
+        .epochs = 10,
+        .batch_size = 128,
+        .lr = 1e-3f,
+        .weight_decay = -1.0f,
+        .optimizer = "adam",
+        .schedule = "cosine",
+        .seed = 1,
+        .threads = 2,
+        .data = "/usr/share/datasets/fashion-mnist",
+        .flatten = false,
+    };
+}
+
+/*
+ * Parse the flags into @p c (its defaults are what a flag does not set), then set the
+ * threads and the seed. True to go on; false when the program should end with *status
+ * (0 after --help, 2 on a bad flag).
+ */
+static bool fashion_start(FashionConfig *c, int argc, char **argv, int *status)
+{
+    int rc = fashion_parse(c, argc, argv);
+    if (rc != 0) {
+        *status = rc > 0 ? 0 : 2;
+        return false;
+    }
+    strata_set_num_threads(c->threads);
+    strata_manual_seed(c->seed);
+    return true;
 }
 
 static double fashion_now(void)

@@ -13,24 +13,11 @@
 
 int main(int argc, char **argv)
 {
-    FashionConfig c = {
-        .name = "fashion_mlp",
-        .epochs = 10,
-        .batch_size = 128,
-        .lr = 1e-3f,
-        .weight_decay = -1.0f,
-        .optimizer = "adam",
-        .schedule = "cosine",
-        .seed = 1,
-        .threads = 2,
-        .data = "/usr/share/datasets/fashion-mnist",
-        .flatten = true,
-    };
-    int rc = fashion_parse(&c, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    strata_set_num_threads(c.threads);
-    strata_manual_seed(c.seed);
+    FashionConfig c = fashion_defaults("fashion_mlp");
+    c.flatten = true; /* the MLP reads each image as one row of 784 */
+    int status;
+    if (!fashion_start(&c, argc, argv, &status))
+        return status;
     Module *model = nn_sequential(5, nn_linear(784, 256, true), nn_relu(),
                                   nn_linear(256, 128, true), nn_relu(),
                                   nn_linear(128, 10, true));

@@ -116,24 +116,14 @@ fail:
 
 int main(int argc, char **argv)
 {
-    FashionConfig c = {
-        .name = "fashion_transformer",
-        .epochs = 5,
-        .batch_size = 128,
-        .lr = 2e-3f,
-        .weight_decay = 0.01f,
-        .optimizer = "adamw",
-        .schedule = "cosine",
-        .seed = 1,
-        .threads = 2,
-        .data = "/usr/share/datasets/fashion-mnist",
-        .flatten = false,
-    };
-    int rc = fashion_parse(&c, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    strata_set_num_threads(c.threads);
-    strata_manual_seed(c.seed);
+    FashionConfig c = fashion_defaults("fashion_transformer");
+    c.epochs = 5;
+    c.lr = 2e-3f;
+    c.weight_decay = 0.01f;
+    c.optimizer = "adamw";
+    int status;
+    if (!fashion_start(&c, argc, argv, &status))
+        return status;
     Module *model = row_transformer();
     if (model && !c.quiet)
         nn_fprint(stdout, model);
