@@ -600,40 +600,35 @@ NnNamedModules *nn_named_modules(const Module *m)
     return modules_list(m, false);
 }
 
-/* The dotted names every named list owns. */
-static void free_names(char **names, int count)
+/* What every named list owns: its @p count dotted names, its array of @p items (the
+ * objects are borrowed) and itself. */
+static void free_named_list(void *list, char **names, int count, void *items)
 {
     for (int i = 0; i < count; i++)
         strata_free(names[i]);
     strata_free(names);
+    strata_free(items);
+    strata_free(list);
 }
 
 void nn_named_vars_free(NnNamedVars *list)
 {
-    if (!list)
-        return;
-    free_names(list->names, list->count);
-    strata_free(list->vars);
-    strata_free(list);
+    if (list)
+        free_named_list(list, list->names, list->count, list->vars);
 }
 
 void nn_named_tensors_free(NnNamedTensors *list)
 {
     if (!list)
         return;
-    free_names(list->names, list->count);
-    strata_free(list->tensors);
     strata_free(list->persistent);
-    strata_free(list);
+    free_named_list(list, list->names, list->count, list->tensors);
 }
 
 void nn_named_modules_free(NnNamedModules *list)
 {
-    if (!list)
-        return;
-    free_names(list->names, list->count);
-    strata_free(list->modules);
-    strata_free(list);
+    if (list)
+        free_named_list(list, list->names, list->count, list->modules);
 }
 
 Var **nn_parameters(const Module *m, int *count)
