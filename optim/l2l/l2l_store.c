@@ -170,6 +170,19 @@ static StoreEntry *find_entry(L2LStore *s, const Var *p)
     return NULL;
 }
 
+/* Whether every one of @p params is a parameter of @p s's model; if not, an error naming
+ * @p fn and the first that is not. */
+static bool all_in_store(L2LStore *s, Var *const *params, int count, const char *fn)
+{
+    for (int i = 0; i < count; i++)
+        if (!find_entry(s, params[i])) {
+            strata_set_error("%s: parameter %d is not a parameter of the store's model", fn,
+                             i);
+            return false;
+        }
+    return true;
+}
+
 /* Point @p e's Var at @p t (retained), releasing what it held. */
 static void set_var_data(StoreEntry *e, Tensor *t)
 {
@@ -963,12 +976,8 @@ int l2l_store_fetch(L2LStore *store, Var *const *params, int count)
     if (count > 0)
         STRATA_CHECK_ARG(params, -1);
     /* SOLUTION BEGIN week=4 step=12 tier=stretch fail=-1 */
-    for (int i = 0; i < count; i++)
-        if (!find_entry(store, params[i])) {
-            strata_set_error("%s: parameter %d is not a parameter of the store's model", __func__,
-                             i);
-            return -1;
-        }
+    if (!all_in_store(store, params, count, __func__))
+        return -1;
     for (int i = 0; i < count; i++) {
         StoreEntry *e = find_entry(store, params[i]);
         if (e->resident)
@@ -993,12 +1002,8 @@ int l2l_store_fetch_state(L2LStore *store, Var *const *params, int count)
     if (count > 0)
         STRATA_CHECK_ARG(params, -1);
     /* SOLUTION BEGIN week=4 step=13 tier=stretch fail=-1 */
-    for (int i = 0; i < count; i++)
-        if (!find_entry(store, params[i])) {
-            strata_set_error("%s: parameter %d is not a parameter of the store's model", __func__,
-                             i);
-            return -1;
-        }
+    if (!all_in_store(store, params, count, __func__))
+        return -1;
     for (int j = 0; j < store->count; j++) {
         StoreEntry *e = &store->entries[j];
         bool wanted = false;
