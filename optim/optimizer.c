@@ -608,46 +608,34 @@ static float *buffer(OptimParamState *st, const char *name, Var *param)
     Tensor *b = optim_state_buffer(st, name, var_data(param));
     return b ? b->data : NULL;
 }
-
-/*
- * An update rule: one optimizer's arithmetic on one parameter's flat arrays (@p n values
- * @p p, updated in place, and their gradient @p g), with its group's hyperparameters
- * and its state. 0, or -1 with an error.
- */
-typedef int (*UpdateRule)(const OptimHparams *hp, OptimParamState *state, Var *param,
-                          float *p, const float *g, int64_t n);
-
-/* Run @p rule on @p param's flat arrays (flat_views), then release the temporary. */
-static int apply_rule(OptimParamGroup *group, Var *param, const Tensor *grad,
-                      OptimParamState *state, UpdateRule rule, const char *fn)
-{
-    float *p;
-    const float *g;
-    Tensor *tmp;
-    int64_t n;
-    if (flat_views(param, grad, &p, &g, &tmp, &n, fn) < 0)
-        return -1;
-    int rc = rule(&group->hp, state, param, p, g, n);
-    tensor_release(tmp);
-    return rc;
-}
 /* SOLUTION END */
 
 /* ------------------------------------------------------------------------- SGD --- */
 
-/* SOLUTION BEGIN week=4 step=2 tier=core */
-/* SGD with momentum, dampening, Nesterov and weight decay, as torch.optim.SGD. */
-static int sgd_rule(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
-                    const float *g, int64_t n)
+int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
+                     OptimParamState *state)
 {
+    (void)opt;
+    if (!update_args_ok(group, param, grad, state, __func__))
+        return -1;
+    /* SOLUTION BEGIN week=4 step=2 tier=core fail=-1 */
+    float *p;
+    const float *g;
+    Tensor *tmp;
+    int64_t n;
+    if (flat_views(param, grad, &p, &g, &tmp, &n, __func__) < 0)
+        return -1;
+    const OptimHparams *hp = &group->hp;
     const float lr = hp->lr, wd = hp->weight_decay, mu = hp->momentum;
     const float damp = 1.0f - hp->dampening, sign = hp->maximize ? -1.0f : 1.0f;
     if (mu != 0.0f) {
         /* The first step copies the gradient into the buffer (no dampening). */
         bool first = state->step == 0 || optim_state_find(state, "momentum_buffer") == NULL;
         float *buf = buffer(state, "momentum_buffer", param);
-        if (!buf)
+        if (!buf) {
+            tensor_release(tmp);
             return -1;
+        }
         for (int64_t i = 0; i < n; i++) {
             float d = sign * g[i];
             if (wd != 0.0f)
@@ -665,18 +653,8 @@ static int sgd_rule(const OptimHparams *hp, OptimParamState *state, Var *param, 
         }
     }
     state->step++;
+    tensor_release(tmp);
     return 0;
-}
-/* SOLUTION END */
-
-int optim_sgd_update(Optimizer *opt, OptimParamGroup *group, Var *param, const Tensor *grad,
-                     OptimParamState *state)
-{
-    (void)opt;
-    if (!update_args_ok(group, param, grad, state, __func__))
-        return -1;
-    /* SOLUTION BEGIN week=4 step=2 tier=core fail=-1 */
-    return apply_rule(group, param, grad, state, sgd_rule, __func__);
     /* SOLUTION END */
 }
 
@@ -748,14 +726,23 @@ static void adam_range(void *ctx, int64_t begin, int64_t end, int chunk, int thr
 
 /* Adam's update after the weight-decay choice: l2 adds wd*p to the gradient (Adam),
  * decoupled multiplies p by 1 - lr*wd first (AdamW). */
-static int adam_common(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
-                       const float *g, int64_t n, bool decoupled)
+static int adam_common(OptimParamGroup *group, Var *param, const Tensor *grad,
+                       OptimParamState *state, bool decoupled, const char *fn)
 {
+    float *p;
+    const float *g;
+    Tensor *tmp;
+    int64_t n;
+    if (flat_views(param, grad, &p, &g, &tmp, &n, fn) < 0)
+        return -1;
+    const OptimHparams *hp = &group->hp;
     float *m = buffer(state, "exp_avg", param);
     float *v = m ? buffer(state, "exp_avg_sq", param) : NULL;
     float *vmax = v && hp->amsgrad ? buffer(state, "max_exp_avg_sq", param) : NULL;
-    if (!m || !v || (hp->amsgrad && !vmax))
+    if (!m || !v || (hp->amsgrad && !vmax)) {
+        tensor_release(tmp);
         return -1;
+    }
     state->step++;
     const float lr = hp->lr, wd = hp->weight_decay, b1 = hp->beta1, b2 = hp->beta2;
     /* Bias corrections as PyTorch computes them: 1 - beta^t, in double then float. */
@@ -773,21 +760,8 @@ static int adam_common(const OptimHparams *hp, OptimParamState *state, Var *para
      * is a correct answer). */
     AdamJob job = {p, m, v, vmax, g, &c};
     strata_parallel_for(n, STRATA_GRAIN_ELEMENTS, adam_range, &job);
+    tensor_release(tmp);
     return 0;
-}
-
-/* Adam: weight decay added to the gradient. */
-static int adam_rule(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
-                     const float *g, int64_t n)
-{
-    return adam_common(hp, state, param, p, g, n, false);
-}
-
-/* AdamW: weight decay decoupled from the gradient. */
-static int adamw_rule(const OptimHparams *hp, OptimParamState *state, Var *param, float *p,
-                      const float *g, int64_t n)
-{
-    return adam_common(hp, state, param, p, g, n, true);
 }
 /* SOLUTION END */
 
@@ -798,7 +772,7 @@ int optim_adam_update(Optimizer *opt, OptimParamGroup *group, Var *param, const 
     if (!update_args_ok(group, param, grad, state, __func__))
         return -1;
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
-    return apply_rule(group, param, grad, state, adam_rule, __func__);
+    return adam_common(group, param, grad, state, false, __func__);
     /* SOLUTION END */
 }
 
@@ -809,22 +783,33 @@ int optim_adamw_update(Optimizer *opt, OptimParamGroup *group, Var *param, const
     if (!update_args_ok(group, param, grad, state, __func__))
         return -1;
     /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
-    return apply_rule(group, param, grad, state, adamw_rule, __func__);
+    return adam_common(group, param, grad, state, true, __func__);
     /* SOLUTION END */
 }
 
 /* ---------------------------------------------------------------------- RMSprop --- */
 
-/* SOLUTION BEGIN week=4 step=3 tier=core */
-/* RMSprop, centered or not, with momentum and weight decay, as torch.optim.RMSprop. */
-static int rmsprop_rule(const OptimHparams *hp, OptimParamState *state, Var *param,
-                        float *p, const float *g, int64_t n)
+int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
+                         const Tensor *grad, OptimParamState *state)
 {
+    (void)opt;
+    if (!update_args_ok(group, param, grad, state, __func__))
+        return -1;
+    /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
+    float *p;
+    const float *g;
+    Tensor *tmp;
+    int64_t n;
+    if (flat_views(param, grad, &p, &g, &tmp, &n, __func__) < 0)
+        return -1;
+    const OptimHparams *hp = &group->hp;
     float *sq = buffer(state, "square_avg", param);
     float *ga = sq && hp->centered ? buffer(state, "grad_avg", param) : NULL;
     float *buf = sq && hp->momentum > 0.0f ? buffer(state, "momentum_buffer", param) : NULL;
-    if (!sq || (hp->centered && !ga) || (hp->momentum > 0.0f && !buf))
+    if (!sq || (hp->centered && !ga) || (hp->momentum > 0.0f && !buf)) {
+        tensor_release(tmp);
         return -1;
+    }
     state->step++;
     const float lr = hp->lr, wd = hp->weight_decay, a = hp->alpha, eps = hp->eps;
     const float mu = hp->momentum, sign = hp->maximize ? -1.0f : 1.0f;
@@ -847,18 +832,8 @@ static int rmsprop_rule(const OptimHparams *hp, OptimParamState *state, Var *par
             p[i] -= lr * (d / avg);
         }
     }
+    tensor_release(tmp);
     return 0;
-}
-/* SOLUTION END */
-
-int optim_rmsprop_update(Optimizer *opt, OptimParamGroup *group, Var *param,
-                         const Tensor *grad, OptimParamState *state)
-{
-    (void)opt;
-    if (!update_args_ok(group, param, grad, state, __func__))
-        return -1;
-    /* SOLUTION BEGIN week=4 step=3 tier=core fail=-1 */
-    return apply_rule(group, param, grad, state, rmsprop_rule, __func__);
     /* SOLUTION END */
 }
 
