@@ -180,43 +180,6 @@ Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
 
 /* ----------------------------------------------------------------- backward --- */
 
-typedef struct {
-    const float *g, *pooled, *idx; /* [planes, per_plane] */
-    float *out;                    /* [planes, plane] */
-    int64_t plane, per_plane;
-    int64_t first_bad[STRATA_MAX_THREADS]; /* per thread: lowest index outside its plane */
-} ReluPoolBackJob;
-
-/*
- * Planes [begin, end): zero each, then give each window's gradient to the input its
- * window chose when ReLU let it through (the pooled value is positive). Windows that
- * share a position (overlapping ones) share its pooled value, so its mask too. An index that
- * names no position of the plane stops the chunk and is recorded, as in
- * tensor_max_pool2d_backward (the caller reports the first and returns nothing).
- */
-static void relu_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int chunk,
-                                      int thread)
-{
-    ReluPoolBackJob *job = ctx;
-    (void)chunk;
-    for (int64_t p = begin; p < end; p++) {
-        float *dst = job->out + p * job->plane;
-        const int64_t at = p * job->per_plane;
-        memset(dst, 0, (size_t)job->plane * sizeof(float));
-        for (int64_t i = 0; i < job->per_plane; i++) {
-            float v = job->idx[at + i];
-            if (!(v == floorf(v)) || v < 0 || v >= (float)job->plane) {
-                if (job->first_bad[thread] < 0 || at + i < job->first_bad[thread])
-                    job->first_bad[thread] = at + i;
-                return;
-            }
-            /* A select, not a branch (the mask is a coin toss): a masked window adds
-             * +0 to a position that holds +0, as the two ops leave it. */
-            dst[(int64_t)v] += job->pooled[at + i] > 0 ? job->g[at + i] : 0.0f;
-        }
-    }
-}
-
 Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
                                         const Tensor *indices, const int64_t *input_shape)
 {
@@ -236,32 +199,8 @@ Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor 
                          tensor_shape_str(indices, c, sizeof c));
         return NULL;
     }
-    int64_t plane = input_shape[2] * input_shape[3], planes = input_shape[0] * input_shape[1];
-    Tensor *g = tensor_contiguous(grad_output);
-    Tensor *pc = g ? tensor_contiguous(pooled) : NULL;
-    Tensor *ix = pc ? tensor_contiguous(indices) : NULL;
-    Tensor *out = ix ? tensor_new(input_shape, 4, fn) : NULL;
-    int64_t grain = STRATA_GRAIN_ELEMENTS / (plane > 0 ? plane : 1) + 1; /* planes */
-    int T = strata_parallel_threads(planes, grain);
-    ReluPoolBackJob job = {g ? g->data : NULL, pc ? pc->data : NULL, ix ? ix->data : NULL,
-                           out ? out->data : NULL, plane,
-                           planes > 0 ? tensor_numel(grad_output) / planes : 0, {0}};
-    for (int t = 0; t < T; t++)
-        job.first_bad[t] = -1;
-    if (out)
-        strata_parallel_for(planes, grain, relu_pool_backward_planes, &job);
-    int64_t bad = -1; /* the first bad index: the lowest any thread found */
-    for (int t = 0; out && t < T; t++)
-        if (job.first_bad[t] >= 0 && (bad < 0 || job.first_bad[t] < bad))
-            bad = job.first_bad[t];
-    if (bad >= 0) {
-        strata_set_error("%s: index %g at position %lld is outside the %lld-element plane",
-                         fn, (double)ix->data[bad], (long long)bad, (long long)plane);
-        tensor_release(out);
-        out = NULL;
-    }
-    tensor_release(ix);
-    tensor_release(pc);
-    tensor_release(g);
-    return out;
+    /* Pooling's scatter, masked by ReLU's rule: the position a window chose holds the
+     * pooled value, so ReLU let it through exactly when that value is positive. Windows
+     * that share a position (overlapping ones) share its pooled value, so its mask too. */
+    return tensor_max_pool_scatter(grad_output, indices, pooled, input_shape, fn);
 }

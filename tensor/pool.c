@@ -232,6 +232,7 @@ Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
  * one input its window picked. */
 typedef struct {
     const float *g, *idx; /* [planes, per_plane] */
+    const float *mask;    /* [planes, per_plane] or NULL: pass g only where mask > 0 */
     float *out;           /* [planes, plane] */
     int64_t plane, per_plane;
     int64_t first_bad[STRATA_MAX_THREADS]; /* per thread: lowest index outside its plane */
@@ -247,21 +248,60 @@ static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int 
     (void)chunk;
     for (int64_t p = begin; p < end; p++) {
         float *dst = job->out + p * job->plane;
-        const float *gp = job->g + p * job->per_plane, *ip = job->idx + p * job->per_plane;
+        const int64_t at = p * job->per_plane;
+        const float *gp = job->g + at, *ip = job->idx + at;
+        const float *mp = job->mask ? job->mask + at : NULL;
         memset(dst, 0, (size_t)job->plane * sizeof(float));
         for (int64_t i = 0; i < job->per_plane; i++) {
             float v = ip[i];
             if (!(v == floorf(v)) || v < 0 || v >= (float)job->plane) {
-                int64_t at = p * job->per_plane + i;
-                if (job->first_bad[thread] < 0 || at < job->first_bad[thread])
-                    job->first_bad[thread] = at;
+                if (job->first_bad[thread] < 0 || at + i < job->first_bad[thread])
+                    job->first_bad[thread] = at + i;
                 return;
             }
-            dst[(int64_t)v] += gp[i];
+            /* A select, not a branch (a mask is a coin toss): a masked window adds +0
+             * to a position that holds +0. */
+            dst[(int64_t)v] += !mp || mp[i] > 0 ? gp[i] : 0.0f;
         }
     }
 }
 /* SOLUTION END */
+
+Tensor *tensor_max_pool_scatter(const Tensor *grad_output, const Tensor *indices,
+                                const Tensor *mask, const int64_t *input_shape,
+                                const char *fn)
+{
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=NULL */
+    int64_t plane = input_shape[2] * input_shape[3], planes = input_shape[0] * input_shape[1];
+    Tensor *g = tensor_contiguous(grad_output);
+    Tensor *mc = g && mask ? tensor_contiguous(mask) : NULL;
+    Tensor *ix = g && (!mask || mc) ? tensor_contiguous(indices) : NULL;
+    Tensor *out = ix ? tensor_new(input_shape, 4, fn) : NULL;
+    int64_t grain = STRATA_GRAIN_ELEMENTS / (plane > 0 ? plane : 1) + 1; /* planes */
+    int T = strata_parallel_threads(planes, grain);
+    MaxPoolBackJob job = {g ? g->data : NULL, ix ? ix->data : NULL, mc ? mc->data : NULL,
+                          out ? out->data : NULL, plane,
+                          planes > 0 ? tensor_numel(grad_output) / planes : 0, {0}};
+    for (int t = 0; t < T; t++)
+        job.first_bad[t] = -1;
+    if (out)
+        strata_parallel_for(planes, grain, max_pool_backward_planes, &job);
+    int64_t bad = -1; /* the first bad index: the lowest any thread found */
+    for (int t = 0; out && t < T; t++)
+        if (job.first_bad[t] >= 0 && (bad < 0 || job.first_bad[t] < bad))
+            bad = job.first_bad[t];
+    if (bad >= 0) {
+        strata_set_error("%s: index %g at position %lld is outside the %lld-element plane",
+                         fn, (double)ix->data[bad], (long long)bad, (long long)plane);
+        tensor_release(out);
+        out = NULL;
+    }
+    tensor_release(ix);
+    tensor_release(mc);
+    tensor_release(g);
+    return out;
+    /* SOLUTION END */
+}
 
 Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indices,
                                    const int64_t *input_shape)
@@ -280,33 +320,7 @@ Tensor *tensor_max_pool2d_backward(const Tensor *grad_output, const Tensor *indi
                          tensor_shape_str(grad_output, b, sizeof b));
         return NULL;
     }
-    int64_t plane = input_shape[2] * input_shape[3], planes = input_shape[0] * input_shape[1];
-    Tensor *g = tensor_contiguous(grad_output);
-    Tensor *ix = g ? tensor_contiguous(indices) : NULL;
-    Tensor *out = ix ? tensor_new(input_shape, 4, __func__) : NULL;
-    int64_t grain = STRATA_GRAIN_ELEMENTS / (plane > 0 ? plane : 1) + 1; /* planes */
-    int T = strata_parallel_threads(planes, grain);
-    MaxPoolBackJob job = {g ? g->data : NULL, ix ? ix->data : NULL, out ? out->data : NULL,
-                          plane, planes > 0 ? tensor_numel(grad_output) / planes : 0,
-                          {0}};
-    for (int t = 0; t < T; t++)
-        job.first_bad[t] = -1;
-    if (out)
-        strata_parallel_for(planes, grain, max_pool_backward_planes, &job);
-    int64_t bad = -1; /* the first bad index: the lowest any thread found */
-    for (int t = 0; out && t < T; t++)
-        if (job.first_bad[t] >= 0 && (bad < 0 || job.first_bad[t] < bad))
-            bad = job.first_bad[t];
-    if (bad >= 0) {
-        strata_set_error("tensor_max_pool2d_backward: index %g at position %lld is outside "
-                         "the %lld-element plane", (double)ix->data[bad], (long long)bad,
-                         (long long)plane);
-        tensor_release(out);
-        out = NULL;
-    }
-    tensor_release(ix);
-    tensor_release(g);
-    return out;
+    return tensor_max_pool_scatter(grad_output, indices, NULL, input_shape, __func__);
     /* SOLUTION END */
 }
 

@@ -252,6 +252,19 @@ int conv2d_forward(const Tensor *input, const Tensor *weight, const Tensor *bias
                    int64_t oh, int64_t ow, float *out, const ConvSink *sink);
 
 /*
+ * Max pooling's backward scatter (pool.c): a fresh @p input_shape tensor, zero but where
+ * each window's gradient in @p grad_output goes to the input position @p indices names
+ * (an index within its [H, W] plane), and only where @p mask (NULL: everywhere) holds a
+ * positive value at that window. tensor_max_pool2d_backward and the fused ReLU-pool's
+ * backward (fused.c, which masks with the pooled values) share it; both check the shapes
+ * first. Returns NULL with an error naming @p fn on an index outside its plane or when
+ * memory runs out.
+ */
+Tensor *tensor_max_pool_scatter(const Tensor *grad_output, const Tensor *indices,
+                                const Tensor *mask, const int64_t *input_shape,
+                                const char *fn);
+
+/*
  * Winograd's F(2x2, 3x3) convolution (winograd.c), the week-1 reference's fast path for
  * 3x3 convolutions of stride 1 with many channels: 2.25x fewer multiplies than im2col.
  * The handout cuts its definitions; conv.c's reference is the only caller.
