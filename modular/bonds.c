@@ -417,15 +417,6 @@ int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out)
         mod_drop_temp(t);
         mod_drop_temp(t2);
     }
-    if (!y)
-        return -1;
-    out->v = strata_malloc(sizeof *out->v);
-    if (!out->v) {
-        mod_drop_temp(y);
-        return -1;
-    }
-    out->v[0] = y;
-    out->n = 1;
-    return 0;
+    return mod_vals_one(out, y);
     /* SOLUTION END */
 }

@@ -108,6 +108,10 @@ void mod_drop_temp(Var *v);
 /* A fresh Var equal to @p x (a view), for bonds that pass their input through. */
 Var *mod_pass(Var *x);
 
+/* Make @p out the one-value tuple (@p y), which it then owns: 0, or -1 when @p y is
+ * NULL (a failed forward) or memory runs out (then @p y is dropped). */
+int mod_vals_one(ModVals *out, Var *y);
+
 /* A bond's forward (bonds.c): consume @p in (borrowed), fresh values in @p out. 0/-1. */
 int mod_bond_forward(ModularModule *m, const ModVals *in, ModVals *out);
 

@@ -441,17 +441,7 @@ static int mod_forward(ModularModule *m, const ModVals *in, ModVals *out)
                              m->name, in->n);
             return -1;
         }
-        Var *y = m->atom->forward(m, in->v[0]);
-        if (!y)
-            return -1;
-        out->v = strata_malloc(sizeof *out->v);
-        if (!out->v) {
-            mod_drop_temp(y);
-            return -1;
-        }
-        out->v[0] = y;
-        out->n = 1;
-        return 0;
+        return mod_vals_one(out, m->atom->forward(m, in->v[0]));
     }
     case MOD_BOND:
         return mod_bond_forward(m, in, out);

@@ -44,6 +44,20 @@ Var *mod_pass(Var *x)
     return var_reshape(x, x->data->shape, x->data->ndim);
 }
 
+int mod_vals_one(ModVals *out, Var *y)
+{
+    if (!y)
+        return -1;
+    out->v = strata_malloc(sizeof *out->v);
+    if (!out->v) {
+        mod_drop_temp(y);
+        return -1;
+    }
+    out->v[0] = y;
+    out->n = 1;
+    return 0;
+}
+
 void modular_free(ModularModule *m)
 {
     if (!m)
