@@ -335,14 +335,7 @@ static int mod_attention_bond_forward(ModularModule *m, const ModVals *in, ModVa
                                           : scaled_softmax(m, in->v[0]);
         break;
     }
-    out->v = y ? strata_malloc(sizeof *out->v) : NULL;
-    if (!out->v) {
-        mod_drop_temp(y);
-        return -1;
-    }
-    out->v[0] = y;
-    out->n = 1;
-    return 0;
+    return mod_vals_one(out, y);
     /* SOLUTION END */
 }
 
