@@ -330,7 +330,10 @@ tiers:
 docs: deps
 	@sh docs/build-docs.sh
 
+# make bench also installs Debian's PyTorch (its reference rows are measured in the same
+# run); BENCH_TORCH=0 skips both the package and the PyTorch rows.
 bench: deps
+	@[ "$${BENCH_TORCH:-1}" = 0 ] || sh .ci/deps bench
 	@$(MAKE) --no-print-directory BUILD=build/release OPT="-O3 -march=native -DNDEBUG" \
 	    build/release/lib/libstrata_modular.a \
 	    $(patsubst $(BUILD)/%,build/release/%,$(BENCHES)) \
