@@ -180,6 +180,131 @@ Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
 
 /* ----------------------------------------------------------------- backward --- */
 
+/*
+ * The backward of 2x2 pooling (stride 2) as a gather instead of a scatter. The scatter
+ * (pool.c) zeroes the input-sized gradient, then adds each window's gradient at the
+ * position its index names: two passes over the largest tensor, the second a scalar
+ * loop of random writes. But 2x2 windows with stride 2 do not overlap, so when every
+ * index lies inside its own window, each input position receives at most one
+ * gradient and can be written once, in order: the window's gradient where the index
+ * points, +0 elsewhere. That is a loop over the window's four positions that
+ * vectorizes, and no memset.
+ *
+ * The bits are the scatter's: it adds to +0, so the chosen position holds +0 + g (a -0
+ * gradient becomes +0, a masked one +0), and positions no window covers (the last row
+ * and column of an odd size) stay +0. The check that each index lies in its window is
+ * made on the way; when one does not (the pooling had other windows, or an index is
+ * bad), the caller runs the scatter instead, which handles any index and reports bad
+ * ones.
+ */
+
+/*
+ * Outputs x0 .. x0+n-1 of one output row of the gather: the four positions of each
+ * window, in the two input rows d0 and d1. Returns whether every index was in its
+ * window. Called with n a constant 8 or 4, so that after inlining the loop has a fixed
+ * trip count and compiles to straight vector code with no scalar tail.
+ */
+static inline int unpool_block(const float *restrict g, const float *restrict idx,
+                               const float *restrict mask, float row_at, float fw, int64_t x0,
+                               const int n, float *restrict d0, float *restrict d1)
+{
+    int inside = 1;
+#pragma omp simd reduction(& : inside)
+    for (int64_t x = x0; x < x0 + n; x++) {
+        float at = row_at + 2.0f * (float)x; /* where the window's top left is */
+        float v = idx[x];
+        float s = 0.0f + (mask[x] > 0.0f ? g[x] : 0.0f); /* the scatter's +0 + g */
+        d0[2 * x] = v == at ? s : 0.0f;
+        d0[2 * x + 1] = v == at + 1.0f ? s : 0.0f;
+        d1[2 * x] = v == at + fw ? s : 0.0f;
+        d1[2 * x + 1] = v == at + fw + 1.0f ? s : 0.0f;
+        inside &= (v == at) | (v == at + 1.0f) | (v == at + fw) | (v == at + fw + 1.0f);
+    }
+    return inside;
+}
+
+/* The gather on one plane: @p g, @p idx and @p mask are its [H/2, W/2] pooled gradient,
+ * indices and mask (g passes where the mask is positive), @p dst its [H, W] input
+ * gradient. Returns whether every index was in its window. */
+bool tensor_max_unpool_2x2_plane(const float *restrict g, const float *restrict idx,
+                                 const float *restrict mask, int64_t H, int64_t W,
+                                 float *restrict dst)
+{
+    const int64_t oh = H / 2, ow = W / 2;
+    const float fw = (float)W;
+    int inside = 1;
+    for (int64_t y = 0; y < oh; y++) {
+        float *d0 = dst + 2 * y * W, *d1 = d0 + W;
+        const float *gy = g + y * ow, *iy = idx + y * ow, *my = mask + y * ow;
+        const float row_at = (float)(2 * y * W);
+        /* Rows are short (14 or 7 outputs in a small CNN): a loop over x would run
+         * mostly in its scalar tail. Blocks of 8 (or 4) instead, the last one moved back
+         * to end at the row's end: it overlaps its neighbour, whose outputs it writes
+         * again with the same values. */
+        int64_t n = ow >= 8 ? 8 : ow >= 4 ? 4 : 1;
+        for (int64_t x0 = 0; x0 < ow; x0 += n) {
+            int64_t at = x0 + n <= ow ? x0 : ow - n;
+            inside &= n == 8   ? unpool_block(gy, iy, my, row_at, fw, at, 8, d0, d1)
+                      : n == 4 ? unpool_block(gy, iy, my, row_at, fw, at, 4, d0, d1)
+                               : unpool_block(gy, iy, my, row_at, fw, at, 1, d0, d1);
+        }
+        if (W % 2) /* the column no window covers */
+            d0[W - 1] = d1[W - 1] = 0.0f;
+    }
+    if (H % 2) /* the row no window covers */
+        memset(dst + (H - 1) * W, 0, (size_t)W * sizeof(float));
+    return inside;
+}
+
+typedef struct {
+    const float *g, *idx, *mask; /* [planes, oh, ow] each */
+    float *out;                  /* [planes, H, W] */
+    int64_t H, W;
+    bool outside[STRATA_MAX_THREADS]; /* per thread: an index outside its window seen */
+} UnpoolJob;
+
+/* Planes [begin, end) of the gather, on one thread; stops at a plane that needs the
+ * scatter. */
+static void unpool_planes(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    UnpoolJob *job = ctx;
+    const int64_t pooled = (job->H / 2) * (job->W / 2), plane = job->H * job->W;
+    (void)chunk;
+    for (int64_t p = begin; p < end && !job->outside[thread]; p++)
+        job->outside[thread] = !tensor_max_unpool_2x2_plane(
+            job->g + p * pooled, job->idx + p * pooled, job->mask + p * pooled, job->H,
+            job->W, job->out + p * plane);
+}
+
+/* The gather for a contiguous [N, C, H/2, W/2] gradient into *out: 1 when done, 0 when
+ * it does not apply (the caller then scatters), -1 when memory runs out. */
+static int relu_unpool_2x2(const Tensor *grad_output, const Tensor *pooled,
+                           const Tensor *indices, const int64_t *input_shape, const char *fn,
+                           Tensor **out)
+{
+    int64_t H = input_shape[2], W = input_shape[3];
+    *out = NULL;
+    if (grad_output->shape[2] != H / 2 || grad_output->shape[3] != W / 2 ||
+        !tensor_is_contiguous(grad_output) || !tensor_is_contiguous(pooled) ||
+        !tensor_is_contiguous(indices) || H * W >= (1 << 24))
+        return 0;
+    Tensor *t = tensor_new(input_shape, 4, fn);
+    if (!t)
+        return -1;
+    int64_t planes = input_shape[0] * input_shape[1];
+    UnpoolJob job = {grad_output->data, indices->data, pooled->data, t->data, H, W, {0}};
+    strata_parallel_for(planes, STRATA_GRAIN_ELEMENTS / (H * W > 0 ? H * W : 1) + 1,
+                        unpool_planes, &job);
+    for (int th = 0; th < STRATA_MAX_THREADS; th++) {
+        if (job.outside[th]) {
+            tensor_release(t);
+            return 0;
+        }
+    }
+    *out = t;
+    return 1;
+}
+
 Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
                                         const Tensor *indices, const int64_t *input_shape)
 {
@@ -201,6 +326,11 @@ Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor 
     }
     /* Pooling's scatter, masked by ReLU's rule: the position a window chose holds the
      * pooled value, so ReLU let it through exactly when that value is positive. Windows
-     * that share a position (overlapping ones) share its pooled value, so its mask too. */
+     * that share a position (overlapping ones) share its pooled value, so its mask too.
+     * 2x2 windows take the same gradient by a gather (tensor_max_unpool_2x2_plane). */
+    Tensor *out;
+    int done = relu_unpool_2x2(grad_output, pooled, indices, input_shape, fn, &out);
+    if (done != 0)
+        return out;
     return tensor_max_pool_scatter(grad_output, indices, pooled, input_shape, fn);
 }

@@ -265,6 +265,16 @@ Tensor *tensor_max_pool_scatter(const Tensor *grad_output, const Tensor *indices
                                 const char *fn);
 
 /*
+ * One [H, W] plane of that scatter for 2x2 windows with stride 2, done as a gather that
+ * writes every position of @p dst once (fused.c): the same bits, as long as every index
+ * lies in its own window. Returns false when one does not; @p dst then holds garbage
+ * and the caller must scatter instead.
+ */
+bool tensor_max_unpool_2x2_plane(const float *restrict g, const float *restrict idx,
+                                 const float *restrict mask, int64_t H, int64_t W,
+                                 float *restrict dst);
+
+/*
  * Winograd's F(2x2, 3x3) convolution (winograd.c), the week-1 reference's fast path for
  * 3x3 convolutions of stride 1 with many channels: 2.25x fewer multiplies than im2col.
  * The handout cuts its definitions; conv.c's reference is the only caller.
