@@ -452,6 +452,20 @@ STRATA_API int strata_parallel_chunks(int64_t n, int64_t grain);
 STRATA_API int strata_parallel_threads(int64_t n, int64_t grain);
 
 /**
+ * @brief A grain for @p n items, at least @p grain, with which every thread gets the
+ *        same number of chunks: strata_parallel_chunks() becomes a multiple of
+ *        strata_parallel_threads() where it can (n / grain = 3 chunks on two threads
+ *        would keep one thread idle for a third of the loop; two do not). For loops
+ *        whose results do not depend on the chunks (elementwise updates, bands of a
+ *        product): a sum kept per chunk would change with them.
+ * @param[in] n items.
+ * @param[in] grain fewest items worth a chunk of their own (values < 1 count as 1).
+ * @return The grain to pass to strata_parallel_for() (@p grain when no larger one
+ *         evens the chunks out).
+ */
+STRATA_API int64_t strata_parallel_grain(int64_t n, int64_t grain);
+
+/**
  * @brief Run @p fn over the items [0, n), cut into K = strata_parallel_chunks(n, grain)
  *        chunks, chunk c being [n*c/K, n*(c+1)/K), on strata_parallel_threads(n, grain)
  *        threads (the calling thread among them), and return when all are done.

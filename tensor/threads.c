@@ -296,6 +296,19 @@ int strata_parallel_threads(int64_t n, int64_t grain)
     return t < chunks ? (int)t : chunks;
 }
 
+int64_t strata_parallel_grain(int64_t n, int64_t grain)
+{
+    int64_t t = strata_parallel_threads(n, grain);
+    int64_t chunks = strata_parallel_chunks(n, grain);
+    if (t <= 1 || chunks % t == 0)
+        return grain;
+    /* Fewer, larger chunks: the largest multiple of t below, which a grain of n/chunks
+     * gives unless the items are too few to cut that evenly. */
+    chunks -= chunks % t;
+    int64_t even = n / chunks;
+    return strata_parallel_chunks(n, even) == chunks ? even : grain;
+}
+
 void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
 {
     STRATA_CHECK_ARG(fn, );
