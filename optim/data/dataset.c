@@ -55,7 +55,33 @@ void data_dataset_free(Dataset *ds)
     tensor_release(ds->x);
     tensor_release(ds->y);
     data_transform_free(ds->transform);
+    strata_free(ds->codes);
     strata_free(ds);
+}
+
+void data_copy_row(const Dataset *ds, int64_t idx, float *dst)
+{
+    if (!ds->codes) {
+        memcpy(dst, ds->x->data + idx * ds->x_row, sizeof(float) * (size_t)ds->x_row);
+        return;
+    }
+    /* The same two float operations data_mnist_load used on the same byte, so the same
+     * bits; local copies of the constants let the compiler vectorize (dst may not alias
+     * them then). */
+    const uint8_t *c = ds->codes + idx * ds->x_row;
+    const float scale = ds->code_scale, shift = ds->code_shift;
+    for (int64_t j = 0; j < ds->x_row; j++)
+        dst[j] = (float)c[j] * scale + shift;
+}
+
+void data_prefetch_row(const Dataset *ds, int64_t idx)
+{
+    const char *row = ds->codes ? (const char *)(ds->codes + idx * ds->x_row)
+                                : (const char *)(ds->x->data + idx * ds->x_row);
+    size_t bytes = (ds->codes ? 1 : sizeof(float)) * (size_t)ds->x_row;
+    for (size_t at = 0; at < bytes; at += 64) /* one cache line each */
+        __builtin_prefetch(row + at);
+    __builtin_prefetch(ds->y->data + idx * ds->y_row); /* its target (a label: one line) */
 }
 
 int64_t data_dataset_size(const Dataset *ds)

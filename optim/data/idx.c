@@ -352,10 +352,28 @@ Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *op
         scale = 1.0f / (255.0f * o.std);
         shift = -o.mean / o.std;
     }
+    /* The pixels are kept as bytes too (a quarter of the floats' memory): the loader
+     * makes each batch's floats from them, with this loop's arithmetic. Only when every
+     * value is a byte (an IDX file of another type is scaled all the same). */
     int64_t total = tensor_numel(x);
-    for (int64_t i = 0; i < total; i++)
-        x->data[i] = x->data[i] * scale + shift;
+    uint8_t *codes = strata_malloc(total > 0 ? (size_t)total : 1);
+    if (!codes)
+        goto done;
+    bool bytes = true;
+    for (int64_t i = 0; i < total; i++) {
+        float v = x->data[i];
+        bytes = bytes && v >= 0.0f && v <= 255.0f && v == (float)(int)v;
+        codes[i] = bytes ? (uint8_t)v : 0;
+        x->data[i] = v * scale + shift;
+    }
     ds = data_tensor_dataset_new(x, labels);
+    if (ds && bytes) {
+        ds->codes = codes;
+        ds->code_scale = scale;
+        ds->code_shift = shift;
+    } else {
+        strata_free(codes);
+    }
 done:
     scope_end(s);
     return ds;

@@ -170,19 +170,13 @@ static void gather_rows(void *ctx, int64_t begin, int64_t end, int chunk, int th
 {
     const GatherJob *job = ctx;
     const Dataset *ds = job->ds;
-    const size_t row_bytes = sizeof(float) * (size_t)ds->x_row;
     (void)chunk;
     (void)thread;
     for (int64_t i = begin; i < end; i++) {
         int64_t idx = job->indices[i];
-        if (i + GATHER_AHEAD < end) {
-            const char *ahead = (const char *)(ds->x->data +
-                                               job->indices[i + GATHER_AHEAD] * ds->x_row);
-            for (size_t at = 0; at < row_bytes; at += 64) /* one cache line each */
-                __builtin_prefetch(ahead + at);
-        }
-        memcpy(job->x + i * ds->x_row, ds->x->data + idx * ds->x_row,
-               sizeof(float) * (size_t)ds->x_row);
+        if (i + GATHER_AHEAD < end)
+            data_prefetch_row(ds, job->indices[i + GATHER_AHEAD]);
+        data_copy_row(ds, idx, job->x + i * ds->x_row);
         memcpy(job->y + i * ds->y_row, ds->y->data + idx * ds->y_row,
                sizeof(float) * (size_t)ds->y_row);
     }
@@ -218,7 +212,7 @@ static int default_collate(const Dataset *ds, const int64_t *indices, int64_t co
     for (int64_t i = 0; i < count; i++) {
         int64_t idx = indices[i];
         float *row = x->data + i * ds->x_row;
-        memcpy(row, ds->x->data + idx * ds->x_row, sizeof(float) * (size_t)ds->x_row);
+        data_copy_row(ds, idx, row);
         memcpy(y->data + i * ds->y_row, ds->y->data + idx * ds->y_row,
                sizeof(float) * (size_t)ds->y_row);
         if (ds->transform) {

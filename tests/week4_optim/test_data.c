@@ -200,6 +200,44 @@ START_TEST(test_mnist_load)
     ck_assert_ptr_null(data_mnist_load(dir, true, NULL));
     ck_assert_error("4 labels");
     remove_mnist_dir(dir);
+    /* A shuffled loader's batches hold the dataset's rows bit for bit (the loader may
+     * make them from the pixels' bytes): every byte value, rows long enough for
+     * vectorized code, standardized and flattened or plain images. */
+    static unsigned char buf[16 + 40 * 36];
+    const uint32_t dims[3] = {40, 6, 6}, labels_n = 40;
+    mkdir(dir, 0700);
+    char path[600];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    write_bytes(path, buf, idx_u8(buf, dims, 3, 40 * 36), true); /* bytes i * 7 % 256 */
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
+    write_bytes(path, buf, idx_u8(buf, &labels_n, 1, 40), false);
+    DataMnistOptions std_flat = {true, true, 0.2860f, 0.3530f, 0};
+    for (int k = 0; k < 2; k++) {
+        ds = data_mnist_load(dir, true, k ? &std_flat : NULL);
+        ck_assert_msg(ds != NULL, "data_mnist_load: %s", strata_last_error());
+        DataLoaderOptions lo = {16, true, 3, false};
+        DataLoader *dl = data_loader_new(ds, &lo);
+        ck_assert_ptr_nonnull(dl);
+        Batch b;
+        int64_t n, rows = 0;
+        x = data_dataset_inputs(ds);
+        y = data_dataset_targets(ds);
+        while (data_loader_next(dl, &b)) {
+            const int64_t *order = data_loader_order(dl, &n);
+            const float *bx = var_data(b.x)->data;
+            for (int64_t r = 0; r < b.size; r++, rows++) {
+                int64_t idx = order[b.index * 16 + r];
+                ck_assert_msg(memcmp(bx + r * 36, x->data + idx * 36, 36 * sizeof(float)) == 0,
+                              "batch %lld row %lld is not example %lld", (long long)b.index,
+                              (long long)r, (long long)idx);
+                ck_assert_float_eq(b.y->data[r], y->data[idx]);
+            }
+        }
+        ck_assert_int_eq(rows, 40);
+        data_loader_free(dl);
+        data_dataset_free(ds);
+    }
+    remove_mnist_dir(dir);
     scope_end(s);
 }
 END_TEST
