@@ -13,24 +13,31 @@
  *   and the graph's saved tensors, which grow with depth;
  * - L2L: L2LStats::working_peak_bytes, the largest layer's weights and gradients plus
  *   the largest unit (one layer, one microbatch), which should not grow at all (target:
- *   within 10% from depth 4 to 64).
+ *   within 10% from depth 4 to 64), whether or not every layer is recomputed.
  * Time is the CPU time of the process (CLOCK_PROCESS_CPUTIME_ID) for one step, the best
- * of several steps after a warm-up, plain and L2L alternating, on one thread: CPU time
- * does not count the time other jobs on a shared machine take, which wall-clock time
- * does (target: L2L at most 1.35x plain at depth 16 and 64, near the 4/3 of recomputing
- * each layer's forward).
+ * of several steps after a warm-up, plain, L2L and L2L recomputing every layer
+ * alternating, on one thread: CPU time does not count the time other jobs on a shared
+ * machine take, which wall-clock time does (target: L2L at most 1.35x plain at depth 16
+ * and 64).
  *
- * Beside it, the GEMM floor: the matrix products of one Linear(W, W) layer over the
- * batch, timed alone with cblas_sgemm, as L2L runs them (forward twice, the input
- * gradient and the weight gradient, on microbatches) against plain training (forward,
- * input gradient, weight gradient on the whole batch). GEMMs are almost all of both
- * steps, so this ratio is what L2L can reach while it recomputes every forward: on
- * fewer rows each product repacks the same weights, and 4/3 becomes more.
+ * Two L2L rows: the default, where a Linear layer's backward runs from the stash (its
+ * graph would hold nothing else) and only the ReLUs are recomputed, and
+ * L2LOptions::recompute_all, the textbook algorithm, which runs every layer's forward
+ * again (4/3 of plain at best: four products per Linear layer against three).
+ *
+ * Beside each, its GEMM floor: the matrix products of one Linear(W, W) layer over the
+ * batch, timed alone with cblas_sgemm, as L2L runs them on microbatches (the forward,
+ * the input gradient and the weight gradient; with recompute_all the forward twice)
+ * against plain training (forward, input gradient, weight gradient on the whole batch).
+ * GEMMs are almost all of both steps, so this ratio is what each variant can reach: on
+ * fewer rows each product repacks the same weights, so 1 and 4/3 become more.
  *
  * Prints a table and, when BENCH_CSV names a file, appends rows
  * "benchmark,case,strata,reference,ratio":
  *   l2l_working_bytes,depth_<d>,<L2L bytes>,<plain bytes>,<L2L/plain>
  *   l2l_step_ms,depth_<d>,<L2L ms>,<plain ms>,<L2L/plain>
+ *   l2l_step_ms_recompute_all,depth_<d>,<L2L ms>,<plain ms>,<L2L/plain>
+ *   l2l_gemm_floor,mb_64,,,<ratio>   l2l_gemm_floor_recompute_all,mb_64,,,<ratio>
  *   l2l_working_flatness,depth_64_vs_4,<L2L bytes at 64>,<L2L bytes at 4>,<ratio>
  *   l2l_step_ms,depth_16_mb_<mb>,<L2L ms>,<plain ms>,<L2L/plain>   (microbatch sweep)
  *   l2l_store_bytes,depth_<d>,<with a store>,<without>,<ratio>        (host store)
@@ -104,11 +111,12 @@ static double plain_step(Module *m, Tensor *x, Tensor *y, size_t *working)
 }
 
 /*
- * The GEMM floor of an L2L step against a plain one at microbatch @p mb (see the top):
+ * The GEMM floors of an L2L step against a plain one at microbatch @p mb (see the top):
  * the best of several timings of each product, summed over the batch's microbatches.
- * Returns L2L's GEMM seconds over plain's, or a negative value when memory is short.
+ * Returns L2L's GEMM seconds over plain's without the recomputed forward (and, in
+ * *recompute_all, with it), or a negative value when memory is short.
  */
-static double gemm_floor(int64_t mb)
+static double gemm_floor(int64_t mb, double *recompute_all)
 {
     const int n = WIDTH, b = BATCH, m = (int)mb, k = (b + m - 1) / m;
     float *x = calloc((size_t)b * n, sizeof(float)), *y = calloc((size_t)b * n, sizeof(float));
@@ -143,7 +151,8 @@ static double gemm_floor(int64_t mb)
                 dx[plain] = t2 - t1 < dx[plain] ? t2 - t1 : dx[plain];
                 dwt[plain] = t3 - t2 < dwt[plain] ? t3 - t2 : dwt[plain];
             }
-        ratio = (2 * fwd[0] + dx[0] + dwt[0]) / (fwd[1] + dx[1] + dwt[1]);
+        ratio = (fwd[0] + dx[0] + dwt[0]) / (fwd[1] + dx[1] + dwt[1]);
+        *recompute_all = (2 * fwd[0] + dx[0] + dwt[0]) / (fwd[1] + dx[1] + dwt[1]);
     }
     free(x);
     free(y);
@@ -153,11 +162,21 @@ static double gemm_floor(int64_t mb)
 }
 
 typedef struct Measure {
-    size_t plain_bytes, l2l_bytes, stash_bytes;
-    double plain_ms, l2l_ms;
+    size_t plain_bytes, l2l_bytes, all_bytes, stash_bytes;
+    double plain_ms, l2l_ms, all_ms; /* all: with L2LOptions::recompute_all */
 } Measure;
 
-/* Working bytes and best step times of plain training and L2L at @p depth, @p mb. */
+/* One timed L2L step: seconds, or a negative value on error. */
+static double l2l_timed(L2LTrainer *t, Tensor *x, Tensor *y, L2LStats *st)
+{
+    double t0 = now();
+    int rc = l2l_step(t, x, y, st);
+    double t1 = now();
+    return rc < 0 ? -1.0 : t1 - t0;
+}
+
+/* Working bytes and best step times of plain training and L2L (by default, and with
+ * every layer recomputed) at @p depth, @p mb. */
 static int measure(int depth, int64_t mb, Tensor *x, Tensor *y, Measure *out)
 {
     Module *m = make_model(depth);
@@ -165,29 +184,34 @@ static int measure(int depth, int64_t mb, Tensor *x, Tensor *y, Measure *out)
     memset(&o, 0, sizeof o);
     o.microbatch_size = mb;
     L2LTrainer *t = m ? l2l_new(m, &o) : NULL;
-    int status = t ? 0 : -1;
-    /* Warm-up: gradients allocated, allocator cache filled, the dry run done. */
-    L2LStats st;
-    if (status == 0 && (plain_step(m, x, y, NULL) < 0 || l2l_step(t, x, y, &st) < 0))
+    o.recompute_all = true;
+    L2LTrainer *t_all = m ? l2l_new(m, &o) : NULL;
+    int status = t && t_all ? 0 : -1;
+    /* Warm-up: gradients allocated, allocator cache filled, the dry runs done. */
+    L2LStats st, st_all;
+    if (status == 0 && (plain_step(m, x, y, NULL) < 0 || l2l_step(t, x, y, &st) < 0 ||
+                        l2l_step(t_all, x, y, &st_all) < 0))
         status = -1;
-    double tp[REPS], tl[REPS];
+    double tp[REPS], tl[REPS], ta[REPS];
     for (int r = 0; r < REPS && status == 0; r++) {
         tp[r] = plain_step(m, x, y, &out->plain_bytes);
-        double t0 = now();
-        int rc = l2l_step(t, x, y, &st);
-        tl[r] = now() - t0;
-        if (tp[r] < 0 || rc < 0)
+        tl[r] = l2l_timed(t, x, y, &st);
+        ta[r] = l2l_timed(t_all, x, y, &st_all);
+        if (tp[r] < 0 || tl[r] < 0 || ta[r] < 0)
             status = -1;
     }
     if (status == 0) {
         out->l2l_bytes = st.working_peak_bytes;
+        out->all_bytes = st_all.working_peak_bytes;
         out->stash_bytes = st.stash_bytes;
         out->plain_ms = 1e3 * best(tp, REPS);
         out->l2l_ms = 1e3 * best(tl, REPS);
+        out->all_ms = 1e3 * best(ta, REPS);
     } else {
         fprintf(stderr, "bench_l2l: %s\n", strata_last_error());
     }
     l2l_free(t);
+    l2l_free(t_all);
     nn_module_free(m);
     return status;
 }
@@ -277,8 +301,11 @@ int main(void)
     printf("l2l: layer-to-layer execution vs plain training, [Linear(%d,%d), ReLU] x depth, "
            "B = %d, microbatch %d, %d thread(s), CPU time\n",
            WIDTH, WIDTH, BATCH, MICROBATCH, strata_get_num_threads());
-    printf("%6s %14s %14s %8s %14s %10s %10s %8s\n", "depth", "plain work B", "L2L work B",
-           "ratio", "L2L stash B", "plain ms", "L2L ms", "ratio");
+    printf("L2L: a Linear layer's backward runs from the stash; recomp.: every layer "
+           "recomputed (L2LOptions::recompute_all)\n");
+    printf("%6s %14s %14s %8s %14s %14s %10s %10s %8s %10s %8s\n", "depth", "plain work B",
+           "L2L work B", "ratio", "recomp. wk B", "L2L stash B", "plain ms", "L2L ms", "ratio",
+           "recomp. ms", "ratio");
     for (int d = 0; d < ndepths && status == 0; d++) {
         Measure *r = &at[d];
         if (measure(depths[d], MICROBATCH, x, y, r) < 0) {
@@ -286,31 +313,45 @@ int main(void)
             break;
         }
         double mem_ratio = (double)r->l2l_bytes / (double)r->plain_bytes;
-        printf("%6d %14zu %14zu %8.3f %14zu %10.2f %10.2f %8.2f\n", depths[d], r->plain_bytes,
-               r->l2l_bytes, mem_ratio, r->stash_bytes, r->plain_ms, r->l2l_ms,
-               r->l2l_ms / r->plain_ms);
+        printf("%6d %14zu %14zu %8.3f %14zu %14zu %10.2f %10.2f %8.2f %10.2f %8.2f\n",
+               depths[d], r->plain_bytes, r->l2l_bytes, mem_ratio, r->all_bytes,
+               r->stash_bytes, r->plain_ms, r->l2l_ms, r->l2l_ms / r->plain_ms, r->all_ms,
+               r->all_ms / r->plain_ms);
         if (csv) {
             fprintf(csv, "l2l_working_bytes,depth_%d,%zu,%zu,%.4f\n", depths[d], r->l2l_bytes,
                     r->plain_bytes, mem_ratio);
             fprintf(csv, "l2l_step_ms,depth_%d,%.3f,%.3f,%.4f\n", depths[d], r->l2l_ms,
                     r->plain_ms, r->l2l_ms / r->plain_ms);
+            fprintf(csv, "l2l_step_ms_recompute_all,depth_%d,%.3f,%.3f,%.4f\n", depths[d],
+                    r->all_ms, r->plain_ms, r->all_ms / r->plain_ms);
         }
     }
     if (status == 0) {
-        double floor64 = gemm_floor(MICROBATCH);
-        double worst = 0;
+        double floor_all, floor64 = gemm_floor(MICROBATCH, &floor_all);
+        double worst = 0, worst_all = 0;
         for (int d = 0; d < ndepths; d++)
-            if (depths[d] >= 16 && at[d].l2l_ms / at[d].plain_ms > worst)
-                worst = at[d].l2l_ms / at[d].plain_ms;
+            if (depths[d] >= 16) {
+                if (at[d].l2l_ms / at[d].plain_ms > worst)
+                    worst = at[d].l2l_ms / at[d].plain_ms;
+                if (at[d].all_ms / at[d].plain_ms > worst_all)
+                    worst_all = at[d].all_ms / at[d].plain_ms;
+            }
         printf("L2L/plain at depth 16 and 64: at most %.2f (target: at most 1.35) %s; the GEMMs "
                "alone at microbatch %d: %.2f\n", worst, worst <= 1.35 ? "ok" : "MISSED",
                MICROBATCH, floor64);
-        if (csv)
+        printf("recomputing every layer: at most %.2f (4/3 at best); the GEMMs alone, the "
+               "forward twice: %.2f\n", worst_all, floor_all);
+        if (csv) {
             fprintf(csv, "l2l_gemm_floor,mb_%d,,,%.4f\n", MICROBATCH, floor64);
+            fprintf(csv, "l2l_gemm_floor_recompute_all,mb_%d,,,%.4f\n", MICROBATCH, floor_all);
+        }
         double flat = (double)at[ndepths - 1].l2l_bytes / (double)at[0].l2l_bytes;
-        printf("L2L working set, depth %d vs %d: %.4f (target: within 10%%) %s\n",
-               depths[ndepths - 1], depths[0], flat,
-               flat <= 1.10 && flat >= 0.90 ? "ok" : "MISSED");
+        double flat_all = (double)at[ndepths - 1].all_bytes / (double)at[0].all_bytes;
+        printf("L2L working set, depth %d vs %d: %.4f, recomputing every layer %.4f (target: "
+               "within 10%%) %s\n",
+               depths[ndepths - 1], depths[0], flat, flat_all,
+               flat <= 1.10 && flat >= 0.90 && flat_all <= 1.10 && flat_all >= 0.90 ? "ok"
+                                                                                  : "MISSED");
         if (csv)
             fprintf(csv, "l2l_working_flatness,depth_%d_vs_%d,%zu,%zu,%.4f\n",
                     depths[ndepths - 1], depths[0], at[ndepths - 1].l2l_bytes, at[0].l2l_bytes,
@@ -318,18 +359,22 @@ int main(void)
     }
 
     /* The microbatch trades working memory for time: each microbatch repacks every
-     * weight matrix and adds into every gradient, on top of the recomputation. */
+     * weight matrix and adds into every gradient. */
     if (status == 0)
-        printf("\nmicrobatch sweep at depth 16 (B = %d)\n%6s %14s %10s %10s %8s %10s\n", BATCH,
-               "mb", "L2L work B", "plain ms", "L2L ms", "ratio", "GEMM floor");
+        printf("\nmicrobatch sweep at depth 16 (B = %d)\n%6s %14s %10s %10s %8s %10s %10s %8s "
+               "%10s\n",
+               BATCH, "mb", "L2L work B", "plain ms", "L2L ms", "ratio", "GEMM floor",
+               "recomp. ms", "ratio", "GEMM floor");
     for (int i = 0; i < nsweep && status == 0; i++) {
         Measure r;
         if (measure(16, sweep[i], x, y, &r) < 0) {
             status = 1;
             break;
         }
-        printf("%6lld %14zu %10.2f %10.2f %8.2f %10.2f\n", (long long)sweep[i], r.l2l_bytes,
-               r.plain_ms, r.l2l_ms, r.l2l_ms / r.plain_ms, gemm_floor(sweep[i]));
+        double floor_all, floor = gemm_floor(sweep[i], &floor_all);
+        printf("%6lld %14zu %10.2f %10.2f %8.2f %10.2f %10.2f %8.2f %10.2f\n",
+               (long long)sweep[i], r.l2l_bytes, r.plain_ms, r.l2l_ms, r.l2l_ms / r.plain_ms,
+               floor, r.all_ms, r.all_ms / r.plain_ms, floor_all);
         if (csv)
             fprintf(csv, "l2l_step_ms,depth_16_mb_%lld,%.3f,%.3f,%.4f\n", (long long)sweep[i],
                     r.l2l_ms, r.plain_ms, r.l2l_ms / r.plain_ms);

@@ -123,6 +123,15 @@ Module *nn_linear(int64_t in_features, int64_t out_features, bool bias)
                                 shape, 2, bias);
 }
 
+bool nn_linear_parts(const Module *m, Var **weight, Var **bias)
+{
+    if (!m || m->type != &LINEAR_TYPE || m->num_hooks > 0 || !param(m, 0))
+        return false;
+    *weight = param(m, 0);
+    *bias = param(m, 1);
+    return true;
+}
+
 /* ------------------------------------------------------------------------ Conv2d --- */
 
 typedef struct Conv2dState {

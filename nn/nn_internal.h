@@ -79,4 +79,10 @@ int nn_child_index(const Module *m, const char *name);
 /* A Linear features -> features named NonDynamicallyQuantizableLinear (attention). */
 Module *nn_out_proj_linear(int64_t features, bool bias);
 
+/* Whether @p m is a Linear made by nn_linear() without hooks, so that its forward is
+ * exactly var_linear(input, *weight, *bias): then sets *weight and *bias (NULL when the
+ * layer has none; both borrowed). Otherwise returns false, setting nothing. L2L runs such
+ * a layer's backward from its stashed input without recomputing its forward. */
+bool nn_linear_parts(const Module *m, Var **weight, Var **bias);
+
 #endif /* STRATA_NN_INTERNAL_H */

@@ -36,7 +36,9 @@ extern "C" {
  *    forward from its stashed input with a graph, backpropagate the stashed output
  *    gradient, accumulate the layer's parameter gradients, and overwrite the stashed
  *    input with its gradient; then, optionally, update that layer at once (eager
- *    update).
+ *    update). A Linear layer skips the recomputation (unless
+ *    L2LOptions::recompute_all): its backward reads only its input, which is the stash
+ *    cell, and its weights, so it runs from the stash with the same kernels.
  *
  *  The gradients equal plain backprop over the whole batch (up to float rounding).
  *  Stochastic layers (Dropout) draw from the tensor generator seeded with
@@ -118,6 +120,13 @@ typedef struct L2LOptions {
                                   an optimizer's state needs that very optimizer, whose
                                   state for the layer is brought in only for its update.
                                   NULL: the parameters stay in ordinary memory */
+    bool recompute_all;      /**< recompute every layer's forward in the backward pass,
+                                  as the textbook algorithm does. false (the default):
+                                  a Linear layer without hooks is not recomputed, since
+                                  its backward needs only its input, which the stash
+                                  holds, and its weights; its gradients are the same to
+                                  the bit either way. true measures what the
+                                  recomputation costs (bench_l2l prints both) */
 } L2LOptions;
 
 /** What l2l_step() or l2l_estimate() measured. Sizes are bytes of the counting
@@ -146,6 +155,11 @@ typedef struct L2LStats {
                                     step (model, gradients, optimizer state, stash and
                                     working set); 0 from l2l_estimate() */
     double seconds;            /**< wall-clock time of the call */
+    int64_t recomputed_units;  /**< backward units (one layer on one microbatch) that ran
+                                    the layer's forward again to rebuild its graph; the
+                                    others ran their backward straight from the stash
+                                    (see L2LOptions::recompute_all); 0 from
+                                    l2l_estimate() */
 } L2LStats;
 
 /** An L2L trainer bound to one model (see l2l_new()). */

@@ -1,7 +1,8 @@
 /*
  * test_gradients.c - L2L gives plain training's loss and gradients: MLPs with every
  * kind of split (including B = 12, microbatch 5: 5, 5, 2), a small CNN, MSE,
- * parameter-free and frozen layers, Dropout (replayed masks) and BatchNorm
+ * parameter-free and frozen layers, Linear layers run from the stash without their
+ * recomputation, Dropout (replayed masks) and BatchNorm
  * (per-microbatch statistics, running statistics moved once per microbatch).
  */
 #include "l2l_test.h"
@@ -281,6 +282,102 @@ START_TEST(test_l2l_frozen_layers)
 }
 END_TEST
 
+/* A forward hook that leaves the output as it is, counting its calls. */
+static Var *count_calls(Module *m, Var *const *inputs, int n, Var *output, void *user)
+{
+    (void)m;
+    (void)inputs;
+    (void)n;
+    (*(int *)user)++;
+    return output;
+}
+
+START_TEST(test_l2l_linear_backward_from_stash)
+{
+    BEGIN;
+    /* A Linear layer's backward needs only its input (the stash cell) and its weights:
+     * L2L runs it from the stash instead of recomputing the layer. The gradients must be
+     * those of the recomputing trainer (recompute_all) bit for bit, and those of gradient
+     * accumulation over the same microbatches (the same kernels, summed in the same
+     * order) bit for bit too. Covered: a Linear on 3-D input (its rows are B x 3), one
+     * without bias, a frozen weight beside a trainable bias, and a Linear with a hook,
+     * which must be recomputed (a hook may change the output). */
+    strata_manual_seed(81);
+    Module *m = new_sequential();
+    add_layer(m, nn_linear(5, 6, true));  /* 0: input [B, 3, 5] */
+    add_layer(m, nn_relu());              /* 1 */
+    add_layer(m, nn_flatten(1, -1));      /* 2: [B, 18] */
+    add_layer(m, nn_linear(18, 8, false)); /* 3: no bias */
+    add_layer(m, nn_tanh());              /* 4 */
+    add_layer(m, nn_linear(8, 8, true));  /* 5: frozen weight */
+    add_layer(m, nn_linear(8, 4, true));  /* 6: hooked */
+    ck_assert_status(var_requires_grad_(nn_get_parameter(nn_child_at(m, 5), "weight"), false));
+    int hook_calls = 0;
+    ck_assert_msg(nn_register_forward_hook(nn_child_at(m, 6), count_calls, &hook_calls) > 0,
+                  "nn_register_forward_hook: %s", strata_last_error());
+    const int64_t B = 10, mb = 4, K = 3;
+    Tensor *x = tensor_reshape(make_inputs(82, B, 15), (const int64_t[]){B, 3, 5}, 3);
+    ck_assert_ok(x);
+    Tensor *y = make_classes(2, B, 4);
+
+    double plain = plain_backward(m, x, y, NULL);
+    int n;
+    Tensor **want_plain = snapshot_grads(m, &n);
+    double acc = accumulate_backward(m, x, y, mb, NULL, false, 0, 0);
+    Tensor **want_acc = snapshot_grads(m, &n);
+
+    L2LStats st[2];
+    Tensor **got[2];
+    for (int all = 0; all < 2; all++) {
+        nn_zero_grad(m, true);
+        L2LOptions o = l2l_options(mb);
+        o.recompute_all = all;
+        L2LTrainer *t = l2l_new(m, &o);
+        ck_assert_ok(t);
+        L2LStats est;
+        ck_assert_status(l2l_estimate(t, x, y, &est));
+        ck_assert_int_eq(est.recomputed_units, 0);
+        hook_calls = 0;
+        ck_assert_status(l2l_step(t, x, y, &st[all]));
+        /* The hooked Linear runs K times forward and K times again in the backward pass
+         * (the dry run, cached by l2l_estimate(), does not run again). */
+        ck_assert_int_eq(hook_calls, 2 * K);
+        got[all] = snapshot_grads(m, &n);
+        l2l_free(t);
+    }
+    /* Recomputed: ReLU, Flatten, Tanh and the hooked Linear, or all 7 layers. */
+    ck_assert_int_eq(st[0].recomputed_units, 4 * K);
+    ck_assert_int_eq(st[1].recomputed_units, 7 * K);
+    ck_assert_msg(st[0].loss == st[1].loss, "loss %.9g from the stash, %.9g recomputing",
+                  st[0].loss, st[1].loss);
+    ck_assert_msg(fabs(st[0].loss - plain) <= 1e-6 + 1e-5 * fabs(plain), "loss %.9g, plain %.9g",
+                  st[0].loss, plain);
+    ck_assert_msg(st[0].loss == acc, "loss %.9g, accumulation %.9g", st[0].loss, acc);
+    ck_assert_uint_eq(st[0].stash_bytes, st[1].stash_bytes);
+    /* Without the recomputed output and graph a unit needs no more memory. */
+    ck_assert_uint_le(st[0].working_peak_bytes, st[1].working_peak_bytes);
+    for (int i = 0; i < n; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "gradient of parameter %d", i);
+        if (!want_plain[i]) { /* the frozen weight */
+            ck_assert_msg(!got[0][i] && !got[1][i], "%s: frozen, yet it has one", what);
+            continue;
+        }
+        ck_assert_msg(tensors_equal(got[0][i], got[1][i]),
+                      "%s: from the stash and recomputing differ", what);
+        ck_assert_msg(tensors_equal(got[0][i], want_acc[i]),
+                      "%s: differs from gradient accumulation", what);
+    }
+    assert_grads_close(m, want_plain, n, L2L_RTOL, L2L_ATOL, "Linear from the stash vs plain");
+    free(want_plain);
+    free(want_acc);
+    free(got[0]);
+    free(got[1]);
+    nn_module_free(m);
+    END;
+}
+END_TEST
+
 START_TEST(test_l2l_dropout_replay)
 {
     BEGIN;
@@ -402,6 +499,7 @@ void add_l2l_gradient_tests(Suite *s)
     GRADED(s, test_l2l_mse_loss, 2);
     GRADED(s, test_l2l_parameter_free_layers, 2);
     GRADED(s, test_l2l_frozen_layers, 2);
+    GRADED(s, test_l2l_linear_backward_from_stash, 2);
     GRADED(s, test_l2l_dropout_replay, 3);
     GRADED(s, test_l2l_batchnorm_statistics, 3);
 }
