@@ -66,7 +66,10 @@ typedef struct DataMnistOptions {
  * @brief Load an MNIST-style pair of IDX files from @p dir: "train-images-idx3-ubyte"
  *        and "train-labels-idx1-ubyte" (or "t10k-..." when @p train is false), with or
  *        without ".gz". Images are scaled to [0, 1] (x / 255) and optionally
- *        standardized; labels become float class indices.
+ *        standardized; labels become float class indices. The pixels' bytes are kept
+ *        beside the floats (a quarter more memory): a data loader makes each batch's
+ *        rows from them, the same floats from a quarter of the memory traffic, so treat
+ *        data_dataset_inputs() of such a dataset as read-only.
  * @param[in] dir the directory, e.g. "/usr/share/datasets/fashion-mnist".
  * @param[in] train the training split (else the test split).
  * @param[in] opts options, or NULL for [N, 1, 28, 28] in [0, 1].
