@@ -359,24 +359,17 @@ Var *var_relu_max_pool2d(Var *input, Window2d w)
 /* --------------------------------------- convolution, then ReLU and max pooling --- */
 
 /*
- * The pooled gradient back through the pooling and ReLU (tensor/fused.c) to the
- * convolution's output, then through the convolution: the two nodes' backward passes,
- * in the same order on the same tensors, so the same bits.
+ * The pooled gradient back through the pooling and ReLU to the convolution's output,
+ * then through the convolution (tensor/fused.c): the two nodes' backward passes, with
+ * the same bits.
  */
 static int conv2d_relu_max_pool2d_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
-    const Tensor *x = node_input(n, 0), *weight = node_input(n, 1);
-    int64_t conv_shape[4] = {x->shape[0], weight->shape[0], n->p.i0, n->p.i1};
-    Tensor *g_conv = tensor_relu_max_pool2d_backward(g, n->saved[1], n->saved[0], conv_shape);
-    if (!g_conv)
-        return -1;
     bool has_bias = n->ninputs == 3;
-    int rc = tensor_conv2d_backward(g_conv, x, weight, n->p.window,
-                                    node_needs_grad(n, 0) ? &grads[0] : NULL,
-                                    node_needs_grad(n, 1) ? &grads[1] : NULL,
-                                    has_bias && node_needs_grad(n, 2) ? &grads[2] : NULL);
-    tensor_release(g_conv);
-    return rc;
+    return tensor_conv2d_relu_max_pool2d_backward(
+        g, n->saved[1], n->saved[0], node_input(n, 0), node_input(n, 1), n->p.window,
+        node_needs_grad(n, 0) ? &grads[0] : NULL, node_needs_grad(n, 1) ? &grads[1] : NULL,
+        has_bias && node_needs_grad(n, 2) ? &grads[2] : NULL);
 }
 
 static const VarOp CONV2D_RELU_MAX_POOL2D_OP = {"conv2d_relu_max_pool2d",
@@ -396,13 +389,6 @@ Var *var_conv2d_relu_max_pool2d(Var *input, Var *weight, Var *bias, Window2d con
                               &node);
     if (node) {
         node->p.window = conv;
-        /* the convolution's output size (the op checked that a window fits), where
-         * backward routes the gradient: (in + 2 padding - dilation (kernel - 1) - 1) /
-         * stride + 1 along each axis */
-        node->p.i0 = (input->data->shape[2] + 2 * conv.padding_h -
-                      (int64_t)conv.dilation_h * (conv.kernel_h - 1) - 1) / conv.stride_h + 1;
-        node->p.i1 = (input->data->shape[3] + 2 * conv.padding_w -
-                      (int64_t)conv.dilation_w * (conv.kernel_w - 1) - 1) / conv.stride_w + 1;
         ag_save_fresh(node, 0, indices);
         ag_save(node, 1, out->data); /* the mask: where the pooled value is positive */
     } else {

@@ -122,6 +122,9 @@ Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w, Tensor **indices
  * cache, so each step is pooled as soon as it is made (a ConvSink), and the
  * full-size output is never written. The values are those of the two ops: the same
  * convolution code writes the same floats, and the same relu_pool_plane pools them.
+ * Winograd's convolution goes one better: its 2x2 output tiles are the pooling
+ * windows, so it pools each tile as it makes it (the sink's pooled and indices) and
+ * writes no step's output at all.
  */
 typedef struct {
     int64_t C, oh, ow;  /* the convolution's output channels and size */
@@ -168,7 +171,7 @@ Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
     Tensor *idx = out ? tensor_new(shape, 4, __func__) : NULL;
     ConvPoolSink s = {C, oh, ow, shape[2], shape[3], out ? out->data : NULL,
                       idx ? idx->data : NULL};
-    ConvSink sink = {relu_pool_step, &s};
+    ConvSink sink = {relu_pool_step, &s, s.out, s.idx};
     if (!idx || conv2d_forward(input, weight, bias, conv, oh, ow, NULL, &sink) < 0) {
         tensor_release(out);
         tensor_release(idx);
@@ -305,14 +308,12 @@ static int relu_unpool_2x2(const Tensor *grad_output, const Tensor *pooled,
     return 1;
 }
 
-Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
-                                        const Tensor *indices, const int64_t *input_shape)
+/* The shapes tensor_relu_max_pool2d_backward() takes: 0, or -1 with an error naming
+ * @p fn. */
+static int check_relu_pool_backward(const Tensor *grad_output, const Tensor *pooled,
+                                    const Tensor *indices, const int64_t *input_shape,
+                                    const char *fn)
 {
-    STRATA_CHECK_ARG(grad_output, NULL);
-    STRATA_CHECK_ARG(pooled, NULL);
-    STRATA_CHECK_ARG(indices, NULL);
-    STRATA_CHECK_ARG(input_shape, NULL);
-    const char *fn = __func__;
     char a[SHAPE_STR_SIZE], b[SHAPE_STR_SIZE], c[SHAPE_STR_SIZE];
     if (!tensor_same_shape(grad_output, pooled) || !tensor_same_shape(grad_output, indices) ||
         grad_output->ndim != 4 || grad_output->shape[0] != input_shape[0] ||
@@ -322,8 +323,16 @@ Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor 
                          tensor_shape_str(grad_output, a, sizeof a),
                          tensor_shape_str(pooled, b, sizeof b),
                          tensor_shape_str(indices, c, sizeof c));
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+/* tensor_relu_max_pool2d_backward() for checked shapes, its errors naming @p fn. */
+static Tensor *relu_pool_backward(const Tensor *grad_output, const Tensor *pooled,
+                                  const Tensor *indices, const int64_t *input_shape,
+                                  const char *fn)
+{
     /* Pooling's scatter, masked by ReLU's rule: the position a window chose holds the
      * pooled value, so ReLU let it through exactly when that value is positive. Windows
      * that share a position (overlapping ones) share its pooled value, so its mask too.
@@ -333,4 +342,66 @@ Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor 
     if (done != 0)
         return out;
     return tensor_max_pool_scatter(grad_output, indices, pooled, input_shape, fn);
+}
+
+Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
+                                        const Tensor *indices, const int64_t *input_shape)
+{
+    STRATA_CHECK_ARG(grad_output, NULL);
+    STRATA_CHECK_ARG(pooled, NULL);
+    STRATA_CHECK_ARG(indices, NULL);
+    STRATA_CHECK_ARG(input_shape, NULL);
+    if (check_relu_pool_backward(grad_output, pooled, indices, input_shape, __func__) < 0)
+        return NULL;
+    return relu_pool_backward(grad_output, pooled, indices, input_shape, __func__);
+}
+
+/*
+ * The convolution's backward pass reads the gradient of its output: the pooling's
+ * backward writes it whole, zero but for one position per window, and the convolution
+ * reads it back. Winograd's needs only each 2x2 tile's gradient, and a tile is a
+ * pooling window: it makes its tiles straight from the pooled gradient and the chosen
+ * positions (winograd.c), and that whole gradient is never written. Any other
+ * convolution, or indices outside their windows, take the two backward passes.
+ */
+int tensor_conv2d_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
+                                           const Tensor *indices, const Tensor *input,
+                                           const Tensor *weight, Window2d conv,
+                                           Tensor **grad_input, Tensor **grad_weight,
+                                           Tensor **grad_bias)
+{
+    Tensor **outs[3] = {grad_input, grad_weight, grad_bias};
+    for (int k = 0; k < 3; k++)
+        if (outs[k])
+            *outs[k] = NULL;
+    STRATA_CHECK_ARG(grad_output, -1);
+    STRATA_CHECK_ARG(pooled, -1);
+    STRATA_CHECK_ARG(indices, -1);
+    STRATA_CHECK_ARG(input, -1);
+    STRATA_CHECK_ARG(weight, -1);
+    const char *fn = __func__;
+    int64_t oh, ow;
+    if (conv2d_check(input, weight, NULL, conv, &oh, &ow) < 0)
+        return -1;
+    int64_t conv_shape[4] = {input->shape[0], weight->shape[0], oh, ow};
+    if (check_relu_pool_backward(grad_output, pooled, indices, conv_shape, fn) < 0)
+        return -1;
+    /* Winograd's convolution makes its tiles from the pooled gradient (the 2x2 windows
+     * are its tiles); it declines any other convolution */
+    if (grad_output->shape[2] == oh / 2 && grad_output->shape[3] == ow / 2 &&
+        oh * ow < (1 << 24)) {
+        int done = winograd_conv2d_relu_max_pool2d_backward(
+            grad_output, pooled, indices, input, weight, conv, oh, ow, grad_input, grad_weight,
+            grad_bias);
+        if (done != 0)
+            return done < 0 ? -1 : 0;
+    }
+    /* the two backward passes: pooling and ReLU's, then the convolution's */
+    Tensor *g_conv = relu_pool_backward(grad_output, pooled, indices, conv_shape, fn);
+    if (!g_conv)
+        return -1;
+    int rc = tensor_conv2d_backward(g_conv, input, weight, conv, grad_input, grad_weight,
+                                    grad_bias);
+    tensor_release(g_conv);
+    return rc;
 }

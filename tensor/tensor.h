@@ -946,6 +946,26 @@ STRATA_API Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tens
                                                  const Tensor *bias, Window2d conv,
                                                  Window2d pool, Tensor **indices);
 /**
+ * @brief Gradients of tensor_conv2d_relu_max_pool2d(): equal bit for bit to
+ *        tensor_relu_max_pool2d_backward() into the convolution's output shape, then
+ *        tensor_conv2d_backward(), without writing the convolution's output gradient
+ *        whole where the convolution allows (Winograd's 2x2 tiles are the windows).
+ * @param[in] grad_output, pooled, indices [N, C_out, out_h, out_w] each: the pooled
+ *            gradient, and the forward's pooled values and chosen positions.
+ * @param[in] input, weight, conv the forward's convolution operands.
+ * @param[out] grad_input, grad_weight, grad_bias receive the gradients as
+ *             tensor_conv2d_backward() (each may be NULL when not wanted).
+ * @return 0, or -1 with an error (shapes that differ, an index outside its plane).
+ */
+STRATA_API int tensor_conv2d_relu_max_pool2d_backward(const Tensor *grad_output,
+                                                      const Tensor *pooled,
+                                                      const Tensor *indices,
+                                                      const Tensor *input,
+                                                      const Tensor *weight, Window2d conv,
+                                                      Tensor **grad_input,
+                                                      Tensor **grad_weight,
+                                                      Tensor **grad_bias);
+/**
  * @brief Average pooling; the divisor counts padded zeros (PyTorch's default
  *        count_include_pad=True).
  */

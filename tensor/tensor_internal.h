@@ -234,6 +234,11 @@ static inline float tensor_max_2x2(float a, float b, float c, float d, float at,
 typedef struct ConvSink {
     void (*fn)(void *ctx, int64_t n0, int64_t b, const float *out, int thread);
     void *ctx;
+    /* When not NULL, fn is ReLU then max pooling over 2x2 windows of stride 2 into
+     * pooled and indices ([N, C_out, oh/2, ow/2], tensor_relu_max_pool2d()'s values
+     * and positions). A convolution that makes its output in 2x2 blocks on that grid
+     * (Winograd's tiles) pools each block itself, by the same rule, and never calls fn. */
+    float *pooled, *indices;
 } ConvSink;
 
 /*
@@ -300,5 +305,20 @@ int winograd_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bia
 int winograd_conv2d_backward(const float *grad_output, const Tensor *input,
                              const Tensor *weight, Window2d w, int64_t oh, int64_t ow,
                              float *grad_input, float *grad_weight);
+
+/*
+ * The gradients of a convolution followed by ReLU and 2x2 max pooling (stride 2), from
+ * the pooled gradient, as tensor_conv2d_relu_max_pool2d_backward() (which has checked
+ * the operands, and @p grad_output, @p pooled and @p indices to be [N, C_out, oh/2,
+ * ow/2]) computes them, bit for bit, without making the [N, C_out, oh, ow] gradient.
+ * Returns 1 with the gradients stored; 0 when it does not apply (not a convolution
+ * for Winograd, or an index outside its own window), storing nothing, for the caller's
+ * general path; -1 with an error when memory runs out.
+ */
+int winograd_conv2d_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
+                                             const Tensor *indices, const Tensor *input,
+                                             const Tensor *weight, Window2d w, int64_t oh,
+                                             int64_t ow, Tensor **grad_input,
+                                             Tensor **grad_weight, Tensor **grad_bias);
 
 #endif /* STRATA_TENSOR_INTERNAL_H */

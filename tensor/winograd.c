@@ -121,10 +121,20 @@ static int64_t thread_scratch(const Winograd *p)
     return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
 }
 
-/* The forward's, with a sink: also the step's output [images, O, oh, ow]. */
-static int64_t forward_scratch(const Winograd *p, bool sink)
+/* The backward's, from a pooled gradient: also two blocks of one pooled plane per image
+ * (gather_pooled_grad). */
+static int64_t backward_scratch(const Winograd *p, bool pooled)
 {
-    return thread_scratch(p) + (sink ? p->images * p->O * p->oh * p->ow : 0);
+    return thread_scratch(p) + (pooled ? 2 * (p->oh / 2) * (p->ow / 2) * p->images : 0);
+}
+
+/* The forward's, with a sink: also the step's output [images, O, oh, ow], or for a
+ * pooling sink (ConvSink.pooled) one channel's pooled values and positions. */
+static int64_t forward_scratch(const Winograd *p, const ConvSink *sink)
+{
+    int64_t pooled = 2 * (p->oh / 2) * (p->ow / 2) * p->images;
+    return thread_scratch(p) +
+           (!sink ? 0 : sink->pooled ? pooled : p->images * p->O * p->oh * p->ow);
 }
 
 /* out [r, c] = A [r, k] @ B [k, c], with B's element (m, j) at B[m * s0 + j * s1]. */
@@ -265,6 +275,52 @@ static void output_transform(const Winograd *p, const float *m, int64_t stride, 
         }
 }
 
+/* ReLU as tensor_relu computes it (NaN passes through, -0 stays -0). */
+static inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
+
+/*
+ * The tiles of an output block [2*th, 2*tw, b] that are pooling windows, pooled: first
+ * every output plus the bias (the sum scatter_output makes), ReLU'd, in place; then
+ * each tile's maximum by max pooling's rule (tensor_max_2x2) into best [poh, pow, b],
+ * and its flat position in the oh x ow plane into where [poh, pow, b]. The floats are
+ * those of the convolution, ReLU and pooling one after the other. Two loops rather
+ * than one: with the ReLU inside the max loop, compilers no longer vectorize it.
+ */
+static void pool_tiles(const Winograd *p, float *block, int64_t b, float bias, float *best,
+                       float *where)
+{
+    int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2;
+    const float fw = (float)p->ow;
+#pragma omp simd
+    for (int64_t i = 0; i < 2 * p->th * row; i++)
+        block[i] = relu(block[i] + bias);
+    for (int64_t ty = 0; ty < poh; ty++)
+        for (int64_t tx = 0; tx < pow; tx++) {
+            const float *y = block + 2 * ty * row + 2 * tx * b;
+            float *bt = best + (ty * pow + tx) * b, *wt = where + (ty * pow + tx) * b;
+            const float at = (float)(2 * ty * p->ow + 2 * tx); /* the tile's top left */
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++)
+                bt[n] = tensor_max_2x2(y[n], y[b + n], y[row + n], y[row + b + n], at, fw,
+                                       &wt[n]);
+        }
+}
+
+/* Blocks best and where [poh, pow, b] into plane o of each image n0 + n in pooled and
+ * indices ([N, O, poh, pow]). */
+static void scatter_pooled(const Winograd *p, const float *best, const float *where,
+                           int64_t n0, int64_t b, int64_t o, float *pooled, float *indices)
+{
+    int64_t P = (p->oh / 2) * (p->ow / 2);
+    for (int64_t n = 0; n < b; n++) {
+        int64_t at = ((n0 + n) * p->O + o) * P;
+        for (int64_t i = 0; i < P; i++) {
+            pooled[at + i] = best[i * b + n];
+            indices[at + i] = where[i * b + n];
+        }
+    }
+}
+
 /* Block [2*th, 2*tw, b] (its inside) plus the bias into out[n, o] for each image n of
  * the step (out: the step's first image). */
 static void scatter_output(const Winograd *p, const float *block, int64_t b, int64_t o,
@@ -279,22 +335,114 @@ static void scatter_output(const Winograd *p, const float *block, int64_t b, int
 }
 
 /*
- * dM = A dY A^T for every tile of grad_output channel o of the chunk's images (g:
- * grad_output [N, O, oh, ow]), into m (its M[0] row, the XI planes @p stride apart).
- * The planes are gathered into block [2*th, 2*tw, b] with zeros past their edges; A's
- * columns (1 1 1 0) and (0 1 -1 -1) send a pair (u, v) to (u, u + v, u - v, -v).
+ * Plane o of grad_output (g: [N, O, oh, ow]) for the chunk's images into block
+ * [2*th, 2*tw, b], with zeros past the planes' edges.
  */
-static void grad_output_transform(const Winograd *p, const float *g, int64_t n0, int64_t b,
-                                  int64_t o, float *block, float *m, int64_t stride)
+static void gather_grad_output(const Winograd *p, const float *g, int64_t n0, int64_t b,
+                               int64_t o, float *block)
 {
-    int64_t row = 2 * p->tw * b;
-    memset(block, 0, (size_t)(2 * p->th * row) * sizeof(float));
+    memset(block, 0, (size_t)(4 * p->th * p->tw * b) * sizeof(float));
     for (int64_t n = 0; n < b; n++) {
         const float *src = g + ((n0 + n) * p->O + o) * p->oh * p->ow;
         for (int64_t r = 0; r < p->oh; r++)
             for (int64_t col = 0; col < p->ow; col++)
                 block[(r * 2 * p->tw + col) * b + n] = src[r * p->ow + col];
     }
+}
+
+/* The gradient of a convolution's output as ReLU and 2x2 max pooling send it back: for
+ * each window, its pooled gradient, its chosen position and its pooled value (the
+ * mask), [N, O, oh/2, ow/2] each. */
+typedef struct {
+    const float *grad, *indices, *pooled;
+} PooledGrad;
+
+/*
+ * The same block for plane o, made from a pooled gradient instead of a whole one. A
+ * tile is a pooling window, so its four gradients are the window's pooled gradient at
+ * the chosen position and +0 at the other three: what tensor_relu_max_pool2d_backward
+ * writes there, bit for bit. Its scatter adds to +0, so the chosen position holds
+ * +0 + g (a -0 gradient becomes +0), and +0 when ReLU stopped it (a pooled value not
+ * positive). Tiles that are no window (past an odd size) get zeros. First each image's
+ * windows go to sw [2, poh*pow, b] (the gradient, then the position), so that the
+ * selects run across the images, as vector instructions without branches. Returns
+ * false when an index does not lie in its own window (the block then holds garbage).
+ */
+static bool gather_pooled_grad(const Winograd *p, const PooledGrad *pg, int64_t n0,
+                               int64_t b, int64_t o, float *sw, float *block)
+{
+    int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2, P = poh * pow;
+    float *gs = sw, *ws = sw + P * b;
+    for (int64_t n = 0; n < b; n++) {
+        int64_t plane = ((n0 + n) * p->O + o) * P;
+        const float *g = pg->grad + plane, *ix = pg->indices + plane;
+        const float *mask = pg->pooled + plane;
+        for (int64_t i = 0; i < P; i++) {
+            gs[i * b + n] = 0.0f + (mask[i] > 0.0f ? g[i] : 0.0f);
+            ws[i * b + n] = ix[i];
+        }
+    }
+    if (p->oh % 2 || p->ow % 2) /* tiles past the windows */
+        memset(block, 0, (size_t)(2 * p->th * row) * sizeof(float));
+    const float fw = (float)p->ow;
+    int outside = 0; /* windows whose index is none of their four positions */
+    for (int64_t ty = 0; ty < poh; ty++)
+        for (int64_t tx = 0; tx < pow; tx++) {
+            const float *g = gs + (ty * pow + tx) * b, *w = ws + (ty * pow + tx) * b;
+            const float at = (float)(2 * ty * p->ow + 2 * tx); /* the tile's top left */
+            float *d = block + 2 * ty * row + 2 * tx * b;
+#pragma omp simd reduction(+ : outside)
+            for (int64_t n = 0; n < b; n++) {
+                float v = w[n];
+                d[n] = v == at ? g[n] : 0.0f;
+                d[b + n] = v == at + 1.0f ? g[n] : 0.0f;
+                d[row + n] = v == at + fw ? g[n] : 0.0f;
+                d[row + b + n] = v == at + fw + 1.0f ? g[n] : 0.0f;
+                outside += !((v == at) | (v == at + 1.0f) | (v == at + fw) |
+                             (v == at + fw + 1.0f));
+            }
+        }
+    return outside == 0;
+}
+
+/*
+ * The bias gradient of the block's images (block [2*th, 2*tw, b]): each image's plane
+ * summed into *sum as tensor_conv2d_backward sums it (conv.c's row_sum over the L =
+ * oh*ow floats of the plane, the same bits): eight float lanes, lane j adding positions
+ * j, j + 8, ... below L rounded down to 8, in order; then the lanes and the last
+ * positions, in order, in double. Here the lanes of all b images are added side by
+ * side, which vectorizes.
+ */
+static void bias_grad(const Winograd *p, const float *block, int64_t b, double *sum)
+{
+    int64_t L = p->oh * p->ow, L8 = L / 8 * 8, row = 2 * p->tw;
+    float lane[8][WINOGRAD_IMAGES] = {{0}};
+    for (int64_t i = 0; i < L8; i++) {
+        const float *x = block + ((i / p->ow) * row + i % p->ow) * b;
+        float *l = lane[i % 8];
+#pragma omp simd
+        for (int64_t n = 0; n < b; n++)
+            l[n] += x[n];
+    }
+    for (int64_t n = 0; n < b; n++) {
+        double s = 0;
+        for (int j = 0; j < 8; j++)
+            s += lane[j][n];
+        for (int64_t i = L8; i < L; i++)
+            s += block[((i / p->ow) * row + i % p->ow) * b + n];
+        *sum += s;
+    }
+}
+
+/*
+ * dM = A dY A^T for every tile of a gradient block [2*th, 2*tw, b] (plane o of the
+ * chunk's images), into m (its M[0] row, the XI planes @p stride apart). A's columns
+ * (1 1 1 0) and (0 1 -1 -1) send a pair (u, v) to (u, u + v, u - v, -v).
+ */
+static void grad_output_transform(const Winograd *p, const float *block, int64_t b, float *m,
+                                  int64_t stride)
+{
+    int64_t row = 2 * p->tw * b;
     for (int64_t ty = 0; ty < p->th; ty++)
         for (int64_t tx = 0; tx < p->tw; tx++) {
             const float *dy = block + 2 * ty * row + 2 * tx * b;
@@ -378,18 +526,24 @@ typedef struct {
     const ConvSink *sink; /* or NULL */
 } WinogradForward;
 
-/* Images [begin, end) of the forward pass on one thread, a step at a time. */
+/*
+ * Images [begin, end) of the forward pass on one thread, a step at a time. A pooling
+ * sink (ConvSink.pooled) gets no step's output: each channel's tiles are pooled as
+ * they are made (pool_tiles), and only the pooled values leave the thread's scratch.
+ */
 static void forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const WinogradForward *f = ctx;
     (void)chunk;
     const Winograd *p = f->plan;
-    int64_t TB = chunk_tiles(p);
-    float *v = f->scratch + thread * forward_scratch(p, f->sink != NULL);
+    const bool pool = f->sink && f->sink->pooled;
+    int64_t TB = chunk_tiles(p), pooled_tiles = (p->oh / 2) * (p->ow / 2) * p->images;
+    float *v = f->scratch + thread * forward_scratch(p, f->sink);
     float *m = v + XI * p->C * TB, *block = m + XI * p->O * TB;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
-        /* the step's output: in the output tensor, or after the block for the sink */
+        /* the step's output: in the output tensor, or after the block for the sink
+         * (a pooling sink's blocks best and where, pooled_tiles floats each) */
         float *out = f->out ? f->out + n0 * p->O * p->oh * p->ow
                             : block + p->ph * p->pw * p->images;
         input_transform_chunk(p, n0, b, v, block);
@@ -397,9 +551,15 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int
         for (int64_t o = 0; o < p->O; o++) {
             float bias = f->bias ? f->bias->data[o * f->bias->strides[0]] : 0.0f;
             output_transform(p, m + o * T, p->O * T, b, block);
-            scatter_output(p, block, b, o, bias, out);
+            if (pool) {
+                pool_tiles(p, block, b, bias, out, out + pooled_tiles);
+                scatter_pooled(p, out, out + pooled_tiles, n0, b, o, f->sink->pooled,
+                               f->sink->indices);
+            } else {
+                scatter_output(p, block, b, o, bias, out);
+            }
         }
-        if (f->sink)
+        if (f->sink && !pool)
             f->sink->fn(f->sink->ctx, n0, b, out, thread);
     }
 }
@@ -427,7 +587,7 @@ int winograd_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bia
     if (u) {
         winograd_plan(&plan, x, weight->shape[0], w, oh, ow);
         plan.u = u->data;
-        scratch_shape[0] = plan.threads * forward_scratch(&plan, sink != NULL);
+        scratch_shape[0] = plan.threads * forward_scratch(&plan, sink);
         scratch = tensor_new(scratch_shape, 1, "tensor_conv2d");
     }
     if (scratch) {
@@ -444,29 +604,43 @@ int winograd_conv2d(const Tensor *input, const Tensor *weight, const Tensor *bia
 /* The backward loop's context. */
 typedef struct {
     const Winograd *plan;
-    const float *g;      /* grad_output [N, O, oh, ow], contiguous */
-    float *scratch;      /* per thread: thread_scratch() floats */
-    float *du;           /* per chunk: its dU sum [XI, O, C], or NULL */
-    float *grad_input;   /* [N, C, H, W], or NULL */
+    const float *g;            /* grad_output [N, O, oh, ow], contiguous, or NULL: */
+    const PooledGrad *pooled;  /* the pooled gradient it stands for */
+    float *scratch;            /* per thread: backward_scratch() floats */
+    float *du;                 /* per chunk: its dU sum [XI, O, C], or NULL */
+    double *bias;              /* per chunk: its bias gradient sum [O], or NULL */
+    float *grad_input;         /* [N, C, H, W], or NULL */
+    bool outside[STRATA_MAX_THREADS]; /* per thread: met an index outside its window */
 } WinogradBackward;
 
 /*
  * Images [begin, end) of the backward pass on one thread, a step at a time:
- * dM from grad_output; dU += dM @ V^T (V recomputed from the input) into this chunk's
- * sum; dV = U^T @ dM, added back into the images' gradient planes.
+ * dM from grad_output (or the pooled gradient, and then the bias gradient too);
+ * dU += dM @ V^T (V recomputed from the input) into this chunk's sum; dV = U^T @ dM,
+ * added back into the images' gradient planes.
  */
 static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
-    const WinogradBackward *bw = ctx;
+    WinogradBackward *bw = ctx;
     const Winograd *p = bw->plan;
     int64_t O = p->O, C = p->C, TB = chunk_tiles(p);
-    float *v = bw->scratch + thread * thread_scratch(p), *m = v + XI * C * TB;
-    float *block = m + XI * O * TB;
+    float *v = bw->scratch + thread * backward_scratch(p, bw->pooled != NULL);
+    float *m = v + XI * C * TB, *block = m + XI * O * TB, *sw = block + p->ph * p->pw * p->images;
     float *du = bw->du ? bw->du + chunk * XI * O * C : NULL;
-    for (int64_t n0 = begin; n0 < end; n0 += p->images) {
+    double *bias = bw->bias ? bw->bias + chunk * O : NULL;
+    for (int64_t n0 = begin; n0 < end && !bw->outside[thread]; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
-        for (int64_t o = 0; o < O; o++)
-            grad_output_transform(p, bw->g, n0, b, o, block, m + o * T, O * T);
+        for (int64_t o = 0; o < O; o++) {
+            if (!bw->pooled) {
+                gather_grad_output(p, bw->g, n0, b, o, block);
+            } else if (!gather_pooled_grad(p, bw->pooled, n0, b, o, sw, block)) {
+                bw->outside[thread] = true;
+                return;
+            } else if (bias) {
+                bias_grad(p, block, b, &bias[o]);
+            }
+            grad_output_transform(p, block, b, m + o * T, O * T);
+        }
         if (du) {
             input_transform_chunk(p, n0, b, v, block);
             for (int xi = 0; xi < XI; xi++)
@@ -485,41 +659,114 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, in
     }
 }
 
-int winograd_conv2d_backward(const float *grad_output, const Tensor *input,
-                             const Tensor *weight, Window2d w, int64_t oh, int64_t ow,
-                             float *grad_input, float *grad_weight)
+/*
+ * The backward pass from a whole grad_output (@p g) or from a pooled one (@p pg, which
+ * adds the bias gradient, as tensor_conv2d_backward sums it: per chunk in double, the
+ * chunks added in order). Returns 1 when done, 0 when an index of @p pg is outside
+ * its window, -1 with an error naming @p fn when memory runs out.
+ */
+static int run_backward(const float *g, const PooledGrad *pg, const Tensor *input,
+                    const Tensor *weight, Window2d w, int64_t oh, int64_t ow,
+                    float *grad_input, float *grad_weight, float *grad_bias, const char *fn)
 {
     Tensor *x = tensor_contiguous(input), *u = x ? transformed_kernel(weight) : NULL;
     Winograd plan;
     Tensor *scratch = NULL;
     float *du = NULL;
+    double *bias = NULL;
     if (u) {
         winograd_plan(&plan, x, weight->shape[0], w, oh, ow);
         plan.u = u->data;
-        int64_t scratch_shape[1] = {plan.threads * thread_scratch(&plan) +
+        int64_t per_thread = backward_scratch(&plan, pg != NULL);
+        int64_t scratch_shape[1] = {plan.threads * per_thread +
                                     (grad_weight ? plan.chunks * XI * plan.O * plan.C : 0)};
-        scratch = tensor_new(scratch_shape, 1, "tensor_conv2d_backward");
+        scratch = tensor_new(scratch_shape, 1, fn);
         if (scratch && grad_weight) { /* each chunk's dU sum, after the threads' scratch */
-            du = scratch->data + plan.threads * thread_scratch(&plan);
+            du = scratch->data + plan.threads * per_thread;
             memset(du, 0, (size_t)(plan.chunks * XI * plan.O * plan.C) * sizeof(float));
         }
+        if (scratch && grad_bias) {
+            bias = strata_calloc((size_t)plan.chunks * (size_t)plan.O, sizeof(double));
+            if (!bias) {
+                tensor_release(scratch);
+                scratch = NULL;
+            }
+        }
     }
+    int rc = scratch ? 1 : -1;
     if (scratch) {
-        WinogradBackward bw = {&plan, grad_output, scratch->data, du, grad_input};
+        WinogradBackward bw = {&plan, g, pg, scratch->data, du, bias, grad_input, {0}};
         strata_parallel_for(plan.N, 1, backward_images, &bw);
-        /* Each chunk's dU, added in chunk order: the same result on every run. */
+        for (int t = 0; t < plan.threads; t++)
+            if (bw.outside[t])
+                rc = 0;
+        /* Each chunk's sums, added in chunk order: the same result on every run. */
         int64_t n = XI * plan.O * plan.C;
-        for (int c = 1; du && c < plan.chunks; c++)
+        for (int c = 1; rc > 0 && du && c < plan.chunks; c++)
             for (int64_t i = 0; i < n; i++)
                 du[i] += du[c * n + i];
-        if (du)
+        if (rc > 0 && du)
             kernel_transform_backward(du, plan.O, plan.C, grad_weight);
+        for (int64_t o = 0; rc > 0 && bias && o < plan.O; o++) {
+            double sum = 0;
+            for (int c = 0; c < plan.chunks; c++)
+                sum += bias[c * plan.O + o];
+            grad_bias[o] = (float)sum;
+        }
     }
-    int rc = scratch ? 0 : -1;
+    strata_free(bias);
     tensor_release(scratch);
     tensor_release(u);
     tensor_release(x);
     return rc;
 }
 
+int winograd_conv2d_backward(const float *grad_output, const Tensor *input,
+                             const Tensor *weight, Window2d w, int64_t oh, int64_t ow,
+                             float *grad_input, float *grad_weight)
+{
+    return run_backward(grad_output, NULL, input, weight, w, oh, ow, grad_input, grad_weight,
+                    NULL, "tensor_conv2d_backward") < 0 ? -1 : 0;
+}
+
 /* SOLUTION END */
+
+int winograd_conv2d_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
+                                             const Tensor *indices, const Tensor *input,
+                                             const Tensor *weight, Window2d w, int64_t oh,
+                                             int64_t ow, Tensor **grad_input,
+                                             Tensor **grad_weight, Tensor **grad_bias)
+{
+    /* SOLUTION BEGIN week=1 step=12 tier=given fail=0 */
+    if (input->shape[0] * weight->shape[0] * oh * ow == 0 ||
+        !winograd_applies(w, input->shape[1], weight->shape[0]))
+        return 0;
+    const char *fn = "tensor_conv2d_relu_max_pool2d_backward";
+    Tensor *g = tensor_contiguous(grad_output);
+    Tensor *pc = g ? tensor_contiguous(pooled) : NULL;
+    Tensor *ix = pc ? tensor_contiguous(indices) : NULL;
+    int64_t bias_shape[1] = {weight->shape[0]};
+    Tensor **outs[3] = {grad_input, grad_weight, grad_bias}, *t[3] = {NULL, NULL, NULL};
+    bool made = ix != NULL;
+    if (made && grad_input)
+        made = (t[0] = tensor_new(input->shape, 4, fn)) != NULL;
+    if (made && grad_weight)
+        made = (t[1] = tensor_new(weight->shape, 4, fn)) != NULL;
+    if (made && grad_bias)
+        made = (t[2] = tensor_new(bias_shape, 1, fn)) != NULL;
+    PooledGrad pg = {g ? g->data : NULL, ix ? ix->data : NULL, pc ? pc->data : NULL};
+    int rc = !made ? -1
+                   : run_backward(NULL, &pg, input, weight, w, oh, ow, t[0] ? t[0]->data : NULL,
+                                  t[1] ? t[1]->data : NULL, t[2] ? t[2]->data : NULL, fn);
+    for (int k = 0; k < 3; k++) {
+        if (rc == 1 && outs[k])
+            *outs[k] = t[k];
+        else
+            tensor_release(t[k]);
+    }
+    tensor_release(ix);
+    tensor_release(pc);
+    tensor_release(g);
+    return rc;
+    /* SOLUTION END */
+}

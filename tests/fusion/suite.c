@@ -134,10 +134,13 @@ END_TEST
 
 /* A convolution's operands: N images of C channels (H x W), O 3x3 kernels (padding 1),
  * bias or not, with some outputs exactly 0 and negative (the weights of kernel 0 are 0,
- * its bias -0 or absent). */
+ * its bias -0 or absent). An awkward case (with bias) also has a channel whose outputs
+ * are all negative (kernel 1's bias -1000: every window's maximum is a ReLU'd tie of
+ * +0 and masks its gradient), windows tied at a positive value (kernel 2 is 0 with
+ * bias 0.5), and a NaN and an infinity in the input. */
 typedef struct {
     int64_t N, C, H, W, O;
-    bool bias;
+    bool bias, awkward;
 } ConvCase;
 
 static void conv_operands(ConvCase c, Tensor **x, Tensor **w, Tensor **b)
@@ -148,14 +151,24 @@ static void conv_operands(ConvCase c, Tensor **x, Tensor **w, Tensor **b)
     *b = c.bias ? OK(tensor_randn(SHAPE(c.O), 1)) : NULL;
     if (*b)
         (*b)->data[0] = -0.0f;
+    if (c.awkward) {
+        (*b)->data[1] = -1000.0f;
+        memset((*w)->data + 2 * c.C * 9, 0, (size_t)(c.C * 9) * sizeof(float));
+        (*b)->data[2] = 0.5f;
+        (*x)->data[c.W + 1] = NAN;                                  /* image 0 */
+        (*x)->data[(c.N - 1) * c.C * c.H * c.W + c.W * 2] = INFINITY; /* the last */
+    }
 }
 
 /* Cases that take each path of the convolution: Winograd (16 channels and more) with a
  * batch of several steps and a last short one, im2col, odd output sizes (a row and a
- * column in no window), no bias; on one thread and on two. */
+ * column in no window), no bias, the awkward values, a single window; on one thread
+ * and on two. */
 static const ConvCase CONV_CASES[] = {
-    {37, 16, 6, 8, 16, true}, {21, 2, 8, 6, 3, true}, {5, 16, 7, 9, 17, false},
-    {9, 3, 5, 7, 4, false},
+    {37, 16, 6, 8, 16, true, false}, {21, 2, 8, 6, 3, true, false},
+    {5, 16, 7, 9, 17, false, false}, {9, 3, 5, 7, 4, false, false},
+    {6, 16, 8, 8, 16, true, true},   {3, 16, 5, 7, 18, true, true},
+    {2, 16, 2, 3, 16, true, false},  {7, 3, 6, 6, 4, true, true},
 };
 
 START_TEST(conv_relu_max_pool_forward_matches_the_ops)
@@ -216,6 +229,71 @@ START_TEST(conv_relu_max_pool_backward_matches_the_ops)
         }
     }
     strata_set_num_threads(1);
+    END;
+}
+END_TEST
+
+/* The tensor-level backward against the two backward passes it stands for, on
+ * Winograd's convolution and im2col's: all three gradients, or one. An index moved to
+ * another window (as other pooling windows could choose) still gives the two passes'
+ * gradients; an index outside the plane is refused, naming the function, and nothing
+ * is returned; so are shapes that do not match. */
+START_TEST(conv_relu_max_pool_tensor_backward_matches_the_passes)
+{
+    BEGIN;
+    const ConvCase cases[2] = {{5, 16, 6, 8, 16, true, true}, {4, 2, 6, 8, 3, true, false}};
+    Window2d conv = window2d(3, 1, 1), pool = window2d(2, 2, 0);
+    for (int k = 0; k < 2; k++) {
+        Tensor *x, *w, *b, *idx = NULL;
+        conv_operands(cases[k], &x, &w, &b);
+        Tensor *y = OK(tensor_conv2d_relu_max_pool2d(x, w, b, conv, pool, &idx));
+        Tensor *g = OK(tensor_randn(y->shape, 4));
+        for (int pass = 0; pass < 3; pass++) {
+            if (pass == 1) /* a gradient of -0 (the scatter makes it +0) */
+                for (int64_t i = 0; i < tensor_numel(g); i++)
+                    g->data[i] = -0.0f;
+            if (pass == 2) /* window 0 of plane 0 names its right neighbour's top left */
+                idx->data[0] = 2.0f;
+            int64_t conv_shape[4] = {x->shape[0], w->shape[0], 6, 8};
+            Tensor *g_conv = OK(tensor_relu_max_pool2d_backward(g, y, idx, conv_shape));
+            Tensor *want[3];
+            ck_assert_int_eq(
+                tensor_conv2d_backward(g_conv, x, w, conv, &want[0], &want[1], &want[2]), 0);
+            Tensor *got[3];
+            ck_assert_int_eq(tensor_conv2d_relu_max_pool2d_backward(g, y, idx, x, w, conv,
+                                                                    &got[0], &got[1], &got[2]),
+                             0);
+            assert_same_bits(got[0], want[0], "input gradients");
+            assert_same_bits(got[1], want[1], "weight gradients");
+            assert_same_bits(got[2], want[2], "bias gradients");
+            Tensor *only = NULL;
+            ck_assert_int_eq(tensor_conv2d_relu_max_pool2d_backward(g, y, idx, x, w, conv, NULL,
+                                                                    &only, NULL),
+                             0);
+            assert_same_bits(only, want[1], "weight gradients alone");
+            for (int i = 0; i < 3; i++) {
+                tensor_release(want[i]);
+                tensor_release(got[i]);
+            }
+            tensor_release(only);
+            tensor_release(g_conv);
+        }
+        Tensor *got[3] = {x, x, x};
+        idx->data[3] = 48.0f; /* one past the 6 x 8 plane */
+        ck_assert_int_eq(tensor_conv2d_relu_max_pool2d_backward(g, y, idx, x, w, conv, &got[0],
+                                                                &got[1], &got[2]),
+                         -1);
+        ck_assert_ptr_nonnull(strstr(strata_last_error(), "48"));
+        ck_assert_ptr_nonnull(strstr(strata_last_error(), "tensor_conv2d_relu_max_pool2d_backward"));
+        for (int i = 0; i < 3; i++)
+            ck_assert_ptr_null(got[i]);
+        Tensor *small = OK(tensor_randn(SHAPE(5, 3, 3, 3), 4)); /* not y's shape */
+        ck_assert_int_eq(tensor_conv2d_relu_max_pool2d_backward(small, y, idx, x, w, conv,
+                                                                &got[0], NULL, NULL),
+                         -1);
+        ck_assert_ptr_null(got[0]);
+        ck_assert_ptr_nonnull(strstr(strata_last_error(), "tensor_conv2d_relu_max_pool2d_backward"));
+    }
     END;
 }
 END_TEST
@@ -299,6 +377,7 @@ Suite *make_suite(void)
     GRADED(s, sequential_relu_max_pool_matches_children, 1);
     GRADED(s, conv_relu_max_pool_forward_matches_the_ops, 1);
     GRADED(s, conv_relu_max_pool_backward_matches_the_ops, 1);
+    GRADED(s, conv_relu_max_pool_tensor_backward_matches_the_passes, 1);
     GRADED(s, conv_relu_max_pool_refuses_bad_operands, 1);
     return s;
 }
