@@ -202,6 +202,37 @@ START_TEST(test_parallel_for)
 }
 END_TEST
 
+/*
+ * strata_parallel_grain: a grain at least the one asked for with which every thread gets
+ * the same number of chunks where the items allow it, else the grain as asked.
+ */
+START_TEST(test_parallel_grain)
+{
+    BEGIN;
+    int before = strata_get_num_threads();
+    strata_set_num_threads(2);
+    /* 200,704 items at >= 65,536 each: 3 chunks, evened out to 2 */
+    int64_t g = strata_parallel_grain(200704, 65536);
+    ck_assert_int_ge(g, 65536);
+    ck_assert_int_eq(strata_parallel_chunks(200704, g), 2);
+    ck_assert_int_eq(strata_parallel_threads(200704, g), 2);
+    /* already 4 chunks on 2 threads: as asked */
+    ck_assert_int_eq(strata_parallel_grain(262144, 65536), 65536);
+    /* 1001 items at >= 200 on 3 threads: 5 chunks -> 3 */
+    strata_set_num_threads(3);
+    g = strata_parallel_grain(1001, 200);
+    ck_assert_int_eq(strata_parallel_chunks(1001, g), 3);
+    /* 10 items on 4 threads: 10 chunks of one; no grain makes 8, so as asked */
+    strata_set_num_threads(4);
+    ck_assert_int_eq(strata_parallel_grain(10, 1), 1);
+    /* one thread: one chunk whatever the grain */
+    strata_set_num_threads(1);
+    ck_assert_int_eq(strata_parallel_grain(200704, 65536), 65536);
+    strata_set_num_threads(before);
+    END;
+}
+END_TEST
+
 void add_rng_thread_tests(Suite *s)
 {
     GRADED(s, test_rng_same_seed, 1);
@@ -210,4 +241,5 @@ void add_rng_thread_tests(Suite *s)
     GRADED(s, test_randperm, 1);
     GRADED(s, test_threads, 1);
     GRADED(s, test_parallel_for, 1);
+    GRADED(s, test_parallel_grain, 1);
 }
