@@ -10,8 +10,9 @@
  *     Y = A^T [ (G g G^T) (.) (B^T d B) ] A            ((.) is the elementwise product)
  *
  * d is the 4x4 input tile, g the 3x3 kernel, and B^T (4x4), G (4x3), A^T (2x4) are
- * constant matrices of 0, +-1 and 1/2 (G below; B^T and A^T written out as sums). Summed over the input channels, the
- * elementwise products become 16 matrix products, one per position xi of the 4x4 tile:
+ * constant matrices of 0, +-1 and 1/2 (G below; B^T and A^T written out as sums).
+ * Summed over the input channels, the elementwise products become 16 matrix products,
+ * one per position xi of the 4x4 tile:
  *
  *     M[xi] [C_out, tiles] = U[xi] [C_out, C_in] @ V[xi] [C_in, tiles]
  *
@@ -26,6 +27,23 @@
  *
  * Tiles cover the output in 2x2 blocks. A tile that sticks out of the output (odd
  * sizes) or reads outside the input (padding) sees zeros there.
+ *
+ * Pooled tiles. A small CNN follows the convolution with ReLU and 2x2 max pooling of
+ * stride 2 (tensor_conv2d_relu_max_pool2d), and those windows are exactly the tiles:
+ * window (ty, tx) covers output rows 2ty, 2ty+1 and columns 2tx, 2tx+1, as tile
+ * (ty, tx) does. (With an odd size, the last row or column of tiles is in no window.)
+ * So the forward pass pools each tile as soon as A^T M A has made its four outputs,
+ * and only the pooled value and its position leave: the convolution's output is never
+ * written. Backward, the pooled gradient p of a window reaches one output only, the
+ * position the window chose (i, j), and only if ReLU let the maximum through, so
+ *
+ *     dY = p e_i e_j^T        and        dM = A dY A^T = p (A e_i)(A e_j)^T,
+ *
+ * the outer product of two columns of A^T, scaled: the tile's dM comes from its one
+ * pooled gradient and position, with no whole-size gradient scattered and read back.
+ * (The code writes dY's four values and reuses the general dM step, so that every
+ * +0 and -0 is the one the unfused ops make; the bias gradient is summed from the
+ * same tiles in the unfused order.)
  *
  * The transforms are the same small sums for every image and channel, and a 14x14
  * plane has only 7 tiles across: too few for vector lanes. So a chunk's images sit side
@@ -121,13 +139,6 @@ static int64_t thread_scratch(const Winograd *p)
     return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
 }
 
-/* The backward's, from a pooled gradient: also two blocks of one pooled plane per image
- * (gather_pooled_grad). */
-static int64_t backward_scratch(const Winograd *p, bool pooled)
-{
-    return thread_scratch(p) + (pooled ? 2 * (p->oh / 2) * (p->ow / 2) * p->images : 0);
-}
-
 /* The forward's, with a sink: also the step's output [images, O, oh, ow], or for a
  * pooling sink (ConvSink.pooled) one channel's pooled values and positions. */
 static int64_t forward_scratch(const Winograd *p, const ConvSink *sink)
@@ -185,20 +196,22 @@ static void kernel_transform_backward(const float *du, int64_t O, int64_t C, flo
 }
 
 /*
- * Plane c of the chunk's b images into block [ph, pw, b], bordered with zeros:
+ * Plane c of the chunk's b images into the inside of block [ph, pw, b], whose border
+ * the caller has zeroed:
  * block[(r * pw + col) * b + n] = x[n0 + n, c, r - pad_h, col - pad_w].
  */
 static void gather_input(const Winograd *p, int64_t n0, int64_t b, int64_t c, float *block)
 {
-    memset(block, 0, (size_t)(p->ph * p->pw * b) * sizeof(float));
-    for (int64_t n = 0; n < b; n++) {
-        const float *src = p->x + ((n0 + n) * p->C + c) * p->H * p->W;
-        for (int64_t r = 0; r < p->H; r++) {
-            float *dst = block + ((r + p->pad_h) * p->pw + p->pad_w) * b + n;
-            for (int64_t col = 0; col < p->W; col++)
-                dst[col * b] = src[r * p->W + col];
+    const float *src = p->x + (n0 * p->C + c) * p->H * p->W; /* image n: n * image on */
+    const int64_t image = p->C * p->H * p->W;
+    for (int64_t r = 0; r < p->H; r++)
+        for (int64_t col = 0; col < p->W; col++) {
+            float *dst = block + ((r + p->pad_h) * p->pw + col + p->pad_w) * b;
+            const float *at = src + r * p->W + col;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++)
+                dst[n] = at[n * image];
         }
-    }
 }
 
 /*
@@ -240,6 +253,8 @@ static void input_transform_chunk(const Winograd *p, int64_t n0, int64_t b, floa
                                   float *block)
 {
     int64_t T = b * p->th * p->tw;
+    /* the border, once: each channel's gather writes the same inside */
+    memset(block, 0, (size_t)(p->ph * p->pw * b) * sizeof(float));
     for (int64_t c = 0; c < p->C; c++) {
         gather_input(p, n0, b, c, block);
         input_transform(p, block, b, v + c * T, p->C * T);
@@ -363,41 +378,34 @@ typedef struct {
  * the chosen position and +0 at the other three: what tensor_relu_max_pool2d_backward
  * writes there, bit for bit. Its scatter adds to +0, so the chosen position holds
  * +0 + g (a -0 gradient becomes +0), and +0 when ReLU stopped it (a pooled value not
- * positive). Tiles that are no window (past an odd size) get zeros. First each image's
- * windows go to sw [2, poh*pow, b] (the gradient, then the position), so that the
- * selects run across the images, as vector instructions without branches. Returns
- * false when an index does not lie in its own window (the block then holds garbage).
+ * positive). Tiles that are no window (past an odd size) get zeros. The loop runs
+ * across the images, as vector instructions without branches (a branch on the mask
+ * would be a coin toss), reading each image's window a plane apart. Returns false when
+ * an index does not lie in its own window (the block then holds garbage).
  */
 static bool gather_pooled_grad(const Winograd *p, const PooledGrad *pg, int64_t n0,
-                               int64_t b, int64_t o, float *sw, float *block)
+                               int64_t b, int64_t o, float *block)
 {
     int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2, P = poh * pow;
-    float *gs = sw, *ws = sw + P * b;
-    for (int64_t n = 0; n < b; n++) {
-        int64_t plane = ((n0 + n) * p->O + o) * P;
-        const float *g = pg->grad + plane, *ix = pg->indices + plane;
-        const float *mask = pg->pooled + plane;
-        for (int64_t i = 0; i < P; i++) {
-            gs[i * b + n] = 0.0f + (mask[i] > 0.0f ? g[i] : 0.0f);
-            ws[i * b + n] = ix[i];
-        }
-    }
+    int64_t first = (n0 * p->O + o) * P, image = p->O * P; /* image n's plane: n * image */
+    const float *gs = pg->grad + first, *ws = pg->indices + first, *ms = pg->pooled + first;
     if (p->oh % 2 || p->ow % 2) /* tiles past the windows */
         memset(block, 0, (size_t)(2 * p->th * row) * sizeof(float));
     const float fw = (float)p->ow;
     int outside = 0; /* windows whose index is none of their four positions */
     for (int64_t ty = 0; ty < poh; ty++)
         for (int64_t tx = 0; tx < pow; tx++) {
-            const float *g = gs + (ty * pow + tx) * b, *w = ws + (ty * pow + tx) * b;
+            int64_t i = ty * pow + tx;
             const float at = (float)(2 * ty * p->ow + 2 * tx); /* the tile's top left */
             float *d = block + 2 * ty * row + 2 * tx * b;
 #pragma omp simd reduction(+ : outside)
             for (int64_t n = 0; n < b; n++) {
-                float v = w[n];
-                d[n] = v == at ? g[n] : 0.0f;
-                d[b + n] = v == at + 1.0f ? g[n] : 0.0f;
-                d[row + n] = v == at + fw ? g[n] : 0.0f;
-                d[row + b + n] = v == at + fw + 1.0f ? g[n] : 0.0f;
+                float v = ws[n * image + i], g = gs[n * image + i];
+                float s = 0.0f + (ms[n * image + i] > 0.0f ? g : 0.0f);
+                d[n] = v == at ? s : 0.0f;
+                d[b + n] = v == at + 1.0f ? s : 0.0f;
+                d[row + n] = v == at + fw ? s : 0.0f;
+                d[row + b + n] = v == at + fw + 1.0f ? s : 0.0f;
                 outside += !((v == at) | (v == at + 1.0f) | (v == at + fw) |
                              (v == at + fw + 1.0f));
             }
@@ -606,7 +614,7 @@ typedef struct {
     const Winograd *plan;
     const float *g;            /* grad_output [N, O, oh, ow], contiguous, or NULL: */
     const PooledGrad *pooled;  /* the pooled gradient it stands for */
-    float *scratch;            /* per thread: backward_scratch() floats */
+    float *scratch;            /* per thread: thread_scratch() floats */
     float *du;                 /* per chunk: its dU sum [XI, O, C], or NULL */
     double *bias;              /* per chunk: its bias gradient sum [O], or NULL */
     float *grad_input;         /* [N, C, H, W], or NULL */
@@ -624,8 +632,8 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, in
     WinogradBackward *bw = ctx;
     const Winograd *p = bw->plan;
     int64_t O = p->O, C = p->C, TB = chunk_tiles(p);
-    float *v = bw->scratch + thread * backward_scratch(p, bw->pooled != NULL);
-    float *m = v + XI * C * TB, *block = m + XI * O * TB, *sw = block + p->ph * p->pw * p->images;
+    float *v = bw->scratch + thread * thread_scratch(p), *m = v + XI * C * TB;
+    float *block = m + XI * O * TB;
     float *du = bw->du ? bw->du + chunk * XI * O * C : NULL;
     double *bias = bw->bias ? bw->bias + chunk * O : NULL;
     for (int64_t n0 = begin; n0 < end && !bw->outside[thread]; n0 += p->images) {
@@ -633,7 +641,7 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, in
         for (int64_t o = 0; o < O; o++) {
             if (!bw->pooled) {
                 gather_grad_output(p, bw->g, n0, b, o, block);
-            } else if (!gather_pooled_grad(p, bw->pooled, n0, b, o, sw, block)) {
+            } else if (!gather_pooled_grad(p, bw->pooled, n0, b, o, block)) {
                 bw->outside[thread] = true;
                 return;
             } else if (bias) {
@@ -677,7 +685,7 @@ static int run_backward(const float *g, const PooledGrad *pg, const Tensor *inpu
     if (u) {
         winograd_plan(&plan, x, weight->shape[0], w, oh, ow);
         plan.u = u->data;
-        int64_t per_thread = backward_scratch(&plan, pg != NULL);
+        int64_t per_thread = thread_scratch(&plan);
         int64_t scratch_shape[1] = {plan.threads * per_thread +
                                     (grad_weight ? plan.chunks * XI * plan.O * plan.C : 0)};
         scratch = tensor_new(scratch_shape, 1, fn);
