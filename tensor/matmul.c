@@ -131,6 +131,13 @@ static void small_gemm(const MatOperand *a, const float *pa, const MatOperand *b
  * call packs the whole of the operand that is not split (on the MLP's products, a band
  * of an eighth costs 5-10% more per multiply-add than one of half), so the bands stay
  * few; two per thread still let one thread take over most of a slow one's share.
+ * The band count is a multiple of the thread count: the bands are equal, so three bands
+ * on two threads would leave one thread idle for a third of the product (the MLP's
+ * weight gradient of its first layer was cut that way, 49 blocks into 3 bands).
+ * Where the bands are cut shows in the last bits: OpenBLAS sums some elements of a band
+ * in another order than it does in the whole product (a few percent of them differ by rounding
+ * error), so the cut is part of a run's results on a given thread count; one thread
+ * makes one call, the same as ever.
  */
 #define GEMM_BLOCK 16
 #define GEMM_GRAIN ((int64_t)1 << 21)
@@ -141,17 +148,22 @@ typedef struct {
     const float *pa, *pb;
     float *out;
     int64_t m, n, k;
-    bool by_rows; /* bands of rows, or of columns */
+    bool by_rows;        /* bands of rows, or of columns */
+    int64_t blocks;      /* rows or columns in blocks of GEMM_BLOCK */
+    int64_t bands;       /* how many bands they are cut into */
 } GemmBands;
 
-/* Bands [begin, end) (in blocks of GEMM_BLOCK) of one product, on one thread. */
+/* Bands [begin, end) of one product, on one thread: band i is blocks
+ * blocks*i/bands .. blocks*(i+1)/bands - 1. */
 static void gemm_bands(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const GemmBands *g = ctx;
     (void)chunk;
     (void)thread;
     int64_t total = g->by_rows ? g->m : g->n;
-    int64_t first = begin * GEMM_BLOCK, last = end * GEMM_BLOCK < total ? end * GEMM_BLOCK : total;
+    int64_t first = g->blocks * begin / g->bands * GEMM_BLOCK;
+    int64_t last = g->blocks * end / g->bands * GEMM_BLOCK;
+    last = last < total ? last : total;
     int64_t ldo = g->n > 0 ? g->n : 1;
     if (g->by_rows) { /* rows first..last of a and of out */
         int64_t step = g->a->trans == CblasNoTrans ? g->a->ld : 1;
@@ -174,14 +186,19 @@ static void gemm(const MatOperand *a, const float *pa, const MatOperand *b,
         small_gemm(a, pa, b, pb, out, m, n, k);
         return;
     }
-    GemmBands g = {a, b, pa, pb, out, m, n, k, m >= n};
-    int64_t blocks = ((g.by_rows ? m : n) + GEMM_BLOCK - 1) / GEMM_BLOCK;
+    GemmBands g = {a, b, pa, pb, out, m, n, k, m >= n, 0, 1};
+    g.blocks = ((g.by_rows ? m : n) + GEMM_BLOCK - 1) / GEMM_BLOCK;
     int64_t per_block = GEMM_BLOCK * (g.by_rows ? n : m) * k;
-    int64_t grain = (GEMM_GRAIN + per_block - 1) / per_block;
-    int64_t bands = GEMM_BANDS_PER_THREAD * (int64_t)strata_get_num_threads();
-    if (grain < (blocks + bands - 1) / bands)
-        grain = (blocks + bands - 1) / bands;
-    strata_parallel_for(blocks, grain, gemm_bands, &g);
+    int64_t grain = (GEMM_GRAIN + per_block - 1) / per_block; /* blocks per band, at least */
+    int64_t threads = strata_parallel_threads(g.blocks, grain);
+    int64_t bands = g.blocks / grain; /* the most bands the grain allows */
+    if (bands > GEMM_BANDS_PER_THREAD * threads)
+        bands = GEMM_BANDS_PER_THREAD * threads;
+    if (bands > threads)
+        bands -= bands % threads; /* equal shares for every thread */
+    g.bands = bands > 1 ? bands : 1;
+    /* one item per band: the loop cuts them into as many chunks as there are bands */
+    strata_parallel_for(g.bands, 1, gemm_bands, &g);
 }
 
 /* Batch shape and strides of @p op seen through the broadcast batch shape. */
