@@ -68,8 +68,9 @@ typedef struct DataMnistOptions {
  *        without ".gz". Images are scaled to [0, 1] (x / 255) and optionally
  *        standardized; labels become float class indices. The pixels' bytes are kept
  *        beside the floats (a quarter more memory): a data loader makes each batch's
- *        rows from them, the same floats from a quarter of the memory traffic, so treat
- *        data_dataset_inputs() of such a dataset as read-only.
+ *        rows from them, the same floats from a quarter of the memory traffic, until
+ *        data_dataset_inputs() hands the floats out (from then on the loader copies
+ *        them, so changes made to them in place are seen).
  * @param[in] dir the directory, e.g. "/usr/share/datasets/fashion-mnist".
  * @param[in] train the training split (else the test split).
  * @param[in] opts options, or NULL for [N, 1, 28, 28] in [0, 1].
@@ -81,7 +82,9 @@ STRATA_API Dataset *data_mnist_load(const char *dir, bool train, const DataMnist
 
 /** @brief Number of examples, or -1 with an error for NULL. */
 STRATA_API int64_t data_dataset_size(const Dataset *ds);
-/** @brief The inputs tensor [N, ...] (borrowed), or NULL. */
+/** @brief The inputs tensor [N, ...] (borrowed), or NULL. It may be written into in place:
+ *         a data loader's batches follow it (a data set loaded by data_mnist_load stops
+ *         making rows from its bytes once this is called). */
 STRATA_API Tensor *data_dataset_inputs(const Dataset *ds);
 /** @brief The targets tensor [N, ...] (borrowed), or NULL. */
 STRATA_API Tensor *data_dataset_targets(const Dataset *ds);

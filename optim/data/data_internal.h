@@ -8,6 +8,23 @@
 #include "data.h"
 #include "tensor_internal.h" /* StrataText, strata_strdup(), tensor_format_shape() */
 
+#include <stdatomic.h>
+
+/*
+ * The pixels of a data set loaded from bytes (data_mnist_load): x[i] is exactly
+ * (float)bytes[i] * scale + shift. A shuffled batch made from them reads a quarter of
+ * the memory that one copied from x does (see data_copy_row). Once the inputs tensor has
+ * been handed out (data_dataset_inputs), the caller may write into it, so the bytes are
+ * no longer trusted and the loader copies x's rows as any other data set's: `lent` is
+ * set by a getter that takes a const Dataset, hence a flag behind a pointer, atomic
+ * because a loader's worker threads read it.
+ */
+typedef struct DataCodes {
+    uint8_t *bytes;
+    float scale, shift;
+    atomic_bool lent;
+} DataCodes;
+
 /* A dataset: in-memory inputs and targets, and an optional per-example transform. */
 struct Dataset {
     Tensor *x;                /* [N, ...] contiguous (retained) */
@@ -16,16 +33,11 @@ struct Dataset {
     int64_t x_row;            /* floats per example of x */
     int64_t y_row;            /* floats per example of y */
     DataTransform *transform; /* applied to each input by the default collate (owned) */
-    /* The inputs as the bytes they were made from, or NULL (owned): data_mnist_load keeps
-     * the images' pixels, x[i] being exactly (float)codes[i] * code_scale + code_shift.
-     * A shuffled batch gathered from them reads a quarter of the memory that one copied
-     * from x does (see data_copy_row). */
-    uint8_t *codes;
-    float code_scale, code_shift;
+    DataCodes *codes;         /* the inputs as the bytes they were made from, or NULL (owned) */
 };
 
-/* Example @p idx's inputs (x_row floats) written to @p dst: made from ds->codes when the
- * dataset keeps them (the same bits as x's row), else copied from x. */
+/* Example @p idx's inputs (x_row floats) written to @p dst: made from ds->codes while they
+ * are trusted (the same bits as x's row), else copied from x. */
 void data_copy_row(const Dataset *ds, int64_t idx, float *dst);
 
 /* Ask the memory for example @p idx's inputs (the codes, or x's row) and its target

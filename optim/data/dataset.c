@@ -55,30 +55,40 @@ void data_dataset_free(Dataset *ds)
     tensor_release(ds->x);
     tensor_release(ds->y);
     data_transform_free(ds->transform);
+    if (ds->codes)
+        strata_free(ds->codes->bytes);
     strata_free(ds->codes);
     strata_free(ds);
 }
 
+/* The dataset's bytes, or NULL when it has none or its inputs were handed out. */
+static const DataCodes *trusted_codes(const Dataset *ds)
+{
+    return ds->codes && !atomic_load(&ds->codes->lent) ? ds->codes : NULL;
+}
+
 void data_copy_row(const Dataset *ds, int64_t idx, float *dst)
 {
-    if (!ds->codes) {
+    const DataCodes *codes = trusted_codes(ds);
+    if (!codes) {
         memcpy(dst, ds->x->data + idx * ds->x_row, sizeof(float) * (size_t)ds->x_row);
         return;
     }
     /* The same two float operations data_mnist_load used on the same byte, so the same
      * bits; local copies of the constants let the compiler vectorize (dst may not alias
      * them then). */
-    const uint8_t *c = ds->codes + idx * ds->x_row;
-    const float scale = ds->code_scale, shift = ds->code_shift;
+    const uint8_t *c = codes->bytes + idx * ds->x_row;
+    const float scale = codes->scale, shift = codes->shift;
     for (int64_t j = 0; j < ds->x_row; j++)
         dst[j] = (float)c[j] * scale + shift;
 }
 
 void data_prefetch_row(const Dataset *ds, int64_t idx)
 {
-    const char *row = ds->codes ? (const char *)(ds->codes + idx * ds->x_row)
-                                : (const char *)(ds->x->data + idx * ds->x_row);
-    size_t bytes = (ds->codes ? 1 : sizeof(float)) * (size_t)ds->x_row;
+    const DataCodes *codes = trusted_codes(ds);
+    const char *row = codes ? (const char *)(codes->bytes + idx * ds->x_row)
+                            : (const char *)(ds->x->data + idx * ds->x_row);
+    size_t bytes = (codes ? 1 : sizeof(float)) * (size_t)ds->x_row;
     for (size_t at = 0; at < bytes; at += 64) /* one cache line each */
         __builtin_prefetch(row + at);
     __builtin_prefetch(ds->y->data + idx * ds->y_row); /* its target (a label: one line) */
@@ -93,6 +103,8 @@ int64_t data_dataset_size(const Dataset *ds)
 Tensor *data_dataset_inputs(const Dataset *ds)
 {
     STRATA_CHECK_ARG(ds, NULL);
+    if (ds->codes) /* the caller may write into x now: batches come from x from here on */
+        atomic_store(&ds->codes->lent, true);
     return ds->x;
 }
 

@@ -367,12 +367,19 @@ Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *op
         x->data[i] = v * scale + shift;
     }
     ds = data_tensor_dataset_new(x, labels);
-    if (ds && bytes) {
-        ds->codes = codes;
-        ds->code_scale = scale;
-        ds->code_shift = shift;
+    DataCodes *kept = ds && bytes ? strata_malloc(sizeof *kept) : NULL;
+    if (kept) {
+        kept->bytes = codes;
+        kept->scale = scale;
+        kept->shift = shift;
+        atomic_init(&kept->lent, false);
+        ds->codes = kept;
     } else {
         strata_free(codes);
+        if (ds && bytes) { /* out of memory (reported): nothing half-made is returned */
+            data_dataset_free(ds);
+            ds = NULL;
+        }
     }
 done:
     scope_end(s);
