@@ -474,13 +474,50 @@ static double row_sum(const float *x, int64_t n)
 }
 
 /*
- * Images [begin, end) of the backward pass, on one thread, chunk by chunk. For each
- * image n of a chunk, with g[n] its grad_output [C_out, L] and cols[n] its im2col [K, L]:
+ * One step of the backward pass: images n0 .. n0+b-1, @p g their grad_output [b, C_out,
+ * L], @p cols this thread's scratch, @p gw and @p gb this chunk's sums (or NULL). For
+ * each image n of the step, with g[n] its grad_output [C_out, L] and cols[n] its im2col
+ * [K, L]:
  *     grad_weight += g[n] @ cols[n]^T             [C_out, L] x [L, K] -> [C_out, K]
  *     grad_bias   += the rows of g[n], summed
  *     grad_input[n] = col2im(weight^T @ g[n])     [K, C_out] x [C_out, L] -> [K, L]
- * A step's columns are unfolded once, while they fit in cache. grad_weight and
- * grad_bias go into this chunk's own sums; the caller adds them up in chunk order.
+ * The step's columns are unfolded once, while they fit in cache.
+ */
+static void conv_backward_step(const ConvBackward *bw, const float *g_step, int64_t n0,
+                               int64_t b, float *cols, float *gw, double *gb)
+{
+    const ConvPlan *p = bw->plan;
+    int64_t O = p->C_out, K = p->K, L = p->L;
+    int64_t image = p->C * p->H * p->W;
+    if (bw->want_weight && K > 0)
+        im2col_chunk(p, n0, b, cols);
+    for (int64_t n = 0; n < b; n++) {
+        const float *g = g_step + n * O * L; /* [O, L] */
+        for (int64_t o = 0; gb && o < O; o++)
+            gb[o] += row_sum(g + o * L, L);
+        if (bw->want_weight && K > 0) /* grad_weight += g cols^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)L,
+                        1.0f, g, (int)L, cols + n * L, (int)(b * L), 1.0f, gw, (int)K);
+    }
+    if (!bw->grad_input)
+        return;
+    for (int64_t n = 0; n < b; n++) {
+        const float *g = g_step + n * O * L;
+        float *gx = bw->grad_input + (n0 + n) * image;
+        memset(gx, 0, (size_t)image * sizeof(float));
+        if (K == 0)
+            continue;
+        /* cols [K, L] = weight^T g, then back into the image */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)L, (int)O, 1.0f,
+                    p->wt, (int)K, g, (int)L, 0.0f, cols, (int)L);
+        col2im_image(cols, L, p->C, p->H, p->W, p->w, p->oh, p->ow, gx);
+    }
+}
+
+/*
+ * Images [begin, end) of the backward pass, on one thread, a step at a time
+ * (conv_backward_step). grad_weight and grad_bias go into this chunk's own sums; the
+ * caller adds them up in chunk order.
  */
 static void conv_backward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
@@ -491,32 +528,9 @@ static void conv_backward_images(void *ctx, int64_t begin, int64_t end, int chun
     float *cols = bw->scratch ? bw->scratch + thread * K * p->images * L : NULL;
     float *gw = bw->weight_sums ? bw->weight_sums + chunk * O * K : NULL;
     double *gb = bw->bias_sums ? bw->bias_sums + chunk * O : NULL;
-    int64_t image = p->C * p->H * p->W;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images;
-        if (bw->want_weight && K > 0)
-            im2col_chunk(p, n0, b, cols);
-        for (int64_t n = 0; n < b; n++) {
-            const float *g = bw->g + (n0 + n) * O * L; /* [O, L] */
-            for (int64_t o = 0; gb && o < O; o++)
-                gb[o] += row_sum(g + o * L, L);
-            if (bw->want_weight && K > 0) /* grad_weight += g cols^T */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)L,
-                            1.0f, g, (int)L, cols + n * L, (int)(b * L), 1.0f, gw, (int)K);
-        }
-        if (!bw->grad_input)
-            continue;
-        for (int64_t n = 0; n < b; n++) {
-            const float *g = bw->g + (n0 + n) * O * L;
-            float *gx = bw->grad_input + (n0 + n) * image;
-            memset(gx, 0, (size_t)image * sizeof(float));
-            if (K == 0)
-                continue;
-            /* cols [K, L] = weight^T g, then back into the image */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)L, (int)O, 1.0f,
-                        p->wt, (int)K, g, (int)L, 0.0f, cols, (int)L);
-            col2im_image(cols, L, p->C, p->H, p->W, p->w, p->oh, p->ow, gx);
-        }
+        conv_backward_step(bw, bw->g + n0 * O * L, n0, b, cols, gw, gb);
     }
 }
 /* SOLUTION END */
@@ -608,5 +622,85 @@ int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *input,
     if (grad_bias)
         *grad_bias = gb;
     return 0;
+    /* SOLUTION END */
+}
+
+/* SOLUTION BEGIN week=1 step=12 tier=given */
+/*
+ * The backward of 2x2 pooling (stride 2) as a gather instead of a scatter. The scatter
+ * (pool.c) zeroes the input-sized gradient, then adds each window's gradient at the
+ * position its index names: two passes over the largest tensor, the second a scalar
+ * loop of random writes. But 2x2 windows with stride 2 do not overlap, so when every
+ * index lies inside its own window, each input position receives at most one
+ * gradient and can be written once, in order: the window's gradient where the index
+ * points, +0 elsewhere. That is a loop over the window's four positions that
+ * vectorizes, and no memset.
+ *
+ * The bits are the scatter's: it adds to +0, so the chosen position holds +0 + g (a -0
+ * gradient becomes +0, a masked one +0), and positions no window covers (the last row
+ * and column of an odd size) stay +0. The check that each index lies in its window is
+ * made on the way; when one does not (the pooling had other windows, or an index is
+ * bad), the caller runs the scatter instead, which handles any index and reports bad
+ * ones.
+ */
+
+/*
+ * Outputs x0 .. x0+n-1 of one output row of the gather: the four positions of each
+ * window, in the two input rows d0 and d1. Returns whether every index was in its
+ * window. Called with n a constant 8 or 4, so that after inlining the loop has a fixed
+ * trip count and compiles to straight vector code with no scalar tail.
+ */
+static inline int unpool_block(const float *restrict g, const float *restrict idx,
+                               const float *restrict mask, float row_at, float fw, int64_t x0,
+                               const int n, float *restrict d0, float *restrict d1)
+{
+    int inside = 1;
+#pragma omp simd reduction(& : inside)
+    for (int64_t x = x0; x < x0 + n; x++) {
+        float at = row_at + 2.0f * (float)x; /* where the window's top left is */
+        float v = idx[x];
+        float s = 0.0f + (mask[x] > 0.0f ? g[x] : 0.0f); /* the scatter's +0 + g */
+        d0[2 * x] = v == at ? s : 0.0f;
+        d0[2 * x + 1] = v == at + 1.0f ? s : 0.0f;
+        d1[2 * x] = v == at + fw ? s : 0.0f;
+        d1[2 * x + 1] = v == at + fw + 1.0f ? s : 0.0f;
+        inside &= (v == at) | (v == at + 1.0f) | (v == at + fw) | (v == at + fw + 1.0f);
+    }
+    return inside;
+}
+/* SOLUTION END */
+
+/* The gather on one plane: @p g, @p idx and @p mask are its [H/2, W/2] pooled gradient,
+ * indices and mask (g passes where the mask is positive), @p dst its [H, W] input
+ * gradient. Returns whether every index was in its window. */
+bool tensor_max_unpool_2x2_plane(const float *restrict g, const float *restrict idx,
+                                 const float *restrict mask, int64_t H, int64_t W,
+                                 float *restrict dst)
+{
+    /* SOLUTION BEGIN week=1 step=12 tier=given fail=false */
+    const int64_t oh = H / 2, ow = W / 2;
+    const float fw = (float)W;
+    int inside = 1;
+    for (int64_t y = 0; y < oh; y++) {
+        float *d0 = dst + 2 * y * W, *d1 = d0 + W;
+        const float *gy = g + y * ow, *iy = idx + y * ow, *my = mask + y * ow;
+        const float row_at = (float)(2 * y * W);
+        /* Rows are short (14 or 7 outputs in a small CNN): a loop over x would run
+         * mostly in its scalar tail. Blocks of 8 (or 4) instead, the last one moved back
+         * to end at the row's end: it overlaps its neighbour, whose outputs it writes
+         * again with the same values. */
+        int64_t n = ow >= 8 ? 8 : ow >= 4 ? 4 : 1;
+        for (int64_t x0 = 0; x0 < ow; x0 += n) {
+            int64_t at = x0 + n <= ow ? x0 : ow - n;
+            inside &= n == 8   ? unpool_block(gy, iy, my, row_at, fw, at, 8, d0, d1)
+                      : n == 4 ? unpool_block(gy, iy, my, row_at, fw, at, 4, d0, d1)
+                               : unpool_block(gy, iy, my, row_at, fw, at, 1, d0, d1);
+        }
+        if (W % 2) /* the column no window covers */
+            d0[W - 1] = d1[W - 1] = 0.0f;
+    }
+    if (H % 2) /* the row no window covers */
+        memset(dst + (H - 1) * W, 0, (size_t)W * sizeof(float));
+    return inside;
     /* SOLUTION END */
 }

@@ -37,38 +37,56 @@ typedef struct {
     float *out, *idx; /* [N*C, oh, ow] each */
 } ReluPoolJob;
 
-/* Outputs one pass of relu_pool_plane handles: its two input rows' ReLU'd values sit in
- * two small arrays (in L1 cache) between the ReLU loop and the max loop. */
-#define RELU_POOL_BLOCK 32
+/*
+ * Outputs x0 .. x0+n-1 of one output row: each the maximum of its window's four
+ * ReLU'd values, by max pooling's rule (a larger value or a NaN takes over, ties keep
+ * the first), without branches, as tensor_max_pool2d's 2x2 loop does. Called with n a
+ * constant 8 or 4, so that after inlining the loop has a fixed trip count and compiles
+ * to straight vector code with no scalar tail.
+ */
+static inline void relu_pool_block(const float *restrict r0, const float *restrict r1,
+                                   float row_at, float fw, int64_t x0, const int n,
+                                   float *restrict out, float *restrict idx)
+{
+    /* The ReLU first, into two small arrays (in L1 cache): two simple loops rather than
+     * one, because with the ReLU inside the max loop compilers no longer vectorize it. */
+    float t0[16], t1[16];
+#pragma omp simd
+    for (int i = 0; i < 2 * n; i++) {
+        t0[i] = relu(r0[2 * x0 + i]);
+        t1[i] = relu(r1[2 * x0 + i]);
+    }
+#pragma omp simd
+    for (int x = 0; x < n; x++) {
+        float at = row_at + 2.0f * (float)(x0 + x); /* where r0[2 * x] is */
+        out[x0 + x] = tensor_max_2x2(t0[2 * x], t0[2 * x + 1], t1[2 * x], t1[2 * x + 1], at,
+                                     fw, &idx[x0 + x]);
+    }
+}
 
 /*
- * One plane. For each output row, in blocks of outputs: ReLU the two input rows' values
- * into t0, t1, then take each output as the maximum of its four by max pooling's rule
- * (a larger value or a NaN takes over, ties keep the first), without branches, as
- * tensor_max_pool2d's 2x2 loop does. Two simple loops rather than one: with the ReLU
- * inside the max loop, compilers no longer vectorize it.
+ * One plane, an output row at a time. Rows are short (14 or 7 outputs in a small CNN):
+ * a loop over a row would run mostly in its scalar tail. Blocks of 8 (or 4) instead,
+ * the last one moved back to end at the row's end: it overlaps its neighbour, whose
+ * outputs it writes again with the same values.
  */
 static void relu_pool_plane(const float *restrict plane, int64_t sh, int64_t W, int64_t oh,
                             int64_t ow, float *restrict out, float *restrict idx)
 {
     const float fw = (float)W;
-    float t0[2 * RELU_POOL_BLOCK], t1[2 * RELU_POOL_BLOCK];
+    const int64_t n = ow >= 8 ? 8 : ow >= 4 ? 4 : 1;
     for (int64_t y = 0; y < oh; y++) {
         const float *r0 = plane + 2 * y * sh, *r1 = r0 + sh;
         const float row_at = (float)(2 * y * W);
-        for (int64_t x0 = 0; x0 < ow; x0 += RELU_POOL_BLOCK) {
-            int64_t n = ow - x0 < RELU_POOL_BLOCK ? ow - x0 : RELU_POOL_BLOCK;
-            for (int64_t i = 0; i < 2 * n; i++) {
-                t0[i] = relu(r0[2 * x0 + i]);
-                t1[i] = relu(r1[2 * x0 + i]);
-            }
-            float *o = out + y * ow + x0, *ix = idx + y * ow + x0;
-#pragma omp simd simdlen(8)
-            for (int64_t x = 0; x < n; x++) {
-                float at = row_at + 2.0f * (float)(x0 + x); /* where t0[2 * x] is */
-                o[x] = tensor_max_2x2(t0[2 * x], t0[2 * x + 1], t1[2 * x], t1[2 * x + 1], at,
-                                      fw, &ix[x]);
-            }
+        float *o = out + y * ow, *ix = idx + y * ow;
+        for (int64_t x0 = 0; x0 < ow; x0 += n) {
+            int64_t at = x0 + n <= ow ? x0 : ow - n;
+            if (n == 8)
+                relu_pool_block(r0, r1, row_at, fw, at, 8, o, ix);
+            else if (n == 4)
+                relu_pool_block(r0, r1, row_at, fw, at, 4, o, ix);
+            else
+                relu_pool_block(r0, r1, row_at, fw, at, 1, o, ix);
         }
     }
 }
@@ -182,82 +200,6 @@ Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
 }
 
 /* ----------------------------------------------------------------- backward --- */
-
-/*
- * The backward of 2x2 pooling (stride 2) as a gather instead of a scatter. The scatter
- * (pool.c) zeroes the input-sized gradient, then adds each window's gradient at the
- * position its index names: two passes over the largest tensor, the second a scalar
- * loop of random writes. But 2x2 windows with stride 2 do not overlap, so when every
- * index lies inside its own window, each input position receives at most one
- * gradient and can be written once, in order: the window's gradient where the index
- * points, +0 elsewhere. That is a loop over the window's four positions that
- * vectorizes, and no memset.
- *
- * The bits are the scatter's: it adds to +0, so the chosen position holds +0 + g (a -0
- * gradient becomes +0, a masked one +0), and positions no window covers (the last row
- * and column of an odd size) stay +0. The check that each index lies in its window is
- * made on the way; when one does not (the pooling had other windows, or an index is
- * bad), the caller runs the scatter instead, which handles any index and reports bad
- * ones.
- */
-
-/*
- * Outputs x0 .. x0+n-1 of one output row of the gather: the four positions of each
- * window, in the two input rows d0 and d1. Returns whether every index was in its
- * window. Called with n a constant 8 or 4, so that after inlining the loop has a fixed
- * trip count and compiles to straight vector code with no scalar tail.
- */
-static inline int unpool_block(const float *restrict g, const float *restrict idx,
-                               const float *restrict mask, float row_at, float fw, int64_t x0,
-                               const int n, float *restrict d0, float *restrict d1)
-{
-    int inside = 1;
-#pragma omp simd reduction(& : inside)
-    for (int64_t x = x0; x < x0 + n; x++) {
-        float at = row_at + 2.0f * (float)x; /* where the window's top left is */
-        float v = idx[x];
-        float s = 0.0f + (mask[x] > 0.0f ? g[x] : 0.0f); /* the scatter's +0 + g */
-        d0[2 * x] = v == at ? s : 0.0f;
-        d0[2 * x + 1] = v == at + 1.0f ? s : 0.0f;
-        d1[2 * x] = v == at + fw ? s : 0.0f;
-        d1[2 * x + 1] = v == at + fw + 1.0f ? s : 0.0f;
-        inside &= (v == at) | (v == at + 1.0f) | (v == at + fw) | (v == at + fw + 1.0f);
-    }
-    return inside;
-}
-
-/* The gather on one plane: @p g, @p idx and @p mask are its [H/2, W/2] pooled gradient,
- * indices and mask (g passes where the mask is positive), @p dst its [H, W] input
- * gradient. Returns whether every index was in its window. */
-bool tensor_max_unpool_2x2_plane(const float *restrict g, const float *restrict idx,
-                                 const float *restrict mask, int64_t H, int64_t W,
-                                 float *restrict dst)
-{
-    const int64_t oh = H / 2, ow = W / 2;
-    const float fw = (float)W;
-    int inside = 1;
-    for (int64_t y = 0; y < oh; y++) {
-        float *d0 = dst + 2 * y * W, *d1 = d0 + W;
-        const float *gy = g + y * ow, *iy = idx + y * ow, *my = mask + y * ow;
-        const float row_at = (float)(2 * y * W);
-        /* Rows are short (14 or 7 outputs in a small CNN): a loop over x would run
-         * mostly in its scalar tail. Blocks of 8 (or 4) instead, the last one moved back
-         * to end at the row's end: it overlaps its neighbour, whose outputs it writes
-         * again with the same values. */
-        int64_t n = ow >= 8 ? 8 : ow >= 4 ? 4 : 1;
-        for (int64_t x0 = 0; x0 < ow; x0 += n) {
-            int64_t at = x0 + n <= ow ? x0 : ow - n;
-            inside &= n == 8   ? unpool_block(gy, iy, my, row_at, fw, at, 8, d0, d1)
-                      : n == 4 ? unpool_block(gy, iy, my, row_at, fw, at, 4, d0, d1)
-                               : unpool_block(gy, iy, my, row_at, fw, at, 1, d0, d1);
-        }
-        if (W % 2) /* the column no window covers */
-            d0[W - 1] = d1[W - 1] = 0.0f;
-    }
-    if (H % 2) /* the row no window covers */
-        memset(dst + (H - 1) * W, 0, (size_t)W * sizeof(float));
-    return inside;
-}
 
 typedef struct {
     const float *g, *idx, *mask; /* [planes, oh, ow] each */

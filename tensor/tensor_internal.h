@@ -271,7 +271,7 @@ Tensor *tensor_max_pool_scatter(const Tensor *grad_output, const Tensor *indices
 
 /*
  * One [H, W] plane of that scatter for 2x2 windows with stride 2, done as a gather that
- * writes every position of @p dst once (fused.c): the same bits, as long as every index
+ * writes every position of @p dst once (conv.c): the same bits, as long as every index
  * lies in its own window. Returns false when one does not; @p dst then holds garbage
  * and the caller must scatter instead.
  */
