@@ -704,3 +704,132 @@ bool tensor_max_unpool_2x2_plane(const float *restrict g, const float *restrict 
     return inside;
     /* SOLUTION END */
 }
+
+/* SOLUTION BEGIN week=1 step=12 tier=stretch */
+/*
+ * Convolution, ReLU and 2x2 max pooling (stride 2), backward, for the im2col
+ * convolution (a small CNN's first layer: one input channel, where Winograd does not
+ * pay). The two backward passes would write the convolution's output gradient [N,
+ * C_out, oh, ow] whole (pooling's backward) and read it back (the convolution's): for
+ * 32 channels of 28x28 and a batch of 128, 12.8 MB each way, through memory. Here each
+ * step of the convolution's backward makes its own images' output gradient in this
+ * thread's scratch, from the pooled gradient (tensor_max_unpool_2x2_plane, above),
+ * and uses it at once, while it is in cache. The floats are those of the two passes:
+ * the same gather writes the same values, the same step (conv_backward_step) reads
+ * them, in the same chunks, and the chunks' sums are added in the same order. It is
+ * built of the im2col convolution's own parts (its plan and steps), so its tier is
+ * theirs: where a handout cuts them, it cuts this too, and the stub's 0 sends the
+ * caller to the two passes.
+ */
+typedef struct {
+    ConvBackward bw;
+    const float *pg, *pidx, *pmask;   /* pooled gradient, indices, pooled values */
+    float *steps;                     /* per thread: a step's gradient [B, C_out, L] */
+    bool outside[STRATA_MAX_THREADS]; /* per thread: an index outside its window seen */
+} ConvPoolBackward;
+
+/* Images [begin, end), on one thread: conv_backward_images, each step's grad_output
+ * made from the pooled gradient first. Stops at an index outside its window. */
+static void conv_pool_backward_images(void *ctx, int64_t begin, int64_t end, int chunk,
+                                      int thread)
+{
+    ConvPoolBackward *cp = ctx;
+    const ConvBackward *bw = &cp->bw;
+    const ConvPlan *p = bw->plan;
+    int64_t O = p->C_out, K = p->K, L = p->L, pooled = (p->oh / 2) * (p->ow / 2);
+    float *cols = bw->scratch + thread * K * p->images * L;
+    float *g = cp->steps + thread * O * p->images * L;
+    float *gw = bw->weight_sums ? bw->weight_sums + chunk * O * K : NULL;
+    double *gb = bw->bias_sums ? bw->bias_sums + chunk * O : NULL;
+    for (int64_t n0 = begin; n0 < end; n0 += p->images) {
+        int64_t b = end - n0 < p->images ? end - n0 : p->images;
+        for (int64_t q = 0; q < b * O; q++) { /* plane q of the step */
+            int64_t at = (n0 * O + q) * pooled;
+            if (!tensor_max_unpool_2x2_plane(cp->pg + at, cp->pidx + at, cp->pmask + at,
+                                             p->oh, p->ow, g + q * L)) {
+                cp->outside[thread] = true;
+                return;
+            }
+        }
+        conv_backward_step(bw, g, n0, b, cols, gw, gb);
+    }
+}
+/* SOLUTION END */
+
+int conv2d_relu_max_pool2d_backward_im2col(const Tensor *grad_output, const Tensor *pooled,
+                                           const Tensor *indices, const Tensor *input,
+                                           const Tensor *weight, Window2d w, int64_t oh,
+                                           int64_t ow, Tensor **grad_input,
+                                           Tensor **grad_weight, Tensor **grad_bias,
+                                           const char *fn)
+{
+    /* SOLUTION BEGIN week=1 step=12 tier=stretch fail=0 */
+    int64_t N = input->shape[0], O = weight->shape[0];
+    if (N * O * oh * ow == 0 || winograd_applies(w, input->shape[1], O) ||
+        grad_output->shape[2] != oh / 2 || grad_output->shape[3] != ow / 2 ||
+        oh * ow >= (1 << 24) || !tensor_is_contiguous(grad_output) ||
+        !tensor_is_contiguous(pooled) || !tensor_is_contiguous(indices))
+        return 0;
+    Tensor *wc = tensor_contiguous(weight);
+    ConvPlan plan;
+    conv_plan(&plan, input, wc ? wc->data : NULL, O, NULL, w, oh, ow);
+    int chunks = plan.chunks;
+    int64_t OK = O * plan.K, cols = plan.threads * plan.K * plan.images * plan.L;
+    /* as tensor_conv2d_backward's scratch (cols, then each chunk's grad_weight), then
+     * each thread's step of grad_output */
+    int64_t scratch_shape[1] = {conv_backward_scratch(&plan) +
+                                plan.threads * O * plan.images * plan.L};
+    int64_t bias_shape[1] = {O};
+    Tensor *scratch = wc ? tensor_new(scratch_shape, 1, fn) : NULL;
+    double *bias_sums = scratch && grad_bias
+                            ? strata_calloc((size_t)chunks * (size_t)O, sizeof(double))
+                            : NULL;
+    Tensor *gi = grad_input && scratch ? tensor_new(input->shape, 4, fn) : NULL;
+    Tensor *gw = grad_weight && scratch ? tensor_zeros(weight->shape, 4) : NULL;
+    Tensor *gb = grad_bias && scratch ? tensor_new(bias_shape, 1, fn) : NULL;
+    int rc = -1;
+    if (scratch && (!grad_bias || (bias_sums && gb)) && (!grad_input || gi) &&
+        (!grad_weight || gw)) {
+        float *weight_sums = scratch->data + cols;
+        ConvPoolBackward cp = {{&plan, NULL, scratch->data, gw ? weight_sums : NULL,
+                                bias_sums, gi ? gi->data : NULL, gw != NULL},
+                               grad_output->data, indices->data, pooled->data,
+                               weight_sums + chunks * OK, {0}};
+        if (gw) /* each chunk's sum starts at 0 */
+            memset(weight_sums, 0, (size_t)(chunks * OK) * sizeof(float));
+        strata_parallel_for(plan.N, 1, conv_pool_backward_images, &cp);
+        rc = 1;
+        for (int t = 0; t < STRATA_MAX_THREADS; t++)
+            if (cp.outside[t])
+                rc = 0; /* the caller takes the two passes */
+        /* Each chunk's sums, added in chunk order, as tensor_conv2d_backward. */
+        for (int c = 0; rc == 1 && gw && c < chunks; c++) {
+            const float *part = weight_sums + c * OK;
+            for (int64_t i = 0; i < OK; i++)
+                gw->data[i] += part[i];
+        }
+        for (int64_t o = 0; rc == 1 && gb && o < O; o++) {
+            double sum = 0;
+            for (int c = 0; c < chunks; c++)
+                sum += bias_sums[c * O + o];
+            gb->data[o] = (float)sum;
+        }
+    }
+    strata_free(bias_sums);
+    tensor_release(scratch);
+    tensor_release(wc);
+    if (rc != 1) {
+        tensor_release(gi);
+        tensor_release(gw);
+        tensor_release(gb);
+        return rc;
+    }
+    if (grad_input)
+        *grad_input = gi;
+    if (grad_weight)
+        *grad_weight = gw;
+    if (grad_bias)
+        *grad_bias = gb;
+    return 1;
+    /* SOLUTION END */
+}

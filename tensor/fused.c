@@ -303,8 +303,9 @@ Tensor *tensor_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor 
  * backward writes it whole, zero but for one position per window, and the convolution
  * reads it back. Winograd's needs only each 2x2 tile's gradient, and a tile is a
  * pooling window: it makes its tiles straight from the pooled gradient and the chosen
- * positions (winograd.c), and that whole gradient is never written. Any other
- * convolution, or indices outside their windows, take the two backward passes.
+ * positions (winograd.c), and that whole gradient is never written. im2col's makes
+ * each step's output gradient from the pooled one while the step is in cache (conv.c).
+ * Indices outside their windows take the two backward passes.
  */
 int tensor_conv2d_relu_max_pool2d_backward(const Tensor *grad_output, const Tensor *pooled,
                                            const Tensor *indices, const Tensor *input,
@@ -335,6 +336,13 @@ int tensor_conv2d_relu_max_pool2d_backward(const Tensor *grad_output, const Tens
         int done = winograd_conv2d_relu_max_pool2d_backward(
             grad_output, pooled, indices, input, weight, conv, oh, ow, grad_input, grad_weight,
             grad_bias);
+        if (done != 0)
+            return done < 0 ? -1 : 0;
+        /* im2col's convolution makes each step's output gradient in cache (conv.c); it
+         * declines a convolution for Winograd */
+        done = conv2d_relu_max_pool2d_backward_im2col(grad_output, pooled, indices, input,
+                                                      weight, conv, oh, ow, grad_input,
+                                                      grad_weight, grad_bias, fn);
         if (done != 0)
             return done < 0 ? -1 : 0;
     }

@@ -280,6 +280,25 @@ bool tensor_max_unpool_2x2_plane(const float *restrict g, const float *restrict 
                                  float *restrict dst);
 
 /*
+ * The gradients of a convolution followed by ReLU and 2x2 max pooling (stride 2), as
+ * tensor_relu_max_pool2d_backward() into the convolution's [N, C_out, oh, ow] output
+ * and tensor_conv2d_backward() from there compute them, bit for bit, for a convolution
+ * that does not go to Winograd (conv.c), without writing that output gradient whole.
+ * The caller has checked the operands (conv2d_check()) and @p grad_output, @p pooled
+ * and @p indices to be [N, C_out, oh/2, ow/2]. Returns 1 with the gradients stored
+ * (each of @p grad_input, @p grad_weight, @p grad_bias may be NULL: not wanted); 0 when
+ * it does not apply (a Winograd convolution, other shapes, or an index outside its own
+ * window), storing nothing, for the two passes; -1 with an error naming @p fn when
+ * memory runs out.
+ */
+int conv2d_relu_max_pool2d_backward_im2col(const Tensor *grad_output, const Tensor *pooled,
+                                           const Tensor *indices, const Tensor *input,
+                                           const Tensor *weight, Window2d w, int64_t oh,
+                                           int64_t ow, Tensor **grad_input,
+                                           Tensor **grad_weight, Tensor **grad_bias,
+                                           const char *fn);
+
+/*
  * Winograd's F(2x2, 3x3) convolution (winograd.c), the week-1 reference's fast path for
  * 3x3 convolutions of stride 1 with many channels: 2.25x fewer multiplies than im2col.
  * The handout cuts its definitions; conv.c's reference is the only caller.
