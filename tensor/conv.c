@@ -373,23 +373,6 @@ static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int chunk
         } else {
             memset(prod, 0, (size_t)(p->C_out * b * p->L) * sizeof(float));
         }
-        if (f->sink && f->sink->pooled) {
-            /* A pooling sink: each plane pooled straight from the product, its bias
-             * added on the way (the same floats as the copy below), so the step's
-             * output is never written. */
-            int64_t poh = p->oh / 2, pow = p->ow / 2;
-            for (int64_t n = 0; n < b; n++) {
-                for (int64_t co = 0; co < p->C_out; co++) {
-                    int64_t at = ((n0 + n) * p->C_out + co) * poh * pow;
-                    float bias = p->bias ? p->bias->data[co * p->bias->strides[0]] : 0.0f;
-                    tensor_relu_max_pool_2x2_plane(prod + co * b * p->L + n * p->L, p->ow,
-                                                   p->ow, poh, pow, bias,
-                                                   f->sink->pooled + at,
-                                                   f->sink->indices + at);
-                }
-            }
-            continue;
-        }
         for (int64_t n = 0; n < b; n++) {
             for (int64_t co = 0; co < p->C_out; co++) {
                 const float *src = prod + co * b * p->L + n * p->L;

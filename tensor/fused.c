@@ -45,19 +45,16 @@ typedef struct {
  * to straight vector code with no scalar tail.
  */
 static inline void relu_pool_block(const float *restrict r0, const float *restrict r1,
-                                   const bool add, float bias, float row_at, float fw,
-                                   int64_t x0, const int n, float *restrict out,
-                                   float *restrict idx)
+                                   float row_at, float fw, int64_t x0, const int n,
+                                   float *restrict out, float *restrict idx)
 {
     /* The ReLU first, into two small arrays (in L1 cache): two simple loops rather than
-     * one, because with the ReLU inside the max loop compilers no longer vectorize it.
-     * With @p add (a constant after inlining), each value is r + bias first, the float
-     * the convolution would have written. */
+     * one, because with the ReLU inside the max loop compilers no longer vectorize it. */
     float t0[16], t1[16];
 #pragma omp simd
     for (int i = 0; i < 2 * n; i++) {
-        t0[i] = relu(add ? r0[2 * x0 + i] + bias : r0[2 * x0 + i]);
-        t1[i] = relu(add ? r1[2 * x0 + i] + bias : r1[2 * x0 + i]);
+        t0[i] = relu(r0[2 * x0 + i]);
+        t1[i] = relu(r1[2 * x0 + i]);
     }
 #pragma omp simd
     for (int x = 0; x < n; x++) {
@@ -71,43 +68,27 @@ static inline void relu_pool_block(const float *restrict r0, const float *restri
  * One plane, an output row at a time. Rows are short (14 or 7 outputs in a small CNN):
  * a loop over a row would run mostly in its scalar tail. Blocks of 8 (or 4) instead,
  * the last one moved back to end at the row's end: it overlaps its neighbour, whose
- * outputs it writes again with the same values. With @p bias (not NULL), *bias is
- * added to each value first (see tensor_relu_max_pool_2x2_plane).
+ * outputs it writes again with the same values.
  */
 static void relu_pool_plane(const float *restrict plane, int64_t sh, int64_t W, int64_t oh,
-                            int64_t ow, const float *bias, float *restrict out,
-                            float *restrict idx)
+                            int64_t ow, float *restrict out, float *restrict idx)
 {
     const float fw = (float)W;
     const int64_t n = ow >= 8 ? 8 : ow >= 4 ? 4 : 1;
-    const bool add = bias != NULL;
-    const float b = add ? *bias : 0.0f;
     for (int64_t y = 0; y < oh; y++) {
         const float *r0 = plane + 2 * y * sh, *r1 = r0 + sh;
         const float row_at = (float)(2 * y * W);
         float *o = out + y * ow, *ix = idx + y * ow;
         for (int64_t x0 = 0; x0 < ow; x0 += n) {
             int64_t at = x0 + n <= ow ? x0 : ow - n;
-            /* each call with constants, so that each inlined copy is straight code */
-            if (n == 8 && add)
-                relu_pool_block(r0, r1, true, b, row_at, fw, at, 8, o, ix);
-            else if (n == 8)
-                relu_pool_block(r0, r1, false, b, row_at, fw, at, 8, o, ix);
-            else if (n == 4 && add)
-                relu_pool_block(r0, r1, true, b, row_at, fw, at, 4, o, ix);
+            if (n == 8)
+                relu_pool_block(r0, r1, row_at, fw, at, 8, o, ix);
             else if (n == 4)
-                relu_pool_block(r0, r1, false, b, row_at, fw, at, 4, o, ix);
+                relu_pool_block(r0, r1, row_at, fw, at, 4, o, ix);
             else
-                relu_pool_block(r0, r1, add, b, row_at, fw, at, 1, o, ix);
+                relu_pool_block(r0, r1, row_at, fw, at, 1, o, ix);
         }
     }
-}
-
-void tensor_relu_max_pool_2x2_plane(const float *restrict plane, int64_t sh, int64_t W,
-                                    int64_t oh, int64_t ow, float bias, float *restrict out,
-                                    float *restrict idx)
-{
-    relu_pool_plane(plane, sh, W, oh, ow, &bias, out, idx);
 }
 
 /* Planes [begin, end) (plane = n*C + c), on one thread. */
@@ -120,7 +101,7 @@ static void relu_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, i
     (void)thread;
     for (int64_t p = begin; p < end; p++)
         relu_pool_plane(job->input->data + (p / C) * s[0] + (p % C) * s[1], s[2],
-                        job->input->shape[3], job->oh, job->ow, NULL, job->out + p * per_plane,
+                        job->input->shape[3], job->oh, job->ow, job->out + p * per_plane,
                         job->idx + p * per_plane);
 }
 
@@ -176,7 +157,7 @@ static void relu_pool_step(void *ctx, int64_t n0, int64_t b, const float *conv, 
     (void)thread;
     int64_t plane = s->oh * s->ow, pooled = s->poh * s->pow;
     for (int64_t p = 0; p < b * s->C; p++)
-        relu_pool_plane(conv + p * plane, s->ow, s->ow, s->poh, s->pow, NULL,
+        relu_pool_plane(conv + p * plane, s->ow, s->ow, s->poh, s->pow,
                         s->out + (n0 * s->C + p) * pooled, s->idx + (n0 * s->C + p) * pooled);
 }
 

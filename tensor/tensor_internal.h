@@ -236,23 +236,10 @@ typedef struct ConvSink {
     void *ctx;
     /* When not NULL, fn is ReLU then max pooling over 2x2 windows of stride 2 into
      * pooled and indices ([N, C_out, oh/2, ow/2], tensor_relu_max_pool2d()'s values
-     * and positions). The convolutions then pool by the same rule themselves and never
-     * call fn: Winograd each 2x2 output tile as it makes it, the im2col path straight
-     * from its product (tensor_relu_max_pool_2x2_plane()), the bias added on the way. */
+     * and positions). A convolution that makes its output in 2x2 blocks on that grid
+     * (Winograd's tiles) pools each block itself, by the same rule, and never calls fn. */
     float *pooled, *indices;
 } ConvSink;
-
-/*
- * ReLU then 2x2 max pooling (stride 2) of one plane, each value taken as its float plus
- * @p bias first, as tensor_relu_max_pool2d() would pool a plane the bias was added to:
- * @p plane has rows @p sh floats apart, @p W columns (the positions in @p idx count
- * W per row), and @p oh x @p ow pooled outputs go to @p out and @p idx (fused.c).
- * Lets a convolution pool its product straight, without writing its output with the
- * bias first (conv.c's im2col path).
- */
-void tensor_relu_max_pool_2x2_plane(const float *restrict plane, int64_t sh, int64_t W,
-                                    int64_t oh, int64_t ow, float bias, float *restrict out,
-                                    float *restrict idx);
 
 /*
  * Check conv2d's operands (as tensor_conv2d() does) and store its output size. 0, or
