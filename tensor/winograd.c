@@ -294,30 +294,44 @@ static void output_transform(const Winograd *p, const float *m, int64_t stride, 
 static inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
 
 /*
- * The tiles of an output block [2*th, 2*tw, b] that are pooling windows, pooled: first
- * every output plus the bias (the sum scatter_output makes), ReLU'd, in place; then
- * each tile's maximum by max pooling's rule (tensor_max_2x2) into best [poh, pow, b],
- * and its flat position in the oh x ow plane into where [poh, pow, b]. The floats are
- * those of the convolution, ReLU and pooling one after the other. Two loops rather
- * than one: with the ReLU inside the max loop, compilers no longer vectorize it.
+ * output_transform for the tiles that are pooling windows, pooled on the spot: each
+ * tile's four outputs for the b images, plus the bias (the sum scatter_output makes),
+ * ReLU'd, into a small array y (in L1 cache), and then the tile's maximum by max
+ * pooling's rule (tensor_max_2x2) into best [poh, pow, b], its flat position in the
+ * oh x ow plane into where [poh, pow, b]. The floats are those of the convolution,
+ * ReLU and pooling one after the other (the same sums in the same order), and no
+ * output block is written and read back. Two loops per tile rather than one: with
+ * the ReLU inside the max loop, compilers no longer vectorize it. Tiles past the
+ * windows (odd sizes) are not made: nothing pooled needs them.
  */
-static void pool_tiles(const Winograd *p, float *block, int64_t b, float bias, float *best,
-                       float *where)
+static void output_pool_tiles(const Winograd *p, const float *m, int64_t stride, int64_t b,
+                              float bias, float *best, float *where)
 {
-    int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2;
+    int64_t poh = p->oh / 2, pow = p->ow / 2;
     const float fw = (float)p->ow;
-#pragma omp simd
-    for (int64_t i = 0; i < 2 * p->th * row; i++)
-        block[i] = relu(block[i] + bias);
+    float y[4][WINOGRAD_IMAGES]; /* the tile's outputs (0, 0), (0, 1), (1, 0), (1, 1) */
     for (int64_t ty = 0; ty < poh; ty++)
         for (int64_t tx = 0; tx < pow; tx++) {
-            const float *y = block + 2 * ty * row + 2 * tx * b;
+            const float *mt = m + (ty * p->tw + tx) * b;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++) {
+                float s0[4], s1[4];
+                for (int j = 0; j < 4; j++) {
+                    float m0 = mt[j * stride + n], m1 = mt[(4 + j) * stride + n];
+                    float m2 = mt[(8 + j) * stride + n], m3 = mt[(12 + j) * stride + n];
+                    s0[j] = m0 + m1 + m2;
+                    s1[j] = m1 - m2 - m3;
+                }
+                y[0][n] = relu((s0[0] + s0[1] + s0[2]) + bias);
+                y[1][n] = relu((s0[1] - s0[2] - s0[3]) + bias);
+                y[2][n] = relu((s1[0] + s1[1] + s1[2]) + bias);
+                y[3][n] = relu((s1[1] - s1[2] - s1[3]) + bias);
+            }
             float *bt = best + (ty * pow + tx) * b, *wt = where + (ty * pow + tx) * b;
             const float at = (float)(2 * ty * p->ow + 2 * tx); /* the tile's top left */
 #pragma omp simd
             for (int64_t n = 0; n < b; n++)
-                bt[n] = tensor_max_2x2(y[n], y[b + n], y[row + n], y[row + b + n], at, fw,
-                                       &wt[n]);
+                bt[n] = tensor_max_2x2(y[0][n], y[1][n], y[2][n], y[3][n], at, fw, &wt[n]);
         }
 }
 
@@ -373,39 +387,89 @@ typedef struct {
 } PooledGrad;
 
 /*
- * The same block for plane o, made from a pooled gradient instead of a whole one. A
- * tile is a pooling window, so its four gradients are the window's pooled gradient at
- * the chosen position and +0 at the other three: what tensor_relu_max_pool2d_backward
- * writes there, bit for bit. Its scatter adds to +0, so the chosen position holds
- * +0 + g (a -0 gradient becomes +0), and +0 when ReLU stopped it (a pooled value not
- * positive). Tiles that are no window (past an odd size) get zeros. The loop runs
- * across the images, as vector instructions without branches (a branch on the mask
- * would be a coin toss), reading each image's window a plane apart. Returns false when
- * an index does not lie in its own window (the block then holds garbage).
+ * dM = A dY A^T for one tile of image n, its gradient dY = (y00 y01; y10 y11), into mt
+ * (the tile's M[0] entry, the XI planes @p stride apart). A's columns (1 1 1 0) and
+ * (0 1 -1 -1) send a pair (u, v) to (u, u + v, u - v, -v).
  */
-static bool gather_pooled_grad(const Winograd *p, const PooledGrad *pg, int64_t n0,
-                               int64_t b, int64_t o, float *block)
+static inline void tile_grad_transform(float y00, float y01, float y10, float y11, float *mt,
+                                       int64_t stride, int64_t n)
+{
+    float u[4] = {y00, y00 + y10, y00 - y10, -y10};
+    float v[4] = {y01, y01 + y11, y01 - y11, -y11};
+    for (int i = 0; i < 4; i++) {
+        mt[(4 * i) * stride + n] = u[i];
+        mt[(4 * i + 1) * stride + n] = u[i] + v[i];
+        mt[(4 * i + 2) * stride + n] = u[i] - v[i];
+        mt[(4 * i + 3) * stride + n] = -v[i];
+    }
+}
+
+/*
+ * dM for every tile of a gradient block [2*th, 2*tw, b] (plane o of the chunk's
+ * images), into m (its M[0] row, the XI planes @p stride apart).
+ */
+static void grad_output_transform(const Winograd *p, const float *block, int64_t b, float *m,
+                                  int64_t stride)
+{
+    int64_t row = 2 * p->tw * b;
+    for (int64_t ty = 0; ty < p->th; ty++)
+        for (int64_t tx = 0; tx < p->tw; tx++) {
+            const float *dy = block + 2 * ty * row + 2 * tx * b;
+            float *mt = m + (ty * p->tw + tx) * b;
+#pragma omp simd
+            for (int64_t n = 0; n < b; n++)
+                tile_grad_transform(dy[n], dy[b + n], dy[row + n], dy[row + b + n], mt, stride,
+                                    n);
+        }
+}
+
+/*
+ * The same block for plane o, made from a pooled gradient instead of a whole one, and
+ * its dM at once (grad_output_transform's, from the same four floats while they are in
+ * registers). A tile is a pooling window, so its four gradients are the window's
+ * pooled gradient at the chosen position and +0 at the other three: what
+ * tensor_relu_max_pool2d_backward writes there, bit for bit. Its scatter adds to +0,
+ * so the chosen position holds +0 + g (a -0 gradient becomes +0), and +0 when ReLU
+ * stopped it (a pooled value not positive). Tiles that are no window (past an odd
+ * size) get zeros. The block is still written, for the bias gradient (bias_grad).
+ * The loop runs across the images, as vector instructions without branches (a branch
+ * on the mask would be a coin toss), reading each image's window a plane apart.
+ * Returns false when an index does not lie in its own window (the block and dM then
+ * hold garbage).
+ */
+static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64_t n0,
+                                  int64_t b, int64_t o, float *block, float *m, int64_t stride)
 {
     int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2, P = poh * pow;
     int64_t first = (n0 * p->O + o) * P, image = p->O * P; /* image n's plane: n * image */
     const float *gs = pg->grad + first, *ws = pg->indices + first, *ms = pg->pooled + first;
-    if (p->oh % 2 || p->ow % 2) /* tiles past the windows */
-        memset(block, 0, (size_t)(2 * p->th * row) * sizeof(float));
     const float fw = (float)p->ow;
     int outside = 0; /* windows whose index is none of their four positions */
-    for (int64_t ty = 0; ty < poh; ty++)
-        for (int64_t tx = 0; tx < pow; tx++) {
+    for (int64_t ty = 0; ty < p->th; ty++)
+        for (int64_t tx = 0; tx < p->tw; tx++) {
+            float *d = block + 2 * ty * row + 2 * tx * b;
+            float *mt = m + (ty * p->tw + tx) * b;
+            if (ty >= poh || tx >= pow) { /* a tile past the windows: zeros */
+#pragma omp simd
+                for (int64_t n = 0; n < b; n++) {
+                    d[n] = d[b + n] = d[row + n] = d[row + b + n] = 0.0f;
+                    tile_grad_transform(0.0f, 0.0f, 0.0f, 0.0f, mt, stride, n);
+                }
+                continue;
+            }
             int64_t i = ty * pow + tx;
             const float at = (float)(2 * ty * p->ow + 2 * tx); /* the tile's top left */
-            float *d = block + 2 * ty * row + 2 * tx * b;
 #pragma omp simd reduction(+ : outside)
             for (int64_t n = 0; n < b; n++) {
                 float v = ws[n * image + i], g = gs[n * image + i];
                 float s = 0.0f + (ms[n * image + i] > 0.0f ? g : 0.0f);
-                d[n] = v == at ? s : 0.0f;
-                d[b + n] = v == at + 1.0f ? s : 0.0f;
-                d[row + n] = v == at + fw ? s : 0.0f;
-                d[row + b + n] = v == at + fw + 1.0f ? s : 0.0f;
+                float y00 = v == at ? s : 0.0f, y01 = v == at + 1.0f ? s : 0.0f;
+                float y10 = v == at + fw ? s : 0.0f, y11 = v == at + fw + 1.0f ? s : 0.0f;
+                d[n] = y00;
+                d[b + n] = y01;
+                d[row + n] = y10;
+                d[row + b + n] = y11;
+                tile_grad_transform(y00, y01, y10, y11, mt, stride, n);
                 outside += !((v == at) | (v == at + 1.0f) | (v == at + fw) |
                              (v == at + fw + 1.0f));
             }
@@ -440,34 +504,6 @@ static void bias_grad(const Winograd *p, const float *block, int64_t b, double *
             s += block[((i / p->ow) * row + i % p->ow) * b + n];
         *sum += s;
     }
-}
-
-/*
- * dM = A dY A^T for every tile of a gradient block [2*th, 2*tw, b] (plane o of the
- * chunk's images), into m (its M[0] row, the XI planes @p stride apart). A's columns
- * (1 1 1 0) and (0 1 -1 -1) send a pair (u, v) to (u, u + v, u - v, -v).
- */
-static void grad_output_transform(const Winograd *p, const float *block, int64_t b, float *m,
-                                  int64_t stride)
-{
-    int64_t row = 2 * p->tw * b;
-    for (int64_t ty = 0; ty < p->th; ty++)
-        for (int64_t tx = 0; tx < p->tw; tx++) {
-            const float *dy = block + 2 * ty * row + 2 * tx * b;
-            float *mt = m + (ty * p->tw + tx) * b;
-#pragma omp simd
-            for (int64_t n = 0; n < b; n++) {
-                float y00 = dy[n], y01 = dy[b + n], y10 = dy[row + n], y11 = dy[row + b + n];
-                float u[4] = {y00, y00 + y10, y00 - y10, -y10};
-                float v[4] = {y01, y01 + y11, y01 - y11, -y11};
-                for (int i = 0; i < 4; i++) {
-                    mt[(4 * i) * stride + n] = u[i];
-                    mt[(4 * i + 1) * stride + n] = u[i] + v[i];
-                    mt[(4 * i + 2) * stride + n] = u[i] - v[i];
-                    mt[(4 * i + 3) * stride + n] = -v[i];
-                }
-            }
-        }
 }
 
 /*
@@ -537,7 +573,7 @@ typedef struct {
 /*
  * Images [begin, end) of the forward pass on one thread, a step at a time. A pooling
  * sink (ConvSink.pooled) gets no step's output: each channel's tiles are pooled as
- * they are made (pool_tiles), and only the pooled values leave the thread's scratch.
+ * they are made (output_pool_tiles), and only the pooled values leave the thread's scratch.
  */
 static void forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
@@ -558,12 +594,12 @@ static void forward_images(void *ctx, int64_t begin, int64_t end, int chunk, int
         products(p, v, m, T);
         for (int64_t o = 0; o < p->O; o++) {
             float bias = f->bias ? f->bias->data[o * f->bias->strides[0]] : 0.0f;
-            output_transform(p, m + o * T, p->O * T, b, block);
             if (pool) {
-                pool_tiles(p, block, b, bias, out, out + pooled_tiles);
+                output_pool_tiles(p, m + o * T, p->O * T, b, bias, out, out + pooled_tiles);
                 scatter_pooled(p, out, out + pooled_tiles, n0, b, o, f->sink->pooled,
                                f->sink->indices);
             } else {
+                output_transform(p, m + o * T, p->O * T, b, block);
                 scatter_output(p, block, b, o, bias, out);
             }
         }
@@ -641,13 +677,14 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, in
         for (int64_t o = 0; o < O; o++) {
             if (!bw->pooled) {
                 gather_grad_output(p, bw->g, n0, b, o, block);
-            } else if (!gather_pooled_grad(p, bw->pooled, n0, b, o, block)) {
+                grad_output_transform(p, block, b, m + o * T, O * T);
+            } else if (!pooled_grad_transform(p, bw->pooled, n0, b, o, block, m + o * T,
+                                              O * T)) {
                 bw->outside[thread] = true;
                 return;
             } else if (bias) {
                 bias_grad(p, block, b, &bias[o]);
             }
-            grad_output_transform(p, block, b, m + o * T, O * T);
         }
         if (du) {
             input_transform_chunk(p, n0, b, v, block);
