@@ -337,15 +337,15 @@ static void im2col_chunk(const ConvPlan *p, int64_t n0, int64_t b, float *cols)
 typedef struct {
     const ConvPlan *plan;
     float *scratch;       /* per thread: cols [K, B*L], prod [C_out, B*L], and with a
-                           * sink the step's output [B, C_out, L] */
+                           * sink that does not pool the step's output [B, C_out, L] */
     float *out;           /* [N, C_out, L], or NULL: each step's output goes to the sink */
     const ConvSink *sink; /* or NULL */
 } ConvForward;
 
 /* Floats of one thread's forward scratch (see ConvForward). */
-static int64_t conv_forward_scratch(const ConvPlan *p, bool sink)
+static int64_t conv_forward_scratch(const ConvPlan *p, const ConvSink *sink)
 {
-    return (p->K + p->C_out + (sink ? p->C_out : 0)) * p->images * p->L;
+    return (p->K + p->C_out + (sink && !sink->pooled ? p->C_out : 0)) * p->images * p->L;
 }
 
 /*
@@ -360,7 +360,7 @@ static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int chunk
     (void)chunk;
     const ConvPlan *p = f->plan;
     int64_t BL = p->images * p->L;
-    float *cols = f->scratch + thread * conv_forward_scratch(p, f->sink != NULL);
+    float *cols = f->scratch + thread * conv_forward_scratch(p, f->sink);
     float *prod = cols + p->K * BL;
     for (int64_t n0 = begin; n0 < end; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images;
@@ -372,6 +372,23 @@ static void conv_forward_images(void *ctx, int64_t begin, int64_t end, int chunk
                         (int)(b * p->L), 0.0f, prod, (int)(b * p->L));
         } else {
             memset(prod, 0, (size_t)(p->C_out * b * p->L) * sizeof(float));
+        }
+        if (f->sink && f->sink->pooled) {
+            /* A pooling sink: each plane pooled straight from the product, its bias
+             * added on the way (the same floats as the copy below), so the step's
+             * output is never written. */
+            int64_t poh = p->oh / 2, pow = p->ow / 2;
+            for (int64_t n = 0; n < b; n++) {
+                for (int64_t co = 0; co < p->C_out; co++) {
+                    int64_t at = ((n0 + n) * p->C_out + co) * poh * pow;
+                    float bias = p->bias ? p->bias->data[co * p->bias->strides[0]] : 0.0f;
+                    tensor_relu_max_pool_2x2_plane(prod + co * b * p->L + n * p->L, p->ow,
+                                                   p->ow, poh, pow, &bias,
+                                                   f->sink->pooled + at,
+                                                   f->sink->indices + at);
+                }
+            }
+            continue;
         }
         for (int64_t n = 0; n < b; n++) {
             for (int64_t co = 0; co < p->C_out; co++) {
@@ -408,7 +425,7 @@ int conv2d_forward(const Tensor *input, const Tensor *weight, const Tensor *bias
     Tensor *wc = tensor_contiguous(weight);
     ConvPlan plan;
     conv_plan(&plan, input, wc ? wc->data : NULL, C_out, bias, w, oh, ow);
-    int64_t scratch_shape[1] = {plan.threads * conv_forward_scratch(&plan, sink != NULL)};
+    int64_t scratch_shape[1] = {plan.threads * conv_forward_scratch(&plan, sink)};
     Tensor *scratch = wc ? tensor_new(scratch_shape, 1, "tensor_conv2d") : NULL;
     if (scratch) {
         ConvForward f = {&plan, scratch->data, out, sink};

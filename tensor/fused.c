@@ -19,9 +19,6 @@
 #include <math.h>
 #include <string.h>
 
-/* ReLU as tensor_relu computes it (NaN passes through, -0 stays -0). */
-static inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
-
 /* Only the usual window is fused: 2x2, stride 2, no padding, no dilation. */
 static bool fusable(const Tensor *input, Window2d w)
 {
@@ -37,60 +34,6 @@ typedef struct {
     float *out, *idx; /* [N*C, oh, ow] each */
 } ReluPoolJob;
 
-/*
- * Outputs x0 .. x0+n-1 of one output row: each the maximum of its window's four
- * ReLU'd values, by max pooling's rule (a larger value or a NaN takes over, ties keep
- * the first), without branches, as tensor_max_pool2d's 2x2 loop does. Called with n a
- * constant 8 or 4, so that after inlining the loop has a fixed trip count and compiles
- * to straight vector code with no scalar tail.
- */
-static inline void relu_pool_block(const float *restrict r0, const float *restrict r1,
-                                   float row_at, float fw, int64_t x0, const int n,
-                                   float *restrict out, float *restrict idx)
-{
-    /* The ReLU first, into two small arrays (in L1 cache): two simple loops rather than
-     * one, because with the ReLU inside the max loop compilers no longer vectorize it. */
-    float t0[16], t1[16];
-#pragma omp simd
-    for (int i = 0; i < 2 * n; i++) {
-        t0[i] = relu(r0[2 * x0 + i]);
-        t1[i] = relu(r1[2 * x0 + i]);
-    }
-#pragma omp simd
-    for (int x = 0; x < n; x++) {
-        float at = row_at + 2.0f * (float)(x0 + x); /* where r0[2 * x] is */
-        out[x0 + x] = tensor_max_2x2(t0[2 * x], t0[2 * x + 1], t1[2 * x], t1[2 * x + 1], at,
-                                     fw, &idx[x0 + x]);
-    }
-}
-
-/*
- * One plane, an output row at a time. Rows are short (14 or 7 outputs in a small CNN):
- * a loop over a row would run mostly in its scalar tail. Blocks of 8 (or 4) instead,
- * the last one moved back to end at the row's end: it overlaps its neighbour, whose
- * outputs it writes again with the same values.
- */
-static void relu_pool_plane(const float *restrict plane, int64_t sh, int64_t W, int64_t oh,
-                            int64_t ow, float *restrict out, float *restrict idx)
-{
-    const float fw = (float)W;
-    const int64_t n = ow >= 8 ? 8 : ow >= 4 ? 4 : 1;
-    for (int64_t y = 0; y < oh; y++) {
-        const float *r0 = plane + 2 * y * sh, *r1 = r0 + sh;
-        const float row_at = (float)(2 * y * W);
-        float *o = out + y * ow, *ix = idx + y * ow;
-        for (int64_t x0 = 0; x0 < ow; x0 += n) {
-            int64_t at = x0 + n <= ow ? x0 : ow - n;
-            if (n == 8)
-                relu_pool_block(r0, r1, row_at, fw, at, 8, o, ix);
-            else if (n == 4)
-                relu_pool_block(r0, r1, row_at, fw, at, 4, o, ix);
-            else
-                relu_pool_block(r0, r1, row_at, fw, at, 1, o, ix);
-        }
-    }
-}
-
 /* Planes [begin, end) (plane = n*C + c), on one thread. */
 static void relu_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
@@ -100,9 +43,9 @@ static void relu_pool_planes(void *ctx, int64_t begin, int64_t end, int chunk, i
     (void)chunk;
     (void)thread;
     for (int64_t p = begin; p < end; p++)
-        relu_pool_plane(job->input->data + (p / C) * s[0] + (p % C) * s[1], s[2],
-                        job->input->shape[3], job->oh, job->ow, job->out + p * per_plane,
-                        job->idx + p * per_plane);
+        tensor_relu_max_pool_2x2_plane(job->input->data + (p / C) * s[0] + (p % C) * s[1],
+                                       s[2], job->input->shape[3], job->oh, job->ow, NULL,
+                                       job->out + p * per_plane, job->idx + p * per_plane);
 }
 
 Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
@@ -139,7 +82,9 @@ Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w, Tensor **indices
  * step of a few images at a time (conv2d_forward), each step small enough for the
  * cache, so each step is pooled as soon as it is made (a ConvSink), and the
  * full-size output is never written. The values are those of the two ops: the same
- * convolution code writes the same floats, and the same relu_pool_plane pools them.
+ * convolution code writes the same floats, and the same plane kernel pools them
+ * (relu_pool.c); the im2col convolution pools straight from its matrix product,
+ * adding the bias on the way.
  * Winograd's convolution goes one better: its 2x2 output tiles are the pooling
  * windows, so it pools each tile as it makes it (the sink's pooled and indices) and
  * writes no step's output at all.
@@ -157,8 +102,9 @@ static void relu_pool_step(void *ctx, int64_t n0, int64_t b, const float *conv, 
     (void)thread;
     int64_t plane = s->oh * s->ow, pooled = s->poh * s->pow;
     for (int64_t p = 0; p < b * s->C; p++)
-        relu_pool_plane(conv + p * plane, s->ow, s->ow, s->poh, s->pow,
-                        s->out + (n0 * s->C + p) * pooled, s->idx + (n0 * s->C + p) * pooled);
+        tensor_relu_max_pool_2x2_plane(conv + p * plane, s->ow, s->ow, s->poh, s->pow, NULL,
+                                       s->out + (n0 * s->C + p) * pooled,
+                                       s->idx + (n0 * s->C + p) * pooled);
 }
 
 Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
@@ -173,7 +119,7 @@ Tensor *tensor_conv2d_relu_max_pool2d(const Tensor *input, const Tensor *weight,
     if (conv2d_check(input, weight, bias, conv, &oh, &ow) < 0)
         return NULL;
     int64_t N = input->shape[0], C = weight->shape[0];
-    /* The window relu_pool_plane pools (fusable() asks it of a [.., oh, ow] input). */
+    /* The window tensor_relu_max_pool_2x2_plane pools (fusable() asks it of a [.., oh, ow] input). */
     bool two_by_two = pool.kernel_h == 2 && pool.kernel_w == 2 && pool.stride_h == 2 &&
                       pool.stride_w == 2 && pool.padding_h == 0 && pool.padding_w == 0 &&
                       pool.dilation_h == 1 && pool.dilation_w == 1 && oh >= 2 && ow >= 2 &&

@@ -236,10 +236,23 @@ typedef struct ConvSink {
     void *ctx;
     /* When not NULL, fn is ReLU then max pooling over 2x2 windows of stride 2 into
      * pooled and indices ([N, C_out, oh/2, ow/2], tensor_relu_max_pool2d()'s values
-     * and positions). A convolution that makes its output in 2x2 blocks on that grid
-     * (Winograd's tiles) pools each block itself, by the same rule, and never calls fn. */
+     * and positions). The convolutions then pool by the same rule themselves and never
+     * call fn: Winograd each 2x2 output tile as it makes it, the im2col path straight
+     * from its product (tensor_relu_max_pool_2x2_plane()), the bias added on the way. */
     float *pooled, *indices;
 } ConvSink;
+
+/*
+ * ReLU then 2x2 max pooling (stride 2) of one plane (relu_pool.c), as
+ * tensor_relu_max_pool2d() pools it: @p plane has rows @p sh floats apart and @p W
+ * columns (the positions stored in @p idx count W per row); its @p oh x @p ow pooled
+ * outputs go to @p out and @p idx. When @p bias is not NULL, each value is taken as
+ * its float plus *bias first: the plane a convolution would write with its bias, so a
+ * convolution can pool its product straight (conv.c's im2col path).
+ */
+void tensor_relu_max_pool_2x2_plane(const float *restrict plane, int64_t sh, int64_t W,
+                                    int64_t oh, int64_t ow, const float *bias,
+                                    float *restrict out, float *restrict idx);
 
 /*
  * Check conv2d's operands (as tensor_conv2d() does) and store its output size. 0, or

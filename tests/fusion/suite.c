@@ -165,12 +165,16 @@ static void conv_operands(ConvCase c, Tensor **x, Tensor **w, Tensor **b)
 /* Cases that take each path of the convolution: Winograd (16 channels and more) with a
  * batch of several steps and a last short one, im2col, odd output sizes (a row and a
  * column in no window), no bias, the awkward values, a single window; on one thread
- * and on two. */
+ * and on two. The im2col path pools straight from its product, adding the bias on the
+ * way, in blocks of 8 or 4 outputs of a row or one at a time: the last im2col cases
+ * have pooled rows of 14 (a CNN's first layer), 8, and 6 and 5 (blocks of 4). */
 static const ConvCase CONV_CASES[] = {
     {37, 16, 6, 8, 16, true, false}, {21, 2, 8, 6, 3, true, false},
     {5, 16, 7, 9, 17, false, false}, {9, 3, 5, 7, 4, false, false},
     {6, 16, 8, 8, 16, true, true},   {3, 16, 5, 7, 18, true, true},
     {2, 16, 2, 3, 16, true, false},  {7, 3, 6, 6, 4, true, true},
+    {11, 1, 28, 28, 5, true, true},  {3, 2, 9, 17, 3, true, false},
+    {4, 2, 10, 12, 3, false, false}, {5, 1, 11, 11, 4, true, true},
 };
 
 START_TEST(conv_relu_max_pool_forward_matches_the_ops)
