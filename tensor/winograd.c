@@ -489,12 +489,17 @@ static void bias_grad(const Winograd *p, const float *block, int64_t b, double *
 {
     int64_t L = p->oh * p->ow, L8 = L / 8 * 8, row = 2 * p->tw;
     float lane[8][WINOGRAD_IMAGES] = {{0}};
-    for (int64_t i = 0; i < L8; i++) {
-        const float *x = block + ((i / p->ow) * row + i % p->ow) * b;
+    /* position i is (r, c) of the plane: stepped along, no division per position */
+    for (int64_t i = 0, r = 0, c = 0; i < L8; i++) {
+        const float *x = block + (r * row + c) * b;
         float *l = lane[i % 8];
 #pragma omp simd
         for (int64_t n = 0; n < b; n++)
             l[n] += x[n];
+        if (++c == p->ow) {
+            c = 0;
+            r++;
+        }
     }
     for (int64_t n = 0; n < b; n++) {
         double s = 0;
