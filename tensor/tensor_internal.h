@@ -353,4 +353,36 @@ int winograd_conv2d_relu_max_pool2d_backward(const Tensor *grad_output, const Te
                                              int64_t ow, Tensor **grad_input,
                                              Tensor **grad_weight, Tensor **grad_bias);
 
+/* ------------------------------------------------ how the pool's threads wait --- */
+
+/*
+ * threads.c: a thread of the pool with nothing to do (a worker waiting for the next
+ * loop, the caller waiting for the last chunks of its loop) spins for a while, looking
+ * at the clock every few dozen turns, and asks this at each look whether to go on.
+ * It stops, and sleeps, for the first of these reasons that holds:
+ *  - STRATA_SPIN_INTERRUPTED: more than 20 us passed since its last look (@p last_look),
+ *    so it was not running: the system gave its core to another thread, which wants it;
+ *  - STRATA_SPIN_SHARED_CORE: it runs on the core of the thread it waits for (@p my_cpu
+ *    == @p awaited_cpu, both known, i.e. >= 0): its spinning would keep that thread off;
+ *  - STRATA_SPIN_SPENT: @p now is past @p until, the end of its spinning budget.
+ * Else STRATA_SPIN_ON: it spins on. Times in nanoseconds of CLOCK_MONOTONIC.
+ */
+typedef enum {
+    STRATA_SPIN_ON,          /* goes on (in the counts: the wait ended while spinning) */
+    STRATA_SPIN_INTERRUPTED, /* its core was taken away since the last look */
+    STRATA_SPIN_SHARED_CORE, /* it would spin on the core of the thread it waits for */
+    STRATA_SPIN_SPENT,       /* its time to spin is over */
+    STRATA_SPIN_VERDICTS
+} StrataSpinVerdict;
+
+StrataSpinVerdict strata_spin_verdict(int64_t now, int64_t last_look, int64_t until,
+                                      int my_cpu, int awaited_cpu);
+
+/*
+ * How the waits of the pool's threads have ended since the program started:
+ * counts[STRATA_SPIN_ON] waits ended while their thread spun (what it waited for came),
+ * counts[v] for each other verdict, the waits that ended in sleep for that reason.
+ */
+void strata_pool_wait_counts(int64_t counts[STRATA_SPIN_VERDICTS]);
+
 #endif /* STRATA_TENSOR_INTERNAL_H */

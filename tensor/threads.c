@@ -13,14 +13,21 @@
  * Waiting is bounded: a thread with nothing to do spins for a few tens of microseconds
  * (the next loop usually starts that soon, and waking a sleeping thread costs about as
  * much), then sleeps on a condition variable, which gives its core to whoever needs it:
- * often the very thread it waits for.
+ * often the very thread it waits for. Spinning pays only while every waiting thread has
+ * a core of its own, so a waiter sleeps at once when it is not so: when it runs on the
+ * same core as the thread it waits for (the system has stacked two of our threads on one
+ * core, and the spin would only keep the other from running), or when its spin was
+ * interrupted (the clock jumped between two looks: the system gave this core to another
+ * program for a while, so some program wants it). On a busy machine the threads then
+ * hand the cores over at once instead of spinning on them.
  *
  * Results never depend on which thread ran which chunk: a kernel that sums over its
  * items keeps one partial sum per chunk (its `chunk` argument) and adds them up in
  * chunk order after the loop. So a run is reproducible bit for bit for a given thread
  * count, however the machine's load hands out the chunks.
  */
-#include "tensor.h"
+#define _GNU_SOURCE /* sched_getcpu() and CPU_COUNT(): extensions of Linux's C library */
+#include "tensor_internal.h"
 
 #include <cblas.h>
 #include <pthread.h>
@@ -38,6 +45,11 @@
 
 /* How long an idle thread spins before it sleeps: about what waking it would cost. */
 #define SPIN_NS 50000
+
+/* A gap this long between two looks at the clock in a spin means the thread was not
+ * running in between (a look takes a microsecond or two): the system gave its core to
+ * someone else. */
+#define PREEMPTED_NS 20000
 
 /* Most chunks one loop has (the claim word below keeps 12 bits for them). */
 #define MAX_CHUNKS 4095
@@ -123,6 +135,9 @@ static struct {
     atomic_int sleepers;          /* workers asleep on work */
     atomic_bool caller_asleep;
     atomic_bool stop;             /* at exit: workers leave */
+    /* the core each thread runs on while it runs chunks, or -1 (slot 0: the caller,
+     * whose core is noted when it starts a loop) */
+    atomic_int cpu[STRATA_MAX_THREADS];
     /* the workers: thread i runs as slot i (the caller is slot 0) */
     int started;
     pthread_t threads[STRATA_MAX_THREADS];
@@ -165,6 +180,67 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* The core this thread runs on now, or -1 where the system does not say. */
+static int current_cpu(void)
+{
+#ifdef __linux__
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
+/* How the spins of the pool's threads ended (strata_pool_wait_counts()). */
+static atomic_llong wait_ends[STRATA_SPIN_VERDICTS];
+
+StrataSpinVerdict strata_spin_verdict(int64_t now, int64_t last_look, int64_t until,
+                                      int my_cpu, int awaited_cpu)
+{
+    if (now - last_look > PREEMPTED_NS)
+        return STRATA_SPIN_INTERRUPTED;
+    if (my_cpu >= 0 && my_cpu == awaited_cpu)
+        return STRATA_SPIN_SHARED_CORE;
+    if (now > until)
+        return STRATA_SPIN_SPENT;
+    return STRATA_SPIN_ON;
+}
+
+void strata_pool_wait_counts(int64_t counts[STRATA_SPIN_VERDICTS])
+{
+    for (int i = 0; i < STRATA_SPIN_VERDICTS; i++)
+        counts[i] = atomic_load_explicit(&wait_ends[i], memory_order_relaxed);
+}
+
+/* A look at the clock in a spin (every few dozen turns): whether to go on spinning.
+ * Counts the verdict that ends it. */
+static bool keep_spinning(int64_t *last, int64_t until, int awaited_cpu)
+{
+    int64_t t = now_ns();
+    StrataSpinVerdict v = strata_spin_verdict(t, *last, until, current_cpu(), awaited_cpu);
+    *last = t;
+    if (v == STRATA_SPIN_ON)
+        return true;
+    atomic_fetch_add_explicit(&wait_ends[v], 1, memory_order_relaxed);
+    return false;
+}
+
+/* A wait that ended while its thread was spinning: what it waited for came. */
+static void count_spin_success(void)
+{
+    atomic_fetch_add_explicit(&wait_ends[STRATA_SPIN_ON], 1, memory_order_relaxed);
+}
+
+/* The caller's core if a helper that still runs chunks of the current loop shares it
+ * (slots 1 .. @p slots - 1), else -1. */
+static int helper_on_my_core(int slots)
+{
+    int mine = current_cpu();
+    for (int i = 1; i < slots && mine >= 0; i++)
+        if (atomic_load_explicit(&pool.cpu[i], memory_order_relaxed) == mine)
+            return mine;
+    return -1;
+}
+
 /* Claim the next chunk of job @p job: its index, or -1 when none is left (or the job
  * is no longer the current one). */
 static int claim_chunk(uint32_t job, int *chunks)
@@ -187,6 +263,8 @@ static void run_chunks(uint32_t job, int slot)
 {
     int chunks, c;
     in_loop = true;
+    if (slot > 0)
+        atomic_store_explicit(&pool.cpu[slot], current_cpu(), memory_order_relaxed);
     while ((c = claim_chunk(job, &chunks)) >= 0) {
         int64_t n = pool.n;
         pool.fn(pool.ctx, n * c / chunks, n * (c + 1) / chunks, c, slot);
@@ -199,19 +277,25 @@ static void run_chunks(uint32_t job, int slot)
             pthread_mutex_unlock(&pool.lock);
         }
     }
+    if (slot > 0)
+        atomic_store_explicit(&pool.cpu[slot], -1, memory_order_relaxed);
     in_loop = false;
 }
 
 /* Wait (spin, then sleep) until a job other than @p seen is published; its word. */
 static uint64_t wait_for_job(uint32_t seen)
 {
-    int64_t until = now_ns() + SPIN_NS;
+    int64_t last = now_ns(), until = last + SPIN_NS;
     for (int i = 1;; i++) {
         uint64_t w = atomic_load_explicit(&pool.claim, memory_order_acquire);
-        if (WORD_JOB(w) != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed))
+        if (WORD_JOB(w) != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed)) {
+            count_spin_success();
             return w;
+        }
         cpu_relax();
-        if (i % 64 == 0 && now_ns() > until)
+        /* the next job comes from the caller: no spinning on its core */
+        if (i % 64 == 0 &&
+            !keep_spinning(&last, until, atomic_load_explicit(&pool.cpu[0], memory_order_relaxed)))
             break;
     }
     pthread_mutex_lock(&pool.lock);
@@ -257,10 +341,13 @@ static void pool_shutdown(void)
  * slots can run: fewer when a thread cannot be created (the loop still completes). */
 static int pool_grow(int slots)
 {
-    if (pool.started == 0)
+    if (pool.started == 0) {
         atexit(pool_shutdown);
+        atomic_store(&pool.cpu[0], -1); /* the caller's, noted at each loop */
+    }
     while (pool.started < slots - 1) {
         int slot = pool.started + 1;
+        atomic_store(&pool.cpu[slot], -1); /* runs no chunk yet */
         if (pthread_create(&pool.threads[slot], NULL, worker_main, (void *)(intptr_t)slot) != 0)
             break;
         pool.started = slot;
@@ -337,6 +424,7 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;
+    atomic_store_explicit(&pool.cpu[0], current_cpu(), memory_order_relaxed);
     atomic_store(&pool.finished, 0);
     uint32_t job = WORD_JOB(atomic_load(&pool.claim)) + 1;
     atomic_store(&pool.claim, WORD(job, slots, chunks, 0));
@@ -347,10 +435,12 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
     }
     run_chunks(job, 0);
     /* Every chunk is claimed; wait for the ones other threads still run. */
-    int64_t until = now_ns() + SPIN_NS;
+    int64_t last = now_ns(), until = last + SPIN_NS;
+    bool spinning = true;
     for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks; i++) {
         cpu_relax();
-        if (i % 64 == 0 && now_ns() > until) {
+        if (i % 64 == 0 && !keep_spinning(&last, until, helper_on_my_core(slots))) {
+            spinning = false;
             pthread_mutex_lock(&pool.lock);
             atomic_store(&pool.caller_asleep, true);
             while (atomic_load(&pool.finished) < chunks)
@@ -359,5 +449,7 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
             pthread_mutex_unlock(&pool.lock);
         }
     }
+    if (spinning)
+        count_spin_success();
     atomic_store(&pool.busy, false);
 }

@@ -2,7 +2,13 @@
  * test_rng_threads.c - the seeded generator, the thread count and parallel loops
  * (tensor/core.c, tensor/threads.c).
  */
+#define _GNU_SOURCE /* sched_setaffinity() on every thread, CPU_SET() */
 #include "runtime.h"
+
+#include <dirent.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
 
 /* ------------------------------------------------------------- random generator --- */
 
@@ -233,6 +239,114 @@ START_TEST(test_parallel_grain)
 }
 END_TEST
 
+/*
+ * strata_spin_verdict: a waiting thread stops spinning when its spin was interrupted
+ * (checked first), when it shares the core of the thread it waits for (known cores
+ * only), when its budget is spent; else it spins on.
+ */
+START_TEST(test_spin_verdict)
+{
+    BEGIN;
+    const int64_t until = 1000000; /* ns */
+    /* a 20 us gap between two looks is still a spin; one more ns is an interruption,
+     * whatever else holds */
+    ck_assert_int_eq(strata_spin_verdict(500000, 480000, until, 0, 1), STRATA_SPIN_ON);
+    ck_assert_int_eq(strata_spin_verdict(500000, 479999, until, 0, 1), STRATA_SPIN_INTERRUPTED);
+    ck_assert_int_eq(strata_spin_verdict(2000000, 1970000, until, 3, 3),
+                     STRATA_SPIN_INTERRUPTED);
+    /* on the awaited thread's core: stop, even with budget left */
+    ck_assert_int_eq(strata_spin_verdict(500000, 499000, until, 3, 3), STRATA_SPIN_SHARED_CORE);
+    ck_assert_int_eq(strata_spin_verdict(2000000, 1999000, until, 0, 0),
+                     STRATA_SPIN_SHARED_CORE);
+    /* unknown cores (-1) are never the same core */
+    ck_assert_int_eq(strata_spin_verdict(500000, 499000, until, -1, -1), STRATA_SPIN_ON);
+    ck_assert_int_eq(strata_spin_verdict(500000, 499000, until, 2, -1), STRATA_SPIN_ON);
+    /* the budget: spinning up to until, not past it */
+    ck_assert_int_eq(strata_spin_verdict(until, until - 1000, until, 0, 1), STRATA_SPIN_ON);
+    ck_assert_int_eq(strata_spin_verdict(until + 1, until - 1000, until, 0, 1),
+                     STRATA_SPIN_SPENT);
+    END;
+}
+END_TEST
+
+/* Set the CPU affinity of every thread of this process (the pool's workers too). */
+static int pin_all_threads(const cpu_set_t *set)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (sched_setaffinity((pid_t)atoi(e->d_name), sizeof *set, set) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* A chunk that takes a while and gives its core away meanwhile (a sleep), then marks
+ * its items. */
+static void sleepy_chunk(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    int *seen = ctx;
+    (void)chunk;
+    (void)thread;
+    struct timespec pause = {0, 100000}; /* 0.1 ms */
+    nanosleep(&pause, NULL);
+    for (int64_t i = begin; i < end; i++)
+        seen[i]++;
+}
+
+/*
+ * The wait rules at work: with every thread of the process on one core, two threads
+ * always share it, so no wait may spin out its budget (each ends as soon as it looks:
+ * interrupted, or on the core of the thread it waits for), and the loops' results stay
+ * whole. Without the shared-core rule, a worker whose caller sleeps in a chunk spins its
+ * whole budget on the core they share.
+ */
+START_TEST(test_parallel_waits_on_one_core)
+{
+    BEGIN;
+    cpu_set_t before_set, one;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof before_set, &before_set), 0);
+    int cpu = -1;
+    for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
+        if (CPU_ISSET(c, &before_set))
+            cpu = c;
+    ck_assert_int_ge(cpu, 0);
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    int before = strata_get_num_threads();
+    strata_set_num_threads(2);
+    static int seen[64];
+    /* every thread on one core (a worker started later inherits it), then one loop, so
+     * that any wait begun before is over and every thread knows the caller's core */
+    ck_assert_int_eq(pin_all_threads(&one), 0);
+    strata_parallel_for(64, 16, sleepy_chunk, seen);
+    int64_t start[STRATA_SPIN_VERDICTS], end[STRATA_SPIN_VERDICTS];
+    strata_pool_wait_counts(start);
+    for (int round = 0; round < 30; round++) {
+        memset(seen, 0, sizeof seen);
+        strata_parallel_for(64, 16, sleepy_chunk, seen); /* 4 chunks on 2 threads */
+        for (int i = 0; i < 64; i++)
+            ck_assert_int_eq(seen[i], 1);
+    }
+    strata_pool_wait_counts(end);
+    pin_all_threads(&before_set);
+    strata_set_num_threads(before);
+    int64_t stopped = (end[STRATA_SPIN_INTERRUPTED] - start[STRATA_SPIN_INTERRUPTED]) +
+                      (end[STRATA_SPIN_SHARED_CORE] - start[STRATA_SPIN_SHARED_CORE]);
+    ck_assert_msg(stopped > 0, "threads sharing one core never stopped a spin early");
+    ck_assert_msg(end[STRATA_SPIN_SPENT] == start[STRATA_SPIN_SPENT],
+                  "%lld waits spun their whole budget on a core shared with the thread "
+                  "they waited for", (long long)(end[STRATA_SPIN_SPENT] - start[STRATA_SPIN_SPENT]));
+    END;
+}
+END_TEST
+
 void add_rng_thread_tests(Suite *s)
 {
     GRADED(s, test_rng_same_seed, 1);
@@ -242,4 +356,6 @@ void add_rng_thread_tests(Suite *s)
     GRADED(s, test_threads, 1);
     GRADED(s, test_parallel_for, 1);
     GRADED(s, test_parallel_grain, 1);
+    GRADED(s, test_spin_verdict, 1);
+    GRADED(s, test_parallel_waits_on_one_core, 1);
 }
