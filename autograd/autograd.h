@@ -207,6 +207,17 @@ STRATA_API Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling 
  */
 STRATA_API Var *var_relu_max_pool2d(Var *input, Window2d w);
 /**
+ * @brief var_relu(var_linear(x, weight, bias)) as one op, equal bit for bit in value and
+ *        gradients: the bias and the ReLU in one pass over the product, the ReLU's
+ *        backward and the bias's gradient in one pass. nn_sequential's forward uses it
+ *        for a Linear followed by a ReLU.
+ * @param[in] x input [B, in_features] (another shape runs the two ops).
+ * @param[in] weight [out_features, in_features].
+ * @param[in] bias [out_features], or NULL.
+ * @return The output [B, out_features], or NULL with an error (as var_linear()).
+ */
+STRATA_API Var *var_linear_relu(Var *x, Var *weight, Var *bias);
+/**
  * @brief var_max_pool2d(var_relu(var_conv2d(input, weight, bias, conv)), pool) as one
  *        op, equal bit for bit in value and gradients, without writing the
  *        convolution's output whole (tensor_conv2d_relu_max_pool2d()). nn_sequential's

@@ -396,3 +396,138 @@ Var *var_conv2d_relu_max_pool2d(Var *input, Var *weight, Var *bias, Window2d con
     }
     return out;
 }
+
+/* ------------------------------------------------------------ Linear, then ReLU --- */
+
+/*
+ * var_relu(var_linear(x, W, b)) for x [B, in] as one op. The unfused pair writes the
+ * GEMM's output, adds the bias in a second pass, writes the ReLU'd copy in a third;
+ * backward masks the gradient into a fresh tensor, then reads it again for the bias's
+ * gradient. Here the bias and the ReLU go in one pass over the GEMM's output (in place),
+ * and backward masks and sums in one pass. Every float operation is the unfused ops'
+ * own, in their order, so values and gradients are the same bits.
+ */
+
+/* Rows [begin, end) of y: y = max(y + b, 0), as tensor_add_ then tensor_relu compute
+ * it (v < 0 ? 0 : v keeps a -0 and a NaN as the ReLU does). b NULL: no bias. */
+typedef struct {
+    float *y;
+    const float *b;
+    int64_t cols;
+} BiasReluJob;
+
+static void bias_relu_rows(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    const BiasReluJob *job = ctx;
+    const int64_t cols = job->cols;
+    (void)chunk;
+    (void)thread;
+    for (int64_t r = begin; r < end; r++) {
+        float *restrict y = job->y + r * cols;
+        const float *restrict b = job->b;
+        if (b) {
+            for (int64_t j = 0; j < cols; j++) {
+                float v = y[j] + b[j];
+                y[j] = v < 0.0f ? 0.0f : v;
+            }
+        } else {
+            for (int64_t j = 0; j < cols; j++)
+                y[j] = y[j] < 0.0f ? 0.0f : y[j];
+        }
+    }
+}
+
+/* Columns [begin, end) of the ReLU's backward, d = g where the output is positive, else
+ * 0 (var_relu's rule), and, when acc is set, each column's sum of d in double, row
+ * after row from 0: tensor_sum's order over dim 0, hence the same float in the end. */
+typedef struct {
+    const float *g, *out;
+    float *d;
+    double *acc;
+    int64_t rows, cols;
+} ReluBiasGradJob;
+
+static void relu_bias_grad_cols(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    const ReluBiasGradJob *job = ctx;
+    const int64_t cols = job->cols;
+    (void)chunk;
+    (void)thread;
+    for (int64_t r = 0; r < job->rows; r++) {
+        const float *restrict g = job->g + r * cols, *restrict out = job->out + r * cols;
+        float *restrict d = job->d + r * cols;
+        double *restrict acc = job->acc;
+        for (int64_t j = begin; j < end; j++) {
+            float gj = g[j]; /* loaded unconditionally: the select vectorizes */
+            d[j] = out[j] > 0 ? gj : 0.0f;
+        }
+        if (acc)
+            for (int64_t j = begin; j < end; j++)
+                acc[j] += d[j];
+    }
+}
+
+/* The ReLU's backward, then the Linear's (linear_backward's GEMMs on the masked
+ * gradient, with the bias's sum taken in the masking pass). */
+static int linear_relu_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *x = node_input(n, 0), *w = node_input(n, 1), *out = n->saved[0];
+    const int64_t rows = out->shape[0], cols = out->shape[1];
+    const bool bias_grad = n->ninputs == 3 && node_needs_grad(n, 2);
+    Tensor *gc = tensor_contiguous(g);
+    Tensor *d = gc ? tensor_empty(out->shape, 2) : NULL;
+    Tensor *gb = d && bias_grad ? tensor_empty(&cols, 1) : NULL;
+    double *acc = gb ? strata_calloc((size_t)cols, sizeof *acc) : NULL;
+    if (!d || (bias_grad && !acc))
+        return -1;
+    ReluBiasGradJob job = {gc->data, out->data, d->data, acc, rows, cols};
+    strata_parallel_for(cols, STRATA_GRAIN_ELEMENTS / (rows > 0 ? rows : 1) + 1,
+                        relu_bias_grad_cols, &job);
+    if (bias_grad) {
+        for (int64_t j = 0; j < cols; j++)
+            gb->data[j] = (float)acc[j];
+        strata_free(acc);
+        grads[2] = gb;
+    }
+    if (node_needs_grad(n, 0)) {
+        grads[0] = tensor_matmul(d, w);
+        if (!grads[0])
+            return -1;
+    }
+    if (node_needs_grad(n, 1)) {
+        Tensor t;
+        const int64_t rows_x[2] = {-1, w->shape[1]};
+        Tensor *x2 = tensor_reshape(x, rows_x, 2); /* as linear_backward reads x */
+        grads[1] = x2 ? tensor_matmul(ag_transposed(d, &t), x2) : NULL;
+        if (!grads[1])
+            return -1;
+    }
+    return 0;
+}
+
+static const VarOp LINEAR_RELU_OP = {"linear_relu", linear_relu_backward};
+
+Var *var_linear_relu(Var *x, Var *weight, Var *bias)
+{
+    STRATA_CHECK_ARG(x, NULL);
+    STRATA_CHECK_ARG(weight, NULL);
+    const Tensor *xd = x->data, *wd = weight->data, *bd = bias ? bias->data : NULL;
+    /* Only the plain case is fused; any other goes through the two ops, which also
+     * report what is wrong with it. */
+    if (xd->ndim != 2 || wd->ndim != 2 || xd->shape[1] != wd->shape[1] ||
+        (bd && (bd->ndim != 1 || bd->shape[0] != wd->shape[0] || !tensor_is_contiguous(bd))))
+        return var_relu(var_linear(x, weight, bias));
+    Tensor wt;
+    Tensor *y = tensor_matmul(xd, ag_transposed(wd, &wt)); /* linear_forward's GEMM */
+    if (y) {
+        BiasReluJob job = {y->data, bd ? bd->data : NULL, y->shape[1]};
+        strata_parallel_for(y->shape[0], STRATA_GRAIN_ELEMENTS / (y->shape[1] + 1) + 1,
+                            bias_relu_rows, &job);
+    }
+    Var *in[3] = {x, weight, bias};
+    VarNode *node;
+    Var *out = ag_make_output(__func__, y, &LINEAR_RELU_OP, in, bias ? 3 : 2, &node);
+    if (node)
+        ag_save(node, 0, out->data); /* the mask: where the output is positive */
+    return out;
+}

@@ -513,6 +513,17 @@ Var *nn_conv_relu_max_pool(Module *const *m, Var *x, bool *fused)
     *fused = true;
     return var_conv2d_relu_max_pool2d(x, param(m[0], 0), param(m[0], 1), s->window, pool);
 }
+
+Var *nn_linear_relu(const Module *first, const Module *second, Var *x, bool *fused)
+{
+    Var *w, *b;
+    *fused = false;
+    if (!nn_linear_parts(first, &w, &b) || !second || second->type != &RELU_TYPE ||
+        second->num_hooks > 0 || x->data->ndim != 2 || x->data->shape[1] != w->data->shape[1])
+        return NULL; /* (a Linear whose input does not fit reports it itself) */
+    *fused = true;
+    return var_linear_relu(x, w, b);
+}
 Module *nn_leaky_relu(float negative_slope)
 {
     return activation(&LEAKY_RELU_TYPE, ACT_LEAKY_RELU, negative_slope, 0);

@@ -58,6 +58,11 @@ bool nn_relu_then_max_pool(const Module *first, const Module *second, Window2d *
  * (var_conv2d_relu_max_pool2d; NULL with an error if it fails). Otherwise clears *fused
  * and returns NULL, having done nothing. */
 Var *nn_conv_relu_max_pool(Module *const *m, Var *x, bool *fused);
+/* When @p first is a Linear and @p second a ReLU, neither with hooks, and @p x is
+ * [B, in_features]: sets *fused and returns their output as one op (var_linear_relu;
+ * NULL with an error if it fails). Otherwise clears *fused and returns NULL, having done
+ * nothing. */
+Var *nn_linear_relu(const Module *first, const Module *second, Var *x, bool *fused);
 
 /**
  * Insert @p child under @p name at position @p index of @p m's children (taking

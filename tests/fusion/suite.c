@@ -1,8 +1,9 @@
 /*
- * suite.c - fused kernels against the ops they stand for (tensor/fused.c, and
- * nn_sequential_forward's ReLU-then-MaxPool2d pair). A fusion is a speed-up only: its
- * values and gradients must be those of the separate ops bit for bit, on the inputs
- * where the two could drift apart (ties, zeros of either sign, negative windows, NaN).
+ * suite.c - fused kernels against the ops they stand for (tensor/fused.c,
+ * var_linear_relu, and nn_sequential_forward's ReLU-then-MaxPool2d and Linear-then-ReLU
+ * pairs). A fusion is a speed-up only: its values and gradients must be those of the
+ * separate ops bit for bit, on the inputs where the two could drift apart (ties, zeros
+ * of either sign, negative windows, NaN).
  *
  * Like tests/bad_input, this suite is outside the weekly grade (the fused code ships
  * solved in every handout); `make test` and `make memcheck` run it.
@@ -378,6 +379,175 @@ START_TEST(sequential_relu_max_pool_matches_children)
 }
 END_TEST
 
+/* ------------------------------------------------------------ Linear, then ReLU --- */
+
+/* A Linear's operands x [B, in], W [out, in], b [out] or none, with outputs exactly +0
+ * (W's row 0 is 0 and b[0] is 0: the ReLU's mask must stop their gradient), all
+ * negative (b[1] = -1000), a NaN in x (its row's outputs are NaN), and rows of mixed
+ * magnitudes, so that a bias gradient summed in float, or in another order, would show. */
+typedef struct {
+    int64_t B, in, out;
+    bool bias;
+} LinearCase;
+
+static void linear_operands(LinearCase c, Tensor **x, Tensor **w, Tensor **b)
+{
+    *x = OK(tensor_randn(SHAPE(c.B, c.in), 2));
+    *w = OK(tensor_randn(SHAPE(c.out, c.in), 2));
+    memset((*w)->data, 0, (size_t)c.in * sizeof(float));
+    for (int64_t r = 0; r < c.B; r += 3) /* every third row a thousand times larger */
+        for (int64_t k = 0; k < c.in; k++)
+            (*x)->data[r * c.in + k] *= 1000.0f;
+    if (c.B > 2)
+        (*x)->data[2 * c.in] = NAN;
+    *b = c.bias ? OK(tensor_randn(SHAPE(c.out), 1)) : NULL;
+    if (*b) {
+        (*b)->data[0] = 0.0f;
+        if (c.out > 1)
+            (*b)->data[1] = -1000.0f;
+    }
+}
+
+/* Cases: the MLP's shapes at a small batch, odd sizes, no bias, one row, and a large one
+ * the kernels cut into several chunks on two threads. */
+static const LinearCase LINEAR_CASES[] = {
+    {37, 20, 33, true}, {5, 7, 3, true},      {16, 30, 70, false},
+    {1, 4, 9, true},    {300, 8, 300, true}, {129, 64, 10, true},
+};
+
+/* In the last column with three positive outputs, gradients 1e20, -1e20, 1 down the
+ * rows: summed in row order they give 1, in any other order 0 (a bias gradient summed
+ * in another order shows). */
+static void order_sensitive_column(const Tensor *y, Tensor *g)
+{
+    const int64_t rows = y->shape[0], cols = y->shape[1];
+    const float values[3] = {1e20f, -1e20f, 1.0f};
+    for (int64_t j = cols - 1; j >= 0; j--) {
+        int64_t at[3], found = 0;
+        for (int64_t r = 0; r < rows && found < 3; r++)
+            if (y->data[r * cols + j] > 0)
+                at[found++] = r;
+        if (found == 3) {
+            for (int k = 0; k < 3; k++)
+                g->data[at[k] * cols + j] = values[k];
+            return;
+        }
+    }
+}
+
+/* Values and the gradients of x, W and b (each alone, and all at once) equal those of
+ * var_relu(var_linear()), bit for bit, on one thread and on two; an upstream gradient
+ * with both signs and a -0, then a uniform one (the backward of a sum). */
+START_TEST(linear_relu_matches_the_two_ops)
+{
+    BEGIN;
+    for (int threads = 1; threads <= 2; threads++) {
+        strata_set_num_threads(threads);
+        for (size_t k = 0; k < sizeof LINEAR_CASES / sizeof *LINEAR_CASES; k++) {
+            LinearCase c = LINEAR_CASES[k];
+            Tensor *xd, *wd, *bd;
+            linear_operands(c, &xd, &wd, &bd);
+            for (int wants = 1; wants < 8; wants++) { /* which of x, W, b require grad */
+                Var *vf[3], *vp[3];
+                Tensor *data[3] = {xd, wd, bd};
+                for (int i = 0; i < 3; i++) {
+                    bool grad = (wants >> i) & 1;
+                    vf[i] = data[i] ? OKV(var_new(OK(tensor_clone(data[i])), grad)) : NULL;
+                    vp[i] = data[i] ? OKV(var_new(OK(tensor_clone(data[i])), grad)) : NULL;
+                }
+                Var *yf = OKV(var_linear_relu(vf[0], vf[1], vf[2]));
+                Var *yp = OKV(var_relu(OKV(var_linear(vp[0], vp[1], vp[2]))));
+                assert_same_bits(yf->data, yp->data, "values");
+                if (!yf->requires_grad)
+                    continue; /* only b, and there is none */
+                if (wants == 7) { /* uniform */
+                    ck_assert_int_eq(var_backward(OKV(var_sum(yf, NULL, 0, false))), 0);
+                    ck_assert_int_eq(var_backward(OKV(var_sum(yp, NULL, 0, false))), 0);
+                } else {
+                    Tensor *g = OK(tensor_randn(yf->data->shape, 2));
+                    g->data[0] = -0.0f;
+                    order_sensitive_column(yf->data, g);
+                    tensor_release(OK(tensor_full(yf->data->shape, 2, 7.0f))); /* dirty */
+                    ck_assert_int_eq(var_backward_ex(yf, g, false), 0);
+                    ck_assert_int_eq(var_backward_ex(yp, g, false), 0);
+                }
+                const char *names[3] = {"input gradient", "weight gradient", "bias gradient"};
+                for (int i = 0; i < 3; i++) {
+                    if (!vf[i] || !((wants >> i) & 1))
+                        continue;
+                    assert_same_bits(var_grad(vf[i]), var_grad(vp[i]), names[i]);
+                }
+            }
+        }
+    }
+    strata_set_num_threads(1);
+    END;
+}
+END_TEST
+
+/* Another shape than [B, in] runs the two ops (same values), and a bad one is refused
+ * with var_linear's message. */
+START_TEST(linear_relu_other_shapes_run_the_two_ops)
+{
+    BEGIN;
+    Var *x = OKV(var_new(OK(tensor_randn(SHAPE(2, 3, 4), 3)), true));
+    Var *w = OKV(var_new(OK(tensor_randn(SHAPE(5, 4), 2)), true));
+    Var *b = OKV(var_new(OK(tensor_randn(SHAPE(5), 1)), true));
+    assert_same_bits(OKV(var_linear_relu(x, w, b))->data,
+                     OKV(var_relu(OKV(var_linear(x, w, b))))->data, "3-D input");
+    Var *bad = OKV(var_new(OK(tensor_randn(SHAPE(2, 3), 2)), true));
+    ck_assert_ptr_null(var_linear_relu(bad, w, b));
+    ck_assert_ptr_nonnull(strstr(strata_last_error(), "var_linear"));
+    END;
+}
+END_TEST
+
+/* nn_sequential's Linear-ReLU pairs: an MLP's output and every parameter's gradient
+ * equal those of running its children one by one, while the forward keeps one
+ * activation per pair instead of two (the ReLU's input is never made). A hook on the
+ * ReLU turns the fusion off for that pair (the hook runs). */
+static Module *small_mlp(void)
+{
+    strata_manual_seed(11);
+    return nn_sequential(5, nn_linear(20, 32, true), nn_relu(), nn_linear(32, 16, false),
+                         nn_relu(), nn_linear(16, 3, true));
+}
+
+START_TEST(sequential_linear_relu_matches_children)
+{
+    BEGIN;
+    Module *fused = small_mlp(), *plain = small_mlp();
+    Tensor *data = OK(tensor_randn(SHAPE(64, 20), 2));
+    size_t before = strata_mem_stats().bytes_live;
+    Var *yf = OKV(nn_forward(fused, OKV(var_new(data, false))));
+    size_t kept_fused = strata_mem_stats().bytes_live - before;
+    before = strata_mem_stats().bytes_live;
+    Var *yp = OKV(children_one_by_one(plain, OKV(var_new(data, false))));
+    size_t kept_plain = strata_mem_stats().bytes_live - before;
+    /* the two pre-activations, [64, 32] and [64, 16] */
+    ck_assert_uint_ge(kept_plain - kept_fused, 64 * (32 + 16) * sizeof(float));
+    assert_same_bits(yf->data, yp->data, "outputs");
+    Tensor *g = OK(tensor_randn(yf->data->shape, 2));
+    ck_assert_int_eq(var_backward_ex(yf, g, false), 0);
+    ck_assert_int_eq(var_backward_ex(yp, g, false), 0);
+    int nf = 0, np = 0;
+    Var **pf = nn_parameters(fused, &nf), **pp = nn_parameters(plain, &np);
+    ck_assert_int_eq(nf, np);
+    for (int i = 0; i < nf; i++)
+        assert_same_bits(var_grad(pf[i]), var_grad(pp[i]), "parameter gradients");
+    strata_free(pf);
+    strata_free(pp);
+    hook_calls = 0;
+    ck_assert_int_ge(nn_register_forward_hook(fused->children[3].module, count_hook, NULL), 0);
+    assert_same_bits(OKV(nn_forward(fused, OKV(var_new(data, false))))->data, yp->data,
+                     "outputs with a hook");
+    ck_assert_int_eq(hook_calls, 1);
+    nn_module_free(fused);
+    nn_module_free(plain);
+    END;
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create(SUITE_NAME);
@@ -390,5 +560,8 @@ Suite *make_suite(void)
     GRADED(s, conv_relu_max_pool_backward_matches_the_ops, 1);
     GRADED(s, conv_relu_max_pool_tensor_backward_matches_the_passes, 1);
     GRADED(s, conv_relu_max_pool_refuses_bad_operands, 1);
+    GRADED(s, linear_relu_matches_the_two_ops, 1);
+    GRADED(s, linear_relu_other_shapes_run_the_two_ops, 1);
+    GRADED(s, sequential_linear_relu_matches_children, 1);
     return s;
 }
