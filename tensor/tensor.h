@@ -475,7 +475,7 @@ STRATA_API int64_t strata_parallel_grain(int64_t n, int64_t grain);
  * them up. Which thread runs which chunk depends on timing; the chunks themselves
  * depend only on n, grain and the thread count. A kernel that sums across its items
  * keeps one partial sum per chunk and adds them in chunk order after the loop: the same
- * bits on every run with the same thread count. Idle threads spin for a few tens of
+ * bits on every run with the same thread count. Idle threads spin for up to 100
  * microseconds, then sleep. OpenBLAS runs one thread per call (strata's threads are the
  * parallelism), so a chunk may call cblas itself.
  *

@@ -10,9 +10,9 @@
  * then, and the others simply take that thread's chunks, instead of waiting for it at
  * the end of a fixed range of their own.
  *
- * Waiting is bounded: a thread with nothing to do spins for a few tens of microseconds
- * (the next loop usually starts that soon, and waking a sleeping thread costs about as
- * much), then sleeps on a condition variable, which gives its core to whoever needs it:
+ * Waiting is bounded: a thread with nothing to do spins for up to 100 microseconds
+ * (the next loop usually starts that soon, and waking a sleeping thread costs a system
+ * call and a late start), then sleeps on a condition variable, which gives its core to whoever needs it:
  * often the very thread it waits for. Spinning pays only while every waiting thread has
  * a core of its own, so a waiter sleeps at once when it is not so: when it runs on the
  * same core as the thread it waits for (the system has stacked two of our threads on one
@@ -43,8 +43,12 @@
  * own cost (a call, a BLAS call's packing) stays small. */
 #define CHUNKS_PER_THREAD 4
 
-/* How long an idle thread spins before it sleeps: about what waking it would cost. */
-#define SPIN_NS 50000
+/* How long an idle thread spins before it sleeps: long enough to bridge the serial
+ * stretches between the loops of a training step (the MLP's longest is 50-100 us: the
+ * last layer, the loss, the start of backward), since a sleeping thread costs the next
+ * loop a system call and a late start of 10-20 us. A spin that cannot pay ends sooner
+ * (strata_spin_verdict()). */
+#define SPIN_NS 100000
 
 /* A gap this long between two looks at the clock in a spin means the thread was not
  * running in between (a look takes a microsecond or two): the system gave its core to
