@@ -385,4 +385,11 @@ StrataSpinVerdict strata_spin_verdict(int64_t now, int64_t last_look, int64_t un
  */
 void strata_pool_wait_counts(int64_t counts[STRATA_SPIN_VERDICTS]);
 
+/*
+ * threads.c: how many loops the caller has run alone, in order, because the workers sat
+ * out (they had lately made loops slower than the caller alone would have been: on a
+ * busy machine, a worker without a core holds up the loop whose chunk it took).
+ */
+int64_t strata_pool_loops_alone(void);
+
 #endif /* STRATA_TENSOR_INTERNAL_H */

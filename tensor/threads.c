@@ -21,6 +21,13 @@
  * program for a while, so some program wants it). On a busy machine the threads then
  * hand the cores over at once instead of spinning on them.
  *
+ * And a worker that does not get a core costs more than it brings: the caller waits at
+ * the end of each loop for the chunk the worker took and cannot finish. So the caller
+ * keeps account of the time the workers saved it (its own chunks against the rest) and,
+ * when they have lately cost more than they saved, runs the next loops alone for a while
+ * (judge_workers()): the number of threads follows the cores the machine actually has
+ * free. The chunks are the same either way, and so are the results.
+ *
  * Results never depend on which thread ran which chunk: a kernel that sums over its
  * items keeps one partial sum per chunk (its `chunk` argument) and adds them up in
  * chunk order after the loop. So a run is reproducible bit for bit for a given thread
@@ -54,6 +61,11 @@
  * running in between (a look takes a microsecond or two): the system gave its core to
  * someone else. */
 #define PREEMPTED_NS 20000
+
+/* How long the workers sit out when they have made loops slower (judge_workers()):
+ * 10 ms at first, twice as long each time again before they save time, at most 1 s. */
+#define SIT_OUT_MIN_NS 10000000
+#define SIT_OUT_MAX_NS 1000000000
 
 /* Most chunks one loop has (the claim word below keeps 12 bits for them). */
 #define MAX_CHUNKS 4095
@@ -234,6 +246,44 @@ static void count_spin_success(void)
     atomic_fetch_add_explicit(&wait_ends[STRATA_SPIN_ON], 1, memory_order_relaxed);
 }
 
+/*
+ * Whether the workers are worth waking. A loop whose caller ran `mine` of its `chunks`
+ * chunks in `own` ns, then waited `waited` ns for the workers' chunks, would have taken
+ * about own * chunks / mine ns on the caller alone (its chunks are equal shares of the
+ * work): the workers saved the difference, or cost it when negative. They keep a
+ * credit of what they saved lately (at most CREDIT_MAX_NS); a loop they made slower
+ * draws on it, and when it is used up (a busy machine: their chunks crawl or stand
+ * still while the caller waits) they sit out the next loops, which the caller runs
+ * alone, for sit_out ns: twice as long each time it happens again before they saved
+ * anything, back to the shortest once they save time. A short stall on a quiet machine
+ * is paid from the credit. Only the caller that owns the pool reads and writes these.
+ */
+#define CREDIT_MAX_NS 1000000
+static _Atomic int64_t sit_out_until; /* CLOCK_MONOTONIC ns */
+static int64_t sit_out = SIT_OUT_MIN_NS, credit;
+static atomic_llong loops_alone;
+
+static void judge_workers(int64_t own, int64_t waited, int mine, int chunks, int64_t end)
+{
+    if (mine <= 0 || mine >= chunks)
+        return; /* the workers took nothing, or all: no measure of what they saved */
+    int64_t saved = own * chunks / mine - (own + waited);
+    credit = credit + saved < CREDIT_MAX_NS ? credit + saved : CREDIT_MAX_NS;
+    if (credit >= 0) {
+        if (saved > 0)
+            sit_out = SIT_OUT_MIN_NS;
+        return;
+    }
+    atomic_store_explicit(&sit_out_until, end + sit_out, memory_order_relaxed);
+    sit_out = sit_out * 2 < SIT_OUT_MAX_NS ? sit_out * 2 : SIT_OUT_MAX_NS;
+    credit = 0;
+}
+
+int64_t strata_pool_loops_alone(void)
+{
+    return atomic_load_explicit(&loops_alone, memory_order_relaxed);
+}
+
 /* The caller's core if a helper that still runs chunks of the current loop shares it
  * (slots 1 .. @p slots - 1), else -1. */
 static int helper_on_my_core(int slots)
@@ -262,16 +312,17 @@ static int claim_chunk(uint32_t job, int *chunks)
     }
 }
 
-/* Run chunks of job @p job as @p slot until none is left. */
-static void run_chunks(uint32_t job, int slot)
+/* Run chunks of job @p job as @p slot until none is left; how many it ran. */
+static int run_chunks(uint32_t job, int slot)
 {
-    int chunks, c;
+    int chunks, c, ran = 0;
     in_loop = true;
     if (slot > 0)
         atomic_store_explicit(&pool.cpu[slot], current_cpu(), memory_order_relaxed);
     while ((c = claim_chunk(job, &chunks)) >= 0) {
         int64_t n = pool.n;
         pool.fn(pool.ctx, n * c / chunks, n * (c + 1) / chunks, c, slot);
+        ran++;
         /* The last chunk done wakes the caller if it went to sleep. seq_cst pairs with
          * the caller's: either it sees this count, or this sees it asleep. */
         if (atomic_fetch_add(&pool.finished, 1) + 1 == chunks &&
@@ -284,6 +335,7 @@ static void run_chunks(uint32_t job, int slot)
     if (slot > 0)
         atomic_store_explicit(&pool.cpu[slot], -1, memory_order_relaxed);
     in_loop = false;
+    return ran;
 }
 
 /* Wait (spin, then sleep) until a job other than @p seen is published; its word. */
@@ -411,20 +463,24 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
         fn(ctx, 0, n, 0, 0);
         return;
     }
-    /* Another thread of the program runs a loop now: the same chunks, in order, here
-     * (the same results; the pool runs one loop at a time). */
-    if (atomic_exchange(&pool.busy, true)) {
+    /* Another thread of the program runs a loop now, or the workers sit out: the same
+     * chunks, in order, here (the same results; the pool runs one loop at a time). */
+    bool sitting_out = now_ns() < atomic_load_explicit(&sit_out_until, memory_order_relaxed);
+    if (sitting_out || atomic_exchange(&pool.busy, true)) {
         bool was = in_loop;
         in_loop = true;
         for (int c = 0; c < chunks; c++)
             fn(ctx, n * c / chunks, n * (c + 1) / chunks, c, 0);
         in_loop = was;
+        if (sitting_out)
+            atomic_fetch_add_explicit(&loops_alone, 1, memory_order_relaxed);
         return;
     }
     pthread_once(&fork_once, fork_handler_install);
     slots = pool_grow(slots);
     /* Publish the job, then wake the workers that sleep (seq_cst: a worker either sees
      * the new job before it sleeps, or is counted in sleepers here). */
+    int64_t start = now_ns();
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;
@@ -437,9 +493,9 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
         pthread_cond_broadcast(&pool.work);
         pthread_mutex_unlock(&pool.lock);
     }
-    run_chunks(job, 0);
+    int mine = run_chunks(job, 0);
     /* Every chunk is claimed; wait for the ones other threads still run. */
-    int64_t last = now_ns(), until = last + SPIN_NS;
+    int64_t last = now_ns(), until = last + SPIN_NS, own = last - start;
     bool spinning = true;
     for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks; i++) {
         cpu_relax();
@@ -455,5 +511,7 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
     }
     if (spinning)
         count_spin_success();
+    int64_t end = now_ns();
+    judge_workers(own, end - (own + start), mine, chunks, end);
     atomic_store(&pool.busy, false);
 }

@@ -347,6 +347,83 @@ START_TEST(test_parallel_waits_on_one_core)
 }
 END_TEST
 
+/* A chunk that takes 0.2 ms on the caller and stands still for 5 ms on a worker (as a
+ * worker whose core the system gave away would), noting who ran it. */
+static void stalling_chunk(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    int *ran_on = ctx;
+    (void)begin;
+    (void)end;
+    struct timespec pause = {0, thread == 0 ? 200000 : 5000000};
+    nanosleep(&pause, NULL);
+    ran_on[chunk] = thread + 1;
+}
+
+/* Like stalling_chunk, but 0.2 ms on every thread. */
+static void even_chunk(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    int *ran_on = ctx;
+    (void)begin;
+    (void)end;
+    struct timespec pause = {0, 200000};
+    nanosleep(&pause, NULL);
+    ran_on[chunk] = thread + 1;
+}
+
+/* Whether any of @p n chunks ran on a worker (thread > 0). */
+static bool ran_on_worker(const int *ran_on, int n)
+{
+    for (int c = 0; c < n; c++)
+        if (ran_on[c] > 1)
+            return true;
+    return false;
+}
+
+/*
+ * Workers that make a loop slower than its caller alone would have been (their chunks
+ * stood still while the caller waited) sit out the next loops, which the caller runs
+ * alone, in order, with the same chunks; after a while they take part again.
+ */
+START_TEST(test_parallel_workers_sit_out)
+{
+    BEGIN;
+    int before = strata_get_num_threads();
+    strata_set_num_threads(2);
+    const int64_t n = 8;
+    int ran_on[8];
+    ck_assert_int_eq(strata_parallel_chunks(n, 1), 8);
+    /* a loop in which a worker took a chunk and stalled it: 7 chunks on the caller in
+     * 1.4 ms, then a wait for the worker's, against 1.6 ms alone */
+    bool stalled = false;
+    for (int tries = 0; tries < 10 && !stalled; tries++) {
+        memset(ran_on, 0, sizeof ran_on);
+        strata_parallel_for(n, 1, stalling_chunk, ran_on);
+        stalled = ran_on_worker(ran_on, 8);
+    }
+    ck_assert_msg(stalled, "no worker ever took a chunk");
+    /* the next loop runs on the caller alone, every chunk once */
+    int64_t alone = strata_pool_loops_alone();
+    memset(ran_on, 0, sizeof ran_on);
+    strata_parallel_for(n, 1, even_chunk, ran_on);
+    for (int c = 0; c < 8; c++)
+        ck_assert_msg(ran_on[c] == 1, "chunk %d ran on thread %d while the workers sat out",
+                      c, ran_on[c] - 1);
+    ck_assert_int_eq(strata_pool_loops_alone(), alone + 1);
+    /* they come back: at most a second later (the longest sit-out) */
+    bool back = false;
+    for (int waited_ms = 0; waited_ms < 1500 && !back; waited_ms += 20) {
+        struct timespec pause = {0, 20000000};
+        nanosleep(&pause, NULL);
+        memset(ran_on, 0, sizeof ran_on);
+        strata_parallel_for(n, 1, even_chunk, ran_on);
+        back = ran_on_worker(ran_on, 8);
+    }
+    ck_assert_msg(back, "the workers never took part again");
+    strata_set_num_threads(before);
+    END;
+}
+END_TEST
+
 void add_rng_thread_tests(Suite *s)
 {
     GRADED(s, test_rng_same_seed, 1);
@@ -358,4 +435,5 @@ void add_rng_thread_tests(Suite *s)
     GRADED(s, test_parallel_grain, 1);
     GRADED(s, test_spin_verdict, 1);
     GRADED(s, test_parallel_waits_on_one_core, 1);
+    GRADED(s, test_parallel_workers_sit_out, 1);
 }
