@@ -148,35 +148,51 @@ static int64_t forward_scratch(const Winograd *p, const ConvSink *sink)
            (!sink ? 0 : sink->pooled ? pooled : p->images * p->O * p->oh * p->ow);
 }
 
-/* out [r, c] = A [r, k] @ B [k, c], with B's element (m, j) at B[m * s0 + j * s1]. */
-static void small_matmul(const float *A, const float *B, int s0, int s1, int r, int k, int c,
-                         float *out)
-{
-    for (int i = 0; i < r; i++)
-        for (int j = 0; j < c; j++) {
-            float s = 0;
-            for (int m = 0; m < k; m++)
-                s += A[i * k + m] * B[m * s0 + j * s1];
-            out[i * c + j] = s;
-        }
-}
+/* Kernels transformed side by side (vector lanes), as the input transform does images. */
+#define KERNEL_LANES 16
 
-/* out (r x r) = L X L^T, with L r x k and X k x k: the form of the kernel transforms. */
-static void sandwich(const float *L, int r, int k, const float *X, float *out)
+/*
+ * out (r x r) = L X L^T, with L r x k and X k x k (the form of the kernel transforms),
+ * for @p n <= KERNEL_LANES kernels side by side: X [k*k][lanes], out [r*r][lanes].
+ * Each sum starts at 0 and adds its k products in order, as a plain matrix product.
+ */
+static void sandwich(const float *L, int r, int k, float X[][KERNEL_LANES],
+                     float out[][KERNEL_LANES], int n)
 {
-    float LX[4 * 4];
-    small_matmul(L, X, k, 1, r, k, k, LX);
-    small_matmul(LX, L, 1, k, r, k, r, out); /* L^T: element (m, j) is L[j * k + m] */
+    float LX[4 * 4][KERNEL_LANES]; /* L X */
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < k; j++)
+#pragma omp simd
+            for (int l = 0; l < n; l++) {
+                float s = 0;
+                for (int m = 0; m < k; m++)
+                    s += L[i * k + m] * X[m * k + j][l];
+                LX[i * k + j][l] = s;
+            }
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < r; j++)
+#pragma omp simd
+            for (int l = 0; l < n; l++) {
+                float s = 0;
+                for (int m = 0; m < k; m++) /* L^T: element (m, j) is L[j * k + m] */
+                    s += LX[i * k + m][l] * L[j * k + m];
+                out[i * r + j][l] = s;
+            }
 }
 
 /* U[xi, o, c] = (G g G^T)[xi] for every kernel g = weight[o, c] (contiguous [O, C, 3, 3]). */
 static void kernel_transform(const float *weight, int64_t O, int64_t C, float *u)
 {
-    for (int64_t oc = 0; oc < O * C; oc++) {
-        float t[XI];
-        sandwich(WINO_G, 4, 3, weight + oc * 9, t);
+    for (int64_t oc0 = 0; oc0 < O * C; oc0 += KERNEL_LANES) {
+        int n = O * C - oc0 < KERNEL_LANES ? (int)(O * C - oc0) : KERNEL_LANES;
+        float g[9][KERNEL_LANES], t[XI][KERNEL_LANES];
+        for (int l = 0; l < n; l++)
+            for (int k = 0; k < 9; k++)
+                g[k][l] = weight[(oc0 + l) * 9 + k];
+        sandwich(WINO_G, 4, 3, g, t, n);
         for (int xi = 0; xi < XI; xi++)
-            u[xi * O * C + oc] = t[xi];
+            for (int l = 0; l < n; l++)
+                u[xi * O * C + oc0 + l] = t[xi][l];
     }
 }
 
@@ -187,11 +203,16 @@ static void kernel_transform_backward(const float *du, int64_t O, int64_t C, flo
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 4; j++)
             Gt[i * 4 + j] = WINO_G[j * 3 + i];
-    for (int64_t oc = 0; oc < O * C; oc++) {
-        float d[XI];
+    for (int64_t oc0 = 0; oc0 < O * C; oc0 += KERNEL_LANES) {
+        int n = O * C - oc0 < KERNEL_LANES ? (int)(O * C - oc0) : KERNEL_LANES;
+        float d[XI][KERNEL_LANES], t[9][KERNEL_LANES];
         for (int xi = 0; xi < XI; xi++)
-            d[xi] = du[xi * O * C + oc];
-        sandwich(Gt, 3, 4, d, grad_weight + oc * 9);
+            for (int l = 0; l < n; l++)
+                d[xi][l] = du[xi * O * C + oc0 + l];
+        sandwich(Gt, 3, 4, d, t, n);
+        for (int l = 0; l < n; l++)
+            for (int k = 0; k < 9; k++)
+                grad_weight[(oc0 + l) * 9 + k] = t[k][l];
     }
 }
 
