@@ -282,6 +282,31 @@ static void input_transform_chunk(const Winograd *p, int64_t n0, int64_t b, floa
     }
 }
 
+/* Image n's four outputs of one tile, Y = A^T m A with A^T's rows (1 1 1 0) and
+ * (0 1 -1 -1), in the order (0, 0), (0, 1), (1, 0), (1, 1); mt is the tile's entry in
+ * M[0], the sixteen M planes @p stride apart. Always inlined: it is the body of vector
+ * loops over n, which compilers vectorize only once it is inside them. */
+typedef struct TileOutputs {
+    float v[4];
+} TileOutputs;
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline TileOutputs tile_outputs(const float *mt, int64_t stride, int64_t n)
+{
+    float s0[4], s1[4];
+    for (int j = 0; j < 4; j++) {
+        float m0 = mt[j * stride + n], m1 = mt[(4 + j) * stride + n];
+        float m2 = mt[(8 + j) * stride + n], m3 = mt[(12 + j) * stride + n];
+        s0[j] = m0 + m1 + m2;
+        s1[j] = m1 - m2 - m3;
+    }
+    TileOutputs t = {{s0[0] + s0[1] + s0[2], s0[1] - s0[2] - s0[3], s1[0] + s1[1] + s1[2],
+                      s1[1] - s1[2] - s1[3]}};
+    return t;
+}
+
 /*
  * Y = A^T m A for every tile of output channel o (m: its M[0] row, the XI planes
  * @p stride apart), A^T's rows (1 1 1 0) and (0 1 -1 -1), into block [2*th, 2*tw, b].
@@ -296,17 +321,11 @@ static void output_transform(const Winograd *p, const float *m, int64_t stride, 
             float *y = block + 2 * ty * row + 2 * tx * b;
 #pragma omp simd
             for (int64_t n = 0; n < b; n++) {
-                float s0[4], s1[4];
-                for (int j = 0; j < 4; j++) {
-                    float m0 = mt[j * stride + n], m1 = mt[(4 + j) * stride + n];
-                    float m2 = mt[(8 + j) * stride + n], m3 = mt[(12 + j) * stride + n];
-                    s0[j] = m0 + m1 + m2;
-                    s1[j] = m1 - m2 - m3;
-                }
-                y[n] = s0[0] + s0[1] + s0[2];
-                y[b + n] = s0[1] - s0[2] - s0[3];
-                y[row + n] = s1[0] + s1[1] + s1[2];
-                y[row + b + n] = s1[1] - s1[2] - s1[3];
+                TileOutputs t = tile_outputs(mt, stride, n);
+                y[n] = t.v[0];
+                y[b + n] = t.v[1];
+                y[row + n] = t.v[2];
+                y[row + b + n] = t.v[3];
             }
         }
 }
@@ -336,17 +355,11 @@ static void output_pool_tiles(const Winograd *p, const float *m, int64_t stride,
             const float *mt = m + (ty * p->tw + tx) * b;
 #pragma omp simd
             for (int64_t n = 0; n < b; n++) {
-                float s0[4], s1[4];
-                for (int j = 0; j < 4; j++) {
-                    float m0 = mt[j * stride + n], m1 = mt[(4 + j) * stride + n];
-                    float m2 = mt[(8 + j) * stride + n], m3 = mt[(12 + j) * stride + n];
-                    s0[j] = m0 + m1 + m2;
-                    s1[j] = m1 - m2 - m3;
-                }
-                y[0][n] = relu((s0[0] + s0[1] + s0[2]) + bias);
-                y[1][n] = relu((s0[1] - s0[2] - s0[3]) + bias);
-                y[2][n] = relu((s1[0] + s1[1] + s1[2]) + bias);
-                y[3][n] = relu((s1[1] - s1[2] - s1[3]) + bias);
+                TileOutputs t = tile_outputs(mt, stride, n);
+                y[0][n] = relu(t.v[0] + bias);
+                y[1][n] = relu(t.v[1] + bias);
+                y[2][n] = relu(t.v[2] + bias);
+                y[3][n] = relu(t.v[3] + bias);
             }
             float *bt = best + (ty * pow + tx) * b, *wt = where + (ty * pow + tx) * b;
             const float at = (float)(2 * ty * p->ow + 2 * tx); /* the tile's top left */

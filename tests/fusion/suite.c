@@ -27,6 +27,18 @@ static void assert_same_bits(const Tensor *a, const Tensor *b, const char *what)
                          (double)ca->data[i], (double)cb->data[i]);
 }
 
+/* The gradients of two models' parameters, in order, bit for bit. */
+static void assert_same_parameter_grads(Module *a, Module *b)
+{
+    int na = 0, nb = 0;
+    Var **pa = nn_parameters(a, &na), **pb = nn_parameters(b, &nb);
+    ck_assert_int_eq(na, nb);
+    for (int i = 0; i < na; i++)
+        assert_same_bits(var_grad(pa[i]), var_grad(pb[i]), "parameter gradients");
+    strata_free(pa);
+    strata_free(pb);
+}
+
 /* [2, 3, 6, 8] with every kind of window: random values, and some set to ties, +0, -0,
  * all-negative windows and NaN. */
 static Tensor *awkward_images(void)
@@ -364,13 +376,7 @@ START_TEST(sequential_relu_max_pool_matches_children)
     assert_same_bits(yf->data, yp->data, "outputs");
     ck_assert_int_eq(var_backward(OKV(var_sum(yf, NULL, 0, false))), 0);
     ck_assert_int_eq(var_backward(OKV(var_sum(yp, NULL, 0, false))), 0);
-    int nf = 0, np = 0;
-    Var **pf = nn_parameters(fused, &nf), **pp = nn_parameters(plain, &np);
-    ck_assert_int_eq(nf, np);
-    for (int i = 0; i < nf; i++)
-        assert_same_bits(var_grad(pf[i]), var_grad(pp[i]), "parameter gradients");
-    strata_free(pf);
-    strata_free(pp);
+    assert_same_parameter_grads(fused, plain);
     hook_calls = 0;
     ck_assert_int_ge(nn_register_forward_hook(fused->children[1].module, count_hook, NULL), 0);
     OKV(nn_forward(fused, OKV(var_new(data, false))));
@@ -532,13 +538,7 @@ START_TEST(sequential_linear_relu_matches_children)
     Tensor *g = OK(tensor_randn(yf->data->shape, 2));
     ck_assert_int_eq(var_backward_ex(yf, g, false), 0);
     ck_assert_int_eq(var_backward_ex(yp, g, false), 0);
-    int nf = 0, np = 0;
-    Var **pf = nn_parameters(fused, &nf), **pp = nn_parameters(plain, &np);
-    ck_assert_int_eq(nf, np);
-    for (int i = 0; i < nf; i++)
-        assert_same_bits(var_grad(pf[i]), var_grad(pp[i]), "parameter gradients");
-    strata_free(pf);
-    strata_free(pp);
+    assert_same_parameter_grads(fused, plain);
     hook_calls = 0;
     ck_assert_int_ge(nn_register_forward_hook(fused->children[3].module, count_hook, NULL), 0);
     assert_same_bits(OKV(nn_forward(fused, OKV(var_new(data, false))))->data, yp->data,
