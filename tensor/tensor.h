@@ -470,7 +470,8 @@ STRATA_API int64_t strata_parallel_grain(int64_t n, int64_t grain);
  *        chunks, chunk c being [n*c/K, n*(c+1)/K), on strata_parallel_threads(n, grain)
  *        threads (the calling thread among them), and return when all are done.
  *
- * The threads claim the chunks one at a time from a shared counter, so a thread that
+ * The threads claim the chunks one at a time from a shared counter (the calling thread
+ * from the first chunk up, the others from the last one down), so a thread that
  * loses its core to another process leaves its share to the others instead of holding
  * them up. Which thread runs which chunk depends on timing; the chunks themselves
  * depend only on n, grain and the thread count. A kernel that sums across its items

@@ -4,7 +4,8 @@
  *
  * A parallel loop cuts its items into a fixed number of chunks (set by the item count,
  * the grain and the thread count, never by timing) and the threads claim chunks one at
- * a time from a shared counter: whoever is free takes the next one. On a quiet machine
+ * a time from a shared counter: whoever is free takes the next one (the caller from the
+ * front, the workers from the back: see the claim word below). On a quiet machine
  * every thread gets about the same share. On a busy one (a browser, another job, a
  * compiler) the operating system takes a core away from one of our threads now and
  * then, and the others simply take that thread's chunks, instead of waiting for it at
@@ -121,19 +122,26 @@ int strata_get_num_threads(void)
  *
  *     bits 32..63  the job's number (each loop gets the next one)
  *     bits 24..31  how many threads may take part (the scratch the kernel sized)
- *     bits 12..23  how many chunks it has
- *     bits  0..11  the next chunk to hand out
+ *     bits 12..23  one past the last chunk not yet handed out
+ *     bits  0..11  the first chunk not yet handed out
+ *
+ * The caller takes chunks from the front (0, 1, ...), the workers from the back (the
+ * last, the one before, ...), until the two meet. So on two threads each thread runs
+ * one end of every loop, the same end each time: a worker that updates the second half
+ * of a weight matrix in one step multiplies by that half in the next, which is still in
+ * its core's cache, instead of fetching it from the other core's. Which thread runs
+ * which chunk never changes a result (see the top of this file).
  *
  * A thread claims a chunk with one compare-and-swap that checks, all at once, that the
  * job is still the one it saw and that chunks are left. Having claimed one, it may read
  * the job's other fields: the job cannot end (and be replaced) before that chunk is done.
  */
-#define WORD(job, slots, chunks, next)                                                   \
-    (((uint64_t)(job) << 32) | ((uint64_t)(slots) << 24) | ((uint64_t)(chunks) << 12) |  \
+#define WORD(job, slots, end, next)                                                      \
+    (((uint64_t)(job) << 32) | ((uint64_t)(slots) << 24) | ((uint64_t)(end) << 12) |     \
      (uint64_t)(next))
 #define WORD_JOB(w) ((uint32_t)((w) >> 32))
 #define WORD_SLOTS(w) ((int)(((w) >> 24) & 0xff))
-#define WORD_CHUNKS(w) ((int)(((w) >> 12) & 0xfff))
+#define WORD_END(w) ((int)(((w) >> 12) & 0xfff))
 #define WORD_NEXT(w) ((int)((w) & 0xfff))
 
 static struct {
@@ -141,6 +149,7 @@ static struct {
     StrataRangeFn fn;
     void *ctx;
     int64_t n;
+    int chunks;
     _Atomic uint64_t claim;
     atomic_int finished;          /* chunks of this job done */
     atomic_bool busy;             /* a caller owns the pool (one loop at a time) */
@@ -295,19 +304,21 @@ static int helper_on_my_core(int slots)
     return -1;
 }
 
-/* Claim the next chunk of job @p job: its index, or -1 when none is left (or the job
- * is no longer the current one). */
-static int claim_chunk(uint32_t job, int *chunks)
+/* Claim a chunk of job @p job for @p slot (the caller's from the front, a worker's from
+ * the back): its index, or -1 when none is left (or the job is no longer the current
+ * one). */
+static int claim_chunk(uint32_t job, int slot, int *chunks)
 {
     uint64_t w = atomic_load_explicit(&pool.claim, memory_order_acquire);
     for (;;) {
-        if (WORD_JOB(w) != job || WORD_NEXT(w) >= WORD_CHUNKS(w))
+        if (WORD_JOB(w) != job || WORD_NEXT(w) >= WORD_END(w))
             return -1;
-        if (atomic_compare_exchange_weak_explicit(&pool.claim, &w, w + 1,
+        uint64_t taken = slot == 0 ? w + 1 : w - ((uint64_t)1 << 12);
+        if (atomic_compare_exchange_weak_explicit(&pool.claim, &w, taken,
                                                   memory_order_acq_rel,
                                                   memory_order_acquire)) {
-            *chunks = WORD_CHUNKS(w);
-            return WORD_NEXT(w);
+            *chunks = pool.chunks;
+            return slot == 0 ? WORD_NEXT(w) : WORD_END(w) - 1;
         }
     }
 }
@@ -319,7 +330,7 @@ static int run_chunks(uint32_t job, int slot)
     in_loop = true;
     if (slot > 0)
         atomic_store_explicit(&pool.cpu[slot], current_cpu(), memory_order_relaxed);
-    while ((c = claim_chunk(job, &chunks)) >= 0) {
+    while ((c = claim_chunk(job, slot, &chunks)) >= 0) {
         int64_t n = pool.n;
         pool.fn(pool.ctx, n * c / chunks, n * (c + 1) / chunks, c, slot);
         ran++;
@@ -484,6 +495,7 @@ void strata_parallel_for(int64_t n, int64_t grain, StrataRangeFn fn, void *ctx)
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;
+    pool.chunks = chunks;
     atomic_store_explicit(&pool.cpu[0], current_cpu(), memory_order_relaxed);
     atomic_store(&pool.finished, 0);
     uint32_t job = WORD_JOB(atomic_load(&pool.claim)) + 1;

@@ -149,11 +149,20 @@ static void log_chunk(void *ctx, int64_t begin, int64_t end, int chunk, int thre
                                strata_parallel_threads(1 << 20, 1);
 }
 
+/* log_chunk, after a 0.5 ms sleep (the core is free meanwhile for the other thread). */
+static void sleepy_log_chunk(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+{
+    struct timespec pause = {0, 500000};
+    nanosleep(&pause, NULL);
+    log_chunk(ctx, begin, end, chunk, thread);
+}
+
 /*
  * strata_parallel_for: every item exactly once, chunk c = [n*c/K, n*(c+1)/K) with
  * K = strata_parallel_chunks() set by the thread count and the grain alone (one chunk
  * on one thread, a few per thread otherwise), each chunk run once by a thread below
- * strata_parallel_threads(), nested loops serial, empty loops harmless.
+ * strata_parallel_threads(), the caller's chunks first in order, nested loops serial,
+ * empty loops harmless.
  */
 START_TEST(test_parallel_for)
 {
@@ -187,6 +196,25 @@ START_TEST(test_parallel_for)
             }
         }
     }
+    /* the caller takes chunks from the front, the other threads from the back: the
+     * caller's are always chunks 0 .. a-1. Slow chunks (they sleep) give the worker time
+     * to take some; a try in which it took none shows nothing, so up to ten tries. */
+    strata_set_num_threads(2);
+    int k = strata_parallel_chunks(n, 1), shared = 0;
+    for (int tries = 0; tries < 10 && !shared; tries++) {
+        memset(&log, 0, sizeof log);
+        log.seen = seen;
+        memset(seen, 0, sizeof seen);
+        strata_parallel_for(n, 1, sleepy_log_chunk, &log);
+        int mine = 0;
+        while (mine < k && log.thread[mine] == 0)
+            mine++;
+        for (int c = mine; c < k; c++)
+            ck_assert_msg(log.thread[c] == 1, "chunk %d of %d ran on thread %d after the "
+                          "caller's first %d", c, k, log.thread[c], mine);
+        shared = mine < k;
+    }
+    ck_assert_msg(shared, "the worker took no chunk of ten slow loops");
     /* the grain caps the chunks: 1001 items at >= 600 each make one chunk, on one
      * thread; at >= 400 each, two chunks */
     strata_set_num_threads(3);
