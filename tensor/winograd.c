@@ -139,6 +139,14 @@ static int64_t thread_scratch(const Winograd *p)
     return XI * (p->C + p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
 }
 
+/* The backward's per thread: V (then dV), every channel's output gradient dY as blocks
+ * [O, 2*th, 2*tw, images], four planes of dM [4, O, T], and a block of one plane per
+ * image. */
+static int64_t backward_scratch(const Winograd *p)
+{
+    return (XI * p->C + 8 * p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
+}
+
 /* The forward's, with a sink: also the step's output [images, O, oh, ow], or for a
  * pooling sink (ConvSink.pooled) one channel's pooled values and positions. */
 static int64_t forward_scratch(const Winograd *p, const ConvSink *sink)
@@ -421,58 +429,79 @@ typedef struct {
 } PooledGrad;
 
 /*
- * dM = A dY A^T for one tile of image n, its gradient dY = (y00 y01; y10 y11), into mt
- * (the tile's M[0] entry, the XI planes @p stride apart). A's columns (1 1 1 0) and
- * (0 1 -1 -1) send a pair (u, v) to (u, u + v, u - v, -v).
+ * Row i of dM = A dY A^T (planes 4i .. 4i+3) for one tile of image n, its gradient
+ * dY = (y00 y01; y10 y11), into mt (the tile's entry in the first of the four planes,
+ * @p stride apart). A's columns (1 1 1 0) and (0 1 -1 -1) send a pair (u, v) to (u,
+ * u + v, u - v, -v): down the rows to u (from y00, y10) and v (from y01, y11), then
+ * across. Called with a constant i, so that after inlining only row i's sums are left.
  */
-static inline void tile_grad_transform(float y00, float y01, float y10, float y11, float *mt,
-                                       int64_t stride, int64_t n)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void tile_grad_row(float y00, float y01, float y10, float y11, const int i,
+                                 float *mt, int64_t stride, int64_t n)
 {
     float u[4] = {y00, y00 + y10, y00 - y10, -y10};
     float v[4] = {y01, y01 + y11, y01 - y11, -y11};
-    for (int i = 0; i < 4; i++) {
-        mt[(4 * i) * stride + n] = u[i];
-        mt[(4 * i + 1) * stride + n] = u[i] + v[i];
-        mt[(4 * i + 2) * stride + n] = u[i] - v[i];
-        mt[(4 * i + 3) * stride + n] = -v[i];
+    mt[n] = u[i];
+    mt[stride + n] = u[i] + v[i];
+    mt[2 * stride + n] = u[i] - v[i];
+    mt[3 * stride + n] = -v[i];
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void grad_row_tiles(const Winograd *p, const float *dy, int64_t b, int64_t T,
+                                  const int i, float *dm)
+{
+    int64_t row = 2 * p->tw * b;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t ty = 0; ty < p->th; ty++)
+            for (int64_t tx = 0; tx < p->tw; tx++) {
+                const float *d = dy + o * 4 * T + 2 * ty * row + 2 * tx * b;
+                float *mt = dm + o * T + (ty * p->tw + tx) * b;
+#pragma omp simd
+                for (int64_t n = 0; n < b; n++)
+                    tile_grad_row(d[n], d[b + n], d[row + n], d[row + b + n], i, mt,
+                                  p->O * T, n);
+            }
+}
+
+/*
+ * Planes 4i .. 4i+3 of dM ([4, O, T]) for the step's T tiles from every channel's
+ * gradient block dy ([O, 2*th, 2*tw, b]). Four planes at a time, just before their
+ * GEMMs read them: the whole dM, 16 planes of O x T (3.2 MB for 64 channels and 16
+ * images of 14x14), was written out of cache and read back by the 32 GEMMs; four planes
+ * are a quarter of that, and so is dy, which is read four times instead. Each float is the same sum
+ * as before (one tile's u and v, then row i of the tile), so the same bits.
+ */
+static void grad_row(const Winograd *p, const float *dy, int64_t b, int64_t T, int i,
+                     float *dm)
+{
+    switch (i) {
+    case 0: grad_row_tiles(p, dy, b, T, 0, dm); break;
+    case 1: grad_row_tiles(p, dy, b, T, 1, dm); break;
+    case 2: grad_row_tiles(p, dy, b, T, 2, dm); break;
+    default: grad_row_tiles(p, dy, b, T, 3, dm); break;
     }
 }
 
 /*
- * dM for every tile of a gradient block [2*th, 2*tw, b] (plane o of the chunk's
- * images), into m (its M[0] row, the XI planes @p stride apart).
- */
-static void grad_output_transform(const Winograd *p, const float *block, int64_t b, float *m,
-                                  int64_t stride)
-{
-    int64_t row = 2 * p->tw * b;
-    for (int64_t ty = 0; ty < p->th; ty++)
-        for (int64_t tx = 0; tx < p->tw; tx++) {
-            const float *dy = block + 2 * ty * row + 2 * tx * b;
-            float *mt = m + (ty * p->tw + tx) * b;
-#pragma omp simd
-            for (int64_t n = 0; n < b; n++)
-                tile_grad_transform(dy[n], dy[b + n], dy[row + n], dy[row + b + n], mt, stride,
-                                    n);
-        }
-}
-
-/*
- * The same block for plane o, made from a pooled gradient instead of a whole one, and
- * its dM at once (grad_output_transform's, from the same four floats while they are in
- * registers). A tile is a pooling window, so its four gradients are the window's
- * pooled gradient at the chosen position and +0 at the other three: what
- * tensor_relu_max_pool2d_backward writes there, bit for bit. Its scatter adds to +0,
- * so the chosen position holds +0 + g (a -0 gradient becomes +0), and +0 when ReLU
- * stopped it (a pooled value not positive). Tiles that are no window (past an odd
- * size) get zeros. The block is still written, for the bias gradient (bias_grad).
- * The loop runs across the images, as vector instructions without branches (a branch
- * on the mask would be a coin toss), reading each image's window a plane apart.
- * Returns false when an index does not lie in its own window (the block and dM then
- * hold garbage).
+ * The same block for plane o, made from a pooled gradient instead of a whole one (the
+ * block gather_grad_output would gather). A tile is a pooling window, so its four
+ * gradients are the window's pooled gradient at the chosen position and +0 at the
+ * other three: what tensor_relu_max_pool2d_backward writes there, bit for bit. Its
+ * scatter adds to +0, so the chosen position holds +0 + g (a -0 gradient becomes +0),
+ * and +0 when ReLU stopped it (a pooled value not positive). Tiles that are no window
+ * (past an odd size) get zeros. The loop runs across the images, as vector
+ * instructions without branches (a branch on the mask would be a coin toss), reading
+ * each image's window a plane apart.
+ * Returns false when an index does not lie in its own window (the block then holds
+ * garbage).
  */
 static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64_t n0,
-                                  int64_t b, int64_t o, float *block, float *m, int64_t stride)
+                                  int64_t b, int64_t o, float *block)
 {
     int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2, P = poh * pow;
     int64_t first = (n0 * p->O + o) * P, image = p->O * P; /* image n's plane: n * image */
@@ -482,13 +511,10 @@ static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64
     for (int64_t ty = 0; ty < p->th; ty++)
         for (int64_t tx = 0; tx < p->tw; tx++) {
             float *d = block + 2 * ty * row + 2 * tx * b;
-            float *mt = m + (ty * p->tw + tx) * b;
             if (ty >= poh || tx >= pow) { /* a tile past the windows: zeros */
 #pragma omp simd
-                for (int64_t n = 0; n < b; n++) {
+                for (int64_t n = 0; n < b; n++)
                     d[n] = d[b + n] = d[row + n] = d[row + b + n] = 0.0f;
-                    tile_grad_transform(0.0f, 0.0f, 0.0f, 0.0f, mt, stride, n);
-                }
                 continue;
             }
             int64_t i = ty * pow + tx;
@@ -503,7 +529,6 @@ static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64
                 d[b + n] = y01;
                 d[row + n] = y10;
                 d[row + b + n] = y11;
-                tile_grad_transform(y00, y01, y10, y11, mt, stride, n);
                 outside += !((v == at) | (v == at + 1.0f) | (v == at + fw) |
                              (v == at + fw + 1.0f));
             }
@@ -689,7 +714,7 @@ typedef struct {
     const Winograd *plan;
     const float *g;            /* grad_output [N, O, oh, ow], contiguous, or NULL: */
     const PooledGrad *pooled;  /* the pooled gradient it stands for */
-    float *scratch;            /* per thread: thread_scratch() floats */
+    float *scratch;            /* per thread: backward_scratch() floats */
     float *du;                 /* per chunk: its dU sum [XI, O, C], or NULL */
     double *bias;              /* per chunk: its bias gradient sum [O], or NULL */
     float *grad_input;         /* [N, C, H, W], or NULL */
@@ -698,46 +723,53 @@ typedef struct {
 
 /*
  * Images [begin, end) of the backward pass on one thread, a step at a time:
- * dM from grad_output (or the pooled gradient, and then the bias gradient too);
- * dU += dM @ V^T (V recomputed from the input) into this chunk's sum; dV = U^T @ dM,
- * added back into the images' gradient planes.
+ * dY from grad_output (or the pooled gradient, and then the bias gradient too); V
+ * recomputed from the input; then per plane xi, dM[xi] from dY, dU[xi] += dM[xi] @
+ * V[xi]^T into this chunk's sum and dV[xi] = U[xi]^T @ dM[xi]; dV added back into the
+ * images' gradient planes. (Each GEMM is the one it was when all of dM was made first:
+ * the same shapes, operands and sums.)
  */
 static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     WinogradBackward *bw = ctx;
     const Winograd *p = bw->plan;
     int64_t O = p->O, C = p->C, TB = chunk_tiles(p);
-    float *v = bw->scratch + thread * thread_scratch(p), *m = v + XI * C * TB;
-    float *block = m + XI * O * TB;
+    float *v = bw->scratch + thread * backward_scratch(p), *dy = v + XI * C * TB;
+    float *dm = dy + 4 * O * TB, *block = dm + 4 * O * TB;
     float *du = bw->du ? bw->du + chunk * XI * O * C : NULL;
     double *bias = bw->bias ? bw->bias + chunk * O : NULL;
     for (int64_t n0 = begin; n0 < end && !bw->outside[thread]; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
-        for (int64_t o = 0; o < O; o++) {
+        for (int64_t o = 0; o < O; o++) { /* channel o's dY: a block [2*th, 2*tw, b] */
+            float *d = dy + o * 4 * T;
             if (!bw->pooled) {
-                gather_grad_output(p, bw->g, n0, b, o, block);
-                grad_output_transform(p, block, b, m + o * T, O * T);
-            } else if (!pooled_grad_transform(p, bw->pooled, n0, b, o, block, m + o * T,
-                                              O * T)) {
+                gather_grad_output(p, bw->g, n0, b, o, d);
+            } else if (!pooled_grad_transform(p, bw->pooled, n0, b, o, d)) {
                 bw->outside[thread] = true;
                 return;
             } else if (bias) {
-                bias_grad(p, block, b, &bias[o]);
+                bias_grad(p, d, b, &bias[o]);
             }
         }
-        if (du) {
+        if (du)
             input_transform_chunk(p, n0, b, v, block);
-            for (int xi = 0; xi < XI; xi++)
+        /* plane by plane: dM[xi], then dU[xi] += dM[xi] @ V[xi]^T, then dV[xi] = U[xi]^T
+         * @ dM[xi] in V[xi]'s place (V[xi] is used up) */
+        for (int xi = 0; xi < XI && (du || bw->grad_input); xi++) {
+            const float *mx = dm + (xi % 4) * O * T;
+            if (xi % 4 == 0)
+                grad_row(p, dy, b, T, xi / 4, dm);
+            if (du)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)C, (int)T,
-                            1.0f, m + xi * O * T, (int)T, v + xi * C * T, (int)T, 1.0f,
-                            du + xi * O * C, (int)C);
+                            1.0f, mx, (int)T, v + xi * C * T, (int)T, 1.0f, du + xi * O * C,
+                            (int)C);
+            if (bw->grad_input)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)T, (int)O,
+                            1.0f, p->u + xi * O * C, (int)C, mx, (int)T, 0.0f, v + xi * C * T,
+                            (int)T);
         }
         if (!bw->grad_input)
             continue;
-        for (int xi = 0; xi < XI; xi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)T, (int)O, 1.0f,
-                        p->u + xi * O * C, (int)C, m + xi * O * T, (int)T, 0.0f,
-                        v + xi * C * T, (int)T);
         for (int64_t c = 0; c < C; c++)
             grad_input_transform(p, v + c * T, C * T, n0, b, c, block, bw->grad_input);
     }
@@ -761,7 +793,7 @@ static int run_backward(const float *g, const PooledGrad *pg, const Tensor *inpu
     if (u) {
         winograd_plan(&plan, x, weight->shape[0], w, oh, ow);
         plan.u = u->data;
-        int64_t per_thread = thread_scratch(&plan);
+        int64_t per_thread = backward_scratch(&plan);
         int64_t scratch_shape[1] = {plan.threads * per_thread +
                                     (grad_weight ? plan.chunks * XI * plan.O * plan.C : 0)};
         scratch = tensor_new(scratch_shape, 1, fn);
