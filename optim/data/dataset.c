@@ -94,6 +94,16 @@ void data_prefetch_row(const Dataset *ds, int64_t idx)
     __builtin_prefetch(ds->y->data + idx * ds->y_row); /* its target (a label: one line) */
 }
 
+/* Rows in flight at most: half a typical 1 MB L2 cache, the other half for the copies. */
+#define GATHER_AHEAD_BYTES (512 * 1024)
+
+int64_t data_rows_ahead(const Dataset *ds)
+{
+    int64_t bytes = (trusted_codes(ds) ? 1 : (int64_t)sizeof(float)) * ds->x_row;
+    int64_t rows = GATHER_AHEAD_BYTES / (bytes > 0 ? bytes : 1);
+    return rows > 1 ? rows : 1;
+}
+
 int64_t data_dataset_size(const Dataset *ds)
 {
     STRATA_CHECK_ARG(ds, -1);

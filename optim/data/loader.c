@@ -160,20 +160,24 @@ typedef struct {
 
 /*
  * A shuffled row is a jump to anywhere in the data set, so its cache lines wait on
- * memory. The gather first asks the memory for every row of its range, then copies them:
- * the requests overlap, and the copies find the rows arriving. (Asking a few rows ahead
- * of the copy instead took twice as long, 40 against 18 us per MLP batch of 128.) A
- * prefetch is a hint: it changes no value.
+ * memory. The gather first asks the memory for as many rows as the cache holds (every
+ * row of an MNIST batch), then copies them, asking for one more row per copy: the
+ * requests overlap, and the copies find the rows arriving. (Asking only four rows ahead
+ * took twice as long, 40 against 18 us per MLP batch of 128.) A prefetch is a hint: it
+ * changes no value.
  */
 static void gather_rows(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const GatherJob *job = ctx;
     const Dataset *ds = job->ds;
+    const int64_t ahead = data_rows_ahead(ds);
     (void)chunk;
     (void)thread;
-    for (int64_t i = begin; i < end; i++)
+    for (int64_t i = begin; i < end && i < begin + ahead; i++)
         data_prefetch_row(ds, job->indices[i]);
     for (int64_t i = begin; i < end; i++) {
+        if (i + ahead < end)
+            data_prefetch_row(ds, job->indices[i + ahead]);
         int64_t idx = job->indices[i];
         data_copy_row(ds, idx, job->x + i * ds->x_row);
         memcpy(job->y + i * ds->y_row, ds->y->data + idx * ds->y_row,
