@@ -544,6 +544,87 @@ static void softmax_lane(const float *x, int64_t sx, float *y, int64_t sy, int64
     }
 }
 
+/*
+ * Sixteen rows of a contiguous [rows, n] tensor at once, each row in its own vector lane:
+ * a short row (a classifier's 10 classes) leaves most of a vector unused and spends its
+ * time in scalar tails when done alone. Every row goes through softmax_lane's own float
+ * operations in its order (lane_max's eight partial maxima then the tail, lane_exp's
+ * exponentials and sum_row's eight partial sums, then the log or the reciprocal), so
+ * the same bits; only the loops run across rows. n <= SOFTMAX_ROWS_MAX_N.
+ */
+enum { SOFTMAX_ROWS = 16, SOFTMAX_ROWS_MAX_N = 32 };
+
+static void softmax_rows(const float *x, float *y, int64_t n, bool log_out)
+{
+    enum { R = SOFTMAX_ROWS };
+    float xt[SOFTMAX_ROWS_MAX_N][R], yt[SOFTMAX_ROWS_MAX_N][R], part[8][R], m[R], lse[R];
+    double sum_part[8][R], sum[R];
+    bool nan[R];
+    for (int64_t j = 0; j < n; j++) /* row r's element j goes to xt[j][r] */
+        for (int r = 0; r < R; r++)
+            xt[j][r] = x[r * n + j];
+    for (int r = 0; r < R; r++) {
+        m[r] = -INFINITY;
+        nan[r] = false;
+        sum[r] = 0;
+    }
+    for (int k = 0; k < 8; k++)
+        for (int r = 0; r < R; r++) {
+            part[k][r] = -INFINITY;
+            sum_part[k][r] = 0;
+        }
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) /* lane_max */
+        for (int k = 0; k < 8; k++)
+            for (int r = 0; r < R; r++) {
+                float v = xt[j + k][r];
+                part[k][r] = v > part[k][r] ? v : part[k][r];
+                nan[r] |= v != v;
+            }
+    for (int k = 0; k < 8; k++)
+        for (int r = 0; r < R; r++)
+            m[r] = part[k][r] > m[r] ? part[k][r] : m[r];
+    for (; j < n; j++)
+        for (int r = 0; r < R; r++) {
+            float v = xt[j][r];
+            m[r] = v > m[r] ? v : m[r];
+            nan[r] |= v != v;
+        }
+    for (int r = 0; r < R; r++) {
+        m[r] = nan[r] ? NAN : m[r];
+        m[r] = isinf(m[r]) ? 0.0f : m[r]; /* softmax_lane's rule */
+    }
+    for (j = 0; j < n; j++) /* lane_exp */
+        for (int r = 0; r < R; r++)
+            yt[j][r] = math_expf(xt[j][r] - m[r]);
+    for (j = 0; j + 8 <= n; j += 8) /* sum_row */
+        for (int k = 0; k < 8; k++)
+            for (int r = 0; r < R; r++)
+                sum_part[k][r] += yt[j + k][r];
+    for (; j < n; j++)
+        for (int r = 0; r < R; r++)
+            sum[r] += yt[j][r];
+    for (int k = 0; k < 8; k++)
+        for (int r = 0; r < R; r++)
+            sum[r] += sum_part[k][r];
+    if (log_out) {
+        for (int r = 0; r < R; r++)
+            lse[r] = (float)log(sum[r]);
+        for (j = 0; j < n; j++)
+            for (int r = 0; r < R; r++)
+                yt[j][r] = (xt[j][r] - m[r]) - lse[r];
+    } else {
+        for (int r = 0; r < R; r++)
+            lse[r] = (float)(1.0 / sum[r]); /* here the reciprocal */
+        for (j = 0; j < n; j++)
+            for (int r = 0; r < R; r++)
+                yt[j][r] *= lse[r];
+    }
+    for (int r = 0; r < R; r++)
+        for (j = 0; j < n; j++)
+            y[r * n + j] = yt[j][r];
+}
+
 static Tensor *softmax_impl(const Tensor *t, int dim, bool log_out, const char *fn)
 {
     int d = tensor_wrap_dim(dim, t->ndim, fn);
@@ -556,9 +637,18 @@ static Tensor *softmax_impl(const Tensor *t, int dim, bool log_out, const char *
         softmax_lane(t->data, 1, out->data, 1, 1, log_out);
         return out;
     }
+    int64_t len = t->shape[d], sx = t->strides[d], sy = out->strides[d];
+    if (d == t->ndim - 1 && len <= SOFTMAX_ROWS_MAX_N && tensor_is_contiguous(t)) {
+        /* Contiguous short rows: sixteen at a time, the rest one by one. */
+        int64_t rows = len > 0 ? tensor_numel(t) / len : 0, r = 0;
+        for (; r + SOFTMAX_ROWS <= rows; r += SOFTMAX_ROWS)
+            softmax_rows(t->data + r * len, out->data + r * len, len, log_out);
+        for (; r < rows; r++)
+            softmax_lane(t->data + r * len, 1, out->data + r * len, 1, len, log_out);
+        return out;
+    }
     StridedLoop loop;
     lane_loop(&loop, t, d, &out, 1);
-    int64_t len = t->shape[d], sx = t->strides[d], sy = out->strides[d];
     for (int64_t r = 0; r < loop.rows; r++) {
         if (r)
             loop_next(&loop);

@@ -1,7 +1,7 @@
 /*
  * suite.c - fused kernels against the ops they stand for (tensor/fused.c,
  * var_linear_relu, and nn_sequential_forward's ReLU-then-MaxPool2d and Linear-then-ReLU
- * pairs). A fusion is a speed-up only: its values and gradients must be those of the
+ * pairs), and the softmax of short rows sixteen at a time against one row at a time. A fusion is a speed-up only: its values and gradients must be those of the
  * separate ops bit for bit, on the inputs where the two could drift apart (ties, zeros
  * of either sign, negative windows, NaN).
  *
@@ -550,6 +550,50 @@ START_TEST(sequential_linear_relu_matches_children)
 }
 END_TEST
 
+/* (Soft)max over the last dim of a contiguous [rows, n], n <= 32, takes sixteen rows at
+ * a time in vector lanes, and the rows past the last full sixteen one at a time: each row
+ * of a [37, n] tensor equals the same row taken alone, bit for bit, for lengths around
+ * the eight partial maxima and sums (1, 7, 8, 10, 16, 17, 32) and rows of every kind:
+ * NaN, +inf, all -inf, one finite among -inf, huge, tiny, and +0/-0 ties. */
+START_TEST(softmax_rows_at_once_match_one_at_a_time)
+{
+    BEGIN;
+    const int64_t lengths[] = {1, 7, 8, 10, 16, 17, 32}, rows = 37;
+    for (size_t k = 0; k < sizeof lengths / sizeof *lengths; k++) {
+        const int64_t n = lengths[k];
+        Tensor *x = OK(tensor_randn(SHAPE(rows, n), 2));
+        float *d = x->data;
+        for (int64_t j = 0; j < n; j++) {
+            d[1 * n + j] *= 40.0f;          /* spread: some exps underflow */
+            d[3 * n + j] = -INFINITY;       /* all -inf */
+            d[4 * n + j] = j == n / 2 ? 2.0f : -INFINITY; /* one finite */
+            d[5 * n + j] = 1e30f * (float)(j + 1); /* huge, no overflow after the shift */
+            d[6 * n + j] = j % 2 ? 0.0f : -0.0f;   /* ties of +0 and -0 */
+            d[20 * n + j] = 1e-30f * (float)j;     /* tiny */
+        }
+        d[2 * n + n - 1] = NAN;                  /* NaN last */
+        d[7 * n] = INFINITY;                     /* +inf first */
+        d[21 * n + n / 2] = NAN;                 /* NaN in the second block */
+        d[35 * n] = NAN;                         /* NaN in the rows done one at a time */
+        for (int log_out = 0; log_out < 2; log_out++) {
+            Tensor *all = OK(log_out ? tensor_log_softmax(x, 1) : tensor_softmax(x, 1));
+            for (int64_t r = 0; r < rows; r++) {
+                Tensor *row = OK(tensor_narrow(x, 0, r, 1)); /* [1, n]: one row alone */
+                Tensor *one = OK(log_out ? tensor_log_softmax(row, 1) : tensor_softmax(row, 1));
+                Tensor *same = OK(tensor_narrow(all, 0, r, 1));
+                assert_same_bits(same, one, log_out ? "log_softmax row" : "softmax row");
+                tensor_release(row);
+                tensor_release(one);
+                tensor_release(same);
+            }
+            tensor_release(all);
+        }
+        tensor_release(x);
+    }
+    END;
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create(SUITE_NAME);
@@ -565,5 +609,6 @@ Suite *make_suite(void)
     GRADED(s, linear_relu_matches_the_two_ops, 1);
     GRADED(s, linear_relu_other_shapes_run_the_two_ops, 1);
     GRADED(s, sequential_linear_relu_matches_children, 1);
+    GRADED(s, softmax_rows_at_once_match_one_at_a_time, 1);
     return s;
 }
