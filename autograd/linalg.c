@@ -450,20 +450,32 @@ typedef struct {
 static void relu_bias_grad_cols(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
 {
     const ReluBiasGradJob *job = ctx;
-    const int64_t cols = job->cols;
+    const int64_t cols = job->cols, rows = job->rows;
     (void)chunk;
     (void)thread;
-    for (int64_t r = 0; r < job->rows; r++) {
+    for (int64_t r = 0; r < rows; r++) {
         const float *restrict g = job->g + r * cols, *restrict out = job->out + r * cols;
         float *restrict d = job->d + r * cols;
-        double *restrict acc = job->acc;
         for (int64_t j = begin; j < end; j++) {
             float gj = g[j]; /* loaded unconditionally: the select vectorizes */
             d[j] = out[j] > 0 ? gj : 0.0f;
         }
-        if (acc)
+        /* The column sums take four rows per pass, each still added in row order:
+         * one load and store of acc for four rows instead of one per row. */
+        double *restrict acc = job->acc;
+        if (!acc || (r % 4 != 3 && r != rows - 1))
+            continue;
+        int64_t first = r - r % 4;
+        const float *restrict d0 = job->d + first * cols;
+        if (r - first == 3) {
+            const float *restrict d1 = d0 + cols, *restrict d2 = d1 + cols, *restrict d3 = d2 + cols;
             for (int64_t j = begin; j < end; j++)
-                acc[j] += d[j];
+                acc[j] = (((acc[j] + d0[j]) + d1[j]) + d2[j]) + d3[j];
+        } else {
+            for (int64_t q = first; q <= r; q++, d0 += cols)
+                for (int64_t j = begin; j < end; j++)
+                    acc[j] += d0[j];
+        }
     }
 }
 

@@ -416,11 +416,13 @@ static void linear_operands(LinearCase c, Tensor **x, Tensor **w, Tensor **b)
     }
 }
 
-/* Cases: the MLP's shapes at a small batch, odd sizes, no bias, one row, and a large one
- * the kernels cut into several chunks on two threads. */
+/* Cases: the MLP's shapes at a small batch, odd sizes, no bias, one row, a large one
+ * the kernels cut into several chunks on two threads, and every remainder of the rows
+ * by four (the bias's sums take four rows per pass). */
 static const LinearCase LINEAR_CASES[] = {
     {37, 20, 33, true}, {5, 7, 3, true},      {16, 30, 70, false},
     {1, 4, 9, true},    {300, 8, 300, true}, {129, 64, 10, true},
+    {3, 6, 5, true},    {7, 5, 12, true},    {10, 9, 17, true},
 };
 
 /* In the last column with three positive outputs, gradients 1e20, -1e20, 1 down the
