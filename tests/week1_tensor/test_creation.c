@@ -112,6 +112,7 @@ START_TEST(test_arange_errors)
     EXPECT_NULL_ERR(tensor_arange(0, 5, 0), "tensor_arange", NULL);
     EXPECT_NULL_ERR(tensor_arange(0, 5, -1), "tensor_arange", NULL);
     EXPECT_NULL_ERR(tensor_arange(5, 0, 1), "tensor_arange", NULL);
+    EXPECT_NULL_ERR(tensor_arange(5, 0, 0.5), "tensor_arange", NULL); /* any step > 0 */
     EXPECT_NULL_ERR(tensor_arange(0, 1e30, 1), "tensor_arange", NULL); /* too many */
     EXPECT_NULL_ERR(tensor_arange(0, NAN, 1), "tensor_arange", NULL);
     END;

@@ -132,6 +132,9 @@ START_TEST(test_masked_fill)
     /* a [3] mask broadcasts over rows; the causal-attention pattern fills -inf */
     Tensor *b = OK(tensor_masked_fill(t, MK(DATA(0, 0, 1), 3), -INFINITY));
     EXPECT_VALUES(b, 0, 1, 2, -INFINITY, 4, 5, -INFINITY);
+    /* a [2, 1] mask broadcasts along each row: row 0 is filled, row 1 kept */
+    Tensor *r = OK(tensor_masked_fill(t, MK(DATA(1, 0), 2, 1), 9));
+    EXPECT_VALUES(r, 0, 9, 9, 9, 4, 5, 6);
     EXPECT_NULL_ERR(tensor_masked_fill(t, MK(DATA(1, 0), 2), 0), "tensor_masked_fill", NULL);
     END;
 }

@@ -189,6 +189,30 @@ static int64_t out_of_range(int64_t *order, int64_t capacity, int64_t n, int64_t
     return 1;
 }
 
+/* An epoch with no examples: a valid order (a subset may be empty). */
+static int64_t empty_order(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
+                           void *ctx)
+{
+    (void)order;
+    (void)capacity;
+    (void)n;
+    (void)epoch;
+    (void)ctx;
+    return 0;
+}
+
+/* A sampler that fails: -1 with its own message. */
+static int64_t refusing_order(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
+                              void *ctx)
+{
+    (void)order;
+    (void)capacity;
+    (void)n;
+    (void)ctx;
+    strata_set_error("refusing_order: no order for epoch %lld", (long long)epoch);
+    return -1;
+}
+
 /* x = the index itself as a [count, 1] tensor, y = 2 * index. */
 static int index_collate(const Dataset *ds, const int64_t *indices, int64_t count, Tensor **x,
                          Tensor **y, void *ctx)
@@ -231,6 +255,19 @@ START_TEST(test_sampler_and_collate)
     ck_assert_int_eq(data_loader_set_sampler(dl, out_of_range, NULL), 0);
     ck_assert(!data_loader_next(dl, &b));
     ck_assert_error("outside");
+    data_loader_free(dl);
+    /* an empty order is an epoch without batches, not an error */
+    dl = data_loader_new(ds, &o);
+    ck_assert_int_eq(data_loader_set_sampler(dl, empty_order, NULL), 0);
+    ck_assert(!data_loader_next(dl, &b));
+    ck_assert_msg(!data_loader_failed(dl), "an empty order failed: %s", strata_last_error());
+    data_loader_free(dl);
+    /* a sampler's failure is the loader's: no batch, failed, the sampler's message */
+    dl = data_loader_new(ds, &o);
+    ck_assert_int_eq(data_loader_set_sampler(dl, refusing_order, NULL), 0);
+    ck_assert(!data_loader_next(dl, &b));
+    ck_assert(data_loader_failed(dl));
+    ck_assert_error("refusing_order");
     data_loader_free(dl);
     data_dataset_free(ds);
     scope_end(s);

@@ -292,6 +292,85 @@ START_TEST(test_epoch_stops_on_error)
 }
 END_TEST
 
+/* Cross-entropy that records whether gradients were being recorded when it ran, and
+ * fails on the call numbered fail_at (0: never). */
+typedef struct {
+    int calls, fail_at, grad_calls;
+} EvalProbe;
+
+static Var *probing_loss(Module *model, Var *x, const Tensor *y, void *ctx)
+{
+    EvalProbe *p = ctx;
+    p->grad_calls += autograd_is_grad_enabled();
+    if (++p->calls == p->fail_at) {
+        strata_set_error("probing_loss: refused batch %d", p->calls);
+        return NULL;
+    }
+    return train_cross_entropy_loss(model, x, y, NULL);
+}
+
+/* The first batch's inputs after @p dl: which examples, in which order, come next. */
+static void next_inputs(DataLoader *dl, float *out, int64_t n)
+{
+    Batch b;
+    ck_assert_msg(data_loader_next(dl, &b), "data_loader_next: %s", strata_last_error());
+    ck_assert_int_eq(b.index, 0);
+    ck_assert_int_eq(b.size, n);
+    memcpy(out, var_data(b.x)->data, (size_t)(2 * n) * sizeof(float));
+}
+
+/* train_evaluate runs the loss under no-grad mode, restores grad mode and the model's
+ * mode, and, like reading the loader by hand, leaves it at the start of the next epoch:
+ * the shuffled order after one evaluation is that of epoch 1, after a full or a failed
+ * pass alike. The reference orders come from a second loader with the same seed. */
+START_TEST(test_evaluate_no_grad_and_next_epoch)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(12, 9);
+    strata_manual_seed(10);
+    Module *m = toy_model();
+    DataLoaderOptions lo = {12, true, 21, false}; /* one shuffled batch per epoch */
+    DataLoader *dl = data_loader_new(ds, &lo), *ref = data_loader_new(ds, &lo);
+    ck_assert(m && dl && ref);
+    float want[24], got[24];
+    Batch b;
+    ck_assert(data_loader_next(ref, &b)); /* epoch 0 of the reference loader */
+    ck_assert(!data_loader_next(ref, &b) && !data_loader_failed(ref));
+    next_inputs(ref, want, 12); /* its epoch 1 */
+
+    EvalProbe p = {0, 0, 0};
+    TrainStats st;
+    ck_assert_msg(train_evaluate(m, dl, probing_loss, &p, &st) == 0, "train_evaluate: %s",
+                  strata_last_error());
+    ck_assert_int_eq(p.calls, 1);
+    ck_assert_msg(p.grad_calls == 0, "the loss ran with gradients recorded");
+    ck_assert(autograd_is_grad_enabled());
+    ck_assert(nn_is_training(m));
+    next_inputs(dl, got, 12);
+    ck_assert_msg(memcmp(got, want, sizeof want) == 0,
+                  "after a full evaluation the loader is not at epoch 1's first batch");
+
+    /* a failing pass: the loader also moves on to the start of the next epoch */
+    DataLoader *dl2 = data_loader_new(ds, &lo);
+    ck_assert(dl2);
+    EvalProbe q = {0, 1, 0};
+    nn_eval(m);
+    ck_assert_int_eq(train_evaluate(m, dl2, probing_loss, &q, &st), -1);
+    ck_assert_error("refused batch 1");
+    ck_assert(autograd_is_grad_enabled());
+    ck_assert(!nn_is_training(m)); /* the mode it was found in */
+    next_inputs(dl2, got, 12);
+    ck_assert_msg(memcmp(got, want, sizeof want) == 0,
+                  "after a failed evaluation the loader is not at epoch 1's first batch");
+    data_loader_free(dl);
+    data_loader_free(dl2);
+    data_loader_free(ref);
+    nn_module_free(m);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
 void add_train_tests(Suite *s)
 {
     GRADED_TIMED(s, test_end_to_end_separable, 5, 30.0);
@@ -299,4 +378,5 @@ void add_train_tests(Suite *s)
     GRADED(s, test_accuracy_progress_and_log, 3);
     GRADED(s, test_checkpoint_resume, 4);
     GRADED(s, test_epoch_stops_on_error, 2);
+    GRADED(s, test_evaluate_no_grad_and_next_epoch, 2);
 }
