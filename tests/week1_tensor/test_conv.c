@@ -633,10 +633,12 @@ START_TEST(test_avg_pool2d_backward)
                       "window %d: <avg_pool(x), g> = %.9g, <x, backward(g)> = %.9g", k, lhs,
                       rhs);
     }
-    /* hand: 2x2 stride 2 on a 2x2 image, gradient 4 → 1 for each pixel */
-    Tensor *gh = OK(tensor_avg_pool2d_backward(OK(tensor_full(SHAPE(1, 1, 1, 1), 4, 4)),
-                                               SHAPE(1, 1, 2, 2), window2d(2, 2, 0)));
-    EXPECT_VALUES(gh, 1e-6, 1, 1, 1, 1);
+    /* hand: 2x2 stride 2 on 2x2 images, gradient 4 → 1 for each pixel; one image of
+     * three channels (batch and channel counts differ, so neither stands for the other) */
+    Tensor *gh = OK(tensor_avg_pool2d_backward(OK(tensor_full(SHAPE(1, 3, 1, 1), 4, 4)),
+                                               SHAPE(1, 3, 2, 2), window2d(2, 2, 0)));
+    EXPECT_SHAPE(gh, 1, 3, 2, 2);
+    EXPECT_VALUES(gh, 1e-6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
     END;
 }
 END_TEST

@@ -158,6 +158,13 @@ START_TEST(test_matmul_batch_broadcast)
     EXPECT_SHAPE(z, 2, 3, 5);
     for (int64_t i = 0; i < 2; i++)
         check_mm(l, OK(tensor_select(rb, 0, i)), OK(tensor_select(z, 0, i)), 1e-5);
+    /* a batch dim of 1 broadcast to 2: [1, 3, 4] x [2, 4, 5] → [2, 3, 5] */
+    Tensor *one = PATTERN(87, 1, 3, 4);
+    Tensor *u = OK(tensor_matmul(one, rb));
+    EXPECT_SHAPE(u, 2, 3, 5);
+    for (int64_t i = 0; i < 2; i++)
+        check_mm(OK(tensor_select(one, 0, 0)), OK(tensor_select(rb, 0, i)),
+                 OK(tensor_select(u, 0, i)), 1e-5);
     END;
 }
 END_TEST

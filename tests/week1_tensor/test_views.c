@@ -329,6 +329,7 @@ START_TEST(test_select)
     ck_assert_close(tensor_item(x), 23, 0);
     EXPECT_NULL_ERR(tensor_select(base, 1, 3), "tensor_select", "3");
     EXPECT_NULL_ERR(tensor_select(base, 3, 0), "tensor_select", NULL);
+    EXPECT_NULL_ERR(tensor_select(x, 0, 0), "tensor_select", NULL); /* a 0-d tensor */
     END;
 }
 END_TEST

@@ -309,6 +309,19 @@ static Var *probing_loss(Module *model, Var *x, const Tensor *y, void *ctx)
     return train_cross_entropy_loss(model, x, y, NULL);
 }
 
+/* A sampler that fails: -1 with its own message. */
+static int64_t refusing_sampler(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
+                                void *ctx)
+{
+    (void)order;
+    (void)capacity;
+    (void)n;
+    (void)epoch;
+    (void)ctx;
+    strata_set_error("refusing_sampler: no order");
+    return -1;
+}
+
 /* The first batch's inputs after @p dl: which examples, in which order, come next. */
 static void next_inputs(DataLoader *dl, float *out, int64_t n)
 {
@@ -362,9 +375,61 @@ START_TEST(test_evaluate_no_grad_and_next_epoch)
     next_inputs(dl2, got, 12);
     ck_assert_msg(memcmp(got, want, sizeof want) == 0,
                   "after a failed evaluation the loader is not at epoch 1's first batch");
+    /* a loader that fails (its sampler refuses) fails the evaluation */
+    DataLoader *dl3 = data_loader_new(ds, &lo);
+    ck_assert(dl3);
+    ck_assert_int_eq(data_loader_set_sampler(dl3, refusing_sampler, NULL), 0);
+    EvalProbe r = {0, 0, 0};
+    ck_assert_int_eq(train_evaluate(m, dl3, probing_loss, &r, &st), -1);
+    ck_assert_error("refusing_sampler");
+    ck_assert_int_eq(r.calls, 0);
+    ck_assert(autograd_is_grad_enabled());
     data_loader_free(dl);
     data_loader_free(dl2);
+    data_loader_free(dl3);
     data_loader_free(ref);
+    nn_module_free(m);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
+/* The accuracy of an epoch counts the examples whose argmax is the target over all its
+ * batches (4 + 4 + 2 here). With a learning rate of 0 the weights stay as they are, so
+ * the expected count comes from one forward pass over the whole set, argmax by hand;
+ * train_evaluate counts the same. */
+START_TEST(test_epoch_accuracy_counts_every_batch)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(10, 11);
+    strata_manual_seed(12);
+    Module *m = toy_model();
+    Optimizer *opt = optim_sgd(m, 0.0f, 0.0f);
+    DataLoaderOptions lo = {4, false, 0, false};
+    DataLoader *dl = data_loader_new(ds, &lo);
+    ck_assert(m && opt && dl);
+    autograd_no_grad_begin();
+    Var *out = nn_forward(m, var_new(data_dataset_inputs(ds), false));
+    autograd_no_grad_end();
+    ck_assert_msg(out != NULL, "nn_forward: %s", strata_last_error());
+    const Tensor *logits = var_data(out), *y = data_dataset_targets(ds);
+    int right = 0;
+    for (int i = 0; i < 10; i++) {
+        float l0 = logits->data[2 * i], l1 = logits->data[2 * i + 1];
+        right += (l1 > l0 ? 1.0f : 0.0f) == y->data[i];
+    }
+    TrainStats st, ev;
+    ck_assert_msg(train_epoch(m, opt, dl, NULL, &st) == 0, "train_epoch: %s",
+                  strata_last_error());
+    ck_assert_int_eq(st.examples, 10);
+    ck_assert_int_eq(st.batches, 3);
+    ck_assert_msg(fabs(st.accuracy - right / 10.0) < 1e-12, "train_epoch: accuracy %g, %d of 10 "
+                  "are right", st.accuracy, right);
+    ck_assert_int_eq(train_evaluate(m, dl, NULL, NULL, &ev), 0);
+    ck_assert_msg(fabs(ev.accuracy - right / 10.0) < 1e-12, "train_evaluate: accuracy %g, %d "
+                  "of 10 are right", ev.accuracy, right);
+    data_loader_free(dl);
+    optim_free(opt);
     nn_module_free(m);
     data_dataset_free(ds);
     scope_end(s);
@@ -379,4 +444,5 @@ void add_train_tests(Suite *s)
     GRADED(s, test_checkpoint_resume, 4);
     GRADED(s, test_epoch_stops_on_error, 2);
     GRADED(s, test_evaluate_no_grad_and_next_epoch, 2);
+    GRADED(s, test_epoch_accuracy_counts_every_batch, 2);
 }
