@@ -112,6 +112,14 @@ START_TEST(test_attention_forward)
     ck_assert_ok(y);
     naive_attention(mha, q->data, k->data, v->data, mask, false, 2, expected);
     assert_values(y->data, expected, 24, 1e-4, "attention (explicit mask)");
+    /* The same mask per batch item and head, as [N * heads, L, S] = [4, 3, 5]. */
+    float mask3[60];
+    for (int i = 0; i < 4; i++)
+        memcpy(mask3 + 15 * i, mask, sizeof mask);
+    y = nn_multihead_attention_forward(mha, q, k, v, make_tensor(mask3, (int64_t[]){4, 3, 5}, 3),
+                                       false);
+    ck_assert_ok(y);
+    assert_values(y->data, expected, 24, 1e-4, "attention (a [N * heads, L, S] mask)");
     scope_end(s);
     nn_module_free(mha);
 }

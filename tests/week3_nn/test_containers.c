@@ -98,6 +98,13 @@ START_TEST(test_module_list_operations)
     ck_assert_error("out of range");
     ck_assert_int_eq(nn_module_list_insert(list, 9, nn_relu()), -1);
     ck_assert_error("out of range");
+    ck_assert_int_eq(nn_module_list_delete(list, 4), -1); /* one past the end */
+    ck_assert_error("out of range");
+    /* Delete the first: [b, Linear, GELU], renumbered. */
+    ck_assert_status(nn_module_list_delete(list, 0));
+    ck_assert_int_eq(nn_module_list_len(list), 3);
+    ck_assert_ptr_eq(nn_module_list_get(list, 0), b);
+    ck_assert_str_eq(nn_module_type_name(nn_get_submodule(list, "1")), "Linear");
     Module *relu = MUST(nn_relu());
     ck_assert_int_eq(nn_module_list_append(relu, nn_relu()), -1);
     ck_assert_error("expected a Sequential or ModuleList, got ReLU");

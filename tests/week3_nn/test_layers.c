@@ -29,6 +29,18 @@ START_TEST(test_linear_forward)
             expected[r * 4 + o] = (float)acc;
         }
     assert_values(y->data, expected, 40, 1e-5, "Linear forward");
+    /* a 1-D input [3] is one example: [4] out, W x + b */
+    const float x1[3] = {1.0f, -2.0f, 0.5f};
+    Var *y1 = nn_forward(lin, var_new(make_tensor(x1, (int64_t[]){3}, 1), false));
+    ck_assert_ok(y1);
+    assert_shape(y1->data, (int64_t[]){4}, 1, "Linear output of a 1-D input");
+    for (int o = 0; o < 4; o++) {
+        double acc = at(b, o);
+        for (int i = 0; i < 3; i++)
+            acc += (double)at(w, o * 3 + i) * x1[i];
+        expected[o] = (float)acc;
+    }
+    assert_values(y1->data, expected, 4, 1e-5, "Linear forward of a 1-D input");
     scope_end(s);
     nn_module_free(lin);
 }
