@@ -41,6 +41,16 @@ START_TEST(test_clip_grad_norm)
                   strata_last_error());
     ck_assert_close(var_grad(a)->data[1], 4.0, 0.0); /* nothing scaled */
     ck_assert_close(var_grad(b)->data[0], 3.0, 1e-5);
+    /* the 1-norm sums |g|: 3 + 4 + 12 = 19 -> scale by 9.5 / 19 = 0.5 (a negative
+     * gradient counts by its size) */
+    set_grad(a, (float[]){3.0f, -4.0f});
+    set_grad(b, (float[]){12.0f});
+    ck_assert_close(optim_clip_grad_norm(all, 3, 9.5f, 1.0f), 19.0, 1e-5);
+    ck_assert_close(var_grad(a)->data[0], 1.5, 1e-5);
+    ck_assert_close(var_grad(a)->data[1], -2.0, 1e-5);
+    ck_assert_close(var_grad(b)->data[0], 6.0, 1e-5);
+    /* the 3-norm: (1.5^3 + 2^3 + 6^3)^(1/3) = 227.375^(1/3), under max_norm 10 */
+    ck_assert_close(optim_clip_grad_norm(all, 3, 10.0f, 3.0f), cbrt(227.375), 1e-5);
     scope_end(s);
 }
 END_TEST

@@ -80,6 +80,26 @@ START_TEST(test_idx_valid_raw_and_gzip)
     ck_assert_msg(t != NULL, "data_read_idx: %s", strata_last_error());
     ck_assert_float_eq(t->data[0], 1.5f);
     remove(path);
+    /* int32 and float64, big-endian too: 0xFFFFFFFD is -3; 0xBFD8 0... is -0.375
+     * (sign 1, exponent 0x3FD = 1023 - 2, fraction 0.5: -1.5 / 4) and 0x4004 0... is
+     * 2.5 (exponent 0x400 = 1023 + 1, fraction 0.25: 1.25 * 2) */
+    const unsigned char i32[] = {0, 0, 0x0C, 1, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFD};
+    tmp_path(path, sizeof path, "i32.idx");
+    write_bytes(path, i32, sizeof i32, false);
+    t = data_read_idx(path);
+    ck_assert_msg(t != NULL, "data_read_idx: %s", strata_last_error());
+    ck_assert_float_eq(t->data[0], -3.0f);
+    remove(path);
+    const unsigned char f64[] = {0, 0, 0x0E, 1, 0, 0, 0, 2, 0xBF, 0xD8, 0, 0, 0, 0, 0, 0,
+                                 0x40, 0x04, 0, 0, 0, 0, 0, 0};
+    tmp_path(path, sizeof path, "f64.idx.gz");
+    write_bytes(path, f64, sizeof f64, true);
+    t = data_read_idx(path);
+    ck_assert_msg(t != NULL, "data_read_idx: %s", strata_last_error());
+    ck_assert_int_eq(t->shape[0], 2);
+    ck_assert_float_eq(t->data[0], -0.375f);
+    ck_assert_float_eq(t->data[1], 2.5f);
+    remove(path);
     scope_end(s);
 }
 END_TEST
