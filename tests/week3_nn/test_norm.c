@@ -190,9 +190,22 @@ START_TEST(test_layer_norm)
     ck_assert_status(nn_init_normal_(nn_get_parameter(ln2, "bias")->data, 0, 0.5f));
     Var *x[1] = {randn_var((int64_t[]){3, 2, 3}, 3, true)};
     check_module_gradients(ln2, x, 1);
+    /* Values over two trailing dims of a batch of two: item 0 is 1..6 (mean 3.5, biased
+     * var 35/12), item 1 is [0, 0, 0, 0, 0, 6] (mean 1, var (5 * 1 + 25) / 6 = 5). */
+    Module *ln3 = MUST(nn_layer_norm((int64_t[]){2, 3}, 2, 1e-5f, true));
+    float w[12] = {1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 6};
+    Var *y3 = nn_forward(ln3, make_var(w, (int64_t[]){2, 2, 3}, 3, false));
+    ck_assert_ok(y3);
+    float want[12];
+    for (int i = 0; i < 6; i++) {
+        want[i] = (float)((w[i] - 3.5) / sqrt(35.0 / 12 + 1e-5));
+        want[6 + i] = (float)((w[6 + i] - 1) / sqrt(5 + 1e-5));
+    }
+    assert_values(y3->data, want, 12, 1e-5, "LayerNorm over [2, 3] of a [2, 2, 3] input");
     scope_end(s);
     nn_module_free(ln);
     nn_module_free(ln2);
+    nn_module_free(ln3);
 }
 END_TEST
 
