@@ -127,6 +127,10 @@ START_TEST(test_relu_kink_by_hand)
     Var *z = OKV(var_new(MK(DATA(-1, 0, 2), 3), true));
     OK0(var_backward_ex(OKV(var_relu(z)), MK(DATA(1, 1, 1), 3), false));
     EXPECT_GRAD(z, 0, 0, 0, 1);
+    /* leaky relu (slope 0.1) under a sum: the slope below and at 0, 1 above */
+    Var *w = OKV(var_new(MK(DATA(-1, 0, 2), 3), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_leaky_relu(w, 0.1f)), NULL, 0, false))));
+    EXPECT_GRAD(w, 1e-7, 0.1, 0.1, 1);
     END;
 }
 END_TEST

@@ -148,6 +148,16 @@ START_TEST(test_grad_cat)
     OK0(var_backward_ex(OKV(var_cat(parts, 2, 0)), g, false));
     EXPECT_GRAD(a, 0, 5, 6);
     ck_assert_ptr_null(var_grad(c));
+    /* more inputs than a node usually has room for: nine, each gets its slice */
+    Var *nine[9];
+    float gv[9];
+    for (int i = 0; i < 9; i++) {
+        nine[i] = OKV(var_new(MK(DATA((float)i), 1), true));
+        gv[i] = (float)(10 * i + 1);
+    }
+    OK0(var_backward_ex(OKV(var_cat(nine, 9, 0)), MK(gv, 9), false));
+    for (int i = 0; i < 9; i++)
+        EXPECT_GRAD(nine[i], 0, 10 * i + 1);
     END;
 }
 END_TEST

@@ -324,6 +324,15 @@ START_TEST(test_norm_by_hand)
     ck_assert_msg(isnan(modular_norm(m, w)), "a shape mismatch must give NAN");
     ck_assert_msg(strstr(strata_last_error(), "modular_norm"), "message: %s",
                   strata_last_error());
+    /* a tuple of two Linear(2, 2) (mass 2, each 1) with W0 = 4 I and W1 = 3 I:
+     * max((2/1) * 4, (2/1) * 3) = 8 */
+    ModularModule *pair[2] = {modular_linear(2, 2), modular_linear(2, 2)};
+    ModularModule *t = modular_tuple(2, pair);
+    ck_assert_ptr_nonnull(t);
+    Tensor *tw[2] = {tensor_from_data(a, (int64_t[]){2, 2}, 2),
+                     tensor_from_data(b, (int64_t[]){2, 2}, 2)};
+    ck_assert_close(modular_norm(t, tw), 8.0, 1e-5);
+    modular_free(t);
     modular_free(m);
     scope_end(s);
 }

@@ -251,11 +251,77 @@ START_TEST(test_forward_errors)
 }
 END_TEST
 
+/* One normed-Adam step of a single Linear atom with the gradient @p c (the loss is
+ * sum(W * C)); returns the weight's change w0 - w1 in @p dw. */
+static void adam_step_with_grad(ModularModule *m, Optimizer *opt, const float *c, float *dw)
+{
+    Scope *s = scope_begin();
+    Var *w = modular_weight_get(m, 0);
+    Tensor *w0 = tensor_clone(w->data);
+    optim_zero_grad(opt, true);
+    Var *cv = var_new(tensor_from_data(c, (int64_t[]){2, 3}, 2), false);
+    ck_assert_int_eq(var_backward(var_sum(var_mul(w, cv), NULL, 0, false)), 0);
+    ck_assert_msg(optim_step(opt) == 0, "optim_step failed: %s", strata_last_error());
+    for (int k = 0; k < 6; k++)
+        dw[k] = w0->data[k] - w->data->data[k];
+    scope_end(s);
+}
+
+/* @p dw must point along @p u: dw = a u with a > 0 (normalize keeps the direction). */
+static void expect_along(const float *dw, const double *u, const char *what)
+{
+    double du = 0, uu = 0, dd = 0;
+    for (int k = 0; k < 6; k++) {
+        du += dw[k] * u[k];
+        uu += u[k] * u[k];
+        dd += (double)dw[k] * dw[k];
+    }
+    ck_assert_msg(du > 0 && du / sqrt(uu * dd) > 1 - 1e-5,
+                  "%s: the step is not along m_hat / sqrt(v_hat) (cosine %g)", what,
+                  du / sqrt(uu * dd + 1e-300));
+}
+
+/* Normed Adam's update direction is m_hat / sqrt(v_hat), by hand over two steps
+ * (beta1 0.9, beta2 0.99): step 1 gives g1 / |g1| elementwise; step 2 gives
+ * (0.9 * 0.1 g1 + 0.1 g2) / 0.19 over sqrt((0.99 * 0.01 g1^2 + 0.01 g2^2) / 0.0199). */
+START_TEST(test_normed_adam_direction_by_hand)
+{
+    Scope *s = scope_begin();
+    strata_manual_seed(33);
+    ModularModule *m = modular_linear(2, 3);
+    ck_assert_int_eq(modular_initialize(m), 0);
+    ModularOptimOptions a = {0};
+    a.kind = MODULAR_NORMED_ADAM;
+    a.lr = 0.1f;
+    Optimizer *opt = modular_optimizer_new(m, &a);
+    ck_assert_msg(opt != NULL, "modular_optimizer_new failed: %s", strata_last_error());
+    const float g1[6] = {0.5f, -2.0f, 1.0f, 0.25f, -0.5f, 3.0f};
+    const float g2[6] = {1.0f, 1.0f, -1.0f, 0.5f, 2.0f, -1.5f};
+    float dw[6];
+    double u[6];
+    adam_step_with_grad(m, opt, g1, dw);
+    for (int k = 0; k < 6; k++)
+        u[k] = g1[k] > 0 ? 1.0 : -1.0;
+    expect_along(dw, u, "step 1");
+    adam_step_with_grad(m, opt, g2, dw);
+    for (int k = 0; k < 6; k++) {
+        double mh = (0.9 * 0.1 * g1[k] + 0.1 * g2[k]) / (1 - 0.9 * 0.9);
+        double vh = (0.99 * 0.01 * g1[k] * g1[k] + 0.01 * g2[k] * g2[k]) / (1 - 0.99 * 0.99);
+        u[k] = mh / sqrt(vh);
+    }
+    expect_along(dw, u, "step 2");
+    optim_free(opt);
+    modular_free(m);
+    scope_end(s);
+}
+END_TEST
+
 void add_train_tests(Suite *s)
 {
     GRADED_TIMED(s, test_dualized_descent_decreases_loss, 5, 30.0);
     GRADED_TIMED(s, test_momentum_and_normed_adam_decrease_loss, 3, 30.0);
     GRADED(s, test_step_is_the_dual_direction, 3);
+    GRADED(s, test_normed_adam_direction_by_hand, 2);
     GRADED(s, test_regularize_split, 2);
     GRADED_TIMED(s, test_nn_wrapper_train_epoch, 3, 30.0);
     GRADED(s, test_training_step_leaks_nothing, 2);
