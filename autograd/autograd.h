@@ -208,8 +208,9 @@ STRATA_API Var *var_max_pool2d(Var *input, Window2d w); /**< @brief max pooling 
 STRATA_API Var *var_relu_max_pool2d(Var *input, Window2d w);
 /**
  * @brief var_relu(var_linear(x, weight, bias)) as one op, equal bit for bit in value and
- *        gradients: the bias and the ReLU in one pass over the product, the ReLU's
- *        backward and the bias's gradient in one pass. nn_sequential's forward uses it
+ *        gradients: the bias and the ReLU on each band of the product as it is
+ *        computed (tensor_matmul_then()), the ReLU's backward and the bias's gradient in
+ *        one pass. nn_sequential's forward uses it
  *        for a Linear followed by a ReLU.
  * @param[in] x input [B, in_features] (another shape runs the two ops).
  * @param[in] weight [out_features, in_features].

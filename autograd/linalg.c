@@ -403,36 +403,28 @@ Var *var_conv2d_relu_max_pool2d(Var *input, Var *weight, Var *bias, Window2d con
  * var_relu(var_linear(x, W, b)) for x [B, in] as one op. The unfused pair writes the
  * GEMM's output, adds the bias in a second pass, writes the ReLU'd copy in a third;
  * backward masks the gradient into a fresh tensor, then reads it again for the bias's
- * gradient. Here the bias and the ReLU go in one pass over the GEMM's output (in place),
+ * gradient. Here the bias and the ReLU go over each band of the GEMM's output right
+ * after the band is computed, on the thread that computed it (tensor_matmul_then()),
  * and backward masks and sums in one pass. Every float operation is the unfused ops'
  * own, in their order, so values and gradients are the same bits.
  */
 
-/* Rows [begin, end) of y: y = max(y + b, 0), as tensor_add_ then tensor_relu compute
- * it (v < 0 ? 0 : v keeps a -0 and a NaN as the ReLU does). b NULL: no bias. */
-typedef struct {
-    float *y;
-    const float *b;
-    int64_t cols;
-} BiasReluJob;
-
-static void bias_relu_rows(void *ctx, int64_t begin, int64_t end, int chunk, int thread)
+/* A band of y: y = max(y + b, 0), as tensor_add_ then tensor_relu compute it
+ * (v < 0 ? 0 : v keeps a -0 and a NaN as the ReLU does). b NULL: no bias. */
+static void bias_relu_band(void *ctx, float *y, int64_t ld, int64_t row0, int64_t row1,
+                           int64_t col0, int64_t col1)
 {
-    const BiasReluJob *job = ctx;
-    const int64_t cols = job->cols;
-    (void)chunk;
-    (void)thread;
-    for (int64_t r = begin; r < end; r++) {
-        float *restrict y = job->y + r * cols;
-        const float *restrict b = job->b;
+    const float *b = ctx;
+    for (int64_t r = row0; r < row1; r++) {
+        float *restrict yr = y + r * ld;
         if (b) {
-            for (int64_t j = 0; j < cols; j++) {
-                float v = y[j] + b[j];
-                y[j] = v < 0.0f ? 0.0f : v;
+            for (int64_t j = col0; j < col1; j++) {
+                float v = yr[j] + b[j];
+                yr[j] = v < 0.0f ? 0.0f : v;
             }
         } else {
-            for (int64_t j = 0; j < cols; j++)
-                y[j] = y[j] < 0.0f ? 0.0f : y[j];
+            for (int64_t j = col0; j < col1; j++)
+                yr[j] = yr[j] < 0.0f ? 0.0f : yr[j];
         }
     }
 }
@@ -530,12 +522,9 @@ Var *var_linear_relu(Var *x, Var *weight, Var *bias)
         (bd && (bd->ndim != 1 || bd->shape[0] != wd->shape[0] || !tensor_is_contiguous(bd))))
         return var_relu(var_linear(x, weight, bias));
     Tensor wt;
-    Tensor *y = tensor_matmul(xd, ag_transposed(wd, &wt)); /* linear_forward's GEMM */
-    if (y) {
-        BiasReluJob job = {y->data, bd ? bd->data : NULL, y->shape[1]};
-        strata_parallel_for(y->shape[0], STRATA_GRAIN_ELEMENTS / (y->shape[1] + 1) + 1,
-                            bias_relu_rows, &job);
-    }
+    /* linear_forward's GEMM, the bias and the ReLU on each band as it is made */
+    Tensor *y = tensor_matmul_then(xd, ag_transposed(wd, &wt), bias_relu_band,
+                                   bd ? (void *)bd->data : NULL);
     Var *in[3] = {x, weight, bias};
     VarNode *node;
     Var *out = ag_make_output(__func__, y, &LINEAR_RELU_OP, in, bias ? 3 : 2, &node);

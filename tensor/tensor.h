@@ -791,6 +791,34 @@ STRATA_API Tensor *tensor_log_softmax(const Tensor *t, int dim);
 STRATA_API Tensor *tensor_matmul(const Tensor *a, const Tensor *b);
 
 /**
+ * @brief A pass over a rectangle of a product's output that tensor_matmul_then() runs
+ *        right after computing it: rows [row0, row1) and columns [col0, col1).
+ * @param ctx the caller's context, shared by every band (it must not write to it: bands
+ *        run at the same time on several threads).
+ * @param out the output matrix the band belongs to, row-major with @p ld floats per row
+ *        (a batched product's matrices come one at a time or stacked as more rows).
+ * @param ld floats per row of @p out: the product's column count.
+ * @param row0, row1 the band's rows.
+ * @param col0, col1 the band's columns.
+ */
+typedef void (*TensorBandFn)(void *ctx, float *out, int64_t ld, int64_t row0, int64_t row1,
+                             int64_t col0, int64_t col1);
+
+/**
+ * @brief tensor_matmul(), with @p then run on each band of the output once it is
+ *        computed, on the thread that computed it, while the band is in that core's
+ *        cache (a bias and an activation added there cost no second trip through
+ *        memory). The product's bits are tensor_matmul()'s; every output element is in
+ *        exactly one band.
+ * @param a, b the operands, as tensor_matmul().
+ * @param then the pass (NULL: the plain product).
+ * @param ctx passed to @p then.
+ * @return A new tensor, or NULL with tensor_matmul()'s errors.
+ */
+STRATA_API Tensor *tensor_matmul_then(const Tensor *a, const Tensor *b, TensorBandFn then,
+                                      void *ctx);
+
+/**
  * @brief The naive triple loop (double accumulation) for 2-D operands: the reference
  *        the tests compare tensor_matmul() against. Slow; not for training.
  */
