@@ -471,9 +471,6 @@ static void relu_bias_grad_cols(void *ctx, int64_t begin, int64_t end, int chunk
     }
 }
 
-/* Elements from which the ReLU's backward pass is split among the threads. */
-#define MASK_SPLIT_ELEMENTS ((int64_t)1 << 14)
-
 /* The ReLU's backward, then the Linear's (linear_backward's GEMMs on the masked
  * gradient, with the bias's sum taken in the masking pass). */
 static int linear_relu_backward(VarNode *n, const Tensor *g, Tensor **grads)
@@ -488,15 +485,8 @@ static int linear_relu_backward(VarNode *n, const Tensor *g, Tensor **grads)
     if (!d || (bias_grad && !acc))
         return -1;
     ReluBiasGradJob job = {gc->data, out->data, d->data, acc, rows, cols};
-    /* One band of columns per thread once the pass is worth a hand-off. Where the
-     * GEMMs that wrote g and out cut their columns the same way (a layer wider than its
-     * batch: the MLP's first, 256 wide at batch 128), each thread then reads what it
-     * wrote itself, from its own core's cache. */
-    int64_t threads = strata_get_num_threads();
-    int64_t grain = rows * cols >= MASK_SPLIT_ELEMENTS && cols >= threads
-                        ? cols / threads
-                        : STRATA_GRAIN_ELEMENTS / (rows > 0 ? rows : 1) + 1;
-    strata_parallel_for(cols, grain, relu_bias_grad_cols, &job);
+    strata_parallel_for(cols, STRATA_GRAIN_ELEMENTS / (rows > 0 ? rows : 1) + 1,
+                        relu_bias_grad_cols, &job);
     if (bias_grad) {
         for (int64_t j = 0; j < cols; j++)
             gb->data[j] = (float)acc[j];
