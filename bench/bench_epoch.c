@@ -452,6 +452,53 @@ static void report_contention(int default_threads, int cnn_images, Dataset *ds_f
     }
 }
 
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: bench_epoch [--threads LIST] [--cnn-images N] [--data DIR]\n"
+                "                   [--contention 0|1] [--repeat N]\n"
+                "  --threads LIST    thread counts to time, comma-separated (default 1,2)\n"
+                "  --cnn-images N    CNN images timed, then scaled to an epoch: 128..%d "
+                "(default 12800)\n"
+                "  --data DIR        Fashion-MNIST's IDX files (default "
+                "/usr/share/datasets/fashion-mnist)\n"
+                "  --contention 0|1  the rows beside a busy process (default 1)\n"
+                "  --repeat N        turns per epoch and floor, fastest kept: 1..100 (default 3)\n"
+                "  BENCH_TORCH=0     skips PyTorch; BENCH_CSV=FILE appends the ratios as CSV\n",
+                EPOCH_IMAGES);
+}
+
+/* The whole of @p text as an integer in [lo, hi], or false with a message naming @p option. */
+static bool parse_int(const char *option, const char *text, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "bench_epoch: %s wants a whole number from %d to %d, not '%s'\n",
+                option, lo, hi, text);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+/* A comma-separated list of thread counts, each 1..256, at most 63 characters. */
+static bool thread_list_ok(const char *list)
+{
+    char copy[64];
+    if (strlen(list) >= sizeof copy) {
+        fprintf(stderr, "bench_epoch: --threads list too long: '%s'\n", list);
+        return false;
+    }
+    snprintf(copy, sizeof copy, "%s", list);
+    int count = 0, threads;
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ","), count++)
+        if (!parse_int("--threads", tok, 1, 256, &threads))
+            return false;
+    if (count == 0)
+        fprintf(stderr, "bench_epoch: --threads wants at least one thread count\n");
+    return count > 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = "/usr/share/datasets/fashion-mnist";
@@ -459,22 +506,34 @@ int main(int argc, char **argv)
     int cnn_images = 12800, contention = 1, repeats = 3;
     /* the default setting, before anything here sets one */
     const int default_threads = strata_get_num_threads();
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--threads") == 0)
-            thread_list = argv[i + 1];
+    for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = value != NULL;
+        if (!ok)
+            fprintf(stderr, "bench_epoch: %s wants a value\n", argv[i]);
+        else if (strcmp(argv[i], "--threads") == 0)
+            ok = thread_list_ok(value), thread_list = value;
         else if (strcmp(argv[i], "--contention") == 0)
-            contention = atoi(argv[i + 1]);
+            ok = parse_int(argv[i], value, 0, 1, &contention);
         else if (strcmp(argv[i], "--cnn-images") == 0)
-            cnn_images = atoi(argv[i + 1]);
+            ok = parse_int(argv[i], value, 128, EPOCH_IMAGES, &cnn_images);
         else if (strcmp(argv[i], "--data") == 0)
-            data = argv[i + 1];
+            data = value;
         else if (strcmp(argv[i], "--repeat") == 0)
-            repeats = atoi(argv[i + 1]);
+            ok = parse_int(argv[i], value, 1, 100, &repeats);
+        else {
+            fprintf(stderr, "bench_epoch: unknown option '%s'\n", argv[i]);
+            ok = false;
+        }
+        if (!ok) {
+            usage(stderr);
+            return 2;
+        }
     }
-    if (repeats < 1)
-        repeats = 1;
-    if (cnn_images < 128 || cnn_images > EPOCH_IMAGES)
-        cnn_images = EPOCH_IMAGES;
     DataMnistOptions flat = {true, true, 0.2860f, 0.3530f, 0};
     DataMnistOptions image = {false, true, 0.2860f, 0.3530f, cnn_images};
     Dataset *ds_flat = data_mnist_load(data, true, &flat);
@@ -493,9 +552,7 @@ int main(int argc, char **argv)
     char list[64];
     snprintf(list, sizeof list, "%s", thread_list);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-        int threads = atoi(tok);
-        if (threads < 1)
-            continue;
+        int threads = atoi(tok); /* checked by thread_list_ok() */
         const double cnn_scale = (double)EPOCH_IMAGES / (double)cnn_images;
         Timing mlp_s = {0, 0}, floor_s = {0, 0}, cnn_s = {0, 0}, cnn_floor = {0, 0};
         char name[64];
