@@ -574,6 +574,161 @@ START_TEST(test_max_pool2d_backward)
 }
 END_TEST
 
+/*
+ * The convolution-ReLU-pool op against its definition: pooled[n,c,oh,ow] = max over
+ * the window of max(0, y), y the naive convolution's output, and each chosen index
+ * names a window position holding that value; backward sends each pooled gradient to
+ * its index where the pooled value is positive, then through the naive convolution
+ * backward. The 2x2 stride-2 pool runs inside the convolution's own steps (the pooled
+ * sink of conv.c and its backward), which tensor_conv2d alone never reaches.
+ * A window whose values are all <= 0 pools ReLU's zeros, an exact tie: max pooling
+ * keeps the first, so its index must be the window's first position inside the plane.
+ * Otherwise the index is checked by what it holds (a naive sum in double may order two
+ * nearly equal values differently from the float one).
+ */
+static void naive_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Window2d w,
+                       int64_t OH, int64_t OW, double *y)
+{
+    int64_t N = x->shape[0], C = x->shape[1], O = wt->shape[0];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = bias ? AT(bias, o) : 0;
+                    for (int64_t c = 0; c < C; c++)
+                        for (int i = 0; i < w.kernel_h; i++)
+                            for (int j = 0; j < w.kernel_w; j++)
+                                acc += (double)AT(wt, o, c, i, j) *
+                                       px(x, n, c, oh * w.stride_h - w.padding_h + i * w.dilation_h,
+                                          ow * w.stride_w - w.padding_w + j * w.dilation_w, 0);
+                    y[((n * O + o) * OH + oh) * OW + ow] = acc;
+                }
+}
+
+/* pooled and idx against max(0, y) pooled by @p w; y is [N, C, H, W] row-major. */
+static void check_relu_pool(const Tensor *pooled, const Tensor *idx, const double *y,
+                            int64_t N, int64_t C, int64_t H, int64_t W, Window2d w)
+{
+    int64_t OH = out_size(H, w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(W, w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    EXPECT_SHAPE(pooled, N, C, OH, OW);
+    EXPECT_SHAPE(idx, N, C, OH, OW);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const double *plane = y + (n * C + c) * H * W;
+                    double best = -INFINITY;
+                    bool chosen_in_window = false;
+                    int64_t first = -1;
+                    int64_t chosen = (int64_t)AT(idx, n, c, oh, ow);
+                    for (int i = 0; i < w.kernel_h; i++)
+                        for (int j = 0; j < w.kernel_w; j++) {
+                            int64_t h = oh * w.stride_h - w.padding_h + i * w.dilation_h;
+                            int64_t ww = ow * w.stride_w - w.padding_w + j * w.dilation_w;
+                            if (h < 0 || h >= H || ww < 0 || ww >= W)
+                                continue;
+                            best = fmax(best, fmax(0.0, plane[h * W + ww]));
+                            chosen_in_window |= chosen == h * W + ww;
+                            first = first < 0 ? h * W + ww : first;
+                        }
+                    double got = AT(pooled, n, c, oh, ow);
+                    ck_assert_msg(close_to(got, best, 1e-5),
+                                  "pooled[%lld][%lld][%lld][%lld] = %.9g, by the definition %.9g",
+                                  (long long)n, (long long)c, (long long)oh, (long long)ow, got,
+                                  best);
+                    ck_assert_msg(chosen_in_window, "index %lld is outside its window",
+                                  (long long)chosen);
+                    ck_assert_msg(best > 0 || chosen == first,
+                                  "a window of zeros after ReLU: index %lld, not its first "
+                                  "position %lld",
+                                  (long long)chosen, (long long)first);
+                    ck_assert_msg(close_to(fmax(0.0, plane[chosen]), best, 1e-5),
+                                  "index %lld holds %.9g, the window's maximum is %.9g",
+                                  (long long)chosen, fmax(0.0, plane[chosen]), best);
+                }
+}
+
+/* The gradient at the pooled op's input: each pooled gradient to its index where the
+ * pooled value is positive (ReLU passed it), summed; [N, C, H, W] row-major doubles. */
+static void relu_pool_backward(const Tensor *g, const Tensor *pooled, const Tensor *idx,
+                               int64_t H, int64_t W, double *gy)
+{
+    int64_t N = g->shape[0], C = g->shape[1], OH = g->shape[2], OW = g->shape[3];
+    memset(gy, 0, sizeof(double) * (size_t)(N * C * H * W));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++)
+                    if (AT(pooled, n, c, oh, ow) > 0)
+                        gy[(n * C + c) * H * W + (int64_t)AT(idx, n, c, oh, ow)] +=
+                            AT(g, n, c, oh, ow);
+}
+
+START_TEST(test_conv2d_relu_max_pool2d_fused)
+{
+    BEGIN;
+    Tensor *x = PATTERN(311, 2, 3, 8, 17); /* 17 wide: 8 pooled columns after a 3x3 */
+    Tensor *wt3 = PATTERN(312, 4, 3, 3, 3), *wt5 = PATTERN(316, 4, 3, 5, 5);
+    Tensor *b = PATTERN(313, 4);
+    /* the 2x2 stride-2 pool is the fused one (with a bias and without, after a 3x3 and
+       a 5x5 convolution); a 3x3 stride-2 pool after a strided convolution is not */
+    struct {
+        const Tensor *weight, *bias;
+        Window2d conv, pool;
+    } cases[4] = {{wt3, b, window2d(3, 1, 1), window2d(2, 2, 0)},
+                  {wt3, NULL, window2d(3, 1, 1), window2d(2, 2, 0)},
+                  {wt5, b, window2d(5, 1, 2), window2d(2, 2, 0)},
+                  {wt3, b, window2d(3, 2, 1), window2d(3, 2, 1)}};
+    for (int k = 0; k < 4; k++) {
+        const Tensor *wt = cases[k].weight, *bias = cases[k].bias;
+        Window2d cw = cases[k].conv, pw = cases[k].pool;
+        int kh = cw.kernel_h;
+        int64_t OH = out_size(8, kh, cw.stride_h, cw.padding_h, 1);
+        int64_t OW = out_size(17, kh, cw.stride_w, cw.padding_w, 1);
+        int64_t ny = 2 * 4 * OH * OW;
+        double *y = malloc(sizeof(double) * (size_t)ny), *gy = malloc(sizeof(double) * (size_t)ny);
+        naive_conv(x, wt, bias, cw, OH, OW, y);
+        Tensor *idx = NULL;
+        Tensor *pooled = OK(tensor_conv2d_relu_max_pool2d(x, wt, bias, cw, pw, &idx));
+        ck_assert_ptr_nonnull(idx);
+        check_relu_pool(pooled, idx, y, 2, 4, OH, OW, pw);
+        /* backward: the pooled gradient routed to the convolution's output, then the
+           convolution's own backward by the definition */
+        Tensor *g = pattern_tensor(pooled->shape, 4, 314 + k);
+        relu_pool_backward(g, pooled, idx, OH, OW, gy);
+        Tensor *gconv = OK(tensor_zeros(SHAPE(2, 4, OH, OW), 4));
+        for (int64_t e = 0; e < ny; e++)
+            gconv->data[e] = (float)gy[e];
+        int64_t nx = shape_numel(x), nw = shape_numel(wt);
+        double *gx = malloc(sizeof(double) * (size_t)nx), *gw = malloc(sizeof(double) * (size_t)nw);
+        double gb[4];
+        naive_conv_backward(gconv, x, wt, cw, gx, gw, gb);
+        Tensor *dx = NULL, *dw = NULL, *db = NULL;
+        ck_assert_int_eq(tensor_conv2d_relu_max_pool2d_backward(g, pooled, idx, x, wt, cw, &dx,
+                                                                &dw, &db),
+                         0);
+        ck_assert_ptr_nonnull(dx);
+        ck_assert_ptr_nonnull(dw);
+        ck_assert_ptr_nonnull(db);
+        check_shape_(dx, x->shape, 4, "grad_input");
+        check_shape_(dw, wt->shape, 4, "grad_weight");
+        EXPECT_SHAPE(db, 4);
+        check_doubles(dx, gx, "grad_input", 1e-4);
+        check_doubles(dw, gw, "grad_weight", 1e-4);
+        check_doubles(db, gb, "grad_bias", 1e-4);
+        tensor_release(dx);
+        tensor_release(dw);
+        tensor_release(db);
+        free(gx);
+        free(gw);
+        free(y);
+        free(gy);
+    }
+    END;
+}
+END_TEST
+
 static void check_avg_pool(const Tensor *x, Window2d w)
 {
     int64_t N = x->shape[0], C = x->shape[1];
@@ -663,6 +818,7 @@ void add_conv_tests(Suite *s)
     GRADED(s, test_max_pool2d, 3);
     GRADED(s, test_max_pool2d_padding, 2);
     GRADED(s, test_max_pool2d_backward, 3);
+    GRADED(s, test_conv2d_relu_max_pool2d_fused, 3);
     GRADED(s, test_avg_pool2d, 3);
     GRADED(s, test_avg_pool2d_backward, 2);
 }
