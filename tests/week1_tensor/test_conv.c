@@ -189,13 +189,12 @@ START_TEST(test_col2im_hand)
 }
 END_TEST
 
-static void check_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Window2d w)
+/* y[n,o,oh,ow] = b[o] + sum over c, i, j of w[o,c,i,j] * x[n,c,h,w'] (h, w' the tap's
+ * input position, 0 outside the image), in double, row-major [N, O, OH, OW]. */
+static void naive_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Window2d w,
+                       int64_t OH, int64_t OW, double *y)
 {
     int64_t N = x->shape[0], C = x->shape[1], O = wt->shape[0];
-    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
-    int64_t OW = out_size(x->shape[3], w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
-    Tensor *y = OK(tensor_conv2d(x, wt, bias, w));
-    EXPECT_SHAPE(y, N, O, OH, OW);
     for (int64_t n = 0; n < N; n++)
         for (int64_t o = 0; o < O; o++)
             for (int64_t oh = 0; oh < OH; oh++)
@@ -207,12 +206,23 @@ static void check_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Wi
                                 acc += (double)AT(wt, o, c, i, j) *
                                        px(x, n, c, oh * w.stride_h - w.padding_h + i * w.dilation_h,
                                           ow * w.stride_w - w.padding_w + j * w.dilation_w, 0);
-                    double got = AT(y, n, o, oh, ow);
-                    ck_assert_msg(close_to(got, acc, 1e-5),
-                                  "conv2d[%lld][%lld][%lld][%lld] = %.9g, naive %.9g",
-                                  (long long)n, (long long)o, (long long)oh, (long long)ow,
-                                  got, acc);
+                    y[((n * O + o) * OH + oh) * OW + ow] = acc;
                 }
+}
+
+static void check_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Window2d w)
+{
+    int64_t N = x->shape[0], O = wt->shape[0];
+    int64_t OH = out_size(x->shape[2], w.kernel_h, w.stride_h, w.padding_h, w.dilation_h);
+    int64_t OW = out_size(x->shape[3], w.kernel_w, w.stride_w, w.padding_w, w.dilation_w);
+    Tensor *y = OK(tensor_conv2d(x, wt, bias, w));
+    EXPECT_SHAPE(y, N, O, OH, OW);
+    double *want = malloc(sizeof(double) * (size_t)(N * O * OH * OW));
+    naive_conv(x, wt, bias, w, OH, OW, want);
+    for (int64_t k = 0; k < N * O * OH * OW; k++)
+        ck_assert_msg(close_to(y->data[k], want[k], 1e-5), "conv2d element %lld = %.9g, naive %.9g",
+                      (long long)k, (double)y->data[k], want[k]);
+    free(want);
 }
 
 START_TEST(test_conv2d_hand)
@@ -303,15 +313,15 @@ static void check_doubles(const Tensor *t, const double *want, const char *what,
     free(got);
 }
 
-/* All three gradients of one configuration against naive_conv_backward. */
-static void check_conv_backward(const Tensor *g, const Tensor *x, const Tensor *wt, Window2d w)
+/* Gradients dx, dw, db (as the backward returned them) against naive_conv_backward of
+ * the convolution's output gradient @p g; releases them. */
+static void check_conv_grads(const Tensor *g, const Tensor *x, const Tensor *wt, Window2d w,
+                             Tensor *dx, Tensor *dw, Tensor *db)
 {
     int64_t nx = shape_numel(x), nw = shape_numel(wt), O = wt->shape[0];
     double *gx = malloc(sizeof(double) * (size_t)nx), *gw = malloc(sizeof(double) * (size_t)nw);
     double *gb = malloc(sizeof(double) * (size_t)O);
     naive_conv_backward(g, x, wt, w, gx, gw, gb);
-    Tensor *dx = NULL, *dw = NULL, *db = NULL;
-    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, &dx, &dw, &db), 0);
     ck_assert_ptr_nonnull(dx);
     ck_assert_ptr_nonnull(dw);
     ck_assert_ptr_nonnull(db);
@@ -327,6 +337,14 @@ static void check_conv_backward(const Tensor *g, const Tensor *x, const Tensor *
     free(gx);
     free(gw);
     free(gb);
+}
+
+/* All three gradients of one configuration against naive_conv_backward. */
+static void check_conv_backward(const Tensor *g, const Tensor *x, const Tensor *wt, Window2d w)
+{
+    Tensor *dx = NULL, *dw = NULL, *db = NULL;
+    ck_assert_int_eq(tensor_conv2d_backward(g, x, wt, w, &dx, &dw, &db), 0);
+    check_conv_grads(g, x, wt, w, dx, dw, db);
 }
 
 START_TEST(test_conv2d_backward_naive)
@@ -586,25 +604,6 @@ END_TEST
  * Otherwise the index is checked by what it holds (a naive sum in double may order two
  * nearly equal values differently from the float one).
  */
-static void naive_conv(const Tensor *x, const Tensor *wt, const Tensor *bias, Window2d w,
-                       int64_t OH, int64_t OW, double *y)
-{
-    int64_t N = x->shape[0], C = x->shape[1], O = wt->shape[0];
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t o = 0; o < O; o++)
-            for (int64_t oh = 0; oh < OH; oh++)
-                for (int64_t ow = 0; ow < OW; ow++) {
-                    double acc = bias ? AT(bias, o) : 0;
-                    for (int64_t c = 0; c < C; c++)
-                        for (int i = 0; i < w.kernel_h; i++)
-                            for (int j = 0; j < w.kernel_w; j++)
-                                acc += (double)AT(wt, o, c, i, j) *
-                                       px(x, n, c, oh * w.stride_h - w.padding_h + i * w.dilation_h,
-                                          ow * w.stride_w - w.padding_w + j * w.dilation_w, 0);
-                    y[((n * O + o) * OH + oh) * OW + ow] = acc;
-                }
-}
-
 /* pooled and idx against max(0, y) pooled by @p w; y is [N, C, H, W] row-major. */
 static void check_relu_pool(const Tensor *pooled, const Tensor *idx, const double *y,
                             int64_t N, int64_t C, int64_t H, int64_t W, Window2d w)
@@ -700,28 +699,11 @@ START_TEST(test_conv2d_relu_max_pool2d_fused)
         Tensor *gconv = OK(tensor_zeros(SHAPE(2, 4, OH, OW), 4));
         for (int64_t e = 0; e < ny; e++)
             gconv->data[e] = (float)gy[e];
-        int64_t nx = shape_numel(x), nw = shape_numel(wt);
-        double *gx = malloc(sizeof(double) * (size_t)nx), *gw = malloc(sizeof(double) * (size_t)nw);
-        double gb[4];
-        naive_conv_backward(gconv, x, wt, cw, gx, gw, gb);
         Tensor *dx = NULL, *dw = NULL, *db = NULL;
         ck_assert_int_eq(tensor_conv2d_relu_max_pool2d_backward(g, pooled, idx, x, wt, cw, &dx,
                                                                 &dw, &db),
                          0);
-        ck_assert_ptr_nonnull(dx);
-        ck_assert_ptr_nonnull(dw);
-        ck_assert_ptr_nonnull(db);
-        check_shape_(dx, x->shape, 4, "grad_input");
-        check_shape_(dw, wt->shape, 4, "grad_weight");
-        EXPECT_SHAPE(db, 4);
-        check_doubles(dx, gx, "grad_input", 1e-4);
-        check_doubles(dw, gw, "grad_weight", 1e-4);
-        check_doubles(db, gb, "grad_bias", 1e-4);
-        tensor_release(dx);
-        tensor_release(dw);
-        tensor_release(db);
-        free(gx);
-        free(gw);
+        check_conv_grads(gconv, x, wt, cw, dx, dw, db);
         free(y);
         free(gy);
     }

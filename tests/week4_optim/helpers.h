@@ -48,4 +48,16 @@ void add_text_tests(Suite *s);
 void add_train_tests(Suite *s);
 void add_error_contract_tests(Suite *s);
 
+/* A data-loader sampler that fails: -1 with its own message, naming the epoch. */
+static inline int64_t refusing_sampler(int64_t *order, int64_t capacity, int64_t n,
+                                       int64_t epoch, void *ctx)
+{
+    (void)order;
+    (void)capacity;
+    (void)n;
+    (void)ctx;
+    strata_set_error("refusing_sampler: no order for epoch %lld", (long long)epoch);
+    return -1;
+}
+
 #endif

@@ -201,18 +201,6 @@ static int64_t empty_order(int64_t *order, int64_t capacity, int64_t n, int64_t 
     return 0;
 }
 
-/* A sampler that fails: -1 with its own message. */
-static int64_t refusing_order(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
-                              void *ctx)
-{
-    (void)order;
-    (void)capacity;
-    (void)n;
-    (void)ctx;
-    strata_set_error("refusing_order: no order for epoch %lld", (long long)epoch);
-    return -1;
-}
-
 /* x = the index itself as a [count, 1] tensor, y = 2 * index. */
 static int index_collate(const Dataset *ds, const int64_t *indices, int64_t count, Tensor **x,
                          Tensor **y, void *ctx)
@@ -264,10 +252,10 @@ START_TEST(test_sampler_and_collate)
     data_loader_free(dl);
     /* a sampler's failure is the loader's: no batch, failed, the sampler's message */
     dl = data_loader_new(ds, &o);
-    ck_assert_int_eq(data_loader_set_sampler(dl, refusing_order, NULL), 0);
+    ck_assert_int_eq(data_loader_set_sampler(dl, refusing_sampler, NULL), 0);
     ck_assert(!data_loader_next(dl, &b));
     ck_assert(data_loader_failed(dl));
-    ck_assert_error("refusing_order");
+    ck_assert_error("refusing_sampler");
     data_loader_free(dl);
     data_dataset_free(ds);
     scope_end(s);

@@ -309,19 +309,6 @@ static Var *probing_loss(Module *model, Var *x, const Tensor *y, void *ctx)
     return train_cross_entropy_loss(model, x, y, NULL);
 }
 
-/* A sampler that fails: -1 with its own message. */
-static int64_t refusing_sampler(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
-                                void *ctx)
-{
-    (void)order;
-    (void)capacity;
-    (void)n;
-    (void)epoch;
-    (void)ctx;
-    strata_set_error("refusing_sampler: no order");
-    return -1;
-}
-
 /* The first batch's inputs after @p dl: which examples, in which order, come next. */
 static void next_inputs(DataLoader *dl, float *out, int64_t n)
 {
