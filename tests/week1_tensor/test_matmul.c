@@ -301,6 +301,66 @@ START_TEST(test_matmul_empty)
 }
 END_TEST
 
+/* The pass of test_matmul_then: v -> 2v + 1, so an element passed twice (4v + 3) or
+ * never (v) shows. It writes only its band (bands may run at once on two threads). */
+static void twice_plus_one(void *ctx, float *out, int64_t ld, int64_t row0, int64_t row1,
+                           int64_t col0, int64_t col1)
+{
+    (void)ctx;
+    for (int64_t r = row0; r < row1; r++)
+        for (int64_t j = col0; j < col1; j++)
+            out[r * ld + j] = 2.0f * out[r * ld + j] + 1.0f;
+}
+
+/* tensor_matmul_then(a, b, pass) is tensor_matmul(a, b) with the pass applied exactly
+ * once to every element (the product's own bits, then 2v + 1 in float), on one thread
+ * and on two: a small product, one large enough to be cut into bands (of columns; and
+ * of rows, through a transposed operand), a stacked batch and a broadcast one; and a
+ * NULL pass is the plain product. */
+START_TEST(test_matmul_then)
+{
+    BEGIN;
+    static const struct {
+        int64_t a[4], b[4];
+        int na, nb;
+        bool transpose_b;
+    } cases[] = {
+        {{3, 4}, {4, 5}, 2, 2, false},        {{32, 256}, {256, 512}, 2, 2, false},
+        {{200, 300}, {96, 300}, 2, 2, true},  {{3, 4, 5}, {5, 6}, 3, 2, false},
+        {{2, 3, 4, 3}, {2, 1, 3, 2}, 4, 4, false},
+    };
+    for (int threads = 1; threads <= 2; threads++) {
+        strata_set_num_threads(threads);
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            Tensor *a = pattern_tensor(cases[k].a, cases[k].na, 401 + (uint32_t)k);
+            Tensor *b = pattern_tensor(cases[k].b, cases[k].nb, 411 + (uint32_t)k);
+            Tensor *bv = cases[k].transpose_b ? OK(tensor_transpose(b, 0, 1)) : b;
+            Tensor *plain = OK(tensor_matmul(a, bv));
+            Tensor *passed = OK(tensor_matmul_then(a, bv, twice_plus_one, NULL));
+            check_shape_(passed, plain->shape, plain->ndim, "tensor_matmul_then");
+            int64_t n = shape_numel(plain);
+            for (int64_t i = 0; i < n; i++) {
+                float want = 2.0f * plain->data[i] + 1.0f;
+                ck_assert_msg(memcmp(&passed->data[i], &want, sizeof want) == 0,
+                              "case %d, %d thread(s): element %lld = %.9g, the product then "
+                              "the pass once gives %.9g",
+                              (int)k, threads, (long long)i, (double)passed->data[i],
+                              (double)want);
+            }
+        }
+    }
+    strata_set_num_threads(1);
+    Tensor *a = PATTERN(421, 3, 4, 5), *b = PATTERN(422, 5, 6);
+    Tensor *plain = OK(tensor_matmul(a, b)), *none = OK(tensor_matmul_then(a, b, NULL, NULL));
+    ck_assert(memcmp(plain->data, none->data, sizeof(float) * 3 * 4 * 6) == 0);
+    /* with tensor_matmul()'s errors, as its documentation says */
+    EXPECT_NULL_ERR(tensor_matmul_then(PATTERN(423, 2, 3), PATTERN(424, 4, 5), twice_plus_one,
+                                       NULL),
+                    "tensor_matmul", "do not align");
+    END;
+}
+END_TEST
+
 void add_matmul_tests(Suite *s)
 {
     GRADED(s, test_matmul_2d_hand, 5);
@@ -315,4 +375,5 @@ void add_matmul_tests(Suite *s)
     GRADED(s, test_matmul_errors, 3);
     GRADED(s, test_matmul_naive_reference, 2);
     GRADED(s, test_matmul_empty, 1);
+    GRADED(s, test_matmul_then, 2);
 }
