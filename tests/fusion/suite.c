@@ -529,59 +529,6 @@ END_TEST
 
 /* ---------------------------------------------- a pass on each band of a product --- */
 
-/* The pass of matmul_then_passes_every_element_once: v -> 2v + 1, so an element passed
- * twice (4v + 3) or never (v) shows. */
-static void twice_plus_one(void *ctx, float *out, int64_t ld, int64_t row0, int64_t row1,
-                           int64_t col0, int64_t col1)
-{
-    (void)ctx;
-    for (int64_t r = row0; r < row1; r++)
-        for (int64_t j = col0; j < col1; j++)
-            out[r * ld + j] = 2.0f * out[r * ld + j] + 1.0f;
-}
-
-/* tensor_matmul_then() gives tensor_matmul()'s bits with its pass applied exactly once
- * to every element, on one thread and on two: a tiny product (the triple loop), an
- * empty sum (k = 0), products cut into bands of columns and of rows (a shorter last
- * one, a transposed operand), a batch stacked into one GEMM and a broadcast batch run as
- * one GEMM per matrix. */
-START_TEST(matmul_then_passes_every_element_once)
-{
-    BEGIN;
-    static const struct {
-        int64_t a[4], b[4];
-        int na, nb;
-        bool transpose_b;
-    } cases[] = {
-        {{3, 4}, {4, 5}, 2, 2, false},           {{6, 0}, {0, 7}, 2, 2, false},
-        {{32, 256}, {256, 512}, 2, 2, false},    {{200, 300}, {96, 300}, 2, 2, true},
-        {{3, 40, 50}, {50, 60}, 3, 2, false},    {{2, 3, 40, 30}, {2, 1, 30, 20}, 4, 4, false},
-    };
-    for (int threads = 1; threads <= 2; threads++) {
-        strata_set_num_threads(threads);
-        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-            Tensor *a = OK(tensor_randn(cases[k].a, cases[k].na));
-            Tensor *b = OK(tensor_randn(cases[k].b, cases[k].nb));
-            Tensor *bv = cases[k].transpose_b ? OK(tensor_transpose(b, 0, 1)) : b;
-            Tensor *plain = OK(tensor_matmul(a, bv));
-            Tensor *passed = OK(tensor_matmul_then(a, bv, twice_plus_one, NULL));
-            for (int64_t i = 0; i < tensor_numel(plain); i++)
-                plain->data[i] = 2.0f * plain->data[i] + 1.0f;
-            assert_same_bits(passed, plain, "product then pass");
-        }
-    }
-    Tensor *a = OK(tensor_randn(SHAPE(3, 40, 50), 3)), *b = OK(tensor_randn(SHAPE(50, 60), 2));
-    assert_same_bits(OK(tensor_matmul_then(a, b, NULL, NULL)), OK(tensor_matmul(a, b)),
-                     "no pass");
-    strata_set_num_threads(1);
-    ck_assert_ptr_null(tensor_matmul_then(OK(tensor_randn(SHAPE(2, 3), 2)),
-                                          OK(tensor_randn(SHAPE(4, 5), 2)), twice_plus_one,
-                                          NULL));
-    ck_assert_ptr_nonnull(strstr(strata_last_error(), "do not align"));
-    END;
-}
-END_TEST
-
 /* nn_sequential's Linear-ReLU pairs: an MLP's output and every parameter's gradient
  * equal those of running its children one by one, while the forward keeps one
  * activation per pair instead of two (the ReLU's input is never made). A hook on the
@@ -682,6 +629,5 @@ Suite *make_suite(void)
     GRADED(s, linear_relu_other_shapes_run_the_two_ops, 1);
     GRADED(s, sequential_linear_relu_matches_children, 1);
     GRADED(s, softmax_rows_at_once_match_one_at_a_time, 1);
-    GRADED(s, matmul_then_passes_every_element_once, 1);
     return s;
 }

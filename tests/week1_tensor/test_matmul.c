@@ -314,7 +314,7 @@ static void twice_plus_one(void *ctx, float *out, int64_t ld, int64_t row0, int6
 
 /* tensor_matmul_then(a, b, pass) is tensor_matmul(a, b) with the pass applied exactly
  * once to every element (the product's own bits, then 2v + 1 in float), on one thread
- * and on two: a small product, one large enough to be cut into bands (of columns; and
+ * and on two: a small product, an empty sum (k = 0), one large enough to be cut into bands (of columns; and
  * of rows, through a transposed operand), a stacked batch and a broadcast one; and a
  * NULL pass is the plain product. */
 START_TEST(test_matmul_then)
@@ -325,7 +325,8 @@ START_TEST(test_matmul_then)
         int na, nb;
         bool transpose_b;
     } cases[] = {
-        {{3, 4}, {4, 5}, 2, 2, false},        {{32, 256}, {256, 512}, 2, 2, false},
+        {{3, 4}, {4, 5}, 2, 2, false},        {{6, 0}, {0, 7}, 2, 2, false},
+        {{32, 256}, {256, 512}, 2, 2, false},
         {{200, 300}, {96, 300}, 2, 2, true},  {{3, 4, 5}, {5, 6}, 3, 2, false},
         {{2, 3, 4, 3}, {2, 1, 3, 2}, 4, 4, false},
     };
