@@ -266,22 +266,22 @@ static void batched_gemm(const MatOperand *a, const MatOperand *b, const int64_t
     }
 }
 
-/* Check the shapes and work out the result's; returns its ndim or -1. */
-static int matmul_shapes(const Tensor *a, const Tensor *b, const MatOperand *oa,
+/* Check the shapes and work out the result's; returns its ndim or -1 (errors name @p fn). */
+static int matmul_shapes(const char *fn, const Tensor *a, const Tensor *b, const MatOperand *oa,
                          const MatOperand *ob, int64_t *batch, int *nbatch,
                          int64_t *out_shape)
 {
     char sa[SHAPE_STR_SIZE], sb[SHAPE_STR_SIZE];
     int64_t k = oa->shape[oa->ndim - 1], kb = ob->shape[ob->ndim - 2];
     if (k != kb) {
-        strata_set_error("tensor_matmul: shapes %s and %s do not align (%lld != %lld)",
+        strata_set_error("%s: shapes %s and %s do not align (%lld != %lld)", fn,
                          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb),
                          (long long)k, (long long)kb);
         return -1;
     }
     if (tensor_broadcast_shape(oa->shape, oa->ndim - 2, ob->shape, ob->ndim - 2, batch,
                                nbatch) < 0) {
-        strata_set_error("tensor_matmul: batch dims of shapes %s and %s do not broadcast",
+        strata_set_error("%s: batch dims of shapes %s and %s do not broadcast", fn,
                          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
         return -1;
     }
@@ -295,7 +295,7 @@ static int matmul_shapes(const Tensor *a, const Tensor *b, const MatOperand *oa,
     int64_t dims[3] = {oa->shape[oa->ndim - 2], k, ob->shape[ob->ndim - 1]};
     for (int i = 0; i < 3; i++) {
         if (!fits_int(dims[i])) {
-            strata_set_error("tensor_matmul: size %lld is too large for BLAS",
+            strata_set_error("%s: size %lld is too large for BLAS", fn,
                              (long long)dims[i]);
             return -1;
         }
@@ -307,13 +307,14 @@ static int matmul_shapes(const Tensor *a, const Tensor *b, const MatOperand *oa,
  * Give @p op a BLAS layout: as it is when possible, else from a contiguous copy that
  * the caller releases (*copy). Returns -1 on allocation failure.
  */
-static int prepare_operand(const Tensor *t, bool is_left, MatOperand *op, Tensor **copy)
+static int prepare_operand(const char *fn, const Tensor *t, bool is_left, MatOperand *op,
+                           Tensor **copy)
 {
     mat_operand(t, is_left, op);
     *copy = NULL;
     if (operand_layout(op))
         return 0;
-    *copy = tensor_copy_contiguous(t, "tensor_matmul");
+    *copy = tensor_copy_contiguous(t, fn);
     if (!*copy)
         return -1;
     mat_operand(*copy, is_left, op);
@@ -322,12 +323,13 @@ static int prepare_operand(const Tensor *t, bool is_left, MatOperand *op, Tensor
 }
 
 
-/* The product of a and b (tensor_matmul()), with then run on each band of its output. */
-static Tensor *matmul_then(const Tensor *a, const Tensor *b, BandThen then)
+/* The product of a and b (tensor_matmul()), with then run on each band of its output;
+ * errors name @p fn, the public function the caller called. */
+static Tensor *matmul_then(const char *fn, const Tensor *a, const Tensor *b, BandThen then)
 {
     if (a->ndim == 0 || b->ndim == 0) {
-        strata_set_error("tensor_matmul: both arguments need at least 1 dim, got %d and "
-                         "%d", a->ndim, b->ndim);
+        strata_set_error("%s: both arguments need at least 1 dim, got %d and %d", fn,
+                         a->ndim, b->ndim);
         return NULL;
     }
     MatOperand oa, ob;
@@ -335,10 +337,10 @@ static Tensor *matmul_then(const Tensor *a, const Tensor *b, BandThen then)
     mat_operand(b, false, &ob);
     int64_t batch[TENSOR_MAX_DIMS], out_shape[TENSOR_MAX_DIMS];
     int nbatch;
-    int ndim = matmul_shapes(a, b, &oa, &ob, batch, &nbatch, out_shape);
+    int ndim = matmul_shapes(fn, a, b, &oa, &ob, batch, &nbatch, out_shape);
     if (ndim < 0)
         return NULL;
-    Tensor *out = tensor_new(out_shape, ndim, "tensor_matmul");
+    Tensor *out = tensor_new(out_shape, ndim, fn);
     if (!out)
         return NULL;
     int64_t m = oa.shape[oa.ndim - 2], k = oa.shape[oa.ndim - 1], n = ob.shape[ob.ndim - 1];
@@ -351,7 +353,8 @@ static Tensor *matmul_then(const Tensor *a, const Tensor *b, BandThen then)
         return out;
     }
     Tensor *ca = NULL, *cb = NULL;
-    if (prepare_operand(a, true, &oa, &ca) < 0 || prepare_operand(b, false, &ob, &cb) < 0) {
+    if (prepare_operand(fn, a, true, &oa, &ca) < 0 ||
+        prepare_operand(fn, b, false, &ob, &cb) < 0) {
         tensor_release(ca);
         tensor_release(out);
         return NULL;
@@ -368,7 +371,7 @@ Tensor *tensor_matmul(const Tensor *a, const Tensor *b)
     STRATA_CHECK_ARG(a, NULL);
     STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=9 tier=stretch fail=NULL */
-    return matmul_then(a, b, (BandThen){NULL, NULL});
+    return matmul_then(__func__, a, b, (BandThen){NULL, NULL});
     /* SOLUTION END */
 }
 
@@ -377,7 +380,7 @@ Tensor *tensor_matmul_then(const Tensor *a, const Tensor *b, TensorBandFn then, 
     STRATA_CHECK_ARG(a, NULL);
     STRATA_CHECK_ARG(b, NULL);
     /* SOLUTION BEGIN week=1 step=9 tier=stretch fail=NULL */
-    return matmul_then(a, b, (BandThen){then, ctx});
+    return matmul_then(__func__, a, b, (BandThen){then, ctx});
     /* SOLUTION END */
 }
 

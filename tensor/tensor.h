@@ -813,7 +813,8 @@ typedef void (*TensorBandFn)(void *ctx, float *out, int64_t ld, int64_t row0, in
  * @param a, b the operands, as tensor_matmul().
  * @param then the pass (NULL: the plain product).
  * @param ctx passed to @p then.
- * @return A new tensor, or NULL with tensor_matmul()'s errors.
+ * @return A new tensor, or NULL with tensor_matmul()'s errors (the message names
+ *         tensor_matmul_then).
  */
 STRATA_API Tensor *tensor_matmul_then(const Tensor *a, const Tensor *b, TensorBandFn then,
                                       void *ctx);

@@ -354,10 +354,10 @@ START_TEST(test_matmul_then)
     Tensor *a = PATTERN(421, 3, 4, 5), *b = PATTERN(422, 5, 6);
     Tensor *plain = OK(tensor_matmul(a, b)), *none = OK(tensor_matmul_then(a, b, NULL, NULL));
     ck_assert(memcmp(plain->data, none->data, sizeof(float) * 3 * 4 * 6) == 0);
-    /* with tensor_matmul()'s errors, as its documentation says */
+    /* with tensor_matmul()'s errors, naming the function called */
     EXPECT_NULL_ERR(tensor_matmul_then(PATTERN(423, 2, 3), PATTERN(424, 4, 5), twice_plus_one,
                                        NULL),
-                    "tensor_matmul", "do not align");
+                    "tensor_matmul_then", "do not align");
     END;
 }
 END_TEST
