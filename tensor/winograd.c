@@ -143,8 +143,8 @@ static int64_t thread_scratch(const Winograd *p)
 }
 
 /* The backward's per thread: V (then dV), every channel's output gradient dY as blocks
- * [O, 2*th, 2*tw, images], four planes of dM [4, O, T], and a block of one plane per
- * image. */
+ * [O, 2*th, 2*tw, images] (or a pooled gradient's s and w, half of that), four planes
+ * of dM [4, O, T], and a block of one plane per image. */
 static int64_t backward_scratch(const Winograd *p)
 {
     return (XI * p->C + 8 * p->O) * chunk_tiles(p) + p->ph * p->pw * p->images;
@@ -502,15 +502,28 @@ static inline void tile_grad_row(float y00, float y01, float y10, float y11, con
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline))
 #endif
-static inline void grad_row_tiles(const Winograd *p, const float *dy, int64_t b, int64_t T,
-                                  const int i, float *dm)
+static inline void grad_row_tiles(const Winograd *p, const float *dy, const bool pooled,
+                                  int64_t b, int64_t T, const int i, float *dm)
 {
     int64_t row = 2 * p->tw * b;
+    const float fw = (float)p->ow;
     for (int64_t o = 0; o < p->O; o++)
         for (int64_t ty = 0; ty < p->th; ty++)
             for (int64_t tx = 0; tx < p->tw; tx++) {
-                const float *d = dy + o * 4 * T + 2 * ty * row + 2 * tx * b;
                 float *mt = dm + o * T + (ty * p->tw + tx) * b;
+                if (pooled) { /* the tile's four gradients from its window (s, w) */
+                    const float *s = dy + o * T + (ty * p->tw + tx) * b, *w = s + p->O * T;
+                    const float at = (float)(2 * ty * p->ow + 2 * tx); /* its top left */
+#pragma omp simd
+                    for (int64_t n = 0; n < b; n++)
+                        tile_grad_row(w[n] == at ? s[n] : 0.0f,
+                                      w[n] == at + 1.0f ? s[n] : 0.0f,
+                                      w[n] == at + fw ? s[n] : 0.0f,
+                                      w[n] == at + fw + 1.0f ? s[n] : 0.0f, i, mt, p->O * T,
+                                      n);
+                    continue;
+                }
+                const float *d = dy + o * 4 * T + 2 * ty * row + 2 * tx * b;
 #pragma omp simd
                 for (int64_t n = 0; n < b; n++)
                     tile_grad_row(d[n], d[b + n], d[row + n], d[row + b + n], i, mt,
@@ -520,51 +533,60 @@ static inline void grad_row_tiles(const Winograd *p, const float *dy, int64_t b,
 
 /*
  * Planes 4i .. 4i+3 of dM ([4, O, T]) for the step's T tiles from every channel's
- * gradient block dy ([O, 2*th, 2*tw, b]). Four planes at a time, just before their
+ * gradient block dy ([O, 2*th, 2*tw, b]), or when @p pooled from the windows' pooled
+ * gradients and positions (pooled_grad_transform's s and w). Four planes at a time, just before their
  * GEMMs read them: the whole dM, 16 planes of O x T (3.2 MB for 64 channels and 16
  * images of 14x14), was written out of cache and read back by the 32 GEMMs; four planes
  * are a quarter of that, and so is dy, which is read four times instead. Each float is the same sum
  * as before (one tile's u and v, then row i of the tile), so the same bits.
  */
-static void grad_row(const Winograd *p, const float *dy, int64_t b, int64_t T, int i,
-                     float *dm)
+static void grad_row(const Winograd *p, const float *dy, bool pooled, int64_t b, int64_t T,
+                     int i, float *dm)
 {
-    switch (i) {
-    case 0: grad_row_tiles(p, dy, b, T, 0, dm); break;
-    case 1: grad_row_tiles(p, dy, b, T, 1, dm); break;
-    case 2: grad_row_tiles(p, dy, b, T, 2, dm); break;
-    default: grad_row_tiles(p, dy, b, T, 3, dm); break;
+    switch (i + 4 * pooled) {
+    case 0: grad_row_tiles(p, dy, false, b, T, 0, dm); break;
+    case 1: grad_row_tiles(p, dy, false, b, T, 1, dm); break;
+    case 2: grad_row_tiles(p, dy, false, b, T, 2, dm); break;
+    case 3: grad_row_tiles(p, dy, false, b, T, 3, dm); break;
+    case 4: grad_row_tiles(p, dy, true, b, T, 0, dm); break;
+    case 5: grad_row_tiles(p, dy, true, b, T, 1, dm); break;
+    case 6: grad_row_tiles(p, dy, true, b, T, 2, dm); break;
+    default: grad_row_tiles(p, dy, true, b, T, 3, dm); break;
     }
 }
 
 /*
- * The same block for plane o, made from a pooled gradient instead of a whole one (the
- * block gather_grad_output would gather). A tile is a pooling window, so its four
- * gradients are the window's pooled gradient at the chosen position and +0 at the
- * other three: what tensor_relu_max_pool2d_backward writes there, bit for bit. Its
- * scatter adds to +0, so the chosen position holds +0 + g (a -0 gradient becomes +0),
- * and +0 when ReLU stopped it (a pooled value not positive). Tiles that are no window
- * (past an odd size) get zeros. The loop runs across the images, as vector
- * instructions without branches (a branch on the mask would be a coin toss), reading
- * each image's window a plane apart.
- * Returns false when an index does not lie in its own window (the block then holds
+ * Plane o's tiles from a pooled gradient instead of a whole one. A tile is a pooling
+ * window, so its four gradients are the window's pooled gradient at the chosen
+ * position and +0 at the other three: what tensor_relu_max_pool2d_backward writes
+ * there, bit for bit. Its scatter adds to +0, so the chosen position holds +0 + g (a
+ * -0 gradient becomes +0), and +0 when ReLU stopped it (a pooled value not positive).
+ * Rather than the four floats, the tile keeps two, s (that +0 + g) and w (the chosen
+ * position), [tiles, b] each, and the steps that read it (grad_row, bias_grad) make
+ * the four, y = (w == position ? s : +0): half the floats to write and read back.
+ * Tiles that are no window (past an odd size) get s = 0, w = -1 (no position): four
+ * zeros. The loop runs across the images, as vector instructions without branches (a
+ * branch on the mask would be a coin toss), reading each image's window a plane apart.
+ * Returns false when an index does not lie in its own window (s and w then hold
  * garbage).
  */
 static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64_t n0,
-                                  int64_t b, int64_t o, float *block)
+                                  int64_t b, int64_t o, float *s, float *w)
 {
-    int64_t row = 2 * p->tw * b, poh = p->oh / 2, pow = p->ow / 2, P = poh * pow;
+    int64_t poh = p->oh / 2, pow = p->ow / 2, P = poh * pow;
     int64_t first = (n0 * p->O + o) * P, image = p->O * P; /* image n's plane: n * image */
     const float *gs = pg->grad + first, *ws = pg->indices + first, *ms = pg->pooled + first;
     const float fw = (float)p->ow;
     int outside = 0; /* windows whose index is none of their four positions */
     for (int64_t ty = 0; ty < p->th; ty++)
         for (int64_t tx = 0; tx < p->tw; tx++) {
-            float *d = block + 2 * ty * row + 2 * tx * b;
+            float *st = s + (ty * p->tw + tx) * b, *wt = w + (ty * p->tw + tx) * b;
             if (ty >= poh || tx >= pow) { /* a tile past the windows: zeros */
 #pragma omp simd
-                for (int64_t n = 0; n < b; n++)
-                    d[n] = d[b + n] = d[row + n] = d[row + b + n] = 0.0f;
+                for (int64_t n = 0; n < b; n++) {
+                    st[n] = 0.0f;
+                    wt[n] = -1.0f;
+                }
                 continue;
             }
             int64_t i = ty * pow + tx;
@@ -572,13 +594,8 @@ static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64
 #pragma omp simd reduction(+ : outside)
             for (int64_t n = 0; n < b; n++) {
                 float v = ws[n * image + i], g = gs[n * image + i];
-                float s = 0.0f + (ms[n * image + i] > 0.0f ? g : 0.0f);
-                float y00 = v == at ? s : 0.0f, y01 = v == at + 1.0f ? s : 0.0f;
-                float y10 = v == at + fw ? s : 0.0f, y11 = v == at + fw + 1.0f ? s : 0.0f;
-                d[n] = y00;
-                d[b + n] = y01;
-                d[row + n] = y10;
-                d[row + b + n] = y11;
+                st[n] = 0.0f + (ms[n * image + i] > 0.0f ? g : 0.0f);
+                wt[n] = v;
                 outside += !((v == at) | (v == at + 1.0f) | (v == at + fw) |
                              (v == at + fw + 1.0f));
             }
@@ -587,36 +604,44 @@ static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64
 }
 
 /*
- * The bias gradient of the block's images (block [2*th, 2*tw, b]): each image's plane
- * summed into *sum as tensor_conv2d_backward sums it (conv.c's row_sum over the L =
- * oh*ow floats of the plane, the same bits): eight float lanes, lane j adding positions
- * j, j + 8, ... below L rounded down to 8, in order; then the lanes and the last
- * positions, in order, in double. Here the lanes of all b images are added side by
- * side, which vectorizes.
+ * The bias gradient of plane o's tiles (pooled_grad_transform's s and w, [tiles, b]
+ * each): each image's output gradient summed into *sum as tensor_conv2d_backward sums
+ * it (conv.c's row_sum over the L = oh*ow floats of the plane, the same bits): eight
+ * float lanes, lane j adding positions j, j + 8, ... below L rounded down to 8, in
+ * order; then the lanes and the last positions, in order, in double. Position i's
+ * float is made as grad_row makes it, from its tile: s where w names i, else +0. Here
+ * the lanes of all b images are added side by side, which vectorizes.
  */
-static void bias_grad(const Winograd *p, const float *block, int64_t b, double *sum)
+static void bias_grad(const Winograd *p, const float *s, const float *w, int64_t b,
+                      double *sum)
 {
-    int64_t L = p->oh * p->ow, L8 = L / 8 * 8, row = 2 * p->tw;
-    float lane[8][WINOGRAD_IMAGES] = {{0}};
-    /* position i is (r, c) of the plane: stepped along, no division per position */
-    for (int64_t i = 0, r = 0, c = 0; i < L8; i++) {
-        const float *x = block + (r * row + c) * b;
-        float *l = lane[i % 8];
+    int64_t L = p->oh * p->ow, L8 = L / 8 * 8;
+    float lane[8][WINOGRAD_IMAGES] = {{0}}, last[8][WINOGRAD_IMAGES];
+    /* position i is (r, c) of the plane, in tile (r/2, c/2): stepped along */
+    for (int64_t i = 0, r = 0, c = 0; i < L; i++) {
+        const float *st = s + ((r / 2) * p->tw + c / 2) * b, *wt = w + (st - s);
+        const float at = (float)i;
+        float *l = i < L8 ? lane[i % 8] : last[i - L8];
+        if (i < L8) {
 #pragma omp simd
-        for (int64_t n = 0; n < b; n++)
-            l[n] += x[n];
+            for (int64_t n = 0; n < b; n++)
+                l[n] += wt[n] == at ? st[n] : 0.0f;
+        } else {
+            for (int64_t n = 0; n < b; n++)
+                l[n] = wt[n] == at ? st[n] : 0.0f;
+        }
         if (++c == p->ow) {
             c = 0;
             r++;
         }
     }
     for (int64_t n = 0; n < b; n++) {
-        double s = 0;
+        double sn = 0;
         for (int j = 0; j < 8; j++)
-            s += lane[j][n];
+            sn += lane[j][n];
         for (int64_t i = L8; i < L; i++)
-            s += block[((i / p->ow) * row + i % p->ow) * b + n];
-        *sum += s;
+            sn += last[i - L8][n];
+        *sum += sn;
     }
 }
 
@@ -791,15 +816,17 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, in
     double *bias = bw->bias ? bw->bias + chunk * O : NULL;
     for (int64_t n0 = begin; n0 < end && !bw->outside[thread]; n0 += p->images) {
         int64_t b = end - n0 < p->images ? end - n0 : p->images, T = b * p->th * p->tw;
-        for (int64_t o = 0; o < O; o++) { /* channel o's dY: a block [2*th, 2*tw, b] */
-            float *d = dy + o * 4 * T;
+        for (int64_t o = 0; o < O; o++) {
+            /* channel o's dY: a block [2*th, 2*tw, b], or its windows' s and w (planes o
+             * and O + o of [2, O, T]) */
             if (!bw->pooled) {
-                gather_grad_output(p, bw->g, n0, b, o, d);
-            } else if (!pooled_grad_transform(p, bw->pooled, n0, b, o, d)) {
+                gather_grad_output(p, bw->g, n0, b, o, dy + o * 4 * T);
+            } else if (!pooled_grad_transform(p, bw->pooled, n0, b, o, dy + o * T,
+                                              dy + (O + o) * T)) {
                 bw->outside[thread] = true;
                 return;
             } else if (bias) {
-                bias_grad(p, d, b, &bias[o]);
+                bias_grad(p, dy + o * T, dy + (O + o) * T, b, &bias[o]);
             }
         }
         if (du)
@@ -809,7 +836,7 @@ static void backward_images(void *ctx, int64_t begin, int64_t end, int chunk, in
         for (int xi = 0; xi < XI && (du || bw->grad_input); xi++) {
             const float *mx = dm + (xi % 4) * O * T;
             if (xi % 4 == 0)
-                grad_row(p, dy, b, T, xi / 4, dm);
+                grad_row(p, dy, bw->pooled != NULL, b, T, xi / 4, dm);
             if (du)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)C, (int)T,
                             1.0f, mx, (int)T, v + xi * C * T, (int)T, 1.0f, du + xi * O * C,
