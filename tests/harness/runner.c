@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,20 +134,20 @@ static char *read_capture(FILE *f)
  *
  * Each test runs in a child process that this (parent) process forks itself; the
  * child runs the one test with Check in no-fork mode and, only when Check says it
- * passed, writes its completion record "PASS <nonce>\n" into a pipe that the parent
+ * passed, writes its completion record "PASS <nonce>\n" into a socket that the parent
  * created for this test alone. The nonce is 128 random bits drawn by the parent just
  * before the fork. The parent then decides:
  *
  *   passed  <=>  the child exited normally with status 0, within its time limit,
- *                and the pipe holds exactly "PASS <nonce>\n".
+ *                and the socket holds exactly "PASS <nonce>\n".
  *
  * So a test body that calls exit(0), _exit(0) or abort(), forks and lets the copy
  * exit, kills itself, or prints "PASS" on its stdout fails: none of them writes the
  * record. No code of the suite under test ever runs in the parent (it only registers
- * tests and reads pipes), so nothing the tested code does can change the parent's
+ * tests and reads sockets), so nothing the tested code does can change the parent's
  * memory: the parent is also made non-dumpable, which keeps a child of the same
  * user from attaching to it or opening its /proc/PID/fd and /proc/PID/mem. The child
- * closes every descriptor but its capture file and its record pipe before the test
+ * closes every descriptor but its capture file and its record socket before the test
  * starts, so the parent's stdout (where the results go) is out of its reach.
  * docs/grading.md ("Threat model") says what this does not stop.
  *
@@ -183,7 +184,7 @@ static void run_child(Suite *suite, const GradedEntry *entry, int capture_fd, in
     setpgid(0, 0); /* its own group, so the parent can kill whatever it leaves behind */
     dup2(capture_fd, 1);
     dup2(capture_fd, 2);
-    /* Keep 0, 1, 2 and the record pipe; everything else of the parent's goes. */
+    /* Keep 0, 1, 2 and the record socket; everything else of the parent's goes. */
     long max_fd = sysconf(_SC_OPEN_MAX);
     if (max_fd < 0 || max_fd > 65536)
         max_fd = 65536;
@@ -252,7 +253,7 @@ static int wait_child(pid_t pid, double limit, int *timed_out)
     return status;
 }
 
-/* What the child left in the pipe (at most @p size - 1 bytes), NUL-terminated. */
+/* What the child left in the socket (at most @p size - 1 bytes), NUL-terminated. */
 static size_t read_record(int fd, char *buf, size_t size)
 {
     size_t len = 0;
@@ -280,8 +281,11 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
     char message[MAX_CAPTURE + 256];
     int passed = 0;
     FILE *capture = tmpfile();
-    int pipe_fd[2] = {-1, -1};
-    if (make_nonce(nonce) != 0 || !capture || pipe(pipe_fd) != 0) {
+    int record_fds[2] = {-1, -1};
+    /* A socket pair, not a pipe: /proc/self/fd/N of a socket cannot be opened, so a
+     * test that may open files (week 4's may) cannot get a second descriptor of it. */
+    if (make_nonce(nonce) != 0 || !capture ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, record_fds) != 0) {
         snprintf(message, sizeof message, "harness: cannot set the test up (%s)",
                  strerror(errno));
     } else {
@@ -290,19 +294,19 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
         double limit = entry->timeout * timeout_multiplier();
         pid_t pid = fork();
         if (pid == 0) {
-            close(pipe_fd[0]);
-            run_child(suite, entry, fileno(capture), pipe_fd[1], nonce);
+            close(record_fds[0]);
+            run_child(suite, entry, fileno(capture), record_fds[1], nonce);
         }
-        close(pipe_fd[1]);
+        close(record_fds[1]);
         if (pid < 0) {
             snprintf(message, sizeof message, "harness: fork failed (%s)", strerror(errno));
         } else {
             setpgid(pid, pid);
-            fcntl(pipe_fd[0], F_SETFL, O_NONBLOCK);
+            fcntl(record_fds[0], F_SETFL, O_NONBLOCK);
             int timed_out;
             int status = wait_child(pid, limit, &timed_out);
             char record[MAX_CAPTURE + 128];
-            read_record(pipe_fd[0], record, sizeof record);
+            size_t record_len = read_record(record_fds[0], record, sizeof record);
             char pass_line[2 * NONCE_BYTES + 8], fail_line[2 * NONCE_BYTES + 8];
             snprintf(pass_line, sizeof pass_line, "PASS %s\n", nonce);
             snprintf(fail_line, sizeof fail_line, "FAIL %s\n", nonce);
@@ -312,7 +316,10 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
             } else if (status != -1 && WIFSIGNALED(status)) {
                 snprintf(message, sizeof message, "Received signal %d (%s)",
                          WTERMSIG(status), strsignal(WTERMSIG(status)));
-            } else if (strcmp(record, pass_line) == 0 && exited_zero) {
+            } else if (record_len == strlen(pass_line) &&
+                       memcmp(record, pass_line, record_len) == 0 && exited_zero) {
+                /* Byte for byte and nothing after it: a forged "PASS <nonce>\n\0" in
+                 * front of the harness's own "FAIL" record is not a pass. */
                 passed = 1;
                 message[0] = '\0';
             } else if (strncmp(record, fail_line, strlen(fail_line)) == 0 && exited_zero) {
@@ -331,12 +338,12 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
             } else {
                 snprintf(message, sizeof message,
                          "the test's completion record is not the harness's (something "
-                         "wrote into the grader's pipe); the test counts as failed");
+                         "wrote into the grader's record socket); the test counts as failed");
             }
         }
     }
-    if (pipe_fd[0] >= 0)
-        close(pipe_fd[0]);
+    if (record_fds[0] >= 0)
+        close(record_fds[0]);
 
     cJSON *test = cJSON_CreateObject();
     cJSON_AddStringToObject(test, "name", entry->name);

@@ -23,6 +23,13 @@
  *                          might have, then _exit(0)
  *   test_parent_fd         opens /proc/PARENT/fd/1 (where the results go) and writes an
  *                          all-passed results file into it, then _exit(0)
+ *   test_nul_record        finds the real nonce on its own stack, writes "PASS <nonce>\n"
+ *                          and a NUL into every descriptor, then fails an assertion: the
+ *                          harness's "FAIL" record lands after the NUL
+ *   test_reopen_record     finds the nonce, reopens the record channel through
+ *                          /proc/self/fd (as a test that may open files could), writes
+ *                          "PASS <nonce>\n" there, closes the original so the harness's
+ *                          own record cannot follow, then fails an assertion
  *   test_exit_under_vg     passes normally; under valgrind it leaks and then _exit(0)s,
  *                          so a grader trusting the run's exit status would give it
  *                          the valgrind item (SELFTEST_MODE=vgexit registers only it)
@@ -40,6 +47,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +181,70 @@ START_TEST(test_parent_fd)
 }
 END_TEST
 
+/* The nonce of this test's completion record, as code in the test's process can find
+ * it: 32 lowercase hex digits and a NUL, in a frame above this one on the stack (the
+ * harness keeps it there). Fills @p line with "PASS <nonce>\n"; 0 when not found. */
+static int find_nonce(char line[40])
+{
+    volatile const char *p = __builtin_frame_address(0);
+    for (long i = 0; i < 16384; i++) {
+        int k = 0;
+        while (k < 33 && ((p[i + k] >= '0' && p[i + k] <= '9') || (p[i + k] >= 'a' && p[i + k] <= 'f')))
+            k++;
+        if (k != 32 || p[i + 32] != '\0')
+            continue;
+        memcpy(line, "PASS ", 5);
+        for (int j = 0; j < 32; j++)
+            line[5 + j] = p[i + j];
+        line[37] = '\n';
+        line[38] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether @p fd is a pipe or a socket (the record channel; Check's own files are not). */
+static int is_channel(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+START_TEST(test_nul_record)
+{
+    char line[40];
+    ck_assert_msg(find_nonce(line), "no nonce found on the stack");
+    puts("found the nonce; writing it with a NUL");
+    for (int fd = 3; fd < 64; fd++)
+        if (is_channel(fd) && write(fd, line, 39) < 0) /* with the NUL */
+            errno = 0;
+    ck_assert_msg(0, "the real work failed");
+}
+END_TEST
+
+START_TEST(test_reopen_record)
+{
+    char line[40];
+    ck_assert_msg(find_nonce(line), "no nonce found on the stack");
+    for (int fd = 3; fd < 64; fd++) {
+        if (!is_channel(fd))
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        int again = open(path, O_WRONLY);
+        if (again >= 0) {
+            if (write(again, line, 38) == 38)
+                printf("reopened the record channel %s and forged the record\n", path);
+        } else {
+            printf("could not reopen the record channel %s: %s\n", path, strerror(errno));
+        }
+        close(fd); /* the harness's own record cannot follow */
+    }
+    fflush(stdout);
+    ck_assert_msg(0, "the real work failed");
+}
+END_TEST
+
 /* Under valgrind the environment has LD_PRELOAD of valgrind's own libraries. */
 static int under_valgrind(void)
 {
@@ -225,5 +297,7 @@ Suite *make_suite(void)
     GRADED(s, test_atexit_exit, 1);
     GRADED(s, test_forged_record, 1);
     GRADED(s, test_parent_fd, 1);
+    GRADED(s, test_nul_record, 1);
+    GRADED(s, test_reopen_record, 1);
     return s;
 }
