@@ -86,6 +86,15 @@ $(1)_OBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
 $(BUILD)/obj/$(1)/%.o: $(1)/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$(1)) -MMD -MP -c $$< -o $$@
+# The same file preprocessed with the same flags, and every header it read (X.i.d):
+# what the deployed grader checks in a submission (tests/harness/grade-submission.sh);
+# X.mm: the headers it names, missing ones too (for a file that does not preprocess).
+$(BUILD)/obj/$(1)/%.i: $(1)/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$(1)) -E -MD -MF $$@.d -MT x $$< -o $$@
+$(BUILD)/obj/$(1)/%.mm: $(1)/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(CJSON_CFLAGS) $$(LAYER_INC_$(1)) -M -MG -MT x $$< -o $$@
 $(BUILD)/lib/libstrata_$(1).a: $$($(1)_OBJ) | $(BUILD)/lib
 	rm -f $$@ && ar rcs $$@ $$($(1)_OBJ)
 lib-$(1): $(BUILD)/lib/libstrata_$(1).a

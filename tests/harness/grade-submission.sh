@@ -17,24 +17,29 @@
 #     solved with the reference, later ones stubbed), the instructors' hidden tests of
 #     the week are added, and the submitted files replace the handout's.
 #  3. Before anything runs, each submitted file is checked (docs/grading.md, "Threat
-#     model"): it must be a plain file of reasonable size; it may include only the
-#     course's layer headers and system headers; no inline assembly; and once compiled,
-#     its object may have no constructor or destructor sections, no ifunc, define no
-#     global symbol the reference's file does not, and call only what the reference's
-#     own objects of the week call, the course's libraries, and a short list of harmless
-#     C library functions; never a process, signal, jump or loader function.
+#     model"): it must be a plain file of reasonable size inside the submission (no
+#     link, no linked folder); read as the compiler reads it (the Makefile's own
+#     preprocessing, the same before and after the build), it may include only the
+#     course's layer headers and system headers, and use no inline assembly, no stack
+#     or jump builtin and no C library structure's members; and once compiled, its
+#     object may have no constructor or destructor sections, no ifunc, define no global
+#     symbol the reference's file does not, and call only what the reference's own
+#     objects of the week call, the course's libraries, and a short list of harmless C
+#     library functions; never a process, signal, jump or loader function. The week is
+#     built here, once and bounded; a build that fails scores 0 with its log.
 #  4. A refused submission gets a valid results.json with every test at 0 and the
 #     reason in plain words; otherwise tests/harness/grade.sh grades the week (public
-#     and hidden suites, valgrind items) in the copy, the suites running as an
-#     unprivileged user when this runs as root.
+#     and hidden suites, valgrind items) in the copy without building anything, the
+#     suites running as an unprivileged user when this runs as root.
 #
 # Environment: MAKE; GRADE_HANDOUT=dir (a handout of WEEK already cut from this tree,
 # possibly built: copied instead of cutting a new one; the self-test shares one);
 # GRADE_REFBUILD=dir (where the reference's objects of the week are built; reused when
 # given); GRADE_OPT (compiler optimization, default the Makefile's); GRADE_VALGRIND,
-# VALGRIND_POINTS, GRADE_USER as for grade.sh; GRADE_GATE=off skips step 3 (only for the
-# self-test, to show the run-time defenses hold on their own); GRADE_KEEP=yes keeps the
-# temporary folder.
+# VALGRIND_POINTS, GRADE_USER as for grade.sh; GRADE_GATE=off skips step 3's checks
+# (only for the self-test, to show the run-time defenses hold on their own);
+# GRADE_BUILD_TIMEOUT (seconds for each build step, default 900); GRADE_KEEP=yes keeps
+# the temporary folder.
 # Exit status: 0 when RESULTS was written (whatever the score), 2 on bad usage.
 set -u
 LC_ALL=C
@@ -51,7 +56,7 @@ results=$3
 case $week in '' | *[!0-9]*) usage ;; esac
 [ -d "$submission" ] || { echo "grade-submission: $submission is not a folder" >&2; exit 2; }
 case $results in /*) ;; *) results=$(pwd)/$results ;; esac
-submission=$(cd "$submission" && pwd)
+submission=$(cd "$submission" && pwd -P)
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 make=${MAKE:-make}
@@ -110,18 +115,28 @@ if [ -d "$root/tests/hidden" ]; then
 fi
 mkdir -p "$gdir"
 
-# refuse REASON: every test of the week at 0, with REASON; results.json still valid.
-refuse() {
-    echo "grade-submission: refused: $1"
+# no_run KIND TEXT: every test of the week at 0, with TEXT as its output (KIND "refused":
+# TEXT is why the submission was refused; "note": the build log of a week that did not
+# build); results.json still valid. Nothing of the submission runs.
+no_run() {
     names=
     for s in $(printf '%s\n' "$suites" | cut -d' ' -f1); do
         src=$(printf '%s\n' "$suites" | awk -v n="$s" '$1 == n { print $2 }')
         list_from_sources "$root/$src" >"$gdir/$s.list"
-        printf 'the submission was refused before any test ran: %s\n' "$1" >"$gdir/$s.refused"
+        # A core handout's stretch tests carry no points, as grade.sh reports them.
+        if grep -q 'level=core' "$tree/.handout" 2>/dev/null && [ -f "$root/$src/stretch-tests.txt" ]; then
+            awk 'FILENAME == ARGV[1] { if ($0 !~ /^#/ && NF) s[$1] = 1; next }
+                 { print $1, (($1 in s) ? 0 : $2) }' "$root/$src/stretch-tests.txt" \
+                "$gdir/$s.list" >"$gdir/$s.list.core"
+            mv "$gdir/$s.list.core" "$gdir/$s.list"
+        fi
+        printf '%s\n' "$2" >"$gdir/$s.$1"
         if [ "${GRADE_VALGRIND:-yes}" = no ]; then
             echo skipped >"$gdir/$s.valgrind"
-        else
+        elif [ "$1" = refused ]; then
             printf 'failed\nnot run: the submission was refused\n' >"$gdir/$s.valgrind"
+        else
+            printf 'failed\nthe suite did not build\n' >"$gdir/$s.valgrind"
         fi
         names="$names $s"
     done
@@ -129,6 +144,20 @@ refuse() {
     "$tool" --strict --dir "$gdir" --out "$results" --valgrind-points "${VALGRIND_POINTS:-5}" \
         --time "$(($(date +%s) - start))" $names
     exit 0
+}
+# refuse REASON: refused before anything runs.
+refuse() {
+    echo "grade-submission: refused: $1"
+    no_run refused "the submission was refused before any test ran: $1"
+}
+# not_built: the week's code did not compile (or link); graded 0 with the end of the
+# build log, as grade.sh grades a suite that does not build. It is never built a second
+# time: a file that compiles only on a second try (it tests for a file the first try
+# left behind) must not reach the tests unchecked.
+not_built() {
+    echo "grade-submission: the week does not build"
+    no_run note "the suite did not build; the end of the build log:
+$(tail -n 30 "$tmp/build.log")"
 }
 
 # The tests a suite declares, from its sources (as grade.sh does).
@@ -169,6 +198,12 @@ for f in $files; do
     fi
     [ -L "$from" ] && refuse "$f is a symbolic link; a submission must contain plain files"
     [ -f "$from" ] || refuse "$f is not a plain file"
+    # Nor reached through a linked folder (autograd -> the instructor's autograd): the
+    # file itself must lie inside the submission.
+    case $(realpath -e -- "$from" 2>/dev/null) in
+        "$submission"/*) ;;
+        *) refuse "$f is reached through a symbolic link to outside the submission; a submission must contain plain files" ;;
+    esac
     size=$(wc -c <"$from")
     [ "$size" -le "$max_bytes" ] || refuse "$f is $size bytes; the limit is $max_bytes"
     # cmp: a file identical to the handout's keeps its time stamp (and its object).
@@ -178,63 +213,115 @@ done
 
 cflags_opt=${GRADE_OPT:+OPT=$GRADE_OPT}
 objs=
-for f in $files; do objs="$objs build/obj/${f%.c}.o"; done
+pps=
+for f in $files; do
+    objs="$objs build/obj/${f%.c}.o"
+    pps="$pps build/obj/${f%.c}.i"
+done
+# The suites' binaries and the libraries up to the week's layer (reference code below
+# the week, the handout elsewhere in the layer).
+bins=$(printf '%s\n' "$suites" | awk '{ printf " build/tests/%s", $1 }')
+libs=
+libfiles=
+for l in $layers; do
+    libs="$libs lib-$l"
+    libfiles="$libfiles $tree/build/lib/libstrata_$l.a"
+    [ "$l" = "$layer" ] && break
+done
+
+# build_tree TARGET...: make them in the graded tree, bounded: a submission that makes
+# the compiler loop, read a device or write without end (a macro bomb) costs its week,
+# not the machine. Everything is built here, before grading, and nothing after the
+# checks below (grade.sh runs with GRADE_NO_BUILD=yes).
+build_timeout=${GRADE_BUILD_TIMEOUT:-900}
+build_tree() {
+    # shellcheck disable=SC2086
+    (
+        ulimit -f 1048576 2>/dev/null
+        ulimit -v 4194304 2>/dev/null
+        cd "$tree" && exec timeout -k 10 "$build_timeout" $make --no-print-directory -j2 \
+            BUILD=build $cflags_opt "$@"
+    ) </dev/null
+}
 
 # ------------------------------------------------------- the source checks ---
-if [ "${GRADE_GATE:-on}" != off ]; then
-    # Includes: only the course's headers (found in the layer folders of the
-    # instructor's tree) and system headers (-MM leaves those out).
-    # A layer's include path is its folder and its subfolders (optim/data, ...), as
-    # the Makefile builds it.
-    inc=
-    for l in $layers; do
-        for dir in $(cd "$tree" && find "$l" -type d | sort); do
-            inc="$inc -I$dir"
-        done
-        [ "$l" = "$layer" ] && break
+# The checks read each file as the compiler reads it: preprocessed by the Makefile's own
+# rule (build/obj/X.i, with the very flags of build/obj/X.o: -O, -fPIC, ... so that
+# `#ifdef __OPTIMIZE__` hides nothing), and the headers that pass read (X.i.d). The
+# files are preprocessed twice, before and after the build, and must come out the same:
+# a file that tests for something the build leaves behind (`__has_include` of an object
+# or a log) would otherwise show the checks one text and the compiler another.
+# shellcheck disable=SC2086
+preprocess() { (cd "$tree" && rm -f $pps) && build_tree -B $pps; }
+# check_includes FILE: refuse FILE if a header it reads (the make rule "x: ..." on
+# standard input) is neither one of the course's headers (found in the layer folders
+# of the instructor's tree) nor a system header.
+check_includes() {
+    for d in $(sed -e 's/^x://' -e 's/\\$//'); do
+        [ "$d" = "$1" ] && continue
+        # Where it really is (no ".." or link tricks): a system header, or a header of
+        # a layer folder that the instructor's tree has too.
+        real=$(cd "$tree" && realpath -m -- "$d")
+        ok=no
+        case $real in
+            "$tree"/*)
+                rel=${real#"$tree"/}
+                for l in $layers; do
+                    case $rel in "$l"/*.h) [ -f "$root/$rel" ] && ok=yes ;; esac
+                done ;;
+            /usr/include/* | /usr/lib/*) ok=yes ;;
+        esac
+        [ $ok = yes ] || refuse "$1 includes $d; a submission may include only the course's headers and system headers"
     done
-    for f in $files; do
-        # shellcheck disable=SC2086
-        deps=$(cd "$tree" && ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
-            -fopenmp-simd $inc -MM -MG -MT x "$f" 2>"$tmp/mm.err") || {
-            # Let the compiler's own message reach the student through the build.
-            continue
-        }
-        for d in $(printf '%s\n' "$deps" | sed -e 's/^x://' -e 's/\\$//'); do
-            [ "$d" = "$f" ] && continue
-            # Where it really is (no ".." or link tricks): a system header, or a
-            # header of a layer folder that the instructor's tree has too.
-            real=$(cd "$tree" && realpath -m -- "$d")
-            ok=no
-            case $real in
-                "$tree"/*)
-                    rel=${real#"$tree"/}
-                    for l in $layers; do
-                        case $rel in "$l"/*.h) [ -f "$root/$rel" ] && ok=yes ;; esac
-                    done ;;
-                /usr/include/* | /usr/lib/*) ok=yes ;;
-            esac
-            [ $ok = yes ] || refuse "$f includes $d; a submission may include only the course's headers and system headers"
+}
+: >"$tmp/build.log"
+if [ "${GRADE_GATE:-on}" != off ]; then
+    # A file that does not preprocess does not compile either: graded as not built;
+    # but one that includes what it may not (a test header, which in turn includes
+    # what the layer cannot see) is told so: its headers, missing ones too (-MG).
+    if ! preprocess >>"$tmp/build.log" 2>&1; then
+        for f in $files; do
+            mm=build/obj/${f%.c}.mm
+            build_tree -B "$mm" >/dev/null 2>&1 && check_includes "$f" <"$tree/$mm"
         done
-        # Inline assembly, even behind a macro: the preprocessed lines of the file itself.
-        # shellcheck disable=SC2086
-        (cd "$tree" && ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
-            -fopenmp-simd $inc -E "$f" 2>/dev/null) | awk -v f="$f" '
-            /^# [0-9]+ "/ { split($0, p, "\""); mine = (p[2] == f); next }
-            mine' >"$tmp/pp.c"
+        not_built
+    fi
+    for f in $files; do
+        i=$tree/build/obj/${f%.c}.i
+        cp "$i" "$i.first"
+        # Includes: only the course's headers and system headers.
+        check_includes "$f" <"$i.d"
+        # The file's own preprocessed lines (macros expanded, headers left out).
+        awk -v f="$f" '/^# [0-9]+ "/ { split($0, p, "\""); mine = (p[2] == f); next }
+            mine' "$i" >"$tmp/pp.c"
+        # Inline assembly, even behind a macro.
         if grep -Eq '(^|[^A-Za-z0-9_])(asm|__asm|__asm__)([^A-Za-z0-9_]|$)' "$tmp/pp.c"; then
             refuse "$f contains inline assembly; submissions may not"
         fi
+        # The builtins that read or rewrite the call stack or jump: the harness's frames
+        # (and the completion record's nonce in them) are not the submission's business.
+        b=$(grep -oE '__builtin_(frame_address|return_address|extract_return_addr|setjmp|longjmp|eh_return|unwind_init|apply_args|apply|return)([^A-Za-z0-9_]|$)' \
+            "$tmp/pp.c" | head -n 1 | sed 's/[^A-Za-z0-9_]*$//')
+        [ -z "$b" ] || refuse "$f uses $b; submissions may not"
+        # The C library's internals: the members of its structures (FILE's _fileno,
+        # _IO_write_ptr, ...) all begin with an underscore, and no course structure's do.
+        m=$(grep -oE '((->|\.)|__builtin_offsetof[[:space:]]*\([^,]*,)[[:space:]]*_[A-Za-z0-9_]*' \
+            "$tmp/pp.c" | head -n 1 | sed 's/^.*[-.>,[:space:]]//')
+        [ -z "$m" ] || refuse "$f uses the member $m of a C library structure; submissions may not"
     done
 fi
 
 # --------------------------------------------------------------- build ---
-# The libraries up to the week's layer; a compile error is graded (0, with the
-# compiler's message) by grade.sh below, so it does not stop here.
-# shellcheck disable=SC2086
-built=yes
-(cd "$tree" && $make --no-print-directory -j2 BUILD=build $cflags_opt $objs) \
-    >"$tmp/build.log" 2>&1 || built=no
+# The week's objects first (a compile error is graded: 0, with the compiler's message).
+build_tree $objs >>"$tmp/build.log" 2>&1 || not_built
+if [ "${GRADE_GATE:-on}" != off ]; then
+    preprocess >>"$tmp/build.log" 2>&1 || not_built
+    for f in $files; do
+        i=$tree/build/obj/${f%.c}.i
+        cmp -s "$i" "$i.first" ||
+            refuse "$f preprocesses differently from one build to the next (it tests for files the build leaves behind); submissions may not"
+    done
+fi
 
 # ------------------------------------------------------- the object checks ---
 # Never, whatever the reference does: processes, signals, non-local jumps, the loader,
@@ -264,7 +351,7 @@ fminf fma fmaf copysign copysignf nextafter nextafterf"
 defined_globals() { nm -P "$@" 2>/dev/null | awk '$2 ~ /^[TDBRCGSVWiu]$/ { print $1 }' | sort -u; }
 undefined() { nm -P "$@" 2>/dev/null | awk '$2 ~ /^[Uwv]$/ { print $1 }' | sort -u; }
 
-if [ "${GRADE_GATE:-on}" != off ] && [ $built = yes ]; then
+if [ "${GRADE_GATE:-on}" != off ]; then
     # The reference's objects of the same files, compiled the same way in this tree's
     # Makefile (from the instructor's sources).
     refobjs=
@@ -280,18 +367,14 @@ if [ "${GRADE_GATE:-on}" != off ] && [ $built = yes ]; then
     defined_globals $refobjs >"$tmp/ref.defined"
     # shellcheck disable=SC2086
     undefined $refobjs >"$tmp/ref.undefined"
-    # What the course's libraries up to the week's layer define (reference code below
-    # the week, the handout elsewhere in the layer).
-    libs=
-    libfiles=
-    for l in $layers; do
-        libs="$libs lib-$l"
-        libfiles="$libfiles $tree/build/lib/libstrata_$l.a"
-        [ "$l" = "$layer" ] && break
-    done
-    # shellcheck disable=SC2086
-    (cd "$tree" && $make --no-print-directory -j2 BUILD=build $cflags_opt $libs) \
-        >>"$tmp/build.log" 2>&1 || built=no
+fi
+# The libraries (the checks below read them); the suites are linked after the checks.
+# shellcheck disable=SC2086
+(cd "$tree" && cksum $objs) >"$tmp/objs.sum"
+# shellcheck disable=SC2086
+build_tree $libs >>"$tmp/build.log" 2>&1 || not_built
+
+if [ "${GRADE_GATE:-on}" != off ]; then
     # shellcheck disable=SC2086
     { defined_globals $libfiles; cat "$tmp/ref.undefined"; printf '%s\n' $safe; } |
         sort -u >"$tmp/allowed"
@@ -299,7 +382,6 @@ if [ "${GRADE_GATE:-on}" != off ] && [ $built = yes ]; then
 
     for f in $files; do
         o=$tree/build/obj/${f%.c}.o
-        [ -f "$o" ] || continue
         sections=$(readelf -SW "$o" 2>/dev/null | grep -oE '\.(init_array|fini_array|preinit_array|ctors|dtors)[^ ]*' | head -n 1)
         [ -z "$sections" ] ||
             refuse "$f defines a constructor or destructor (its object has a $sections section); submissions may not"
@@ -318,6 +400,13 @@ if [ "${GRADE_GATE:-on}" != off ] && [ $built = yes ]; then
     done
 fi
 
+# The suites. Nothing is compiled again: the objects checked above are the ones linked.
+# shellcheck disable=SC2086
+build_tree $bins >>"$tmp/build.log" 2>&1 || not_built
+# shellcheck disable=SC2086
+(cd "$tree" && cksum $objs) | cmp -s - "$tmp/objs.sum" ||
+    refuse "the week's objects changed after they were checked; submissions may not make that happen"
+
 # ----------------------------------------------------------------- grade ---
 # The suites run as GRADE_USER (nobody) when this is root; they should not be able to
 # read the instructor's tree (the reference, the hidden tests) either.
@@ -329,5 +418,5 @@ if [ "$(id -u)" -eq 0 ] && [ "${GRADE_USER:-nobody}" != none ] && id "${GRADE_US
         "docs/grading.md, \"Setting up Gradescope\")" >&2
 fi
 echo "grade-submission: grading week $week..."
-(cd "$tree" && RESULTS=$results GRADE_DIR=$gdir MAKE="$make${GRADE_OPT:+ OPT=$GRADE_OPT}" \
-    sh tests/harness/grade.sh build "$week")
+(cd "$tree" && RESULTS=$results GRADE_DIR=$gdir GRADE_NO_BUILD=yes \
+    MAKE="$make${GRADE_OPT:+ OPT=$GRADE_OPT}" sh tests/harness/grade.sh build "$week")

@@ -132,6 +132,31 @@ rm "$tmp/fx/symlink/$first"
 ln -s "$root/$first" "$tmp/fx/symlink/$first" # the reference's own file, by a link
 new_fixture huge_file
 head -c 2000000 /dev/zero | tr '\0' '\n' >>"$tmp/fx/huge_file/$first"
+# The layer folder itself a link to the instructor's (the file is no link, its folder is).
+mkdir -p "$tmp/fx/folder_link"
+ln -s "$root/autograd" "$tmp/fx/folder_link/autograd"
+# What the checks see must be what the compiler sees: the build defines __OPTIMIZE__.
+new_fixture asm_when_optimized
+printf '%s\n' '#ifdef __OPTIMIZE__' '#define QUIET() __asm__ volatile("" ::: "memory")' '#else' \
+    '#define QUIET() ((void)0)' '#endif' 'int autograd_asm_probe(void);' \
+    'int autograd_asm_probe(void) { QUIET(); return 0; }' >>"$tmp/fx/asm_when_optimized/$first"
+new_fixture include_when_optimized
+sed -i '1i #ifdef __OPTIMIZE__\n#include "../tests/week2_autograd/common.h"\n#endif' \
+    "$tmp/fx/include_when_optimized/$first"
+# A file that preprocesses one way before the build and another after: it tests for the
+# dependency file its own first preprocessing leaves behind.
+new_fixture two_faced
+probe=../build/obj/${first%.c}.i.d
+printf '%s\n' "#if __has_include(\"$probe\")" '#define QUIET() __asm__ volatile("" ::: "memory")' \
+    '#else' '#define QUIET() ((void)0)' '#endif' 'int autograd_asm_probe(void);' \
+    'int autograd_asm_probe(void) { QUIET(); return 0; }' >>"$tmp/fx/two_faced/$first"
+new_fixture record_forge
+cat "$here/record_forge.c" >>"$tmp/fx/record_forge/$first"
+sed -i '1i static void forge_record(void);' "$tmp/fx/record_forge/$first"
+stub_calls "$tmp/fx/record_forge/$first" 'forge_record(); strata_not_implemented(__func__, 2);'
+new_fixture stack_builtin
+stub_calls "$tmp/fx/stack_builtin/$first" \
+    'if (__builtin_frame_address(0)) strata_not_implemented(__func__, 2);'
 
 for spec in \
     "exit_in_stubs|calls _exit" \
@@ -150,7 +175,13 @@ for spec in \
     "at_exit|atexit" \
     "long_jump|setjmp" \
     "symlink|is a symbolic link" \
-    "huge_file|bytes; the limit is"; do
+    "huge_file|bytes; the limit is" \
+    "folder_link|reached through a symbolic link" \
+    "asm_when_optimized|contains inline assembly" \
+    "include_when_optimized|includes autograd/../tests/week2_autograd/common.h" \
+    "two_faced|preprocesses differently" \
+    "record_forge|the member _fileno" \
+    "stack_builtin|uses __builtin_frame_address"; do
     name=${spec%%|*}
     reason=${spec#*|}
     grade_fixture "$name"
@@ -159,6 +190,21 @@ for spec in \
 done
 
 echo "red team: attacks that get past the checks (or with the checks off) still score 0"
+# A file that fails the checked build and compiles in a later one: there is no later one,
+# the week is graded as not building.
+new_fixture flaky_build
+cat "$here/flaky_build.c" >>"$tmp/fx/flaky_build/$first"
+grade_fixture flaky_build
+check "a file that compiles only on a second build (with a forging constructor) scores 0 ($(cat "$tmp/flaky_build.score"))" \
+    zero flaky_build
+check "... graded as not building, with the compiler's message" \
+    sh -c "grep -q 'did not build' '$tmp/flaky_build.json' && grep -q 'not this time' '$tmp/flaky_build.json'"
+# Reading a device that never ends: the build is bounded and the week scores 0.
+new_fixture endless_include
+sed -i '1i #include "/dev/zero"' "$tmp/fx/endless_include/$first"
+grade_fixture endless_include
+check "including /dev/zero ends (bounded build) and scores 0 ($(cat "$tmp/endless_include.score"))" \
+    zero endless_include
 # Headers and a shadowing check.h in the submission are never used: this is the
 # untouched handout plus the two headers, graded in full.
 new_fixture handout_and_headers
@@ -186,6 +232,10 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
         sh -c "! grep -q 'attack: wrote' '$tmp/runtime.json'"
     check "... and they did run (their output is in results.json)" \
         grep -q 'attack: could not' "$tmp/runtime.json"
+    # The forged completion record (the real nonce, a NUL, the harness's FAIL after it).
+    grade_fixture record_forge GRADE_GATE=off
+    check "a completion record forged with the nonce found on the stack, checks off: 0 ($(cat "$tmp/record_forge.score"))" \
+        zero record_forge
 else
     echo "  skip  run-time attacks with the checks off (need root, to run the suites as nobody)"
 fi
