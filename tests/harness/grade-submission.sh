@@ -291,6 +291,20 @@ if [ "${GRADE_GATE:-on}" != off ]; then
         cp "$i" "$i.first"
         # Includes: only the course's headers and system headers.
         check_includes "$f" <"$i.d"
+        # Which lines are the file's own, the checks below learn from the line markers;
+        # a #line directive naming another file (a header) would hide the lines after
+        # it. The compiler marks entering (1) and leaving (2) a header; any other change
+        # of file (after the command-line preamble) is such a directive.
+        renamed=$(awk -v f="$f" '/^# [0-9]+ "/ {
+                split($0, p, "\""); flags = p[3]
+                if (flags !~ /(^| )[12]( |$)/ && cur != "" && p[2] != cur &&
+                    cur !~ /^<(built-in|command-line)>$/ && p[2] !~ /^<(built-in|command-line)>$/) {
+                    print p[2]; exit
+                }
+                cur = p[2]
+            }' "$i")
+        [ -z "$renamed" ] ||
+            refuse "$f renames its lines as \"$renamed\" (#line); submissions may not"
         # The file's own preprocessed lines (macros expanded, headers left out).
         awk -v f="$f" '/^# [0-9]+ "/ { split($0, p, "\""); mine = (p[2] == f); next }
             mine' "$i" >"$tmp/pp.c"

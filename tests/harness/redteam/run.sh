@@ -150,6 +150,12 @@ probe=../build/obj/${first%.c}.i.d
 printf '%s\n' "#if __has_include(\"$probe\")" '#define QUIET() __asm__ volatile("" ::: "memory")' \
     '#else' '#define QUIET() ((void)0)' '#endif' 'int autograd_asm_probe(void);' \
     'int autograd_asm_probe(void) { QUIET(); return 0; }' >>"$tmp/fx/two_faced/$first"
+# A #line directive naming a header: the lines after it are not the file's own to the
+# checks, which would then not see the assembly in them.
+new_fixture line_directive
+printf '%s\n' '#line 1 "tensor/tensor.h"' \
+    '__attribute__((unused)) static int asm_probe(void) { __asm__ volatile("" ::: "memory"); return 0; }' \
+    >>"$tmp/fx/line_directive/$first"
 new_fixture record_forge
 cat "$here/record_forge.c" >>"$tmp/fx/record_forge/$first"
 sed -i '1i static void forge_record(void);' "$tmp/fx/record_forge/$first"
@@ -180,6 +186,7 @@ for spec in \
     "asm_when_optimized|contains inline assembly" \
     "include_when_optimized|includes autograd/../tests/week2_autograd/common.h" \
     "two_faced|preprocesses differently" \
+    "line_directive|renames its lines as .*tensor/tensor.h" \
     "record_forge|the member _fileno" \
     "stack_builtin|uses __builtin_frame_address"; do
     name=${spec%%|*}
