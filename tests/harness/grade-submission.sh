@@ -239,7 +239,7 @@ build_tree() {
     (
         ulimit -f 1048576 2>/dev/null
         ulimit -v 4194304 2>/dev/null
-        cd "$tree" && exec timeout -k 10 "$build_timeout" $make --no-print-directory -j2 \
+        cd "$tree" && exec timeout -k 10 "$build_timeout" $make -s --no-print-directory -j2 \
             BUILD=build $cflags_opt "$@"
     ) </dev/null
 }

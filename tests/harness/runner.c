@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,13 @@ static void run_child(Suite *suite, const GradedEntry *entry, int capture_fd, in
         if (fd != record_fd)
             close(fd);
 
+    /* Which socket the record channel is: a test that closed it (after forging a
+     * record), or put a file in its place, would otherwise leave its forgery alone in
+     * the channel. Then the record is not written and the child ends with status 4. */
+    struct stat channel, after;
+    if (fstat(record_fd, &channel) != 0)
+        _exit(4);
+
     SRunner *sr = srunner_create(suite);
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_tagged(sr, NULL, entry->name, NULL, NULL, CK_SILENT);
@@ -212,6 +220,9 @@ static void run_child(Suite *suite, const GradedEntry *entry, int capture_fd, in
      * show (the parent's memory stays reachable in this copy of it). */
     free(results);
     srunner_free(sr);
+    if (fstat(record_fd, &after) != 0 || after.st_dev != channel.st_dev ||
+        after.st_ino != channel.st_ino)
+        _exit(4);
     write_all(record_fd, record, (size_t)n < sizeof record ? (size_t)n : sizeof record - 1);
     _exit(0);
 }
@@ -316,6 +327,10 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
             } else if (status != -1 && WIFSIGNALED(status)) {
                 snprintf(message, sizeof message, "Received signal %d (%s)",
                          WTERMSIG(status), strsignal(WTERMSIG(status)));
+            } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 4) {
+                snprintf(message, sizeof message,
+                         "the test closed or replaced the harness's record channel (a "
+                         "graded test must leave the descriptors it did not open alone)");
             } else if (record_len == strlen(pass_line) &&
                        memcmp(record, pass_line, record_len) == 0 && exited_zero) {
                 /* Byte for byte and nothing after it: a forged "PASS <nonce>\n\0" in

@@ -30,6 +30,9 @@
  *                          /proc/self/fd (as a test that may open files could), writes
  *                          "PASS <nonce>\n" there, closes the original so the harness's
  *                          own record cannot follow, then fails an assertion
+ *   test_forge_then_close  finds the nonce, writes "PASS <nonce>\n" into the record
+ *                          channel itself (as code escaping C, or week 4's code writing
+ *                          FILE's bytes, could), closes it, then fails an assertion
  *   test_exit_under_vg     passes normally; under valgrind it leaks and then _exit(0)s,
  *                          so a grader trusting the run's exit status would give it
  *                          the valgrind item (SELFTEST_MODE=vgexit registers only it)
@@ -245,6 +248,21 @@ START_TEST(test_reopen_record)
 }
 END_TEST
 
+START_TEST(test_forge_then_close)
+{
+    char line[40];
+    ck_assert_msg(find_nonce(line), "no nonce found on the stack");
+    for (int fd = 3; fd < 64; fd++)
+        if (is_channel(fd)) {
+            if (write(fd, line, 38) == 38)
+                printf("forged the record in descriptor %d and closed it\n", fd);
+            close(fd);
+        }
+    fflush(stdout);
+    ck_assert_msg(0, "the real work failed");
+}
+END_TEST
+
 /* Under valgrind the environment has LD_PRELOAD of valgrind's own libraries. */
 static int under_valgrind(void)
 {
@@ -299,5 +317,6 @@ Suite *make_suite(void)
     GRADED(s, test_parent_fd, 1);
     GRADED(s, test_nul_record, 1);
     GRADED(s, test_reopen_record, 1);
+    GRADED(s, test_forge_then_close, 1);
     return s;
 }

@@ -78,13 +78,16 @@ check "the real nonce and a NUL before the harness's FAIL record costs its 1 poi
 check "... and the nonce was found (the attack ran)" grep -q 'found the nonce; writing it with a NUL' "$tmp/r1.json"
 check "reopening the record channel through /proc, forging and closing it costs its 1 point" has "$tmp/t1" test_reopen_record "failed 0 1"
 check "... and the channel could not be reopened" grep -q 'could not reopen the record channel' "$tmp/r1.json"
+check "writing the record with the real nonce into the channel and closing it costs its 1 point" has "$tmp/t1" test_forge_then_close "failed 0 1"
+check "... and the record was written (the attack ran)" grep -q 'forged the record in descriptor' "$tmp/r1.json"
+check "... and the closed channel is named" grep -q 'closed or replaced the harness.s record channel' "$tmp/r1.json"
 check "the forged record is named" grep -q 'completion record is not the harness' "$tmp/r1.json"
 check "valgrind item not given to a suite with failures" has "$tmp/t1" "passing" "failed 0 5"
 check "the crashing suite is recorded, with zero" grep -q 'selftest_crash: no results' "$tmp/r1.json"
 check "the missing suite is recorded, with zero" grep -q 'no_such_suite: no results' "$tmp/r1.json"
 check "the hang is cut by its 1 s limit (whole run < 60 s)" [ "$elapsed" -lt 60 ]
 "$tool" --summary "$tmp/r1.json" >"$tmp/s1" 2>&1
-check "total is 5 of 33 (3 + 2 of 18 test points, 3 valgrind items of 5)" grep -qx 'total 5 33' "$tmp/s1"
+check "total is 5 of 34 (3 + 2 of 19 test points, 3 valgrind items of 5)" grep -qx 'total 5 34' "$tmp/s1"
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
     check "as root, the suites ran as nobody" grep -q "the test runs as uid $(id -u nobody)" "$tmp/r1.json"
 fi
@@ -98,7 +101,7 @@ printf '\377\376 not json, not UTF-8 \300\n' >"$tmp/g2/other.json"
 "$tool" --dir "$tmp/g2" --out "$tmp/r2.json" selftest other >"$tmp/grade2.log" 2>&1
 check "a corrupt results file still gives a valid results.json" "$tool" --summary "$tmp/r2.json"
 "$tool" --summary "$tmp/r2.json" >"$tmp/s2" 2>&1
-check "... with the week's tests failed and their points kept (0 of 19)" grep -qx 'total 0 19' "$tmp/s2"
+check "... with the week's tests failed and their points kept (0 of 20)" grep -qx 'total 0 20' "$tmp/s2"
 check "... and the reason in their output" grep -q 'is corrupt' "$tmp/r2.json"
 
 echo "grader self-test: the valgrind item"
