@@ -689,21 +689,22 @@ static inline void adam_element(float *restrict p, const float *restrict g, floa
     *p -= c->step_size * (*m / denom);
 }
 
-/* The Adam loop over n elements, vectorized by the compiler (-fno-math-errno lets sqrtf
- * in); two loops keep the amsgrad test out. Eight lanes, not sixteen: Zen 4's sqrt and
- * divide ran the loop 20% faster so, with the same operations in each lane. */
+/*
+ * The Adam loop over n elements. Written plainly: built with -fno-math-errno (the
+ * Makefile's flags), compilers vectorize it, sqrtf included. Two loops so the amsgrad
+ * test is not inside the vectorized one.
+ */
 static void adam_kernel(int64_t n, float *restrict p, const float *restrict g,
                         float *restrict m, float *restrict v, float *restrict vmax,
                         const AdamConsts *c)
 {
-    if (vmax)
-#pragma omp simd simdlen(8)
+    if (vmax) {
         for (int64_t i = 0; i < n; i++)
             adam_element(p + i, g + i, m + i, v + i, vmax + i, c);
-    else
-#pragma omp simd simdlen(8)
+    } else {
         for (int64_t i = 0; i < n; i++)
             adam_element(p + i, g + i, m + i, v + i, NULL, c);
+    }
 }
 
 /* adam_kernel over a slice of the parameter: the elements are independent, so a large
