@@ -294,9 +294,10 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
     FILE *capture = tmpfile();
     int record_fds[2] = {-1, -1};
     /* A socket pair, not a pipe: /proc/self/fd/N of a socket cannot be opened, so a
-     * test that may open files (week 4's may) cannot get a second descriptor of it. */
+     * test that may open files (week 4's may) cannot get a second descriptor of it;
+     * close-on-exec, so no program a test starts inherits it. */
     if (make_nonce(nonce) != 0 || !capture ||
-        socketpair(AF_UNIX, SOCK_STREAM, 0, record_fds) != 0) {
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, record_fds) != 0) {
         snprintf(message, sizeof message, "harness: cannot set the test up (%s)",
                  strerror(errno));
     } else {

@@ -160,6 +160,13 @@ new_fixture record_forge
 cat "$here/record_forge.c" >>"$tmp/fx/record_forge/$first"
 sed -i '1i static void forge_record(void);' "$tmp/fx/record_forge/$first"
 stub_calls "$tmp/fx/record_forge/$first" 'forge_record(); strata_not_implemented(__func__, 2);'
+# The course's train_plot_csv runs gnuplot, and gnuplot runs the command that a data
+# path starting with '<' (or an output path starting with '|') names: a shell, for the
+# weeks that link optim.
+new_fixture runs_gnuplot
+sed -i '1i int train_plot_csv(const char *csv, const char *png);' "$tmp/fx/runs_gnuplot/$first"
+stub_calls "$tmp/fx/runs_gnuplot/$first" \
+    '(void)train_plot_csv("< touch pwned", "x.png"); strata_not_implemented(__func__, 2);'
 new_fixture stack_builtin
 stub_calls "$tmp/fx/stack_builtin/$first" \
     'if (__builtin_frame_address(0)) strata_not_implemented(__func__, 2);'
@@ -188,7 +195,8 @@ for spec in \
     "two_faced|preprocesses differently" \
     "line_directive|renames its lines as .*tensor/tensor.h" \
     "record_forge|the member _fileno" \
-    "stack_builtin|uses __builtin_frame_address"; do
+    "stack_builtin|uses __builtin_frame_address" \
+    "runs_gnuplot|calls train_plot_csv; submissions may not"; do
     name=${spec%%|*}
     reason=${spec#*|}
     grade_fixture "$name"
