@@ -300,8 +300,11 @@ static void gather_input(const Winograd *p, int64_t n0, int64_t b, int64_t c, fl
  * plane's V[0] row, the XI planes @p stride apart. B^T's rows (1 0 -1 0), (0 1 1 0),
  * (0 -1 1 0), (0 1 0 -1) mix the tile's four rows into e, then its four columns.
  */
-static void input_transform(const Winograd *p, const float *block, int64_t b, float *v,
-                            int64_t stride)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void input_transform_lanes(const Winograd *p, const float *block, const int64_t b,
+                                         float *v, int64_t stride)
 {
     int64_t row = p->pw * b; /* floats from one block row to the next */
     for (int64_t ty = 0; ty < p->th; ty++)
@@ -327,6 +330,19 @@ static void input_transform(const Winograd *p, const float *block, int64_t b, fl
                 }
             }
         }
+}
+
+/* input_transform_lanes for @p b images. */
+static void input_transform(const Winograd *p, const float *block, int64_t b, float *v,
+                            int64_t stride)
+{
+    /* A full chunk's b is a constant: the lanes are one vector, and every offset into
+     * the block and V is fixed (with b in a register, compilers keep a pointer per
+     * offset, spill them, and the loop slows by a third). */
+    if (b == WINOGRAD_IMAGES)
+        input_transform_lanes(p, block, WINOGRAD_IMAGES, v, stride);
+    else
+        input_transform_lanes(p, block, b, v, stride);
 }
 
 /* V for every channel of images n0 .. n0+b-1: [XI, C, T] with T = b*th*tw tiles. */
@@ -404,8 +420,12 @@ static inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
  * the ReLU inside the max loop, compilers no longer vectorize it. Tiles past the
  * windows (odd sizes) are not made: nothing pooled needs them.
  */
-static void output_pool_tiles(const Winograd *p, const float *m, int64_t stride, int64_t b,
-                              float bias, float *best, float *where)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void output_pool_lanes(const Winograd *p, const float *m, int64_t stride,
+                                     const int64_t b, float bias, float *best,
+                                     float *where)
 {
     int64_t poh = p->oh / 2, pow = p->ow / 2;
     const float fw = (float)p->ow;
@@ -427,6 +447,16 @@ static void output_pool_tiles(const Winograd *p, const float *m, int64_t stride,
             for (int64_t n = 0; n < b; n++)
                 bt[n] = tensor_max_2x2(y[0][n], y[1][n], y[2][n], y[3][n], at, fw, &wt[n]);
         }
+}
+
+/* output_pool_lanes, with b a constant for a full chunk (see input_transform). */
+static void output_pool_tiles(const Winograd *p, const float *m, int64_t stride, int64_t b,
+                              float bias, float *best, float *where)
+{
+    if (b == WINOGRAD_IMAGES)
+        output_pool_lanes(p, m, stride, WINOGRAD_IMAGES, bias, best, where);
+    else
+        output_pool_lanes(p, m, stride, b, bias, best, where);
 }
 
 /* Blocks best and where [poh, pow, b] into plane o of each image n0 + n in pooled and
@@ -503,7 +533,7 @@ static inline void tile_grad_row(float y00, float y01, float y10, float y11, con
 __attribute__((always_inline))
 #endif
 static inline void grad_row_tiles(const Winograd *p, const float *dy, const bool pooled,
-                                  int64_t b, int64_t T, const int i, float *dm)
+                                  const int64_t b, int64_t T, const int i, float *dm)
 {
     int64_t row = 2 * p->tw * b;
     const float fw = (float)p->ow;
@@ -534,16 +564,18 @@ static inline void grad_row_tiles(const Winograd *p, const float *dy, const bool
 /*
  * Planes 4i .. 4i+3 of dM ([4, O, T]) for the step's T tiles from every channel's
  * gradient block dy ([O, 2*th, 2*tw, b]), or when @p pooled from the windows' pooled
- * gradients and positions (pooled_grad_transform's s and w). Four planes at a time, just before their
- * GEMMs read them: the whole dM, 16 planes of O x T (3.2 MB for 64 channels and 16
- * images of 14x14), was written out of cache and read back by the 32 GEMMs; four planes
- * are a quarter of that, and so is dy, which is read four times instead. Each float is the same sum
- * as before (one tile's u and v, then row i of the tile), so the same bits.
+ * gradients and positions (pooled_grad_transform's s and w). Four planes at a time,
+ * just before their GEMMs read them: the whole dM, 16 planes of O x T (3.2 MB for 64
+ * channels and 16 images of 14x14), was written out of cache and read back by the 32
+ * GEMMs; four planes are a quarter of that, and so is dy, which is read four times
+ * instead. Each float is the same sum as before (one tile's u and v, then row i of the
+ * tile), so the same bits. A full chunk's b goes in as a constant (see input_transform).
  */
 static void grad_row(const Winograd *p, const float *dy, bool pooled, int64_t b, int64_t T,
                      int i, float *dm)
 {
-    switch (i + 4 * pooled) {
+    const int64_t B = WINOGRAD_IMAGES; /* a full chunk: see input_transform */
+    switch (i + 4 * pooled + 8 * (b == B)) {
     case 0: grad_row_tiles(p, dy, false, b, T, 0, dm); break;
     case 1: grad_row_tiles(p, dy, false, b, T, 1, dm); break;
     case 2: grad_row_tiles(p, dy, false, b, T, 2, dm); break;
@@ -551,7 +583,15 @@ static void grad_row(const Winograd *p, const float *dy, bool pooled, int64_t b,
     case 4: grad_row_tiles(p, dy, true, b, T, 0, dm); break;
     case 5: grad_row_tiles(p, dy, true, b, T, 1, dm); break;
     case 6: grad_row_tiles(p, dy, true, b, T, 2, dm); break;
-    default: grad_row_tiles(p, dy, true, b, T, 3, dm); break;
+    case 7: grad_row_tiles(p, dy, true, b, T, 3, dm); break;
+    case 8: grad_row_tiles(p, dy, false, B, T, 0, dm); break;
+    case 9: grad_row_tiles(p, dy, false, B, T, 1, dm); break;
+    case 10: grad_row_tiles(p, dy, false, B, T, 2, dm); break;
+    case 11: grad_row_tiles(p, dy, false, B, T, 3, dm); break;
+    case 12: grad_row_tiles(p, dy, true, B, T, 0, dm); break;
+    case 13: grad_row_tiles(p, dy, true, B, T, 1, dm); break;
+    case 14: grad_row_tiles(p, dy, true, B, T, 2, dm); break;
+    default: grad_row_tiles(p, dy, true, B, T, 3, dm); break;
     }
 }
 
@@ -653,8 +693,11 @@ static void bias_grad(const Winograd *p, const float *s, const float *w, int64_t
  * rows and then across. Neighbouring tiles overlap by two rows and columns: their
  * parts add up.
  */
-static void grad_input_transform(const Winograd *p, const float *dv, int64_t stride,
-                                 int64_t n0, int64_t b, int64_t c, float *block,
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void grad_input_lanes(const Winograd *p, const float *dv, int64_t stride,
+                                 int64_t n0, const int64_t b, int64_t c, float *block,
                                  float *grad_input)
 {
     int64_t row = p->pw * b;
@@ -689,6 +732,17 @@ static void grad_input_transform(const Winograd *p, const float *dv, int64_t str
             transpose_block(block + ((r + p->pad_h) * p->pw + col + p->pad_w) * b, b,
                             (int)(p->W - col < 16 ? p->W - col : 16), (int)b,
                             dst + r * p->W + col, p->C * p->H * p->W);
+}
+
+/* grad_input_lanes, with b a constant for a full chunk (see input_transform). */
+static void grad_input_transform(const Winograd *p, const float *dv, int64_t stride,
+                                 int64_t n0, int64_t b, int64_t c, float *block,
+                                 float *grad_input)
+{
+    if (b == WINOGRAD_IMAGES)
+        grad_input_lanes(p, dv, stride, n0, WINOGRAD_IMAGES, c, block, grad_input);
+    else
+        grad_input_lanes(p, dv, stride, n0, b, c, block, grad_input);
 }
 
 /* The 16 products of a chunk of T tiles: M[xi] = U[xi] @ V[xi]. */
