@@ -187,13 +187,40 @@ static bool on_path(const char *name)
     return false;
 }
 
+/* Whether @p path holds a line break, which would end its quoted name in gnuplot's
+ * script and start a command there. */
+static bool has_line_break(const char *path)
+{
+    return strchr(path, '\n') || strchr(path, '\r');
+}
+
+/* Whether gnuplot would take @p path for a shell command: it reads a name starting with
+ * '<' from one ("plot '<cmd'") and writes a name starting with '|' to one ("set output
+ * '|cmd'"). */
+static bool names_a_command(const char *path)
+{
+    return path[0] == '<' || path[0] == '|';
+}
+
 int train_plot_csv(const char *csv, const char *png)
 {
     STRATA_CHECK_ARG(csv, -1);
     STRATA_CHECK_ARG(png, -1);
+    /* Refused rather than escaped: gnuplot's single-quoted names have no escapes. */
     if (strchr(csv, '\'') || strchr(png, '\'')) {
         strata_set_error("%s: paths with quotes are not supported ('%s', '%s')", __func__, csv,
                          png);
+        return -1;
+    }
+    if (has_line_break(csv) || has_line_break(png)) {
+        strata_set_error("%s: a path holding a line break is not supported (gnuplot would "
+                         "run the rest of the line as a command)", __func__);
+        return -1;
+    }
+    if (names_a_command(csv) || names_a_command(png)) {
+        strata_set_error("%s: gnuplot would run '%s' as a command (a path starting with '<' "
+                         "or '|'; \"./%s\" names a file)", __func__,
+                         names_a_command(csv) ? csv : png, names_a_command(csv) ? csv : png);
         return -1;
     }
     /* gnuplot says little about a file it cannot plot: check for epochs here. */

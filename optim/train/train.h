@@ -149,7 +149,9 @@ STRATA_API void train_log_close(TrainLog *log);
  * @brief Plot the loss and accuracy curves of a train_log CSV with gnuplot into @p png.
  * @return 0 when the plot was written; 1 when gnuplot is not installed (nothing done, no
  *         error); -1 with an error when @p csv cannot be read or has no epochs yet (only
- *         the header), or gnuplot failed.
+ *         the header), when a path holds a quote or is one gnuplot would run as a command
+ *         (starting with '<' or '|', or holding a line break; "./|name" names a file), or
+ *         gnuplot failed.
  */
 STRATA_API int train_plot_csv(const char *csv, const char *png);
 

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define L "optim"
 
@@ -417,6 +418,39 @@ START_TEST(plot_of_an_empty_log)
 }
 END_TEST
 
+/*
+ * gnuplot runs a command for a file name starting with '<' (to read) or '|' (to write),
+ * and a line break ends the quoted name in its script: such paths are refused before
+ * gnuplot starts, and no command runs (the marker file stays absent).
+ */
+START_TEST(plot_paths_gnuplot_would_run)
+{
+    BEGIN;
+    const char *csv = strdup(rb_path("m.csv"));
+    char *marker = strdup(rb_path("ran"));
+    TrainLog *log = train_log_open(csv);
+    ck_assert_ptr_nonnull(log);
+    TrainStats st = {0.5, 0.75, 10, 1, 0.1};
+    ck_assert_int_eq(train_log_append(log, 1, &st, &st, 0.1f, 0.1), 0);
+    train_log_close(log);
+    char to_pipe[512], from_pipe[512], broken[512];
+    snprintf(to_pipe, sizeof to_pipe, "|touch %s", marker);
+    snprintf(from_pipe, sizeof from_pipe, "<touch %s", marker);
+    snprintf(broken, sizeof broken, "%s.png\nsystem(\"touch %s\")\n#", marker, marker);
+    ROW_FAILS(L, "train_plot_csv(csv, png)", "png \"|touch FILE\" (gnuplot writes to a command)",
+              train_plot_csv(csv, to_pipe) < 0, "command", "|touch");
+    ROW_FAILS(L, "train_plot_csv(csv, png)", "csv \"<touch FILE\" (gnuplot reads a command)",
+              train_plot_csv(from_pipe, rb_path("m.png")) < 0, "command", "<touch");
+    ROW_FAILS(L, "train_plot_csv(csv, png)", "png with a line break and a system() call",
+              train_plot_csv(csv, broken) < 0, "line break", "command");
+    ck_assert_msg(access(marker, F_OK) != 0, "a command named in a path ran");
+    free((void *)csv);
+    free(marker);
+    rb_dir_remove();
+    END;
+}
+END_TEST
+
 /* The epochs (first column) of the rows of a metrics CSV, as a string "1,2,3". */
 static void log_epochs(const char *path, char *out, size_t size)
 {
@@ -482,5 +516,6 @@ void add_trainer_rows(Suite *s)
     GRADED(s, clip_bad_argument_or_nan_gradient, 1);
     GRADED(s, set_grad_wrong_shape, 1);
     GRADED(s, plot_of_an_empty_log, 1);
+    GRADED(s, plot_paths_gnuplot_would_run, 1);
     GRADED(s, log_resume_keeps_the_epochs, 1);
 }
