@@ -340,8 +340,8 @@ fi
 # ------------------------------------------------------- the object checks ---
 # Never, whatever the reference does: processes, signals, non-local jumps, the loader,
 # exit paths, privileges; and the course's own function that runs a program
-# (train_plot_csv starts gnuplot; in week 4 the submission is the code that refuses the
-# paths gnuplot would run as commands, so the grader cannot count on that check).
+# (train_plot_csv starts gnuplot; it refuses the paths gnuplot would run as commands, and
+# no week's code has a reason to start a program at all).
 deny="_exit _Exit exit quick_exit at_quick_exit atexit on_exit __cxa_atexit __cxa_thread_atexit_impl
 fork vfork clone clone3 __clone posix_spawn posix_spawnp system execl execlp execle execv execvp
 execvpe execve execveat fexecve syscall ptrace prctl kill killpg tkill tgkill raise signal sigaction
