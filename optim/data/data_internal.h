@@ -44,6 +44,10 @@ void data_copy_row(const Dataset *ds, int64_t idx, float *dst);
  * before they are copied: a hint that changes no value. */
 void data_prefetch_row(const Dataset *ds, int64_t idx);
 
+/* Example @p idx's inputs, asked for by data_prefetch_row() a while ago, pulled on into
+ * L1 a few rows before they are copied (nothing for rows of more than 4 KB): a hint. */
+void data_pull_row(const Dataset *ds, int64_t idx);
+
 /* How many rows a gather asks the memory for ahead of the row it copies: enough that
  * their waits overlap, few enough that the rows asked for first are still in the core's
  * cache when their turn comes (all of an MNIST batch; one row at a time for rows of
