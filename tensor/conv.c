@@ -771,12 +771,8 @@ static void conv_pool_backward_images(void *ctx, int64_t begin, int64_t end, int
                 cp->outside[thread] = true;
                 return;
             }
-            /* its bias sum now, while the plane is in L1: the step's own sum, in its
-             * order (image by image, channel by channel) */
-            if (gb)
-                gb[q % O] += row_sum(g + q * L, L);
         }
-        conv_backward_step(bw, g, n0, b, cols, gw, NULL);
+        conv_backward_step(bw, g, n0, b, cols, gw, gb);
     }
 }
 /* SOLUTION END */
