@@ -563,6 +563,19 @@ START_TEST(test_max_pool2d_padding)
     Tensor *y = OK(tensor_max_pool2d(x, window2d(3, 1, 1), NULL));
     for (int64_t k = 0; k < shape_numel(y); k++)
         ck_assert_msg(y->data[k] < -3.9f, "max_pool2d picked padding: %g", (double)y->data[k]);
+    /* A window of -inf only has no larger value: its index is its first tap inside the
+     * plane, as PyTorch's (never a padded position). 5x6 of -inf, 3x3, stride 1,
+     * padding 1, dilation 2 (rows) and 3 (columns): output 3x2. Row taps of output row
+     * oh are oh-1, oh+1, oh+3, so the first inside is row 1, 0, 1; column taps of ow
+     * are ow-1, ow+2, ow+5: the first inside is column 2, 0. Index = row*6 + column. */
+    Window2d dil = {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
+                    .padding_h = 1, .padding_w = 1, .dilation_h = 2, .dilation_w = 3};
+    Tensor *idx = NULL;
+    Tensor *m = OK(tensor_max_pool2d(OK(tensor_full(SHAPE(1, 1, 5, 6), 4, -INFINITY)), dil,
+                                     &idx));
+    ck_assert_ptr_nonnull(idx);
+    EXPECT_VALUES(m, 0, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY);
+    EXPECT_VALUES(idx, 0, 1 * 6 + 2, 1 * 6 + 0, 0 * 6 + 2, 0 * 6 + 0, 1 * 6 + 2, 1 * 6 + 0);
     END;
 }
 END_TEST

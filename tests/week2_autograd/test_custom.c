@@ -1,6 +1,7 @@
 /*
  * test_custom.c - var_custom: a custom op's backward is called by the engine, its
- * gradient is checked like a built-in op's, and a wrong-shaped gradient is reported.
+ * gradient is checked like a built-in op's, and a wrong-shaped or missing gradient, or a
+ * failing backward, is reported.
  * Gradient hooks (var_set_grad_hook): each part of a leaf's gradient is reported while
  * backward runs, the last one marked, and a failing hook fails backward.
  */
@@ -42,6 +43,23 @@ static int sum_rows_wrong(const Tensor *grad, Var *const *inputs, int n, const T
     return 0;
 }
 
+/* a backward that forgets its input's gradient: returns 0 with grads[0] still NULL */
+static int no_gradient(const Tensor *grad, Var *const *inputs, int n, const Tensor *output,
+                       void *ctx, Tensor **grads)
+{
+    (void)grad, (void)inputs, (void)n, (void)output, (void)ctx, (void)grads;
+    return 0;
+}
+
+/* a backward that fails with its own message */
+static int failing_backward(const Tensor *grad, Var *const *inputs, int n,
+                            const Tensor *output, void *ctx, Tensor **grads)
+{
+    (void)grad, (void)inputs, (void)n, (void)output, (void)ctx, (void)grads;
+    strata_set_error("failing_backward: told to fail");
+    return -1;
+}
+
 START_TEST(test_custom_op)
 {
     BEGIN;
@@ -59,6 +77,26 @@ START_TEST(test_custom_op)
     Var *rows = OKV(var_custom("sum_rows", OK(tensor_sum(var_data(m), DIMS(1), 1, false)),
                                &m, 1, sum_rows_wrong, NULL));
     EXPECT_FAIL_ERR(var_backward(OKV(var_sum(rows, NULL, 0, false))), "'sum_rows'", "shape [2]");
+
+    /* no gradient for an input that requires one is an error naming the op, not a
+     * gradient silently lost */
+    Var *q = OKV(var_new(MK(DATA(1, 2), 2), true));
+    Var *lost = OKV(var_custom("forgetful", OK(tensor_clone(var_data(q))), &q, 1, no_gradient,
+                               NULL));
+    EXPECT_FAIL_ERR(var_backward(OKV(var_sum(lost, NULL, 0, false))), "'forgetful'",
+                    "no gradient");
+    ck_assert_ptr_null(var_grad(q));
+    /* a backward's own failure reaches the caller under var_backward's name */
+    Var *f = OKV(var_new(MK(DATA(1, 2), 2), true));
+    Var *bad = OKV(var_custom("failing", OK(tensor_clone(var_data(f))), &f, 1,
+                              failing_backward, NULL));
+    strata_clear_error();
+    ck_assert_int_eq(var_backward(OKV(var_sum(bad, NULL, 0, false))), -1);
+    const char *msg = strata_last_error();
+    ck_assert_msg(strncmp(msg, "var_backward", 12) == 0 && strstr(msg, "told to fail"),
+                  "var_backward through a failing backward: message \"%s\", expected "
+                  "\"var_backward...told to fail\"",
+                  msg);
     END;
 }
 END_TEST

@@ -119,14 +119,23 @@ START_TEST(test_minimum_tie_by_hand)
 END_TEST
 
 /* The kinks, by hand: relu and abs have gradient 0 at 0, x = [-1, 0, 2] -> relu
- * [0, 0, 1], abs [-1, 0, 1]; clamp(-0.5, 0.5) passes the gradient on the closed
- * interval: x = [-1, -0.5, 0, 0.5, 1] -> [0, 1, 1, 1, 0]. */
+ * [0, 0, 1] (also when the gradient arriving is one value broadcast, from a sum),
+ * abs [-1, 0, 1]; clamp(-0.5, 0.5) passes the gradient on the closed interval:
+ * x = [-1, -0.5, 0, 0.5, 1] -> [0, 1, 1, 1, 0]. */
 START_TEST(test_relu_kink_by_hand)
 {
     BEGIN;
     Var *z = OKV(var_new(MK(DATA(-1, 0, 2), 3), true));
     OK0(var_backward_ex(OKV(var_relu(z)), MK(DATA(1, 1, 1), 3), false));
     EXPECT_GRAD(z, 0, 0, 0, 1);
+    /* under a sum the gradient reaching relu is one value broadcast: 3 * sum of
+     * relu([[-1, 0.5], [0, 3]]) has gradient 3 where x > 0, 0 elsewhere */
+    Var *u = OKV(var_new(MK(DATA(-1, 0.5f, 0, 3), 2, 2), true));
+    OK0(var_backward(OKV(var_mul_scalar(OKV(var_sum(OKV(var_relu(u)), NULL, 0, false)), 3))));
+    EXPECT_GRAD(u, 0, 0, 3, 0, 3);
+    Var *v = OKV(var_new(MK(DATA(2, -3, 0, 1e-3f, -1e-3f), 5), true));
+    OK0(var_backward(OKV(var_sum(OKV(var_relu(v)), NULL, 0, false))));
+    EXPECT_GRAD(v, 0, 1, 0, 0, 1, 0);
     /* leaky relu (slope 0.1) under a sum: the slope below and at 0, 1 above */
     Var *w = OKV(var_new(MK(DATA(-1, 0, 2), 3), true));
     OK0(var_backward(OKV(var_sum(OKV(var_leaky_relu(w, 0.1f)), NULL, 0, false))));

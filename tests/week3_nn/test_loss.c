@@ -77,6 +77,13 @@ START_TEST(test_cross_entropy_label_smoothing)
      * mean = 0.80310913 */
     ck_assert_close(value_of(nn_cross_entropy_loss(x, t, NN_REDUCTION_MEAN, 0.1f)),
                     0.80310913, 1e-6);
+    /* reduction none: each row smoothed by its own mean over classes, [2] */
+    Var *rows = nn_cross_entropy_loss(x, t, NN_REDUCTION_NONE, 0.1f);
+    ck_assert_msg(rows != NULL, "nn_cross_entropy_loss(none): %s", strata_last_error());
+    ck_assert_int_eq(var_data(rows)->ndim, 1);
+    ck_assert_int_eq(var_data(rows)->shape[0], 2);
+    assert_values(var_data(rows), (const float[]){0.50760596f, 1.09861229f}, 2, 1e-6,
+                  "CE none, eps 0.1");
     /* And against a naive double loop for a random batch and eps = 0.25. */
     strata_manual_seed(25);
     Var *r = randn_var((int64_t[]){4, 5}, 2, false);

@@ -432,23 +432,21 @@ START_TEST(test_l2l_dropout_replay)
 }
 END_TEST
 
-START_TEST(test_l2l_batchnorm_statistics)
+/*
+ * BatchNorm normalises each microbatch on its own (documented): the reference is
+ * gradient accumulation over the same microbatches on an identical model. Its running
+ * statistics move once per microbatch (3 times for 12 rows in fives), never in the
+ * recomputation (the public port moved them twice as often), and a dry run or a failed
+ * step leaves them as they were. @p build makes the model (seeded identically each
+ * call); @p bn names its BatchNorm's buffers' prefix ("1." or "0.0.").
+ */
+static void check_batchnorm_statistics(Module *(*build)(void), const char *bn)
 {
-    BEGIN;
-    /* BatchNorm normalises each microbatch on its own (documented): the reference is
-     * gradient accumulation over the same microbatches on an identical model. Its
-     * running statistics move once per microbatch (3 times for 12 rows in fives), never
-     * in the recomputation (the public port moved them twice as often). */
-    Module *models[2];
-    for (int i = 0; i < 2; i++) {
-        strata_manual_seed(81);
-        models[i] = new_sequential();
-        add_layer(models[i], nn_linear(4, 6, true));
-        add_layer(models[i], nn_batch_norm1d(6));
-        add_layer(models[i], nn_relu());
-        add_layer(models[i], nn_linear(6, 3, true));
-    }
-    Module *ref = models[0], *m = models[1];
+    char mean_name[64], var_name[64], count_name[64];
+    snprintf(mean_name, sizeof mean_name, "%srunning_mean", bn);
+    snprintf(var_name, sizeof var_name, "%srunning_var", bn);
+    snprintf(count_name, sizeof count_name, "%snum_batches_tracked", bn);
+    Module *ref = build(), *m = build();
     Tensor *x = make_inputs(82, 12, 4);
     Tensor *y = make_classes(2, 12, 3);
     double ref_loss = accumulate_backward(ref, x, y, 5, NULL, false, 0, 0);
@@ -459,34 +457,75 @@ START_TEST(test_l2l_batchnorm_statistics)
     L2LTrainer *t = l2l_new(m, &o);
     ck_assert_ok(t);
     /* The dry run leaves the statistics alone. */
+    Tensor *fresh_mean = tensor_clone(nn_get_buffer(m, mean_name));
     L2LStats need;
     ck_assert_status(l2l_estimate(t, x, y, &need));
-    ck_assert_float_eq(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")), 0.0f);
+    ck_assert_float_eq(tensor_item(nn_get_buffer(m, count_name)), 0.0f);
+    ck_assert_msg(tensors_equal(nn_get_buffer(m, mean_name), fresh_mean),
+                  "%s moved in l2l_estimate", mean_name);
     L2LStats st;
     ck_assert_status(l2l_step(t, x, y, &st));
     ck_assert_msg(fabs(st.loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss),
-                  "loss %.9g, reference %.9g", st.loss, ref_loss);
+                  "%s: loss %.9g, reference %.9g", bn, st.loss, ref_loss);
     assert_grads_close(m, want, n, L2L_RTOL, L2L_ATOL, "BatchNorm");
-    ck_assert_float_eq(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")), 3.0f);
-    assert_tensors_close(nn_get_buffer(m, "1.running_mean"), nn_get_buffer(ref, "1.running_mean"),
-                         L2L_RTOL, L2L_ATOL, "running_mean");
-    assert_tensors_close(nn_get_buffer(m, "1.running_var"), nn_get_buffer(ref, "1.running_var"),
-                         L2L_RTOL, L2L_ATOL, "running_var");
+    ck_assert_msg(tensor_item(nn_get_buffer(m, count_name)) == 3.0f,
+                  "%s after one step of 3 microbatches: %g, expected 3", count_name,
+                  (double)tensor_item(nn_get_buffer(m, count_name)));
+    assert_tensors_close(nn_get_buffer(m, mean_name), nn_get_buffer(ref, mean_name), L2L_RTOL,
+                         L2L_ATOL, mean_name);
+    assert_tensors_close(nn_get_buffer(m, var_name), nn_get_buffer(ref, var_name), L2L_RTOL,
+                         L2L_ATOL, var_name);
 
     /* 11 rows in fives leave a last microbatch of one row, which BatchNorm refuses in
      * training mode: the step fails in its forward pass, and the statistics the first
      * two microbatches moved are put back. */
     Tensor *x11 = tensor_narrow(x, 0, 0, 11), *y11 = tensor_narrow(y, 0, 0, 11);
-    Tensor *mean_before = tensor_clone(nn_get_buffer(m, "1.running_mean"));
+    Tensor *mean_before = tensor_clone(nn_get_buffer(m, mean_name));
     strata_clear_error();
     ck_assert_int_eq(l2l_step(t, x11, y11, NULL), -1);
     ck_assert_error("BatchNorm1d");
-    ck_assert_float_eq(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")), 3.0f);
-    ck_assert(tensors_equal(nn_get_buffer(m, "1.running_mean"), mean_before));
+    ck_assert_float_eq(tensor_item(nn_get_buffer(m, count_name)), 3.0f);
+    ck_assert_msg(tensors_equal(nn_get_buffer(m, mean_name), mean_before),
+                  "%s moved in a failed step", mean_name);
     l2l_free(t);
     nn_module_free(m);
     nn_module_free(ref);
     free(want);
+}
+
+/* Linear(4, 6), BatchNorm1d(6), ReLU, Linear(6, 3). */
+static Module *bn_second(void)
+{
+    strata_manual_seed(81);
+    Module *m = new_sequential();
+    add_layer(m, nn_linear(4, 6, true));
+    add_layer(m, nn_batch_norm1d(6));
+    add_layer(m, nn_relu());
+    add_layer(m, nn_linear(6, 3, true));
+    return m;
+}
+
+/* A first layer that is itself a Sequential whose first child has the buffers:
+ * [BatchNorm1d(4), Linear(4, 6)], then ReLU, Linear(6, 3). Its buffers are those of a
+ * child of a child, which a snapshot of the layer (the recomputation) or of the model
+ * (the dry run, a failed step) must reach like any other. */
+static Module *bn_first_nested(void)
+{
+    strata_manual_seed(83);
+    Module *m = new_sequential(), *first = new_sequential();
+    add_layer(first, nn_batch_norm1d(4));
+    add_layer(first, nn_linear(4, 6, true));
+    add_layer(m, first);
+    add_layer(m, nn_relu());
+    add_layer(m, nn_linear(6, 3, true));
+    return m;
+}
+
+START_TEST(test_l2l_batchnorm_statistics)
+{
+    BEGIN;
+    check_batchnorm_statistics(bn_second, "1.");
+    check_batchnorm_statistics(bn_first_nested, "0.0.");
     END;
 }
 END_TEST

@@ -373,7 +373,8 @@ static Var *first_param(Module *m)
 
 /* Clear errors: an unwritable path (the model unchanged), a store of another model, a
  * store with a whole-model optimizer step, NULL arguments, optimizers the store cannot
- * hold or that are not the store's, a corrupt file. */
+ * hold or that are not the store's, a state whose buffers disagree with its step count,
+ * a corrupt file. */
 START_TEST(test_l2l_store_errors)
 {
     BEGIN;
@@ -441,6 +442,24 @@ START_TEST(test_l2l_store_errors)
     optim_free(second);
     optim_free(opt);
     optim_free(other);
+
+    /* A state the store cannot keep whole (all of a parameter's buffers from its first
+     * update on, none before): Adam's first parameter claiming an update without its
+     * moments, then, after a real update, claiming none while holding them. */
+    opt = make_opt(m, true, 0.0f);
+    opt->groups[0].state[0].step = 1;
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_create(path, m, opt));
+    ck_assert_error("no state buffer");
+    opt->groups[0].state[0].step = 0;
+    plain_backward(m, make_inputs(48, 3, 4), make_classes(1, 3, 2), NULL);
+    ck_assert_status(optim_step(opt));
+    ck_assert_int_eq(opt->groups[0].state[0].step, 1);
+    opt->groups[0].state[0].step = 0;
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_create(path, m, opt));
+    ck_assert_error("already has state buffer");
+    optim_free(opt);
 
     /* The file cut short is refused by the reader, naming the path. */
     ck_assert_int_eq(truncate(path, 20), 0);
@@ -882,6 +901,22 @@ static void write_trained_store(const char *path)
     nn_module_free(m);
 }
 
+/* Write @p good (@p size bytes) to @p path with the count @p name set to [lo, hi]. */
+static void spit_count(const char *path, const unsigned char *good, size_t size,
+                       const char *name, float lo, float hi)
+{
+    spit(path, good, size);
+    NnStateDict *sd = nn_safetensors_load(path);
+    ck_assert_msg(sd != NULL, "nn_safetensors_load: %s", strata_last_error());
+    Tensor *count = nn_state_dict_get(sd, name);
+    ck_assert_msg(count != NULL && tensor_numel(count) == 2, "the file has no count '%s'", name);
+    count->data[0] = lo;
+    count->data[1] = hi;
+    ck_assert_msg(nn_safetensors_save(sd, path) == 0, "nn_safetensors_save: %s",
+                  strata_last_error());
+    nn_state_dict_free(sd);
+}
+
 /* l2l_store_open(path, m, opt) must fail with an error containing @p needle, leaving
  * the model, a fresh optimizer, the counted memory and the file as they were. */
 static void assert_open_refused(const char *path, Module *m, Module *twin, Optimizer *opt,
@@ -972,7 +1007,8 @@ END_TEST
 /*
  * A truncated or corrupt file is refused by l2l_store_open(), naming the path and the
  * problem, with the model and the optimizer unchanged: cut inside the data, cut inside
- * the header, a header that is not JSON, bytes after the last tensor, a missing file.
+ * the header, a header that is not JSON, bytes after the last tensor, step counts that
+ * are not whole numbers in range, a missing file.
  */
 START_TEST(test_l2l_store_reopen_truncated)
 {
@@ -1016,6 +1052,19 @@ START_TEST(test_l2l_store_reopen_truncated)
     memset(bad + size, 0, 8);
     spit(path, bad, size + 8);
     assert_open_refused(path, m, twin, opt, "after its last tensor");
+    /* A count is two whole numbers in [0, 2^24) (lo + 2^24 * hi): a fraction in either
+     * half, a negative, 2^24 itself, a NaN are corrupt, in a parameter's count as in the
+     * optimizer's. */
+    const struct { const char *name; float lo, hi; } counts[] = {
+        {"optim.0.weight.step", 1.5f, 0.0f},  {"optim.0.weight.step", 1.0f, 0.5f},
+        {"optim.0.weight.step", -1.0f, 0.0f}, {"optim.0.weight.step", 16777216.0f, 0.0f},
+        {"optim.0.weight.step", NAN, 0.0f},   {"optim.2.bias.step", 1.0f, -1.0f},
+        {"optim.steps", 0.25f, 0.0f},         {"optim.steps", 1.0f, 16777216.0f},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        spit_count(path, good, size, counts[i].name, counts[i].lo, counts[i].hi);
+        assert_open_refused(path, m, twin, opt, "corrupt");
+    }
     free(bad);
     free(good);
     ck_assert_int_eq(remove(path), 0);

@@ -318,6 +318,36 @@ START_TEST(test_conv_normalize_per_position)
         }
     }
     modular_free(conv);
+
+    /* Each position keeps its own power-iteration vector. Conv2D(3, 2, kernel 2) with
+     * position p = c_p D_p, D_p = [[3, 0], [0, 1], [0, 0]] for even p and
+     * [[1, 0], [0, 3], [0, 0]] for odd p, c = 1, 2, 0.5, 1: spectral norm 3 c_p, top
+     * right singular vector e0 or e1, alternating. Normalized to 0.4, position p is
+     * D_p * 0.4 / 3; normalizing that again changes nothing. A vector shared by the
+     * positions (or another position's) starts each position at the previous one's
+     * top vector, which is this one's second: an estimate of c_p, not 3 c_p. */
+    conv = modular_conv2d(3, 2, 2, 1, 0);
+    ck_assert_ptr_nonnull(conv);
+    u = tensor_zeros(shape, 4);
+    const double cs[4] = {1, 2, 0.5, 1};
+    for (int p = 0; p < 4; p++) {
+        u->data[(0 * 2 + 0) * 4 + p] = (float)(cs[p] * (p % 2 ? 1 : 3));
+        u->data[(1 * 2 + 1) * 4 + p] = (float)(cs[p] * (p % 2 ? 3 : 1));
+    }
+    us[0] = u;
+    for (int call = 0; call < 3; call++) { /* 20 iterations, then 3 per call */
+        ck_assert_int_eq(modular_normalize(conv, us, 0.4f), 0);
+        for (int p = 0; p < 4; p++)
+            for (int k = 0; k < 6; k++) {
+                double d = k == 0 ? (p % 2 ? 1 : 3) : k == 3 ? (p % 2 ? 3 : 1) : 0;
+                double got = u->data[k * 4 + p];
+                ck_assert_msg(fabs(got - d * 0.4 / 3) < 1e-4,
+                              "normalize call %d, position %d, element %d: %.7g, expected "
+                              "%.7g",
+                              call + 1, p, k, got, d * 0.4 / 3);
+            }
+    }
+    modular_free(conv);
     scope_end(s);
 }
 END_TEST

@@ -123,6 +123,34 @@ START_TEST(test_step_is_the_dual_direction)
     for (int i = 0; i < 3; i++)
         delta[i] = tensor_sub(modular_weight_get(m, i)->data, w0[i]);
     ck_assert_close(modular_norm(m, delta), 0.05, 0.0005);
+    /* with weight decay the step is followed by regularize(lr * weight_decay): three
+     * atoms of mass 1 share 0.05 * 0.6 = 0.03 equally, so w1 = 0.99 (w0 - 0.05 d) */
+    ModularOptimOptions wd = {0};
+    wd.lr = 0.05f;
+    wd.weight_decay = 0.6f;
+    Optimizer *opt_wd = modular_optimizer_new(m, &wd);
+    ck_assert_ptr_nonnull(opt_wd);
+    optim_zero_grad(opt_wd, true);
+    ck_assert_int_eq(var_backward(nn_mse_loss(modular_forward(m, t.x), t.y, NN_REDUCTION_MEAN)),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        w0[i] = tensor_clone(modular_weight_get(m, i)->data);
+        g[i] = var_grad(modular_weight_get(m, i));
+        ck_assert_msg(g[i] != NULL, "no gradient reached atom %d", i);
+    }
+    ck_assert_int_eq(modular_dualize(m, g, d, 1.0f), 0);
+    ck_assert_int_eq(optim_step(opt_wd), 0);
+    for (int i = 0; i < 3; i++) {
+        Tensor *w1 = modular_weight_get(m, i)->data;
+        for (int64_t k = 0; k < tensor_numel(w1); k++)
+            ck_assert_msg(fabs(w1->data[k] - 0.99 * (w0[i]->data[k] - 0.05 * d[i]->data[k])) <
+                              1e-6,
+                          "weight decay 0.6, lr 0.05: atom %d element %lld is %.8g, expected "
+                          "0.99 (w0 - lr d) = %.8g",
+                          i, (long long)k, (double)w1->data[k],
+                          0.99 * (w0[i]->data[k] - 0.05 * d[i]->data[k]));
+    }
+    optim_free(opt_wd);
     /* bad options are refused */
     o.momentum = 1.5f;
     ck_assert_ptr_null(modular_optimizer_new(m, &o));
@@ -245,6 +273,17 @@ START_TEST(test_forward_errors)
     strata_clear_error();
     ck_assert_ptr_null(modular_forward(lin, x)); /* 4 features into a Linear(3, 5) */
     ck_assert_msg(strlen(strata_last_error()) > 0, "a shape mismatch must set an error");
+    /* inside a composition the inner module's failure is the error reported (5 -> 3 -> 2
+     * fed 4 features): the outer module is never run on nothing */
+    ModularModule *chain = modular_compose(modular_linear(2, 3), modular_linear(3, 5));
+    ck_assert_ptr_nonnull(chain);
+    strata_clear_error();
+    ck_assert_ptr_null(modular_forward(chain, x));
+    ck_assert_msg(strstr(strata_last_error(), "[2, 4]") && !strstr(strata_last_error(), "tuple"),
+                  "compose fed [2, 4] where it takes 5 features: message \"%s\" should "
+                  "name the input's shape [2, 4]",
+                  strata_last_error());
+    modular_free(chain);
     modular_free(tup);
     modular_free(lin);
     scope_end(s);
