@@ -148,6 +148,9 @@ START_TEST(test_kaiming)
     assert_stats(w, 0, (5.0 / 3.0) / 12.0, "kaiming_normal_ conv tanh");
     ck_assert_int_eq(nn_init_kaiming_normal_(w, 0, NN_FAN_IN, "softsign"), -1);
     ck_assert_error("unknown nonlinearity");
+    strata_clear_error();
+    ck_assert_int_eq(nn_init_kaiming_uniform_(w, 0, NN_FAN_IN, "softsign"), -1);
+    ck_assert_error("unknown nonlinearity");
     scope_end(s);
 }
 END_TEST

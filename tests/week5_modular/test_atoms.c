@@ -252,6 +252,17 @@ START_TEST(test_embed)
         ck_assert_close(sqrt(len), r == 3 ? 0.0 : 1.0, 1e-5);
     }
     ck_assert_msg(w5_dot(g, d) >= 0, "<g, dualize(g)> must be >= 0");
+    /* normalize scales the whole update to norm target: rows [3, 4, 0, 0] (length 5) and
+     * [0, 0, 1, 0], the others zero, have norm 5 / sqrt(4) = 2.5; to 0.5 is a factor 0.2 */
+    Tensor *u = tensor_zeros(w->shape, 2);
+    u->data[0] = 3, u->data[1] = 4, u->data[2 * 4 + 2] = 1;
+    Tensor *us[1] = {u};
+    ck_assert_int_eq(modular_normalize(emb, us, 0.5f), 0);
+    for (int k = 0; k < 24; k++) {
+        double want = k == 0 ? 0.6 : k == 1 ? 0.8 : k == 2 * 4 + 2 ? 0.2 : 0.0;
+        ck_assert_msg(fabs(u->data[k] - want) < 1e-6, "Embed normalize(u, 0.5): element %d "
+                      "is %.7g, expected %.7g", k, (double)u->data[k], want);
+    }
     modular_free(emb);
     scope_end(s);
 }
