@@ -322,7 +322,8 @@ static void expect_along(const float *dw, const double *u, const char *what)
 
 /* Normed Adam's update direction is m_hat / sqrt(v_hat), by hand over two steps
  * (beta1 0.9, beta2 0.99): step 1 gives g1 / |g1| elementwise; step 2 gives
- * (0.9 * 0.1 g1 + 0.1 g2) / 0.19 over sqrt((0.99 * 0.01 g1^2 + 0.01 g2^2) / 0.0199). */
+ * (0.9 * 0.1 g1 + 0.1 g2) / 0.19 over sqrt((0.99 * 0.01 g1^2 + 0.01 g2^2) / 0.0199);
+ * and its learning-rate decay over total_steps. */
 START_TEST(test_normed_adam_direction_by_hand)
 {
     Scope *s = scope_begin();
@@ -349,6 +350,22 @@ START_TEST(test_normed_adam_direction_by_hand)
         u[k] = mh / sqrt(vh);
     }
     expect_along(dw, u, "step 2");
+    optim_free(opt);
+
+    /* total_steps = 4 decays the step's norm linearly, lr (1 - steps taken / 4), and
+     * holds it at 0 after: 0.1, 0.075, 0.05, 0.025, 0, 0. A constant gradient keeps the
+     * direction (sign(g) elementwise), so each norm is measured exactly (LAPACK). */
+    a.total_steps = 4;
+    opt = modular_optimizer_new(m, &a);
+    ck_assert_msg(opt != NULL, "modular_optimizer_new failed: %s", strata_last_error());
+    for (int step = 0; step < 6; step++) {
+        adam_step_with_grad(m, opt, g1, dw);
+        Tensor *d = tensor_from_data(dw, (int64_t[]){2, 3}, 2);
+        double want = step < 4 ? 0.1 * (1 - step / 4.0) : 0.0;
+        ck_assert_msg(fabs(w5_linear_norm(d) - want) < 1e-4,
+                      "normed Adam, total_steps 4: step %d has norm %.6g, expected %.6g",
+                      step + 1, w5_linear_norm(d), want);
+    }
     optim_free(opt);
     modular_free(m);
     scope_end(s);
