@@ -173,7 +173,7 @@ START_TEST(test_conv2d_dilated)
 END_TEST
 
 /* More PyTorch rules: narrow's start may be negative; expand's -1 cannot make a new
-   leading dim; a 0-d tensor cannot be concatenated; stack needs at least one tensor. */
+   leading dim, 0 can (and a dim of size 1 can expand to 0); a 0-d tensor cannot be concatenated; stack needs at least one tensor. */
 START_TEST(test_more_shape_rules)
 {
     BEGIN;
@@ -181,6 +181,9 @@ START_TEST(test_more_shape_rules)
     EXPECT_VALUES(OK(tensor_narrow(base, 1, -2, 2)), 0, 2, 3, 6, 7);
     EXPECT_SHAPE(OK(tensor_slice(base, 1, 20, 30, 1)), 2, 0);
     EXPECT_NULL_ERR(tensor_expand(MK(DATA(1, 2), 2), SHAPE(-1, 2), 2), "tensor_expand", NULL);
+    /* but a new leading dim, or a dim of size 1, may expand to 0: no elements */
+    EXPECT_SHAPE(OK(tensor_expand(MK(DATA(1, 2), 2), SHAPE(0, 2), 2)), 0, 2);
+    EXPECT_SHAPE(OK(tensor_expand(MK(DATA(1, 2), 1, 2), SHAPE(0, 2), 2)), 0, 2);
     EXPECT_NULL_ERR(tensor_cat((Tensor *const[]){OK(tensor_scalar(1)), OK(tensor_scalar(2))}, 2, 0),
                     "tensor_cat", NULL);
     EXPECT_NULL_ERR(tensor_stack((Tensor *const[]){base}, 0, 0), "tensor_stack", NULL);
