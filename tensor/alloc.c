@@ -13,6 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Under valgrind, what memcheck cannot see by itself: the bytes of a block past what its
+ * caller asked for (sizes are rounded up to 64 bytes, or to pages) and a freed block
+ * waiting in one of the caches below are marked unaddressable, so a write one past the
+ * end or a use after free is reported as it would be for malloc's own blocks. Without
+ * valgrind's header, and when not running under valgrind, these do nothing.
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define STRATA_MEMCHECK 1
+#endif
+#endif
+#ifndef STRATA_MEMCHECK
+#define VALGRIND_MAKE_MEM_NOACCESS(addr, len) ((void)(addr), (void)(len), 0)
+#define VALGRIND_MAKE_MEM_UNDEFINED(addr, len) ((void)(addr), (void)(len), 0)
+#endif
+
 /* ------------------------------------------------------- the counting allocator --- */
 
 /*
@@ -50,6 +68,34 @@ static BlockHeader *block_new(size_t capacity)
 static void block_free(BlockHeader *block)
 {
     free(block->raw);
+}
+
+/* The caller's bytes of @p block: they follow the 64-byte header. */
+static unsigned char *block_user(BlockHeader *block)
+{
+    return (unsigned char *)block + ALLOC_ALIGN;
+}
+
+/* The end of what malloc gave for @p block (block_new()'s request). */
+static unsigned char *block_end(BlockHeader *block)
+{
+    return (unsigned char *)block->raw + ALLOC_ALIGN - 1 + ALLOC_ALIGN + block->capacity;
+}
+
+/* For memcheck: @p size bytes handed out, not yet written; the rest of the block off
+ * limits. */
+static void memcheck_hand_out(BlockHeader *block, size_t size)
+{
+    unsigned char *user = block_user(block);
+    (void)VALGRIND_MAKE_MEM_UNDEFINED(user, size);
+    (void)VALGRIND_MAKE_MEM_NOACCESS(user + size, (size_t)(block_end(block) - user) - size);
+}
+
+/* For memcheck: a freed block kept for reuse is off limits until handed out again. */
+static void memcheck_keep(BlockHeader *block)
+{
+    unsigned char *user = block_user(block);
+    (void)VALGRIND_MAKE_MEM_NOACCESS(user, (size_t)(block_end(block) - user));
 }
 
 static atomic_size_t mem_live;
@@ -293,7 +339,8 @@ void *strata_malloc(size_t size)
     }
     block->size = size;
     note_alloc(size);
-    return (unsigned char *)block + ALLOC_ALIGN;
+    memcheck_hand_out(block, size);
+    return block_user(block);
 }
 
 void *strata_calloc(size_t n, size_t size)
@@ -319,6 +366,7 @@ void strata_free(void *ptr)
         return;
     BlockHeader *block = header_of(ptr);
     note_free(block->size);
+    memcheck_keep(block);
     if (!small_put(block) && !cache_put(block))
         block_free(block);
 }
@@ -329,7 +377,13 @@ void *strata_realloc(void *ptr, size_t size)
         return strata_malloc(size);
     BlockHeader *block = header_of(ptr);
     if (size <= block->capacity && capacity_for(size) == block->capacity) {
-        /* Same capacity: only the accounting changes. */
+        /* Same capacity: only the accounting changes (and, for memcheck, where the
+         * caller's bytes end: added ones are unwritten, removed ones off limits). */
+        unsigned char *user = block_user(block);
+        if (size > block->size)
+            (void)VALGRIND_MAKE_MEM_UNDEFINED(user + block->size, size - block->size);
+        else
+            (void)VALGRIND_MAKE_MEM_NOACCESS(user + size, block->size - size);
         note_free(block->size);
         block->size = size;
         note_alloc(size);
