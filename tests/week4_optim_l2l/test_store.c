@@ -459,6 +459,14 @@ START_TEST(test_l2l_store_errors)
     strata_clear_error();
     ck_assert_ptr_null(l2l_store_create(path, m, opt));
     ck_assert_error("already has state buffer");
+    /* A buffer Adam's update never makes (SGD's momentum) would have no slot. */
+    opt->groups[0].state[0].step = 1;
+    ck_assert_ok(optim_state_buffer(&opt->groups[0].state[0], "momentum_buffer",
+                                    var_data(first_param(m))));
+    strata_clear_error();
+    ck_assert_ptr_null(l2l_store_create(path, m, opt));
+    ck_assert_error("momentum_buffer");
+    ck_assert_error("does not create");
     optim_free(opt);
 
     /* The file cut short is refused by the reader, naming the path. */
