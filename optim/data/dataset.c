@@ -83,12 +83,20 @@ void data_copy_row(const Dataset *ds, int64_t idx, float *dst)
         dst[j] = (float)c[j] * scale + shift;
 }
 
-void data_prefetch_row(const Dataset *ds, int64_t idx)
+/* Where example @p idx's inputs are stored (its bytes when the data set keeps them, else
+ * its floats), and in *@p bytes how many bytes they take. */
+static const char *stored_row(const Dataset *ds, int64_t idx, size_t *bytes)
 {
     const DataCodes *codes = trusted_codes(ds);
-    const char *row = codes ? (const char *)(codes->bytes + idx * ds->x_row)
-                            : (const char *)(ds->x->data + idx * ds->x_row);
-    size_t bytes = (codes ? 1 : sizeof(float)) * (size_t)ds->x_row;
+    *bytes = (codes ? 1 : sizeof(float)) * (size_t)ds->x_row;
+    return codes ? (const char *)(codes->bytes + idx * ds->x_row)
+                 : (const char *)(ds->x->data + idx * ds->x_row);
+}
+
+void data_prefetch_row(const Dataset *ds, int64_t idx)
+{
+    size_t bytes;
+    const char *row = stored_row(ds, idx, &bytes);
     /* One cache line each, into L2 (locality 2): a batch's rows outnumber L1's lines. On
      * AMD Zen 4, asking for them all into L1 kept an MLP batch's gather at 36-37 us in
      * training; into L2 here, then data_pull_row() a few rows ahead, it takes 19-21. */
@@ -102,10 +110,8 @@ void data_prefetch_row(const Dataset *ds, int64_t idx)
 
 void data_pull_row(const Dataset *ds, int64_t idx)
 {
-    const DataCodes *codes = trusted_codes(ds);
-    const char *row = codes ? (const char *)(codes->bytes + idx * ds->x_row)
-                            : (const char *)(ds->x->data + idx * ds->x_row);
-    size_t bytes = (codes ? 1 : sizeof(float)) * (size_t)ds->x_row;
+    size_t bytes;
+    const char *row = stored_row(ds, idx, &bytes);
     if (bytes > PULL_MAX_BYTES)
         return;
     for (size_t at = 0; at < bytes; at += 64)
