@@ -921,7 +921,12 @@ STRATA_API int tensor_conv2d_backward(const Tensor *grad_output, const Tensor *i
                                       const Tensor *weight, Window2d w, Tensor **grad_input,
                                       Tensor **grad_weight, Tensor **grad_bias);
 /**
- * @brief Max pooling; padding counts as -inf.
+ * @brief Max pooling; padding counts as -inf. Each window is scanned in row-major
+ *        order of its taps (top row first, left to right) and a larger value or a NaN
+ *        takes over, as PyTorch's CPU kernel: a tie keeps the first of the equal values
+ *        (after a ReLU, a window of zeros picks its first position inside the plane),
+ *        and a window holding only -inf picks its first tap inside the plane (never a
+ *        padded position).
  * @param[in] input [N, C, H, W]
  * @param[in] w the window.
  * @param[out] indices if not NULL, receives for each output the flat index h*W + w of
