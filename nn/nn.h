@@ -772,7 +772,10 @@ STRATA_API Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduc
 STRATA_API Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction);
 /**
  * @brief Binary cross-entropy of probabilities: -(t log p + (1 - t) log(1 - p)), each
- *        log clamped at -100 as PyTorch.
+ *        log clamped at -100 as PyTorch. Its gradient is PyTorch's: per element,
+ *        (p - t) / max(p (1 - p), 1e-12) times the incoming gradient (1/N under the
+ *        mean), finite at p = 0 and p = 1 (clamp(log p) composed from autograd ops gives
+ *        0 * inf = NaN there, so the reference is a var_custom op with this backward).
  */
 STRATA_API Var *nn_bce_loss(Var *probs, const Tensor *target, NnReduction reduction);
 /**
