@@ -612,7 +612,8 @@ STRATA_API Module *nn_batch_norm2d(int64_t num_features);
  * @param[in] track_running_stats whether to keep running statistics (if false, batch
  *            statistics are used in eval mode too, and there are no buffers).
  * Training normalises with the biased batch variance and updates running_var with the
- * unbiased one, as PyTorch.
+ * unbiased one, as PyTorch. The running statistics change last, once nothing else can
+ * fail: a training forward that fails (out of memory) leaves every buffer as it was.
  */
 STRATA_API Module *nn_batch_norm(int spatial_dims, int64_t num_features, float eps, float momentum,
                                  bool affine, bool track_running_stats);
