@@ -150,8 +150,12 @@ STRATA_API int optim_add_param_group(Optimizer *opt, Var *const *params, int n, 
 /**
  * @brief Apply one update to every parameter that has a gradient, under no-grad mode.
  *        Parameters whose gradient is NULL are skipped (their state is untouched).
+ *        A step that runs out of memory changes nothing: what it allocates (dense
+ *        copies of strided gradients, the state buffers of each parameter's first
+ *        update) is allocated before any parameter or state changes, and released on
+ *        failure (test_step_out_of_memory fails each allocation in turn).
  * @return 0, or -1 with an error (NULL optimizer, a gradient whose shape differs from
- *         its parameter's).
+ *         its parameter's, no memory).
  */
 STRATA_API int optim_step(Optimizer *opt);
 
