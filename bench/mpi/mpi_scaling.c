@@ -4,7 +4,7 @@
  *
  * Run under `mpirun -np 2` (bench/run.sh does). Each round times these, STEPS steps
  * each, so that a burst of load from other processes hits all of them alike:
- *   1 rank, B rows       rank 0 alone with the global batch (rank 1 waits);
+ *   1 rank, B rows       rank 0 alone with the global batch (rank 1 waits asleep);
  *   1 rank, B/2 rows     rank 0 alone with a rank's share: the compute of a 2-rank step;
  *   2 ranks, shared      B/2 rows each, summed through shared memory (the default on
  *                        one machine), gradients gathered during backward;
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { STEPS = 50, MAX_ROUNDS = 20, MAX_SAMPLES = STEPS * MAX_ROUNDS };
 
@@ -71,6 +72,24 @@ static int run(Module *model, Optimizer *opt, OptimDDP *ddp, const Dataset *ds,
         out->reduce[out->n++] = optim_ddp_allreduce_seconds(ddp) - reduce0;
     }
     return 0;
+}
+
+/*
+ * Wait until every rank gets here, asleep: rank 1 waits so while rank 0 times the
+ * 1-rank runs. In MPI_Barrier it would poll (Open MPI spins, yielding only to
+ * processes on its own core), keeping the second core busy: a process that really ran
+ * alone would leave that core to the rest of the machine, and with other processes
+ * about, the spinning rank pushed them onto rank 0's core (the 1-rank step's fastest
+ * time rose 2-6% beside a loaded machine's builds), which flattered the speed-up.
+ */
+static void wait_asleep(void)
+{
+    MPI_Request all_here;
+    int done = 0;
+    MPI_Ibarrier(MPI_COMM_WORLD, &all_here);
+    for (MPI_Test(&all_here, &done, MPI_STATUS_IGNORE); !done;
+         MPI_Test(&all_here, &done, MPI_STATUS_IGNORE))
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL); /* 1 ms */
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -137,7 +156,7 @@ int main(int argc, char **argv)
         if (rank == 0)
             rc = run(alone, alone_opt, NULL, train, global, false, &kind[ONE_FULL]) |
                  run(alone, alone_opt, NULL, train, global / world, false, &kind[ONE_HALF]);
-        MPI_Barrier(MPI_COMM_WORLD);
+        wait_asleep();
         for (int sync = 0; sync < 2; sync++)
             for (int way = 0; way < WAYS; way++) {
                 optim_ddp_set_shared_memory(ddp, way == SHARED);
