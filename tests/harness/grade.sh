@@ -25,6 +25,7 @@
 # scratch folder (its working directory, HOME and TMPDIR), with a clean environment;
 # when the grader runs as root (Gradescope) the suites run as an unprivileged user
 # (GRADE_USER, default nobody), who can write nothing the grader reads afterwards.
+# Every test runs under limits on memory, processes and disk (see "Limits" below).
 #
 # Environment:
 #   RESULTS=path           where results.json goes (default ./results.json)
@@ -38,7 +39,12 @@
 #                          (the grader's self-test uses it; their lists come from
 #                          `bin --list`)
 #   GRADE_USER=user        who runs the suites when the grader is root (default nobody;
-#                          "none" runs them as root)
+#                          a bare number: that uid, with no account; "none": root)
+#   GRADE_MEMORY_MB=n      address space of each test's process (default 1024 + 256 per
+#                          core); GRADE_VALGRIND_MEMORY_MB under valgrind (default 4096)
+#   GRADE_NPROC=n          processes and threads of the run user (as root; 64 + 4 per core)
+#   GRADE_DISK_MB=512      as root: the tests' private tmpfs (/tmp), and its
+#   GRADE_DISK_FILES=4096  number of files; GRADE_ISOLATE=no runs without it
 #   GRADE_NO_BUILD=yes     do not build the suites (grade-submission built them already)
 #
 # Exit status: 0 when results.json was written, whatever the score.
@@ -89,35 +95,58 @@ fi
 # folder that is the tests' working directory, HOME and TMPDIR. As root, the suites
 # run as GRADE_USER, who owns only the scratch folder; the per-suite files the grader
 # reads ($dir) are written through descriptors opened here, by the grader.
+# GRADE_USER may also be a bare number, a uid without an account: one that no other
+# process uses, so that the process limit (counted per user) is this grading's alone.
 run_user=${GRADE_USER:-nobody}
 if [ "$(id -u)" -ne 0 ] || [ "$run_user" = none ]; then
     run_user=
-elif ! id "$run_user" >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
-    echo "grade: running as root, but cannot switch to user '$run_user' (setpriv, util-linux);" \
+elif ! command -v setpriv >/dev/null 2>&1; then
+    echo "grade: running as root, but cannot switch users (setpriv, util-linux);" \
         "the suites run as root" >&2
     run_user=
+else
+    case $run_user in
+        *[!0-9]*)
+            if ! run_uid=$(id -u "$run_user" 2>/dev/null) || ! run_gid=$(id -g "$run_user"); then
+                echo "grade: running as root, but there is no user '$run_user';" \
+                    "the suites run as root" >&2
+                run_user=
+            fi ;;
+        *) run_uid=$run_user run_gid=$run_user ;;
+    esac
 fi
 rundir=$(mktemp -d "${TMPDIR:-/tmp}/strata-grade.XXXXXX") || exit 2
 trap 'rm -rf "$rundir"' EXIT INT TERM
 chmod 711 "$rundir"
 scratch=$rundir/scratch
 mkdir "$scratch"
-[ -z "$run_user" ] || chown "$run_user:$(id -gn "$run_user")" "$scratch"
+[ -z "$run_user" ] || chown "$run_uid:$run_gid" "$scratch"
 chmod 700 "$scratch"
 
 # run_suite CMD...: CMD in the scratch folder, as the run user, with a clean environment
-# (only what the suites need: the thread settings, the self-test's mode).
+# (only what the suites need: the thread settings, the self-test's mode). A graded run
+# (run_graded, below) adds the limits and the private namespace.
 run_suite() {
-    set -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$scratch" TMPDIR="$scratch" \
+    where=${g_where:-$scratch}
+    set -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$where" TMPDIR="$where" \
         LC_ALL=C ${OPENBLAS_NUM_THREADS:+OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS} \
         ${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS} \
         ${SELFTEST_MODE:+SELFTEST_MODE=$SELFTEST_MODE} ${GRADE_ONLY:+"GRADE_ONLY=$GRADE_ONLY"} \
-        ${CK_TIMEOUT_MULTIPLIER:+CK_TIMEOUT_MULTIPLIER=$CK_TIMEOUT_MULTIPLIER} "$@"
+        ${CK_TIMEOUT_MULTIPLIER:+CK_TIMEOUT_MULTIPLIER=$CK_TIMEOUT_MULTIPLIER} \
+        ${g_clean:+GRADE_SCRATCH=$g_clean} "$@"
     if [ -n "$run_user" ]; then
-        set -- setpriv --reuid="$run_user" --regid="$(id -g "$run_user")" --clear-groups \
-            --no-new-privs -- "$@"
+        # The process limit is set after the switch: the kernel counts the run user's.
+        # shellcheck disable=SC2086  # g_nproc is empty or a number
+        set -- setpriv --reuid="$run_uid" --regid="$run_gid" --clear-groups \
+            --no-new-privs -- ${g_nproc:+prlimit --nproc=$g_nproc --} "$@"
     fi
-    (cd "$scratch" && exec "$@")
+    [ -z "${g_mem:-}" ] || set -- prlimit --as=$((g_mem * 1048576)) -- "$@"
+    if [ -n "${g_ns:-}" ]; then
+        unshare --mount --pid --ipc --net --fork --mount-proc -- sh -c "$isolate_script" isolate \
+            "$g_name" "$g_bin" "$disk_mb" "$disk_files" "$@"
+    else
+        (cd "$where" && exec "$@")
+    fi
 }
 
 # The run user must reach the copies (a private TMPDIR would hide them): check once.
@@ -130,6 +159,91 @@ if [ -n "$run_user" ]; then
         run_user=
     fi
 fi
+
+# Limits: what one test may take from the machine (docs/grading.md, "Limits"). Each
+# test runs in its own process, which inherits them from the runner.
+#  - memory: address space (RLIMIT_AS) per process. Measured on the reference: every
+#    test passes in 512 MB with two threads (in 320-384 MB most do; the tests that run
+#    out hang in OpenBLAS, which retries its 128 MB per-thread buffer forever, so the
+#    margin must be wide); each thread strata may start adds an OpenBLAS buffer, a stack
+#    and a malloc arena, so the limit is 1 GB + 256 MB per core (1.5 GB on 2 cores).
+#    Under valgrind (one thread) 384 MB is enough for the largest tests: 4 GB.
+#  - processes and threads (RLIMIT_NPROC): the kernel counts them per user, so the limit
+#    is set only when the suites run as their own user (as root); 64 + 4 per core (the
+#    runner's OpenBLAS threads, the test's and strata's; a fork bomb stops there).
+#  - disk: as root, each suite runs in a private mount namespace whose /tmp is a new
+#    tmpfs of GRADE_DISK_MB and GRADE_DISK_FILES files, also mounted on /var/tmp,
+#    /dev/shm and /run/lock, the folders anyone may write to; it is the tests' working
+#    directory, HOME and TMPDIR, the runner empties it after each test, and it is gone
+#    when the suite ends (with every process the suite left: a private PID namespace).
+#    The namespace also has its own System V shared memory, limited to as much again
+#    (it would outlive the test otherwise), and no network (only a loopback, down): a
+#    test has no business with it, and the hidden tests' values are in its memory.
+#    Each file is also limited to 256 MB (ulimit -f, below).
+cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null) || cores=1
+[ "$cores" -ge 1 ] 2>/dev/null || cores=1
+[ "$cores" -le 64 ] || cores=64 # strata's pool has at most 64 threads
+mem_mb=${GRADE_MEMORY_MB:-$((1024 + 256 * cores))}
+vg_mem_mb=${GRADE_VALGRIND_MEMORY_MB:-4096}
+nproc_limit=${GRADE_NPROC:-$((64 + 4 * cores))}
+disk_mb=${GRADE_DISK_MB:-512}
+disk_files=${GRADE_DISK_FILES:-4096}
+
+# The private namespace: root only (mount needs it), and only where the kernel allows it
+# (a container may not): tried once.
+isolate=no
+if [ "$(id -u)" -eq 0 ] && [ "${GRADE_ISOLATE:-yes}" != no ]; then
+    if unshare --mount --pid --ipc --net --fork --mount-proc -- \
+        sh -c 'mount -t tmpfs -o size=1m strata-probe /tmp' >/dev/null 2>&1; then
+        isolate=yes
+    else
+        echo "grade: cannot make a private mount and PID namespace (unshare); the tests'" \
+            "disk use is bounded only per file" >&2
+    fi
+fi
+# Run in the namespace (as root, before it switches to the run user): mount the tmpfs on
+# /tmp and the other shared folders, copy the suite binary into a root-owned folder in
+# it (the binary may live under the old /tmp, which the mount hides: it is read through
+# a descriptor opened before), then run the command from /tmp. /tmp is sticky (1777),
+# so the run user can neither remove nor replace the grader's folder.
+# shellcheck disable=SC2016  # expanded by the namespace's shell, from its arguments
+isolate_script='set -e
+name=$1 bin=$2 size=$3 files=$4
+shift 4
+exec 9<"$bin"
+mount -t tmpfs -o "size=${size}m,nr_inodes=$files,mode=1777" strata-scratch /tmp
+echo $((size * 256)) >/proc/sys/kernel/shmall 2>/dev/null || : # System V shm, in 4 kB pages
+for d in /var/tmp /dev/shm /run/lock; do
+    if [ -d "$d" ] && [ ! -L "$d" ]; then mount --bind /tmp "$d"; fi
+done
+mkdir -m 755 /tmp/.grader
+cat <&9 >"/tmp/.grader/$name"
+exec 9<&-
+chmod 755 "/tmp/.grader/$name"
+cd /tmp
+"$@"'
+
+# run_graded NAME BINARY MEMORY_MB CMD...: a suite's graded run, CMD naming the suite's
+# binary @BIN, with the limits above (MEMORY_MB of address space per process).
+run_graded() {
+    g_name=$1 g_bin=$2 g_mem=$3 g_where='' g_clean='' g_ns='' g_nproc=
+    shift 3
+    [ -z "$run_user" ] || g_nproc=$nproc_limit
+    if [ "$isolate" = yes ]; then
+        g_where=/tmp g_clean=/tmp g_ns=yes
+    fi
+    for a; do
+        shift
+        if [ "$a" = @BIN ]; then
+            if [ "$isolate" = yes ]; then a=/tmp/.grader/$g_name; else a=$g_bin; fi
+        fi
+        set -- "$@" "$a"
+    done
+    run_suite "$@"
+    g_rc=$?
+    g_where='' g_clean='' g_ns='' g_nproc='' g_mem=''
+    return $g_rc
+}
 
 # The suites: "name binary source-dir" per line.
 suites=$dir/.suites
@@ -210,7 +324,7 @@ while read -r name bin src <&3; do
         # runner's standard output, a file the run user cannot open by itself.
         (
             ulimit -f 262144 2>/dev/null
-            run_suite timeout -k 10 "$suite_timeout" "$run_bin" --grade -
+            run_graded "$name" "$run_bin" "$mem_mb" timeout -k 10 "$suite_timeout" @BIN --grade -
         ) </dev/null >"$dir/$name.json" 2>"$dir/$name.log"
         rc=$?
         if [ $rc -ne 0 ]; then
@@ -271,9 +385,9 @@ while read -r name bin src <&3; do
             CK_TIMEOUT_MULTIPLIER=100 OPENBLAS_NUM_THREADS=1
             GRADE_ONLY=$(tr '\n' ' ' <"$dir/$name.passing")
             export CK_TIMEOUT_MULTIPLIER OPENBLAS_NUM_THREADS GRADE_ONLY
-            run_suite timeout -k 10 "$vg_timeout" valgrind -q --leak-check=full \
+            run_graded "$name" "$run_bin" "$vg_mem_mb" timeout -k 10 "$vg_timeout" valgrind -q --leak-check=full \
                 --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-                --error-exitcode=99 "$run_bin" --grade -
+                --error-exitcode=99 @BIN --grade -
         ) </dev/null >"$dir/$name.vg.json" 2>"$log"
         rc=$?
         # Only the tests that passed in the normal run (GRADE_ONLY): each must pass

@@ -22,9 +22,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,26 +237,119 @@ static double now_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Wait for @p pid until @p limit seconds; kill its whole group afterwards. */
-static int wait_child(pid_t pid, double limit, int *timed_out)
+/* The pids of the children of process @p pid (0: this process), from
+ * /proc/PID/task/TID/children (a child is listed under the thread that forked it or, for
+ * an orphan handed to a subreaper, under one of its threads). Fills @p pids; returns how
+ * many. */
+static int list_children(pid_t pid, pid_t *pids, int max)
+{
+    char dir[64];
+    if (pid == 0)
+        snprintf(dir, sizeof dir, "/proc/self/task");
+    else
+        snprintf(dir, sizeof dir, "/proc/%ld/task", (long)pid);
+    int n = 0;
+    DIR *tasks = opendir(dir);
+    if (!tasks)
+        return 0;
+    struct dirent *t;
+    while ((t = readdir(tasks)) != NULL && n < max) {
+        if (t->d_name[0] == '.')
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "%s/%.16s/children", dir, t->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long child;
+        while (n < max && fscanf(f, "%ld", &child) == 1)
+            pids[n++] = (pid_t)child;
+        fclose(f);
+    }
+    closedir(tasks);
+    return n;
+}
+
+/* The memory a process holds, in kB: its anonymous and shared-memory pages in RAM
+ * (RssAnon + RssShmem of /proc/PID/status; not the program's files, which are shared
+ * with every other process running them). 0 when it is gone. */
+static long held_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long total = 0, kb;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %ld", &kb) == 1 || sscanf(line, "RssShmem: %ld", &kb) == 1)
+            total += kb;
+    fclose(f);
+    return total;
+}
+
+/* The memory all of a test's processes may hold together: the address-space limit each
+ * has on its own (what grade.sh set), so one test may hold as much whether it forks or
+ * not. 0 (no limit) when there is none. */
+static long memory_limit_kb(void)
+{
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY)
+        return 0;
+    return (long)(as.rlim_cur / 1024);
+}
+
+/* The memory held by all of this process's descendants (the test's processes: its own
+ * and whatever it forked, which stay descendants of this subreaper even if they leave
+ * the test's group), in kB. The address-space limit bounds each process, not a test
+ * that forks: 70 processes of 1.5 GB each would take the machine down. */
+static long tests_memory_kb(void)
+{
+    enum { MAX_PROCS = 1024 };
+    static pid_t queue[MAX_PROCS];
+    int n = list_children(0, queue, MAX_PROCS);
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        total += held_kb(queue[i]);
+        n += list_children(queue[i], queue + n, MAX_PROCS - n);
+    }
+    return total;
+}
+
+/* Wait for @p pid until @p limit seconds; kill its whole group afterwards. @p usage gets
+ * what the child used (its peak resident memory, for the note on the memory limit). As
+ * it waits, it adds up the memory the test's processes hold: past @p memory_kb (when
+ * > 0) they are killed, and @p over_kb says how much they held. */
+static int wait_child(pid_t pid, double limit, int *timed_out, struct rusage *usage,
+                      long memory_kb, long *over_kb)
 {
     double deadline = now_seconds() + limit;
     int status = 0;
     struct timespec pause = {0, 1000000}; /* 1 ms, growing to 20 ms */
     *timed_out = 0;
+    *over_kb = 0;
+    memset(usage, 0, sizeof *usage);
     for (;;) {
-        pid_t got = waitpid(pid, &status, WNOHANG);
+        pid_t got = wait4(pid, &status, WNOHANG, usage);
         if (got == pid)
             break;
         if (got < 0 && errno != EINTR) {
             status = -1;
             break;
         }
+        long held = memory_kb > 0 ? tests_memory_kb() : 0;
+        if (held > memory_kb && memory_kb > 0) {
+            *over_kb = held;
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            wait4(pid, &status, 0, usage);
+            break;
+        }
         if (now_seconds() > deadline) {
             *timed_out = 1;
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
+            wait4(pid, &status, 0, usage);
             break;
         }
         nanosleep(&pause, NULL);
@@ -278,6 +374,109 @@ static size_t read_record(int fd, char *buf, size_t size)
     return len;
 }
 
+/*
+ * Limits: what one test may take from the machine.
+ *
+ * The grader (tests/harness/grade.sh) starts the runner with resource limits that every
+ * test's process inherits: address space (RLIMIT_AS: memory), processes and threads
+ * (RLIMIT_NPROC, counted per user, so only when the suites run as their own user), the
+ * size of each file (RLIMIT_FSIZE), and, as root, a private size-limited tmpfs that is
+ * the only place a test can write (GRADE_SCRATCH names it). The kernel enforces the
+ * limits: past them, malloc returns NULL, fork and pthread_create fail with EAGAIN, a
+ * write fails with ENOSPC. What the runner adds is what the kernel does not do:
+ *
+ *  - the memory of a test that forks: the address-space limit bounds each process, so
+ *    the runner adds up what all of the test's processes hold while it waits for them
+ *    and kills them past the same limit (wait_child);
+ *  - nothing a test started outlives it: the runner is a child subreaper, so whatever
+ *    a test forked comes back to it when its parent dies, even a process that left the
+ *    test's process group, and it is killed and reaped before the next test (zombies
+ *    count against the process limit too);
+ *  - what a test wrote is removed before the next test, so one test that fills the
+ *    scratch space costs that test only;
+ *  - a failed test's output says which limit it ran into, as far as the runner can
+ *    tell from outside (docs/grading.md, "Limits").
+ */
+
+/* Kill and reap every process the last test left behind (its own process is reaped
+ * already). A fork bomb keeps forking while it is killed, so this repeats until no
+ * child is left, for at most about two seconds. Returns how many it reaped. */
+static int reap_leftovers(void)
+{
+    int reaped = 0;
+    struct timespec pause = {0, 1000000}; /* 1 ms */
+    for (int round = 0; round < 2000; round++) {
+        pid_t pids[256];
+        int n = list_children(0, pids, 256);
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        pid_t got;
+        int status;
+        while ((got = waitpid(-1, &status, WNOHANG)) > 0)
+            reaped++;
+        if (got < 0 && errno == ECHILD)
+            break; /* no child left, dead or alive */
+        nanosleep(&pause, NULL);
+    }
+    return reaped;
+}
+
+/* Remove everything the run user wrote into the scratch folder GRADE_SCRATCH (as root,
+ * grade.sh makes it the private tmpfs holding every folder a test can write to), so the
+ * next test starts with all of it. The runner runs as that user and removes only what
+ * it owns (the grader's own files there are root's). find and rm, in a child: they cope
+ * with trees of any depth. */
+static void clean_scratch(const char *scratch)
+{
+    char uid[32];
+    snprintf(uid, sizeof uid, "%ld", (long)getuid());
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execlp("find", "find", scratch, "-mindepth", "1", "-maxdepth", "1", "-user", uid,
+               "-exec", "rm", "-rf", "--", "{}", "+", (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+/* Append to @p message (of @p size) which limits a failed test seems to have met: its
+ * peak memory near the address-space limit, processes left behind, a full scratch. */
+static void note_limits(char *message, size_t size, const struct rusage *usage, int leftovers,
+                        const char *scratch)
+{
+    size_t len = strlen(message);
+    struct rlimit as, nproc;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY &&
+        (double)usage->ru_maxrss * 1024.0 >= 0.5 * (double)as.rlim_cur && len < size)
+        len += (size_t)snprintf(message + len, size - len,
+                                "\n[limits] the test's process grew to %ld MB; its memory "
+                                "limit is %lu MB of address space (past it, allocations fail)",
+                                usage->ru_maxrss / 1024, (unsigned long)(as.rlim_cur >> 20));
+    if (leftovers > 0 && len < size) {
+        len += (size_t)snprintf(message + len, size - len,
+                                "\n[limits] the test left %d process(es) behind; they were "
+                                "killed",
+                                leftovers);
+        if (getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY && len < size)
+            len += (size_t)snprintf(message + len, size - len,
+                                    " (at most %lu processes and threads may run at once)",
+                                    (unsigned long)nproc.rlim_cur);
+    }
+    struct statvfs fs;
+    if (scratch && statvfs(scratch, &fs) == 0 && fs.f_blocks > 0 && len < size &&
+        (fs.f_bavail < fs.f_blocks / 64 || (fs.f_files > 0 && fs.f_favail < fs.f_files / 64)))
+        snprintf(message + len, size - len,
+                 "\n[limits] the test filled its scratch space (%lu MB and %lu files for "
+                 "everything a test writes; past them, writes fail with \"No space left\")",
+                 (unsigned long)((fs.f_blocks * fs.f_frsize) >> 20), (unsigned long)fs.f_files);
+}
+
 static double timeout_multiplier(void)
 {
     const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
@@ -288,6 +487,7 @@ static double timeout_multiplier(void)
 /* Run one test in its own child; fill status and the message/output text. */
 static cJSON *run_one(Suite *suite, const GradedEntry *entry)
 {
+    const char *scratch = getenv("GRADE_SCRATCH");
     char nonce[2 * NONCE_BYTES + 1];
     char message[MAX_CAPTURE + 256];
     int passed = 0;
@@ -316,14 +516,22 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
             setpgid(pid, pid);
             fcntl(record_fds[0], F_SETFL, O_NONBLOCK);
             int timed_out;
-            int status = wait_child(pid, limit, &timed_out);
+            struct rusage usage;
+            long over_kb;
+            int status = wait_child(pid, limit, &timed_out, &usage, memory_limit_kb(), &over_kb);
+            int leftovers = reap_leftovers();
             char record[MAX_CAPTURE + 128];
             size_t record_len = read_record(record_fds[0], record, sizeof record);
             char pass_line[2 * NONCE_BYTES + 8], fail_line[2 * NONCE_BYTES + 8];
             snprintf(pass_line, sizeof pass_line, "PASS %s\n", nonce);
             snprintf(fail_line, sizeof fail_line, "FAIL %s\n", nonce);
             int exited_zero = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            if (timed_out) {
+            if (over_kb > 0) {
+                snprintf(message, sizeof message,
+                         "[limits] the test's processes held %ld MB of memory together, more "
+                         "than its limit of %ld MB; they were killed",
+                         over_kb / 1024, memory_limit_kb() / 1024);
+            } else if (timed_out) {
                 snprintf(message, sizeof message, "Test timeout expired (%g s)", limit);
             } else if (status != -1 && WIFSIGNALED(status)) {
                 snprintf(message, sizeof message, "Received signal %d (%s)",
@@ -356,6 +564,10 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
                          "the test's completion record is not the harness's (something "
                          "wrote into the grader's record socket); the test counts as failed");
             }
+            if (!passed)
+                note_limits(message, sizeof message, &usage, leftovers, scratch);
+            if (scratch)
+                clean_scratch(scratch);
         }
     }
     if (record_fds[0] >= 0)
@@ -401,6 +613,9 @@ static int grade(const char *path)
     /* No child of ours (the tested code runs only in children) may attach to this
      * process or open its /proc files: see the comment above make_nonce(). */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Whatever a test forks is handed back to this process when its parent dies, even
+     * if it left the test's process group: reap_leftovers() finds it there. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     Suite *suite = build_suite(); /* fills the registry */
     SRunner *owner = srunner_create(suite); /* frees the suite at the end */
     int count = registry_count;

@@ -37,6 +37,19 @@
  *                          so a grader trusting the run's exit status would give it
  *                          the valgrind item (SELFTEST_MODE=vgexit registers only it)
  *
+ * Resource hogs (SELFTEST_MODE=limits; run by the self-test only as root, where the
+ * grader bounds processes and disk: on a developer's machine a fork bomb would not stop):
+ *   test_memory_hog        allocates and touches 64 MB blocks until malloc fails
+ *   test_fork_memory       forks 8 children that each allocate and touch 512 MB (each
+ *                          within the address-space limit, together far past it)
+ *   test_fork_bomb         forks until fork fails, one child leaving the process group
+ *   test_thread_bomb       starts sleeping threads until pthread_create fails
+ *   test_many_files        creates empty files until it cannot
+ *   test_disk_hog          writes 64 MB files into every shared folder until it cannot
+ *   test_network           connects to an address outside (TEST-NET-1, 192.0.2.1)
+ *   test_after_hogs        an honest test after them all: forks, starts threads, writes
+ *                          and allocates a little; it must pass (the machine came back)
+ *
  * SELFTEST_MODE=leak registers only test_passes and test_leaks (all pass: the valgrind
  * item must fail on the leak); SELFTEST_MODE=clean only test_passes (the item must
  * pass). A copy of the binary whose name contains "crash" segfaults in make_suite(),
@@ -47,6 +60,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +299,160 @@ START_TEST(test_exit_under_vg)
 }
 END_TEST
 
+
+/* ---- resource hogs (SELFTEST_MODE=limits) ---- */
+
+START_TEST(test_memory_hog)
+{
+    size_t block = 64u << 20, total = 0;
+    char *p;
+    while ((p = malloc(block)) != NULL) {
+        memset(p, 1, block); /* touched: real memory, not only address space */
+        total += block;
+    }
+    ck_abort_msg("allocated %zu MB before malloc failed", total >> 20);
+}
+END_TEST
+
+static char *volatile kept;
+
+START_TEST(test_fork_memory)
+{
+    size_t each = 512u << 20;
+    for (int i = 0; i < 8; i++)
+        if (fork() == 0) {
+            kept = malloc(each); /* kept: stored where the compiler cannot drop it */
+            if (kept)
+                memset(kept, 1, each);
+            for (;;)
+                pause();
+        }
+    for (;;)
+        pause();
+}
+END_TEST
+
+START_TEST(test_fork_bomb)
+{
+    long forked = 0;
+    pid_t pid;
+    while ((pid = fork()) >= 0) {
+        if (pid == 0) {
+            if (forked == 0)
+                setsid(); /* the first leaves the test's process group */
+            for (;;)
+                pause();
+        }
+        forked++;
+    }
+    ck_abort_msg("forked %ld processes before fork failed (%s)", forked, strerror(errno));
+}
+END_TEST
+
+static void *sleep_forever(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+START_TEST(test_thread_bomb)
+{
+    long started = 0;
+    pthread_t t;
+    int err;
+    while ((err = pthread_create(&t, NULL, sleep_forever, NULL)) == 0)
+        started++;
+    ck_abort_msg("started %ld threads before pthread_create failed (%s)", started,
+                 strerror(err));
+}
+END_TEST
+
+START_TEST(test_many_files)
+{
+    long made = 0;
+    char name[64];
+    for (;;) {
+        snprintf(name, sizeof name, "hog-%ld", made);
+        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0)
+            break;
+        close(fd);
+        made++;
+    }
+    ck_abort_msg("created %ld files before open failed (%s)", made, strerror(errno));
+}
+END_TEST
+
+/* Everywhere a test may write: its folder and the folders anyone may write to. */
+START_TEST(test_disk_hog)
+{
+    static const char *const dirs[] = {".", "/tmp", "/var/tmp", "/dev/shm"};
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    long megabytes = 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++)
+        for (int i = 0; i < 64; i++) {
+            char name[128];
+            snprintf(name, sizeof name, "%s/strata-disk-hog-%zu-%d", dirs[d], d, i);
+            FILE *f = fopen(name, "w");
+            if (!f)
+                break;
+            int full = 0;
+            for (int mb = 0; mb < 64 && !full; mb++)
+                if (fwrite(chunk, 1, sizeof chunk, f) == sizeof chunk)
+                    megabytes++;
+                else
+                    full = 1;
+            if (fclose(f) != 0 || full)
+                break;
+        }
+    ck_abort_msg("wrote %ld MB before writing failed (%s)", megabytes, strerror(errno));
+}
+END_TEST
+
+START_TEST(test_network)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_msg(fd >= 0, "no socket: %s", strerror(errno));
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(80)};
+    inet_pton(AF_INET, "192.0.2.1", &to.sin_addr);
+    int rc = connect(fd, (struct sockaddr *)&to, sizeof to);
+    int err = errno;
+    close(fd);
+    ck_abort_msg("connect to 192.0.2.1: %s", rc == 0 ? "connected" : strerror(err));
+}
+END_TEST
+
+START_TEST(test_after_hogs)
+{
+    /* A little of everything the hogs took: it must all be there again. */
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed after the hogs: %s", strerror(errno));
+    if (pid == 0)
+        _exit(7);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, sleep_forever, NULL), 0);
+    char *p = malloc(100u << 20);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 2, 100u << 20);
+    free(p);
+    FILE *f = fopen("after-hogs", "w");
+    ck_assert_msg(f != NULL, "cannot create a file after the hogs: %s", strerror(errno));
+    static char chunk[1 << 20];
+    ck_assert_int_eq(fwrite(chunk, 1, sizeof chunk, f), sizeof chunk);
+    ck_assert_int_eq(fclose(f), 0);
+    FILE *g = fopen("/tmp/after-hogs", "w");
+    ck_assert_msg(g != NULL, "cannot create a file in /tmp after the hogs: %s", strerror(errno));
+    ck_assert_int_eq(fclose(g), 0);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     if (strstr(program_invocation_short_name, "crash"))
@@ -295,6 +466,18 @@ Suite *make_suite(void)
     if (mode && strcmp(mode, "leak") == 0) {
         GRADED(s, test_passes, 3);
         GRADED(s, test_leaks, 2);
+        return s;
+    }
+    if (mode && strcmp(mode, "limits") == 0) {
+        GRADED(s, test_passes, 3);
+        GRADED_TIMED(s, test_memory_hog, 1, 60.0); /* touching 1.5 GB takes a while */
+        GRADED_TIMED(s, test_fork_memory, 1, 60.0);
+        GRADED(s, test_fork_bomb, 1);
+        GRADED(s, test_thread_bomb, 1);
+        GRADED(s, test_many_files, 1);
+        GRADED(s, test_disk_hog, 1);
+        GRADED_TIMED(s, test_network, 1, 2.0);
+        GRADED(s, test_after_hogs, 2);
         return s;
     }
     if (mode && strcmp(mode, "vgexit") == 0) {

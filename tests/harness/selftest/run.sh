@@ -4,11 +4,13 @@
 # Grades BUILD/tools/selftest_suite (tests/harness/selftest/fake_suite.c: tests that
 # segfault, hang, call exit(0), flood stdout, leak, abort, fail, and one that passes,
 # plus attacks on the verdict: _exit(0), fork, atexit, a forged completion record,
-# writing into the runner's results, leaking and exiting only under valgrind)
+# writing into the runner's results, leaking and exiting only under valgrind, and, as
+# root, tests that allocate, fork, start threads, create files and write without end)
 # with the real tests/harness/grade.sh, and checks that each bad test costs only its
 # own points, the good one scores, output is kept and cut, a suite that crashes before
 # any test or does not exist costs only its own week, a corrupt results file is
-# survived, the valgrind item catches a leak, and results.json is valid every time
+# survived, the valgrind item catches a leak, each resource hog is stopped by its limit
+# and costs only its own points, and results.json is valid every time
 # (validated by `grade --summary`, i.e. cJSON, with every field Gradescope reads).
 # Last, the handout cutter (weeks/cut-regions.awk) on the fixture regions.c: every
 # week's cut compiles with -Werror, has the right stubs, and bad markers stop it.
@@ -119,6 +121,46 @@ RESULTS=$tmp/r5.json GRADE_DIR=$tmp/g5 GRADE_SUITES="$bin" SELFTEST_MODE=vgexit 
 "$tool" --tests "$tmp/r5.json" >"$tmp/t5" 2>&1
 check "a test that leaks and _exit(0)s only under valgrind passes normally" has "$tmp/t5" test_exit_under_vg "passed 2 2"
 check "... but does not earn the valgrind item (0/5)" has "$tmp/t5" "passing" "failed 0 5"
+
+echo "grader self-test: the limits on what a test may take (memory, processes, disk, network)"
+# Only as root: then the suites run as their own user (here a uid no other process has,
+# so the process limit, counted per user, is this run's alone and a fork bomb here
+# cannot starve anyone else's suites) in a private namespace with a size-limited /tmp.
+# Without both, the fork bomb and the disk hog would not stop.
+hog_uid=$((200000 + $$ % 100000))
+if [ "$(id -u)" -eq 0 ] &&
+    unshare --mount --pid --ipc --net --fork --mount-proc -- sh -c 'mount -t tmpfs -o size=1m probe /tmp' 2>/dev/null; then
+    start=$(date +%s)
+    RESULTS=$tmp/r8.json GRADE_DIR=$tmp/g8 GRADE_SUITES="$bin" SELFTEST_MODE=limits \
+        GRADE_USER=$hog_uid sh "$grade_sh" "$build" >"$tmp/grade8.log" 2>&1
+    elapsed=$(($(date +%s) - start))
+    "$tool" --tests "$tmp/r8.json" >"$tmp/t8" 2>&1
+    check "allocating without end costs its 1 point" has "$tmp/t8" test_memory_hog "failed 0 1"
+    check "... and the memory limit is named" grep -q 'its memory limit is [0-9]* MB of address space' "$tmp/r8.json"
+    check "forking children that together hold more than the memory limit costs its 1 point" has "$tmp/t8" test_fork_memory "failed 0 1"
+    check "... they were killed, and the limit is named" grep -q "the test's processes held [0-9]* MB of memory together, more than its limit of [0-9]* MB; they were killed" "$tmp/r8.json"
+    check "a fork bomb costs its 1 point" has "$tmp/t8" test_fork_bomb "failed 0 1"
+    check "... stopped by the process limit, and what it left was killed" \
+        grep -q 'left [0-9]* process(es) behind; they were killed (at most [0-9]* processes' "$tmp/r8.json"
+    check "starting threads without end costs its 1 point" has "$tmp/t8" test_thread_bomb "failed 0 1"
+    check "... stopped by the process limit" grep -q 'threads before pthread_create failed (Resource temporarily unavailable)' "$tmp/r8.json"
+    check "creating files without end costs its 1 point" has "$tmp/t8" test_many_files "failed 0 1"
+    check "writing without end (its folder, /tmp, /var/tmp, /dev/shm) costs its 1 point" has "$tmp/t8" test_disk_hog "failed 0 1"
+    check "... both stopped by the scratch space, which is named" \
+        sh -c "[ \$(grep -c 'the test filled its scratch space' '$tmp/r8.json') -eq 2 ]"
+    check "reaching the network costs its 1 point" has "$tmp/t8" test_network "failed 0 1"
+    check "... there is none (a private network namespace)" grep -q 'connect to 192.0.2.1: Network is unreachable' "$tmp/r8.json"
+    check "an honest test after the hogs has everything back and scores 2/2" has "$tmp/t8" test_after_hogs "passed 2 2"
+    check "the valgrind item still judges the honest tests" has "$tmp/t8" passing "passed 2.08 5"
+    "$tool" --summary "$tmp/r8.json" >"$tmp/s8" 2>&1
+    check "total is exactly the honest tests' (5 of 12 test points) and their share of the valgrind item (2.08)" grep -qx "total 7.08 17" "$tmp/s8"
+    check "no process of the run's user is left on the machine" sh -c "! pgrep -u $hog_uid >/dev/null"
+    check "nothing was written to the machine's /tmp, /var/tmp or /dev/shm" \
+        sh -c "! ls /tmp/strata-disk-hog-* /var/tmp/strata-disk-hog-* /dev/shm/strata-disk-hog-* >/dev/null 2>&1"
+    check "the hogs were stopped quickly (whole run < 120 s)" [ "$elapsed" -lt 120 ]
+else
+    echo "  skip  the limits (need root and a private mount namespace, to bound processes and disk)"
+fi
 
 echo "grader self-test: what the merger believes"
 mkdir -p "$tmp/g6"
