@@ -4,10 +4,12 @@
 # Each fixture is a week-2 submission made from the handout's own files (one cut
 # handout, built once, shared by every fixture) plus an attack a student could try.
 # Every one goes through tests/harness/grade-submission.sh, the deployed grader, and
-# must score 0; the refused ones must say why in results.json. Then an honest partial
-# submission (the reference's files for part of the week, the handout's stubs for the
-# rest) must score exactly the points of the tests it really passes, as Check itself
-# counts them in its own fork mode, and the untouched handout must score 0.
+# must score 0; the refused ones must say why in results.json. As root, resource hogs in
+# the stubs must be stopped by the grader's limits and cost nothing but those stubs'
+# tests. Then an honest partial submission (the reference's files for part of the week,
+# the handout's stubs for the rest) must score exactly the points of the tests it really
+# passes, as Check itself counts them in its own fork mode, and the untouched handout
+# must score 0.
 # Week 2 is the smallest week to build on top of the reference; the handouts are built
 # at -O1 and without the valgrind items. Exiting 0 under valgrind is refused here like
 # any _exit; that the valgrind item holds even when such code runs is shown on the
@@ -73,6 +75,14 @@ grade_fixture() {
         "$tmp/$name.json" >"$tmp/$name.log" 2>&1
     "$tool" --summary "$tmp/$name.json" 2>/dev/null | awk '$1 == "total" { print $2, $3 }' \
         >"$tmp/$name.score"
+}
+# no_process_of UID: whether no process of that real uid is running (from
+# /proc/PID/status: a non-dumpable process's /proc folder is root's, whoever runs it).
+no_process_of() {
+    for st in /proc/[0-9]*/status; do
+        [ "$(awk '/^Uid:/ { print $2; exit }' "$st" 2>/dev/null)" = "$1" ] && return 1
+    done
+    return 0
 }
 zero() { s=$(cat "$tmp/$1.score"); [ -n "$s" ] && [ "${s%% *}" = 0 ] && [ "${s#* }" -gt 0 ]; }
 says() { grep -q "$2" "$tmp/$1.json"; }
@@ -251,6 +261,38 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
     grade_fixture record_forge GRADE_GATE=off
     check "a completion record forged with the nonce found on the stack, checks off: 0 ($(cat "$tmp/record_forge.score"))" \
         zero record_forge
+    # Resource hogs in the stubs of an otherwise honest partial submission (the files
+    # of "partial" below): memory, processes and disk without end. They run as a uid of
+    # their own, so the fork bomb cannot starve anyone else's suites (the process limit
+    # is counted per user); each is stopped by its limit, and the submission scores what
+    # the same files score without the hogs.
+    new_fixture hogs
+    for f in autograd/var.c autograd/backward.c autograd/pointwise.c; do
+        cp "$root/$f" "$tmp/fx/hogs/$f"
+    done
+    cat "$here/resource_hogs.c" >>"$tmp/fx/hogs/autograd/reduce.c"
+    stub_calls "$tmp/fx/hogs/autograd/reduce.c" 'hog_resources(); strata_not_implemented(__func__, 2);'
+    sed -i "1i static void hog_resources(void);" "$tmp/fx/hogs/autograd/reduce.c"
+    hog_uid=$((300000 + $$ % 100000))
+    # (A smaller scratch space than the default 512 MB, to keep the run short: some forty
+    # tests call a stub, and each fills it.)
+    grade_fixture hogs GRADE_GATE=off GRADE_USER=$hog_uid GRADE_DISK_MB=32
+    new_fixture honest
+    for f in autograd/var.c autograd/backward.c autograd/pointwise.c; do
+        cp "$root/$f" "$tmp/fx/honest/$f"
+    done
+    grade_fixture honest
+    check "resource hogs in the stubs, checks off: the honest files' score ($(cat "$tmp/hogs.score"), honest $(cat "$tmp/honest.score"))" \
+        sh -c "[ -n \"\$(cat '$tmp/honest.score')\" ] && [ \"\$(cat '$tmp/hogs.score')\" = \"\$(cat '$tmp/honest.score')\" ]"
+    check "... the hogs ran and were stopped (malloc, fork and the disk each failed)" \
+        sh -c "grep -q 'hog: allocated [0-9]* MB before malloc failed' '$tmp/hogs.json' &&
+               grep -q 'hog: forked [0-9]* processes before fork failed' '$tmp/hogs.json' &&
+               grep -q 'hog: wrote [0-9]* files of 1 MB before the disk was full' '$tmp/hogs.json'"
+    check "... and the limits are named (processes killed, scratch space full)" \
+        sh -c "grep -q 'the test left [0-9]* process(es) behind; they were killed' '$tmp/hogs.json' &&
+               grep -q 'the test filled its scratch space' '$tmp/hogs.json'"
+    check "... and nothing of theirs is left on the machine (no process of the run's uid)" \
+        no_process_of "$hog_uid"
 else
     echo "  skip  run-time attacks with the checks off (need root, to run the suites as nobody)"
 fi
