@@ -183,9 +183,15 @@ static void write_all(int fd, const char *text, size_t len)
 
 /* The child: one test, in no-fork mode, then the record. Never returns. */
 static void run_child(Suite *suite, const GradedEntry *entry, int capture_fd, int record_fd,
-                      const char *nonce)
+                      const char *nonce, pid_t parent)
 {
     setpgid(0, 0); /* its own group, so the parent can kill whatever it leaves behind */
+    /* Die with the parent: a runner stopped from outside (the suite's time limit, ^C)
+     * would otherwise leave the test it was waiting for running on its own, hung or
+     * spinning, in a group nobody kills. (The parent may have died before this line.) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(5);
     dup2(capture_fd, 1);
     dup2(capture_fd, 2);
     /* Keep 0, 1, 2 and the record socket; everything else of the parent's goes. */
@@ -504,10 +510,11 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
         fflush(stdout);
         fflush(stderr);
         double limit = entry->timeout * timeout_multiplier();
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid == 0) {
             close(record_fds[0]);
-            run_child(suite, entry, fileno(capture), record_fds[1], nonce);
+            run_child(suite, entry, fileno(capture), record_fds[1], nonce, parent);
         }
         close(record_fds[1]);
         if (pid < 0) {
