@@ -16,6 +16,21 @@ START_TEST(test_backward_by_hand)
     OK0(var_backward(y));
     EXPECT_GRAD(a, 1e-6, 4, 5);
     EXPECT_GRAD(b, 1e-6, 1, 2);
+    /* Many leaves in one backward: y = sum_k x_k * x_k over 20 leaves x_k = k, so
+     * dy/dx_k = 2k. END checks that the engine's bookkeeping for them is all freed. */
+    Var *x[20];
+    Var *sum = NULL;
+    for (int k = 0; k < 20; k++) {
+        x[k] = OKV(var_new(OK(tensor_scalar((float)k)), true));
+        Var *sq = OKV(var_mul(x[k], x[k]));
+        sum = sum ? OKV(var_add(sum, sq)) : sq;
+    }
+    ck_assert_float_eq_tol(tensor_item(var_data(sum)), 2470.0f, 1e-3f); /* 19*20*39/6 */
+    OK0(var_backward(sum));
+    for (int k = 0; k < 20; k++)
+        ck_assert_msg(var_grad(x[k]) &&
+                          fabsf(tensor_item(var_grad(x[k])) - 2.0f * (float)k) <= 1e-5f,
+                      "y = sum_k x_k^2 over 20 leaves: dy/dx_%d should be %d", k, 2 * k);
     END;
 }
 END_TEST
