@@ -156,6 +156,15 @@ START_TEST(test_module_dict_operations)
     ck_assert_error("no key");
     ck_assert_int_eq(nn_module_dict_set(dict, "a.b", nn_relu()), -1);
     ck_assert_error("no '.'");
+    /* An existing key given a module already in a tree (ownership passes as
+     * nn_register_module's: refused and left alone): the dict's own "decoder", or the
+     * dict itself. Both stay where they were. */
+    Module *decoder = nn_module_dict_get(dict, "decoder");
+    EXPECT_FAIL_ERR(nn_module_dict_set(dict, "act", decoder), NULL, NULL);
+    EXPECT_FAIL_ERR(nn_module_dict_set(dict, "act", dict), NULL, NULL);
+    ck_assert_str_eq(nn_module_type_name(nn_module_dict_get(dict, "act")), "Sigmoid");
+    ck_assert_ptr_eq(nn_module_dict_get(dict, "decoder"), decoder);
+    ck_assert_int_eq(nn_module_list_len(dict), 3);
     nn_module_free(dict);
     scope_end(scope);
 }

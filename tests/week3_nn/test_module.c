@@ -444,6 +444,11 @@ START_TEST(test_forward_errors)
     Module *lin = MUST(nn_linear(3, 2, true));
     ck_assert_ptr_null(nn_forward(lin, x));
     ck_assert_error("Linear: expected input [..., 3], got [2, 2]");
+    /* A one-input module refuses two inputs (each of the shape it takes), and says so. */
+    float x3v[6] = {1, 2, 3, 4, 5, 6};
+    int64_t x3s[2] = {2, 3};
+    Var *x3 = make_var(x3v, x3s, 2, false);
+    EXPECT_NULL_ERR(nn_forward_n(lin, (Var *[]){x3, x3}, 2), "nn_forward", NULL);
     /* A NULL input keeps the first message. */
     strata_set_error("earlier failure");
     ck_assert_ptr_null(nn_forward(lin, NULL));

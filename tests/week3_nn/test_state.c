@@ -451,6 +451,67 @@ static const char *PYTHON_SCRIPT =
     "h += b' ' * (-len(h) % 8)\n"
     "open(dst, 'wb').write(struct.pack('<Q', len(h)) + h + blob)\n";
 
+/*
+ * Every dtype nn.h says the loader reads, converted to float32, from bytes written here
+ * by hand (little-endian). The data is laid out largest element first, so each tensor
+ * is aligned to its element size, and the header lists the tensors in the opposite
+ * order: the spec ties nothing to the header's order, the offsets say where each is.
+ */
+START_TEST(test_load_every_dtype)
+{
+    Scope *scope = scope_begin();
+    char path[256];
+    tmp_path(path, sizeof path, "dtypes.safetensors");
+    static const unsigned char data[46] = {
+        0, 0, 0, 0, 0, 0, 0xE8, 0x3F,                   /* f64 [0, 8):   0.75 */
+        0xFD, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, /* i64 [8, 16):  -3 */
+        0xF9, 0xFF, 0xFF, 0xFF, 0xA0, 0x86, 0x01, 0x00, /* i32 [16, 24): -7, 100000 */
+        0, 0, 0, 0x40,                                  /* f32 [24, 28): 2 */
+        0x00, 0x3C, 0x00, 0xC1, 0x01, 0x00,             /* f16 [28, 34): 1, -2.5, 2^-24 */
+        0xC0, 0x3F, 0x20, 0xBE,                         /* bf16 [34, 38): 1.5, -0.15625 */
+        0xD4, 0xFE, 0xD2, 0x04,                         /* i16 [38, 42): -300, 1234 */
+        0x80, 0x05,                                     /* i8 [42, 44):  -128, 5 */
+        0xC8, 0x07,                                     /* u8 [44, 46):  200, 7 */
+    };
+    char header[1024];
+    int len = snprintf(header, sizeof header,
+                       "{\"u8\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [44, 46]}, "
+                       "\"i8\": {\"dtype\": \"I8\", \"shape\": [2], \"data_offsets\": [42, 44]}, "
+                       "\"i16\": {\"dtype\": \"I16\", \"shape\": [2], \"data_offsets\": [38, 42]}, "
+                       "\"bf16\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [34, 38]}, "
+                       "\"f16\": {\"dtype\": \"F16\", \"shape\": [3], \"data_offsets\": [28, 34]}, "
+                       "\"f32\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [24, 28]}, "
+                       "\"i32\": {\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [16, 24]}, "
+                       "\"i64\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [8, 16]}, "
+                       "\"f64\": {\"dtype\": \"F64\", \"shape\": [1], \"data_offsets\": [0, 8]}}");
+    while (len % 8) /* pad with spaces, as the format allows, so the data is 8-aligned */
+        header[len++] = ' ';
+    unsigned char file[8 + sizeof header + sizeof data];
+    for (int i = 0; i < 8; i++)
+        file[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    memcpy(file + 8, header, (size_t)len);
+    memcpy(file + 8 + len, data, sizeof data);
+    write_bytes(path, file, 8 + (size_t)len + sizeof data);
+
+    NnStateDict *sd = nn_safetensors_load(path);
+    ck_assert_ok(sd);
+    ck_assert_int_eq(sd->num_tensors, 9);
+    assert_values(nn_state_dict_get(sd, "f64"), (float[]){0.75f}, 1, 0, "F64");
+    assert_values(nn_state_dict_get(sd, "i64"), (float[]){-3}, 1, 0, "I64");
+    assert_values(nn_state_dict_get(sd, "i32"), (float[]){-7, 100000}, 2, 0, "I32");
+    assert_values(nn_state_dict_get(sd, "f32"), (float[]){2}, 1, 0, "F32");
+    assert_values(nn_state_dict_get(sd, "f16"), (float[]){1, -2.5f, 0x1p-24f}, 3, 0,
+                  "F16 (the last one subnormal)");
+    assert_values(nn_state_dict_get(sd, "bf16"), (float[]){1.5f, -0.15625f}, 2, 0, "BF16");
+    assert_values(nn_state_dict_get(sd, "i16"), (float[]){-300, 1234}, 2, 0, "I16");
+    assert_values(nn_state_dict_get(sd, "i8"), (float[]){-128, 5}, 2, 0, "I8");
+    assert_values(nn_state_dict_get(sd, "u8"), (float[]){200, 7}, 2, 0, "U8");
+    nn_state_dict_free(sd);
+    remove(path);
+    scope_end(scope);
+}
+END_TEST
+
 START_TEST(test_python_interop)
 {
     if (system("python3 -c 'import json, struct' > /dev/null 2>&1") != 0) {
@@ -501,4 +562,5 @@ void add_state_tests(Suite *s)
     GRADED(s, test_corrupt_files, 4);
     GRADED(s, test_save_errors_are_atomic, 2);
     GRADED(s, test_python_interop, 3);
+    GRADED(s, test_load_every_dtype, 2);
 }
