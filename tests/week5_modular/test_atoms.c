@@ -287,6 +287,26 @@ START_TEST(test_normalize_power_iteration)
     for (int64_t i = 0; i < 200; i++)
         ck_assert_close(u->data[i], ratio * before->data[i], 1e-5);
     modular_free(lin);
+
+    /* The first call iterates 20 times (modular.h). u = diag(2, 1.4, ..., 1.4), 32 x 32,
+     * has spectral norm 2, and its other 31 singular values at 0.7 of it leave a random
+     * start far from converged after 3 iterations (an estimate near 1.84: u would come
+     * out ~8% too long); after 20 the error is below 1e-9. Normalized to 0.3, u is
+     * diag(0.3, 0.21, ..., 0.21). */
+    ModularModule *sq = modular_linear(32, 32);
+    Tensor *d = tensor_zeros((const int64_t[]){32, 32}, 2);
+    for (int i = 0; i < 32; i++)
+        d->data[i * 32 + i] = i == 0 ? 2.0f : 1.4f;
+    us[0] = d;
+    ck_assert_int_eq(modular_normalize(sq, us, 0.3f), 0);
+    for (int i = 0; i < 32; i++)
+        for (int j = 0; j < 32; j++) {
+            double want = i != j ? 0.0 : i == 0 ? 0.3 : 0.21;
+            ck_assert_msg(fabs(d->data[i * 32 + j] - want) < 1e-4, "first normalize of "
+                          "diag(2, 1.4, ...) to 0.3: element [%d, %d] is %.7g, expected %.7g",
+                          i, j, (double)d->data[i * 32 + j], want);
+        }
+    modular_free(sq);
     scope_end(s);
 }
 END_TEST
@@ -395,6 +415,36 @@ START_TEST(test_bonds_forward)
     }
     ck_assert_close(modular_sensitivity(mul), 2.0, 0);
     ck_assert_close(modular_mass(relu), 0.0, 0);
+    /* the image bonds on x4 = 0, 1, ..., 15 as [1, 1, 4, 4]: AvgPool(2, 2, 0) averages
+     * each 2 x 2 block ((0 + 1 + 4 + 5) / 4 = 2.5, ...), GlobalAvgPool the whole plane
+     * (7.5), Flatten keeps the values in order as [1, 16] */
+    float x4v[16];
+    for (int k = 0; k < 16; k++)
+        x4v[k] = (float)k;
+    Var *x4 = var_new(tensor_from_data(x4v, (int64_t[]){1, 1, 4, 4}, 4), false);
+    ModularModule *pool = modular_avg_pool(2, 2, 0), *gpool = modular_global_avg_pool();
+    ModularModule *flat = modular_flatten();
+    ck_assert_msg(pool && gpool && flat, "an image bond constructor failed: %s",
+                  strata_last_error());
+    Var *p = modular_forward(pool, x4), *gp = modular_forward(gpool, x4);
+    Var *fl = modular_forward(flat, x4);
+    ck_assert_msg(p && gp && fl, "an image bond forward failed: %s", strata_last_error());
+    ck_assert_msg(p->data->ndim == 4 && p->data->shape[2] == 2 && p->data->shape[3] == 2,
+                  "AvgPool(2, 2, 0) of [1, 1, 4, 4] should be [1, 1, 2, 2]");
+    const double pooled[4] = {2.5, 4.5, 10.5, 12.5};
+    for (int k = 0; k < 4; k++)
+        ck_assert_close(tensor_get(p->data, (int64_t[]){0, 0, k / 2, k % 2}), pooled[k],
+                        1e-6);
+    ck_assert_msg(gp->data->ndim == 2 && gp->data->shape[0] == 1 && gp->data->shape[1] == 1,
+                  "GlobalAvgPool of [1, 1, 4, 4] should be [1, 1]");
+    ck_assert_close(tensor_get(gp->data, (int64_t[]){0, 0}), 7.5, 1e-6);
+    ck_assert_msg(fl->data->ndim == 2 && fl->data->shape[1] == 16,
+                  "Flatten of [1, 1, 4, 4] should be [1, 16]");
+    for (int k = 0; k < 16; k++)
+        ck_assert_close(tensor_get(fl->data, (int64_t[]){0, k}), k, 0);
+    modular_free(pool);
+    modular_free(gpool);
+    modular_free(flat);
     ModularModule *all[8] = {relu, srelu, ab, mean, rms, mul, gelu, id};
     for (int k = 0; k < 8; k++) {
         ck_assert_int_eq(modular_num_bonds(all[k]), 1);
