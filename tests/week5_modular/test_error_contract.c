@@ -61,6 +61,18 @@ START_TEST(test_norm_and_dualize_out_of_memory)
         inner += w5_dot(d.g[i], d.out[i]);
     ck_assert_msg(inner > 0, "<g, dualize(g)> = %g should be > 0", inner);
     modular_free(d.m);
+    /* A Conv2D works kernel position by kernel position: a position that fails must
+     * fail the whole call, not leave the others' result standing */
+    Dual c = {modular_conv2d(3, 2, 2, 1, 0), {NULL}, {NULL}};
+    ck_assert_ptr_nonnull(c.m);
+    ck_assert_int_eq(modular_initialize(c.m), 0);
+    Tensor *cw = var_data(modular_weight_get(c.m, 0));
+    c.g[0] = tensor_randn(cw->shape, cw->ndim);
+    c.out[0] = tensor_zeros(cw->shape, cw->ndim);
+    ck_assert_ptr_nonnull(c.out[0]);
+    FW_WALK_ALLOC("Conv2D's modular_norm and modular_dualize", dual_call, dual_state, &c);
+    ck_assert_msg(w5_dot(c.g[0], c.out[0]) > 0, "Conv2D: <g, dualize(g)> should be > 0");
+    modular_free(c.m);
     scope_end(s);
     ck_assert_uint_eq(strata_mem_stats().bytes_live, start.bytes_live);
 }
