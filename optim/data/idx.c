@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zlib.h>
 #include <stdio.h>
 
@@ -285,6 +286,35 @@ static int find_idx(const char *dir, const char *name, char *buf, size_t size)
     return -1;
 }
 
+/*
+ * Ask the kernel to back the whole 2 MB pages inside [p, p + bytes), which the caller is
+ * about to overwrite, with huge pages if it can (Linux's transparent huge pages; nothing
+ * where the system has no such hint). Why: a shuffled batch reads rows from all over the
+ * data set, each on a 4 KB page of its own, so every row costs a TLB miss and a
+ * page-table walk (two nested walks in a virtual machine); on 2 MB pages Fashion-MNIST's
+ * 47 MB of pixel bytes take 24 TLB entries. On the 2-core AMD Zen 4 VM with other jobs
+ * running, the MLP's batch gather took 33 us instead of 40 (one thread, eight runs
+ * interleaved with the 4 KB pages' eight: the median of the runs' median gathers; the
+ * gather was faster in all eight pairs); on a quiet machine the walks are cheap and it
+ * gains little. Pages already in place stay small, and the block may be one strata's cache
+ * kept, written before (the IDX reader's buffer of the same size): so they are dropped
+ * first (MADV_DONTNEED: the next write faults in a fresh page), which is why the caller
+ * must write every byte after this.
+ */
+static void advise_huge_pages(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t first = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t last = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (last > first && madvise((void *)first, last - first, MADV_HUGEPAGE) == 0)
+        (void)madvise((void *)first, last - first, MADV_DONTNEED);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *opts)
 {
     STRATA_CHECK_ARG(dir, NULL);
@@ -359,6 +389,7 @@ Dataset *data_mnist_load(const char *dir, bool train, const DataMnistOptions *op
     uint8_t *codes = strata_malloc(total > 0 ? (size_t)total : 1);
     if (!codes)
         goto done;
+    advise_huge_pages(codes, (size_t)total); /* the gather's rows; the loop writes all */
     bool bytes = true;
     for (int64_t i = 0; i < total; i++) {
         float v = x->data[i];
