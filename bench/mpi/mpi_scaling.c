@@ -14,7 +14,9 @@
  * and the 2-rank runs again with a barrier between backward and the summing, so that
  * the time spent summing is communication, not waiting for a rank another process
  * slowed down. Each step is timed alone: the fastest step of each kind is the one least
- * disturbed by other processes; the median is printed beside it. The target reads the
+ * disturbed by other processes; the median is printed beside it. Each step is also timed
+ * in parts (forward, backward, summing, the optimizer's step), which show where a 2-rank
+ * step loses against half a step of B rows on 1 rank. The target reads the
  * measured speed-up of the default (B rows on 1 rank against B/2 rows on each of 2
  * ranks, per step); from the parts it also estimates 2 ranks on quiet cores (the compute
  * of B/2 rows plus the summing). One thread per process. Usage:
@@ -31,9 +33,17 @@
 
 enum { STEPS = 50, MAX_ROUNDS = 20, MAX_SAMPLES = STEPS * MAX_ROUNDS };
 
+/* The parts of a step, timed from outside: the batch, forward and loss; backward (with
+ * the gradient hooks' copies, and the barrier of the runs that have one); the summing
+ * (optim_ddp_allreduce_gradients(), waiting for the other ranks included; nothing on one
+ * rank); the optimizer step. */
+enum { FORWARD, BACKWARD, SUMMING, UPDATE, PARTS };
+
+static const char *part_name[PARTS] = {"forward", "backward", "summing", "Adam step"};
+
 /* Per-step times of one kind of run, over all rounds. */
 typedef struct Samples {
-    double step[MAX_SAMPLES], reduce[MAX_SAMPLES];
+    double step[MAX_SAMPLES], reduce[MAX_SAMPLES], part[PARTS][MAX_SAMPLES];
     int n;
 } Samples;
 
@@ -44,8 +54,8 @@ static Module *make_mlp(void)
                          nn_relu(), nn_linear(128, 10, true));
 }
 
-/* STEPS steps on rows of @p ds, each step's seconds (and its seconds inside
- * optim_ddp_allreduce_gradients()) appended to @p out. Returns 0, or -1. */
+/* STEPS steps on rows of @p ds, each step's seconds, its parts' and its seconds inside
+ * optim_ddp_allreduce_gradients() appended to @p out. Returns 0, or -1. */
 static int run(Module *model, Optimizer *opt, OptimDDP *ddp, const Dataset *ds,
                int64_t batch, bool sync, Samples *out)
 {
@@ -54,21 +64,30 @@ static int run(Module *model, Optimizer *opt, OptimDDP *ddp, const Dataset *ds,
     for (int step = 0; step < STEPS; step++) {
         int64_t lo = (step * batch) % (n - batch);
         double reduce0 = optim_ddp_allreduce_seconds(ddp);
-        double t0 = MPI_Wtime();
+        double t[PARTS + 1];
+        t[0] = MPI_Wtime();
         Scope *s = scope_begin();
         Var *input = var_new(tensor_narrow(x, 0, lo, batch), false);
         optim_zero_grad(opt, true);
         Var *loss = nn_cross_entropy(nn_forward(model, input), tensor_narrow(y, 0, lo, batch));
+        t[FORWARD + 1] = MPI_Wtime();
         int rc = loss ? var_backward(loss) : -1;
         if (rc == 0 && sync) /* both ranks ready: the reduction waits for nobody */
             MPI_Barrier(MPI_COMM_WORLD);
-        if (rc != 0 || (ddp && optim_ddp_allreduce_gradients(ddp) != 0) || optim_step(opt) != 0) {
+        t[BACKWARD + 1] = MPI_Wtime();
+        if (rc == 0 && ddp)
+            rc = optim_ddp_allreduce_gradients(ddp);
+        t[SUMMING + 1] = MPI_Wtime();
+        if (rc != 0 || optim_step(opt) != 0) {
             fprintf(stderr, "mpi_scaling: %s\n", strata_last_error());
             scope_end(s);
             return -1;
         }
         scope_end(s);
-        out->step[out->n] = MPI_Wtime() - t0;
+        t[UPDATE + 1] = MPI_Wtime();
+        for (int p = 0; p < PARTS; p++)
+            out->part[p][out->n] = t[p + 1] - t[p];
+        out->step[out->n] = t[PARTS] - t[0];
         out->reduce[out->n++] = optim_ddp_allreduce_seconds(ddp) - reduce0;
     }
     return 0;
@@ -105,6 +124,27 @@ static double quantile_ms(const double *v, int n, double q)
     memcpy(sorted, v, sizeof(double) * (size_t)n);
     qsort(sorted, (size_t)n, sizeof(double), cmp_double);
     return 1e3 * sorted[(int)(q * (n - 1))];
+}
+
+/*
+ * Where the steps of @p k go: the mean of each part over the fastest fifth of its steps
+ * (the parts of one step add up to it, which the fastest or the median of each part
+ * alone would not), in milliseconds, into @p ms.
+ */
+static void parts_ms(const Samples *k, double ms[PARTS])
+{
+    double cut = quantile_ms(k->step, k->n, 0.2) / 1e3;
+    int count = 0;
+    for (int p = 0; p < PARTS; p++)
+        ms[p] = 0.0;
+    for (int i = 0; i < k->n; i++)
+        if (k->step[i] <= cut) {
+            count++;
+            for (int p = 0; p < PARTS; p++)
+                ms[p] += k->part[p][i];
+        }
+    for (int p = 0; p < PARTS; p++)
+        ms[p] *= 1e3 / (count ? count : 1);
 }
 
 /* The kinds of run; the 2-rank ones come in the order of Way, then again with a barrier. */
@@ -195,6 +235,24 @@ int main(int argc, char **argv)
         printf("  %zu bytes per rank per step; MPI: %d buckets (%ld started in backward)\n",
                optim_ddp_gradient_bytes(ddp), optim_ddp_buckets(ddp),
                optim_ddp_buckets_started_in_backward(ddp));
+        printf("  where a step goes, ms (means over the fastest fifth of its steps):\n    %-33s", "");
+        for (int p = 0; p < PARTS; p++)
+            printf(" %9s", part_name[p]);
+        printf("\n");
+        const int shown[3] = {ONE_FULL, ONE_HALF, TWO + SHARED};
+        for (int j = 0; j < 3; j++) {
+            double ms[PARTS];
+            parts_ms(&kind[shown[j]], ms);
+            if (j < 2)
+                snprintf(label, sizeof label, "1 rank,  %lld rows",
+                         (long long)(j == 0 ? global : global / world));
+            else
+                snprintf(label, sizeof label, "%d ranks, shared memory", world);
+            printf("    %-33s", label);
+            for (int p = 0; p < PARTS; p++)
+                printf(" %9.3f", ms[p]);
+            printf("\n");
+        }
         double quiet = fast[ONE_HALF] + sums[SHARED];
         printf("  estimate from the parts, on quiet cores: %.3f + %.3f = %.3f ms/step, "
                "speed-up %.2fx\n", fast[ONE_HALF], sums[SHARED], quiet, fast[ONE_FULL] / quiet);
