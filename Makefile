@@ -164,7 +164,8 @@ $(BUILD)/tools/grade: tests/harness/grade.c | $(BUILD)/tools
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) -o $@ $< -lcjson
 
 # The grader's self-test: a fake suite whose tests crash, hang, exit, flood and leak.
-$(BUILD)/tools/selftest_suite: tests/harness/selftest/fake_suite.c $(HARNESS_SRC) \
+$(BUILD)/tools/selftest_suite: tests/harness/selftest/fake_suite.c \
+                               tests/harness/redteam/find_nonce.c $(HARNESS_SRC) \
                                $(HARNESS_HDRS) | $(BUILD)/tools
 	$(CC) $(CFLAGS) $(CJSON_CFLAGS) -Itests/harness -o $@ $< $(HARNESS_SRC) \
 	    $(LDFLAGS) $(CHECK_LIBS) -lcjson

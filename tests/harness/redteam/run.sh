@@ -167,7 +167,7 @@ printf '%s\n' '#line 1 "tensor/tensor.h"' \
     '__attribute__((unused)) static int asm_probe(void) { __asm__ volatile("" ::: "memory"); return 0; }' \
     >>"$tmp/fx/line_directive/$first"
 new_fixture record_forge
-cat "$here/record_forge.c" >>"$tmp/fx/record_forge/$first"
+cat "$here/find_nonce.c" "$here/record_forge.c" >>"$tmp/fx/record_forge/$first"
 sed -i '1i static void forge_record(void);' "$tmp/fx/record_forge/$first"
 stub_calls "$tmp/fx/record_forge/$first" 'forge_record(); strata_not_implemented(__func__, 2);'
 # The course's train_plot_csv runs gnuplot, and gnuplot runs the command that a data
