@@ -368,6 +368,41 @@ fminf fma fmaf copysign copysignf nextafter nextafterf"
 defined_globals() { nm -P "$@" 2>/dev/null | awk '$2 ~ /^[TDBRCGSVWiu]$/ { print $1 }' | sort -u; }
 undefined() { nm -P "$@" 2>/dev/null | awk '$2 ~ /^[Uwv]$/ { print $1 }' | sort -u; }
 
+# odd_sections OBJ: the first section of OBJ that the compiler does not make of C (gcc's
+# and clang's: code, data, read-only data, thread-local data, debugging information,
+# unwind tables; and the relocations of those), or the stack note if it asks for an
+# executable stack (which GCC's nested functions, an extension, would); empty if none.
+# The linker and the loader act on a section by its name: .init's code runs before main,
+# .init_array's pointers are called, .rela.* of a loaded segment are relocations applied.
+odd_sections() {
+    readelf -SW "$1" 2>/dev/null | awk '
+        /^ *\[ *[1-9][0-9]*\]/ {
+            sub(/^ *\[ *[0-9]+\] */, "")
+            name = $1; type = $2; flags = (NF == 10) ? $7 : ""
+            if (name == ".note.GNU-stack") { note = 1; if (flags ~ /X/) { print name " (an executable stack)"; exit } ; next }
+            base = name
+            if (type == "RELA" || type == "REL") sub(/^\.rela?/, "", base)
+            if (base ~ /^\.(text|data|bss|rodata|tdata|tbss)(\.[A-Za-z0-9_.]+)?$/ ||
+                base ~ /^\.debug_[a-z_]+$/ ||
+                base ~ /^\.(comment|eh_frame|note\.gnu\.property|llvm_addrsig|group|symtab|strtab|shstrtab|symtab_shndx)$/)
+                next
+            print name; exit
+        }
+        END { if (!note && NR > 0) print ".note.GNU-stack (missing: the linker would make the stack executable)" }' | head -n 1
+}
+# data_in_code OBJ: the first data symbol (an object, not a function) that OBJ places in a
+# section of machine code, e.g. a byte array given section(".text"), which can be called
+# through a function pointer; empty if none.
+data_in_code() {
+    readelf -SW "$1" 2>/dev/null | awk '/^ *\[ *[0-9]+\]/ {
+            n = $0; sub(/^ *\[ */, "", n); sub(/\].*/, "", n)
+            sub(/^ *\[ *[0-9]+\] */, "")
+            if (NF == 10 && $7 ~ /X/) print n
+        }' >"$tmp/code.sections"
+    readelf -sW "$1" 2>/dev/null | awk 'FILENAME == ARGV[1] { code[$1] = 1; next }
+        $4 ~ /^(OBJECT|TLS|COMMON)$/ && ($7 in code) { print $8; exit }' "$tmp/code.sections" -
+}
+
 if [ "${GRADE_GATE:-on}" != off ]; then
     # The reference's objects of the same files, compiled the same way in this tree's
     # Makefile (from the instructor's sources).
@@ -402,6 +437,16 @@ if [ "${GRADE_GATE:-on}" != off ]; then
         sections=$(readelf -SW "$o" 2>/dev/null | grep -oE '\.(init_array|fini_array|preinit_array|ctors|dtors)[^ ]*' | head -n 1)
         [ -z "$sections" ] ||
             refuse "$f defines a constructor or destructor (its object has a $sections section); submissions may not"
+        # Only the sections the compiler itself makes of C: a `section` attribute can put
+        # a function into .init (the C library runs .init's code before main, with no
+        # constructor section: in the runner's own parent too), machine code written as
+        # a byte array into .text, or data into a section the loader acts on.
+        odd=$(odd_sections "$o")
+        [ -z "$odd" ] ||
+            refuse "$f puts code or data in the section $odd, which the compiler never uses for C (a section attribute); submissions may not"
+        data=$(data_in_code "$o")
+        [ -z "$data" ] ||
+            refuse "$f places the data $data among the machine code (a section attribute: data that would run as code); submissions may not"
         ifunc=$(nm -P "$o" | awk '$2 == "i" { print $1; exit }')
         [ -z "$ifunc" ] || refuse "$f defines $ifunc as an indirect function (ifunc); submissions may not"
         extra=$(defined_globals "$o" | comm -23 - "$tmp/ref.defined" | head -n 3 | tr '\n' ' ')

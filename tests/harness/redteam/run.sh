@@ -181,7 +181,31 @@ new_fixture stack_builtin
 stub_calls "$tmp/fx/stack_builtin/$first" \
     'if (__builtin_frame_address(0)) strata_not_implemented(__func__, 2);'
 
+# Code that runs before main without a constructor section: the C library's _init runs
+# whatever the .init section holds, and a function given section(".init") that never
+# returns falls through to the rest of _init (plain C, no assembly: it works).
+new_fixture init_section
+printf '%s\n' '__attribute__((used)) static int early_ran;' \
+    '__attribute__((used, section(".init"))) static void early(void) { early_ran = 1; __builtin_unreachable(); }' \
+    >>"$tmp/fx/init_section/$first"
+# Machine code as data: a byte array given section(".text") is executable, and a
+# function pointer copied from its address runs it (here "mov $42, %eax; ret"; a real
+# one would make system calls that no symbol names).
+new_fixture code_as_data
+sed -i '1i #include <string.h>\n__attribute__((section(".text"))) static const unsigned char blob[] = {0xb8, 0x2a, 0, 0, 0, 0xc3};\nstatic int run_blob(void) { int (*f)(void); const void *p = blob; memcpy(&f, &p, sizeof f); return f(); }' \
+    "$tmp/fx/code_as_data/$first"
+stub_calls "$tmp/fx/code_as_data/$first" 'if (run_blob() == 42) strata_not_implemented(__func__, 2);'
+# A nested function (a GCC extension that -Wpedantic lets through behind __extension__)
+# needs a trampoline on the stack, so the object asks for an executable stack: machine
+# code in a local array could then run.
+new_fixture exec_stack
+printf '%s\n' '__attribute__((used)) static int nested_probe(int k) { return __extension__ ({ int add(int v) { return v + k; } int (*volatile f)(int) = add; f(1); }); }' \
+    >>"$tmp/fx/exec_stack/$first"
+
 for spec in \
+    "init_section|puts code or data in the section .init" \
+    "code_as_data|places the data blob among the machine code" \
+    "exec_stack|an executable stack" \
     "exit_in_stubs|calls _exit" \
     "fork_then_exit|calls _exit fork" \
     "ctor_results|defines a constructor" \

@@ -3,10 +3,13 @@
  * each stub of this file runs one, chosen by the function's name. Every one must leave
  * the test failed and the grader's files untouched. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +24,42 @@ static void try_write(const char *path)
     } else {
         printf("attack: could not write %s\n", path);
     }
+}
+
+/* Reach into the runner's parent, which decides the verdicts (and into this process's
+ * own code): attach to it, write its memory directly, or open its memory or this
+ * process's own as a file, where a write would patch the harness's code. The parent is
+ * non-dumpable, and its children inherit that: each must fail. */
+ssize_t process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                          const struct iovec *remote, unsigned long nremote,
+                          unsigned long flags); /* <sys/uio.h> declares it for _GNU_SOURCE */
+
+static void try_parent(void)
+{
+    char path[64];
+    pid_t parent = getppid();
+    snprintf(path, sizeof path, "/proc/%ld/mem", (long)parent);
+    for (int i = 0; i < 2; i++) {
+        const char *mem = i == 0 ? path : "/proc/self/mem";
+        int fd = open(mem, O_RDWR);
+        if (fd >= 0) {
+            printf("attack: wrote (opened for writing) %s\n", mem);
+            close(fd);
+        } else {
+            printf("attack: could not open %s: %s\n", mem, strerror(errno));
+        }
+    }
+    if (ptrace(PTRACE_ATTACH, parent, NULL, NULL) == 0)
+        printf("attack: wrote (attached to) the runner %ld\n", (long)parent);
+    else
+        printf("attack: could not attach to the runner: %s\n", strerror(errno));
+    /* The same address holds the same variable in the parent: fork copied this layout. */
+    static char verdict;
+    struct iovec local = {&verdict, 1}, remote = {&verdict, 1};
+    if (process_vm_writev(parent, &local, 1, &remote, 1, 0) == 1)
+        printf("attack: wrote the runner's memory\n");
+    else
+        printf("attack: could not write the runner's memory: %s\n", strerror(errno));
 }
 
 static void cheer(void) { puts("all tests passed"); }
@@ -43,6 +82,7 @@ static void runtime_attack(const char *fn)
         }
     if (d)
         closedir(d);
+    try_parent();
     fflush(stdout);
     switch (strlen(fn) % 4) {
     case 0:
