@@ -211,7 +211,13 @@ for f in $files; do
 done
 [ -z "$notes" ] || echo "grade-submission: not in the submission, graded as handed out:$notes"
 
-cflags_opt=${GRADE_OPT:+OPT=$GRADE_OPT}
+# The compiler and its warnings are the grader's, whatever the environment says: gcc,
+# with -Werror. The source checks below learn which lines are the file's own from the
+# preprocessor's line markers, and a file may write such a marker itself
+# (`# 1 "tensor/tensor.h" 1`: the lines after it would pass for the header's). gcc calls
+# that style of line directive an extension, an error under -Wpedantic -Werror (no
+# pragma turns it off); clang accepts it without a word.
+cflags_opt="CC=gcc WERROR=-Werror${GRADE_OPT:+ OPT=$GRADE_OPT}"
 objs=
 pps=
 for f in $files; do

@@ -254,6 +254,19 @@ sed -i '1i #include "/dev/zero"' "$tmp/fx/endless_include/$first"
 grade_fixture endless_include
 check "including /dev/zero ends (bounded build) and scores 0 ($(cat "$tmp/endless_include.score"))" \
     zero endless_include
+# A line marker written in the file (`# 1 "tensor/tensor.h" 1`): the checks would take
+# the lines after it for the header's, and miss the assembly in them. clang accepts the
+# marker silently, so the grader compiles with gcc whatever CC says, where it is an error.
+new_fixture line_marker
+n=$(($(wc -l <"$tmp/fx/line_marker/$first") + 3))
+printf '%s\n' '# 1 "tensor/tensor.h" 1' \
+    '__attribute__((used)) static int asm_probe(void) { int x = 1; __asm__ volatile("" : "+r"(x)); return x; }' \
+    "# $n \"$first\" 2" >>"$tmp/fx/line_marker/$first"
+grade_fixture line_marker CC=clang
+check "a line marker hiding assembly from the checks, with CC=clang in the environment, scores 0 ($(cat "$tmp/line_marker.score"))" \
+    zero line_marker
+check "... graded as not building: gcc calls the marker an extension, an error" \
+    grep -q 'style of line directive' "$tmp/line_marker.json"
 # Headers and a shadowing check.h in the submission are never used: this is the
 # untouched handout plus the two headers, graded in full.
 new_fixture handout_and_headers
