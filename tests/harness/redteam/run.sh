@@ -201,8 +201,30 @@ stub_calls "$tmp/fx/code_as_data/$first" 'if (run_blob() == 42) strata_not_imple
 new_fixture exec_stack
 printf '%s\n' '__attribute__((used)) static int nested_probe(int k) { return __extension__ ({ int add(int v) { return v + k; } int (*volatile f)(int) = add; f(1); }); }' \
     >>"$tmp/fx/exec_stack/$first"
+# Reaching past the test's own process: an alarm whose signal would interrupt the
+# harness (setitimer), the runner's memory written directly (process_vm_writev), the
+# clock the time limits are measured by (clock_settime).
+new_fixture reaches_out
+sed -i '1i #include <sys/time.h>\n#include <sys/uio.h>\n#include <time.h>\nssize_t process_vm_writev(pid_t, const struct iovec *, unsigned long, const struct iovec *, unsigned long, unsigned long);\nstatic struct itimerval tick;\nstatic struct timespec epoch;\nstatic struct iovec none;' \
+    "$tmp/fx/reaches_out/$first"
+stub_calls "$tmp/fx/reaches_out/$first" \
+    '(void)setitimer(ITIMER_REAL, \&tick, NULL); (void)process_vm_writev(1, \&none, 1, \&none, 1, 0); (void)clock_settime(CLOCK_REALTIME, \&epoch); strata_not_implemented(__func__, 2);'
+# The test's process started again under the loader's LD_PRELOAD (or LD_AUDIT), whose
+# library would then run before main.
+new_fixture reexec_preload
+sed -i '1i #include <stdlib.h>\n#include <unistd.h>\nstatic char *const again[] = {"/proc/self/exe", NULL};' "$tmp/fx/reexec_preload/$first"
+stub_calls "$tmp/fx/reexec_preload/$first" \
+    'setenv("LD_PRELOAD", "/tmp/pass.so", 1); execv(again[0], again); strata_not_implemented(__func__, 2);'
+# A thread of its own that outlives the test (and could write the record after it).
+new_fixture thread_outlives
+sed -i '1i #include <pthread.h>\nstatic void *linger(void *arg) { for (;;) (void)arg; return NULL; }' "$tmp/fx/thread_outlives/$first"
+stub_calls "$tmp/fx/thread_outlives/$first" \
+    'pthread_t t; (void)pthread_create(\&t, NULL, linger, NULL); strata_not_implemented(__func__, 2);'
 
 for spec in \
+    "reaches_out|calls clock_settime process_vm_writev setitimer" \
+    "reexec_preload|calls execv" \
+    "thread_outlives|calls pthread_create" \
     "init_section|puts code or data in the section .init" \
     "code_as_data|places the data blob among the machine code" \
     "exec_stack|an executable stack" \
