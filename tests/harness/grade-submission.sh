@@ -388,6 +388,14 @@ odd_sections() {
             if (name == ".note.GNU-stack") { note = 1; if (flags ~ /X/) { print name " (an executable stack)"; exit } ; next }
             base = name
             if (type == "RELA" || type == "REL") sub(/^\.rela?/, "", base)
+            else if (base ~ /^\.text(\.|$)/ && (flags !~ /X/ || flags ~ /W/)) {
+                # The linker gives an output section the flags of all its inputs: a
+                # writable .text.x, or code in .data.x, makes a segment writable and
+                # executable, where code written at run time runs.
+                print name " (code that is writable, or data among the code)"; exit
+            } else if (base !~ /^\.text(\.|$)/ && flags ~ /X/) {
+                print name " (machine code outside .text)"; exit
+            }
             if (base ~ /^\.(text|data|bss|rodata|tdata|tbss)(\.[A-Za-z0-9_.]+)?$/ ||
                 base ~ /^\.debug_[a-z_]+$/ ||
                 base ~ /^\.(comment|eh_frame|note\.gnu\.property|llvm_addrsig|group|symtab|strtab|shstrtab|symtab_shndx)$/)

@@ -195,6 +195,13 @@ new_fixture code_as_data
 sed -i '1i #include <string.h>\n__attribute__((section(".text"))) static const unsigned char blob[] = {0xb8, 0x2a, 0, 0, 0, 0xc3};\nstatic int run_blob(void) { int (*f)(void); const void *p = blob; memcpy(&f, &p, sizeof f); return f(); }' \
     "$tmp/fx/code_as_data/$first"
 stub_calls "$tmp/fx/code_as_data/$first" 'if (run_blob() == 42) strata_not_implemented(__func__, 2);'
+# Code in a data section: the linker gives the output .data the flags of all its
+# inputs, so the data segment becomes writable and executable, and machine code copied
+# at run time into an ordinary array runs (here "mov $42, %eax; ret" again).
+new_fixture rwx_data
+sed -i '1i #include <string.h>\n__attribute__((section(".data.rel.evil"), used, noinline)) static int placeholder(int x) { return x + 1; }\nstatic unsigned char buf[16] = {1};\nstatic int run_buf(void) { static const unsigned char code[] = {0xb8, 0x2a, 0, 0, 0, 0xc3}; int (*f)(void); void *p = buf; memcpy(buf, code, sizeof code); memcpy(\&f, \&p, sizeof f); return f() + placeholder(0) - 1; }' \
+    "$tmp/fx/rwx_data/$first"
+stub_calls "$tmp/fx/rwx_data/$first" 'if (run_buf() == 42) strata_not_implemented(__func__, 2);'
 # A nested function (a GCC extension that -Wpedantic lets through behind __extension__)
 # needs a trampoline on the stack, so the object asks for an executable stack: machine
 # code in a local array could then run.
@@ -227,6 +234,7 @@ for spec in \
     "thread_outlives|calls pthread_create" \
     "init_section|puts code or data in the section .init" \
     "code_as_data|places the data blob among the machine code" \
+    "rwx_data|section .data.rel.evil (machine code outside .text)" \
     "exec_stack|an executable stack" \
     "exit_in_stubs|calls _exit" \
     "fork_then_exit|calls _exit fork" \
