@@ -342,3 +342,100 @@ Var *var_log_softmax(Var *v, int dim)
     return softmax_like(__func__, tensor_log_softmax(v->data, dim), &LOG_SOFTMAX_OP, v, dim);
     /* SOLUTION END */
 }
+
+/* ------------------------------------------ log-softmax, then the picked mean --- */
+
+/*
+ * var_log_softmax_nll: a classifier's loss, mean_i -log_softmax(x)[i, t_i], as one op.
+ * Composed, it is five nodes (log_softmax, gather, squeeze, neg, mean) and a backward
+ * that writes a [N, C] tensor of zeros, scatters into it, then reads it three more times
+ * (exp, row sums, product, difference). Here backward is one pass over the rows, with
+ * the float operations of the composed backward, in their order:
+ *   mean:        s   = g * (float)(1 / N)
+ *   neg, gather: z   = 0 + -s          (scatter_add into zeros; z is never -0)
+ *   row sum:     sum = z               (the other C - 1 terms are +0)
+ *   log_softmax: dx  = G - exp(y) * sum, G = z at the target, +0 elsewhere.
+ * so the gradient is the same bits. saved[0] holds y = log_softmax(x), saved[1] the
+ * index [N, 1].
+ */
+static int log_softmax_nll_backward(VarNode *n, const Tensor *g, Tensor **grads)
+{
+    const Tensor *index = n->saved[1];
+    const int64_t rows = n->saved[0]->shape[0], cols = n->saved[0]->shape[1];
+    Tensor *soft = tensor_exp(n->saved[0]); /* contiguous [N, C]: tensor_exp's values */
+    grads[0] = soft ? tensor_empty(soft->shape, 2) : NULL;
+    if (!grads[0]) {
+        tensor_release(soft);
+        return -1;
+    }
+    const float s = tensor_item(g) * (float)(1.0 / (double)rows);
+    const float z = 0.0f + -s;
+    for (int64_t i = 0; i < rows; i++) {
+        const int64_t t = (int64_t)index->data[i * index->strides[0]];
+        const float *e = soft->data + i * cols;
+        float *dx = grads[0]->data + i * cols;
+        for (int64_t j = 0; j < cols; j++) {
+            float picked = j == t ? z : 0.0f;
+            float prod = e[j] * z;
+            dx[j] = picked - prod;
+        }
+    }
+    tensor_release(soft);
+    return 0;
+}
+
+static const VarOp LOG_SOFTMAX_NLL_OP = {"log_softmax_nll", log_softmax_nll_backward};
+
+/* Whether @p index is [N, 1] of class numbers in [0, C) for x [N, C]; if not, an error. */
+static bool class_indices_ok(const char *fn, const Tensor *x, const Tensor *index)
+{
+    char a[128], b[128];
+    if (x->ndim != 2 || index->ndim != 2 || index->shape[0] != x->shape[0] ||
+        index->shape[1] != 1) {
+        strata_set_error("%s: expected input [N, C] and index [N, 1], got %s and %s", fn,
+                         tensor_shape_str(x, a, sizeof a), tensor_shape_str(index, b, sizeof b));
+        return false;
+    }
+    for (int64_t i = 0; i < index->shape[0]; i++) {
+        float c = index->data[i * index->strides[0]];
+        if (!(c >= 0.0f && c < (float)x->shape[1] && c == (float)(int64_t)c)) {
+            strata_set_error("%s: index %g of row %lld is not a class in [0, %lld)", fn,
+                             (double)c, (long long)i, (long long)x->shape[1]);
+            return false;
+        }
+    }
+    return true;
+}
+
+Var *var_log_softmax_nll(Var *x, const Tensor *index)
+{
+    STRATA_CHECK_ARG(x, NULL);
+    STRATA_CHECK_ARG(index, NULL);
+    if (!class_indices_ok(__func__, x->data, index))
+        return NULL;
+    /* The forward of the composed ops: the same log-softmax, the picked values negated,
+     * their mean by tensor_mean (so the same sum and division). */
+    Tensor *y = tensor_log_softmax(x->data, 1);
+    const int64_t rows = x->data->shape[0];
+    Tensor *nll = y ? tensor_empty(&rows, 1) : NULL;
+    if (nll)
+        for (int64_t i = 0; i < rows; i++) {
+            int64_t t = (int64_t)index->data[i * index->strides[0]];
+            nll->data[i] = -y->data[i * y->strides[0] + t * y->strides[1]];
+        }
+    Tensor *loss = nll ? tensor_mean(nll, NULL, 0, false) : NULL;
+    tensor_release(nll);
+    if (!loss) {
+        tensor_release(y);
+        return NULL;
+    }
+    VarNode *node;
+    Var *out = ag_make_output(__func__, loss, &LOG_SOFTMAX_NLL_OP, &x, 1, &node);
+    if (node) {
+        ag_save_fresh(node, 0, y);
+        ag_save(node, 1, index);
+    } else {
+        tensor_release(y);
+    }
+    return out;
+}

@@ -1,9 +1,10 @@
 /*
  * suite.c - fused kernels against the ops they stand for (tensor/fused.c,
- * var_linear_relu, and nn_sequential_forward's ReLU-then-MaxPool2d and Linear-then-ReLU
- * pairs), and the softmax of short rows sixteen at a time against one row at a time. A fusion is a speed-up only: its values and gradients must be those of the
- * separate ops bit for bit, on the inputs where the two could drift apart (ties, zeros
- * of either sign, negative windows, NaN).
+ * var_linear_relu, var_log_softmax_nll, and nn_sequential_forward's ReLU-then-MaxPool2d
+ * and Linear-then-ReLU pairs), and the softmax of short rows sixteen at a time against
+ * one row at a time. A fusion is a speed-up only: its values and gradients must be
+ * those of the separate ops bit for bit, on the inputs where the two could drift apart
+ * (ties, zeros of either sign, negative windows, NaN).
  *
  * Like tests/bad_input, this suite is outside the weekly grade (the fused code ships
  * solved in every handout); `make test` and `make memcheck` run it.
@@ -613,6 +614,79 @@ START_TEST(softmax_rows_at_once_match_one_at_a_time)
 }
 END_TEST
 
+/* ------------------------------------------- log-softmax, then the picked mean --- */
+
+/* The composed loss var_log_softmax_nll stands for. */
+static Var *composed_nll(Var *x, const Tensor *index)
+{
+    Var *picked = var_squeeze(var_gather(var_log_softmax(x, 1), 1, index), 1);
+    return var_mean(var_neg(picked), NULL, 0, false);
+}
+
+/* The loss and the gradient of the logits equal the composed ops', bit for bit: row
+ * counts around the softmax's blocks of sixteen (5, 37, 128), one class, rows with a
+ * NaN, -inf and huge logits, and upstream gradients 1 (var_backward), 0.37, -0 and 0. */
+START_TEST(log_softmax_nll_matches_the_ops)
+{
+    BEGIN;
+    const int64_t shapes[][2] = {{5, 1}, {37, 10}, {128, 10}, {16, 3}};
+    const float upstream[] = {1.0f, 0.37f, -0.0f, 0.0f};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        const int64_t rows = shapes[k][0], cols = shapes[k][1];
+        Tensor *x = OK(tensor_randn(SHAPE(rows, cols), 2));
+        Tensor *index = OK(tensor_zeros(SHAPE(rows, 1), 2));
+        for (int64_t i = 0; i < rows; i++)
+            index->data[i] = (float)((i * 7) % cols);
+        if (rows > 3 && cols > 1) {
+            x->data[1 * cols + 1] = NAN;
+            x->data[2 * cols] = -INFINITY;
+            x->data[3 * cols + 1] = 1e30f;
+        }
+        for (size_t u = 0; u < sizeof upstream / sizeof *upstream; u++) {
+            Var *xf = OKV(var_new(OK(tensor_clone(x)), true));
+            Var *xp = OKV(var_new(OK(tensor_clone(x)), true));
+            Var *lf = OKV(var_log_softmax_nll(xf, index)), *lp = OKV(composed_nll(xp, index));
+            assert_same_bits(lf->data, lp->data, "loss");
+            if (u == 0) {
+                ck_assert_int_eq(var_backward(lf), 0);
+                ck_assert_int_eq(var_backward(lp), 0);
+            } else {
+                Tensor *g = OK(tensor_scalar(upstream[u]));
+                ck_assert_int_eq(var_backward_ex(lf, g, false), 0);
+                ck_assert_int_eq(var_backward_ex(lp, g, false), 0);
+            }
+            assert_same_bits(var_grad(xf), var_grad(xp), "logits gradient");
+        }
+    }
+    END;
+}
+END_TEST
+
+/* Without a graph (no-grad mode) the value alone; bad shapes and indices are refused
+ * with a message naming the function. */
+START_TEST(log_softmax_nll_value_and_bad_input)
+{
+    BEGIN;
+    Var *x = OKV(var_new(OK(tensor_randn(SHAPE(4, 3), 2)), true));
+    Tensor *index = OK(tensor_zeros(SHAPE(4, 1), 2));
+    index->data[1] = 2.0f;
+    autograd_no_grad_begin();
+    Var *loss = OKV(var_log_softmax_nll(x, index));
+    autograd_no_grad_end();
+    ck_assert(!loss->requires_grad);
+    assert_same_bits(loss->data, OKV(composed_nll(x, index))->data, "no-grad value");
+    Tensor *bad_shape = OK(tensor_zeros(SHAPE(4), 1));
+    ck_assert_ptr_null(var_log_softmax_nll(x, bad_shape));
+    ck_assert_ptr_nonnull(strstr(strata_last_error(), "var_log_softmax_nll"));
+    index->data[3] = 3.0f; /* past the last class */
+    ck_assert_ptr_null(var_log_softmax_nll(x, index));
+    ck_assert_ptr_nonnull(strstr(strata_last_error(), "not a class"));
+    index->data[3] = 0.5f;
+    ck_assert_ptr_null(var_log_softmax_nll(x, index));
+    END;
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create(SUITE_NAME);
@@ -629,5 +703,7 @@ Suite *make_suite(void)
     GRADED(s, linear_relu_other_shapes_run_the_two_ops, 1);
     GRADED(s, sequential_linear_relu_matches_children, 1);
     GRADED(s, softmax_rows_at_once_match_one_at_a_time, 1);
+    GRADED(s, log_softmax_nll_matches_the_ops, 1);
+    GRADED(s, log_softmax_nll_value_and_bad_input, 1);
     return s;
 }
