@@ -22,11 +22,14 @@
 #     preprocessing, the same before and after the build), it may include only the
 #     course's layer headers and system headers, and use no inline assembly, no stack
 #     or jump builtin and no C library structure's members; and once compiled, its
-#     object may have no constructor or destructor sections, no ifunc, define no global
+#     object may have no constructor or destructor sections, no ifunc, no section the
+#     compiler does not make of C (.init, code outside .text, writable code), no data
+#     among the machine code and no executable stack, define no global
 #     symbol the reference's file does not, and call only what the reference's own
 #     objects of the week call, the course's libraries, and a short list of harmless C
 #     library functions; never a process, signal, jump or loader function. The week is
-#     built here, once and bounded; a build that fails scores 0 with its log.
+#     built here, once and bounded, with gcc and -Werror whatever the environment
+#     says; a build that fails scores 0 with its log.
 #  4. A refused submission gets a valid results.json with every test at 0 and the
 #     reason in plain words; otherwise tests/harness/grade.sh grades the week (public
 #     and hidden suites, valgrind items) in the copy without building anything, the
