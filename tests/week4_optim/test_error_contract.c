@@ -16,6 +16,8 @@
 #include <string.h>
 #include <zlib.h>
 
+static const float P0_CONTRACT[2] = {1.0f, -2.0f};
+
 typedef struct Step {
     Optimizer *opt;
     Var *p[2];
@@ -59,6 +61,100 @@ START_TEST(test_step_out_of_memory)
     assert_param(s.p[1], (const float[]){3.2f, 3.8f, 4.8f}, 3, 1e-5, "p1 after the second step");
     optim_free(s.opt);
     scope_end(sc);
+}
+END_TEST
+
+/* optim_step's status is 0 or -1, nothing else, also when memory runs out. */
+static int step_status_call(void *ctx)
+{
+    int rc = optim_step(((Step *)ctx)->opt);
+    ck_assert_msg(rc == 0 || rc == -1, "optim_step returned %d (0 or -1 expected)", rc);
+    return rc;
+}
+
+/* A strided gradient (a transposed view) is made dense before the update: that copy is
+ * allocated with the rest, before anything moves, and its failure is a plain -1. */
+START_TEST(test_step_out_of_memory_strided_grad)
+{
+    Scope *sc = scope_begin();
+    const float w[4] = {1, 2, 3, 4};
+    Tensor *wt = tensor_from_data(w, (int64_t[]){2, 2}, 2);
+    ck_assert_ok(wt);
+    Var *m = var_new(wt, true);
+    ck_assert_ok(m);
+    Step s = {NULL, {m, make_param((const float[]){3, 4, 5}, 3)}};
+    const float gd[4] = {0.5f, -1, 2, -3};
+    Tensor *gt = tensor_transpose(tensor_from_data(gd, (int64_t[]){2, 2}, 2), 0, 1);
+    ck_assert_ok(gt);
+    ck_assert(!tensor_is_contiguous(gt)); /* [[0.5, 2], [-1, -3]], strided */
+    tensor_retain(gt); /* the Var's reference */
+    tensor_release(m->grad);
+    m->grad = gt;
+    set_grad(s.p[1], (const float[]){-1, 1, 4});
+    OptimHparams hp = optim_adam_defaults(0.1f);
+    s.opt = optim_adam_new(s.p, 2, &hp);
+    ck_assert_msg(s.opt != NULL, "%s", strata_last_error());
+    FW_WALK_ALLOC("optim_step (Adam, a strided gradient)", step_status_call, step_state, &s);
+    /* the first step moves each element by 0.1 against its gradient's sign */
+    const float want[4] = {0.9f, 1.9f, 3.1f, 4.1f};
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(fabsf(var_data(m)->data[i] - want[i]) <= 1e-6f,
+                      "element %d is %g, expected %g", i, (double)var_data(m)->data[i],
+                      (double)want[i]);
+    optim_free(s.opt);
+    scope_end(sc);
+}
+END_TEST
+
+/* An update hook (optim_sgd_update, ... called directly, as a user's rule delegating to
+ * a built-in one does) whose state buffer cannot be allocated fails: -1 with a message,
+ * never a success that updated nothing. Each attempt starts from a fresh state. */
+typedef int (*UpdateFn)(Optimizer *, OptimParamGroup *, Var *, const Tensor *,
+                        OptimParamState *);
+
+static void walk_update(const char *what, UpdateFn update, Optimizer *(*make)(Var *const *, int,
+                        const OptimHparams *), const OptimHparams *hp)
+{
+    for (size_t n = 1;; n++) {
+        Scope *sc = scope_begin();
+        Var *p = make_param(P0_CONTRACT, 2);
+        set_grad(p, (const float[]){0.5f, 1.0f});
+        Optimizer *opt = make(&p, 1, hp);
+        ck_assert_msg(opt != NULL, "%s: %s", what, strata_last_error());
+        strata_clear_error();
+        strata_alloc_fail_at(n, false);
+        int rc = update(opt, &opt->groups[0], p, var_grad(p), &opt->groups[0].state[0]);
+        bool reached = strata_alloc_points() >= n;
+        strata_alloc_fail_at(0, false);
+        float p0 = var_data(p)->data[0];
+        optim_free(opt);
+        scope_end(sc);
+        if (!reached) {
+            ck_assert_msg(rc == 0, "%s failed with nothing made to fail: %s", what,
+                          strata_last_error());
+            ck_assert_msg(p0 != P0_CONTRACT[0], "%s succeeded but did not move the parameter",
+                          what);
+            return;
+        }
+        ck_assert_msg(rc == -1, "%s: allocation %zu failed, but it returned %d", what, n, rc);
+        ck_assert_msg(strata_last_error()[0] != '\0', "%s: allocation %zu failed: no error "
+                      "message", what, n);
+    }
+}
+
+START_TEST(test_update_hooks_out_of_memory)
+{
+    OptimHparams sgd = optim_sgd_defaults(0.1f);
+    sgd.momentum = 0.9f;
+    walk_update("optim_sgd_update (momentum)", optim_sgd_update, optim_sgd_new, &sgd);
+    OptimHparams adam = optim_adam_defaults(0.1f);
+    adam.amsgrad = true;
+    walk_update("optim_adam_update (amsgrad)", optim_adam_update, optim_adam_new, &adam);
+    OptimHparams rms = optim_rmsprop_defaults(0.01f);
+    rms.centered = true;
+    rms.momentum = 0.5f;
+    walk_update("optim_rmsprop_update (centered, momentum)", optim_rmsprop_update,
+                optim_rmsprop_new, &rms);
 }
 END_TEST
 
@@ -138,9 +234,45 @@ START_TEST(test_read_csv_failures)
 }
 END_TEST
 
+static int text_call(void *ctx)
+{
+    Reader *r = ctx;
+    TextCorpus *c = data_text_load(r->path, 0.25);
+    if (!c)
+        return -1;
+    r->count = data_text_split_length(c, false) + data_text_split_length(c, true);
+    r->last = (float)data_text_vocab_size(c);
+    data_text_free(c);
+    return 0;
+}
+
+START_TEST(test_read_text_failures)
+{
+    Scope *sc = scope_begin();
+    Reader r = {"", 0, 0};
+    tmp_path(r.path, sizeof r.path, "contract.txt");
+    FILE *f = fopen(r.path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("abracadabra!", f); /* 12 bytes, 6 distinct */
+    fclose(f);
+    FW_WALK_ALLOC("data_text_load", text_call, NULL, &r);
+    ck_assert_int_eq(r.count, 12);
+    ck_assert_float_eq(r.last, 6.0f);
+    r.count = 0;
+    /* a read or a close that fails is an error, not a shorter text */
+    FW_WALK_IO("data_text_load", text_call, NULL, &r);
+    ck_assert_int_eq(r.count, 12);
+    remove(r.path);
+    scope_end(sc);
+}
+END_TEST
+
 void add_error_contract_tests(Suite *s)
 {
     GRADED(s, test_step_out_of_memory, 3);
+    GRADED(s, test_step_out_of_memory_strided_grad, 2);
+    GRADED(s, test_update_hooks_out_of_memory, 2);
     GRADED(s, test_read_idx_failures, 2);
     GRADED(s, test_read_csv_failures, 2);
+    GRADED(s, test_read_text_failures, 1);
 }

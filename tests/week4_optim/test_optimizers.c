@@ -20,6 +20,14 @@ static void run_steps(Optimizer *opt, Var *p, int steps)
     }
 }
 
+/* One step of @p opt on p with the gradient G[k]. */
+static void one_step(Optimizer *opt, Var *p, int k)
+{
+    set_grad(p, G[k]);
+    ck_assert_msg(optim_step(opt) == 0, "optim_step (gradient %d) failed: %s", k + 1,
+                  strata_last_error());
+}
+
 START_TEST(test_sgd_plain)
 {
     Scope *s = scope_begin();
@@ -229,6 +237,11 @@ START_TEST(test_rmsprop)
     set_grad(p, G[2]);
     ck_assert_int_eq(optim_step(opt), 0);
     assert_param(p, (float[]){0.98962417f, -2.05286972f}, 2, TOL, "RMSprop step 3");
+    /* as in PyTorch, the state holds square_avg only: no momentum buffer without
+     * momentum, no grad_avg unless centered */
+    ck_assert_ptr_nonnull(optim_state_find(&opt->groups[0].state[0], "square_avg"));
+    ck_assert_ptr_null(optim_state_find(&opt->groups[0].state[0], "momentum_buffer"));
+    ck_assert_ptr_null(optim_state_find(&opt->groups[0].state[0], "grad_avg"));
     optim_free(opt);
 
     /* centered, momentum 0.5, weight decay 0.1:
@@ -252,6 +265,57 @@ START_TEST(test_rmsprop)
     ck_assert_int_eq(optim_step(opt), 0);
     assert_param(q, (float[]){0.97176561f, -2.09452487f}, 2, 1e-5, "RMSprop centered step 3");
     ck_assert_ptr_nonnull(optim_state_find(&opt->groups[0].state[0], "grad_avg"));
+    optim_free(opt);
+    scope_end(s);
+}
+END_TEST
+
+/* maximize ascends: the gradient's sign flips before anything else, weight decay
+ * included (PyTorch: g = -g, then g += wd p). Adam and RMSprop divide by the gradient's
+ * scale, so weight decay is what makes a wrong magnitude show. Expected values from
+ * torch.optim (1.13) in float64 on p0 and g1..g3. */
+START_TEST(test_adam_rmsprop_maximize)
+{
+    Scope *s = scope_begin();
+    const float adam[3][2] = {{1.1f, -1.9f}, {1.05269535f, -1.80254724f},
+                              {1.02418312f, -1.73594481f}};
+    const float adamw[2] = {1.01839568f, -1.68817431f};
+    const float rms[3][2] = {{1.03162277f, -1.96837722f}, {1.00171972f, -1.94030041f},
+                             {1.00596205f, -1.94438782f}};
+    /* Adam(lr 0.1, weight_decay 0.1, maximize) */
+    Var *p = make_param(P0, 2);
+    OptimHparams hp = optim_adam_defaults(0.1f);
+    hp.weight_decay = 0.1f;
+    hp.maximize = true;
+    Optimizer *opt = optim_adam_new(&p, 1, &hp);
+    ck_assert_msg(opt != NULL, "optim_adam_new: %s", strata_last_error());
+    for (int k = 0; k < 3; k++) {
+        one_step(opt, p, k);
+        assert_param(p, adam[k], 2, TOL, "Adam maximize with weight decay");
+    }
+    optim_free(opt);
+    /* AdamW(lr 0.1, weight_decay 0.1, maximize): the decay still shrinks p */
+    Var *q = make_param(P0, 2);
+    hp = optim_adamw_defaults(0.1f);
+    hp.weight_decay = 0.1f;
+    hp.maximize = true;
+    opt = optim_adamw_new(&q, 1, &hp);
+    ck_assert_msg(opt != NULL, "optim_adamw_new: %s", strata_last_error());
+    run_steps(opt, q, 3);
+    assert_param(q, adamw, 2, TOL, "AdamW maximize with weight decay");
+    optim_free(opt);
+    /* RMSprop(lr 0.01, alpha 0.9, weight_decay 0.1, maximize) */
+    Var *r = make_param(P0, 2);
+    hp = optim_rmsprop_defaults(0.01f);
+    hp.alpha = 0.9f;
+    hp.weight_decay = 0.1f;
+    hp.maximize = true;
+    opt = optim_rmsprop_new(&r, 1, &hp);
+    ck_assert_msg(opt != NULL, "optim_rmsprop_new: %s", strata_last_error());
+    for (int k = 0; k < 3; k++) {
+        one_step(opt, r, k);
+        assert_param(r, rms[k], 2, TOL, "RMSprop maximize with weight decay");
+    }
     optim_free(opt);
     scope_end(s);
 }
@@ -418,6 +482,7 @@ void add_optimizer_tests(Suite *s)
     GRADED(s, test_adam_weight_decay_amsgrad, 3);
     GRADED(s, test_adamw_decoupled, 2);
     GRADED(s, test_rmsprop, 3);
+    GRADED(s, test_adam_rmsprop_maximize, 2);
     GRADED(s, test_param_groups, 3);
     GRADED(s, test_step_skips_missing_grads_and_zero_grad, 2);
     GRADED(s, test_bad_hyperparameters, 2);
