@@ -136,6 +136,8 @@ START_TEST(test_idx_malformed)
         n = idx_u8(buf, dims, 2, 13); /* one byte too many */
         expect_malformed(buf, n, gz, "trailing");
         expect_malformed(buf, 2, gz, "truncated header");
+        expect_malformed(buf, 1, gz, "truncated header");
+        expect_malformed(buf, 0, gz, "data_read_idx"); /* an empty file: any message naming it */
         const uint32_t many[5] = {1, 1, 1, 1, 1};
         n = idx_u8(buf, many, 5, 1);
         expect_malformed(buf, n, gz, "5 dims");

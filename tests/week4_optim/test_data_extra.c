@@ -117,6 +117,44 @@ START_TEST(test_transforms_flip_normalize_flatten)
 }
 END_TEST
 
+/* data_transform_apply on one example, as the loader calls it: it rewrites the numel of
+ * the shape it is given and nothing after (a guard row follows), returns 0, and a flip
+ * mirrors every row of every plane, here 4 wide (3-wide rows keep their middle). */
+START_TEST(test_transform_apply_one_example)
+{
+    Scope *s = scope_begin();
+    float x[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1); /* the example 1..8, [2, 1, 4]; the guard 9..16 */
+    int64_t shape[3] = {2, 1, 4};
+    int ndim = 3;
+    uint64_t rng = 5;
+    DataTransform *flip = data_transform_random_hflip(1.0f), *norm = data_transform_normalize(1.0f, 2.0f);
+    ck_assert(flip && norm);
+    ck_assert_int_eq(data_transform_apply(flip, x, shape, &ndim, &rng), 0);
+    const float flipped[8] = {4, 3, 2, 1, 8, 7, 6, 5};
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(x[i] == flipped[i], "flip: element %d is %g, expected %g", i,
+                      (double)x[i], (double)flipped[i]);
+    ck_assert_int_eq(data_transform_apply(norm, x, shape, &ndim, &rng), 0);
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(x[i] == (flipped[i] - 1.0f) / 2.0f, "normalize: element %d is %g", i,
+                      (double)x[i]);
+    ck_assert_int_eq(ndim, 3);
+    ck_assert_int_eq(shape[0] * shape[1] * shape[2], 8);
+    DataTransform *crop = data_transform_random_crop(0); /* a window of the whole image */
+    ck_assert_ptr_nonnull(crop);
+    ck_assert_int_eq(data_transform_apply(crop, x, shape, &ndim, &rng), 0);
+    for (int i = 8; i < 16; i++)
+        ck_assert_msg(x[i] == (float)(i + 1), "the element %d after the example was changed "
+                      "to %g", i, (double)x[i]);
+    data_transform_free(flip);
+    data_transform_free(norm);
+    data_transform_free(crop);
+    scope_end(s);
+}
+END_TEST
+
 START_TEST(test_random_crop_seeded)
 {
     Scope *s = scope_begin();
@@ -218,6 +256,43 @@ static int index_collate(const Dataset *ds, const int64_t *indices, int64_t coun
     return 0;
 }
 
+/* A collate function that reports success but builds nothing. */
+static int empty_collate(const Dataset *ds, const int64_t *indices, int64_t count, Tensor **x,
+                         Tensor **y, void *ctx)
+{
+    (void)ds;
+    (void)indices;
+    (void)count;
+    (void)ctx;
+    *x = NULL;
+    *y = NULL;
+    return 0;
+}
+
+/* A collate function whose "batch" is two scalars: no first dim to be the batch's. */
+static int scalar_collate(const Dataset *ds, const int64_t *indices, int64_t count, Tensor **x,
+                          Tensor **y, void *ctx)
+{
+    (void)ds;
+    (void)indices;
+    (void)count;
+    (void)ctx;
+    *x = tensor_scalar(1.0f);
+    *y = tensor_scalar(2.0f);
+    return *x && *y ? 0 : -1;
+}
+
+/* A sampler that says it wrote one index more than there is room for. */
+static int64_t over_capacity(int64_t *order, int64_t capacity, int64_t n, int64_t epoch,
+                             void *ctx)
+{
+    (void)epoch;
+    (void)ctx;
+    for (int64_t i = 0; i < n && i < capacity; i++)
+        order[i] = i;
+    return capacity + 1;
+}
+
 START_TEST(test_sampler_and_collate)
 {
     Scope *s = scope_begin();
@@ -249,6 +324,29 @@ START_TEST(test_sampler_and_collate)
     ck_assert_int_eq(data_loader_set_sampler(dl, empty_order, NULL), 0);
     ck_assert(!data_loader_next(dl, &b));
     ck_assert_msg(!data_loader_failed(dl), "an empty order failed: %s", strata_last_error());
+    data_loader_free(dl);
+    /* a collate function that "succeeds" without a batch: no batch, failed, a message */
+    dl = data_loader_new(ds, &o);
+    ck_assert_int_eq(data_loader_set_collate(dl, empty_collate, NULL), 0);
+    strata_clear_error();
+    ck_assert(!data_loader_next(dl, &b));
+    ck_assert(data_loader_failed(dl));
+    ck_assert_error("collate");
+    data_loader_free(dl);
+    dl = data_loader_new(ds, &o);
+    ck_assert_int_eq(data_loader_set_collate(dl, scalar_collate, NULL), 0);
+    strata_clear_error();
+    ck_assert(!data_loader_next(dl, &b));
+    ck_assert(data_loader_failed(dl));
+    ck_assert_error("collate");
+    data_loader_free(dl);
+    /* a sampler returning more indices than its capacity is refused, not read past */
+    dl = data_loader_new(ds, &o);
+    ck_assert_int_eq(data_loader_set_sampler(dl, over_capacity, NULL), 0);
+    strata_clear_error();
+    ck_assert(!data_loader_next(dl, &b));
+    ck_assert(data_loader_failed(dl));
+    ck_assert_msg(strata_last_error()[0] != '\0', "a failed batch without a message");
     data_loader_free(dl);
     /* a sampler's failure is the loader's: no batch, failed, the sampler's message */
     dl = data_loader_new(ds, &o);
@@ -302,6 +400,7 @@ void add_data_extra_tests(Suite *s)
     GRADED(s, test_csv_dataset, 3);
     GRADED(s, test_transforms_flip_normalize_flatten, 2);
     GRADED(s, test_random_crop_seeded, 2);
+    GRADED(s, test_transform_apply_one_example, 1);
     GRADED(s, test_sampler_and_collate, 2);
     GRADED(s, test_idx_image_dataset, 1);
 }

@@ -134,6 +134,17 @@ START_TEST(test_text_bad_input)
     write_text(path, sizeof path, "abc");
     ck_assert_ptr_null(data_text_load(path, 0.1)); /* floor(0.3) = 0 validation bytes */
     ck_assert_msg(strstr(strata_last_error(), "too short"), "message: %s", strata_last_error());
+    /* each split needs 2 characters: 8 bytes split 6 + 2 load, 7 + 1 and 1 + 7 do not */
+    remove(path);
+    write_text(path, sizeof path, "abcdefgh");
+    TextCorpus *c = data_text_load(path, 0.25);
+    ck_assert_msg(c != NULL, "8 bytes, val_fraction 0.25 (6 + 2): %s", strata_last_error());
+    ck_assert_int_eq(data_text_split_length(c, true), 2);
+    data_text_free(c);
+    ck_assert_ptr_null(data_text_load(path, 0.2)); /* floor(1.6) = 1 validation byte */
+    ck_assert_msg(strstr(strata_last_error(), "too short"), "message: %s", strata_last_error());
+    ck_assert_ptr_null(data_text_load(path, 0.9)); /* 7 validation bytes, 1 to train on */
+    ck_assert_msg(strstr(strata_last_error(), "too short"), "message: %s", strata_last_error());
     ck_assert_ptr_null(data_text_load(path, 1.0));
     ck_assert_msg(strstr(strata_last_error(), "val_fraction"), "message: %s",
                   strata_last_error());
