@@ -128,6 +128,10 @@ START_TEST(test_accuracy_progress_and_log)
     Tensor *logits = tensor_from_data(lg, (int64_t[]){3, 3}, 2);
     Tensor *targets = tensor_from_data(tg, (int64_t[]){3}, 1);
     ck_assert_close(train_accuracy(logits, targets), 2.0 / 3.0, 1e-12);
+    /* a batch of one row: 1 when its argmax is the target, 0 when not */
+    Tensor *row = tensor_from_data(lg, (int64_t[]){1, 3}, 2);
+    ck_assert_close(train_accuracy(row, tensor_from_data(tg, (int64_t[]){1}, 1)), 1.0, 1e-12);
+    ck_assert_close(train_accuracy(row, tensor_from_data(tg + 1, (int64_t[]){1}, 1)), 0.0, 1e-12);
     ck_assert(isnan(train_accuracy(targets, targets)));
     ck_assert_error("train_accuracy");
 
@@ -292,6 +296,140 @@ START_TEST(test_epoch_stops_on_error)
 }
 END_TEST
 
+/* What before_step saw: the lr of each batch's step, in order. */
+typedef struct {
+    Optimizer *opt;
+    float lr[8];
+    int calls;
+} LrProbe;
+
+static int record_lr(void *ctx)
+{
+    LrProbe *p = ctx;
+    if (p->calls < 8)
+        p->lr[p->calls] = optim_get_lr(p->opt, 0);
+    p->calls++;
+    return 0;
+}
+
+/* The options reach the loop: the scheduler is stepped after every optimizer step (so
+ * batch k steps with lr 0.1 * 0.5^k, and the epoch leaves 0.1 * 0.5^3), and a progress
+ * stream that is not a terminal gets a plain line every log_every batches, each naming
+ * the label. */
+START_TEST(test_epoch_scheduler_and_progress)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(12, 13);
+    strata_manual_seed(14);
+    Module *m = toy_model();
+    Optimizer *opt = optim_sgd(m, 0.1f, 0.0f);
+    LRScheduler *sched = optim_step_lr(opt, 1, 0.5f);
+    DataLoaderOptions lo = {4, false, 0, false};
+    DataLoader *dl = data_loader_new(ds, &lo);
+    FILE *f = tmpfile();
+    ck_assert(m && opt && sched && dl && f);
+    LrProbe probe = {opt, {0}, 0};
+    TrainOptions to;
+    memset(&to, 0, sizeof to);
+    to.step_scheduler = sched;
+    to.before_step = record_lr;
+    to.before_step_ctx = &probe;
+    to.progress = f;
+    to.log_every = 1;
+    to.label = "sched epoch";
+    TrainStats st;
+    ck_assert_msg(train_epoch(m, opt, dl, &to, &st) == 0, "train_epoch: %s", strata_last_error());
+    ck_assert_int_eq(st.batches, 3);
+    ck_assert_int_eq(opt->steps, 3);
+    ck_assert_int_eq(probe.calls, 3);
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(fabs(probe.lr[k] - 0.1 * pow(0.5, k)) < 1e-7,
+                      "batch %d stepped with lr %g, expected %g", k, (double)probe.lr[k],
+                      0.1 * pow(0.5, k));
+    ck_assert_int_eq(optim_scheduler_epoch(sched), 3);
+    ck_assert_close(optim_get_lr(opt, 0), 0.0125, 1e-9);
+    rewind(f);
+    char line[256];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        ck_assert_msg(strstr(line, "sched epoch") != NULL, "progress line without the label: %s",
+                      line);
+    }
+    fclose(f);
+    ck_assert_int_eq(lines, 3); /* one per batch */
+    data_loader_free(dl);
+    optim_scheduler_free(sched);
+    optim_free(opt);
+    nn_module_free(m);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
+/* What a loss saw: how many calls, and the rows of each call's inputs. */
+typedef struct {
+    int calls;
+    int64_t rows[16];
+} RowsProbe;
+
+static Var *rows_loss(Module *model, Var *x, const Tensor *y, void *ctx)
+{
+    RowsProbe *p = ctx;
+    if (p->calls < 16)
+        p->rows[p->calls] = var_data(x)->shape[0];
+    p->calls++;
+    return train_cross_entropy_loss(model, x, y, NULL);
+}
+
+/* micro_batch_size 1 splits each batch into single rows: the loss runs once per row, on
+ * one row, and the step is still the whole batch's (the same weights as without a split). */
+START_TEST(test_micro_batch_size_one)
+{
+    Scope *s = scope_begin();
+    Dataset *ds = toy_dataset(5, 15);
+    strata_manual_seed(16);
+    Module *m1 = toy_model(), *m2 = toy_model();
+    copy_params(m2, m1);
+    Optimizer *o1 = optim_sgd(m1, 0.5f, 0.0f), *o2 = optim_sgd(m2, 0.5f, 0.0f);
+    DataLoaderOptions lo = {5, false, 0, false};
+    DataLoader *d1 = data_loader_new(ds, &lo), *d2 = data_loader_new(ds, &lo);
+    ck_assert(o1 && o2 && d1 && d2);
+    RowsProbe whole = {0, {0}}, single = {0, {0}};
+    TrainOptions to;
+    memset(&to, 0, sizeof to);
+    to.loss_fn = rows_loss;
+    to.loss_ctx = &whole;
+    TrainStats s1, s2;
+    ck_assert_msg(train_epoch(m1, o1, d1, &to, &s1) == 0, "%s", strata_last_error());
+    to.loss_ctx = &single;
+    to.micro_batch_size = 1;
+    ck_assert_msg(train_epoch(m2, o2, d2, &to, &s2) == 0, "%s", strata_last_error());
+    ck_assert_int_eq(whole.calls, 1);
+    ck_assert_int_eq(whole.rows[0], 5);
+    ck_assert_int_eq(single.calls, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(single.rows[i] == 1, "micro-batch %d has %lld rows, expected 1", i,
+                      (long long)single.rows[i]);
+    ck_assert_close(s1.loss, s2.loss, 1e-5);
+    int n = 0;
+    Var **p1 = nn_parameters(m1, &n), **p2 = nn_parameters(m2, &n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(tensor_allclose(var_data(p1[i]), var_data(p2[i]), 1e-5f, 1e-6f),
+                      "parameter %d differs between the whole batch and single rows", i);
+    strata_free(p1);
+    strata_free(p2);
+    data_loader_free(d1);
+    data_loader_free(d2);
+    optim_free(o1);
+    optim_free(o2);
+    nn_module_free(m1);
+    nn_module_free(m2);
+    data_dataset_free(ds);
+    scope_end(s);
+}
+END_TEST
+
 /* Cross-entropy that records whether gradients were being recorded when it ran, and
  * fails on the call numbered fail_at (0: never). */
 typedef struct {
@@ -432,4 +570,6 @@ void add_train_tests(Suite *s)
     GRADED(s, test_epoch_stops_on_error, 2);
     GRADED(s, test_evaluate_no_grad_and_next_epoch, 2);
     GRADED(s, test_epoch_accuracy_counts_every_batch, 2);
+    GRADED(s, test_epoch_scheduler_and_progress, 2);
+    GRADED(s, test_micro_batch_size_one, 2);
 }
