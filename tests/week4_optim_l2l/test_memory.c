@@ -196,6 +196,48 @@ START_TEST(test_l2l_budget_one_byte_short)
 }
 END_TEST
 
+/* The working set is a max over every layer, the first ones included: each trainable
+ * layer's parameters and gradients are in memory at once during its backward unit, so
+ * the need (from the dry run) and the peak (measured during the step) are at least
+ * that, wherever the largest layer sits. */
+START_TEST(test_l2l_need_covers_every_layer)
+{
+    BEGIN;
+    for (int big_first = 0; big_first < 2; big_first++) {
+        Module *m = new_sequential();
+        if (big_first) {
+            add_layer(m, nn_linear(64, 32, true)); /* 2080 parameters */
+            add_layer(m, nn_relu());
+            add_layer(m, nn_linear(32, 3, true));
+        } else {
+            add_layer(m, nn_linear(3, 32, true));
+            add_layer(m, nn_relu());
+            add_layer(m, nn_linear(32, 64, true)); /* 2112 parameters */
+        }
+        const int64_t in = big_first ? 64 : 3, out = big_first ? 3 : 64;
+        const size_t largest = (size_t)(big_first ? 64 * 32 + 32 : 32 * 64 + 64) * sizeof(float);
+        Tensor *x = make_inputs(404, 6, in);
+        Tensor *y = make_classes(1, 6, out);
+        L2LOptions o = l2l_options(3);
+        L2LTrainer *t = l2l_new(m, &o);
+        ck_assert_ok(t);
+        L2LStats need, st;
+        ck_assert_status(l2l_estimate(t, x, y, &need));
+        ck_assert_msg(need.working_need_bytes >= 2 * largest, "largest layer %s: need %zu bytes, "
+                      "less than its parameters and gradients (%zu)", big_first ? "first" : "last",
+                      need.working_need_bytes, 2 * largest);
+        ck_assert_status(l2l_step(t, x, y, &st));
+        ck_assert_msg(st.working_peak_bytes >= 2 * largest, "largest layer %s: peak %zu bytes, "
+                      "less than its parameters and gradients (%zu)", big_first ? "first" : "last",
+                      st.working_peak_bytes, 2 * largest);
+        ck_assert_uint_le(st.working_peak_bytes, st.working_need_bytes);
+        l2l_free(t);
+        nn_module_free(m);
+    }
+    END;
+}
+END_TEST
+
 START_TEST(test_l2l_bad_configurations)
 {
     BEGIN;
@@ -317,4 +359,5 @@ void add_l2l_memory_tests(Suite *s)
     GRADED(s, test_l2l_working_memory_flat_in_batch, 2);
     GRADED(s, test_l2l_budget_one_byte_short, 3);
     GRADED(s, test_l2l_bad_configurations, 2);
+    GRADED(s, test_l2l_need_covers_every_layer, 2);
 }

@@ -23,7 +23,8 @@
  */
 static const char *const tmp_tags[] = {"grad",       "sgd",      "adam",     "peak",
                                        "errors",     "st-adam",  "st-sgd",   "st-more",
-                                       "resident",   "resume",   "mismatch", "corrupt"};
+                                       "resident",   "resume",   "mismatch", "corrupt",
+                                       "no-opt"};
 
 static void tmp_dir_path(char *dir, size_t size, long pid, const char *tag)
 {
@@ -769,6 +770,42 @@ START_TEST(test_l2l_store_state_resident_one_layer)
 }
 END_TEST
 
+/* A store without an optimizer, under a trainer without one (gradients only): each
+ * step still ends with the store's sync, so the file holds the model's BatchNorm
+ * statistics of that step, not those of its creation. */
+START_TEST(test_l2l_store_without_optimizer_syncs)
+{
+    BEGIN;
+    char dir[600], path[700];
+    make_tmp_dir(dir, sizeof dir, "no-opt");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    strata_manual_seed(81);
+    Module *m = new_sequential();
+    add_layer(m, nn_linear(5, 6, true));
+    add_layer(m, nn_batch_norm1d(6));
+    add_layer(m, nn_relu());
+    add_layer(m, nn_linear(6, 3, true));
+    L2LStore *store = l2l_store_create(path, m, NULL);
+    ck_assert_msg(store != NULL, "l2l_store_create: %s", strata_last_error());
+    L2LOptions o = l2l_options(4);
+    o.store = store;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    for (int s = 0; s < 2; s++) {
+        ck_assert_status(l2l_step(t, make_inputs(90 + (uint64_t)s, 8, 5), make_classes(1, 8, 3),
+                                  NULL));
+        ck_assert_msg(tensor_item(nn_get_buffer(m, "1.num_batches_tracked")) > 0.0f,
+                      "BatchNorm did not count the step");
+        assert_file_holds(path, m, "the file after a step without an optimizer");
+    }
+    l2l_free(t);
+    l2l_store_free(store);
+    nn_module_free(m);
+    remove_dir(dir);
+    END;
+}
+END_TEST
+
 /* ----------------------------------------------------------- reopen to resume --- */
 
 /* Adam over @p m (the resume tests' optimizer). */
@@ -1105,4 +1142,5 @@ void add_l2l_store_tests(Suite *s)
     GRADED(s, test_l2l_store_reopen_resumes, 3);
     GRADED(s, test_l2l_store_reopen_mismatch, 2);
     GRADED(s, test_l2l_store_reopen_truncated, 2);
+    GRADED(s, test_l2l_store_without_optimizer_syncs, 1);
 }
