@@ -158,17 +158,18 @@ END_TEST
 START_TEST(test_random_crop_seeded)
 {
     Scope *s = scope_begin();
-    Dataset *ds = image_dataset(16);
+    Dataset *ds = image_dataset(48);
     ck_assert_int_eq(data_dataset_set_transform(ds, data_transform_random_crop(1)), 0);
-    DataLoaderOptions o = {.batch_size = 16, .shuffle = false, .seed = 3};
+    DataLoaderOptions o = {.batch_size = 48, .shuffle = false, .seed = 3};
     DataLoader *a = data_loader_new(ds, &o), *b = data_loader_new(ds, &o);
     Batch ba, bb;
     ck_assert(data_loader_next(a, &ba));
     ck_assert(data_loader_next(b, &bb));
     const float *xa = var_data(ba.x)->data, *xb = var_data(bb.x)->data;
-    ck_assert_msg(memcmp(xa, xb, 16 * 9 * sizeof(float)) == 0, "same seed, different crops");
+    ck_assert_msg(memcmp(xa, xb, 48 * 9 * sizeof(float)) == 0, "same seed, different crops");
     int shifted = 0;
-    for (int i = 0; i < 16; i++) {
+    int rows_seen[3] = {0, 0, 0}, cols_seen[3] = {0, 0, 0}; /* offsets -1, 0, 1 */
+    for (int i = 0; i < 48; i++) {
         /* the output must be the input shifted by some (oy, ox) in {-1, 0, 1}^2, zero
          * where the shift reaches outside */
         const float *img = xa + 9 * i;
@@ -186,15 +187,23 @@ START_TEST(test_random_crop_seeded)
                 if (ok) {
                     found = true;
                     shifted += oy != 0 || ox != 0;
+                    rows_seen[oy + 1]++;
+                    cols_seen[ox + 1]++;
                 }
             }
         ck_assert_msg(found, "image %d is not a padded crop of its input", i);
     }
-    ck_assert_int_gt(shifted, 4); /* 8 of 9 offsets move the image */
+    ck_assert_int_gt(shifted, 20); /* 8 of 9 offsets move the image */
+    /* the window is uniform over the 3 x 3 positions: 48 draws see every row offset and
+     * every column offset (each missed with probability (2/3)^48 < 1e-8) */
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(rows_seen[k] > 0 && cols_seen[k] > 0, "no crop with row offset %d (%d) "
+                      "or column offset %d (%d) in 48 draws", k - 1, rows_seen[k], k - 1,
+                      cols_seen[k]);
     /* the next epoch draws other crops */
     ck_assert(!data_loader_next(a, &ba));
     ck_assert(data_loader_next(a, &ba));
-    ck_assert(memcmp(var_data(ba.x)->data, xb, 16 * 9 * sizeof(float)) != 0);
+    ck_assert(memcmp(var_data(ba.x)->data, xb, 48 * 9 * sizeof(float)) != 0);
     data_loader_free(a);
     data_loader_free(b);
     data_dataset_free(ds);

@@ -141,10 +141,50 @@ START_TEST(test_l2l_consecutive_steps_are_fresh)
 }
 END_TEST
 
+/* Lines the L2L step wrote to a progress stream that is not a terminal. */
+static int progress_lines(Module *m, int64_t rows, int64_t in, int64_t microbatch)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    L2LOptions o = l2l_options(microbatch);
+    o.progress = f;
+    L2LTrainer *t = l2l_new(m, &o);
+    ck_assert_ok(t);
+    ck_assert_status(l2l_step(t, make_inputs(120, rows, in), make_classes(3, rows, 3), NULL));
+    l2l_free(t);
+    rewind(f);
+    char line[256];
+    int lines = 0;
+    while (fgets(line, sizeof line, f))
+        lines += line[0] != '\n';
+    fclose(f);
+    return lines;
+}
+
+/* With a progress stream, a step reports on it as its units run (plain lines when the
+ * stream is not a terminal): for a deep model cut into microbatches, and for the
+ * smallest step, one layer on one microbatch. */
+START_TEST(test_l2l_progress_lines)
+{
+    BEGIN;
+    Module *deep = make_mlp(121, 4, 6, 3, 2);
+    int lines = progress_lines(deep, 8, 4, 2);
+    ck_assert_msg(lines >= 1, "a step of 7 layers x 4 microbatches wrote %d progress lines", lines);
+    nn_module_free(deep);
+    Module *one = new_sequential();
+    add_layer(one, nn_linear(4, 3, true));
+    lines = progress_lines(one, 5, 4, 5);
+    ck_assert_msg(lines >= 1, "a step of 1 layer x 1 microbatch wrote %d progress lines", lines);
+    nn_module_free(one);
+    END;
+}
+END_TEST
+
 void add_l2l_training_tests(Suite *s)
 {
     GRADED(s, test_l2l_sgd_steps_match_plain, 3);
     GRADED(s, test_l2l_eager_adam_matches_plain, 3);
     GRADED(s, test_l2l_clip_then_step, 1);
     GRADED(s, test_l2l_consecutive_steps_are_fresh, 2);
+    GRADED(s, test_l2l_progress_lines, 1);
 }
