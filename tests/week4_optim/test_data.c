@@ -122,7 +122,7 @@ static void expect_malformed(const unsigned char *bytes, size_t n, bool gz, cons
 START_TEST(test_idx_malformed)
 {
     Scope *s = scope_begin();
-    unsigned char buf[256];
+    unsigned char buf[512];
     const uint32_t dims[2] = {4, 3};
     for (int gz = 0; gz < 2; gz++) {
         size_t n = idx_u8(buf, dims, 2, 12);
@@ -138,6 +138,18 @@ START_TEST(test_idx_malformed)
         expect_malformed(buf, 2, gz, "truncated header");
         expect_malformed(buf, 1, gz, "truncated header");
         expect_malformed(buf, 0, gz, "data_read_idx"); /* an empty file: any message naming it */
+        /* sizes whose product (257 x 4294967295 bytes) the file cannot hold: refused with
+         * a message, whatever it says ("truncated", "too large", out of memory) */
+        const uint32_t huge[2] = {257, 0xFFFFFFFFu};
+        n = idx_u8(buf, huge, 2, 0);
+        memset(buf + n, 7, 257);
+        char path[512];
+        tmp_path(path, sizeof path, "huge.idx");
+        write_bytes(path, buf, n + 257, gz);
+        strata_clear_error();
+        ck_assert_msg(data_read_idx(path) == NULL, "a file declaring 1.1 TB was accepted");
+        ck_assert_msg(strata_last_error()[0] != '\0', "refused without a message");
+        remove(path);
         const uint32_t many[5] = {1, 1, 1, 1, 1};
         n = idx_u8(buf, many, 5, 1);
         expect_malformed(buf, n, gz, "5 dims");
