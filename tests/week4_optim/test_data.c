@@ -349,6 +349,37 @@ START_TEST(test_loader_batches_and_drop_last)
     ck_assert_ptr_null(data_loader_new(ds, &o));
     ck_assert_error("batch_size");
     data_dataset_free(ds);
+    /* targets of several columns (a regression's [N, 3]) are gathered row by row too */
+    Tensor *x3 = tensor_empty((int64_t[]){5, 2}, 2), *y3 = tensor_empty((int64_t[]){5, 3}, 2);
+    ck_assert(x3 && y3);
+    for (int i = 0; i < 10; i++)
+        x3->data[i] = (float)i;
+    for (int i = 0; i < 15; i++)
+        y3->data[i] = (float)(100 + i);
+    ds = data_tensor_dataset_new(x3, y3);
+    ck_assert_msg(ds != NULL, "data_tensor_dataset_new: %s", strata_last_error());
+    o.batch_size = 2;
+    o.shuffle = true;
+    o.seed = 4;
+    o.drop_last = false;
+    dl = data_loader_new(ds, &o);
+    ck_assert_ptr_nonnull(dl);
+    int64_t seen = 0;
+    while (data_loader_next(dl, &b)) {
+        ck_assert_int_eq(b.y->ndim, 2);
+        ck_assert_int_eq(b.y->shape[1], 3);
+        for (int64_t i = 0; i < b.size; i++, seen++) {
+            int64_t row = (int64_t)var_data(b.x)->data[2 * i] / 2; /* which example */
+            for (int c = 0; c < 3; c++)
+                ck_assert_msg(b.y->data[3 * i + c] == (float)(100 + 3 * row + c),
+                              "batch %lld, row %lld (example %lld): target column %d is %g, "
+                              "expected %g", (long long)b.index, (long long)i, (long long)row,
+                              c, (double)b.y->data[3 * i + c], (double)(100 + 3 * row + c));
+        }
+    }
+    ck_assert_int_eq(seen, 5);
+    data_loader_free(dl);
+    data_dataset_free(ds);
     scope_end(s);
 }
 END_TEST

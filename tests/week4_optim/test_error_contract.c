@@ -106,6 +106,51 @@ START_TEST(test_step_out_of_memory_strided_grad)
 }
 END_TEST
 
+typedef struct Clip {
+    Var *p[2];
+    float norm;
+} Clip;
+
+static int clip_call(void *ctx)
+{
+    Clip *c = ctx;
+    c->norm = optim_clip_grad_norm(c->p, 2, 1.0f, 2.0f);
+    return c->norm < 0.0f ? -1 : 0;
+}
+
+static uint64_t clip_state(void *ctx)
+{
+    Clip *c = ctx;
+    return fw_hash_tensor(fw_hash_tensor(FW_HASH_INIT, var_grad(c->p[0])), var_grad(c->p[1]));
+}
+
+/* Clipping reads strided gradients through dense copies: when one cannot be made, the
+ * call fails (a negative value with a message), leaks nothing and scales nothing. */
+START_TEST(test_clip_out_of_memory)
+{
+    Scope *sc = scope_begin();
+    Clip c = {{make_param((const float[]){1, 2, 3, 4}, 4), make_param((const float[]){1, 2}, 2)},
+              0};
+    for (int i = 0; i < 2; i++) {
+        /* strided gradients, column 0 of a [n, 2]: [3, 0, 0, 4] and [3, 0] */
+        const float gd[8] = {3, -1, 0, -1, 0, -1, 4, -1};
+        int64_t n = i == 0 ? 4 : 2;
+        Tensor *base = tensor_from_data(gd, (int64_t[]){n, 2}, 2);
+        Tensor *g = tensor_select(base, 1, 0);
+        ck_assert_ok(g);
+        ck_assert(!tensor_is_contiguous(g));
+        tensor_retain(g);
+        tensor_release(c.p[i]->grad);
+        c.p[i]->grad = g;
+    }
+    FW_WALK_ALLOC("optim_clip_grad_norm (strided gradients)", clip_call, clip_state, &c);
+    /* the norm of [3, 0, 0, 4] and [3, 0] is sqrt(34); then scaled to 1 */
+    ck_assert_close(c.norm, sqrt(34.0), 1e-5);
+    ck_assert_close(tensor_get(var_grad(c.p[0]), (int64_t[]){3}), 4.0 / sqrt(34.0), 1e-5);
+    scope_end(sc);
+}
+END_TEST
+
 /* An update hook (optim_sgd_update, ... called directly, as a user's rule delegating to
  * a built-in one does) whose state buffer cannot be allocated fails: -1 with a message,
  * never a success that updated nothing. Each attempt starts from a fresh state. */
@@ -272,6 +317,7 @@ void add_error_contract_tests(Suite *s)
     GRADED(s, test_step_out_of_memory, 3);
     GRADED(s, test_step_out_of_memory_strided_grad, 2);
     GRADED(s, test_update_hooks_out_of_memory, 2);
+    GRADED(s, test_clip_out_of_memory, 1);
     GRADED(s, test_read_idx_failures, 2);
     GRADED(s, test_read_csv_failures, 2);
     GRADED(s, test_read_text_failures, 1);

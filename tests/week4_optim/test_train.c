@@ -262,6 +262,17 @@ static Var *failing_loss(Module *model, Var *x, const Tensor *y, void *ctx)
     return train_cross_entropy_loss(model, x, y, NULL);
 }
 
+/* A before_step hook that refuses its second call. */
+static int refuse_second(void *ctx)
+{
+    int *calls = ctx;
+    if (++*calls == 2) {
+        strata_set_error("refuse_second: no step for call %d", *calls);
+        return -1;
+    }
+    return 0;
+}
+
 START_TEST(test_epoch_stops_on_error)
 {
     Scope *s = scope_begin();
@@ -288,6 +299,20 @@ START_TEST(test_epoch_stops_on_error)
     Batch b;
     ck_assert(data_loader_next(dl, &b));
     ck_assert_int_eq(b.index, 0);
+    /* a before_step hook's failure stops the epoch too, before that batch's step */
+    DataLoader *dl2 = data_loader_new(ds, &lo);
+    ck_assert_ptr_nonnull(dl2);
+    int hooks = 0;
+    memset(&to, 0, sizeof to);
+    to.before_step = refuse_second;
+    to.before_step_ctx = &hooks;
+    int64_t steps = opt->steps;
+    ck_assert_int_eq(train_epoch(m, opt, dl2, &to, &st), -1);
+    ck_assert_error("no step for call 2");
+    ck_assert_int_eq(hooks, 2);
+    ck_assert_int_eq(opt->steps, steps + 1);
+    ck_assert_int_eq(st.batches, 1);
+    data_loader_free(dl2);
     data_loader_free(dl);
     optim_free(opt);
     nn_module_free(m);
