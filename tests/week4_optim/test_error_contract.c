@@ -279,6 +279,47 @@ START_TEST(test_read_csv_failures)
 }
 END_TEST
 
+typedef struct Loading {
+    Dataset *ds;
+    float first_y; /* the target of the first batch's first row */
+} Loading;
+
+/* A fresh shuffled loader, its first batch, freed: every allocation of both calls. */
+static int loader_call(void *ctx)
+{
+    Loading *l = ctx;
+    DataLoaderOptions o = {3, true, 8, false};
+    DataLoader *dl = data_loader_new(l->ds, &o);
+    if (!dl)
+        return -1;
+    Batch b;
+    bool ok = data_loader_next(dl, &b);
+    if (ok)
+        l->first_y = b.y->data[0];
+    else
+        ck_assert_msg(data_loader_failed(dl), "data_loader_next failed without saying so");
+    data_loader_free(dl);
+    return ok ? 0 : -1;
+}
+
+START_TEST(test_loader_out_of_memory)
+{
+    Scope *sc = scope_begin();
+    Tensor *x = tensor_empty((int64_t[]){7, 2}, 2), *y = tensor_empty((int64_t[]){7}, 1);
+    ck_assert(x && y);
+    for (int i = 0; i < 7; i++) {
+        x->data[2 * i] = x->data[2 * i + 1] = (float)i;
+        y->data[i] = (float)(10 + i);
+    }
+    Loading l = {data_tensor_dataset_new(x, y), -1.0f};
+    ck_assert_msg(l.ds != NULL, "%s", strata_last_error());
+    FW_WALK_ALLOC("data_loader_new + data_loader_next", loader_call, NULL, &l);
+    ck_assert_msg(l.first_y >= 10.0f && l.first_y <= 16.0f, "first target %g", (double)l.first_y);
+    data_dataset_free(l.ds);
+    scope_end(sc);
+}
+END_TEST
+
 static int text_call(void *ctx)
 {
     Reader *r = ctx;
@@ -320,5 +361,6 @@ void add_error_contract_tests(Suite *s)
     GRADED(s, test_clip_out_of_memory, 1);
     GRADED(s, test_read_idx_failures, 2);
     GRADED(s, test_read_csv_failures, 2);
+    GRADED(s, test_loader_out_of_memory, 1);
     GRADED(s, test_read_text_failures, 1);
 }
