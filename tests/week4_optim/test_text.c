@@ -58,6 +58,16 @@ START_TEST(test_text_vocab_and_split)
     ck_assert_msg(strstr(strata_last_error(), "[0, 8)"), "message: %s", strata_last_error());
     data_text_free(c);
     remove(path);
+    /* every byte that occurs is in the vocabulary, control bytes too: "\1" sorts first */
+    c = data_text_load(write_text(path, sizeof path, "ab\1ab\1ab\1"), 0.25);
+    ck_assert_msg(c != NULL, "data_text_load: %s", strata_last_error());
+    ck_assert_int_eq(data_text_vocab_size(c), 3);
+    ck_assert_int_eq(data_text_encode(c, "\1ba", 3, tok), 0);
+    ck_assert_close(tok[0], 0, 0);
+    ck_assert_close(tok[1], 2, 0);
+    ck_assert_close(tok[2], 1, 0);
+    data_text_free(c);
+    remove(path);
     scope_end(s);
 }
 END_TEST
