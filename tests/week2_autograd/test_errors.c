@@ -47,6 +47,9 @@ START_TEST(test_null_propagation)
     BEGIN;
     Var *a = OKV(var_new(MK(DATA(1, 2, 3, 4, 5, 6), 2, 3), true));
     Var *b = OKV(var_new(MK(DATA(1, 2, 3, 4), 4), true));
+    /* var_add works on shapes that fit: a stub that fails every call with a message
+     * naming everything ("... broadcast ... NULL ...") does not pass the checks below. */
+    (void)OKV(var_add(a, a));
     strata_clear_error();
     Var *r = var_sum(var_relu(var_add(a, b)), NULL, 0, false);
     ck_assert_ptr_null(r);

@@ -297,6 +297,17 @@ check "a line marker hiding assembly from the checks, with CC=clang in the envir
     zero line_marker
 check "... graded as not building: gcc calls the marker an extension, an error" \
     grep -q 'style of line directive' "$tmp/line_marker.json"
+# Stubs that fail every call with one message naming everything the tests look for in
+# an error ("broadcast", "NULL", "requires grad", ...): a test that checks only an
+# error message would pass on them. Plain C, not refused: it must score 0.
+new_fixture kitchen_sink
+for f in $files; do
+    stub_calls "$tmp/fx/kitchen_sink/$f" \
+        'strata_set_error("%s: NULL input; shapes do not broadcast, do not align; bias; needs at least one; a leaf that does not require grad; requires grad; only a leaf; second time, use retain_graph; root; one-element", __func__);'
+done
+grade_fixture kitchen_sink
+check "stubs failing with a message that names every error scores 0 ($(cat "$tmp/kitchen_sink.score"))" \
+    zero kitchen_sink
 # Headers and a shadowing check.h in the submission are never used: this is the
 # untouched handout plus the two headers, graded in full.
 new_fixture handout_and_headers
