@@ -97,7 +97,8 @@ STRATA_API void var_zero_grad(Var *v, bool set_to_none);
 
 /**
  * @brief Backpropagate from a one-element @p root with gradient 1, then free the graph.
- * @return 0, or -1 with an error (non-scalar root, root without grad, graph freed).
+ * @return 0, or -1 with an error (non-scalar root, root without grad, graph freed); a
+ *         failed backward leaves every .grad as it was (see var_backward_ex()).
  */
 STRATA_API int var_backward(Var *root);
 /**
@@ -109,7 +110,9 @@ STRATA_API int var_backward(Var *root);
  * @param[in] retain_graph keep saved tensors so backward can run again; otherwise the
  *            graph is freed and a second backward through it is an error.
  * @return 0, or -1 with an error. Iterative (a 10 000-op chain does not overflow the
- *         C stack). Gradients accumulate (+=) into leaves until zeroed.
+ *         C stack). Gradients accumulate (+=) into leaves until zeroed, and only once
+ *         the whole walk has succeeded: a backward that fails (out of memory, a
+ *         failing gradient hook) leaves every .grad as it was.
  */
 STRATA_API int var_backward_ex(Var *root, const Tensor *grad_output, bool retain_graph);
 /** @brief Enter no-grad mode (nestable): ops record no graph until the matching end. */
