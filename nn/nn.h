@@ -484,8 +484,12 @@ STRATA_API int nn_safetensors_save(const NnStateDict *sd, const char *path);
  *        BOOL are converted to float32).
  * @return A new state dict (nn_state_dict_free()) with the file's tensors in data-offset
  *         order and its metadata, or NULL with an error naming the path and the problem
- *         (missing file, truncated file, bad header JSON, offsets outside the data,
- *         overlapping or holed data, unknown dtype).
+ *         (missing file, "cannot open"; truncated file, "truncated": shorter than 8
+ *         bytes, or cut short in the data so that a tensor's data_offsets pass its end; a
+ *         header length past the end of the file, "header length"; bad header JSON,
+ *         "corrupt header"; a missing field, its name; other offsets outside the data;
+ *         a byte count that does not match the shape, e.g. "8 bytes for 3 elements";
+ *         overlapping ("overlaps") or holed data; unknown dtype, "unsupported dtype 'C64'").
  */
 STRATA_API NnStateDict *nn_safetensors_load(const char *path);
 
