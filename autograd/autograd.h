@@ -314,7 +314,11 @@ STRATA_API int var_set_grad_hook(Var *leaf, VarGradHookFn hook, void *ctx);
  * @param[out] grads grads[i] receives the gradient w.r.t. inputs[i], a new tensor of
  *             inputs[i]'s shape, for every input that requires grad; leave the others
  *             NULL. To pass @p grad itself on, tensor_retain() it first. Never write
- *             into @p grad.
+ *             into @p grad. The engine checks what it gets: a NULL for an input that
+ *             requires grad fails backward ("the backward of 'name' returned no gradient
+ *             for input i"; PyTorch would take it as zero), and so does a gradient of
+ *             another shape ("... returned a gradient of shape [2] for input 0 of shape
+ *             [2, 2]").
  * @return 0, or -1 with an error (backward then fails with it).
  */
 typedef int (*VarCustomBackward)(const Tensor *grad, Var *const *inputs, int n,
