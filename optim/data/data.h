@@ -35,10 +35,12 @@ extern "C" {
  *        are.
  * @param[in] path the file.
  * @return A new float tensor of the declared shape with the values converted (uint8
- *         images hold 0..255), or NULL with an error naming @p path and the reason:
- *         missing file, bad magic, an unknown dtype, more than DATA_IDX_MAX_DIMS dims, a
- *         zero-sized dim... and "truncated" when the data are shorter than the header
- *         says, "trailing" bytes when longer.
+ *         images hold 0..255), or NULL with an error naming @p path and the reason, in
+ *         these words: a missing file, "cannot open"; a bad magic, "bad magic" (an
+ *         unknown TYPE byte too: the type is part of the magic); more than
+ *         DATA_IDX_MAX_DIMS dims, e.g. "5 dims"; a zero-sized dim, "size 0"; a file that
+ *         ends inside its header, "truncated header"; "truncated" when the data are
+ *         shorter than the header says, "trailing" bytes when longer.
  */
 STRATA_API Tensor *data_read_idx(const char *path);
 
