@@ -604,7 +604,10 @@ typedef struct ModularOptimOptions {
     float beta2;           /**< NORMED_ADAM second moment (0: 0.99) */
     float weight_decay;    /**< NORMED_ADAM: regularize strength factor; DESCENT:
                                 regularize(lr * weight_decay) after the step */
-    int64_t total_steps;   /**< NORMED_ADAM linear decay lr * (1 - step/total) (0: off) */
+    int64_t total_steps;   /**< NORMED_ADAM linear decay lr * (1 - step/total) (0: off),
+                                step = the steps taken before this one (0 on the first:
+                                Modula's loop index, not Adam's 1-based t), the factor
+                                held at 0 from step total on */
     bool project;          /**< DESCENT: project the weights after each step */
 } ModularOptimOptions;
 
