@@ -671,11 +671,13 @@ Tensor *tensor_leaky_relu(const Tensor *t, float slope)
 Tensor *tensor_clamp(const Tensor *t, float lo, float hi)
 {
     STRATA_CHECK_ARG(t, NULL);
-    if (lo > hi || isnan(lo) || isnan(hi)) {
-        strata_set_error("tensor_clamp: lo (%g) must not exceed hi (%g)", (double)lo,
-                         (double)hi);
-        return NULL;
-    }
+    /* PyTorch's rules, kept out of the kernel: a NaN bound makes every element NaN, and
+     * lo > hi gives min(max(x, lo), hi) = hi for every x (NaN stays NaN), which is the
+     * kernel's answer with lo lowered to hi. */
+    if (isnan(lo) || isnan(hi))
+        return tensor_full_like(t, NAN);
+    if (lo > hi)
+        lo = hi;
     /* SOLUTION BEGIN week=1 step=5 tier=core fail=NULL */
     return unary_op(t, row_clamp, lo, hi, __func__);
     /* SOLUTION END */
@@ -747,11 +749,10 @@ int tensor_mul_scalar_(Tensor *t, float s)
 int tensor_clamp_(Tensor *t, float lo, float hi)
 {
     STRATA_CHECK_ARG(t, -1);
-    if (lo > hi || isnan(lo) || isnan(hi)) {
-        strata_set_error("tensor_clamp_: lo (%g) must not exceed hi (%g)", (double)lo,
-                         (double)hi);
-        return -1;
-    }
+    if (isnan(lo) || isnan(hi)) /* PyTorch's rules, as tensor_clamp() */
+        return tensor_fill_(t, NAN);
+    if (lo > hi)
+        lo = hi;
     /* SOLUTION BEGIN week=1 step=6 tier=core fail=-1 */
     return inplace_unary(t, row_clamp, lo, hi, __func__);
     /* SOLUTION END */

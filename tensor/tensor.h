@@ -713,7 +713,11 @@ STRATA_API Tensor *tensor_relu(const Tensor *t);    /**< @brief max(t, 0) */
 STRATA_API Tensor *tensor_gelu(const Tensor *t);
 /** @brief t if t > 0 else slope * t. */
 STRATA_API Tensor *tensor_leaky_relu(const Tensor *t, float slope);
-/** @brief min(max(t, lo), hi); pass -INFINITY / INFINITY for no bound. NULL if lo > hi. */
+/**
+ * @brief min(max(t, lo), hi); pass -INFINITY / INFINITY for no bound. PyTorch's edge
+ *        rules: NaN elements stay NaN; lo > hi gives hi everywhere; a NaN bound gives NaN
+ *        everywhere.
+ */
 STRATA_API Tensor *tensor_clamp(const Tensor *t, float lo, float hi);
 /** @} */
 
@@ -730,7 +734,7 @@ STRATA_API int tensor_div_(Tensor *t, const Tensor *other);      /**< @brief t /
 STRATA_API int tensor_axpy_(Tensor *t, float alpha, const Tensor *x); /**< @brief t += alpha * x */
 STRATA_API int tensor_add_scalar_(Tensor *t, float s);           /**< @brief t += s */
 STRATA_API int tensor_mul_scalar_(Tensor *t, float s);           /**< @brief t *= s */
-STRATA_API int tensor_clamp_(Tensor *t, float lo, float hi);     /**< @brief t = clamp(t, lo, hi) */
+STRATA_API int tensor_clamp_(Tensor *t, float lo, float hi);     /**< @brief t = clamp(t, lo, hi), tensor_clamp()'s rules */
 STRATA_API int tensor_fill_(Tensor *t, float value);             /**< @brief t = value everywhere */
 STRATA_API int tensor_zero_(Tensor *t);                          /**< @brief t = 0 */
 STRATA_API int tensor_copy_(Tensor *t, const Tensor *src);       /**< @brief t = src (broadcast) */
