@@ -527,8 +527,11 @@ static void softmax_lane(const float *x, int64_t sx, float *y, int64_t sy, int64
                          bool log_out)
 {
     float m = lane_max(x, sx, n);
-    if (isinf(m))
-        m = 0.0f; /* all -inf (or a +inf): avoid inf - inf */
+    /* A lane of -inf only: shift by 0 instead, so exp gives 0s and 0/0 = NaN (PyTorch's
+     * answer) rather than -inf - -inf. A +inf max stays: x - inf is NaN for the +inf
+     * entries and -inf for the rest, the sum is NaN, and so is every output, as PyTorch. */
+    if (m == -INFINITY)
+        m = 0.0f;
     double sum = lane_exp(x, sx, y, sy, n, m);
     if (log_out) {
         /* log softmax = (x - max) - log(sum): no exp/log round trip, no log(0). The
@@ -592,7 +595,7 @@ static void softmax_rows(const float *x, float *y, int64_t n, bool log_out)
         }
     for (int r = 0; r < R; r++) {
         m[r] = nan[r] ? NAN : m[r];
-        m[r] = isinf(m[r]) ? 0.0f : m[r]; /* softmax_lane's rule */
+        m[r] = m[r] == -INFINITY ? 0.0f : m[r]; /* softmax_lane's rule */
     }
     for (j = 0; j < n; j++) /* lane_exp */
         for (int r = 0; r < R; r++)

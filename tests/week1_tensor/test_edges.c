@@ -90,6 +90,18 @@ START_TEST(test_softmax_edges)
     ck_assert_close(l->data[1], -1.31326169, 1e-5);
     EXPECT_VALUES(OK(tensor_softmax(MK(DATA(5, -7), 2, 1), 1)), 0, 1, 1);
     EXPECT_VALUES(OK(tensor_log_softmax(MK(DATA(5, -7), 2, 1), -1)), 0, 0, 0);
+    /* a +inf entry makes the whole lane NaN, in both (torch.softmax and
+     * torch.log_softmax of [inf, 1, 0] are [nan, nan, nan] in PyTorch 1.13: inf - inf);
+     * 20 rows of 3 take the sixteen-rows-at-once path too */
+    EXPECT_VALUES(OK(tensor_softmax(MK(DATA(INFINITY, 1, 0), 3), 0)), 0, NAN, NAN, NAN);
+    EXPECT_VALUES(OK(tensor_log_softmax(MK(DATA(INFINITY, 1, 0), 3), 0)), 0, NAN, NAN, NAN);
+    float rows[60];
+    for (int i = 0; i < 60; i++)
+        rows[i] = i == 31 ? INFINITY : (float)(i % 3);
+    Tensor *sr = OK(tensor_softmax(OK(tensor_from_data(rows, SHAPE(20, 3), 2)), 1));
+    for (int i = 0; i < 60; i++) /* row 10 (elements 30..32) holds the +inf */
+        ck_assert_msg((i / 3 == 10) == isnan(sr->data[i]), "softmax row %d: %g", i / 3,
+                      (double)sr->data[i]);
     /* logsumexp of [-inf, -inf] is -inf (log 0), not NaN */
     Tensor *ninf = MK(DATA(-INFINITY, -INFINITY), 2);
     float lse = tensor_item(OK(tensor_logsumexp(ninf, NULL, 0, false)));
