@@ -133,7 +133,11 @@ STRATA_API Var *var_add(Var *a, Var *b);     /**< @brief a + b */
 STRATA_API Var *var_sub(Var *a, Var *b);     /**< @brief a - b */
 STRATA_API Var *var_mul(Var *a, Var *b);     /**< @brief a * b */
 STRATA_API Var *var_div(Var *a, Var *b);     /**< @brief a / b */
-STRATA_API Var *var_pow(Var *a, Var *b);     /**< @brief a ^ b */
+/**
+ * @brief a ^ b. Gradients as PyTorch's at the edges: d/da is 0 where b == 0 (even at
+ *        a = 0, where b a^(b-1) would be 0 * inf), d/db is 0 where a == 0 and b >= 0.
+ */
+STRATA_API Var *var_pow(Var *a, Var *b);
 STRATA_API Var *var_maximum(Var *a, Var *b); /**< @brief max(a, b); ties share the gradient equally */
 STRATA_API Var *var_minimum(Var *a, Var *b); /**< @brief min(a, b); ties share the gradient equally */
 STRATA_API Var *var_add_scalar(Var *v, float s); /**< @brief v + s */
@@ -168,7 +172,8 @@ STRATA_API Var *var_logsumexp(Var *v, const int *dims, int ndims, bool keepdim);
 STRATA_API Var *var_max(Var *v, int dim, bool keepdim);
 /** @brief Min along @p dim; the gradient goes to the index tensor_min() picks. */
 STRATA_API Var *var_min(Var *v, int dim, bool keepdim);
-/** @brief Max of all elements; ties share the gradient equally (as PyTorch's max()). */
+/** @brief Max of all elements; ties share the gradient equally (as PyTorch's max()),
+ *         and when NaN is the max, the NaN elements share it. */
 STRATA_API Var *var_max_all(Var *v);
 STRATA_API Var *var_softmax(Var *v, int dim);     /**< @brief softmax along @p dim */
 STRATA_API Var *var_log_softmax(Var *v, int dim); /**< @brief log-softmax along @p dim */

@@ -260,39 +260,51 @@ static int div_backward(VarNode *n, const Tensor *g, Tensor **grads)
 }
 
 /*
- * Backward of var_pow: grad_a = g b a^(b-1); grad_b = g a^b log a (0 where a == 0, as
- * PyTorch), each summed back to its input's shape; a^b is the output, saved[0].
+ * Backward of var_pow: grad_a = g b a^(b-1) (0 where b == 0); grad_b = g a^b log a (0
+ * where a == 0 and b >= 0), as PyTorch, each summed back to its input's shape; a^b is
+ * the output, saved[0].
  */
 static int pow_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     /* SOLUTION BEGIN week=2 step=4 tier=core fail=-1 */
     const Tensor *a = node_input(n, 0), *b = node_input(n, 1), *y = n->saved[0];
+    Tensor *zero = tensor_scalar(0.0f);
     if (node_needs_grad(n, 0)) {
         Tensor *bm1 = tensor_add_scalar(b, -1.0f);
         Tensor *p = tensor_pow(a, bm1);
         Tensor *bp = tensor_mul(b, p);
-        Tensor *full = tensor_mul(g, bp);
+        Tensor *b_zero = tensor_eq(b, zero); /* b = 0: 0, not 0 * 0^-1 = NaN */
+        Tensor *safe = tensor_where(b_zero, zero, bp);
+        Tensor *full = tensor_mul(g, safe);
         tensor_release(bm1);
         tensor_release(p);
         tensor_release(bp);
-        if (set_reduced(n, 0, full, grads) < 0)
+        tensor_release(b_zero);
+        tensor_release(safe);
+        if (set_reduced(n, 0, full, grads) < 0) {
+            tensor_release(zero);
             return -1;
+        }
     }
     if (node_needs_grad(n, 1)) {
         Tensor *loga = tensor_log(a);
         Tensor *ylog = tensor_mul(y, loga);
-        Tensor *zero = tensor_scalar(0.0f);
-        Tensor *is_zero = tensor_eq(a, zero);
-        Tensor *safe = tensor_where(is_zero, zero, ylog);
+        Tensor *is_zero = tensor_eq(a, zero), *b_nonneg = tensor_ge(b, zero);
+        Tensor *zero_pow = tensor_mul(is_zero, b_nonneg); /* 0^b, b >= 0: 0, not 0 * -inf */
+        Tensor *safe = tensor_where(zero_pow, zero, ylog);
         Tensor *full = tensor_mul(g, safe);
         tensor_release(loga);
         tensor_release(ylog);
-        tensor_release(zero);
         tensor_release(is_zero);
+        tensor_release(b_nonneg);
+        tensor_release(zero_pow);
         tensor_release(safe);
-        if (set_reduced(n, 1, full, grads) < 0)
+        if (set_reduced(n, 1, full, grads) < 0) {
+            tensor_release(zero);
             return -1;
+        }
     }
+    tensor_release(zero);
     return 0;
     /* SOLUTION END */
 }

@@ -10,6 +10,7 @@
  */
 #include "autograd_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 /*
@@ -153,12 +154,13 @@ static int select_index_backward(VarNode *n, const Tensor *g, Tensor **grads)
 
 /*
  * Backward of var_max_all: the k elements equal to the max (saved[0]) share g:
- * grad_x = g [x == y] / k.
+ * grad_x = g [x == y] / k. A NaN max is the NaNs' (NaN == NaN is false): they share g.
  */
 static int max_all_backward(VarNode *n, const Tensor *g, Tensor **grads)
 {
     /* SOLUTION BEGIN week=2 step=5 tier=core fail=-1 */
-    Tensor *is_max = tensor_eq(node_input(n, 0), n->saved[0]);
+    const Tensor *x = node_input(n, 0), *y = n->saved[0];
+    Tensor *is_max = isnan(y->data[0]) ? tensor_ne(x, x) : tensor_eq(x, y);
     Tensor *count = tensor_sum(is_max, NULL, 0, false);
     Tensor *share = tensor_div(g, count);
     grads[0] = tensor_mul(is_max, share);

@@ -160,6 +160,37 @@ START_TEST(test_clamp_bounds_by_hand)
     Var *x = OKV(var_new(MK(DATA(-1, -0.5f, 0, 0.5f, 1), 5), true));
     OK0(var_backward_ex(OKV(var_clamp(x, -0.5f, 0.5f)), MK(DATA(1, 1, 1, 1, 1), 5), false));
     EXPECT_GRAD(x, 0, 0, 1, 1, 1, 0);
+    /* lo > hi: the value is hi everywhere and no x lies in [lo, hi], so the gradient
+     * is 0 everywhere (torch.clamp(x, 2, 1) of [0, 1.5, 3] is [1, 1, 1], grad [0, 0, 0]) */
+    Var *y = OKV(var_new(MK(DATA(0, 1.5f, 3), 3), true));
+    Var *c = OKV(var_clamp(y, 2, 1));
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(var_data(c)->data[i] == 1, "clamp(x, 2, 1)[%d] = %g, expected 1", i,
+                      (double)var_data(c)->data[i]);
+    OK0(var_backward_ex(c, MK(DATA(1, 1, 1), 3), false));
+    EXPECT_GRAD(y, 0, 0, 0, 0);
+    END;
+}
+END_TEST
+
+/* pow at base 0, by hand (seeded with ones), PyTorch's rules (torch.pow in 1.13 gives
+ * these): a = [0, 0, 0, 2], b = [0, 2, -1, 0] -> a^b = [1, 0, inf, 1];
+ * d/da = b a^(b-1) but 0 where b == 0: [0, 2 * 0, -1 * 0^-2, 0] = [0, 0, -inf, 0];
+ * d/db = a^b log a but 0 where a == 0 and b >= 0: [0, 0, inf * log 0, 1 * log 2]
+ * = [0, 0, -inf, 0.69314718]. */
+START_TEST(test_pow_at_zero_by_hand)
+{
+    BEGIN;
+    Var *a = OKV(var_new(MK(DATA(0, 0, 0, 2), 4), true));
+    Var *b = OKV(var_new(MK(DATA(0, 2, -1, 0), 4), true));
+    Var *y = OKV(var_pow(a, b));
+    const float want[4] = {1, 0, INFINITY, 1};
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(var_data(y)->data[i] == want[i], "pow: element %d is %g, expected %g",
+                      i, (double)var_data(y)->data[i], (double)want[i]);
+    OK0(var_backward_ex(y, MK(DATA(1, 1, 1, 1), 4), false));
+    EXPECT_GRAD(a, 0, 0, 0, -INFINITY, 0);
+    EXPECT_GRAD(b, 1e-6, 0, 0, -INFINITY, 0.69314718f);
     END;
 }
 END_TEST
@@ -284,6 +315,7 @@ void add_pointwise_tests(Suite *s)
     GRADED(s, test_relu_kink_by_hand, 1);
     GRADED(s, test_abs_kink_by_hand, 1);
     GRADED(s, test_clamp_bounds_by_hand, 1);
+    GRADED(s, test_pow_at_zero_by_hand, 1);
     GRADED(s, test_grad_add_scalar, 1);
     GRADED(s, test_grad_mul_scalar, 1);
     GRADED(s, test_grad_pow_scalar, 1);

@@ -136,6 +136,13 @@ START_TEST(test_max_all_ties_by_hand)
     ck_assert_int_eq(var_data(m)->ndim, 0);
     OK0(var_backward(m));
     EXPECT_GRAD(y, 1e-6, 0, 0.5f, 0.5f, 0);
+    /* NaN is the max and the NaNs share the gradient (PyTorch's max() backward:
+     * torch.tensor([1, nan, 3, nan]).max() gives grad [0, .5, 0, .5]) */
+    Var *z = OKV(var_new(MK(DATA(1, NAN, 3, NAN), 4), true));
+    Var *mz = OKV(var_max_all(z));
+    ck_assert(isnan(tensor_item(var_data(mz))));
+    OK0(var_backward(mz));
+    EXPECT_GRAD(z, 1e-6, 0, 0.5f, 0, 0.5f);
     END;
 }
 END_TEST
