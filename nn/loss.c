@@ -28,11 +28,16 @@ static bool same_shape(const char *function, const Var *input, const Tensor *tar
 }
 
 /*
- * Check class targets for scores [N, C]: target [N] of integers in [0, C). Returns the
- * target as an [N, 1] index tensor for gather, or NULL with an error.
+ * Check class targets for scores [N, C]: target [N] of integers in [0, C), or -100,
+ * PyTorch's default ignore_index, for a sample that counts for nothing. Returns the
+ * targets as an [N, 1] index tensor for gather (0 for an ignored sample) and sets
+ * *@p keep to NULL, or, when some sample is ignored, to an [N] mask of 1 (kept) and 0;
+ * NULL with an error for a bad target.
  */
-static Tensor *class_index(const char *function, const Var *scores, const Tensor *target)
+static Tensor *class_index(const char *function, const Var *scores, const Tensor *target,
+                           Tensor **keep)
 {
+    *keep = NULL;
     const Tensor *x = scores->data;
     char a[128], b[128];
     if (x->ndim != 2 || target->ndim != 1 || target->shape[0] != x->shape[0]) {
@@ -40,17 +45,35 @@ static Tensor *class_index(const char *function, const Var *scores, const Tensor
                          tensor_shape_str(x, a, sizeof a), tensor_shape_str(target, b, sizeof b));
         return NULL;
     }
-    int64_t n = target->shape[0], classes = x->shape[1];
-    for (int64_t i = 0; i < n; i++) {
+    int64_t n = target->shape[0], classes = x->shape[1], ignored = 0;
+    Tensor *index = tensor_empty((int64_t[]){n, 1}, 2), *mask = tensor_empty(&n, 1);
+    for (int64_t i = 0; index && mask && i < n; i++) {
         float c = target->data[i * target->strides[0]];
-        if (!(c >= 0 && c < (float)classes && c == floorf(c))) {
-            strata_set_error("%s: target %g of sample %lld is not a class index in [0, %lld)",
-                             function, (double)c, (long long)i, (long long)classes);
+        bool skip = c == -100.0f;
+        if (!skip && !(c >= 0 && c < (float)classes && c == floorf(c))) {
+            strata_set_error("%s: target %g of sample %lld is not a class index in [0, %lld) "
+                             "nor -100 (ignored)", function, (double)c, (long long)i,
+                             (long long)classes);
             return NULL;
         }
+        index->data[i] = skip ? 0.0f : c;
+        mask->data[i] = skip ? 0.0f : 1.0f;
+        ignored += skip;
     }
-    int64_t shape[2] = {n, 1};
-    return tensor_reshape(target, shape, 2);
+    *keep = ignored ? mask : NULL;
+    return mask ? index : NULL;
+}
+
+/* Reduce per-sample losses; with a @p keep mask (see class_index()) an ignored sample's
+ * loss is 0 and the mean is over the samples kept (NaN when none is), as PyTorch. */
+static Var *reduce_kept(Var *loss, const Tensor *keep, NnReduction reduction, const char *fn)
+{
+    if (!keep)
+        return nn_reduce(loss, reduction, fn);
+    loss = var_mul(loss, nn_constant(keep));
+    if (reduction != NN_REDUCTION_MEAN)
+        return nn_reduce(loss, reduction, fn);
+    return var_div(var_sum(loss, NULL, 0, false), nn_constant(tensor_sum(keep, NULL, 0, false)));
 }
 
 /* -log_probs[i, target_i] for each sample: [N]. */
@@ -104,8 +127,9 @@ Var *nn_nll_loss(Var *log_probs, const Tensor *target, NnReduction reduction)
     STRATA_CHECK_ARG(target, NULL);
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     Scope *inner = scope_begin();
-    Tensor *index = class_index(__func__, log_probs, target);
-    Var *loss = index ? nn_reduce(pick_nll(log_probs, index), reduction, __func__) : NULL;
+    Tensor *keep, *index = class_index(__func__, log_probs, target, &keep);
+    Var *loss = index ? reduce_kept(pick_nll(log_probs, index), keep, reduction, __func__)
+                      : NULL;
     return nn_scope_return(inner, loss);
     /* SOLUTION END */
 }
@@ -122,7 +146,7 @@ Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduct
     }
     /* SOLUTION BEGIN week=3 step=7 tier=core fail=NULL */
     Scope *inner = scope_begin();
-    Tensor *index = class_index(__func__, logits, target);
+    Tensor *keep, *index = class_index(__func__, logits, target, &keep);
     if (!index)
         return nn_scope_return(inner, NULL);
     if (label_smoothing == 0.0f && reduction == NN_REDUCTION_MEAN) /* one op, same bits */
@@ -136,7 +160,7 @@ Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduct
         loss = var_add(var_mul_scalar(loss, 1.0f - label_smoothing),
                        var_mul_scalar(smooth, label_smoothing));
     }
-    return nn_scope_return(inner, nn_reduce(loss, reduction, __func__));
+    return nn_scope_return(inner, reduce_kept(loss, keep, reduction, __func__));
     /* SOLUTION END */
 }
 

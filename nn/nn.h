@@ -745,8 +745,11 @@ STRATA_API int nn_module_dict_update(Module *dict, Module *other);
 /* ------------------------------------------------------------------------------------ */
 /** @name Losses
  *  Functions and modules. @p target is a Tensor (it is not differentiated); class
- *  targets hold integer class indices as floats. The modules take (input, target) via
- *  nn_forward2(), the target as a Var whose data is used.
+ *  targets hold integer class indices as floats. A class target of -100 (PyTorch's
+ *  default ignore_index) leaves its sample out of cross-entropy and NLL: its loss is 0
+ *  under NN_REDUCTION_NONE, it adds nothing to the sum and its gradient is 0, and the
+ *  mean is over the other samples (0/0 = NaN when every sample is ignored). The modules
+ *  take (input, target) via nn_forward2(), the target as a Var whose data is used.
  *  @{ */
 
 /** How a loss reduces its per-element values. */
@@ -769,7 +772,7 @@ STRATA_API Var *nn_cross_entropy(Var *logits, const Tensor *target);
  * @brief Cross-entropy with a reduction and label smoothing eps in [0, 1], PyTorch's
  *        formula: loss_i = (1 - eps) * nll_i + eps * mean_c(-log_softmax(x_i)_c).
  * @return A scalar (mean/sum) or [N] (none); NULL with an error for a target outside
- *         [0, C) or mismatched shapes.
+ *         [0, C) other than -100 (ignored, see above), or mismatched shapes.
  */
 STRATA_API Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduction,
                                       float label_smoothing);

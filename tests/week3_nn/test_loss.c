@@ -130,6 +130,50 @@ START_TEST(test_cross_entropy_stable)
 }
 END_TEST
 
+/* A target of -100, PyTorch's default ignore_index, leaves its sample out: loss 0 under
+ * none, and the mean divides by the samples kept. Logits [[1, 2, 3], [1, 1, 1], [0, 5, 0]]
+ * with targets [2, -100, 1]: row 0 costs -log softmax = 0.40760596 (as in
+ * test_cross_entropy_label_smoothing), row 2 costs log(e^0 + e^5 + e^0) - 5 = log(1 + 2
+ * e^-5) = 0.01338590; mean (0.40760596 + 0.01338590) / 2 = 0.21049593 (PyTorch 1.13's
+ * F.cross_entropy(x, t) gives the same). Gradient of the mean: (softmax - onehot) / 2 on
+ * the kept rows, 0 on the ignored one. */
+START_TEST(test_cross_entropy_ignore_index)
+{
+    Scope *s = scope_begin();
+    float logits[9] = {1, 2, 3, 1, 1, 1, 0, 5, 0}, target[3] = {2, -100, 1};
+    Var *x = make_var(logits, (int64_t[]){3, 3}, 2, true);
+    Tensor *t = make_tensor(target, (int64_t[]){3}, 1);
+    Var *mean = nn_cross_entropy(x, t);
+    ck_assert_msg(mean != NULL, "nn_cross_entropy with target -100: %s", strata_last_error());
+    ck_assert_close(value_of(mean), 0.21049593, 1e-6);
+    ck_assert_int_eq(var_backward(mean), 0);
+    double z0 = exp(1.0) + exp(2.0) + exp(3.0), z2 = 2 + exp(5.0);
+    float grad[9] = {(float)(exp(1.0) / z0 / 2), (float)(exp(2.0) / z0 / 2),
+                     (float)((exp(3.0) / z0 - 1) / 2), 0, 0, 0, (float)(1 / z2 / 2),
+                     (float)((exp(5.0) / z2 - 1) / 2), (float)(1 / z2 / 2)};
+    assert_values(var_grad(x), grad, 9, 1e-6, "CE gradient, sample 1 ignored");
+    ck_assert_close(value_of(nn_cross_entropy_loss(x, t, NN_REDUCTION_SUM, 0)), 0.42099187,
+                    1e-6);
+    /* label smoothing 0.1: row 0 as in test_cross_entropy_label_smoothing (0.50760596),
+     * row 2 0.9 * 0.01338590 + 0.1 * mean_c(5.01338590 - x_c) = 0.34671924 */
+    Var *rows = nn_cross_entropy_loss(x, t, NN_REDUCTION_NONE, 0.1f);
+    ck_assert_msg(rows != NULL, "nn_cross_entropy_loss(none): %s", strata_last_error());
+    assert_values(var_data(rows), (const float[]){0.50760596f, 0, 0.34671924f}, 3, 1e-6,
+                  "CE none, eps 0.1, sample 1 ignored");
+    ck_assert_close(value_of(nn_cross_entropy_loss(x, t, NN_REDUCTION_MEAN, 0.1f)),
+                    0.42716260, 1e-6);
+    /* NLL of the log-probabilities ignores it the same way; every sample ignored: the
+     * mean is 0/0 = NaN and the sum 0, as PyTorch */
+    Var *lp = var_log_softmax(make_var(logits, (int64_t[]){3, 3}, 2, false), 1);
+    ck_assert_close(value_of(nn_nll_loss(lp, t, NN_REDUCTION_MEAN)), 0.21049593, 1e-6);
+    float none[3] = {-100, -100, -100};
+    Tensor *tn = make_tensor(none, (int64_t[]){3}, 1);
+    ck_assert(isnan(value_of(nn_nll_loss(lp, tn, NN_REDUCTION_MEAN))));
+    ck_assert_close(value_of(nn_nll_loss(lp, tn, NN_REDUCTION_SUM)), 0, 0);
+    scope_end(s);
+}
+END_TEST
+
 START_TEST(test_nll_loss)
 {
     Scope *s = scope_begin();
@@ -308,6 +352,7 @@ void add_loss_tests(Suite *s)
     GRADED(s, test_cross_entropy_label_smoothing, 3);
     GRADED(s, test_cross_entropy_stable, 3);
     GRADED(s, test_nll_loss, 2);
+    GRADED(s, test_cross_entropy_ignore_index, 2);
     GRADED(s, test_bce_losses, 3);
     GRADED(s, test_bce_gradient_at_edges, 2);
     GRADED_TIMED(s, test_loss_gradchecks, 4, 30.0);
