@@ -65,7 +65,9 @@ static Tensor *class_index(const char *function, const Var *scores, const Tensor
 }
 
 /* Reduce per-sample losses; with a @p keep mask (see class_index()) an ignored sample's
- * loss is 0 and the mean is over the samples kept (NaN when none is), as PyTorch. */
+ * loss is 0 and the mean is over the samples kept, as PyTorch. None kept: the mean is
+ * 0/0 = NaN and yet its gradient 0 (dividing by 0 would give inf * 0 = NaN): divide by
+ * 1 and add a constant NaN. */
 static Var *reduce_kept(Var *loss, const Tensor *keep, NnReduction reduction, const char *fn)
 {
     if (!keep)
@@ -73,7 +75,12 @@ static Var *reduce_kept(Var *loss, const Tensor *keep, NnReduction reduction, co
     loss = var_mul(loss, nn_constant(keep));
     if (reduction != NN_REDUCTION_MEAN)
         return nn_reduce(loss, reduction, fn);
-    return var_div(var_sum(loss, NULL, 0, false), nn_constant(tensor_sum(keep, NULL, 0, false)));
+    Tensor *kept = tensor_sum(keep, NULL, 0, false);
+    bool none = kept && tensor_item(kept) == 0.0f;
+    if (none)
+        tensor_fill_(kept, 1.0f);
+    Var *mean = var_div(var_sum(loss, NULL, 0, false), nn_constant(kept));
+    return none ? var_add(mean, nn_constant(tensor_scalar(NAN))) : mean;
 }
 
 /* -log_probs[i, target_i] for each sample: [N]. */

@@ -163,12 +163,17 @@ START_TEST(test_cross_entropy_ignore_index)
     ck_assert_close(value_of(nn_cross_entropy_loss(x, t, NN_REDUCTION_MEAN, 0.1f)),
                     0.42716260, 1e-6);
     /* NLL of the log-probabilities ignores it the same way; every sample ignored: the
-     * mean is 0/0 = NaN and the sum 0, as PyTorch */
+     * mean is 0/0 = NaN with a gradient of 0 and the sum 0, as PyTorch's
+     * F.nll_loss(lp, [-100, -100, -100]) (its backward gives zeros) */
     Var *lp = var_log_softmax(make_var(logits, (int64_t[]){3, 3}, 2, false), 1);
     ck_assert_close(value_of(nn_nll_loss(lp, t, NN_REDUCTION_MEAN)), 0.21049593, 1e-6);
     float none[3] = {-100, -100, -100};
     Tensor *tn = make_tensor(none, (int64_t[]){3}, 1);
-    ck_assert(isnan(value_of(nn_nll_loss(lp, tn, NN_REDUCTION_MEAN))));
+    Var *lq = make_var(logits, (int64_t[]){3, 3}, 2, true);
+    Var *all_ignored = nn_nll_loss(lq, tn, NN_REDUCTION_MEAN);
+    ck_assert(isnan(value_of(all_ignored)));
+    ck_assert_int_eq(var_backward(all_ignored), 0);
+    assert_values(var_grad(lq), (const float[9]){0}, 9, 0, "NLL gradient, every sample ignored");
     ck_assert_close(value_of(nn_nll_loss(lp, tn, NN_REDUCTION_SUM)), 0, 0);
     scope_end(s);
 }
