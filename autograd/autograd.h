@@ -153,7 +153,7 @@ STRATA_API Var *var_sin(Var *v);     /**< @brief sin v */
 STRATA_API Var *var_cos(Var *v);     /**< @brief cos v */
 STRATA_API Var *var_tanh(Var *v);    /**< @brief tanh v */
 STRATA_API Var *var_sigmoid(Var *v); /**< @brief sigmoid v */
-STRATA_API Var *var_relu(Var *v);    /**< @brief relu v (gradient 0 at 0) */
+STRATA_API Var *var_relu(Var *v);    /**< @brief relu v (gradient 0 where v <= 0; a NaN passes it, as PyTorch) */
 STRATA_API Var *var_gelu(Var *v);    /**< @brief exact GELU */
 STRATA_API Var *var_leaky_relu(Var *v, float slope); /**< @brief leaky relu */
 STRATA_API Var *var_clamp(Var *v, float lo, float hi); /**< @brief clamp (gradient 1 inside [lo, hi]) */

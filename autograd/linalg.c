@@ -450,7 +450,7 @@ static void relu_bias_grad_cols(void *ctx, int64_t begin, int64_t end, int chunk
         float *restrict d = job->d + r * cols;
         for (int64_t j = begin; j < end; j++) {
             float gj = g[j]; /* loaded unconditionally: the select vectorizes */
-            d[j] = out[j] > 0 ? gj : 0.0f;
+            d[j] = out[j] <= 0 ? 0.0f : gj; /* NaN passes, as relu's backward */
         }
         /* The column sums take four rows per pass, each still added in row order:
          * one load and store of acc for four rows instead of one per row. */

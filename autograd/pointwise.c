@@ -93,14 +93,15 @@ static void pointwise_grad_range(void *ctx, int64_t begin, int64_t end, int chun
     case PW_RELU:
         if (gs == 1) {
             /* the usual case, g dense: load g unconditionally so the select has no
-             * branch and vectorizes (a ReLU's output is positive about half the time) */
+             * branch and vectorizes (a ReLU's output is positive about half the time).
+             * y <= 0 ? 0 : g, not y > 0 ? g : 0: a NaN passes g, as PyTorch's. */
             for (int64_t i = begin; i < end; i++) {
                 float gi = gp[i];
-                o[i] = yp[i] > 0 ? gi : 0.0f;
+                o[i] = yp[i] <= 0 ? 0.0f : gi;
             }
         } else {
             for (int64_t i = begin; i < end; i++)
-                o[i] = yp[i] > 0 ? gp[0] : 0.0f;
+                o[i] = yp[i] <= 0 ? 0.0f : gp[0];
         }
         break;
     case PW_GELU:

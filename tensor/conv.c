@@ -680,7 +680,7 @@ static inline int unpool_block(const float *restrict g, const float *restrict id
     for (int64_t x = x0; x < x0 + n; x++) {
         float at = row_at + 2.0f * (float)x; /* where the window's top left is */
         float v = idx[x];
-        float s = 0.0f + (mask[x] > 0.0f ? g[x] : 0.0f); /* the scatter's +0 + g */
+        float s = 0.0f + (mask[x] <= 0.0f ? 0.0f : g[x]); /* the scatter's +0 + g */
         d0[2 * x] = v == at ? s : 0.0f;
         d0[2 * x + 1] = v == at + 1.0f ? s : 0.0f;
         d1[2 * x] = v == at + fw ? s : 0.0f;

@@ -12,7 +12,8 @@
  * The results are those of the two ops, bit for bit: the window maximum is taken over
  * the ReLU'd values with pooling's own rule, and the gradient is pooling's, masked by
  * ReLU's rule. The mask needs no ReLU output: the input position a window chose holds
- * the pooled value, so "ReLU's output there is positive" is "the pooled value is".
+ * the pooled value, so "ReLU's output there is not <= 0" is "the pooled value is not"
+ * (positive, or NaN: PyTorch's ReLU passes the gradient at NaN).
  */
 #include "tensor_internal.h"
 
@@ -222,7 +223,7 @@ static Tensor *relu_pool_backward(const Tensor *grad_output, const Tensor *poole
                                   const char *fn)
 {
     /* Pooling's scatter, masked by ReLU's rule: the position a window chose holds the
-     * pooled value, so ReLU let it through exactly when that value is positive. Windows
+     * pooled value, so ReLU let it through exactly when that value is not <= 0. Windows
      * that share a position (overlapping ones) share its pooled value, so its mask too.
      * 2x2 windows take the same gradient by a gather (tensor_max_unpool_2x2_plane). */
     Tensor *out;

@@ -232,7 +232,7 @@ Tensor *tensor_max_pool2d(const Tensor *input, Window2d w, Tensor **indices)
  * one input its window picked. */
 typedef struct {
     const float *g, *idx; /* [planes, per_plane] */
-    const float *mask;    /* [planes, per_plane] or NULL: pass g only where mask > 0 */
+    const float *mask;    /* [planes, per_plane] or NULL: stop g where mask <= 0 */
     float *out;           /* [planes, plane] */
     int64_t plane, per_plane;
     int64_t first_bad[STRATA_MAX_THREADS]; /* per thread: lowest index outside its plane */
@@ -261,7 +261,7 @@ static void max_pool_backward_planes(void *ctx, int64_t begin, int64_t end, int 
             }
             /* A select, not a branch (a mask is a coin toss): a masked window adds +0
              * to a position that holds +0. */
-            dst[(int64_t)v] += !mp || mp[i] > 0 ? gp[i] : 0.0f;
+            dst[(int64_t)v] += !mp || !(mp[i] <= 0) ? gp[i] : 0.0f; /* NaN passes */
         }
     }
 }

@@ -958,8 +958,9 @@ STRATA_API Tensor *tensor_relu_max_pool2d(const Tensor *input, Window2d w,
                                           Tensor **indices);
 /**
  * @brief Gradient of tensor_relu_max_pool2d(): each @p grad_output element goes to the
- *        input position @p indices names when its @p pooled value is positive (where
- *        ReLU passed it), as tensor_max_pool2d_backward() followed by ReLU's backward.
+ *        input position @p indices names unless its @p pooled value is <= 0 (where
+ *        ReLU's backward stops it; a NaN passes, as PyTorch's), as
+ *        tensor_max_pool2d_backward() followed by ReLU's backward.
  * @param[in] grad_output, pooled, indices [N, C, out_h, out_w] each.
  * @param[in] input_shape [N, C, H, W] of the forward pass's input.
  * @return [N, C, H, W], or NULL with an error (shapes that differ, an index outside

@@ -634,7 +634,7 @@ static bool pooled_grad_transform(const Winograd *p, const PooledGrad *pg, int64
 #pragma omp simd reduction(+ : outside)
             for (int64_t n = 0; n < b; n++) {
                 float v = ws[n * image + i], g = gs[n * image + i];
-                st[n] = 0.0f + (ms[n * image + i] > 0.0f ? g : 0.0f);
+                st[n] = 0.0f + (ms[n * image + i] <= 0.0f ? 0.0f : g);
                 wt[n] = v;
                 outside += !((v == at) | (v == at + 1.0f) | (v == at + fw) |
                              (v == at + fw + 1.0f));

@@ -144,6 +144,32 @@ START_TEST(test_relu_kink_by_hand)
 }
 END_TEST
 
+/* ReLU's backward stops the gradient where its output is <= 0 and passes it elsewhere,
+ * NaN included (PyTorch's threshold_backward: torch.relu of [nan, -1, 0, 2] has gradient
+ * [1, 0, 0, 1]); the fused ops follow the same rule. linear_relu: x = [[nan, 0], [1, 1]],
+ * W = I, b = [0, -2] gives relu([[nan, nan], [1, -1]]) (nan * 0 is nan) = [[nan, nan],
+ * [1, 0]], so dx = [[1, 1], [1, 0]] W = [[1, 1], [1, 0]] and db = [2, 1].
+ * relu_max_pool2d of [[nan, 1], [2, 3]]: the NaN wins the window and takes the gradient. */
+START_TEST(test_relu_nan_passes_gradient)
+{
+    BEGIN;
+    Var *z = OKV(var_new(MK(DATA(NAN, -1, 0, 2), 4), true));
+    OK0(var_backward_ex(OKV(var_relu(z)), MK(DATA(1, 1, 1, 1), 4), false));
+    EXPECT_GRAD(z, 0, 1, 0, 0, 1);
+    Var *x = OKV(var_new(MK(DATA(NAN, 0, 1, 1), 2, 2), true));
+    Var *w = OKV(var_new(MK(DATA(1, 0, 0, 1), 2, 2), true));
+    Var *b = OKV(var_new(MK(DATA(0, -2), 2), true));
+    OK0(var_backward_ex(OKV(var_linear_relu(x, w, b)), MK(DATA(1, 1, 1, 1), 2, 2), false));
+    EXPECT_GRAD(x, 0, 1, 1, 1, 0);
+    EXPECT_GRAD(b, 0, 2, 1);
+    Var *p = OKV(var_new(MK(DATA(NAN, 1, 2, 3), 1, 1, 2, 2), true));
+    OK0(var_backward_ex(OKV(var_relu_max_pool2d(p, window2d(2, 2, 0))),
+                        MK(DATA(1), 1, 1, 1, 1), false));
+    EXPECT_GRAD(p, 0, 1, 0, 0, 0);
+    END;
+}
+END_TEST
+
 START_TEST(test_abs_kink_by_hand)
 {
     BEGIN;
@@ -313,6 +339,7 @@ void add_pointwise_tests(Suite *s)
     GRADED(s, test_maximum_tie_by_hand, 1);
     GRADED(s, test_minimum_tie_by_hand, 1);
     GRADED(s, test_relu_kink_by_hand, 1);
+    GRADED(s, test_relu_nan_passes_gradient, 1);
     GRADED(s, test_abs_kink_by_hand, 1);
     GRADED(s, test_clamp_bounds_by_hand, 1);
     GRADED(s, test_pow_at_zero_by_hand, 1);
