@@ -156,7 +156,7 @@ Var *nn_cross_entropy_loss(Var *logits, const Tensor *target, NnReduction reduct
     Tensor *keep, *index = class_index(__func__, logits, target, &keep);
     if (!index)
         return nn_scope_return(inner, NULL);
-    if (label_smoothing == 0.0f && reduction == NN_REDUCTION_MEAN) /* one op, same bits */
+    if (label_smoothing == 0.0f && reduction == NN_REDUCTION_MEAN && !keep) /* one op */
         return nn_scope_return(inner, var_log_softmax_nll(logits, index));
     Var *log_probs = var_log_softmax(logits, 1);
     Var *loss = pick_nll(log_probs, index); /* [N] */
