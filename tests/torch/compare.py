@@ -22,8 +22,9 @@ views and joins, index_select/gather, conv2d, max/avg pooling, the losses (MSE, 
 cross-entropy with label smoothing and every reduction, NLL, BCE, BCE with logits),
 layer_norm, batch_norm in training mode (with its running statistics), embedding,
 multi-head attention (cross and causal self); edge cases with PyTorch's conventions
-(ties of max/maximum/max-pooling, relu/abs at 0, clamp at its bounds, saturated
-sigmoid, log(0), sqrt(0), BCE at p = 0 and 1, ...); and a set on non-contiguous
+(ties of max/maximum/max-pooling, relu/abs at 0, clamp at its bounds and with min > max,
+saturated sigmoid, log(0), sqrt(0), BCE at p = 0 and 1, NaN and +inf through max_all,
+relu and softmax, pow at base 0, ignore_index -100, ...); and a set on non-contiguous
 (transposed) inputs.
 
 Usage: compare.py DRIVER [--seed N] [--verbose]. Exit status: 0 when every case agrees
@@ -342,6 +343,23 @@ case("edge cross_entropy one class", "cross_entropy", [0, 0.1],
      [V(T([[2.0], [-1.0]])), C(T([0.0, 0.0]))],
      lambda a, p: F.cross_entropy(a[0], a[1].long(), label_smoothing=0.1))
 
+case("edge clamp min > max (all max)", "clamp", [2.0, 1.0], [V(T([0.0, 1.5, 3.0]))],
+     lambda a, p: a[0].clamp(2.0, 1.0))
+case("edge softmax +inf entry (all NaN)", "softmax", [1], [V(T([[math.inf, 1.0, 0.0], [0.0, 1.0, 2.0]]))],
+     lambda a, p: torch.softmax(a[0], 1))
+case("edge log_softmax +inf entry (all NaN)", "log_softmax", [1], [V(T([[math.inf, 1.0, 0.0]]))],
+     lambda a, p: torch.log_softmax(a[0], 1))
+case("edge pow at base 0", "pow", [], [V(T([0.0, 0.0, 0.0, 2.0])), V(T([0.0, 2.0, 0.5, 0.0]))],
+     lambda a, p: a[0] ** a[1])
+case("edge max_all NaN", "max_all", [], [V(T([[5.0, math.nan, 5.0], [math.nan, 0.0, 1.0]]))],
+     lambda a, p: a[0].max())
+case("edge relu NaN", "relu", [], [V(T([[math.nan, -1.0, 0.0, 2.0]]))], lambda a, p: torch.relu(a[0]))
+case("edge cross_entropy ignore_index -100", "cross_entropy", [0, 0.2],
+     [V(randn(4, 3)), C(T([2.0, -100.0, 0.0, 1.0]))],
+     lambda a, p: F.cross_entropy(a[0], a[1].long(), label_smoothing=0.2))
+case("edge nll_loss ignore_index -100 none", "nll_loss", [2],
+     [V(randn(3, 3)), C(T([-100.0, 1.0, 0.0]))],
+     lambda a, p: F.nll_loss(a[0], a[1].long(), reduction="none"))
 
 # ---- non-contiguous inputs: "T:OP" transposes the first input's last two dims first ---
 def transposed(label, op, params, inputs, fn):
