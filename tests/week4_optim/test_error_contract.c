@@ -147,7 +147,20 @@ START_TEST(test_clip_out_of_memory)
     /* the norm of [3, 0, 0, 4] and [3, 0] is sqrt(34); then scaled to 1 */
     ck_assert_close(c.norm, sqrt(34.0), 1e-5);
     ck_assert_close(tensor_get(var_grad(c.p[0]), (int64_t[]){3}), 4.0 / sqrt(34.0), 1e-5);
+    var_retain(c.p[0]);
     scope_end(sc);
+    /* A failed call closes every scope it opened. Outside any scope an object made after
+     * the failure belongs to its caller; a scope left open would have taken it. */
+    strata_alloc_fail_at(1, false);
+    float norm = optim_clip_grad_norm(c.p, 1, 1.0f, 2.0f);
+    strata_alloc_fail_at(0, false);
+    ck_assert_msg(norm < 0.0f, "a failed dense copy of the gradient: the norm was %g", norm);
+    Tensor *probe = tensor_zeros((int64_t[]){1}, 1);
+    ck_assert_ok(probe);
+    ck_assert_msg(scope_depth_objects() == 0, "optim_clip_grad_norm failed and left a scope "
+                  "open: an object made afterwards went into it");
+    tensor_release(probe);
+    var_release(c.p[0]);
 }
 END_TEST
 
