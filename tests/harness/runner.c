@@ -305,31 +305,66 @@ static long memory_limit_kb(void)
     return (long)(as.rlim_cur / 1024);
 }
 
-/* The memory held by all of this process's descendants (the test's processes: its own
- * and whatever it forked, which stay descendants of this subreaper even if they leave
- * the test's group), in kB. The address-space limit bounds each process, not a test
- * that forks: 70 processes of 1.5 GB each would take the machine down. */
-static long tests_memory_kb(void)
+/* The CPU time @p pid has used, in seconds: its threads' user and system time and that
+ * of the children it has waited for (/proc/PID/stat, fields 14-17). 0 when it is gone. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0.0;
+    char *got = fgets(line, sizeof line, f);
+    fclose(f);
+    /* the command name (field 2) may hold spaces and parentheses: skip past its last ')' */
+    char *after = got ? strrchr(line, ')') : NULL;
+    unsigned long long ticks[4];
+    if (!after || sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+                         "%llu %llu", &ticks[0], &ticks[1], &ticks[2], &ticks[3]) != 4)
+        return 0.0;
+    return (double)(ticks[0] + ticks[1] + ticks[2] + ticks[3]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* What all of this process's descendants (the test's processes: its own and whatever it
+ * forked, which stay descendants of this subreaper even if they leave the test's group)
+ * hold and have used. */
+typedef struct TestsUsage {
+    long memory_kb;     /* memory they hold now: 70 processes of 1.5 GB each, each
+                         * within its own address-space limit, would take the machine down */
+    double cpu_seconds; /* CPU time they have used so far */
+} TestsUsage;
+
+static TestsUsage tests_usage(void)
 {
     enum { MAX_PROCS = 1024 };
     static pid_t queue[MAX_PROCS];
     int n = list_children(0, queue, MAX_PROCS);
-    long total = 0;
+    TestsUsage total = {0, 0.0};
     for (int i = 0; i < n; i++) {
-        total += held_kb(queue[i]);
+        total.memory_kb += held_kb(queue[i]);
+        total.cpu_seconds += cpu_seconds(queue[i]);
         n += list_children(queue[i], queue + n, MAX_PROCS - n);
     }
     return total;
 }
 
-/* Wait for @p pid until @p limit seconds; kill its whole group afterwards. @p usage gets
- * what the child used (its peak resident memory, for the note on the memory limit). As
- * it waits, it adds up the memory the test's processes hold: past @p memory_kb (when
- * > 0) they are killed, and @p over_kb says how much they held. */
+/* A test's time limit counts the CPU time its processes use, not the time on the clock:
+ * on a grading host running many submissions at once, an honest test may get a small
+ * share of a core and take several times its limit on the clock. A test that waits
+ * without computing (a sleep, a deadlock) uses no CPU time, so the clock bounds it too,
+ * at this many times the limit. */
+#define WALL_LIMIT_FACTOR 6
+
+/* Wait for @p pid until its processes have used @p limit seconds of CPU time (or the
+ * clock has run WALL_LIMIT_FACTOR times that); kill its whole group afterwards.
+ * @p timed_out gets 1 for the CPU limit, 2 for the clock's. @p usage gets what the child
+ * used (its peak resident memory, for the note on the memory limit). As it waits, it
+ * adds up the memory the test's processes hold: past @p memory_kb (when > 0) they are
+ * killed, and @p over_kb says how much they held. */
 static int wait_child(pid_t pid, double limit, int *timed_out, struct rusage *usage,
                       long memory_kb, long *over_kb)
 {
-    double deadline = now_seconds() + limit;
+    double deadline = now_seconds() + WALL_LIMIT_FACTOR * limit;
     int status = 0;
     struct timespec pause = {0, 1000000}; /* 1 ms, growing to 20 ms */
     *timed_out = 0;
@@ -343,16 +378,14 @@ static int wait_child(pid_t pid, double limit, int *timed_out, struct rusage *us
             status = -1;
             break;
         }
-        long held = memory_kb > 0 ? tests_memory_kb() : 0;
-        if (held > memory_kb && memory_kb > 0) {
-            *over_kb = held;
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            wait4(pid, &status, 0, usage);
-            break;
-        }
-        if (now_seconds() > deadline) {
+        TestsUsage used = tests_usage();
+        if (memory_kb > 0 && used.memory_kb > memory_kb)
+            *over_kb = used.memory_kb;
+        else if (used.cpu_seconds > limit)
             *timed_out = 1;
+        else if (now_seconds() > deadline)
+            *timed_out = 2;
+        if (*over_kb || *timed_out) {
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             wait4(pid, &status, 0, usage);
@@ -538,8 +571,14 @@ static cJSON *run_one(Suite *suite, const GradedEntry *entry)
                          "[limits] the test's processes held %ld MB of memory together, more "
                          "than its limit of %ld MB; they were killed",
                          over_kb / 1024, memory_limit_kb() / 1024);
-            } else if (timed_out) {
-                snprintf(message, sizeof message, "Test timeout expired (%g s)", limit);
+            } else if (timed_out == 1) {
+                snprintf(message, sizeof message,
+                         "Test timeout expired (%g s of CPU time used)", limit);
+            } else if (timed_out == 2) {
+                snprintf(message, sizeof message,
+                         "Test timeout expired (%g s on the clock, %d times the limit of "
+                         "%g s of CPU time: the test waited without computing)",
+                         WALL_LIMIT_FACTOR * limit, WALL_LIMIT_FACTOR, limit);
             } else if (status != -1 && WIFSIGNALED(status)) {
                 snprintf(message, sizeof message, "Received signal %d (%s)",
                          WTERMSIG(status), strsignal(WTERMSIG(status)));
