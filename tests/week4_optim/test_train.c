@@ -82,6 +82,31 @@ static void copy_params(Module *to, Module *from)
     strata_free(b);
 }
 
+/* Assert that two models of one architecture hold the same parameters (to float
+ * rounding); @p runs names the two runs that made them, for the message. */
+static void assert_same_parameters(Module *m1, Module *m2, const char *runs)
+{
+    int n = 0;
+    Var **p1 = nn_parameters(m1, &n), **p2 = nn_parameters(m2, &n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(tensor_allclose(var_data(p1[i]), var_data(p2[i]), 1e-5f, 1e-6f),
+                      "parameter %d differs between %s", i, runs);
+    strata_free(p1);
+    strata_free(p2);
+}
+
+/* Free two training runs side by side: their loaders, optimizers and models. */
+static void free_two_runs(DataLoader *d1, DataLoader *d2, Optimizer *o1, Optimizer *o2,
+                          Module *m1, Module *m2)
+{
+    data_loader_free(d1);
+    data_loader_free(d2);
+    optim_free(o1);
+    optim_free(o2);
+    nn_module_free(m1);
+    nn_module_free(m2);
+}
+
 START_TEST(test_micro_batches_match_full_batch)
 {
     Scope *s = scope_begin();
@@ -101,19 +126,8 @@ START_TEST(test_micro_batches_match_full_batch)
     ck_assert_msg(train_epoch(m2, o2, d2, &micro, &s2) == 0, "%s", strata_last_error());
     ck_assert_close(s1.loss, s2.loss, 1e-5);
     ck_assert_close(s1.accuracy, s2.accuracy, 1e-12);
-    int n = 0;
-    Var **p1 = nn_parameters(m1, &n), **p2 = nn_parameters(m2, &n);
-    for (int i = 0; i < n; i++)
-        ck_assert_msg(tensor_allclose(var_data(p1[i]), var_data(p2[i]), 1e-5f, 1e-6f),
-                      "parameter %d differs between full and micro-batched steps", i);
-    strata_free(p1);
-    strata_free(p2);
-    data_loader_free(d1);
-    data_loader_free(d2);
-    optim_free(o1);
-    optim_free(o2);
-    nn_module_free(m1);
-    nn_module_free(m2);
+    assert_same_parameters(m1, m2, "full and micro-batched steps");
+    free_two_runs(d1, d2, o1, o2, m1, m2);
     data_dataset_free(ds);
     scope_end(s);
 }
@@ -437,19 +451,8 @@ START_TEST(test_micro_batch_size_one)
         ck_assert_msg(single.rows[i] == 1, "micro-batch %d has %lld rows, expected 1", i,
                       (long long)single.rows[i]);
     ck_assert_close(s1.loss, s2.loss, 1e-5);
-    int n = 0;
-    Var **p1 = nn_parameters(m1, &n), **p2 = nn_parameters(m2, &n);
-    for (int i = 0; i < n; i++)
-        ck_assert_msg(tensor_allclose(var_data(p1[i]), var_data(p2[i]), 1e-5f, 1e-6f),
-                      "parameter %d differs between the whole batch and single rows", i);
-    strata_free(p1);
-    strata_free(p2);
-    data_loader_free(d1);
-    data_loader_free(d2);
-    optim_free(o1);
-    optim_free(o2);
-    nn_module_free(m1);
-    nn_module_free(m2);
+    assert_same_parameters(m1, m2, "the whole batch and single rows");
+    free_two_runs(d1, d2, o1, o2, m1, m2);
     data_dataset_free(ds);
     scope_end(s);
 }
